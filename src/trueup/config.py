@@ -1,0 +1,375 @@
+"""The configuration file (``trueup.yaml``): typed models, loading and redaction.
+
+SPEC section 2 is the contract. ``${VAR}`` is replaced from the environment;
+secrets are ``SecretStr`` and never printed. Unknown keys are errors naming the
+key and its line. Called by the CLI and the server; sources get their own
+config model from here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from trueup.errors import ConfigError
+from trueup.model.finding import Severity
+
+DEFAULT_CONFIG = "trueup.yaml"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_PLACEHOLDER = "TRUEUPENV0x"
+_PLACED = re.compile(_PLACEHOLDER + r"([A-Za-z_][A-Za-z0-9_]*?)" + _PLACEHOLDER)
+
+
+def parse_duration(value: object) -> timedelta:
+    """``30s``, ``10m``, ``1h``, ``2d`` or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 10m, 1h, 2d)")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+Duration = Annotated[timedelta, Field(json_schema_extra={"format": "duration"})]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _SourceBase(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
+    interval: Duration = timedelta(minutes=10)
+    max_age: Duration | None = None
+
+    @field_validator("interval", "max_age", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return None if value is None else parse_duration(value)
+
+
+class FileSourceConfig(_SourceBase):
+    type: Literal["file"]
+    path: str
+    include: list[str] = ["**/*.yaml", "**/*.yml"]
+
+
+class GitSourceConfig(_SourceBase):
+    type: Literal["git"]
+    url: str
+    branch: str = "main"
+    include: list[str] = ["**/catalog-info.yaml"]
+
+
+class GithubSourceConfig(_SourceBase):
+    type: Literal["github"]
+    org: str | None = None
+    repositories: list[str] = []
+    token: SecretStr | None = None
+    api_url: str = "https://api.github.com"
+    catalog_path: str = "catalog-info.yaml"
+
+
+class MappingConfig(_Model):
+    """A declarative mapping (SPEC 4.4): a kind, a selector, expressions."""
+
+    api_version: str = Field(alias="apiVersion")
+    kind: str
+    selector: str | None = None
+    language: Literal["jmespath", "jq"] = "jmespath"
+    ref: str
+    fields: dict[str, str] = {}
+    status: dict[str, str] = {}
+
+
+class KubernetesSourceConfig(_SourceBase):
+    type: Literal["kubernetes"]
+    kubeconfig: str | None = None
+    contexts: list[str] = []
+    snapshot: str | None = None
+    collect: list[Literal["workloads", "argocd", "crossplane"]] = [
+        "workloads",
+        "argocd",
+        "crossplane",
+    ]
+    mappings: list[MappingConfig] = []
+    max_age: Duration | None = timedelta(minutes=15)
+
+
+class TerraformSourceConfig(_SourceBase):
+    type: Literal["terraform"]
+    state: str
+    owner: str | None = None
+    max_age: Duration | None = timedelta(hours=24)
+
+
+SourceConfig = Annotated[
+    FileSourceConfig
+    | GitSourceConfig
+    | GithubSourceConfig
+    | KubernetesSourceConfig
+    | TerraformSourceConfig,
+    Field(discriminator="type"),
+]
+
+
+class MergeConfig(_Model):
+    precedence: dict[str, list[str]] = {}
+
+
+class SafetyConfig(_Model):
+    max_removal_ratio: float = Field(0.5, ge=0.0, le=1.0)
+    accept_removals: list[str] = []
+
+
+class ChecksConfig(_Model):
+    severity: dict[str, Severity] = {}
+    required_fields: dict[str, list[str]] = {
+        "Component": ["metadata.description", "spec.lifecycle", "spec.system"],
+        "API": ["metadata.description", "spec.lifecycle", "spec.system"],
+        "Resource": ["metadata.description", "spec.system"],
+        "System": ["metadata.description"],
+    }
+
+
+class GitSinkConfig(_Model):
+    type: Literal["git"]
+    url: str
+    branch: str = "main"
+
+
+class DirectorySinkConfig(_Model):
+    type: Literal["directory"]
+    path: str
+
+
+SinkConfig = Annotated[GitSinkConfig | DirectorySinkConfig, Field(discriminator="type")]
+
+
+class TokenConfig(_Model):
+    name: str
+    role: Literal["read", "admin"]
+    token: SecretStr
+
+
+class WebhookSecretConfig(_Model):
+    secret: SecretStr | None = None
+    secrets: list[SecretStr] = []
+    token: SecretStr | None = None
+
+
+class ServerConfig(_Model):
+    listen: str = "127.0.0.1:7007"
+    public_feed: bool = False
+    tokens: list[TokenConfig] = []
+    webhooks: dict[Literal["github", "gitlab", "argocd"], WebhookSecretConfig] = {}
+
+
+class Config(_Model):
+    database: str = "sqlite:///trueup.db"
+    public_url: str | None = None
+    sources: list[SourceConfig] = []
+    merge: MergeConfig = MergeConfig()
+    safety: SafetyConfig = SafetyConfig()
+    checks: ChecksConfig = ChecksConfig()
+    sinks: list[SinkConfig] = []
+    server: ServerConfig = ServerConfig()
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_ids(cls, sources: list[Any]) -> list[Any]:
+        seen: set[str] = set()
+        for source in sources:
+            if source.id in seen:
+                raise ValueError(f"source id {source.id!r} is used twice")
+            seen.add(source.id)
+        return sources
+
+    def source(self, source_id: str) -> SourceConfig:
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        raise ConfigError(f"no source with id {source_id!r}")
+
+
+# --- loading -----------------------------------------------------------------
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, substitute and validate a config file. Raises ConfigError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from exc
+    return parse_config(text, str(path), os.environ if environ is None else environ, path.parent)
+
+
+def parse_config(
+    text: str, filename: str, environ: Mapping[str, str], base: Path | None = None
+) -> Config:
+    # ``${VAR}`` is not valid inside a YAML flow mapping (``{token: ${X}}``, as
+    # SPEC section 2 writes it), so it is swapped for a plain-scalar placeholder
+    # before parsing and substituted in the parsed values: an environment value
+    # can never inject YAML syntax.
+    text = _ENV.sub(lambda m: f"{_PLACEHOLDER}{m.group(1)}{_PLACEHOLDER}", text)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{filename}: not valid YAML: {exc}") from exc
+    if node is None:
+        data: Any = {}
+        lines: dict[tuple[Any, ...], int] = {}
+    else:
+        lines = {}
+        data = _build(node, (), lines, environ, filename)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{filename}: the configuration must be a mapping")
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, filename, lines)) from None
+    return _resolve_paths(config, base) if base is not None else config
+
+
+def _build(
+    node: yaml.Node,
+    path: tuple[Any, ...],
+    lines: dict[tuple[Any, ...], int],
+    environ: Mapping[str, str],
+    filename: str,
+) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in out:
+                raise ConfigError(
+                    f"{filename}:{key_node.start_mark.line + 1}: duplicate key {key!r}"
+                )
+            out[key] = _build(value_node, (*path, key), lines, environ, filename)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _build(item, (*path, i), lines, environ, filename) for i, item in enumerate(node.value)
+        ]
+    value = str(node.value)
+    if getattr(node, "style", None) is None:  # plain scalar: YAML 1.2 core schema, not 1.1
+        if value in ("null", "~", ""):
+            return None
+        if value in ("true", "false"):
+            return value == "true"
+        if re.fullmatch(r"[-+]?\d+", value):
+            return int(value)
+        if re.fullmatch(r"[-+]?(\.\d+|\d+(\.\d*)?)([eE][-+]?\d+)?", value):
+            return float(value)
+    return _substitute(value, environ, f"{filename}:{node.start_mark.line + 1}")
+
+
+def _substitute(value: str, environ: Mapping[str, str], where: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in environ:
+            raise ConfigError(f"{where}: environment variable {name} is not set")
+        return environ[name]
+
+    return _PLACED.sub(replace, value)
+
+
+def _explain(exc: ValidationError, filename: str, lines: dict[tuple[Any, ...], int]) -> str:
+    messages = []
+    for error in exc.errors():
+        loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
+        line = None
+        for cut in range(len(loc), -1, -1):
+            line = lines.get(loc[:cut])
+            if line is not None:
+                break
+        key = ".".join(str(part) for part in loc) or "(root)"
+        if error["type"] == "extra_forbidden":
+            text = f"unknown key {key!r}"
+        else:
+            text = f"{key}: {error['msg']}"
+        messages.append(f"{filename}:{line or 1}: {text}")
+    return "\n".join(messages)
+
+
+def _is_union_tag(part: object) -> bool:
+    return isinstance(part, str) and part in (
+        "file",
+        "git",
+        "github",
+        "kubernetes",
+        "terraform",
+        "directory",
+    )
+
+
+def _resolve_paths(config: Config, base: Path) -> Config:
+    """Relative file paths in the config are relative to the config file."""
+
+    def local(value: str) -> str:
+        if "://" in value:
+            return value
+        expanded = Path(value).expanduser()
+        return str(expanded if expanded.is_absolute() else (base / expanded))
+
+    sources: list[Any] = []
+    for source in config.sources:
+        update: dict[str, Any] = {}
+        if isinstance(source, FileSourceConfig):
+            update["path"] = local(source.path)
+        if isinstance(source, KubernetesSourceConfig):
+            if source.snapshot:
+                update["snapshot"] = local(source.snapshot)
+            if source.kubeconfig:
+                update["kubeconfig"] = local(source.kubeconfig)
+        if isinstance(source, TerraformSourceConfig):
+            update["state"] = local(source.state)
+        if isinstance(source, GitSourceConfig) and not re.match(r"^[a-z+]+://|^[^/]+@", source.url):
+            update["url"] = local(source.url)
+        sources.append(source.model_copy(update=update))
+    sinks: list[Any] = []
+    for sink in config.sinks:
+        if isinstance(sink, DirectorySinkConfig):
+            sinks.append(sink.model_copy(update={"path": local(sink.path)}))
+        elif isinstance(sink, GitSinkConfig) and "://" not in sink.url:
+            sinks.append(sink.model_copy(update={"url": local(sink.url)}))
+        else:
+            sinks.append(sink)
+    database = config.database
+    if database.startswith("sqlite:///") and not database.startswith("sqlite:////"):
+        target = database.removeprefix("sqlite:///")
+        if target and target != ":memory:":
+            database = "sqlite:///" + local(target)
+    return config.model_copy(update={"sources": sources, "sinks": sinks, "database": database})
+
+
+def redacted(config: Config) -> dict[str, Any]:
+    """The effective configuration as plain data, every secret replaced."""
+    data: dict[str, Any] = config.model_dump(mode="json", by_alias=True)
+    data["database"] = _redact_url(config.database)
+    return data
+
+
+def _redact_url(url: str) -> str:
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:**********@", url)

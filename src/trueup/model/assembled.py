@@ -1,0 +1,163 @@
+"""The assembler's output: one entity per ref, with field provenance and status per place.
+
+These values are what the store keeps as revisions and what the sinks, API and
+dashboard show. ``content_hash`` decides whether a new revision is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from trueup.model.finding import Finding, JSONValue
+from trueup.model.observation import Nature, Provenance
+from trueup.model.ref import EntityRef
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One source's value for one field."""
+
+    value: JSONValue
+    nature: Nature
+    provenance: Provenance
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {"value": self.value, "nature": self.nature.value, **self.provenance.to_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JSONValue]) -> Candidate:
+        return cls(
+            value=data["value"],
+            nature=Nature(data["nature"]),
+            provenance=Provenance.from_json(data),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FieldOrigin:
+    """Who won one field, and who lost (only candidates with another value)."""
+
+    winner: Candidate
+    losers: tuple[Candidate, ...] = ()
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {"winner": self.winner.to_json(), "losers": [c.to_json() for c in self.losers]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JSONValue]) -> FieldOrigin:
+        return cls(
+            winner=Candidate.from_json(data["winner"]),
+            losers=tuple(Candidate.from_json(c) for c in data.get("losers") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceStatus:
+    """One status value at one place. ``value`` is what is shown (``Unknown`` once stale)."""
+
+    key: str  # argocd-sync, argocd-health, crossplane-ready, crossplane-synced, replicas…
+    place: str  # e.g. "prod-eu/payments"
+    value: str
+    last_known: str
+    stale: bool
+    provenance: Provenance
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {
+            "key": self.key,
+            "place": self.place,
+            "value": self.value,
+            "last_known": self.last_known,
+            "stale": self.stale,
+            "provenance": self.provenance.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JSONValue]) -> PlaceStatus:
+        return cls(
+            key=str(data["key"]),
+            place=str(data["place"]),
+            value=str(data["value"]),
+            last_known=str(data["last_known"]),
+            stale=bool(data["stale"]),
+            provenance=Provenance.from_json(data["provenance"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AssembledEntity:
+    """One merged entity.
+
+    ``entity`` is the Backstage document exactly as the feed serves it (trueup's
+    annotations included). ``emitted`` is False when it fails Backstage's
+    validation: then it is kept for people (explain, history) but never served
+    to Backstage.
+    """
+
+    ref: EntityRef
+    entity: Mapping[str, Any]
+    origins: Mapping[str, FieldOrigin]
+    places: tuple[PlaceStatus, ...]
+    findings: tuple[Finding, ...]
+    discovered: bool
+    emitted: bool
+    score: int
+    observed_at: datetime | None = None  # oldest actual observation in use
+    sources: tuple[str, ...] = field(default=())
+
+    def content_hash(self) -> str:
+        """Changes exactly when the entity or its findings change (not on mere re-reads)."""
+        payload = {
+            "entity": self.entity,
+            "findings": sorted(
+                [f.code, f.severity.value, f.subject, f.message] for f in self.findings
+            ),
+            "emitted": self.emitted,
+        }
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {
+            "ref": str(self.ref),
+            "entity": self.entity,
+            "origins": {path: origin.to_json() for path, origin in self.origins.items()},
+            "places": [p.to_json() for p in self.places],
+            "findings": [f.to_json() for f in self.findings],
+            "discovered": self.discovered,
+            "emitted": self.emitted,
+            "score": self.score,
+            "observed_at": self.observed_at.isoformat() if self.observed_at else None,
+            "sources": list(self.sources),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JSONValue]) -> AssembledEntity:
+        kind, _, rest = str(data["ref"]).partition(":")
+        namespace, _, name = rest.partition("/")
+        observed = data.get("observed_at")
+        return cls(
+            ref=EntityRef(kind, namespace, name),
+            entity=data["entity"],
+            origins={p: FieldOrigin.from_json(o) for p, o in (data.get("origins") or {}).items()},
+            places=tuple(PlaceStatus.from_json(p) for p in data.get("places") or ()),
+            findings=tuple(Finding.from_json(f) for f in data.get("findings") or ()),
+            discovered=bool(data["discovered"]),
+            emitted=bool(data["emitted"]),
+            score=int(data["score"]),
+            observed_at=datetime.fromisoformat(str(observed)) if observed else None,
+            sources=tuple(data.get("sources") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AssemblyResult:
+    """Every entity, plus findings that belong to no entity (files, scopes)."""
+
+    entities: Mapping[EntityRef, AssembledEntity]
+    findings: tuple[Finding, ...] = ()

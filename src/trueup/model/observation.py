@@ -1,0 +1,147 @@
+"""Observations, snapshots and failed reads: what the sources hand the engine.
+
+An *observation* is what one source saw about one entity in one scope at one
+time: a partial entity (``fields``, keyed by field path, see
+:mod:`trueup.model.fields`) plus, for actual state, the status values seen at
+one *place* (a cluster and namespace). A *snapshot* is the complete set of
+observations of one scope from one successful read; a *scope failure* records a
+read that did not complete, and replaces nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from trueup.model.finding import Finding, JSONValue
+from trueup.model.ref import EntityRef
+
+
+class Nature(StrEnum):
+    INTENT = "intent"  # declared: git, catalog files
+    ACTUAL = "actual"  # observed state: clusters, Terraform
+
+
+class FailureKind(StrEnum):
+    UNREACHABLE = "unreachable"
+    FORBIDDEN = "forbidden"
+    NOT_INSTALLED = "not-installed"
+    RATE_LIMITED = "rate-limited"
+    INVALID = "invalid"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a value came from: source id, scope, locator and when it was seen."""
+
+    source: str
+    scope: str
+    locator: str
+    observed_at: datetime
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {
+            "source": self.source,
+            "scope": self.scope,
+            "locator": self.locator,
+            "observed_at": self.observed_at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JSONValue]) -> Provenance:
+        return cls(
+            source=str(data["source"]),
+            scope=str(data["scope"]),
+            locator=str(data["locator"]),
+            observed_at=datetime.fromisoformat(str(data["observed_at"])),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One source's partial view of one entity.
+
+    ``ref`` is the entity the observation is about. For actual observations it
+    is the fallback: the assembler first links by ``links`` (annotation key and
+    value pairs a declared entity may carry, such as
+    ``("backstage.io/kubernetes-id", "payments")``) and by ``selectors``
+    (annotation keys whose label selector may match ``labels``).
+    """
+
+    ref: EntityRef
+    nature: Nature
+    provenance: Provenance
+    fields: Mapping[str, JSONValue] = field(default_factory=dict)
+    place: str | None = None
+    status: Mapping[str, str] = field(default_factory=dict)
+    links: tuple[tuple[str, str], ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    selectors: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {
+            "ref": str(self.ref),
+            "nature": self.nature.value,
+            "provenance": self.provenance.to_json(),
+            "fields": dict(self.fields),
+            "place": self.place,
+            "status": dict(self.status),
+            "links": [list(pair) for pair in self.links],
+            "labels": dict(self.labels),
+            "selectors": list(self.selectors),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JSONValue]) -> Observation:
+        kind, _, rest = str(data["ref"]).partition(":")
+        namespace, _, name = rest.partition("/")
+        return cls(
+            ref=EntityRef(kind, namespace, name),
+            nature=Nature(data["nature"]),
+            provenance=Provenance.from_json(data["provenance"]),
+            fields=dict(data.get("fields") or {}),
+            place=data.get("place"),
+            status=dict(data.get("status") or {}),
+            links=tuple((str(k), str(v)) for k, v in data.get("links") or ()),
+            labels=dict(data.get("labels") or {}),
+            selectors=tuple(data.get("selectors") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The complete result of one successful read of one scope.
+
+    ``findings`` are about the scope's inputs (an unparseable file, an invalid
+    document); ``version`` names what was read (a commit, a list
+    resourceVersion, a state serial) and is shown in provenance and revisions.
+    """
+
+    source: str
+    scope: str
+    nature: Nature
+    read_at: datetime
+    observations: tuple[Observation, ...]
+    findings: tuple[Finding, ...] = ()
+    version: str = ""
+
+    @property
+    def refs(self) -> frozenset[EntityRef]:
+        return frozenset(o.ref for o in self.observations)
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeFailure:
+    """A read of one scope that did not complete. It replaces nothing."""
+
+    source: str
+    scope: str
+    kind: FailureKind
+    message: str
+    at: datetime
+
+
+ScopeRead = Snapshot | ScopeFailure

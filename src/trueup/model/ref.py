@@ -1,0 +1,76 @@
+"""Entity references: ``[kind:][namespace/]name``, compared case-insensitively.
+
+Backstage lowercases kind, namespace and name when it stringifies a reference
+(``stringifyEntityRef``), so ``Component:default/MyService`` and
+``component:default/myservice`` are one entity. ``EntityRef`` stores the
+lowercased identity; the spelling a source used lives on in the entity itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trueup.errors import RefError
+
+DEFAULT_NAMESPACE = "default"
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class EntityRef:
+    """The identity of one entity: lowercased kind, namespace and name."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    @classmethod
+    def of(cls, kind: str, namespace: str | None, name: str) -> EntityRef:
+        return cls(kind.lower(), (namespace or DEFAULT_NAMESPACE).lower(), name.lower())
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.namespace}/{self.name}"
+
+    def short(self, default_kind: str | None = None) -> str:
+        """The shortest reference that means this entity (for relation fields)."""
+        text = self.name if self.namespace == DEFAULT_NAMESPACE else f"{self.namespace}/{self.name}"
+        if default_kind is not None and default_kind.lower() == self.kind:
+            return text
+        return f"{self.kind}:{text}"
+
+
+def parse_ref(
+    text: object,
+    *,
+    default_kind: str | None = None,
+    default_namespace: str = DEFAULT_NAMESPACE,
+) -> EntityRef:
+    """Parse ``[kind:][namespace/]name`` as Backstage's ``parseEntityRef`` does.
+
+    Raises :class:`RefError` naming what is wrong; the kind is required when no
+    ``default_kind`` is given.
+    """
+    if not isinstance(text, str):
+        raise RefError(f"entity reference must be a string, got {type(text).__name__}")
+    if not text:
+        raise RefError("entity reference is empty")
+    kind: str | None
+    rest: str
+    if ":" in text:
+        kind, _, rest = text.partition(":")
+        if not kind:
+            raise RefError(f"entity reference {text!r} has an empty kind")
+    else:
+        kind, rest = default_kind, text
+    if kind is None:
+        raise RefError(f"entity reference {text!r} has no kind and none is implied here")
+    if "/" in rest:
+        namespace, _, name = rest.partition("/")
+        if not namespace:
+            raise RefError(f"entity reference {text!r} has an empty namespace")
+    else:
+        namespace, name = default_namespace, rest
+    if not name:
+        raise RefError(f"entity reference {text!r} has an empty name")
+    if ":" in name or "/" in name:
+        raise RefError(f"entity reference {text!r} has more than one ':' or '/'")
+    return EntityRef.of(kind, namespace, name)

@@ -1,0 +1,1 @@
+"""Parsing untrusted input: catalog YAML."""

@@ -1,0 +1,1 @@
+"""Sources: connectors that read scopes and hand back snapshots or failures."""

@@ -1,0 +1,43 @@
+"""The one shape every source has.
+
+A source reads its scopes and yields, per scope, either a complete
+:class:`~trueup.model.observation.Snapshot` or a
+:class:`~trueup.model.observation.ScopeFailure`. It never raises for bad data
+(that becomes findings in the snapshot) and never yields a partial snapshot: a
+read that did not complete is a failure, and the engine keeps the previous
+snapshot. ``ReadContext.previous`` gives the last stored snapshot of each scope,
+so that a source can keep the last good observations of one broken file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from trueup.model.observation import Nature, ScopeRead, Snapshot
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What a source may use while reading: the clock, the last snapshots, a data folder."""
+
+    now: Callable[[], datetime]
+    previous: Mapping[str, Snapshot] = field(default_factory=dict)
+    data_dir: Path | None = None
+
+
+class Source(Protocol):
+    """A configured connector. ``observe`` is its one working method."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def nature(self) -> Nature: ...
+
+    def observe(self, context: ReadContext) -> Iterator[ScopeRead]:
+        """Read every scope once; yield one Snapshot or ScopeFailure per scope."""
+        ...
