@@ -1,0 +1,104 @@
+"""Benchmarks that print figures (SPEC section 9): ``make bench``.
+
+Each step runs ``trueup`` as its own process, so wall time and peak memory
+(max RSS from ``wait4``) are those of one real command. Worlds come from
+``trueup.world``. Usage::
+
+    python bench/run.py                     # demo world + 10,000 entities
+    python bench/run.py --entities 100000   # the SPEC's 100k target
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from trueup.world import write_demo_world, write_scaled_world
+
+TRUEUP = [sys.executable, "-m", "trueup"]
+
+
+@dataclass
+class Measure:
+    step: str
+    seconds: float
+    peak_mib: float
+    exit_code: int
+
+    def line(self) -> str:
+        return (
+            f"{self.step:<46} {self.seconds:8.2f} s {self.peak_mib:9.1f} MiB  exit {self.exit_code}"
+        )
+
+
+def measure(step: str, *args: str, quiet: bool = True) -> Measure:
+    start = time.perf_counter()
+    with open(os.devnull, "w") as sink:
+        proc = subprocess.Popen(
+            [*TRUEUP, *args], stdout=sink if quiet else None, stderr=subprocess.PIPE
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 2, 3):
+        sys.stderr.write(stderr)
+    return Measure(step, elapsed, usage.ru_maxrss / 1024, code)
+
+
+def bench_world(label: str, config: Path, out: Path) -> list[Measure]:
+    c = str(config)
+    return [
+        measure(f"{label}: sync (cold)", "sync", "-c", c),
+        measure(f"{label}: sync (nothing changed)", "sync", "-c", c),
+        measure(f"{label}: export yaml", "export", "-c", c, "-o", str(out / f"{label}.yaml")),
+        measure(
+            f"{label}: check --format json",
+            "check",
+            "-c",
+            c,
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+        ),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--entities", type=int, default=10_000)
+    parser.add_argument("--keep", action="store_true", help="keep the generated worlds")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="trueup-bench-"))
+    results: list[Measure] = []
+    demo = write_demo_world(root / "demo")
+    results += bench_world("demo", demo.config, root)
+    started = time.perf_counter()
+    scaled = write_scaled_world(root / "scaled", entities=args.entities)
+    generated = time.perf_counter() - started
+    results += bench_world(f"{args.entities} entities", scaled.config, root)
+    print(f"world generation ({args.entities} entities): {generated:.2f} s")
+    print(f"{'step':<46} {'wall':>10} {'peak RSS':>13}")
+    for m in results:
+        print(m.line())
+    feed = root / f"{args.entities} entities.yaml"
+    if feed.exists():
+        print(f"feed size ({args.entities} entities): {feed.stat().st_size / 1e6:.1f} MB")
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+    else:
+        print(f"worlds kept in {root}")
+    return 0 if all(m.exit_code in (0, 2, 3) for m in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

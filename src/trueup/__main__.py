@@ -1,0 +1,5 @@
+"""``python -m trueup`` runs the command line."""
+
+from trueup.cli import entry
+
+entry()

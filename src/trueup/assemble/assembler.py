@@ -1,0 +1,396 @@
+"""The assembler: every current observation in, one Backstage entity per ref out.
+
+Pure and deterministic: the same snapshots, policy and ``now`` always give the
+same result, whatever order the snapshots came in. Called by the pipeline after
+the removal guard; its result goes to the store and the sinks.
+
+Steps: link actual observations to entities (``linking``), merge fields by
+precedence with provenance (``precedence``), compute status per place with
+freshness (``status``), run the checks, write trueup's annotations, and
+validate the final document (an invalid entity is kept but never emitted).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from trueup.assemble.linking import build_index
+from trueup.assemble.precedence import Precedence
+from trueup.assemble.status import AGGREGATED, place_statuses, worst
+from trueup.checks import BUILTIN_CHECKS, Check, CheckContext, Draft, apply_severity
+from trueup.checks.base import count_summary, quality_score
+from trueup.checks.drift import drift_summary
+from trueup.model.assembled import AssembledEntity, AssemblyResult, Candidate, FieldOrigin
+from trueup.model.fields import unflatten
+from trueup.model.finding import Code, Finding, Severity, finding
+from trueup.model.observation import Nature, Observation, Provenance, Snapshot
+from trueup.model.ref import DEFAULT_NAMESPACE, EntityRef, parse_ref
+from trueup.model.validation import validate_entity
+
+ANNOTATION = "metadata.annotations."
+KIND_NAMES = {
+    "component": "Component",
+    "api": "API",
+    "resource": "Resource",
+    "system": "System",
+    "domain": "Domain",
+    "group": "Group",
+    "user": "User",
+    "location": "Location",
+}
+# Location entities are followed by the sources that read them; re-emitting them
+# would make Backstage resolve their targets against the feed's URL.
+STRUCTURAL_KINDS = frozenset({"location"})
+DISCOVERED_PROVENANCE_SOURCE = "trueup"
+
+
+@dataclass(frozen=True)
+class AssemblyPolicy:
+    """Everything the merge needs from the configuration."""
+
+    precedence: Precedence
+    max_age: Mapping[str, timedelta | None]
+    feed_url: str
+    public_url: str | None = None
+    required_fields: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    severity: Mapping[str, Severity] = field(default_factory=dict)
+    checks: Sequence[Check] = BUILTIN_CHECKS
+
+
+@dataclass(frozen=True)
+class ScopeState:
+    """What the pipeline knows about scopes beyond their snapshots."""
+
+    failed: Mapping[tuple[str, str], str] = field(default_factory=dict)  # -> error message
+    held: Mapping[tuple[str, str], frozenset[EntityRef]] = field(default_factory=dict)
+    findings: Sequence[Finding] = ()  # removal-held and source-failed, about scopes
+
+
+def assemble(
+    snapshots: Iterable[Snapshot],
+    policy: AssemblyPolicy,
+    *,
+    now: datetime,
+    scopes: ScopeState | None = None,
+) -> AssemblyResult:
+    """Merge all current snapshots into entities (SPEC section 5)."""
+    scopes = scopes or ScopeState()
+    ordered = sorted(snapshots, key=lambda s: (s.source, s.scope))
+    intent: dict[EntityRef, list[Observation]] = defaultdict(list)
+    actual_obs: list[Observation] = []
+    loose: list[Finding] = list(scopes.findings)
+    extra: dict[EntityRef, list[Finding]] = defaultdict(list)
+    has_actual_source = False
+    for snapshot in ordered:
+        has_actual_source |= snapshot.nature is Nature.ACTUAL
+        for f in snapshot.findings:
+            loose.append(f)
+            target = _finding_ref(f)
+            if target is not None:
+                extra[target].append(f)
+        for obs in snapshot.observations:
+            if obs.ref.kind in STRUCTURAL_KINDS:
+                continue
+            if obs.nature is Nature.INTENT:
+                intent[obs.ref].append(obs)
+            else:
+                actual_obs.append(obs)
+
+    index = build_index({ref: [o.fields for o in obs] for ref, obs in intent.items()})
+    actual: dict[EntityRef, list[Observation]] = defaultdict(list)
+    for obs in actual_obs:
+        for target in index.targets(obs):
+            actual[target].append(obs)
+
+    for (source, scope), refs in scopes.held.items():
+        for ref in refs:
+            extra[ref].append(
+                finding(
+                    Code.REMOVAL_HELD,
+                    str(ref),
+                    f"{source}/{scope} no longer reports this entity; the removal is held",
+                    source=source,
+                    scope=scope,
+                )
+            )
+    failed_refs: dict[EntityRef, set[tuple[str, str]]] = defaultdict(set)
+    for ref, obs_list in (*intent.items(), *actual.items()):
+        for obs in obs_list:
+            key = (obs.provenance.source, obs.provenance.scope)
+            if key in scopes.failed:
+                failed_refs[ref].add(key)
+    for ref, keys in failed_refs.items():
+        for source, scope in sorted(keys):
+            extra[ref].append(
+                finding(
+                    Code.SOURCE_FAILED,
+                    str(ref),
+                    f"the last read of {source}/{scope} failed; its last good data is shown: "
+                    f"{scopes.failed[(source, scope)]}",
+                    source=source,
+                    scope=scope,
+                )
+            )
+
+    refs = frozenset(intent) | frozenset(actual)
+    context = CheckContext(
+        refs=refs, required_fields=policy.required_fields, actual_sources=has_actual_source
+    )
+    entities = {
+        ref: _assemble_one(
+            ref, intent.get(ref, []), actual.get(ref, []), extra.get(ref, []), policy, context, now
+        )
+        for ref in sorted(refs)
+    }
+    loose_findings = apply_severity(loose, policy.severity)
+    return AssemblyResult(
+        entities=entities, findings=tuple(sorted(loose_findings, key=Finding.key))
+    )
+
+
+def _finding_ref(f: Finding) -> EntityRef | None:
+    raw = f.evidence.get("ref", f.evidence.get("entity"))
+    if not isinstance(raw, str):
+        return None
+    try:
+        return parse_ref(raw)
+    except ValueError:
+        return None
+
+
+def _assemble_one(  # noqa: PLR0917 - one call site, all inputs of one entity
+    ref: EntityRef,
+    intent: Sequence[Observation],
+    actual: Sequence[Observation],
+    extra: Sequence[Finding],
+    policy: AssemblyPolicy,
+    context: CheckContext,
+    now: datetime,
+) -> AssembledEntity:
+    declared = bool(intent)
+    candidates: dict[str, list[Candidate]] = defaultdict(list)
+    for obs in (*intent, *actual):
+        for path, value in obs.fields.items():
+            candidates[path].append(Candidate(value, obs.nature, obs.provenance))
+    _drop_conflicting_plugin_annotations(candidates)
+    if not declared:
+        _add_discovered_defaults(ref, candidates, actual, now)
+
+    fields: dict[str, Any] = {}
+    origins: dict[str, FieldOrigin] = {}
+    disputed: list[str] = []
+    for path in sorted(candidates):
+        ranked = policy.precedence.rank(path, candidates[path])
+        winner = ranked[0]
+        losers = tuple(c for c in ranked[1:] if c.value != winner.value)
+        fields[path] = winner.value
+        origins[path] = FieldOrigin(winner, losers)
+        if losers and _is_conflict(winner, losers):
+            disputed.append(path)
+
+    findings: list[Finding] = list(extra)
+    findings.extend(_conflicts(ref, intent, disputed, origins))
+    places = tuple(
+        sorted(
+            (
+                p
+                for obs in actual
+                for p in place_statuses(obs, policy.max_age.get(obs.provenance.source), now)
+            ),
+            key=lambda p: (p.key, p.place, p.provenance.locator),
+        )
+    )
+    document = unflatten(fields)
+    draft = Draft(ref=ref, entity=document, places=places, declared=declared, observed=bool(actual))
+    for check in policy.checks:
+        findings.extend(check.check(draft, context))
+
+    observed_at = min((o.provenance.observed_at for o in actual), default=None)
+    sources = tuple(sorted({o.provenance.source for o in (*intent, *actual)}))
+    findings = sorted(apply_severity(_dedupe(findings), policy.severity), key=Finding.key)
+    document = _annotate(document, ref, draft, context, findings, sources, observed_at, policy)
+    violations = validate_entity(document)
+    if violations:
+        findings.append(
+            finding(
+                Code.INVALID_ENTITY,
+                str(ref),
+                "the assembled entity breaks Backstage's rules and is not served: "
+                + "; ".join(f"{v.field}: {v.message}" for v in violations),
+                violations=[
+                    {"field": v.field, "rule": v.rule, "message": v.message} for v in violations
+                ],
+            )
+        )
+        findings = sorted(apply_severity(findings, policy.severity), key=Finding.key)
+        document = _annotate(document, ref, draft, context, findings, sources, observed_at, policy)
+    return AssembledEntity(
+        ref=ref,
+        entity=document,
+        origins=origins,
+        places=places,
+        findings=tuple(findings),
+        discovered=not declared,
+        emitted=not violations,
+        score=quality_score(findings),
+        observed_at=observed_at,
+        sources=sources,
+    )
+
+
+def _is_conflict(winner: Candidate, losers: Sequence[Candidate]) -> bool:
+    """Sources disagree: another source, or another intent declaration, has another value.
+
+    Two places of one actual source with different values (two Argo CD apps of
+    one component) are not a disagreement between sources.
+    """
+    for loser in losers:
+        if loser.provenance.source != winner.provenance.source:
+            return True
+        if loser.nature is Nature.INTENT and winner.nature is Nature.INTENT:
+            return True
+    return False
+
+
+def _conflicts(
+    ref: EntityRef,
+    intent: Sequence[Observation],
+    disputed: Sequence[str],
+    origins: Mapping[str, FieldOrigin],
+) -> list[Finding]:
+    out: list[Finding] = []
+    locators = sorted({o.provenance.locator for o in intent})
+    if len(locators) > 1:
+        winner = origins["kind"].winner.provenance if "kind" in origins else intent[0].provenance
+        out.append(
+            finding(
+                Code.CONFLICT,
+                str(ref),
+                f"declared {len(locators)} times; "
+                f"{winner.source} ({winner.locator}) wins by precedence",
+                declarations=[
+                    {
+                        "source": o.provenance.source,
+                        "scope": o.provenance.scope,
+                        "locator": o.provenance.locator,
+                    }
+                    for o in sorted(intent, key=lambda o: o.provenance.locator)
+                ],
+            )
+        )
+    for path in disputed:
+        origin = origins[path]
+        everyone = (origin.winner, *origin.losers)
+        out.append(
+            finding(
+                Code.CONFLICT,
+                str(ref),
+                f"sources disagree on {path}; "
+                f"showing {origin.winner.value!r} from {origin.winner.provenance.source}",
+                field=path,
+                candidates=[
+                    {
+                        "value": c.value,
+                        "source": c.provenance.source,
+                        "scope": c.provenance.scope,
+                        "locator": c.provenance.locator,
+                        "nature": c.nature.value,
+                        "winner": c is origin.winner,
+                    }
+                    for c in everyone
+                ],
+            )
+        )
+    return out
+
+
+def _drop_conflicting_plugin_annotations(candidates: dict[str, list[Candidate]]) -> None:
+    """Roadie's Argo CD plugin takes app-name *or* app-selector, never both."""
+    selector = ANNOTATION + "argocd/app-selector"
+    name = ANNOTATION + "argocd/app-name"
+    if selector in candidates and name in candidates:
+        kept = [c for c in candidates[name] if c.nature is Nature.INTENT]
+        if kept:
+            candidates[name] = kept
+        else:
+            del candidates[name]
+
+
+def _add_discovered_defaults(
+    ref: EntityRef,
+    candidates: dict[str, list[Candidate]],
+    actual: Sequence[Observation],
+    now: datetime,
+) -> None:
+    """A running thing nobody declares still needs a valid envelope to be shown."""
+    provenance = Provenance(DISCOVERED_PROVENANCE_SOURCE, "discovered", "trueup:discovered", now)
+    defaults: dict[str, Any] = {
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": KIND_NAMES.get(ref.kind, ref.kind.capitalize()),
+        "metadata.name": ref.name,
+        "metadata.description": "Discovered running; declared by no catalog source.",
+    }
+    if ref.namespace != DEFAULT_NAMESPACE:
+        defaults["metadata.namespace"] = ref.namespace
+    if ref.kind in ("component", "resource"):
+        defaults["spec.type"] = "service" if ref.kind == "component" else "unknown"
+        defaults["spec.owner"] = "unknown"
+    if ref.kind == "component":
+        defaults["spec.lifecycle"] = "unknown"
+    for path, value in defaults.items():
+        if path not in candidates:
+            candidates[path] = [Candidate(value, Nature.ACTUAL, provenance)]
+
+
+def _annotate(  # noqa: PLR0917 - one call site
+    document: dict[str, Any],
+    ref: EntityRef,
+    draft: Draft,
+    context: CheckContext,
+    findings: Sequence[Finding],
+    sources: Sequence[str],
+    observed_at: datetime | None,
+    policy: AssemblyPolicy,
+) -> dict[str, Any]:
+    """trueup's own annotations and links (SPEC 6.1), all strings."""
+    doc = {**document, "metadata": dict(document.get("metadata") or {})}
+    meta = doc["metadata"]
+    annotations: dict[str, Any] = dict(meta.get("annotations") or {})
+    annotations["backstage.io/managed-by-location"] = f"url:{policy.feed_url}"
+    annotations["backstage.io/managed-by-origin-location"] = f"url:{policy.feed_url}"
+    annotations["trueup.io/sources"] = ",".join(sources)
+    if observed_at is not None:
+        annotations["trueup.io/observed-at"] = rfc3339(observed_at)
+    annotations["trueup.io/quality-score"] = str(quality_score(findings))
+    annotations["trueup.io/findings"] = count_summary(findings)
+    annotations["trueup.io/drift"] = ", ".join(drift_summary(draft, context)) or "none"
+    annotations["trueup.io/discovered"] = "false" if draft.declared else "true"
+    for key in AGGREGATED:
+        value = worst(key, draft.places)
+        if value is not None:
+            annotations[f"trueup.io/{key}"] = value
+    meta["annotations"] = dict(sorted(annotations.items()))
+    if policy.public_url:
+        base = policy.public_url.rstrip("/")
+        link = {
+            "url": f"{base}/ui/entities/{ref.kind}/{ref.namespace}/{ref.name}",
+            "title": "Provenance and data quality",
+        }
+        links = [x for x in meta.get("links") or [] if x != link]
+        meta["links"] = [*links, link]
+    return doc
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
+    seen: dict[tuple[str, str, str], Finding] = {}
+    for f in findings:
+        seen.setdefault(f.key(), f)
+    return list(seen.values())

@@ -1,0 +1,112 @@
+"""Which entity an actual observation is about (SPEC 4.2).
+
+Backstage's own plugins link cluster objects to entities by annotations on the
+entity: ``backstage.io/kubernetes-id`` (the same value as the object's label),
+``argocd/app-name``, or a label selector in ``argocd/app-selector`` /
+``backstage.io/kubernetes-label-selector``. An observation names the
+annotation pairs and selector keys that may link it; when no declared entity
+matches, its own fallback ref applies (a declared entity of that name, or a
+discovered one).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from trueup.model.observation import Observation
+from trueup.model.ref import EntityRef
+
+SELECTOR_ANNOTATIONS = ("argocd/app-selector", "backstage.io/kubernetes-label-selector")
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A Kubernetes equality-based label selector: ``a=b,c==d,e!=f,g,!h``."""
+
+    equal: tuple[tuple[str, str], ...] = ()
+    unequal: tuple[tuple[str, str], ...] = ()
+    exists: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return (
+            all(labels.get(k) == v for k, v in self.equal)
+            and all(labels.get(k) != v for k, v in self.unequal)
+            and all(k in labels for k in self.exists)
+            and all(k not in labels for k in self.absent)
+        )
+
+
+def parse_selector(text: str) -> Selector | None:
+    """Parse a selector; None when empty or malformed (a bad selector links nothing)."""
+    equal: list[tuple[str, str]] = []
+    unequal: list[tuple[str, str]] = []
+    exists: list[str] = []
+    absent: list[str] = []
+    for raw in text.split(","):
+        part = raw.strip()
+        if not part:
+            continue
+        if "!=" in part:
+            k, _, v = part.partition("!=")
+            unequal.append((k.strip(), v.strip()))
+        elif "=" in part:
+            k, _, v = part.replace("==", "=").partition("=")
+            equal.append((k.strip(), v.strip()))
+        elif part.startswith("!"):
+            absent.append(part[1:].strip())
+        elif " " not in part and "(" not in part:
+            exists.append(part)
+        else:
+            return None  # set-based selectors (in/notin) are not supported: link nothing
+    if not (equal or unequal or exists or absent):
+        return None
+    return Selector(tuple(equal), tuple(unequal), tuple(exists), tuple(absent))
+
+
+@dataclass
+class LinkIndex:
+    """Declared entities indexed by the annotations that link cluster objects to them."""
+
+    declared: frozenset[EntityRef]
+    by_annotation: Mapping[tuple[str, str], tuple[EntityRef, ...]]
+    selectors: Mapping[str, tuple[tuple[EntityRef, Selector], ...]] = field(default_factory=dict)
+
+    def targets(self, observation: Observation) -> tuple[EntityRef, ...]:
+        """The entities this observation enriches, in a stable order."""
+        for pair in observation.links:
+            found = self.by_annotation.get(pair)
+            if found:
+                return found
+        for key in observation.selectors:
+            matched = tuple(
+                ref for ref, sel in self.selectors.get(key, ()) if sel.matches(observation.labels)
+            )
+            if matched:
+                return matched
+        return (observation.ref,)
+
+
+def build_index(declared: Mapping[EntityRef, Iterable[Mapping[str, object]]]) -> LinkIndex:
+    """Index every declared entity's annotations (its intent fields)."""
+    by_annotation: dict[tuple[str, str], set[EntityRef]] = defaultdict(set)
+    selectors: dict[str, list[tuple[EntityRef, Selector]]] = defaultdict(list)
+    prefix = "metadata.annotations."
+    for ref, field_sets in declared.items():
+        for fields in field_sets:
+            for path, value in fields.items():
+                if not path.startswith(prefix) or not isinstance(value, str):
+                    continue
+                key = path[len(prefix) :]
+                by_annotation[(key, value)].add(ref)
+                if key in SELECTOR_ANNOTATIONS:
+                    selector = parse_selector(value)
+                    if selector is not None:
+                        selectors[key].append((ref, selector))
+    return LinkIndex(
+        declared=frozenset(declared),
+        by_annotation={k: tuple(sorted(v)) for k, v in by_annotation.items()},
+        selectors={k: tuple(sorted(v, key=lambda item: item[0])) for k, v in selectors.items()},
+    )

@@ -1,0 +1,67 @@
+"""Which source wins which field (truth rule 1).
+
+``merge.precedence`` maps field-path patterns to ordered source ids. The most
+specific pattern that matches a path applies: an exact path beats a glob, a
+longer literal prefix beats a shorter one, and ``*`` is the default. Sources
+the pattern does not list come after the listed ones, intent before actual;
+ties break on source, scope and locator, so the result never depends on the
+order in which things were read.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from trueup.model.assembled import Candidate
+from trueup.model.observation import Nature
+
+
+@dataclass(frozen=True)
+class Precedence:
+    """The configured precedence plus the order sources were configured in."""
+
+    rules: Mapping[str, Sequence[str]]
+    source_order: Sequence[str]
+
+    def order(self, path: str) -> tuple[str, ...]:
+        return _order(self, path)
+
+    def rank(self, path: str, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """Candidates best first."""
+        listed = self.order(path)
+        position = {source: i for i, source in enumerate(listed)}
+        configured = {source: i for i, source in enumerate(self.source_order)}
+        unlisted = len(listed)
+
+        def key(c: Candidate) -> tuple[int, int, int, str, str, str]:
+            p = c.provenance
+            return (
+                position.get(p.source, unlisted),
+                0 if c.nature is Nature.INTENT else 1,
+                configured.get(p.source, len(configured)),
+                p.source,
+                p.scope,
+                p.locator,
+            )
+
+        return sorted(candidates, key=key)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+@lru_cache(maxsize=4096)
+def _order(precedence: Precedence, path: str) -> tuple[str, ...]:
+    rules = precedence.rules
+    if path in rules:
+        return tuple(rules[path])
+    best: tuple[int, str] | None = None
+    for pattern in rules:
+        if pattern != path and fnmatch.fnmatchcase(path, pattern):
+            literal = len(pattern.split("*", 1)[0])
+            if best is None or literal > best[0]:
+                best = (literal, pattern)
+    return tuple(rules[best[1]]) if best else ()

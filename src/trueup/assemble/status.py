@@ -1,0 +1,86 @@
+"""Status per place, freshness and worst-of (truth rules 2 and 3).
+
+Each actual observation carries status values seen at one place. A value is
+shown as ``Unknown`` when it is missing, unrecognised, or older than its
+source's ``max_age``; the last known value stays available. An aggregate over
+places is the worst of them, and any Unknown place makes it Unknown: a fresh
+place never hides one that cannot be seen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+
+from trueup.model.assembled import PlaceStatus
+from trueup.model.observation import Observation
+
+UNKNOWN = "Unknown"
+
+# Worst last. Argo CD health order from SPEC 5.2.
+ORDERS: Mapping[str, tuple[str, ...]] = {
+    "argocd-health": ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", UNKNOWN),
+    "argocd-sync": ("Synced", "OutOfSync", UNKNOWN),
+    "crossplane-ready": ("True", "False", UNKNOWN),
+    "crossplane-synced": ("True", "False", UNKNOWN),
+}
+REPLICAS = "replicas"
+AGGREGATED = (*ORDERS, REPLICAS)
+_REPLICAS = re.compile(r"^(\d+)/(\d+)$")
+
+
+def normalize(key: str, raw: str) -> str:
+    """The value to show for one raw status value: unrecognised values are Unknown."""
+    if key in ORDERS:
+        return raw if raw in ORDERS[key] else UNKNOWN
+    if key == REPLICAS:
+        return raw if _REPLICAS.match(raw) else UNKNOWN
+    return raw if raw else UNKNOWN
+
+
+def is_stale(observed_at: datetime, max_age: timedelta | None, now: datetime) -> bool:
+    """Older than max_age. A time in the future (clock skew) is not treated as fresh forever."""
+    if max_age is None:
+        return False
+    return now - observed_at > max_age
+
+
+def place_statuses(
+    observation: Observation, max_age: timedelta | None, now: datetime
+) -> list[PlaceStatus]:
+    """The status values one actual observation contributes, freshness applied."""
+    stale = is_stale(observation.provenance.observed_at, max_age, now)
+    place = observation.place or observation.provenance.scope
+    return [
+        PlaceStatus(
+            key=key,
+            place=place,
+            value=UNKNOWN if stale else normalize(key, raw),
+            last_known=raw,
+            stale=stale,
+            provenance=observation.provenance,
+        )
+        for key, raw in sorted(observation.status.items())
+    ]
+
+
+def worst(key: str, places: Iterable[PlaceStatus]) -> str | None:
+    """The aggregate of one status key over places; None when no place reports it."""
+    values = [p.value for p in places if p.key == key]
+    if not values:
+        return None
+    if UNKNOWN in values:
+        return UNKNOWN
+    if key == REPLICAS:
+        return min(values, key=_replica_ratio)
+    order = ORDERS[key]
+    return max(values, key=order.index)
+
+
+def _replica_ratio(value: str) -> tuple[float, int]:
+    match = _REPLICAS.match(value)
+    if not match:
+        return (-1.0, 0)
+    ready, desired = int(match.group(1)), int(match.group(2))
+    return (ready / desired if desired else 1.0, -desired)

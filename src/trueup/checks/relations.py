@@ -1,0 +1,81 @@
+"""``dangling-ref`` and ``missing-owner``: relations that resolve to nothing.
+
+The relation fields and their default kinds follow Backstage's catalog model
+(``dependsOn`` and ``dependencyOf`` have no default kind). An owner that does
+not exist is reported as ``missing-owner``: an entity owned by a team that left
+has, in effect, no owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from trueup.checks.base import CheckContext, Draft
+from trueup.errors import RefError
+from trueup.model.finding import Code, Finding, finding
+from trueup.model.ref import EntityRef, parse_ref
+
+# spec field -> default kind (None: the kind is required)
+RELATION_FIELDS: dict[str, str | None] = {
+    "owner": "group",
+    "system": "system",
+    "domain": "domain",
+    "subcomponentOf": "component",
+    "providesApis": "api",
+    "consumesApis": "api",
+    "dependsOn": None,
+    "dependencyOf": None,
+    "parent": "group",
+    "children": "group",
+    "memberOf": "group",
+    "members": "user",
+    "subdomainOf": "domain",
+    "partOf": "system",
+}
+OWNED_KINDS = frozenset({"component", "api", "resource", "system", "domain"})
+
+
+def relation_targets(ref: EntityRef, spec: object) -> Iterator[tuple[str, str, EntityRef | None]]:
+    """(field, raw value, parsed ref or None when unparseable) for every relation."""
+    if not isinstance(spec, dict):
+        return
+    for name, default_kind in RELATION_FIELDS.items():
+        value = spec.get(name)
+        values = value if isinstance(value, list) else [value] if value is not None else []
+        for raw in values:
+            try:
+                target = parse_ref(raw, default_kind=default_kind, default_namespace=ref.namespace)
+            except RefError:
+                yield name, str(raw), None
+            else:
+                yield name, str(raw), target
+
+
+class RelationsCheck:
+    def check(self, draft: Draft, context: CheckContext) -> Iterator[Finding]:
+        subject = str(draft.ref)
+        spec = draft.entity.get("spec") or {}
+        if draft.declared and draft.ref.kind in OWNED_KINDS and not spec.get("owner"):
+            yield finding(Code.MISSING_OWNER, subject, "no spec.owner", field="spec.owner")
+        for name, raw, target in relation_targets(draft.ref, spec):
+            if target is not None and target in context.refs:
+                continue
+            if name == "owner":
+                if draft.declared:
+                    yield finding(
+                        Code.MISSING_OWNER,
+                        subject,
+                        f"owner {raw!r} does not exist in the catalog",
+                        field="spec.owner",
+                        value=raw,
+                    )
+                continue
+            reason = "is not a valid reference" if target is None else "resolves to nothing"
+            yield finding(
+                Code.DANGLING_REF,
+                subject,
+                f"spec.{name} {raw!r} {reason}",
+                field=f"spec.{name}",
+                value=raw,
+                target=str(target) if target else None,
+            )

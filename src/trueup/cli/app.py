@@ -1,0 +1,75 @@
+"""The Typer application and what every command shares: options, config, store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from trueup.config import DEFAULT_CONFIG, Config, load_config
+from trueup.errors import ConfigError
+from trueup.store import Store
+
+app = typer.Typer(
+    name="trueup",
+    help="Trustworthy developer-portal catalog data: what it shows is true, or visibly unknown.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False)
+console_err = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "-c",
+        "--config",
+        help=f"Configuration file (default: $TRUEUP_CONFIG or ./{DEFAULT_CONFIG}).",
+        show_default=False,
+    ),
+]
+
+
+def config_path(option: Path | None) -> Path:
+    if option is not None:
+        return option
+    return Path(os.environ.get("TRUEUP_CONFIG") or DEFAULT_CONFIG)
+
+
+def read_config(option: Path | None) -> Config:
+    path = config_path(option)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such configuration file (create one with `trueup init`)")
+    return load_config(path)
+
+
+@contextmanager
+def open_store(config: Config, *, upgrade: bool = False) -> Iterator[Store]:
+    store = Store.open(config.database)
+    try:
+        if upgrade:
+            store.upgrade()
+        yield store
+    finally:
+        store.close()
+
+
+def age(moment: datetime | None, now: datetime) -> str:
+    """``42s``, ``5m``, ``3h``, ``2d`` ago; ``-`` when unknown."""
+    if moment is None:
+        return "-"
+    delta = now - moment
+    if delta < timedelta(0):
+        return "in the future"
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"

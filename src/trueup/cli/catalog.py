@@ -1,0 +1,404 @@
+"""Reading the stored catalog: ``export``, ``check``, ``explain`` and ``history``.
+
+The ``--format json`` shapes are documented in docs/cli-json.md and are stable.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+from xml.etree import ElementTree as ET
+
+import typer
+from rich.table import Table
+
+from trueup.checks.scorecard import scorecard
+from trueup.cli.app import ConfigOption, age, console, open_store, read_config
+from trueup.errors import ConfigError, RefError
+from trueup.model.assembled import VOLATILE_ANNOTATION, AssembledEntity
+from trueup.model.fields import flatten
+from trueup.model.finding import Finding, Severity
+from trueup.model.ref import EntityRef, parse_ref
+from trueup.sinks.feed import emitted, render_json, render_yaml
+from trueup.store import Store
+
+
+class ExportFormat(StrEnum):
+    yaml = "yaml"
+    json = "json"
+
+
+class CheckFormat(StrEnum):
+    text = "text"
+    json = "json"
+    junit = "junit"
+
+
+class FailOn(StrEnum):
+    error = "error"
+    warning = "warning"
+    never = "never"
+
+
+class TextOrJson(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def resolve_ref(store: Store, text: str) -> EntityRef:
+    """A full ref directly; without a kind, the one entity of that name (or an error)."""
+    try:
+        if ":" in text:
+            return parse_ref(text)
+        probe = parse_ref(text, default_kind="component")
+    except RefError as exc:
+        raise ConfigError(f"{text!r} is not an entity reference: {exc}") from exc
+    matches = [
+        e.ref
+        for e in store.entities(include_removed=True)
+        if (e.ref.namespace, e.ref.name) == (probe.namespace, probe.name)
+    ]
+    if len(matches) == 1:
+        found: EntityRef = matches[0]
+        return found
+    if not matches:
+        return probe
+    raise ConfigError(f"{text!r} is ambiguous: " + ", ".join(str(m) for m in matches))
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    return f.to_json()
+
+
+def _write_chunks(chunks: Iterable[str], output: Path | None) -> None:
+    if output is None:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+        return
+    tmp = output.with_name(f".{output.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        for chunk in chunks:
+            handle.write(chunk)
+    tmp.replace(output)
+
+
+def _fails(findings: Iterable[Finding], fail_on: FailOn) -> bool:
+    if fail_on is FailOn.never:
+        return False
+    threshold = Severity(fail_on.value).rank
+    return any(f.severity.rank >= threshold for f in findings)
+
+
+def _junit(findings: list[Finding], fail_on: FailOn) -> str:
+    by_subject: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_subject.setdefault(f.subject, []).append(f)
+    failing = [s for s, fs in by_subject.items() if _fails(fs, fail_on)]
+    suite = ET.Element(
+        "testsuite",
+        name="trueup",
+        tests=str(len(by_subject)),
+        failures=str(len(failing)),
+        errors="0",
+    )
+    for subject in sorted(by_subject):
+        case = ET.SubElement(suite, "testcase", classname="trueup.check", name=subject)
+        items = by_subject[subject]
+        text = "\n".join(f"{f.severity.value} {f.code}: {f.message}" for f in items)
+        if subject in failing:
+            worst = max(items, key=lambda f: f.severity.rank)
+            failure = ET.SubElement(case, "failure", message=worst.message, type=worst.code)
+            failure.text = text
+        else:
+            ET.SubElement(case, "system-out").text = text
+    root = ET.Element("testsuites")
+    root.append(suite)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _field_rows(entity: AssembledEntity, now: datetime) -> Iterator[dict[str, Any]]:
+    for path, origin in sorted(entity.origins.items()):
+        w = origin.winner.provenance
+        yield {
+            "field": path,
+            "value": origin.winner.value,
+            "source": w.source,
+            "scope": w.scope,
+            "locator": w.locator,
+            "observed_at": w.observed_at.isoformat(),
+            "age": age(w.observed_at, now),
+            "disputed_by": [
+                {
+                    "value": c.value,
+                    "source": c.provenance.source,
+                    "scope": c.provenance.scope,
+                    "locator": c.provenance.locator,
+                    "observed_at": c.provenance.observed_at.isoformat(),
+                }
+                for c in origin.losers
+            ],
+        }
+
+
+def _diff(old: AssembledEntity | None, new: AssembledEntity | None) -> dict[str, Any]:
+    def fields(e: AssembledEntity | None) -> dict[str, Any]:
+        if e is None:
+            return {}
+        flat = flatten(e.entity)
+        flat.pop(f"metadata.annotations.{VOLATILE_ANNOTATION}", None)
+        return flat
+
+    before, after = fields(old), fields(new)
+    return {
+        "added": {k: after[k] for k in sorted(after.keys() - before.keys())},
+        "removed": {k: before[k] for k in sorted(before.keys() - after.keys())},
+        "changed": {
+            k: {"from": before[k], "to": after[k]}
+            for k in sorted(before.keys() & after.keys())
+            if before[k] != after[k]
+        },
+        "findings_added": sorted(
+            {f.message for f in (new.findings if new else ())}
+            - {f.message for f in (old.findings if old else ())}
+        ),
+        "findings_resolved": sorted(
+            {f.message for f in (old.findings if old else ())}
+            - {f.message for f in (new.findings if new else ())}
+        ),
+    }
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def export(
+        config: ConfigOption = None,
+        fmt: Annotated[
+            ExportFormat, typer.Option("--format", help="yaml or json.")
+        ] = ExportFormat.yaml,
+        output: Annotated[
+            Path | None, typer.Option("-o", "--output", help="Write to FILE.")
+        ] = None,
+        kind: Annotated[
+            list[str] | None, typer.Option("--kind", help="Only this kind (repeatable).")
+        ] = None,
+    ) -> None:
+        """Print the assembled catalog exactly as the Backstage feed serves it."""
+        kinds = frozenset(k.lower() for k in kind) if kind else None
+        with open_store(read_config(config)) as store:
+            entities = emitted((e.assembled for e in store.entities()), kinds)
+            render = render_json if fmt is ExportFormat.json else render_yaml
+            _write_chunks(render(entities), output)
+
+    @app.command()
+    def check(
+        config: ConfigOption = None,
+        fail_on: Annotated[
+            FailOn, typer.Option("--fail-on", help="Exit 3 at or above this severity.")
+        ] = FailOn.error,
+        fmt: Annotated[
+            CheckFormat, typer.Option("--format", help="text, json or junit.")
+        ] = CheckFormat.text,
+        by_owner: Annotated[
+            bool, typer.Option("--by-owner", help="Also print the per-owner scorecard.")
+        ] = False,
+    ) -> int:
+        """The quality findings; a CI gate (exit 3 at or above --fail-on)."""
+        with open_store(read_config(config)) as store:
+            findings = sorted(
+                store.findings(), key=lambda f: (-f.severity.rank, f.subject, f.code, f.message)
+            )
+            assembled = [e.assembled for e in store.entities()]
+        scores = {str(e.ref): e.score for e in assembled}
+        card = scorecard(assembled)
+        out: TextIO = sys.stdout
+        if fmt is CheckFormat.json:
+            counts = {s.value: sum(1 for f in findings if f.severity is s) for s in Severity}
+            json.dump(
+                {
+                    "findings": [finding_json(f) for f in findings],
+                    "counts": counts,
+                    "scores": scores,
+                    "scorecard": [row.to_json() for row in card],
+                },
+                out,
+                indent=2,
+                sort_keys=True,
+            )
+            out.write("\n")
+        elif fmt is CheckFormat.junit:
+            out.write(_junit(findings, fail_on))
+        else:
+            colour = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
+            for f in findings:
+                label = f"[{colour[f.severity]}]{f.severity.value:<7}[/]"
+                console.print(
+                    f"{label} {f.code:<15} {f.subject}: {f.message}",
+                    markup=True,
+                    soft_wrap=True,
+                )
+            counts_text = ", ".join(
+                f"{sum(1 for f in findings if f.severity is s)} {s.value}" for s in Severity
+            )
+            console.print(f"{len(findings)} findings ({counts_text})")
+            if by_owner:
+                table = Table("owner", "entities", "score", "errors", "warnings", "top codes")
+                for row in card:
+                    codes = ", ".join(
+                        f"{c}={n}" for c, n in sorted(row.by_code.items(), key=lambda x: -x[1])[:3]
+                    )
+                    table.add_row(
+                        row.owner,
+                        str(row.entities),
+                        str(row.score),
+                        str(row.by_severity.get("error", 0)),
+                        str(row.by_severity.get("warning", 0)),
+                        codes,
+                    )
+                console.print(table)
+        return 3 if _fails(findings, fail_on) else 0
+
+    @app.command()
+    def explain(
+        ref: Annotated[str, typer.Argument(help="[kind:][namespace/]name")],
+        config: ConfigOption = None,
+        fmt: Annotated[TextOrJson, typer.Option("--format")] = TextOrJson.text,
+    ) -> int:
+        """One entity, field by field: value, winning source, locator, age, disagreeing sources."""
+        now = datetime.now(UTC)
+        with open_store(read_config(config)) as store:
+            target = resolve_ref(store, ref)
+            stored = store.entity(target)
+        if stored is None:
+            console.print(f"no entity {target}")
+            return 1
+        entity = stored.assembled
+        rows = list(_field_rows(entity, now))
+        if fmt is TextOrJson.json:
+            json.dump(
+                {
+                    "ref": str(entity.ref),
+                    "removed": stored.removed,
+                    "revision": stored.revision,
+                    "emitted": entity.emitted,
+                    "discovered": entity.discovered,
+                    "score": entity.score,
+                    "fields": rows,
+                    "places": [p.to_json() for p in entity.places],
+                    "findings": [finding_json(f) for f in entity.findings],
+                    "entity": entity.entity,
+                },
+                sys.stdout,
+                indent=2,
+                default=str,
+            )
+            sys.stdout.write("\n")
+            return 0
+        state = (
+            "removed"
+            if stored.removed
+            else ("served" if entity.emitted else "NOT served (invalid)")
+        )
+        console.print(
+            f"[bold]{entity.ref}[/bold]  revision {stored.revision}  {state}  "
+            f"quality {entity.score}/100{'  discovered' if entity.discovered else ''}",
+            markup=True,
+        )
+        table = Table(show_lines=False)
+        for title in ("field", "value", "source", "locator", "age", "disputed by"):
+            table.add_column(title, overflow="fold")
+        for row in rows:
+            disputed = "; ".join(
+                f"{_short(c['value'], 24)} ({c['source']})" for c in row["disputed_by"]
+            )
+            table.add_row(
+                row["field"],
+                _short(row["value"]),
+                row["source"],
+                row["locator"],
+                row["age"],
+                disputed,
+            )
+        console.print(table)
+        if entity.places:
+            places = Table()
+            for title in ("status", "place", "shown", "last known", "age", "source"):
+                places.add_column(title, overflow="fold")
+            for p in entity.places:
+                shown = f"[yellow]{p.value} (stale)[/]" if p.stale else p.value
+                places.add_row(
+                    p.key,
+                    p.place,
+                    shown,
+                    p.last_known or '""',
+                    age(p.provenance.observed_at, now),
+                    p.provenance.source,
+                )
+            console.print(places)
+        for f in entity.findings:
+            console.print(f"{f.severity.value:<7} {f.code:<15} {f.message}", markup=False)
+        return 0
+
+    @app.command()
+    def history(
+        ref: Annotated[str, typer.Argument(help="[kind:][namespace/]name")],
+        config: ConfigOption = None,
+        fmt: Annotated[TextOrJson, typer.Option("--format")] = TextOrJson.text,
+    ) -> int:
+        """The revisions of one entity with what changed and why."""
+        with open_store(read_config(config)) as store:
+            target = resolve_ref(store, ref)
+            revisions = store.revisions(target)
+        if not revisions:
+            console.print(f"no history for {target}")
+            return 1
+        entries: list[dict[str, Any]] = []
+        previous: AssembledEntity | None = None
+        for rev in revisions:
+            entries.append(
+                {
+                    "revision": rev.number,
+                    "at": rev.at.isoformat(),
+                    "change": rev.change,
+                    "cause": rev.cause,
+                    "diff": _diff(previous, rev.assembled),
+                }
+            )
+            previous = rev.assembled
+        if fmt is TextOrJson.json:
+            json.dump({"ref": str(target), "revisions": entries}, sys.stdout, indent=2, default=str)
+            sys.stdout.write("\n")
+            return 0
+        console.print(f"[bold]{target}[/bold]", markup=True)
+        for entry in entries:
+            console.print(
+                f"#{entry['revision']} {entry['at']} {entry['change']} — {entry['cause']}",
+                markup=False,
+            )
+            diff = entry["diff"]
+            if entry["change"] == "created":
+                continue
+            for key, value in diff["added"].items():
+                console.print(f"    + {key}: {_short(value)}", markup=False)
+            for key, value in diff["removed"].items():
+                console.print(f"    - {key}: {_short(value)}", markup=False)
+            for key, change in diff["changed"].items():
+                console.print(
+                    f"    ~ {key}: {_short(change['from'], 30)} → {_short(change['to'], 30)}",
+                    markup=False,
+                )
+            for message in diff["findings_added"]:
+                console.print(f"    ! {message}", markup=False)
+            for message in diff["findings_resolved"]:
+                console.print(f"    ✓ {message}", markup=False)
+        return 0

@@ -1,0 +1,132 @@
+"""``trueup init``, ``config show``, ``config check``, ``db upgrade`` and ``demo``."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from trueup.cli.app import ConfigOption, config_path, console, open_store, read_config
+from trueup.cli.run import print_summary, run_sync
+from trueup.config import DEFAULT_CONFIG, DirectorySinkConfig, redacted
+from trueup.errors import ConfigError
+from trueup.sources.registry import build_source
+
+STARTER = """\
+# trueup configuration. Every key is documented in the README; `trueup config check`
+# validates this file and `trueup config show` prints it with secrets redacted.
+# ${VAR} is replaced from the environment: keep secrets there, never here.
+
+database: sqlite:///trueup.db          # or postgresql+psycopg://user@host/db
+# public_url: https://trueup.example.com  # used in links written into entities
+
+sources:
+  - id: catalog                        # intent: a folder of Backstage descriptor files
+    type: file
+    path: catalog
+    include: ["**/*.yaml", "**/*.yml"]
+  # - id: clusters                     # actual: `kubectl get -o json` exports, one per cluster
+  #   type: kubernetes
+  #   snapshot: exports/*.json
+  #   max_age: 15m                     # older status is shown as Unknown
+
+merge:
+  precedence:                          # first source listed wins for that field
+    "*": [catalog]
+
+safety:
+  max_removal_ratio: 0.5               # hold removals above this share of a scope
+
+checks:
+  severity: {}                         # e.g. {missing-field: info}
+  # required_fields:
+  #   Component: [metadata.description, spec.lifecycle, spec.system]
+
+sinks:
+  - type: directory
+    path: out/catalog
+"""
+
+
+def register(app: typer.Typer) -> None:
+    config_app = typer.Typer(help="Show or validate the configuration.", no_args_is_help=True)
+    db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+    app.add_typer(config_app, name="config")
+    app.add_typer(db_app, name="db")
+
+    @app.command()
+    def init(
+        directory: Annotated[Path, typer.Argument(help="Where to write trueup.yaml.")] = Path("."),
+        force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    ) -> None:
+        """Write a commented starter trueup.yaml."""
+        target = directory / DEFAULT_CONFIG
+        if target.exists() and not force:
+            raise ConfigError(f"{target} already exists (use --force to overwrite)")
+        directory.mkdir(parents=True, exist_ok=True)
+        target.write_text(STARTER, encoding="utf-8")
+        console.print(f"wrote {target}")
+
+    @config_app.command("show")
+    def config_show(config: ConfigOption = None) -> None:
+        """Print the effective configuration, secrets redacted."""
+        data = redacted(read_config(config))
+        console.print(yaml.safe_dump(data, sort_keys=False), end="", markup=False)
+
+    @config_app.command("check")
+    def config_check(config: ConfigOption = None) -> None:
+        """Validate the configuration and that every source can be built."""
+        loaded = read_config(config)
+        for source in loaded.sources:
+            build_source(source)
+        console.print(
+            f"{config_path(config)}: ok ({len(loaded.sources)} sources, {len(loaded.sinks)} sinks)"
+        )
+
+    @db_app.command("upgrade")
+    def db_upgrade(config: ConfigOption = None) -> None:
+        """Apply database migrations."""
+        with open_store(read_config(config), upgrade=True):
+            pass
+        console.print("database is up to date")
+
+    @app.command()
+    def demo(
+        once: Annotated[bool, typer.Option(help="Sync and exit (for tests and CI).")] = False,
+        directory: Annotated[
+            Path | None,
+            typer.Option(
+                "--dir", help="Where to build the demo world (default: a temporary folder)."
+            ),
+        ] = None,
+    ) -> int:
+        """Build a small realistic world, sync it into SQLite and show the results."""
+        from trueup.world import write_demo_world
+
+        root = directory or Path(tempfile.mkdtemp(prefix="trueup-demo-"))
+        world = write_demo_world(root)
+        console.print(f"[bold]demo world[/bold] written to {root}")
+        loaded = read_config(world.config)
+        outcome = run_sync(loaded, only=(), accept_removals=())
+        print_summary(outcome)
+        sink = next(
+            (Path(s.path) for s in loaded.sinks if isinstance(s, DirectorySinkConfig)), None
+        )
+        console.print()
+        console.print("[bold]results[/bold]")
+        console.print(f"  database      {loaded.database}")
+        if sink is not None:
+            console.print(f"  entities      {sink}/<namespace>/<kind>/<name>.yaml")
+        console.print("  try           " + f"trueup check -c {world.config}")
+        console.print(
+            "                " + f"trueup explain component:checkout-web -c {world.config}"
+        )
+        console.print("                " + f"trueup export -c {world.config}")
+        if not once:
+            console.print(
+                "\n(the web server arrives with `trueup serve`; this demo stops after the sync)"
+            )
+        return 0

@@ -1,0 +1,94 @@
+"""``trueup sync``: read, assemble, check, store and write sinks, with progress and a summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from trueup.cli.app import ConfigOption, console, open_store, read_config
+from trueup.config import Config
+from trueup.model.observation import ScopeFailure, ScopeRead
+from trueup.pipeline import SyncOutcome, sync
+
+
+def run_sync(config: Config, *, only: Sequence[str], accept_removals: Sequence[str]) -> SyncOutcome:
+    """Sync with a live progress line on a terminal (plain lines otherwise)."""
+    with open_store(config, upgrade=True) as store:
+        status = console.status("reading sources…") if console.is_terminal else None
+        if status is not None:
+            status.start()
+
+        def progress(source_id: str, read: ScopeRead) -> None:
+            if isinstance(read, ScopeFailure):
+                line = f"[red]✗[/red] {source_id}/{read.scope}: {read.kind.value}: {read.message}"
+            else:
+                count = len(read.observations)
+                line = f"[green]✓[/green] {source_id}/{read.scope}: {count} observations"
+            console.print(line, markup=True)
+            if status is not None:
+                status.update(f"read {source_id}/{read.scope}…")
+
+        try:
+            return sync(
+                config, store, only=only, accept_removals=accept_removals, progress=progress
+            )
+        finally:
+            if status is not None:
+                status.stop()
+
+
+def print_summary(outcome: SyncOutcome) -> None:
+    result, summary = outcome.result, outcome.summary
+    table = Table(title=f"sync run {outcome.run_id}", show_header=False, box=None)
+    table.add_row("scopes read", str(len(outcome.snapshots)))
+    table.add_row("scopes failed", str(len(outcome.failures)))
+    if result is not None:
+        emitted = sum(1 for e in result.entities.values() if e.emitted)
+        table.add_row("entities", f"{len(result.entities)} ({emitted} served to Backstage)")
+        findings = [f for e in result.entities.values() for f in e.findings] + list(result.findings)
+        by_severity: dict[str, int] = {}
+        for f in findings:
+            by_severity[f.severity.value] = by_severity.get(f.severity.value, 0) + 1
+        table.add_row(
+            "findings", ", ".join(f"{k}={v}" for k, v in sorted(by_severity.items())) or "none"
+        )
+    if summary is not None:
+        table.add_row(
+            "revisions",
+            f"{summary.created} created, {summary.changed} changed, {summary.removed} removed",
+        )
+    for (source, scope), count in sorted(outcome.held.items()):
+        table.add_row("[yellow]held[/yellow]", f"{count} removals in {source}/{scope}")
+    console.print(table)
+    for failure in outcome.failures:
+        console.print(
+            f"[red]failed[/red] {failure.source}/{failure.scope} ({failure.kind.value}): "
+            f"{failure.message} — last good data kept",
+            markup=True,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("sync")
+    def sync_command(
+        config: ConfigOption = None,
+        source: Annotated[
+            list[str] | None, typer.Option("--source", help="Read only this source (repeatable).")
+        ] = None,
+        accept_removals: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--accept-removals",
+                metavar="SOURCE_OR_SCOPE",
+                help="Release held removals of a source (all its scopes) or of SOURCE/SCOPE.",
+            ),
+        ] = None,
+    ) -> int:
+        """Read every (or the named) source once, assemble, check, store and write sinks."""
+        loaded = read_config(config)
+        outcome = run_sync(loaded, only=source or (), accept_removals=accept_removals or ())
+        print_summary(outcome)
+        return outcome.exit_code

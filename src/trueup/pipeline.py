@@ -1,0 +1,242 @@
+"""One sync: observe → guard → assemble → check → store → sinks.
+
+Called by ``trueup sync``, ``trueup demo`` and (later) the server's scheduler.
+Reads every selected source, lets the removal guard decide what each new
+snapshot may remove, assembles all current snapshots (the new ones and the
+stored ones of scopes not read now), commits everything in one transaction and
+then writes the sinks from what was committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from trueup.assemble.assembler import AssemblyPolicy, ScopeState, assemble
+from trueup.assemble.guard import guard_removals, is_accepted, scope_subject
+from trueup.assemble.precedence import Precedence
+from trueup.config import Config, DirectorySinkConfig, KubernetesSourceConfig, TerraformSourceConfig
+from trueup.errors import ConfigError
+from trueup.model.assembled import AssemblyResult
+from trueup.model.finding import Code, Finding, finding
+from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
+from trueup.model.ref import EntityRef, parse_ref
+from trueup.sinks.directory import write_directory
+from trueup.sinks.feed import emitted
+from trueup.sources.base import ReadContext, Source
+from trueup.sources.registry import build_source
+from trueup.store import CommitSummary, Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Progress = Callable[[str, ScopeRead], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class SyncOutcome:
+    """What one sync did, for the CLI summary and the exit code."""
+
+    run_id: int
+    snapshots: list[Snapshot] = field(default_factory=list)
+    failures: list[ScopeFailure] = field(default_factory=list)
+    held: dict[tuple[str, str], int] = field(default_factory=dict)
+    summary: CommitSummary | None = None
+    result: AssemblyResult | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.failures else 0
+
+
+def policy_for(config: Config) -> AssemblyPolicy:
+    """The assembly policy a configuration implies."""
+    max_age = {}
+    for source in config.sources:
+        default = None
+        if isinstance(source, KubernetesSourceConfig | TerraformSourceConfig):
+            default = source.max_age
+        max_age[source.id] = source.max_age if source.max_age is not None else default
+    base = config.public_url or f"http://{config.server.listen}"
+    return AssemblyPolicy(
+        precedence=Precedence(config.merge.precedence, [s.id for s in config.sources]),
+        max_age=max_age,
+        feed_url=f"{base.rstrip('/')}/backstage/entities.yaml",
+        public_url=config.public_url,
+        required_fields=config.checks.required_fields,
+        severity=config.checks.severity,
+    )
+
+
+def selected_sources(config: Config, only: Sequence[str]) -> list[Source]:
+    known = {s.id for s in config.sources}
+    unknown = [s for s in only if s not in known]
+    if unknown:
+        raise ConfigError(f"no source with id {', '.join(map(repr, unknown))}")
+    return [build_source(s) for s in config.sources if not only or s.id in only]
+
+
+def sync(
+    config: Config,
+    store: Store,
+    *,
+    only: Sequence[str] = (),
+    accept_removals: Sequence[str] = (),
+    now: Clock = utc_now,
+    progress: Progress | None = None,
+    trigger: str = "cli",
+    data_dir: Path | None = None,
+) -> SyncOutcome:
+    """Run one sync and commit it. Raises ConfigError for a bad source selection."""
+    sources = selected_sources(config, only)
+    run_id = store.start_run(trigger=trigger, sources=[s.id for s in sources], now=now())
+    outcome = SyncOutcome(run_id=run_id)
+    try:
+        _run(config, store, sources, outcome, accept_removals, now, progress, trigger, data_dir)
+    except BaseException as exc:
+        store.finish_run(run_id, status="failed", now=now(), summary={"error": type(exc).__name__})
+        raise
+    return outcome
+
+
+def _run(  # noqa: PLR0917 - the body of sync(), split for readability
+    config: Config,
+    store: Store,
+    sources: Sequence[Source],
+    outcome: SyncOutcome,
+    accept_removals: Sequence[str],
+    now: Clock,
+    progress: Progress | None,
+    trigger: str,
+    data_dir: Path | None,
+) -> None:
+    stored = store.snapshots()
+    reads: list[ScopeRead] = []
+    for source in sources:
+        previous = {scope: snap for (sid, scope), snap in stored.items() if sid == source.id}
+        context = ReadContext(now=now, previous=previous, data_dir=data_dir)
+        for read in _observe(source, context, now):
+            reads.append(read)
+            if progress is not None:
+                progress(source.id, read)
+
+    accepted = frozenset(accept_removals) | frozenset(config.safety.accept_removals)
+    current = dict(stored)
+    failed: dict[tuple[str, str], str] = {}
+    held: dict[tuple[str, str], frozenset[EntityRef]] = {}
+    scope_findings: list[Finding] = []
+    committed: list[ScopeRead] = []
+    for read in reads:
+        key = (read.source, read.scope)
+        if isinstance(read, ScopeFailure):
+            outcome.failures.append(read)
+            failed[key] = f"{read.kind.value}: {read.message}"
+            scope_findings.append(_failure_finding(read))
+            committed.append(read)
+            continue
+        guarded = guard_removals(
+            stored.get(key),
+            read,
+            max_ratio=config.safety.max_removal_ratio,
+            accepted=is_accepted(read.source, read.scope, accepted),
+        )
+        current[key] = guarded.snapshot
+        committed.append(guarded.snapshot)
+        outcome.snapshots.append(guarded.snapshot)
+        if guarded.finding is not None:
+            held[key] = guarded.held
+            scope_findings.append(guarded.finding)
+
+    read_now = {(r.source, r.scope) for r in reads}
+    _carry_over(store, read_now, failed, held, scope_findings)
+    outcome.held = {key: len(refs) for key, refs in held.items()}
+    result = assemble(
+        current.values(),
+        policy_for(config),
+        now=now(),
+        scopes=ScopeState(failed=failed, held=held, findings=scope_findings),
+    )
+    outcome.result = result
+    outcome.summary = store.commit(
+        outcome.run_id,
+        committed,
+        result,
+        now=now(),
+        cause=f"sync run {outcome.run_id} ({trigger})",
+        held=outcome.held,
+    )
+    for sink in config.sinks:
+        if isinstance(sink, DirectorySinkConfig):
+            write_directory(Path(sink.path), emitted(e.assembled for e in store.entities()))
+    store.finish_run(
+        outcome.run_id,
+        status="partial" if outcome.failures else "ok",
+        now=now(),
+        summary={
+            "scopes_read": len(outcome.snapshots),
+            "scopes_failed": len(outcome.failures),
+            "held": sum(outcome.held.values()),
+            "entities": len(result.entities),
+            "created": outcome.summary.created,
+            "changed": outcome.summary.changed,
+            "removed": outcome.summary.removed,
+        },
+    )
+
+
+def _observe(source: Source, context: ReadContext, now: Clock) -> list[ScopeRead]:
+    """A source that raises is a failed read of all its scopes, never a crash of the sync."""
+    try:
+        return list(source.observe(context))
+    except Exception as exc:  # a connector bug must not lose the other sources' work
+        log.exception("source %s failed", source.id)
+        scopes = sorted(context.previous) or ["*"]
+        return [
+            ScopeFailure(source.id, scope, FailureKind.ERROR, f"{type(exc).__name__}: {exc}", now())
+            for scope in scopes
+        ]
+
+
+def _failure_finding(failure: ScopeFailure) -> Finding:
+    return finding(
+        Code.SOURCE_FAILED,
+        scope_subject(failure.source, failure.scope),
+        f"reading {failure.source}/{failure.scope} failed ({failure.kind.value}): "
+        f"{failure.message}; its last good data is kept",
+        source=failure.source,
+        scope=failure.scope,
+        kind=failure.kind.value,
+    )
+
+
+def _carry_over(
+    store: Store,
+    read_now: set[tuple[str, str]],
+    failed: dict[tuple[str, str], str],
+    held: dict[tuple[str, str], frozenset[EntityRef]],
+    scope_findings: list[Finding],
+) -> None:
+    """Failures and held removals of scopes not read in this run stay visible."""
+    held_refs: dict[tuple[str, str], set[EntityRef]] = {}
+    for f in store.findings():
+        source, scope = f.evidence.get("source"), f.evidence.get("scope")
+        if not isinstance(source, str) or not isinstance(scope, str):
+            continue
+        key = (source, scope)
+        if key in read_now or f.code not in (Code.SOURCE_FAILED, Code.REMOVAL_HELD):
+            continue
+        if f.subject.startswith("scope:"):
+            scope_findings.append(f)
+            if f.code == Code.SOURCE_FAILED:
+                failed.setdefault(key, f.message)
+        elif f.code == Code.REMOVAL_HELD:
+            held_refs.setdefault(key, set()).add(parse_ref(f.subject))
+    for key, refs in held_refs.items():
+        held.setdefault(key, frozenset(refs))

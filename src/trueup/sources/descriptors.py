@@ -1,0 +1,332 @@
+"""Descriptor files: which files to read, and how one file becomes intent observations.
+
+Shared by the intent sources that read Backstage descriptor files (the ``file``
+source, and the ``git`` source): they do the I/O, this module does the rest as
+pure functions.
+
+- :class:`IncludeGlobs` decides which paths a source reads. Patterns are relative
+  to the source's root; ``*`` and ``?`` stay within one path segment and ``**``
+  spans any number of segments, none included (so ``**/*.yaml`` also matches
+  ``catalog-info.yaml`` at the root, as in ``.gitignore``).
+- :func:`parse_descriptor_file` turns one file's bytes into valid documents and
+  findings; :meth:`ParsedDescriptor.observe` stamps the documents with provenance
+  once the caller knows the version it read. :func:`read_descriptor_file` does both.
+- :func:`location_targets` lists what a ``Location`` entity points to, and
+  :func:`previous_by_path` finds the last good observations of a file, so that a
+  file that fails to parse keeps them.
+
+A file's findings are about the file, whose subject (:func:`file_subject`) does
+not contain the version read: the finding stays the same finding while it is not
+fixed, however often other files change.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from trueup.model.fields import flatten
+from trueup.model.finding import Code, Finding, JSONValue, finding
+from trueup.model.observation import Nature, Observation, Provenance, Snapshot
+from trueup.model.ref import EntityRef
+from trueup.model.validation import validate_entity
+from trueup.parse.catalog_yaml import Document, DocumentError, load_documents
+
+SOURCE_LOCATION = "backstage.io/source-location"
+_SOURCE_LOCATION_FIELD = f"metadata.annotations.{SOURCE_LOCATION}"
+
+
+# --- which files --------------------------------------------------------------
+
+
+class IncludeGlobs:
+    """A set of include patterns, compiled once; ``matches`` takes a relative POSIX path."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.patterns = tuple(patterns)
+        body = "|".join(f"(?:{_translate(p)})" for p in self.patterns)
+        self._regex = re.compile(f"(?:{body})\\Z" if body else "(?!)", re.DOTALL)
+
+    def matches(self, path: str) -> bool:
+        return self._regex.match(path) is not None
+
+
+def _translate(pattern: str) -> str:
+    """One glob as a regex: ``**`` spans segments, ``*``/``?``/``[...]`` stay in one."""
+    pattern = pattern.strip()
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
+    segments = pattern.lstrip("/").split("/")
+    out: list[str] = []
+    for position, segment in enumerate(segments):
+        last = position == len(segments) - 1
+        if segment == "**":
+            out.append(".*" if last else "(?:[^/]+/)*")
+            continue
+        out.append(_translate_segment(segment))
+        if not last:
+            out.append("/")
+    return "".join(out)
+
+
+def _translate_segment(segment: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(segment):
+        char = segment[i]
+        if char == "*":
+            while i + 1 < len(segment) and segment[i + 1] == "*":
+                i += 1
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[" and (end := segment.find("]", i + 2)) != -1:
+            inner = segment[i + 1 : end]
+            negate = inner[:1] in ("!", "^")
+            inner = inner[1:] if negate else inner
+            escaped = inner.replace("\\", "\\\\").replace("^", "\\^")
+            out.append(f"[{'^/' if negate else ''}{escaped}]")
+            i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
+
+
+# --- one file -----------------------------------------------------------------
+
+
+def file_subject(source: str, scope: str, path: str) -> str:
+    """The subject of a file's findings: ``source:path``, or ``source/scope:path``."""
+    return f"{source}:{path}" if scope == source else f"{source}/{scope}:{path}"
+
+
+def file_locator(locator_prefix: str, path: str, index: int) -> str:
+    """The provenance locator of one document: ``catalog@1a2b3c:teams/a.yaml#0``."""
+    return f"{locator_prefix}:{path}#{index}"
+
+
+def locator_path(locator: str) -> tuple[str, int] | None:
+    """The file path and document index of a :func:`file_locator`, else None."""
+    head, hash_, index = locator.rpartition("#")
+    _, colon, path = head.partition(":")
+    if not hash_ or not colon or not index.isdigit():
+        return None
+    return path, int(index)
+
+
+@dataclass(frozen=True, slots=True)
+class DescriptorDocument:
+    """One valid entity of a file: its index in the file, ref and flattened fields."""
+
+    index: int
+    line: int
+    ref: EntityRef
+    fields: Mapping[str, JSONValue]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDescriptor:
+    """A parsed file: the valid documents and the findings about the rest.
+
+    ``ok`` is False when the file did not parse as a whole (any YAML-level
+    error: Backstage drops the whole file then, and an error can hide the
+    documents after it). ``documents`` still holds what could be read; the
+    caller decides between those and the file's previous observations.
+    """
+
+    source: str
+    scope: str
+    path: str
+    documents: tuple[DescriptorDocument, ...]
+    findings: tuple[Finding, ...]
+    ok: bool
+
+    def observe(
+        self,
+        *,
+        locator_prefix: str,
+        observed_at: datetime,
+        source_location: str | None,
+    ) -> tuple[Observation, ...]:
+        """One intent observation per valid document, stamped with provenance."""
+        observations = []
+        for document in self.documents:
+            fields = dict(document.fields)
+            if source_location is not None:
+                fields.setdefault(_SOURCE_LOCATION_FIELD, source_location)
+            provenance = Provenance(
+                source=self.source,
+                scope=self.scope,
+                locator=file_locator(locator_prefix, self.path, document.index),
+                observed_at=observed_at,
+            )
+            observations.append(
+                Observation(
+                    ref=document.ref,
+                    nature=Nature.INTENT,
+                    provenance=provenance,
+                    fields=fields,
+                )
+            )
+        return tuple(observations)
+
+
+@dataclass(frozen=True, slots=True)
+class DescriptorFile:
+    """The observations and findings of one file; ``ok`` as in :class:`ParsedDescriptor`."""
+
+    path: str
+    observations: tuple[Observation, ...]
+    findings: tuple[Finding, ...]
+    ok: bool
+
+
+def parse_descriptor_file(data: bytes, *, source: str, scope: str, path: str) -> ParsedDescriptor:
+    """Parse and validate every document of one file. Never raises for bad data."""
+    subject = file_subject(source, scope, path)
+    documents: list[DescriptorDocument] = []
+    findings: list[Finding] = []
+    ok = True
+    for item in load_documents(data):
+        if isinstance(item, DocumentError):
+            ok = False
+            findings.append(_parse_finding(subject, path, item))
+        elif item.value is not None:  # an empty document (a trailing ``---``) is no entity
+            checked = _check_document(subject, path, item)
+            if isinstance(checked, Finding):
+                findings.append(checked)
+            else:
+                documents.append(checked)
+    return ParsedDescriptor(source, scope, path, tuple(documents), tuple(findings), ok)
+
+
+def read_descriptor_file(
+    data: bytes,
+    *,
+    source: str,
+    scope: str,
+    path: str,
+    locator_prefix: str,
+    observed_at: datetime,
+    source_location: str | None,
+) -> DescriptorFile:
+    """Parse one file and stamp its valid documents as observations."""
+    parsed = parse_descriptor_file(data, source=source, scope=scope, path=path)
+    observations = parsed.observe(
+        locator_prefix=locator_prefix,
+        observed_at=observed_at,
+        source_location=source_location,
+    )
+    return DescriptorFile(path, observations, parsed.findings, parsed.ok)
+
+
+def _parse_finding(subject: str, path: str, error: DocumentError) -> Finding:
+    where = "the file" if error.index is None else f"document {error.index}"
+    line = f" (line {error.line})" if error.line is not None else ""
+    return finding(
+        Code.INVALID_FILE,
+        subject,
+        f"{path}: {where} does not parse{line}: {error.message} [{error.rule}]",
+        path=path,
+        document=error.index,
+        rule=error.rule,
+        line=error.line,
+    )
+
+
+def _check_document(subject: str, path: str, document: Document) -> DescriptorDocument | Finding:
+    violations = validate_entity(document.value)
+    if violations:
+        first = violations[0]
+        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+        evidence: dict[str, JSONValue] = {
+            "path": path,
+            "document": document.index,
+            "line": document.line,
+            "field": first.field,
+            "rule": first.rule,
+            "violations": [
+                {"field": v.field, "rule": v.rule, "message": v.message} for v in violations
+            ],
+        }
+        entity = _entity_name(document.value)
+        if entity is not None:
+            evidence["entity"] = entity
+        said = first.message if first.field in first.message else f"{first.field}: {first.message}"
+        return finding(
+            Code.INVALID_ENTITY,
+            subject,
+            f"{path} document {document.index}: {said} [{first.rule}]{more}",
+            **evidence,
+        )
+    value = document.value
+    metadata = value["metadata"]
+    ref = EntityRef.of(value["kind"], metadata.get("namespace"), metadata["name"])
+    return DescriptorDocument(document.index, document.line, ref, flatten(value))
+
+
+def _entity_name(value: object) -> str | None:
+    """``kind:namespace/name`` as written, when the document has them as strings."""
+    if not isinstance(value, Mapping):
+        return None
+    metadata = value.get("metadata")
+    kind = value.get("kind")
+    if not isinstance(metadata, Mapping) or not isinstance(kind, str):
+        return None
+    name, namespace = metadata.get("name"), metadata.get("namespace")
+    if not isinstance(name, str):
+        return None
+    return f"{kind}:{namespace if isinstance(namespace, str) else 'default'}/{name}"
+
+
+# --- Location entities and the previous read -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LocationTarget:
+    """One target of a ``Location`` entity, as written (``type`` defaults to the reader's)."""
+
+    document: int
+    type: str | None
+    target: str
+
+
+def location_targets(index: int, fields: Mapping[str, JSONValue]) -> list[LocationTarget]:
+    """The ``spec.target`` and ``spec.targets`` of a Location's flattened fields."""
+    kind = fields.get("kind")
+    if not isinstance(kind, str) or kind.lower() != "location":
+        return []
+    kind_of_target = fields.get("spec.type")
+    type_ = kind_of_target if isinstance(kind_of_target, str) else None
+    targets: list[str] = []
+    single = fields.get("spec.target")
+    if isinstance(single, str):
+        targets.append(single)
+    many = fields.get("spec.targets")
+    if isinstance(many, Sequence) and not isinstance(many, str):
+        targets.extend(t for t in many if isinstance(t, str))
+    return [LocationTarget(index, type_, target) for target in targets]
+
+
+def observation_targets(observations: Iterable[Observation]) -> list[LocationTarget]:
+    """The Location targets of a file's observations (new or kept from the previous read)."""
+    out: list[LocationTarget] = []
+    for observation in observations:
+        where = locator_path(observation.provenance.locator)
+        index = where[1] if where is not None else 0
+        out.extend(location_targets(index, observation.fields))
+    return out
+
+
+def previous_by_path(snapshot: Snapshot | None) -> dict[str, tuple[Observation, ...]]:
+    """The observations of the previous snapshot, grouped by the file they came from."""
+    grouped: dict[str, list[Observation]] = {}
+    if snapshot is not None:
+        for observation in snapshot.observations:
+            where = locator_path(observation.provenance.locator)
+            if where is not None:
+                grouped.setdefault(where[0], []).append(observation)
+    return {path: tuple(observations) for path, observations in grouped.items()}

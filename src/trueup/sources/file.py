@@ -1,0 +1,308 @@
+"""The ``file`` source: a local folder of Backstage descriptor files (intent).
+
+Built by the engine from a :class:`~trueup.config.FileSourceConfig`; it reads
+one scope, named after the source id. It reads every file under ``path`` that
+the ``include`` globs match, plus every file that a ``Location`` entity among
+them targets (``spec.target``/``spec.targets``, relative to the file, as
+Backstage does), and turns each into observations with
+:mod:`trueup.sources.descriptors`.
+
+Failure isolation: a file that does not parse keeps the observations it had in
+the previous snapshot (the scope's other files are read as usual) and adds a
+finding. A root folder that is missing or unreadable, or a listing that could
+not be completed, is a :class:`ScopeFailure` and replaces nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from trueup.config import FileSourceConfig
+from trueup.errors import RefError
+from trueup.model.finding import Code, Finding, Severity, finding
+from trueup.model.observation import (
+    FailureKind,
+    Nature,
+    Observation,
+    ScopeFailure,
+    ScopeRead,
+    Snapshot,
+)
+from trueup.model.ref import EntityRef, parse_ref
+from trueup.parse.catalog_yaml import MAX_FILE_BYTES
+from trueup.sources.base import ReadContext
+from trueup.sources.descriptors import (
+    IncludeGlobs,
+    LocationTarget,
+    ParsedDescriptor,
+    file_subject,
+    location_targets,
+    observation_targets,
+    parse_descriptor_file,
+    previous_by_path,
+)
+
+_FOLLOWED_TYPES = (None, "file")
+
+
+@dataclass(frozen=True, slots=True)
+class _Unlisted:
+    """Why the folder could not be listed completely."""
+
+    kind: FailureKind
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class _FileRead:
+    """One file as read: its digest for the version, and what it parsed to."""
+
+    digest: str
+    parsed: ParsedDescriptor | None  # None when the file could not be read
+    findings: tuple[Finding, ...]
+
+
+class FileSource:
+    """Reads a folder of descriptor files; one scope, named after the source id."""
+
+    nature = Nature.INTENT
+
+    def __init__(self, config: FileSourceConfig) -> None:
+        self.config = config
+        self._globs = IncludeGlobs(config.include)
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def scope(self) -> str:
+        return self.config.id
+
+    def observe(self, context: ReadContext) -> Iterator[ScopeRead]:
+        yield self._read(context)
+
+    def _read(self, context: ReadContext) -> ScopeRead:
+        now = context.now()
+        root = Path(self.config.path).absolute()
+        included = _list_files(root, self._globs)
+        if isinstance(included, _Unlisted):
+            return ScopeFailure(self.id, self.scope, included.kind, included.message, now)
+
+        previous = previous_by_path(context.previous.get(self.scope))
+        walk = _Walk(self, root, previous)
+        for path in included:
+            walk.visit(path)
+
+        version = _version(walk.reads)
+        prefix = f"{self.id}@{version}"
+        observations: list[Observation] = []
+        findings: list[Finding] = []
+        for path in sorted(walk.reads):
+            read = walk.reads[path]
+            findings.extend(read.findings)
+            kept = walk.kept.get(path)
+            if kept is not None:
+                observations.extend(kept)
+            elif read.parsed is not None:
+                folder = (root / path).parent
+                fresh = read.parsed.observe(
+                    locator_prefix=prefix,
+                    observed_at=now,
+                    source_location=f"file:{folder}/",
+                )
+                observations.extend(fresh)
+                observations.extend(_kept_for_invalid(read.findings, previous.get(path, ()), fresh))
+        findings.extend(walk.location_findings)
+        return Snapshot(
+            source=self.id,
+            scope=self.scope,
+            nature=Nature.INTENT,
+            read_at=now,
+            observations=tuple(observations),
+            findings=tuple(findings),
+            version=version,
+        )
+
+
+class _Walk:
+    """Reads files and follows Location targets depth first, reporting loops."""
+
+    def __init__(
+        self,
+        source: FileSource,
+        root: Path,
+        previous: dict[str, tuple[Observation, ...]],
+    ) -> None:
+        self.source = source
+        self.root = root
+        self.real_root = root.resolve()
+        self.previous = previous
+        self.reads: dict[str, _FileRead] = {}
+        self.kept: dict[str, tuple[Observation, ...]] = {}
+        self.location_findings: list[Finding] = []
+
+    def visit(self, start: str) -> None:
+        if start in self.reads:
+            return
+        stack = [(start, iter(self._read(start)))]
+        on_stack = {start}
+        while stack:
+            path, targets = stack[-1]
+            target = next(targets, None)
+            if target is None:
+                stack.pop()
+                on_stack.discard(path)
+                continue
+            resolved = self._resolve(path, target)
+            if resolved is None:
+                continue
+            if resolved in on_stack:
+                self._problem(path, target, f"forms a loop back to {resolved}")
+                continue
+            if resolved in self.reads:
+                continue  # read already, through the globs or another Location
+            stack.append((resolved, iter(self._read(resolved))))
+            on_stack.add(resolved)
+
+    def _read(self, path: str) -> list[LocationTarget]:
+        """Read and parse one file; return the Location targets it contributes."""
+        source = self.source
+        try:
+            with (self.root / path).open("rb") as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)  # the parser reports what is too large
+        except OSError as exc:
+            self.reads[path] = _FileRead(
+                digest=f"unreadable:{exc.errno}",
+                parsed=None,
+                findings=(
+                    finding(
+                        Code.INVALID_FILE,
+                        file_subject(source.id, source.scope, path),
+                        f"{path}: the file cannot be read: {exc.strerror}",
+                        path=path,
+                        document=None,
+                        rule="unreadable",
+                        line=None,
+                    ),
+                ),
+            )
+            self.kept[path] = self.previous.get(path, ())
+            return observation_targets(self.kept[path])
+        parsed = parse_descriptor_file(data, source=source.id, scope=source.scope, path=path)
+        self.reads[path] = _FileRead(hashlib.sha256(data).hexdigest(), parsed, parsed.findings)
+        if not parsed.ok and self.previous.get(path):
+            self.kept[path] = self.previous[path]
+            return observation_targets(self.kept[path])
+        return [
+            target
+            for document in parsed.documents
+            for target in location_targets(document.index, document.fields)
+        ]
+
+    def _resolve(self, path: str, target: LocationTarget) -> str | None:
+        """The target as a path relative to the root, or None after reporting why not."""
+        if target.type not in _FOLLOWED_TYPES:
+            self._problem(
+                path,
+                target,
+                f"has type {target.type!r}, which a file source does not follow",
+                severity=Severity.INFO,
+            )
+            return None
+        if "://" in target.target:
+            self._problem(path, target, "is a URL, which a file source does not follow")
+            return None
+        lexical = Path(os.path.normpath((self.root / path).parent / target.target))
+        try:
+            relative = lexical.relative_to(self.root).as_posix()
+            inside = lexical.resolve().is_relative_to(self.real_root)
+        except ValueError:
+            inside = False
+        if not inside:
+            self._problem(path, target, f"is outside the folder {self.root}")
+            return None
+        if not lexical.is_file():
+            self._problem(path, target, "does not exist")
+            return None
+        return relative
+
+    def _problem(
+        self,
+        path: str,
+        target: LocationTarget,
+        reason: str,
+        *,
+        severity: Severity | None = None,
+    ) -> None:
+        source = self.source
+        self.location_findings.append(
+            finding(
+                Code.INVALID_FILE,
+                file_subject(source.id, source.scope, path),
+                f"{path} document {target.document}: Location target {target.target!r} {reason}",
+                severity=severity,
+                path=path,
+                document=target.document,
+                rule="location-target",
+                target=target.target,
+                reason=reason,
+            )
+        )
+
+
+def _list_files(root: Path, globs: IncludeGlobs) -> list[str] | _Unlisted:
+    """Every file under root that the globs match, as sorted relative POSIX paths."""
+    if not root.is_dir():
+        what = "does not exist" if not root.exists() else "is not a folder"
+        return _Unlisted(FailureKind.UNREACHABLE, f"the folder {root} {what}")
+    errors: list[OSError] = []
+    matched: list[str] = []
+    for folder, dirs, names in os.walk(root, onerror=errors.append):
+        dirs.sort()
+        base = Path(folder).relative_to(root)
+        for name in names:
+            relative = (base / name).as_posix()
+            if globs.matches(relative) and (Path(folder) / name).is_file():
+                matched.append(relative)
+    if errors:
+        error = errors[0]
+        if Path(str(error.filename)) == root:
+            return _Unlisted(
+                FailureKind.UNREACHABLE, f"the folder {root} cannot be read: {error.strerror}"
+            )
+        kind = FailureKind.FORBIDDEN if isinstance(error, PermissionError) else FailureKind.ERROR
+        return _Unlisted(kind, f"the folder {error.filename} cannot be listed: {error.strerror}")
+    return sorted(matched)
+
+
+def _version(reads: dict[str, _FileRead]) -> str:
+    """A short hash over every file read and its content."""
+    digest = hashlib.sha256()
+    for path in sorted(reads):
+        digest.update(f"{path}\0{reads[path].digest}\n".encode())
+    return digest.hexdigest()[:12]
+
+
+def _kept_for_invalid(
+    findings: Sequence[Finding], previous: Sequence[Observation], fresh: Sequence[Observation]
+) -> list[Observation]:
+    """A document that no longer validates keeps its entity's last good observation.
+
+    SPEC 4.1: a file that fails to validate keeps its previous good
+    observations; the ``invalid-entity`` finding says why the new one was refused.
+    """
+    broken: set[EntityRef] = set()
+    for f in findings:
+        named = f.evidence.get("entity")
+        if f.code == Code.INVALID_ENTITY and isinstance(named, str):
+            try:
+                broken.add(parse_ref(named))
+            except RefError:
+                continue
+    present = {o.ref for o in fresh}
+    return [o for o in previous if o.ref in broken and o.ref not in present]

@@ -1,0 +1,35 @@
+"""Which class reads which ``type:`` of source. Built-ins are listed here, plainly.
+
+Called by the pipeline and by ``trueup config check``. A configured type whose
+connector is not available in this build is a configuration error that says so,
+never a silent skip.
+"""
+
+from __future__ import annotations
+
+from trueup.config import (
+    FileSourceConfig,
+    KubernetesSourceConfig,
+    SourceConfig,
+)
+from trueup.errors import ConfigError
+from trueup.sources.base import Source
+
+
+def build_source(config: SourceConfig) -> Source:
+    if isinstance(config, FileSourceConfig):
+        from trueup.sources.file import FileSource
+
+        return FileSource(config)
+    if isinstance(config, KubernetesSourceConfig):
+        if config.snapshot:
+            from trueup.sources.kubernetes.snapshot import KubernetesSnapshotSource
+
+            return KubernetesSnapshotSource(config)
+        raise ConfigError(
+            f"source {config.id!r}: live cluster reading (kubeconfig/contexts) is not available "
+            "in this build yet; use `snapshot:` with `kubectl get -o json` exports"
+        )
+    raise ConfigError(
+        f"source {config.id!r}: type {config.type!r} is not available in this build yet"
+    )

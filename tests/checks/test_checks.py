@@ -1,0 +1,193 @@
+"""The built-in checks, the quality score and the per-owner scorecard."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from tests.assemble.builders import (
+    NOW,
+    argo_app,
+    component,
+    group,
+    intent,
+    policy,
+    snapshot,
+    system,
+)
+
+from trueup.assemble.assembler import AssemblyPolicy, assemble
+from trueup.checks import CheckContext, Draft
+from trueup.checks.base import count_summary, quality_score
+from trueup.checks.completeness import CompletenessCheck
+from trueup.checks.relations import RelationsCheck
+from trueup.checks.scorecard import NO_OWNER, scorecard
+from trueup.model.finding import Code, Severity, finding
+from trueup.model.ref import EntityRef, parse_ref
+
+
+def draft(doc: dict[str, Any], *, declared: bool = True) -> Draft:
+    meta = doc["metadata"]
+    ref = EntityRef.of(doc["kind"], meta.get("namespace"), meta["name"])
+    return Draft(ref=ref, entity=doc, places=(), declared=declared, observed=False)
+
+
+def refs(*texts: str) -> frozenset[EntityRef]:
+    return frozenset(parse_ref(t) for t in texts)
+
+
+def test_dangling_relations_are_reported_per_field() -> None:
+    doc = component(
+        "payments",
+        dependsOn=["resource:payments-db", "billing-db"],
+        providesApis=["payments-api"],
+        consumesApis=["api:ledger"],
+    )
+    context = CheckContext(refs=refs("group:team-a", "system:shop", "api:payments-api"))
+    found = list(RelationsCheck().check(draft(doc), context))
+    dangling = {
+        (f.evidence["field"], f.evidence["value"]) for f in found if f.code == "dangling-ref"
+    }
+    assert dangling == {
+        ("spec.dependsOn", "resource:payments-db"),
+        ("spec.dependsOn", "billing-db"),  # dependsOn has no default kind: not a valid ref
+        ("spec.consumesApis", "api:ledger"),
+    }
+    invalid = next(f for f in found if f.evidence["value"] == "billing-db")
+    assert "not a valid reference" in invalid.message
+
+
+def test_owner_that_does_not_exist_is_missing_owner_not_dangling() -> None:
+    doc = component("payments", owner="team-gone")
+    found = list(RelationsCheck().check(draft(doc), CheckContext(refs=refs("system:shop"))))
+    assert [f.code for f in found] == ["missing-owner"]
+    assert found[0].severity is Severity.ERROR
+
+
+def test_owner_may_be_a_user() -> None:
+    doc = component("payments", owner="user:jdoe")
+    found = list(
+        RelationsCheck().check(draft(doc), CheckContext(refs=refs("user:jdoe", "system:shop")))
+    )
+    assert found == []
+
+
+def test_relations_resolve_in_the_entity_namespace() -> None:
+    doc = component("payments", owner="team-a", system="shop")
+    doc["metadata"]["namespace"] = "billing"
+    context = CheckContext(refs=refs("group:billing/team-a", "system:billing/shop"))
+    assert list(RelationsCheck().check(draft(doc), context)) == []
+    assert (
+        len(list(RelationsCheck().check(draft(doc), CheckContext(refs=refs("group:team-a"))))) == 2
+    )
+
+
+def test_completeness_follows_the_configured_rules() -> None:
+    doc = component("payments")
+    del doc["metadata"]["description"]
+    doc["spec"]["system"] = ""
+    context = CheckContext(
+        refs=frozenset(),
+        required_fields={"component": ["metadata.description", "spec.system", "spec.type"]},
+    )
+    found = list(CompletenessCheck().check(draft(doc), context))
+    assert sorted(f.evidence["field"] for f in found) == ["metadata.description", "spec.system"]
+    assert all(f.code == "missing-field" for f in found)
+    assert list(CompletenessCheck().check(draft(doc), CheckContext(refs=frozenset()))) == []
+
+
+def test_discovered_entities_get_undeclared_not_completeness_findings() -> None:
+    catalog = snapshot("catalog", "catalog", intent(group("team-a")), intent(system("shop")))
+    clusters = snapshot("clusters", "prod-eu", argo_app("ghost"))
+    entity = assemble([catalog, clusters], policy(), now=NOW).entities[
+        EntityRef.of("component", None, "ghost")
+    ]
+    assert {f.code for f in entity.findings} == {"undeclared"}
+
+
+def test_declared_but_not_deployed_is_drift_by_lifecycle() -> None:
+    prod = component("payments")
+    exp = component("labs", lifecycle="experimental")
+    catalog = snapshot(
+        "catalog",
+        "catalog",
+        *(
+            intent(d, path=f"{i}.yaml")
+            for i, d in enumerate([group("team-a"), system("shop"), prod, exp])
+        ),
+    )
+    clusters = snapshot("clusters", "prod-eu", argo_app("other"))
+    result = assemble([catalog, clusters], policy(), now=NOW)
+    payments = result.entities[EntityRef.of("component", None, "payments")]
+    labs = result.entities[EntityRef.of("component", None, "labs")]
+    drift = [f for f in payments.findings if f.code == "drift"]
+    assert drift and drift[0].severity is Severity.WARNING
+    assert [f.severity for f in labs.findings if f.code == "drift"] == [Severity.INFO]
+    assert payments.entity["metadata"]["annotations"]["trueup.io/drift"] == "not-deployed"
+    # without any actual source, "not deployed" cannot be known: no drift
+    alone = assemble([catalog], policy(), now=NOW).entities[
+        EntityRef.of("component", None, "payments")
+    ]
+    assert not [f for f in alone.findings if f.code == "drift"]
+
+
+def test_unknown_status_is_stale_not_drift() -> None:
+    catalog = snapshot(
+        "catalog",
+        "catalog",
+        intent(group("team-a")),
+        intent(system("shop")),
+        intent(component("payments")),
+    )
+    old = snapshot(
+        "clusters", "prod-eu", argo_app("payments", health="Degraded", age=timedelta(hours=1))
+    )
+    entity = assemble([catalog, old], policy(), now=NOW).entities[
+        EntityRef.of("component", None, "payments")
+    ]
+    assert {f.code for f in entity.findings} == {"stale"}
+
+
+def test_configured_severity_replaces_the_default() -> None:
+    doc = component("payments")
+    del doc["metadata"]["description"]
+    catalog = snapshot(
+        "catalog", "catalog", intent(group("team-a")), intent(system("shop")), intent(doc)
+    )
+    base = policy()
+    lowered = AssemblyPolicy(**{**base.__dict__, "severity": {"missing-field": Severity.INFO}})
+    entity = assemble([catalog], lowered, now=NOW).entities[
+        EntityRef.of("component", None, "payments")
+    ]
+    assert [(f.code, f.severity) for f in entity.findings] == [("missing-field", Severity.INFO)]
+    assert entity.score == 98
+
+
+def test_quality_score_and_counts() -> None:
+    findings = [
+        finding(Code.MISSING_OWNER, "x", "a"),
+        finding(Code.DRIFT, "x", "b"),
+        finding(Code.DRIFT, "x", "c", severity=Severity.INFO),
+    ]
+    assert quality_score(findings) == 100 - 25 - 10 - 2
+    assert count_summary(findings) == "error=1,warning=1,info=1"
+    assert count_summary([]) == "none"
+    assert quality_score([finding(Code.MISSING_OWNER, "x", str(i)) for i in range(5)]) == 0
+
+
+def test_scorecard_groups_by_owner_worst_first() -> None:
+    good = component("good")
+    bad = component("bad", owner="team-b", dependsOn=["resource:nope"])
+    del bad["metadata"]["description"]
+    docs = [group("team-a"), group("team-b"), system("shop"), good, bad]
+    catalog = snapshot(
+        "catalog", "catalog", *(intent(d, path=f"{i}.yaml") for i, d in enumerate(docs))
+    )
+    result = assemble([catalog], policy(), now=NOW)
+    card = scorecard(result.entities.values())
+    assert next(row.owner for row in card) == "group:default/team-b"
+    team_b = card[0]
+    assert team_b.entities == 1 and team_b.score == 80
+    assert team_b.by_code == {"dangling-ref": 1, "missing-field": 1}
+    owners = {row.owner for row in card}
+    assert NO_OWNER in owners  # groups have no owner

@@ -1,0 +1,274 @@
+"""One sync end to end on real files and a real database (SQLite and PostgreSQL).
+
+Each test states a truth rule of SPEC section 5 as it must hold across syncs:
+revisions only on change, failed reads replace nothing, removals need proof,
+entities that lose their intent but still run stay as discovered, history ends
+with a removal revision.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trueup.config import Config, parse_config
+from trueup.model.ref import EntityRef
+from trueup.pipeline import SyncOutcome, sync
+from trueup.store import Store
+
+T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+def component_yaml(name: str, owner: str = "team-a", **extra: str) -> str:
+    lines = [
+        "apiVersion: backstage.io/v1alpha1",
+        "kind: Component",
+        "metadata:",
+        f"  name: {name}",
+        f"  description: The {name} service",
+        "spec:",
+        "  type: service",
+        "  lifecycle: production",
+        f"  owner: {owner}",
+        "  system: shop",
+    ]
+    lines += [f"  {k}: {v}" for k, v in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+BASE = """\
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata: {name: team-a}
+spec: {type: team, children: []}
+---
+apiVersion: backstage.io/v1alpha1
+kind: System
+metadata: {name: shop, description: The shop}
+spec: {owner: team-a}
+"""
+
+
+def argo_app(name: str, health: str = "Healthy", sync: str = "Synced") -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd", "resourceVersion": "11"},
+        "spec": {
+            "source": {"repoURL": "https://git.example.com/shop.git", "path": name},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "shop"},
+        },
+        "status": {
+            "sync": {"status": sync, "revision": "abc123"},
+            "health": {"status": health},
+            "operationState": {"phase": "Succeeded"},
+        },
+    }
+
+
+class World:
+    """A catalog folder and a cluster export on disk, with a clock the test moves."""
+
+    def __init__(self, root: Path, db_url: str) -> None:
+        self.root = root
+        self.catalog = root / "catalog"
+        self.catalog.mkdir()
+        (self.catalog / "base.yaml").write_text(BASE)
+        self.exports = root / "exports"
+        self.exports.mkdir()
+        self.now = T0
+        self.db_url = db_url
+
+    def declare(self, *names: str, **owners: str) -> None:
+        for name in names:
+            (self.catalog / f"{name}.yaml").write_text(
+                component_yaml(name, owners.get(name, "team-a"))
+            )
+
+    def run(self, *apps: dict[str, Any], cluster: str = "prod-eu") -> None:
+        path = self.exports / f"{cluster}.json"
+        path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": list(apps)}))
+        stamp = self.now.timestamp()
+        os.utime(path, (stamp, stamp))
+
+    def config(self, **safety: Any) -> Config:
+        text = json.dumps(
+            {
+                "database": self.db_url,
+                "public_url": "https://trueup.example.com",
+                "sources": [
+                    {"id": "catalog", "type": "file", "path": str(self.catalog)},
+                    {
+                        "id": "clusters",
+                        "type": "kubernetes",
+                        "snapshot": str(self.exports / "*.json"),
+                        "max_age": "15m",
+                    },
+                ],
+                "safety": {"max_removal_ratio": 0.5, **safety},
+            }
+        )
+        return parse_config(text, "test.yaml", {})
+
+    def sync(self, store: Store, **kwargs: Any) -> SyncOutcome:
+        clock: Callable[[], datetime] = lambda: self.now  # noqa: E731
+        return sync(self.config(), store, now=clock, **kwargs)
+
+
+@pytest.fixture
+def world(tmp_path: Path, db_url: str) -> World:
+    return World(tmp_path, db_url)
+
+
+def ref(name: str) -> EntityRef:
+    return EntityRef.of("component", None, name)
+
+
+def test_revisions_are_written_only_when_something_changes(world: World, store: Store) -> None:
+    world.declare("payments", "orders")
+    world.run(argo_app("payments"), argo_app("orders"))
+    first = world.sync(store)
+    assert first.exit_code == 0
+    assert first.summary is not None
+    assert first.summary.created == 4  # the group, the system and the two components
+    world.now += timedelta(minutes=1)
+    second = world.sync(store)
+    assert second.summary is not None
+    assert (second.summary.created, second.summary.changed, second.summary.removed) == (0, 0, 0)
+    assert len(store.revisions(ref("payments"))) == 1
+
+    world.declare("payments", payments="team-b")
+    world.now += timedelta(minutes=1)
+    third = world.sync(store)
+    assert third.summary is not None and third.summary.changed >= 1
+    revisions = store.revisions(ref("payments"))
+    assert [r.change for r in revisions] == ["created", "changed"]
+    assert revisions[-1].cause == f"sync run {third.run_id} (cli)"
+    assert revisions[-1].assembled is not None
+    assert revisions[-1].assembled.entity["spec"]["owner"] == "team-b"
+
+
+def test_a_failed_read_replaces_nothing_and_is_reported(world: World, store: Store) -> None:
+    world.declare("payments")
+    world.run(argo_app("payments", health="Healthy"))
+    world.sync(store)
+    (world.exports / "prod-eu.json").write_text('{"kind": "List", "items": [')  # truncated export
+    world.now += timedelta(minutes=1)
+    outcome = world.sync(store)
+    assert outcome.exit_code == 2
+    assert [(f.source, f.scope) for f in outcome.failures] == [("clusters", "prod-eu")]
+    stored = store.entity(ref("payments"))
+    assert stored is not None and not stored.removed
+    notes = stored.assembled.entity["metadata"]["annotations"]
+    assert notes["trueup.io/argocd-health"] == "Healthy"  # last good data, still fresh
+    assert "source-failed" in {f.code for f in stored.assembled.findings}
+    health = {s.scope: s for s in store.scopes()}["prod-eu"]
+    assert health.last_error and health.last_failure_at is not None
+
+    world.now += timedelta(minutes=20)  # the last good data is now older than max_age
+    world.sync(store)
+    stored = store.entity(ref("payments"))
+    assert stored is not None
+    assert (
+        stored.assembled.entity["metadata"]["annotations"]["trueup.io/argocd-health"] == "Unknown"
+    )
+    assert "stale" in {f.code for f in stored.assembled.findings}
+
+
+def test_large_removals_are_held_until_accepted(world: World, store: Store) -> None:
+    names = [f"svc-{i}" for i in range(8)]
+    world.declare(*names)
+    world.sync(store)
+    for name in names[:6]:  # 6 of the scope's 10 entities: above max_removal_ratio 0.5
+        (world.catalog / f"{name}.yaml").unlink()
+    world.now += timedelta(minutes=1)
+    held = world.sync(store)
+    assert sum(held.held.values()) == 6
+    assert store.entity(ref("svc-0")) is not None and not store.entity(ref("svc-0")).removed  # type: ignore[union-attr]
+    assert "removal-held" in {f.code for f in store.findings()}
+
+    world.now += timedelta(minutes=1)
+    still = world.sync(store)  # still held on the next run, nothing lost
+    assert sum(still.held.values()) == 6
+
+    world.now += timedelta(minutes=1)
+    released = world.sync(store, accept_removals=["catalog"])
+    assert not released.held
+    gone = store.entity(ref("svc-0"))
+    assert gone is not None and gone.removed
+    assert [r.change for r in store.revisions(ref("svc-0"))][-1] == "removed"
+    assert ref("svc-0") not in {e.ref for e in store.entities()}
+    assert "removal-held" not in {f.code for f in store.findings()}
+
+
+def test_an_empty_read_after_a_non_empty_one_is_held(world: World, store: Store) -> None:
+    world.declare("payments")
+    world.sync(store)
+    for path in world.catalog.iterdir():
+        path.unlink()
+    world.now += timedelta(minutes=1)
+    outcome = world.sync(store)
+    assert outcome.held == {("catalog", "catalog"): 3}
+    assert store.entity(ref("payments")) is not None
+    assert not store.entity(ref("payments")).removed  # type: ignore[union-attr]
+
+
+def test_losing_intent_while_running_keeps_the_entity_as_discovered(
+    world: World, store: Store
+) -> None:
+    world.declare("payments", "orders", "search")
+    world.run(argo_app("payments"))
+    world.sync(store)
+    (world.catalog / "payments.yaml").unlink()
+    world.now += timedelta(minutes=1)
+    world.sync(store)
+    stored = store.entity(ref("payments"))
+    assert stored is not None and not stored.removed
+    assert stored.assembled.discovered
+    assert stored.assembled.entity["metadata"]["annotations"]["trueup.io/discovered"] == "true"
+    assert [r.change for r in store.revisions(ref("payments"))] == ["created", "changed"]
+
+    world.run()  # it stops running too: nothing observes it any more
+    world.now += timedelta(minutes=1)
+    world.sync(store, accept_removals=["clusters"])
+    gone = store.entity(ref("payments"))
+    assert gone is not None and gone.removed
+    assert [r.change for r in store.revisions(ref("payments"))] == ["created", "changed", "removed"]
+
+
+def test_a_broken_file_keeps_its_last_good_entities(world: World, store: Store) -> None:
+    world.declare("payments", "orders")
+    world.run()
+    world.sync(store)
+    (world.catalog / "payments.yaml").write_text("metadata: [unclosed\n")
+    world.declare("orders", orders="team-b")
+    world.now += timedelta(minutes=1)
+    outcome = world.sync(store)
+    assert outcome.exit_code == 0
+    payments = store.entity(ref("payments"))
+    assert payments is not None and not payments.removed
+    assert payments.assembled.entity["spec"]["owner"] == "team-a"
+    orders = store.entity(ref("orders"))
+    assert orders is not None and orders.assembled.entity["spec"]["owner"] == "team-b"
+    invalid = [f for f in store.findings() if f.code == "invalid-file"]
+    assert invalid and "payments.yaml" in json.dumps(invalid[0].to_json())
+
+
+def test_selecting_one_source_keeps_the_others_state(world: World, store: Store) -> None:
+    world.declare("payments")
+    world.run(argo_app("payments", health="Degraded"))
+    world.sync(store)
+    world.now += timedelta(minutes=1)
+    outcome = world.sync(store, only=["catalog"])
+    assert [s.source for s in outcome.snapshots] == ["catalog"]
+    stored = store.entity(ref("payments"))
+    assert stored is not None
+    assert (
+        stored.assembled.entity["metadata"]["annotations"]["trueup.io/argocd-health"] == "Degraded"
+    )
