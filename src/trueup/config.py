@@ -186,6 +186,7 @@ class ServerConfig(_Model):
 class Config(_Model):
     database: str = "sqlite:///trueup.db"
     public_url: str | None = None
+    data_dir: str = ".trueup"  # clones, caches and ETags; relative to the config file
     sources: list[SourceConfig] = []
     merge: MergeConfig = MergeConfig()
     safety: SafetyConfig = SafetyConfig()
@@ -361,7 +362,14 @@ def _resolve_paths(config: Config, base: Path) -> Config:
         target = database.removeprefix("sqlite:///")
         if target and target != ":memory:":
             database = "sqlite:///" + local(target)
-    return config.model_copy(update={"sources": sources, "sinks": sinks, "database": database})
+    return config.model_copy(
+        update={
+            "sources": sources,
+            "sinks": sinks,
+            "database": database,
+            "data_dir": local(config.data_dir),
+        }
+    )
 
 
 def redacted(config: Config) -> dict[str, Any]:

@@ -88,6 +88,7 @@ def sync(
     store: Store,
     *,
     only: Sequence[str] = (),
+    scopes: Sequence[str] = (),
     accept_removals: Sequence[str] = (),
     now: Clock = utc_now,
     progress: Progress | None = None,
@@ -99,7 +100,18 @@ def sync(
     run_id = store.start_run(trigger=trigger, sources=[s.id for s in sources], now=now())
     outcome = SyncOutcome(run_id=run_id)
     try:
-        _run(config, store, sources, outcome, accept_removals, now, progress, trigger, data_dir)
+        _run(
+            config,
+            store,
+            sources,
+            outcome,
+            accept_removals,
+            now,
+            progress,
+            trigger,
+            data_dir,
+            frozenset(scopes) or None,
+        )
     except BaseException as exc:
         store.finish_run(run_id, status="failed", now=now(), summary={"error": type(exc).__name__})
         raise
@@ -116,12 +128,18 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
     progress: Progress | None,
     trigger: str,
     data_dir: Path | None,
+    scopes: frozenset[str] | None,
 ) -> None:
     stored = store.snapshots()
     reads: list[ScopeRead] = []
     for source in sources:
         previous = {scope: snap for (sid, scope), snap in stored.items() if sid == source.id}
-        context = ReadContext(now=now, previous=previous, data_dir=data_dir)
+        context = ReadContext(
+            now=now,
+            previous=previous,
+            data_dir=(data_dir or Path(config.data_dir)) / "sources" / source.id,
+            scopes=scopes,
+        )
         for read in _observe(source, context, now):
             reads.append(read)
             if progress is not None:

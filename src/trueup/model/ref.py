@@ -53,24 +53,20 @@ def parse_ref(
         raise RefError(f"entity reference must be a string, got {type(text).__name__}")
     if not text:
         raise RefError("entity reference is empty")
-    kind: str | None
-    rest: str
-    if ":" in text:
-        kind, _, rest = text.partition(":")
-        if not kind:
-            raise RefError(f"entity reference {text!r} has an empty kind")
-    else:
-        kind, rest = default_kind, text
-    if kind is None:
-        raise RefError(f"entity reference {text!r} has no kind and none is implied here")
-    if "/" in rest:
-        namespace, _, name = rest.partition("/")
-        if not namespace:
-            raise RefError(f"entity reference {text!r} has an empty namespace")
-    else:
-        namespace, name = default_namespace, rest
+    # Backstage's parseEntityRef: split at the first ':' and the first '/'; a '/'
+    # before the ':' means there is no kind, and the rest is the name, whatever it holds.
+    colon, slash = text.find(":"), text.find("/")
+    if slash != -1 and slash < colon:
+        colon = -1
+    kind = text[:colon] if colon != -1 else default_kind
+    namespace = text[colon + 1 : slash] if slash != -1 else default_namespace
+    name = text[max(colon + 1, slash + 1) :]
+    if colon != -1 and not kind:
+        raise RefError(f"entity reference {text!r} has an empty kind")
+    if slash != -1 and not namespace:
+        raise RefError(f"entity reference {text!r} has an empty namespace")
     if not name:
         raise RefError(f"entity reference {text!r} has an empty name")
-    if ":" in name or "/" in name:
-        raise RefError(f"entity reference {text!r} has more than one ':' or '/'")
+    if kind is None:
+        raise RefError(f"entity reference {text!r} has no kind and none is implied here")
     return EntityRef.of(kind, namespace, name)

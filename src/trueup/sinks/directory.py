@@ -1,42 +1,72 @@
 """The ``directory`` sink: one YAML file per entity, ``<namespace>/<kind>/<name>.yaml``.
 
-The folder is rebuilt beside the old one and swapped in by rename, so a reader
-sees the previous complete set or the new one. Called by the pipeline.
+Called by the pipeline after a commit. Cost grows with change: a manifest
+(``.trueup-manifest.json``) remembers the content hash of every file written,
+so an unchanged entity is not rewritten (the volatile ``trueup.io/observed-at``
+annotation alone is not a change, as for revisions). Each file is replaced
+atomically (written beside it, then renamed); files of entities that left are
+deleted; a missing or edited file is rewritten.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from trueup.model.assembled import AssembledEntity
 from trueup.sinks.feed import entity_yaml
 
+MANIFEST = ".trueup-manifest.json"
 
-def write_directory(path: Path, entities: Iterable[AssembledEntity]) -> int:
-    """Write every entity; return how many were written."""
-    path = path.resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    count = 0
+
+@dataclass(frozen=True, slots=True)
+class DirectoryReport:
+    written: int
+    unchanged: int
+    deleted: int
+
+
+def relative_path(entity: AssembledEntity) -> str:
+    ref = entity.ref
+    return f"{ref.namespace}/{ref.kind}/{ref.name}.yaml"
+
+
+def write_directory(path: Path, entities: Iterable[AssembledEntity]) -> DirectoryReport:
+    """Bring the folder in line with ``entities``; report what was done."""
+    path.mkdir(parents=True, exist_ok=True)
+    manifest_path = path / MANIFEST
     try:
-        for entity in entities:
-            ref = entity.ref
-            target = staging / ref.namespace / ref.kind / f"{ref.name}.yaml"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(entity_yaml(entity.entity), encoding="utf-8")
-            count += 1
-        old = path.with_name(f".{path.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        if path.exists():
-            os.replace(path, old)
-        os.replace(staging, path)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return count
+        before: dict[str, str] = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        before = {}
+    after: dict[str, str] = {}
+    written = unchanged = 0
+    for entity in entities:
+        relative = relative_path(entity)
+        digest = entity.content_hash()
+        after[relative] = digest
+        target = path / relative
+        if before.get(relative) == digest and target.exists():
+            unchanged += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _replace(target, entity_yaml(entity.entity))
+        written += 1
+    deleted = 0
+    for relative in before.keys() - after.keys():
+        try:
+            (path / relative).unlink()
+            deleted += 1
+        except FileNotFoundError:
+            pass
+    _replace(manifest_path, json.dumps(after, sort_keys=True, indent=0))
+    return DirectoryReport(written, unchanged, deleted)
+
+
+def _replace(target: Path, text: str) -> None:
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)

@@ -12,14 +12,8 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-import yaml
-
 from trueup.model.assembled import AssembledEntity
-
-try:
-    _Dumper: type[yaml.SafeDumper] = yaml.CSafeDumper  # type: ignore[assignment]
-except AttributeError:  # pragma: no cover - PyYAML without libyaml
-    _Dumper = yaml.SafeDumper
+from trueup.yaml_text import dump_document
 
 
 def emitted(
@@ -32,15 +26,8 @@ def emitted(
 
 
 def entity_yaml(document: Mapping[str, Any]) -> str:
-    text: str = yaml.dump(
-        dict(document),
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        default_flow_style=False,
-        width=1000,
-    )
-    return text
+    """One entity as block YAML (without the ``---`` separator)."""
+    return dump_document(document)
 
 
 def render_yaml(entities: Iterable[AssembledEntity]) -> Iterator[str]:

@@ -27,6 +27,12 @@ class ReadContext:
     now: Callable[[], datetime]
     previous: Mapping[str, Snapshot] = field(default_factory=dict)
     data_dir: Path | None = None
+    # When set, read only these scopes (a targeted refresh, e.g. one repository
+    # after a webhook); scopes not named are left as they are.
+    scopes: frozenset[str] | None = None
+    # A hint for an incremental read (e.g. the commit a webhook announced); a
+    # source may ignore it and must still read completely.
+    hint: Mapping[str, str] = field(default_factory=dict)
 
 
 class Source(Protocol):
