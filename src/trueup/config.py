@@ -77,15 +77,43 @@ class GitSourceConfig(_SourceBase):
     url: str
     branch: str = "main"
     include: list[str] = ["**/catalog-info.yaml"]
+    timeout: Duration = timedelta(minutes=5)  # one git command (clone, fetch) at most
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: object) -> object:
+        return parse_duration(value)
 
 
 class GithubSourceConfig(_SourceBase):
+    """Discovery over an organisation's repositories (or a list/globs of ``owner/name``)."""
+
     type: Literal["github"]
     org: str | None = None
-    repositories: list[str] = []
+    repositories: list[str] = []  # ``owner/name`` or globs such as ``acme/*-service``
     token: SecretStr | None = None
     api_url: str = "https://api.github.com"
-    catalog_path: str = "catalog-info.yaml"
+    # Paths or globs (``**/catalog-info.yaml``) read in every repository.
+    catalog_path: str | list[str] = "catalog-info.yaml"
+    branch: str | None = None  # None: each repository's default branch
+    include_archived: bool = False
+    # Read file contents with ``git fetch`` instead of the API: no rate limit is
+    # spent on contents, worth it for repositories with many catalog files.
+    use_git_for_content: bool = False
+    timeout: Duration = timedelta(seconds=30)  # one HTTP request at most
+    max_retry_wait: Duration = timedelta(seconds=60)  # longer waits fail the scope instead
+    max_retries: int = Field(3, ge=0, le=10)  # for secondary rate limits, then degraded
+    per_page: int = Field(100, ge=1, le=100)
+
+    @field_validator("timeout", "max_retry_wait", mode="before")
+    @classmethod
+    def _durations(cls, value: object) -> object:
+        return parse_duration(value)
+
+    @property
+    def catalog_paths(self) -> list[str]:
+        paths = self.catalog_path
+        return [paths] if isinstance(paths, str) else list(paths)
 
 
 class MappingConfig(_Model):
@@ -114,11 +142,50 @@ class KubernetesSourceConfig(_SourceBase):
     max_age: Duration | None = timedelta(minutes=15)
 
 
+class TerraformMappingConfig(_Model):
+    """A rule that links Terraform resource instances to entities (SPEC 4.3).
+
+    Every match key given must match (globs; ``*`` does not cross ``/`` in
+    ``state``); a rule without match keys matches every instance. Of all the
+    rules that match, the first that sets ``name``, ``owner`` or ``system`` sets
+    it, and every ``component`` counts.
+    """
+
+    state: str | None = None  # glob on the scope name, e.g. "prod/*"
+    type: str | None = None  # glob on the resource type, e.g. "aws_db_*"
+    address: str | None = None  # glob on the instance address, e.g. "module.payments.*"
+    tags: dict[str, str] = {}  # tag or label key -> glob on its value
+    component: str | None = None  # the entity it is a dependency of (default kind component)
+    name: str | None = None  # the Resource entity's name, e.g. a declared one to enrich
+    owner: str | None = None
+    system: str | None = None
+
+
 class TerraformSourceConfig(_SourceBase):
     type: Literal["terraform"]
+    # A path or glob of local files, s3://bucket/key (or s3://bucket/prefix/*.tfstate),
+    # or the http(s):// address of a Terraform HTTP state backend.
     state: str
     owner: str | None = None
     max_age: Duration | None = timedelta(hours=24)
+    # s3://: any S3-compatible endpoint; credentials come from the usual AWS chain
+    # (environment, shared files, profile), never from this file.
+    endpoint_url: str | None = None
+    region: str | None = None
+    # http(s)://: optional basic auth and headers (e.g. Authorization: Bearer ${TOKEN}).
+    username: str | None = None
+    password: SecretStr | None = None
+    headers: dict[str, SecretStr] = {}
+    timeout: Duration = timedelta(seconds=30)
+    max_state_size: int = Field(256 * 1024 * 1024, ge=1)  # bytes; a larger state is refused
+    include_types: list[str] = ["*"]  # globs on resource types that become entities
+    exclude_types: list[str] = []
+    mappings: list[TerraformMappingConfig] = []
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: object) -> object:
+        return parse_duration(value)
 
 
 SourceConfig = Annotated[

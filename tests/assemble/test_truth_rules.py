@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+
 from tests.assemble.builders import (
     NOW,
     argo_app,
@@ -18,7 +19,6 @@ from tests.assemble.builders import (
     snapshot,
     system,
 )
-
 from trueup.assemble.assembler import ScopeState, assemble
 from trueup.assemble.guard import guard_removals
 from trueup.model.assembled import AssembledEntity, AssemblyResult

@@ -15,7 +15,6 @@ from tests.assemble.builders import (
     snapshot,
     system,
 )
-
 from trueup.assemble.assembler import AssemblyPolicy, assemble
 from trueup.checks import CheckContext, Draft
 from trueup.checks.base import count_summary, quality_score

@@ -17,6 +17,8 @@ from trueup.model.finding import Finding, JSONValue
 from trueup.model.observation import Nature, Provenance
 from trueup.model.ref import EntityRef
 
+VOLATILE_ANNOTATION = "trueup.io/observed-at"
+
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
@@ -112,8 +114,12 @@ class AssembledEntity:
 
     def content_hash(self) -> str:
         """Changes exactly when the entity or its findings change (not on mere re-reads)."""
+        meta = dict(self.entity.get("metadata") or {})
+        annotations = dict(meta.get("annotations") or {})
+        annotations.pop(VOLATILE_ANNOTATION, None)  # a re-read is not a change
+        meta["annotations"] = annotations
         payload = {
-            "entity": self.entity,
+            "entity": {**self.entity, "metadata": meta},
             "findings": sorted(
                 [f.code, f.severity.value, f.subject, f.message] for f in self.findings
             ),

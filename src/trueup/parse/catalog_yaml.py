@@ -1,14 +1,78 @@
 """Safe YAML for untrusted catalog files (SPEC section 10, research §6).
 
-STUB — the interface is fixed; the implementation is being written.
+The git and GitHub sources call :func:`load_documents` on every
+``catalog-info.yaml`` they read; each returned :class:`Document` then goes to
+``trueup.model.validation``. Catalog files come from anyone who can push to a
+repository, so this module never raises for any input and never builds a
+Python object from a tag: bad input comes back as :class:`DocumentError` values.
+
+How it reads, and why:
+
+- libyaml's C event parser (``yaml.CSafeLoader``) tokenizes; the tree is built
+  here, iteratively, from the events. PyYAML's own constructors are not used:
+  they resolve YAML 1.1 (``owner: no`` would become ``False``), keep the last of
+  duplicate keys, apply ``<<`` merge keys and build ``!!binary``/``!!timestamp``.
+- Scalars follow the YAML 1.2 core schema, as Backstage's npm ``yaml`` does:
+  ``no``/``on``/``2024-01-01``/``1:20`` stay strings, ``0777`` is 777, ``1e3``
+  is 1000.0. Mapping keys are strings, as in the JSON Backstage makes
+  (``8080:`` becomes ``"8080"``, a null key ``""``).
+- Only the core tags ``!!str !!int !!float !!bool !!null !!map !!seq`` are
+  allowed; any other tag is refused by name.
+- Hostile input is bounded: file size (checked before decoding), alias uses,
+  nesting depth, and the node count with every alias counted at its expanded
+  size, so an alias bomb is refused without ever being expanded.
+- Each document of a multi-document file stands alone: an error in one does not
+  drop the others. A syntax error ends parsing (libyaml cannot resume); the
+  documents completed before it are kept.
 """
 
 from __future__ import annotations
 
+import copy
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+from yaml.events import (
+    AliasEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    Event,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
+
 MAX_FILE_BYTES = 1 * 1024 * 1024
+MAX_ALIASES = 100  # per document, as npm yaml's maxAliasCount
+MAX_NODES = 100_000  # per document, aliases counted at their expanded size
+MAX_DEPTH = 64  # nested mappings and sequences
+
+_CORE = "tag:yaml.org,2002:"
+_MAP_TAGS = frozenset({None, "!", _CORE + "map"})
+_SEQ_TAGS = frozenset({None, "!", _CORE + "seq"})
+_SCALAR_KINDS = frozenset({"str", "int", "float", "bool", "null"})
+_CORE_KINDS = _SCALAR_KINDS | {"map", "seq"}
+
+_NULL = frozenset({"", "~", "null", "Null", "NULL"})
+_PLAIN_CONSTANTS: dict[str, Any] = {
+    **dict.fromkeys(_NULL),
+    **dict.fromkeys(("true", "True", "TRUE"), True),
+    **dict.fromkeys(("false", "False", "FALSE"), False),
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), math.inf),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), math.nan),
+}
+_NUMBER_START = frozenset("0123456789+-.")
+_INT = re.compile(r"[-+]?[0-9]+").fullmatch
+_OCT = re.compile(r"0o[0-7]+").fullmatch
+_HEX = re.compile(r"0x[0-9a-fA-F]+").fullmatch
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?").fullmatch
+_NOT_FOUND = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,5 +94,312 @@ class DocumentError:
     line: int | None = None
 
 
-def load_documents(data: bytes | str) -> list[Document | DocumentError]:
-    raise NotImplementedError
+def load_documents(
+    data: bytes | str,
+    *,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    max_aliases: int = MAX_ALIASES,
+    max_nodes: int = MAX_NODES,
+    max_depth: int = MAX_DEPTH,
+) -> list[Document | DocumentError]:
+    """Every document of a catalog file, or the reason it could not be read.
+
+    Null documents (an empty file, a trailing ``---``) are left out; a
+    document whose root is not a mapping is a ``not-a-mapping`` error.
+    Whole-file errors (``file-too-large``, ``encoding``) have ``index=None``.
+    """
+    if len(data) > max_file_bytes:
+        return [
+            DocumentError(
+                None, "file-too-large", f"file is {len(data)} bytes, over the {max_file_bytes} cap"
+            )
+        ]
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            return [DocumentError(None, "encoding", f"not valid UTF-8 at byte {exc.start}")]
+    else:
+        text = data
+    builder = _Builder(max_aliases=max_aliases, max_nodes=max_nodes, max_depth=max_depth)
+    try:
+        # What yaml.parse() does, without its generator and check_event() per event.
+        parser = yaml.CSafeLoader(text)
+        try:
+            feed, next_event = builder.feed, parser.get_event
+            while (event := next_event()) is not None:
+                feed(event)
+        finally:
+            parser.dispose()
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        problem = ": ".join(part for part in (exc.context, exc.problem) if part)
+        builder.fail_stream("yaml-syntax", problem or "invalid YAML", line)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        # libyaml reports the offset in the UTF-8 bytes it was given.
+        line = text.encode("utf-8")[: exc.position].count(b"\n") + 1
+        char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        builder.fail_stream("yaml-syntax", f"character {char}: {exc.reason}", line)
+    except yaml.YAMLError as exc:
+        builder.fail_stream(
+            "yaml-syntax", str(exc).splitlines()[0] if str(exc) else "invalid", None
+        )
+    except UnicodeError as exc:  # a str holding lone surrogates cannot reach libyaml
+        return [DocumentError(None, "encoding", f"text is not encodable as UTF-8: {exc}")]
+    except RecursionError:  # not expected from an iterative builder; kept as a last guard
+        builder.fail_stream("depth-limit", "document nests too deeply", None)
+    return builder.results
+
+
+def resolve_plain_scalar(text: str) -> Any:
+    """A plain (unquoted, untagged) scalar under the YAML 1.2 core schema."""
+    value = _PLAIN_CONSTANTS.get(text, _NOT_FOUND)
+    if value is not _NOT_FOUND:
+        return value
+    if text[0] not in _NUMBER_START:
+        return text
+    if _INT(text):
+        return _in_double_range(text, 10) if len(text) > 300 else int(text)
+    if _OCT(text):
+        return _in_double_range(text[2:], 8)
+    if _HEX(text):
+        return _in_double_range(text[2:], 16)
+    if _FLOAT(text):
+        return float(text)
+    return text
+
+
+def _in_double_range(digits: str, base: int) -> int | float:
+    """An integer, or +-inf past a double's range as JavaScript's Number would give.
+
+    Unbounded ints are also a hazard here: ``str()`` and ``json.dumps`` refuse
+    past 4,300 digits.
+    """
+    sign = -1 if digits.startswith("-") else 1
+    significant = digits.lstrip("+-").lstrip("0") or "0"
+    # 400 digits hold over 1,024 bits in base 8, 10 and 16 alike.
+    if len(significant) > 400 or (number := int(significant, base)).bit_length() > 1024:
+        return sign * math.inf
+    return sign * number
+
+
+def _resolve_tagged(tag: str, text: str) -> Any:
+    """A scalar with an explicit core tag; raises ValueError when it does not fit."""
+    kind = tag[len(_CORE) :]
+    if kind == "str":
+        return text
+    resolved = resolve_plain_scalar(text) if text else None
+    if kind == "null" and resolved is None:
+        return None
+    if isinstance(resolved, bool):
+        if kind == "bool":
+            return resolved
+    elif isinstance(resolved, int) and kind in ("int", "float"):
+        return resolved if kind == "int" else float(resolved)
+    elif isinstance(resolved, float) and kind == "float":
+        return resolved
+    raise ValueError(f"{text!r} is not a valid !!{kind}")
+
+
+def _key_text(value: Any) -> str:
+    """A scalar key as the string JavaScript's ``String()`` makes of it."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        if value.is_integer() and abs(value) < 1e21:
+            return str(int(value))
+        return repr(value)
+    return str(value)
+
+
+class _DocumentRuleError(Exception):
+    """Internal: the current document broke a rule; carries the error."""
+
+    def __init__(self, rule: str, message: str, event: Any) -> None:
+        super().__init__(message)
+        self.rule, self.message = rule, message
+        self.line: int = event.start_mark.line + 1
+
+
+class _Frame:
+    """One open mapping or sequence while a document is being built."""
+
+    __slots__ = ("anchor", "container", "is_map", "key", "start_nodes")
+
+    def __init__(self, container: Any, is_map: bool, anchor: str | None, start: int) -> None:
+        self.container = container
+        self.is_map = is_map
+        self.key: Any = _NOT_FOUND  # in a mapping: the key waiting for its value
+        self.anchor = anchor
+        self.start_nodes = start
+
+
+class _Builder:
+    """Turns a libyaml event stream into documents and errors, without recursion.
+
+    ``feed`` runs once per event, so the common case (an untagged scalar) is
+    kept to a few attribute reads; everything unusual goes to a slower path.
+    """
+
+    def __init__(self, *, max_aliases: int, max_nodes: int, max_depth: int) -> None:
+        self.max_aliases, self.max_nodes, self.max_depth = max_aliases, max_nodes, max_depth
+        self.results: list[Document | DocumentError] = []
+        self.next_index = 0
+        self.in_document = False
+        self._start_document(0)
+
+    def _start_document(self, line: int) -> None:
+        self.index = self.next_index
+        self.line = line
+        self.stack: list[_Frame] = []
+        self.root: Any = None
+        self.anchors: dict[str, tuple[Any, int]] = {}  # anchor -> (value, expanded node count)
+        self.nodes = 0
+        self.aliases = 0
+        self.error: DocumentError | None = None
+
+    def feed(self, event: Any) -> None:
+        if self.error is not None:  # skip the rest of a failed document
+            if type(event) is DocumentEndEvent:
+                self._finish_document()
+            return
+        try:
+            cls = type(event)
+            if cls is ScalarEvent:
+                self.nodes += 1
+                if self.nodes > self.max_nodes:
+                    self._node_limit(event)
+                if event.tag is None and event.implicit[0]:
+                    value = resolve_plain_scalar(event.value)
+                else:
+                    value = self._special_scalar(event)
+                if event.anchor is not None:
+                    self.anchors[event.anchor] = (value, 1)
+                self._add(value, event)
+            elif cls is MappingEndEvent or cls is SequenceEndEvent:
+                frame = self.stack.pop()
+                if frame.anchor is not None:
+                    size = self.nodes - frame.start_nodes + 1
+                    self.anchors[frame.anchor] = (frame.container, size)
+                self._add(frame.container, event)
+            elif cls is MappingStartEvent or cls is SequenceStartEvent:
+                self._open(event, cls is MappingStartEvent)
+            elif cls is AliasEvent:
+                self._alias(event)
+            elif cls is DocumentStartEvent:
+                self._start_document(event.start_mark.line + 1)
+                self.in_document = True
+            elif cls is DocumentEndEvent:
+                self._finish_document()
+        except _DocumentRuleError as failed:
+            self.error = DocumentError(self.index, failed.rule, failed.message, failed.line)
+
+    def fail_stream(self, rule: str, message: str, line: int | None) -> None:
+        """A syntax error ended the stream; the open document (if any) is lost."""
+        if self.in_document and self.error is not None:
+            self.results.append(self.error)
+        index = self.index if self.in_document else self.next_index
+        self.results.append(DocumentError(index, rule, message, line))
+        self.in_document = False
+
+    def _finish_document(self) -> None:
+        self.in_document = False
+        self.next_index = self.index + 1
+        if self.error is not None:
+            self.results.append(self.error)
+            self.error = None
+        elif isinstance(self.root, dict):
+            self.results.append(Document(self.index, self.root, self.line))
+        elif self.root is not None:
+            message = f"Expected object at root, got {_json_type(self.root)}"
+            self.results.append(DocumentError(self.index, "not-a-mapping", message, self.line))
+
+    def _open(self, event: Any, is_map: bool) -> None:
+        if event.tag not in (_MAP_TAGS if is_map else _SEQ_TAGS):
+            _refuse_tag(event.tag, "a mapping" if is_map else "a sequence", event)
+        if self.stack and self.stack[-1].is_map and self.stack[-1].key is _NOT_FOUND:
+            raise _DocumentRuleError("complex-key", "mapping keys must be scalars", event)
+        if len(self.stack) >= self.max_depth:
+            message = f"nesting deeper than {self.max_depth} levels"
+            raise _DocumentRuleError("depth-limit", message, event)
+        self.nodes += 1
+        if self.nodes > self.max_nodes:
+            self._node_limit(event)
+        self.stack.append(_Frame({} if is_map else [], is_map, event.anchor, self.nodes))
+
+    def _special_scalar(self, event: Any) -> Any:
+        """A quoted, block or tagged scalar."""
+        tag: str | None = event.tag
+        if tag is None or tag == "!":
+            return event.value
+        if not tag.startswith(_CORE) or tag[len(_CORE) :] not in _SCALAR_KINDS:
+            _refuse_tag(tag, "a scalar", event)
+        try:
+            return _resolve_tagged(tag, event.value)
+        except ValueError as exc:
+            raise _DocumentRuleError("tag-mismatch", str(exc), event) from None
+
+    def _alias(self, event: Any) -> None:
+        self.aliases += 1
+        if self.aliases > self.max_aliases:
+            message = f"more than {self.max_aliases} aliases in one document"
+            raise _DocumentRuleError("alias-limit", message, event)
+        found = self.anchors.get(event.anchor)
+        if found is None:
+            message = f"alias *{event.anchor} has no anchor before it"
+            raise _DocumentRuleError("yaml-syntax", message, event)
+        value, size = found
+        self.nodes += size
+        if self.nodes > self.max_nodes:
+            self._node_limit(event)
+        if isinstance(value, dict | list):
+            if self.stack and self.stack[-1].is_map and self.stack[-1].key is _NOT_FOUND:
+                raise _DocumentRuleError("complex-key", "mapping keys must be scalars", event)
+            value = copy.deepcopy(value)  # bounded by the node limit; no shared mutable trees
+        self._add(value, event)
+
+    def _node_limit(self, event: Event) -> None:
+        message = f"more than {self.max_nodes} nodes in one document (aliases expanded)"
+        raise _DocumentRuleError("node-limit", message, event)
+
+    def _add(self, value: Any, event: Event) -> None:
+        stack = self.stack
+        if not stack:
+            self.root = value
+            return
+        frame = stack[-1]
+        if not frame.is_map:
+            frame.container.append(value)
+        elif frame.key is _NOT_FOUND:
+            key = value if type(value) is str else _key_text(value)
+            if key in frame.container:
+                raise _DocumentRuleError("duplicate-key", f"duplicate key {key!r}", event)
+            frame.key = key
+        else:
+            frame.container[frame.key] = value
+            frame.key = _NOT_FOUND
+
+
+def _refuse_tag(tag: str, node: str, event: Event) -> None:
+    shown = "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
+    if tag.startswith(_CORE) and tag[len(_CORE) :] in _CORE_KINDS:
+        raise _DocumentRuleError("tag-mismatch", f"tag {shown} cannot be used on {node}", event)
+    raise _DocumentRuleError("forbidden-tag", f"tag {shown} is not allowed", event)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    return "number"

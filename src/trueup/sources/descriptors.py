@@ -13,7 +13,8 @@ pure functions.
   once the caller knows the version it read. :func:`read_descriptor_file` does both.
 - :func:`location_targets` lists what a ``Location`` entity points to, and
   :func:`previous_by_path` finds the last good observations of a file, so that a
-  file that fails to parse keeps them.
+  file that fails to parse keeps them; :func:`kept_for_invalid` does the same
+  for one document that no longer validates.
 
 A file's findings are about the file, whose subject (:func:`file_subject`) does
 not contain the version read: the finding stays the same finding while it is not
@@ -27,10 +28,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from trueup.errors import RefError
 from trueup.model.fields import flatten
 from trueup.model.finding import Code, Finding, JSONValue, finding
 from trueup.model.observation import Nature, Observation, Provenance, Snapshot
-from trueup.model.ref import EntityRef
+from trueup.model.ref import EntityRef, parse_ref
 from trueup.model.validation import validate_entity
 from trueup.parse.catalog_yaml import Document, DocumentError, load_documents
 
@@ -150,13 +152,20 @@ class ParsedDescriptor:
         locator_prefix: str,
         observed_at: datetime,
         source_location: str | None,
+        annotations: Mapping[str, str] | None = None,
     ) -> tuple[Observation, ...]:
-        """One intent observation per valid document, stamped with provenance."""
+        """One intent observation per valid document, stamped with provenance.
+
+        ``source_location`` and ``annotations`` (e.g. ``backstage.io/view-url``)
+        are added unless the document sets them itself.
+        """
         observations = []
         for document in self.documents:
             fields = dict(document.fields)
             if source_location is not None:
                 fields.setdefault(_SOURCE_LOCATION_FIELD, source_location)
+            for key, value in (annotations or {}).items():
+                fields.setdefault(f"metadata.annotations.{key}", value)
             provenance = Provenance(
                 source=self.source,
                 scope=self.scope,
@@ -330,3 +339,23 @@ def previous_by_path(snapshot: Snapshot | None) -> dict[str, tuple[Observation, 
             if where is not None:
                 grouped.setdefault(where[0], []).append(observation)
     return {path: tuple(observations) for path, observations in grouped.items()}
+
+
+def kept_for_invalid(
+    findings: Sequence[Finding], previous: Sequence[Observation], fresh: Sequence[Observation]
+) -> list[Observation]:
+    """A document that no longer validates keeps its entity's last good observation.
+
+    SPEC 4.1: a file that fails to validate keeps its previous good
+    observations; the ``invalid-entity`` finding says why the new one was refused.
+    """
+    broken: set[EntityRef] = set()
+    for f in findings:
+        named = f.evidence.get("entity")
+        if f.code == Code.INVALID_ENTITY and isinstance(named, str):
+            try:
+                broken.add(parse_ref(named))
+            except RefError:
+                continue
+    present = {o.ref for o in fresh}
+    return [o for o in previous if o.ref in broken and o.ref not in present]

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from trueup.config import FileSourceConfig
-from trueup.errors import RefError
 from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import (
     FailureKind,
@@ -32,7 +31,6 @@ from trueup.model.observation import (
     ScopeRead,
     Snapshot,
 )
-from trueup.model.ref import EntityRef, parse_ref
 from trueup.parse.catalog_yaml import MAX_FILE_BYTES
 from trueup.sources.base import ReadContext
 from trueup.sources.descriptors import (
@@ -40,6 +38,7 @@ from trueup.sources.descriptors import (
     LocationTarget,
     ParsedDescriptor,
     file_subject,
+    kept_for_invalid,
     location_targets,
     observation_targets,
     parse_descriptor_file,
@@ -116,7 +115,7 @@ class FileSource:
                     source_location=f"file:{folder}/",
                 )
                 observations.extend(fresh)
-                observations.extend(_kept_for_invalid(read.findings, previous.get(path, ()), fresh))
+                observations.extend(kept_for_invalid(read.findings, previous.get(path, ()), fresh))
         findings.extend(walk.location_findings)
         return Snapshot(
             source=self.id,
@@ -286,23 +285,3 @@ def _version(reads: dict[str, _FileRead]) -> str:
     for path in sorted(reads):
         digest.update(f"{path}\0{reads[path].digest}\n".encode())
     return digest.hexdigest()[:12]
-
-
-def _kept_for_invalid(
-    findings: Sequence[Finding], previous: Sequence[Observation], fresh: Sequence[Observation]
-) -> list[Observation]:
-    """A document that no longer validates keeps its entity's last good observation.
-
-    SPEC 4.1: a file that fails to validate keeps its previous good
-    observations; the ``invalid-entity`` finding says why the new one was refused.
-    """
-    broken: set[EntityRef] = set()
-    for f in findings:
-        named = f.evidence.get("entity")
-        if f.code == Code.INVALID_ENTITY and isinstance(named, str):
-            try:
-                broken.add(parse_ref(named))
-            except RefError:
-                continue
-    present = {o.ref for o in fresh}
-    return [o for o in previous if o.ref in broken and o.ref not in present]

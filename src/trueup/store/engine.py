@@ -1,0 +1,146 @@
+"""Connecting to the database and translating its errors: the store's I/O boundary.
+
+:meth:`trueup.store.store.Store.open` calls :func:`create_engine`; every store
+method runs inside :func:`translated`, so SQLAlchemy and driver exceptions leave
+the store only as :class:`~trueup.errors.StoreError` (chained with ``from``)
+whose message never contains the password of the database URL.
+
+SQLite is tuned for one writer and many readers: WAL, foreign keys on,
+``busy_timeout`` 5 s, ``synchronous=NORMAL``. The store issues ``BEGIN`` itself
+(pysqlite's own transaction handling is switched off) so that a write
+transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock up front
+instead of failing half-way when a read turns into a write.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, Connection, Engine
+
+from trueup.errors import StoreError
+
+WRITE = "trueup_write"
+"""Execution option that marks a connection's next transaction as a write."""
+
+_BUSY_TIMEOUT_MS = 5000
+_COMMIT_LOCK = 0x7472_7565_7570  # PostgreSQL advisory lock key ("trueup" in ASCII)
+
+
+class JSONText(str):
+    """JSON that is already serialised: stored as it is, not serialised again.
+
+    The store hashes the text of large documents anyway; handing the same text to
+    the JSON column saves serialising every document twice.
+    """
+
+    __slots__ = ()
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps`` fallback: read-only mappings become objects; anything else fails."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+# Built once: json.dumps() with options constructs a new encoder on every call.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default)
+_CANONICAL = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=json_default
+)
+
+
+def json_text(value: Any, *, canonical: bool = False) -> JSONText:
+    """``value`` as compact JSON; ``canonical`` sorts keys so equal values give equal text.
+
+    Raises TypeError (or ValueError) for values JSON cannot represent.
+    """
+    return JSONText((_CANONICAL if canonical else _COMPACT).encode(value))
+
+
+def dump_json(value: Any) -> str:
+    """The engine's serialiser for JSON columns: :class:`JSONText` passes through."""
+    if isinstance(value, JSONText):
+        return str(value)
+    return _COMPACT.encode(value)
+
+
+def parse_url(url: str) -> URL:
+    """The parsed URL; a malformed one is refused without echoing it (it may hold a password)."""
+    try:
+        return sa.make_url(url)
+    except (exc.ArgumentError, ValueError) as error:
+        raise StoreError("the database URL cannot be parsed") from error
+
+
+def redacted(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def create_engine(url: URL) -> Engine:
+    """An engine for ``url`` with trueup's settings for its backend."""
+    try:
+        if url.get_backend_name() == "sqlite":
+            engine = sa.create_engine(url, json_serializer=dump_json)
+            _tune_sqlite(engine)
+        else:
+            engine = sa.create_engine(url, json_serializer=dump_json, pool_pre_ping=True)
+    except (exc.SQLAlchemyError, ImportError) as error:
+        raise StoreError(f"cannot use database {redacted(url)}: {_reason(error, url)}") from error
+    return engine
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the "begin" listener below issues BEGIN
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get(WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def serialise_writers(connection: Connection) -> None:
+    """Let one commit or migration run at a time, across processes and replicas.
+
+    SQLite's ``BEGIN IMMEDIATE`` already does; on PostgreSQL this takes an
+    advisory lock that ends with the transaction.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_COMMIT_LOCK)))
+
+
+@contextmanager
+def translated(what: str, url: URL) -> Iterator[None]:
+    """Turn database errors raised inside the block into :class:`StoreError`."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except exc.SQLAlchemyError as error:
+        raise StoreError(f"{what} failed on {redacted(url)}: {_reason(error, url)}") from error
+
+
+def _reason(error: BaseException, url: URL) -> str:
+    """A one-line reason from the driver's error, without SQL, parameters or password."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    text = f"{type(cause).__name__}: {lines[0] if lines else ''}".strip()
+    if url.password:
+        text = text.replace(str(url.password), "***")
+    return text[:500]

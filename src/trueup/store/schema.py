@@ -1,0 +1,212 @@
+"""The database schema: SQLAlchemy Core tables shared by the store and its migrations.
+
+:class:`trueup.store.store.Store` queries these tables; the Alembic migrations
+under ``migrations/versions`` create them, and a test checks that both agree
+(``alembic compare_metadata`` finds no difference) on SQLite and PostgreSQL.
+
+What lives where:
+
+- ``scopes`` — one row per (source, scope) ever read, with its health;
+- ``snapshots`` — the current snapshot of a scope (one row per scope) and
+  ``observations`` — its observations, keyed by (scope, position);
+- ``entities`` — the current assembled entity per ref (removed ones are kept);
+- ``revisions`` — every version of every entity, never deleted;
+- ``findings`` — the current findings (replaced on every commit);
+- ``sync_runs``, ``webhook_deliveries``, ``jobs`` — operations.
+
+Times are stored in UTC (:class:`UTCDateTime`); entity refs sort bytewise on
+both backends (collation ``C`` on PostgreSQL) so ``ORDER BY`` matches
+:class:`~trueup.model.ref.EntityRef` ordering.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime, stored in UTC and always read back aware (UTC).
+
+    SQLite keeps no offset, so naive values would be ambiguous: they are refused.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} cannot be stored; pass UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _id() -> sa.types.TypeEngine[int]:
+    """64-bit ids on PostgreSQL; SQLite needs INTEGER for its rowid alias."""
+    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _name() -> sa.types.TypeEngine[str]:
+    """Bytewise-sorted text: the parts of an entity ref."""
+    return sa.String().with_variant(sa.String(collation="C"), "postgresql")
+
+
+def _json() -> sa.JSON:
+    # none_as_null: Python None is SQL NULL, not the JSON literal 'null'.
+    return sa.JSON(none_as_null=True)
+
+
+scopes = sa.Table(
+    "scopes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source", sa.String(255), nullable=False),
+    sa.Column("scope", sa.String(1024), nullable=False),
+    sa.Column("last_success_at", UTCDateTime, nullable=True),
+    sa.Column("last_failure_at", UTCDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("failure_kind", sa.String(32), nullable=True),
+    sa.Column("held_removals", sa.Integer, nullable=False, server_default="0"),
+    sa.UniqueConstraint("source", "scope"),
+)
+
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("scope_id", sa.ForeignKey("scopes.id"), primary_key=True),
+    sa.Column("run_id", sa.ForeignKey("sync_runs.id"), nullable=True),
+    sa.Column("nature", sa.String(16), nullable=False),
+    sa.Column("read_at", UTCDateTime, nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
+    # sha256 over the observations without their observed-at times: an identical
+    # re-read leaves the observation rows alone.
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("item_count", sa.Integer, nullable=False),
+    sa.Column("findings", _json(), nullable=False),
+    # After an identical re-read, the newer observed-at times: one ISO string for
+    # all observations, or one per position. NULL: the rows' own times are current.
+    sa.Column("observed_at", _json(), nullable=True),
+)
+
+observations = sa.Table(
+    "observations",
+    metadata,
+    sa.Column("scope_id", sa.ForeignKey("scopes.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("ref", sa.Text, nullable=False),
+    sa.Column("locator", sa.Text, nullable=False),
+    sa.Column("nature", sa.String(16), nullable=False),
+    sa.Column("observed_at", UTCDateTime, nullable=False),
+    # Observation.to_json() without provenance.observed_at (that is the column).
+    sa.Column("payload", _json(), nullable=False),
+)
+
+entities = sa.Table(
+    "entities",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", _name(), nullable=False),
+    sa.Column("namespace", _name(), nullable=False),
+    sa.Column("name", _name(), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),  # number of the current revision
+    sa.Column("content_hash", sa.String(64), nullable=False),  # AssembledEntity.content_hash()
+    sa.Column("document_hash", sa.String(64), nullable=False),  # sha256 of the stored document
+    sa.Column(
+        "findings_hash", sa.String(64), nullable=False
+    ),  # sha256 of its findings, evidence too
+    sa.Column("document", _json(), nullable=False),  # AssembledEntity.to_json()
+    sa.Column("removed", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),  # when the current revision was written
+    sa.Column("refreshed_at", UTCDateTime, nullable=False),  # when the document was last written
+    sa.UniqueConstraint("kind", "namespace", "name"),
+)
+
+revisions = sa.Table(
+    "revisions",
+    metadata,
+    sa.Column("id", _id(), primary_key=True),
+    sa.Column("entity_id", sa.ForeignKey("entities.id"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.ForeignKey("sync_runs.id"), nullable=True),
+    sa.Column("cause", sa.Text, nullable=False),
+    sa.Column("change", sa.String(16), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=True),  # NULL for a removal
+    sa.Column("document", _json(), nullable=True),  # NULL for a removal
+    sa.UniqueConstraint("entity_id", "number"),
+    sa.Index(None, "run_id"),
+)
+
+findings = sa.Table(
+    "findings",
+    metadata,
+    sa.Column("id", _id(), primary_key=True),
+    sa.Column("entity_id", sa.ForeignKey("entities.id"), nullable=True),  # NULL: not an entity's
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("code", sa.String(64), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("evidence", _json(), nullable=False),
+    sa.Index(None, "entity_id"),
+    sa.Index(None, "code"),
+)
+
+sync_runs = sa.Table(
+    "sync_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("committed_at", UTCDateTime, nullable=True),  # set by the commit transaction
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("trigger", sa.String(255), nullable=False),
+    sa.Column("sources", _json(), nullable=False),
+    sa.Column("summary", _json(), nullable=False),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", _id(), primary_key=True),
+    sa.Column("delivery_id", sa.String(255), nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("source", sa.String(255), nullable=False),
+    sa.Column("event", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.UniqueConstraint("delivery_id"),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", _id(), primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("lease_owner", sa.String(255), nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index(None, "state", "lease_until"),
+)

@@ -1,0 +1,1 @@
+"""Tests of trueup.store, on SQLite and PostgreSQL."""
