@@ -25,7 +25,6 @@ from trueup.model.finding import Code, Finding, finding
 from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
 from trueup.model.ref import EntityRef, parse_ref
 from trueup.sinks.directory import write_directory
-from trueup.sinks.feed import emitted
 from trueup.sources.base import ReadContext, Source
 from trueup.sources.registry import build_source
 from trueup.store import CommitSummary, Store
@@ -192,7 +191,7 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
     )
     for sink in config.sinks:
         if isinstance(sink, DirectorySinkConfig):
-            write_directory(Path(sink.path), emitted(e.assembled for e in store.entities()))
+            write_directory(Path(sink.path), store.feed_rows())
     store.finish_run(
         outcome.run_id,
         status="partial" if outcome.failures else "ok",

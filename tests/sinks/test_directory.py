@@ -11,14 +11,23 @@ from tests.assemble.builders import NOW, component, group, intent, policy, snaps
 from trueup.assemble.assembler import assemble
 from trueup.model.assembled import AssembledEntity
 from trueup.sinks.directory import write_directory
+from trueup.sinks.feed import FeedRow, feed_row
 
 
-def entities(*names: str) -> list[AssembledEntity]:
+def assembled(*names: str) -> list[AssembledEntity]:
     docs = [group("team-a"), system("shop"), *(component(n) for n in names)]
     result = assemble(
         [snapshot("catalog", "catalog", *(intent(d) for d in docs))], policy(), now=NOW
     )
     return list(result.entities.values())
+
+
+def rows(items: list[AssembledEntity]) -> list[FeedRow]:
+    return [row for e in items if (row := feed_row(e)) is not None]
+
+
+def entities(*names: str) -> list[FeedRow]:
+    return rows(assembled(*names))
 
 
 def test_layout_and_content(tmp_path: Path) -> None:
@@ -44,14 +53,14 @@ def test_a_deleted_file_is_rewritten(tmp_path: Path) -> None:
 
 
 def test_a_changed_entity_is_rewritten(tmp_path: Path) -> None:
-    first = entities("payments")
-    write_directory(tmp_path, first)
+    first = assembled("payments")
+    write_directory(tmp_path, rows(first))
     changed = [
         replace(e, entity={**e.entity, "spec": {**e.entity["spec"], "owner": "team-b"}})
         if e.ref.name == "payments"
         else e
         for e in first
     ]
-    assert write_directory(tmp_path, changed).written == 1
+    assert write_directory(tmp_path, rows(changed)).written == 1
     doc = yaml.safe_load((tmp_path / "default" / "component" / "payments.yaml").read_text())
     assert doc["spec"]["owner"] == "team-b"

@@ -31,9 +31,11 @@ class Precedence:
 
     def rank(self, path: str, candidates: Sequence[Candidate]) -> list[Candidate]:
         """Candidates best first."""
+        if len(candidates) == 1:
+            return list(candidates)
         listed = self.order(path)
         position = {source: i for i, source in enumerate(listed)}
-        configured = {source: i for i, source in enumerate(self.source_order)}
+        configured = _positions(tuple(self.source_order))
         unlisted = len(listed)
 
         def key(c: Candidate) -> tuple[int, int, int, str, str, str]:
@@ -51,6 +53,11 @@ class Precedence:
 
     def __hash__(self) -> int:
         return id(self)
+
+
+@lru_cache(maxsize=64)
+def _positions(order: tuple[str, ...]) -> dict[str, int]:
+    return {source: i for i, source in enumerate(order)}
 
 
 @lru_cache(maxsize=4096)

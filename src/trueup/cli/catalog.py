@@ -24,7 +24,7 @@ from trueup.model.assembled import VOLATILE_ANNOTATION, AssembledEntity
 from trueup.model.fields import flatten
 from trueup.model.finding import Finding, Severity
 from trueup.model.ref import EntityRef, parse_ref
-from trueup.sinks.feed import emitted, render_json, render_yaml
+from trueup.sinks.feed import render_json, render_yaml
 from trueup.store import Store
 
 
@@ -196,9 +196,8 @@ def register(app: typer.Typer) -> None:
         """Print the assembled catalog exactly as the Backstage feed serves it."""
         kinds = frozenset(k.lower() for k in kind) if kind else None
         with open_store(read_config(config)) as store:
-            entities = emitted((e.assembled for e in store.entities()), kinds)
             render = render_json if fmt is ExportFormat.json else render_yaml
-            _write_chunks(render(entities), output)
+            _write_chunks(render(store.feed_rows(kinds=kinds)), output)
 
     @app.command()
     def check(

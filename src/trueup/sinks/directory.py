@@ -16,8 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from trueup.model.assembled import AssembledEntity
-from trueup.sinks.feed import entity_yaml
+from trueup.sinks.feed import FeedRow
 
 MANIFEST = ".trueup-manifest.json"
 
@@ -29,13 +28,13 @@ class DirectoryReport:
     deleted: int
 
 
-def relative_path(entity: AssembledEntity) -> str:
-    ref = entity.ref
+def relative_path(row: FeedRow) -> str:
+    ref = row.ref
     return f"{ref.namespace}/{ref.kind}/{ref.name}.yaml"
 
 
-def write_directory(path: Path, entities: Iterable[AssembledEntity]) -> DirectoryReport:
-    """Bring the folder in line with ``entities``; report what was done."""
+def write_directory(path: Path, rows: Iterable[FeedRow]) -> DirectoryReport:
+    """Bring the folder in line with the emitted entities; report what was done."""
     path.mkdir(parents=True, exist_ok=True)
     manifest_path = path / MANIFEST
     try:
@@ -44,16 +43,16 @@ def write_directory(path: Path, entities: Iterable[AssembledEntity]) -> Director
         before = {}
     after: dict[str, str] = {}
     written = unchanged = 0
-    for entity in entities:
-        relative = relative_path(entity)
-        digest = entity.content_hash()
+    for row in rows:
+        relative = relative_path(row)
+        digest = row.content_hash
         after[relative] = digest
         target = path / relative
         if before.get(relative) == digest and target.exists():
             unchanged += 1
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        _replace(target, entity_yaml(entity.entity))
+        _replace(target, row.yaml)
         written += 1
     deleted = 0
     for relative in before.keys() - after.keys():

@@ -2,45 +2,56 @@
 ``trueup export`` serve.
 
 Only entities that pass Backstage's validation are emitted (one invalid
-document would make Backstage drop the whole file). Output is streamed one
-document at a time so 100,000 entities never sit in memory as one string.
+document would make Backstage drop the whole file). Each emitted entity is
+rendered once, when it changes (the store keeps the text, see
+:func:`feed_row`), and the feed streams those texts one document at a time, so
+100,000 entities never sit in memory as one string.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from trueup.model.assembled import AssembledEntity
+from trueup.model.ref import EntityRef
 from trueup.yaml_text import dump_document
 
 
-def emitted(
-    entities: Iterable[AssembledEntity], kinds: frozenset[str] | None = None
-) -> Iterator[AssembledEntity]:
-    """The entities the feed serves, optionally filtered by (lowercase) kind."""
-    for entity in entities:
-        if entity.emitted and (kinds is None or entity.ref.kind in kinds):
-            yield entity
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    """One emitted entity as the feed serves it."""
+
+    ref: EntityRef
+    content_hash: str
+    yaml: str  # one block-YAML document, without the ``---`` separator
+    json: str  # the same document as compact JSON
 
 
-def entity_yaml(document: Mapping[str, Any]) -> str:
-    """One entity as block YAML (without the ``---`` separator)."""
-    return dump_document(document)
+def feed_row(entity: AssembledEntity) -> FeedRow | None:
+    """The feed's rendering of one entity; None when it is not emitted."""
+    if not entity.emitted:
+        return None
+    return FeedRow(
+        ref=entity.ref,
+        content_hash=entity.content_hash(),
+        yaml=dump_document(entity.entity),
+        json=json.dumps(entity.entity, ensure_ascii=False, separators=(",", ":")),
+    )
 
 
-def render_yaml(entities: Iterable[AssembledEntity]) -> Iterator[str]:
+def render_yaml(rows: Iterable[FeedRow]) -> Iterator[str]:
     """Multi-document YAML, one chunk per entity."""
-    for entity in entities:
-        yield "---\n" + entity_yaml(entity.entity)
+    for row in rows:
+        yield "---\n" + row.yaml
 
 
-def render_json(entities: Iterable[AssembledEntity]) -> Iterator[str]:
+def render_json(rows: Iterable[FeedRow]) -> Iterator[str]:
     """``{"items": [...]}``, one chunk per entity."""
     yield '{"items": ['
-    first = True
-    for entity in entities:
-        yield ("" if first else ",") + "\n" + json.dumps(entity.entity, ensure_ascii=False)
-        first = False
+    separator = "\n"
+    for row in rows:
+        yield separator + row.json
+        separator = ",\n"
     yield "\n]}\n"

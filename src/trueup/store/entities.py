@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 from trueup.errors import StoreError
 from trueup.model.assembled import AssembledEntity, AssemblyResult
 from trueup.model.finding import Finding
+from trueup.sinks.feed import feed_row
 from trueup.store.engine import JSONText, json_text
 from trueup.store.records import Change, CommitSummary
 from trueup.store.schema import entities, findings, revisions
@@ -79,6 +80,7 @@ class _Plan:
             "document_hash": document_hash,
             "findings_hash": _findings_hash(assembled, data),
             "document": document,
+            **_feed(assembled),
             "removed": False,
             "refreshed_at": self.now,
         }
@@ -143,6 +145,7 @@ class _Plan:
                 "document_hash": document_hash,
                 "findings_hash": findings_hash,
                 "document": document,
+                **_feed(assembled),
                 "removed": False,
                 "created_at": self.now,
                 "updated_at": self.now,
@@ -229,6 +232,12 @@ def _dump(assembled: AssembledEntity, data: Any) -> JSONText:
         return json_text(data)
     except (TypeError, ValueError) as error:
         raise StoreError(f"entity {assembled.ref} cannot be stored: {error}") from error
+
+
+def _feed(assembled: AssembledEntity) -> dict[str, str | None]:
+    """The feed's two renderings of the Backstage document, or NULLs when not emitted."""
+    row = feed_row(assembled)
+    return {"feed_yaml": row.yaml if row else None, "feed_json": row.json if row else None}
 
 
 def _sha256(text: str) -> str:

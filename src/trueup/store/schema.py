@@ -136,6 +136,10 @@ entities = sa.Table(
         "findings_hash", sa.String(64), nullable=False
     ),  # sha256 of its findings, evidence too
     sa.Column("document", _json(), nullable=False),  # AssembledEntity.to_json()
+    # The Backstage document as the feed serves it, rendered once when it changes;
+    # NULL when the entity is not emitted (it breaks Backstage's rules).
+    sa.Column("feed_yaml", sa.Text, nullable=True),
+    sa.Column("feed_json", sa.Text, nullable=True),
     sa.Column("removed", sa.Boolean, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),  # when the current revision was written

@@ -34,6 +34,7 @@ from trueup.model.assembled import AssembledEntity, AssemblyResult
 from trueup.model.finding import Finding, Severity
 from trueup.model.observation import ScopeFailure, Snapshot
 from trueup.model.ref import EntityRef
+from trueup.sinks.feed import FeedRow
 from trueup.store import snapshots as snapshot_rows
 from trueup.store.engine import (
     WRITE,
@@ -188,6 +189,35 @@ class Store:
         ):
             for row in rows:
                 yield _stored_entity(row)
+
+    def feed_rows(self, *, kinds: frozenset[str] | None = None) -> Generator[FeedRow, None, None]:
+        """Every emitted, current entity's feed text ordered by ref, streamed.
+
+        Only the pre-rendered feed columns are read, so serving 100,000 entities
+        costs no JSON decoding. ``kinds`` filters by lowercase kind.
+        """
+        query = (
+            sa.select(
+                entities.c.kind,
+                entities.c.namespace,
+                entities.c.name,
+                entities.c.content_hash,
+                entities.c.feed_yaml,
+                entities.c.feed_json,
+            )
+            .where(entities.c.removed.is_(False), entities.c.feed_yaml.is_not(None))
+            .order_by(entities.c.kind, entities.c.namespace, entities.c.name)
+            .execution_options(yield_per=_YIELD_PER)
+        )
+        if kinds is not None:
+            query = query.where(entities.c.kind.in_(sorted(kinds)))
+        with (
+            translated("reading the feed", self._url),
+            self._read() as conn,
+            closing(conn.execute(query)) as rows,
+        ):
+            for kind, namespace, name, content_hash, yaml_text, json_text in rows:
+                yield FeedRow(EntityRef(kind, namespace, name), content_hash, yaml_text, json_text)
 
     def entity(self, ref: EntityRef) -> StoredEntity | None:
         """One entity, removed ones included (``removed`` says so)."""

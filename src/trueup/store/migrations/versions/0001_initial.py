@@ -106,6 +106,8 @@ def upgrade() -> None:
         sa.Column("document_hash", sa.String(length=64), nullable=False),
         sa.Column("findings_hash", sa.String(length=64), nullable=False),
         sa.Column("document", _json(), nullable=False),
+        sa.Column("feed_yaml", sa.Text(), nullable=True),
+        sa.Column("feed_json", sa.Text(), nullable=True),
         sa.Column("removed", sa.Boolean(), nullable=False),
         sa.Column("created_at", _time(), nullable=False),
         sa.Column("updated_at", _time(), nullable=False),
