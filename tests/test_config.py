@@ -141,6 +141,8 @@ def test_an_environment_value_cannot_inject_yaml() -> None:
             "is not a duration",
         ),
         ("a: 1\na: 2\n", "duplicate key 'a'"),
+        ("merge:\n  precedence:\n    '*': [nope]\n", "names 'nope', which is no source id"),
+        ("safety:\n  accept_removals: [ghost/x]\n", "names 'ghost/x', which is no source id"),
         ("- a\n", "must be a mapping"),
         ("a: [\n", "not valid YAML"),
     ],

@@ -23,6 +23,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from trueup.errors import ConfigError
@@ -117,21 +118,30 @@ class GithubSourceConfig(_SourceBase):
 
 
 class MappingConfig(_Model):
-    """A declarative mapping (SPEC 4.4): a kind, a selector, expressions."""
+    """A declarative mapping (SPEC 4.4): a kind, a selector, expressions.
 
+    Expressions are JMESPath (default) or jq over the whole object; see
+    ``docs/mappings.md``. They are compiled when the source is built.
+    """
+
+    name: str | None = None  # shown in errors; default "<apiVersion> <kind>"
     api_version: str = Field(alias="apiVersion")
     kind: str
-    selector: str | None = None
+    selector: str | None = None  # a label selector, sent to the server
     language: Literal["jmespath", "jq"] = "jmespath"
+    entity_kind: str = "component"  # the kind of a ref written without one
     ref: str
     fields: dict[str, str] = {}
     status: dict[str, str] = {}
+    links: dict[str, str] = {}  # annotation key -> expression of its value
+    link_selectors: list[str] = []  # annotation keys holding a label selector
+    place: str | None = None  # default: "<cluster>/<namespace>"
 
 
 class KubernetesSourceConfig(_SourceBase):
     type: Literal["kubernetes"]
     kubeconfig: str | None = None
-    contexts: list[str] = []
+    contexts: list[str] = []  # each one scope; none: every context of the kubeconfig
     snapshot: str | None = None
     collect: list[Literal["workloads", "argocd", "crossplane"]] = [
         "workloads",
@@ -140,13 +150,37 @@ class KubernetesSourceConfig(_SourceBase):
     ]
     mappings: list[MappingConfig] = []
     max_age: Duration | None = timedelta(minutes=15)
+    namespaces: list[str] = []  # read only these namespaces; none: all (cluster-wide lists)
+    page_size: int = Field(500, ge=1, le=10000)
+    connect_timeout: Duration = timedelta(seconds=10)
+    request_timeout: Duration = timedelta(seconds=60)  # one list page or discovery request
+    max_retries: int = Field(3, ge=0, le=20)  # per request, on 429 / 5xx
+    max_retry_wait: Duration = timedelta(seconds=60)  # a longer Retry-After fails the read
+    watch_timeout: Duration = timedelta(minutes=5)  # timeoutSeconds asked of the server
+    watch_idle_timeout: Duration | None = None  # silent stream deadline; default timeout+30s
+    watch_refresh: Duration = timedelta(minutes=1)  # re-stamp observations of a healthy watch
+    rediscover_interval: Duration = timedelta(minutes=5)  # new CRDs/XRDs in watch mode
+
+    @field_validator(
+        "connect_timeout",
+        "request_timeout",
+        "max_retry_wait",
+        "watch_timeout",
+        "watch_idle_timeout",
+        "watch_refresh",
+        "rediscover_interval",
+        mode="before",
+    )
+    @classmethod
+    def _durations(cls, value: object) -> object:
+        return None if value is None else parse_duration(value)
 
 
 class TerraformMappingConfig(_Model):
     """A rule that links Terraform resource instances to entities (SPEC 4.3).
 
-    Every match key given must match (globs; ``*`` does not cross ``/`` in
-    ``state``); a rule without match keys matches every instance. Of all the
+    Every match key given must match (``*`` matches any text, ``?`` one
+    character); a rule without match keys matches every instance. Of all the
     rules that match, the first that sets ``name``, ``owner`` or ``system`` sets
     it, and every ``component`` counts.
     """
@@ -270,6 +304,21 @@ class Config(_Model):
                 raise ValueError(f"source id {source.id!r} is used twice")
             seen.add(source.id)
         return sources
+
+    @model_validator(mode="after")
+    def _known_sources(self) -> Config:
+        """Precedence and released removals may only name configured sources."""
+        known = {source.id for source in self.sources}
+        for pattern, ids in self.merge.precedence.items():
+            for source_id in ids:
+                if source_id not in known:
+                    raise ValueError(
+                        f"merge.precedence[{pattern!r}] names {source_id!r}, which is no source id"
+                    )
+        for name in self.safety.accept_removals:
+            if name.split("/", 1)[0] not in known:
+                raise ValueError(f"safety.accept_removals names {name!r}, which is no source id")
+        return self
 
     def source(self, source_id: str) -> SourceConfig:
         for source in self.sources:
