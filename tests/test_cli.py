@@ -267,3 +267,12 @@ def test_demo_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "demo", "--once", "--dir", str(tmp_path / "d"))
     assert code == 0
     assert "trueup.db" in out and (tmp_path / "d" / "trueup.db").exists()
+
+
+def test_check_text_keeps_bracketed_rule_names(
+    demo: DemoWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "check", "-c", str(demo.config), "--fail-on", "never")
+    assert code == 0
+    assert "[name-length]" in out  # data is never read as terminal markup
+    assert "[yaml-syntax]" in out

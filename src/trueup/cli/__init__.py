@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from trueup.cli import catalog as catalog
 from trueup.cli import project as project
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             console_err.print(f"error: {exc.format_message()}", markup=False)
         return 1
     except TrueupError as exc:
-        console_err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        console_err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
         return 1
     return int(result) if isinstance(result, int) else 0
 

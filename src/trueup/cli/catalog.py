@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -15,7 +15,9 @@ from typing import Annotated, Any, TextIO
 from xml.etree import ElementTree as ET
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from trueup.checks.scorecard import scorecard
 from trueup.cli.app import ConfigOption, age, console, open_store, read_config
@@ -69,6 +71,17 @@ def resolve_ref(store: Store, text: str) -> EntityRef:
     if not matches:
         return probe
     raise ConfigError(f"{text!r} is ambiguous: " + ", ".join(str(m) for m in matches))
+
+
+def print_findings(findings: Sequence[Finding]) -> None:
+    """One line per finding, worst first, then the counts (``trueup check``, the demo)."""
+    colour = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
+    for f in findings:
+        label = f"[{colour[f.severity]}]{f.severity.value:<7}[/]"
+        text = escape(f"{f.code:<15} {f.subject}: {f.message}")
+        console.print(f"{label} {text}", markup=True, soft_wrap=True)
+    counts = ", ".join(f"{sum(1 for f in findings if f.severity is s)} {s.value}" for s in Severity)
+    console.print(f"{len(findings)} findings ({counts})")
 
 
 def finding_json(f: Finding) -> dict[str, Any]:
@@ -238,18 +251,7 @@ def register(app: typer.Typer) -> None:
         elif fmt is CheckFormat.junit:
             out.write(_junit(findings, fail_on))
         else:
-            colour = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
-            for f in findings:
-                label = f"[{colour[f.severity]}]{f.severity.value:<7}[/]"
-                console.print(
-                    f"{label} {f.code:<15} {f.subject}: {f.message}",
-                    markup=True,
-                    soft_wrap=True,
-                )
-            counts_text = ", ".join(
-                f"{sum(1 for f in findings if f.severity is s)} {s.value}" for s in Severity
-            )
-            console.print(f"{len(findings)} findings ({counts_text})")
+            print_findings(findings)
             if by_owner:
                 table = Table("owner", "entities", "score", "errors", "warnings", "top codes")
                 for row in card:
@@ -257,7 +259,7 @@ def register(app: typer.Typer) -> None:
                         f"{c}={n}" for c, n in sorted(row.by_code.items(), key=lambda x: -x[1])[:3]
                     )
                     table.add_row(
-                        row.owner,
+                        Text(row.owner),
                         str(row.entities),
                         str(row.score),
                         str(row.by_severity.get("error", 0)),
@@ -309,7 +311,7 @@ def register(app: typer.Typer) -> None:
             else ("served" if entity.emitted else "NOT served (invalid)")
         )
         console.print(
-            f"[bold]{entity.ref}[/bold]  revision {stored.revision}  {state}  "
+            f"[bold]{escape(str(entity.ref))}[/bold]  revision {stored.revision}  {state}  "
             f"quality {entity.score}/100{'  discovered' if entity.discovered else ''}",
             markup=True,
         )
@@ -321,12 +323,17 @@ def register(app: typer.Typer) -> None:
                 f"{_short(c['value'], 24)} ({c['source']})" for c in row["disputed_by"]
             )
             table.add_row(
-                row["field"],
-                _short(row["value"]),
-                row["source"],
-                row["locator"],
-                row["age"],
-                disputed,
+                *map(
+                    Text,
+                    (
+                        row["field"],
+                        _short(row["value"]),
+                        row["source"],
+                        row["locator"],
+                        row["age"],
+                        disputed,
+                    ),
+                )
             )
         console.print(table)
         if entity.places:
@@ -334,14 +341,14 @@ def register(app: typer.Typer) -> None:
             for title in ("status", "place", "shown", "last known", "age", "source"):
                 places.add_column(title, overflow="fold")
             for p in entity.places:
-                shown = f"[yellow]{p.value} (stale)[/]" if p.stale else p.value
+                shown = Text(f"{p.value} (stale)", style="yellow") if p.stale else Text(p.value)
                 places.add_row(
-                    p.key,
-                    p.place,
+                    Text(p.key),
+                    Text(p.place),
                     shown,
-                    p.last_known or '""',
-                    age(p.provenance.observed_at, now),
-                    p.provenance.source,
+                    Text(p.last_known or '""'),
+                    Text(age(p.provenance.observed_at, now)),
+                    Text(p.provenance.source),
                 )
             console.print(places)
         for f in entity.findings:
@@ -378,7 +385,7 @@ def register(app: typer.Typer) -> None:
             json.dump({"ref": str(target), "revisions": entries}, sys.stdout, indent=2, default=str)
             sys.stdout.write("\n")
             return 0
-        console.print(f"[bold]{target}[/bold]", markup=True)
+        console.print(f"[bold]{escape(str(target))}[/bold]", markup=True)
         for entry in entries:
             console.print(
                 f"#{entry['revision']} {entry['at']} {entry['change']} — {entry['cause']}",

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import yaml
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
 from trueup.cli.app import ConfigOption, config_path, console, open_store, read_config
+from trueup.cli.catalog import print_findings
 from trueup.cli.run import print_summary, run_sync
 from trueup.config import DEFAULT_CONFIG, DirectorySinkConfig, redacted
 from trueup.errors import ConfigError
+from trueup.model.ref import EntityRef
 from trueup.sources.registry import build_source
 
 STARTER = """\
@@ -108,23 +115,45 @@ def register(app: typer.Typer) -> None:
 
         root = directory or Path(tempfile.mkdtemp(prefix="trueup-demo-"))
         world = write_demo_world(root)
-        console.print(f"[bold]demo world[/bold] written to {root}")
+        console.print(f"[bold]demo world[/bold] written to {escape(str(root))}", soft_wrap=True)
         loaded = read_config(world.config)
         outcome = run_sync(loaded, only=(), accept_removals=())
         print_summary(outcome)
+        with open_store(loaded) as store:
+            findings = sorted(store.findings(), key=lambda f: (-f.severity.rank, f.subject, f.code))
+            drifted = [
+                stored.assembled
+                for name in (world.out_of_sync, world.degraded)
+                if (stored := store.entity(EntityRef.of("component", None, name))) is not None
+            ]
+        console.print("\n[bold]what trueup found[/bold]")
+        print_findings(findings)
+        status = Table("entity", "status", "place", "shown")
+        for entity in drifted:
+            for place in entity.places:
+                if place.key in ("argocd-sync", "argocd-health", "replicas"):
+                    status.add_row(
+                        *map(Text, (entity.ref.name, place.key, place.place, place.value))
+                    )
+        console.print("\n[bold]status per place[/bold] (the entity shows the worst of them)")
+        console.print(status)
+        exe = shutil.which("trueup") or str(Path(sys.executable).with_name("trueup"))
         sink = next(
             (Path(s.path) for s in loaded.sinks if isinstance(s, DirectorySinkConfig)), None
         )
-        console.print()
-        console.print("[bold]results[/bold]")
-        console.print(f"  database      {loaded.database}")
+        console.print("\n[bold]results[/bold]")
+        console.print(f"  database   {escape(loaded.database)}", soft_wrap=True)
         if sink is not None:
-            console.print(f"  entities      {sink}/<namespace>/<kind>/<name>.yaml")
-        console.print("  try           " + f"trueup check -c {world.config}")
-        console.print(
-            "                " + f"trueup explain component:checkout-web -c {world.config}"
-        )
-        console.print("                " + f"trueup export -c {world.config}")
+            console.print(
+                f"  entities   {escape(str(sink))}/<namespace>/<kind>/<name>.yaml", soft_wrap=True
+            )
+        for command in (
+            f"check -c {world.config} --by-owner",
+            f"explain component:{world.out_of_sync} -c {world.config}",
+            f"history component:{world.out_of_sync} -c {world.config}",
+            f"export -c {world.config}",
+        ):
+            console.print(f"  try        {escape(exe)} {escape(command)}", soft_wrap=True)
         if not once:
             console.print(
                 "\n(the web server arrives with `trueup serve`; this demo stops after the sync)"

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from trueup.cli.app import ConfigOption, console, open_store, read_config
@@ -23,10 +24,13 @@ def run_sync(config: Config, *, only: Sequence[str], accept_removals: Sequence[s
 
         def progress(source_id: str, read: ScopeRead) -> None:
             if isinstance(read, ScopeFailure):
-                line = f"[red]✗[/red] {source_id}/{read.scope}: {read.kind.value}: {read.message}"
+                what = escape(f"{source_id}/{read.scope}: {read.kind.value}: {read.message}")
+                line = f"[red]✗[/red] {what}"
             else:
                 count = len(read.observations)
-                line = f"[green]✓[/green] {source_id}/{read.scope}: {count} observations"
+                line = (
+                    f"[green]✓[/green] {escape(f'{source_id}/{read.scope}')}: {count} observations"
+                )
             console.print(line, markup=True)
             if status is not None:
                 status.update(f"read {source_id}/{read.scope}…")
@@ -61,14 +65,11 @@ def print_summary(outcome: SyncOutcome) -> None:
             f"{summary.created} created, {summary.changed} changed, {summary.removed} removed",
         )
     for (source, scope), count in sorted(outcome.held.items()):
-        table.add_row("[yellow]held[/yellow]", f"{count} removals in {source}/{scope}")
+        table.add_row("[yellow]held[/yellow]", escape(f"{count} removals in {source}/{scope}"))
     console.print(table)
     for failure in outcome.failures:
-        console.print(
-            f"[red]failed[/red] {failure.source}/{failure.scope} ({failure.kind.value}): "
-            f"{failure.message} — last good data kept",
-            markup=True,
-        )
+        what = f"{failure.source}/{failure.scope} ({failure.kind.value}): {failure.message}"
+        console.print(f"[red]failed[/red] {escape(what)} — last good data kept", markup=True)
 
 
 def register(app: typer.Typer) -> None:
