@@ -136,7 +136,7 @@ def test_demo_config_loads_and_points_at_the_world(demo: DemoWorld) -> None:
     assert isinstance(clusters, KubernetesSourceConfig)
     assert sorted(Path(clusters.snapshot or "").parent.glob("*.json")) == sorted(demo.exports)
     assert clusters.max_age is not None and clusters.max_age >= timedelta(hours=1)
-    assert config.merge.precedence["*"] == ["catalog", "clusters"]
+    assert config.merge.precedence["*"] == ["catalog", "clusters", "infra"]
     assert config.safety.max_removal_ratio == 0.5
     assert [sink.type for sink in config.sinks] == ["directory"]
 

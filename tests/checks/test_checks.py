@@ -21,6 +21,7 @@ from trueup.checks.base import count_summary, quality_score
 from trueup.checks.completeness import CompletenessCheck
 from trueup.checks.relations import RelationsCheck
 from trueup.checks.scorecard import NO_OWNER, scorecard
+from trueup.model.assembled import EntityScore
 from trueup.model.finding import Code, Severity, finding
 from trueup.model.ref import EntityRef, parse_ref
 
@@ -183,7 +184,11 @@ def test_scorecard_groups_by_owner_worst_first() -> None:
         "catalog", "catalog", *(intent(d, path=f"{i}.yaml") for i, d in enumerate(docs))
     )
     result = assemble([catalog], policy(), now=NOW)
-    card = scorecard(result.entities.values())
+    entities = result.entities.values()
+    card = scorecard(
+        [EntityScore(e.ref, e.owner, e.score) for e in entities],
+        [f for e in entities for f in e.findings],
+    )
     assert next(row.owner for row in card) == "group:default/team-b"
     team_b = card[0]
     assert team_b.entities == 1 and team_b.score == 80

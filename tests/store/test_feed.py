@@ -45,3 +45,14 @@ def test_feed_text_follows_a_change(store: Store) -> None:
     [row] = list(store.feed_rows())
     assert yaml.safe_load(row.yaml)["spec"] == {"owner": "team-z"}
     assert row.content_hash == changed.content_hash()
+
+
+def test_scores_give_owner_and_score_without_decoding(store: Store) -> None:
+    commit(store, assembled("a", owner="team-a"), assembled("b", owner="user:jdoe"))
+    commit(store, assembled("a", owner="team-a"), minutes=1)  # b leaves
+    [score] = store.scores()
+    assert (str(score.ref), score.owner, score.score) == (
+        "component:default/a",
+        "group:default/team-a",
+        100,
+    )

@@ -1,18 +1,19 @@
-"""The per-owner data-quality scorecard, computed from entities and their findings.
+"""The per-owner data-quality scorecard, computed from entity scores and findings.
 
-Called by ``trueup check`` (and later the dashboard's findings view). An owner
-is the entity's ``spec.owner`` as a full reference (``group:default/team-a``);
-entities without one are counted under ``(no owner)``.
+Called by ``trueup check`` (and later the dashboard's findings view) with the
+store's light ``scores()`` read. An owner is the entity's ``spec.owner`` as a
+full reference (``group:default/team-a``); entities without one are counted
+under ``(no owner)``.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from trueup.errors import RefError
-from trueup.model.assembled import AssembledEntity
-from trueup.model.ref import parse_ref
+from trueup.model.assembled import EntityScore
+from trueup.model.finding import Finding
 
 NO_OWNER = "(no owner)"
 
@@ -42,27 +43,21 @@ class OwnerScore:
         }
 
 
-def owner_of(entity: AssembledEntity) -> str:
-    spec = entity.entity.get("spec") or {}
-    raw = spec.get("owner") if isinstance(spec, dict) else None
-    if not isinstance(raw, str) or not raw:
-        return NO_OWNER
-    try:
-        return str(parse_ref(raw, default_kind="group", default_namespace=entity.ref.namespace))
-    except RefError:
-        return raw
-
-
-def scorecard(entities: Iterable[AssembledEntity]) -> list[OwnerScore]:
-    """One row per owner, worst score first."""
+def scorecard(scores: Iterable[EntityScore], findings: Iterable[Finding]) -> list[OwnerScore]:
+    """One row per owner, worst score first; findings count for the entity they are about."""
+    by_subject: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        by_subject[f.subject].append(f)
     rows: dict[str, OwnerScore] = {}
-    for entity in entities:
-        row = rows.setdefault(owner_of(entity), OwnerScore(owner_of(entity)))
+    for entity in scores:
+        owner = entity.owner or NO_OWNER
+        row = rows.setdefault(owner, OwnerScore(owner))
         row.entities += 1
         row.score_total += entity.score
-        for f in entity.findings:
+        own = by_subject.get(str(entity.ref), ())
+        for f in own:
             row.by_severity[f.severity.value] = row.by_severity.get(f.severity.value, 0) + 1
             row.by_code[f.code] = row.by_code.get(f.code, 0) + 1
-        if entity.findings:
+        if own:
             row.worst.append((entity.score, str(entity.ref)))
     return sorted(rows.values(), key=lambda r: (r.score, r.owner))

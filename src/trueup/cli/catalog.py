@@ -230,9 +230,9 @@ def register(app: typer.Typer) -> None:
             findings = sorted(
                 store.findings(), key=lambda f: (-f.severity.rank, f.subject, f.code, f.message)
             )
-            assembled = [e.assembled for e in store.entities()]
-        scores = {str(e.ref): e.score for e in assembled}
-        card = scorecard(assembled)
+            entity_scores = store.scores()
+        scores = {str(e.ref): e.score for e in entity_scores}
+        card = scorecard(entity_scores, findings)
         out: TextIO = sys.stdout
         if fmt is CheckFormat.json:
             counts = {s.value: sum(1 for f in findings if f.severity is s) for s in Severity}

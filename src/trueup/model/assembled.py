@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from trueup.errors import RefError
 from trueup.model.finding import Finding, JSONValue
 from trueup.model.observation import Nature, Provenance
-from trueup.model.ref import EntityRef
+from trueup.model.ref import EntityRef, parse_ref
 
 VOLATILE_ANNOTATION = "trueup.io/observed-at"
 
@@ -112,6 +113,18 @@ class AssembledEntity:
     observed_at: datetime | None = None  # oldest actual observation in use
     sources: tuple[str, ...] = field(default=())
 
+    @property
+    def owner(self) -> str | None:
+        """``spec.owner`` as a full reference (``group:default/team-a``), or None."""
+        spec = self.entity.get("spec") or {}
+        raw = spec.get("owner") if isinstance(spec, Mapping) else None
+        if not isinstance(raw, str) or not raw:
+            return None
+        try:
+            return str(parse_ref(raw, default_kind="group", default_namespace=self.ref.namespace))
+        except RefError:
+            return raw
+
     def content_hash(self) -> str:
         """Changes exactly when the entity or its findings change (not on mere re-reads)."""
         meta = dict(self.entity.get("metadata") or {})
@@ -167,3 +180,12 @@ class AssemblyResult:
 
     entities: Mapping[EntityRef, AssembledEntity]
     findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EntityScore:
+    """What the per-owner scorecard needs of one entity (the store keeps it as columns)."""
+
+    ref: EntityRef
+    owner: str | None
+    score: int

@@ -11,6 +11,7 @@ from trueup.config import (
     FileSourceConfig,
     KubernetesSourceConfig,
     SourceConfig,
+    TerraformSourceConfig,
 )
 from trueup.errors import ConfigError
 from trueup.sources.base import Source
@@ -30,6 +31,10 @@ def build_source(config: SourceConfig) -> Source:
             f"source {config.id!r}: live cluster reading (kubeconfig/contexts) is not available "
             "in this build yet; use `snapshot:` with `kubectl get -o json` exports"
         )
+    if isinstance(config, TerraformSourceConfig):
+        from trueup.sources.terraform import TerraformSource
+
+        return TerraformSource(config)
     raise ConfigError(
         f"source {config.id!r}: type {config.type!r} is not available in this build yet"
     )

@@ -234,10 +234,15 @@ def _dump(assembled: AssembledEntity, data: Any) -> JSONText:
         raise StoreError(f"entity {assembled.ref} cannot be stored: {error}") from error
 
 
-def _feed(assembled: AssembledEntity) -> dict[str, str | None]:
-    """The feed's two renderings of the Backstage document, or NULLs when not emitted."""
+def _feed(assembled: AssembledEntity) -> dict[str, Any]:
+    """The columns read without decoding the document: feed text, owner and score."""
     row = feed_row(assembled)
-    return {"feed_yaml": row.yaml if row else None, "feed_json": row.json if row else None}
+    return {
+        "feed_yaml": row.yaml if row else None,
+        "feed_json": row.json if row else None,
+        "owner": assembled.owner,
+        "score": assembled.score,
+    }
 
 
 def _sha256(text: str) -> str:

@@ -140,6 +140,8 @@ entities = sa.Table(
     # NULL when the entity is not emitted (it breaks Backstage's rules).
     sa.Column("feed_yaml", sa.Text, nullable=True),
     sa.Column("feed_json", sa.Text, nullable=True),
+    sa.Column("owner", sa.Text, nullable=True),  # spec.owner as a full ref, for scorecards
+    sa.Column("score", sa.Integer, nullable=False),  # the quality score, 0-100
     sa.Column("removed", sa.Boolean, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),  # when the current revision was written

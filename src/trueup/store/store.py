@@ -30,7 +30,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import URL, Connection, Engine
 
 from trueup.errors import StoreError
-from trueup.model.assembled import AssembledEntity, AssemblyResult
+from trueup.model.assembled import AssembledEntity, AssemblyResult, EntityScore
 from trueup.model.finding import Finding, Severity
 from trueup.model.observation import ScopeFailure, Snapshot
 from trueup.model.ref import EntityRef
@@ -218,6 +218,25 @@ class Store:
         ):
             for kind, namespace, name, content_hash, yaml_text, json_text in rows:
                 yield FeedRow(EntityRef(kind, namespace, name), content_hash, yaml_text, json_text)
+
+    def scores(self) -> list[EntityScore]:
+        """Owner and quality score of every current entity, without decoding documents."""
+        query = (
+            sa.select(
+                entities.c.kind,
+                entities.c.namespace,
+                entities.c.name,
+                entities.c.owner,
+                entities.c.score,
+            )
+            .where(entities.c.removed.is_(False))
+            .order_by(entities.c.kind, entities.c.namespace, entities.c.name)
+        )
+        with translated("reading scores", self._url), self._read() as conn:
+            return [
+                EntityScore(EntityRef(kind, namespace, name), owner, score)
+                for kind, namespace, name, owner, score in conn.execute(query)
+            ]
 
     def entity(self, ref: EntityRef) -> StoredEntity | None:
         """One entity, removed ones included (``removed`` says so)."""

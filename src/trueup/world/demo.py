@@ -39,6 +39,7 @@ from trueup.world.demo_catalog import (
     catalog_files,
     declared_counts,
 )
+from trueup.world.terraform import write_demo_state
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ def write_demo_world(root: Path, *, now: datetime | None = None) -> DemoWorld:
         os.utime(path, (stamp, stamp))
         exports.append(path)
 
+    write_demo_state(root, now=moment)
     config = root / "trueup.yaml"
     config.write_text(_CONFIG, encoding="utf-8")
 
@@ -183,11 +185,27 @@ sources:
     collect: [workloads, argocd]
     max_age: 24h
 
+  # What Terraform built: state format v4 files (s3:// and https:// backends work too).
+  # Each file is one state, named after the file (payments).
+  - id: infra
+    type: terraform
+    state: states/*.tfstate
+    owner: team-platform
+    exclude_types: ["random_*"]
+    max_age: 24h
+    mappings:
+      # The RDS instance is the catalog's payments-db: enrich it, don't discover a new one.
+      - type: aws_db_instance
+        name: payments-db
+      # Everything in this state belongs to the payments system.
+      - state: payments
+        system: payments
+
 merge:
   precedence:
-    # Ownership comes from the catalog only, never from cluster labels.
+    # Ownership comes from the catalog only, never from cluster labels or tags.
     "spec.owner": [catalog]
-    "*": [catalog, clusters]
+    "*": [catalog, clusters, infra]
 
 safety:
   max_removal_ratio: 0.5

@@ -108,6 +108,8 @@ def upgrade() -> None:
         sa.Column("document", _json(), nullable=False),
         sa.Column("feed_yaml", sa.Text(), nullable=True),
         sa.Column("feed_json", sa.Text(), nullable=True),
+        sa.Column("owner", sa.Text(), nullable=True),
+        sa.Column("score", sa.Integer(), nullable=False),
         sa.Column("removed", sa.Boolean(), nullable=False),
         sa.Column("created_at", _time(), nullable=False),
         sa.Column("updated_at", _time(), nullable=False),
