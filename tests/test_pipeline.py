@@ -272,3 +272,22 @@ def test_selecting_one_source_keeps_the_others_state(world: World, store: Store)
     assert (
         stored.assembled.entity["metadata"]["annotations"]["trueup.io/argocd-health"] == "Degraded"
     )
+
+
+def test_a_source_failure_ends_when_the_source_reads_again(world: World, store: Store) -> None:
+    world.declare("payments")
+    outcome = world.sync(store)  # no export matches yet: the kubernetes source fails as a whole
+    assert outcome.exit_code == 2
+    assert "source-failed" in {f.code for f in store.findings()}
+    world.run(argo_app("payments"))
+    world.now += timedelta(minutes=1)
+    assert world.sync(store).exit_code == 0
+    assert "source-failed" not in {f.code for f in store.findings()}
+
+
+def test_failures_of_sources_not_read_now_stay_visible(world: World, store: Store) -> None:
+    world.declare("payments")
+    world.sync(store)  # the kubernetes source fails
+    world.now += timedelta(minutes=1)
+    world.sync(store, only=["catalog"])
+    assert "source-failed" in {f.code for f in store.findings()}

@@ -172,7 +172,17 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             scope_findings.append(guarded.finding)
 
     read_now = {(r.source, r.scope) for r in reads}
-    _carry_over(store, read_now, failed, held, scope_findings)
+    # A source read in full enumerated its scopes afresh: its old failures of
+    # scopes it no longer lists (e.g. "nothing matched") are over.
+    fully_read = set() if scopes else {source.id for source in sources}
+    _carry_over(
+        store,
+        read_now=read_now,
+        fully_read=fully_read,
+        failed=failed,
+        held=held,
+        scope_findings=scope_findings,
+    )
     outcome.held = {key: len(refs) for key, refs in held.items()}
     result = assemble(
         current.values(),
@@ -235,7 +245,9 @@ def _failure_finding(failure: ScopeFailure) -> Finding:
 
 def _carry_over(
     store: Store,
+    *,
     read_now: set[tuple[str, str]],
+    fully_read: set[str],
     failed: dict[tuple[str, str], str],
     held: dict[tuple[str, str], frozenset[EntityRef]],
     scope_findings: list[Finding],
@@ -247,7 +259,9 @@ def _carry_over(
         if not isinstance(source, str) or not isinstance(scope, str):
             continue
         key = (source, scope)
-        if key in read_now or f.code not in (Code.SOURCE_FAILED, Code.REMOVAL_HELD):
+        if key in read_now or source in fully_read:
+            continue
+        if f.code not in (Code.SOURCE_FAILED, Code.REMOVAL_HELD):
             continue
         if f.subject.startswith("scope:"):
             scope_findings.append(f)
