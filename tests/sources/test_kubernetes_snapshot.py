@@ -185,13 +185,18 @@ def test_statefulsets_and_daemonsets_are_workloads_too() -> None:
 
 
 def test_unknown_kinds_and_unlabelled_workloads_are_counted_not_collected() -> None:
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}}
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc"}}
     collected = collect(
-        [service, deployment("plain"), "not an object"], source="s", scope="c", observed_at=NOW
+        [config_map, service, deployment("plain"), "not an object"],
+        source="s",
+        scope="c",
+        observed_at=NOW,
     )
     assert collected.observations == ()
     assert collected.skipped == {
-        "v1/Service": 1,
+        "v1/ConfigMap": 1,
+        "Service without backstage.io/kubernetes-id": 1,
         "Deployment without backstage.io/kubernetes-id": 1,
         "/": 1,
     }
@@ -222,6 +227,7 @@ def test_an_argocd_application_with_a_complete_status(tmp_path: Path) -> None:
         "argocd-revision": "abc123",
         "argocd-operation": "Succeeded",
         "argocd-source": "https://github.com/acme/deploy.git/apps/payments",
+        "argocd-resource-health": "not reported",
     }
     assert obs.links == (("argocd/app-name", "payments"),)
     assert obs.selectors == ("argocd/app-selector",)

@@ -27,10 +27,9 @@ def build_source(config: SourceConfig) -> Source:
             from trueup.sources.kubernetes.snapshot import KubernetesSnapshotSource
 
             return KubernetesSnapshotSource(config)
-        raise ConfigError(
-            f"source {config.id!r}: live cluster reading (kubeconfig/contexts) is not available "
-            "in this build yet; use `snapshot:` with `kubectl get -o json` exports"
-        )
+        from trueup.sources.kubernetes.live import KubernetesLiveSource
+
+        return KubernetesLiveSource(config)
     if isinstance(config, TerraformSourceConfig):
         from trueup.sources.terraform import TerraformSource
 

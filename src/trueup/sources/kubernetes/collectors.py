@@ -1,51 +1,80 @@
 """Collectors: Kubernetes objects → actual observations, as pure functions.
 
-Used by the snapshot reader (:mod:`trueup.sources.kubernetes.snapshot`) and by
-the live reader alike: each collector takes one raw object (its payload shape is
-a TypedDict below), the scope (the cluster) and the time it was seen, and
-returns an :class:`Observation` or None. They follow the conventions of
-Backstage's own plugins (SPEC 4.2):
+Used by the snapshot reader (:mod:`trueup.sources.kubernetes.snapshot`), the
+live reader and the watcher alike: each collector takes one raw object (its
+payload shape is a TypedDict below), the scope (the cluster) and the time it
+was seen, and returns an :class:`Observation` or None. They follow the
+conventions of Backstage's own plugins (SPEC 4.2):
 
-- workloads (Deployments, StatefulSets, DaemonSets, CronJobs) link to the
-  Component named by their label ``backstage.io/kubernetes-id``; unlabelled
-  workloads are not collected. Status: ``replicas`` (``ready/desired``) and
-  ``images`` (the containers' images, comma-joined).
+- workloads (Deployments, StatefulSets, DaemonSets, CronJobs, and their
+  Services and Ingresses) link to the Component named by their label
+  ``backstage.io/kubernetes-id`` (or an entity's
+  ``backstage.io/kubernetes-label-selector`` over their labels); unlabelled
+  ones are not collected. Status: ``replicas`` (``ready/desired``) and
+  ``images``; Services ``service-type`` and ``service-ports``; Ingresses
+  ``ingress-hosts``.
 - Argo CD Applications link by ``argocd/app-name`` (and ``argocd/app-selector``
   over their labels, and their ``backstage.io/kubernetes-id`` label). Status:
-  ``argocd-sync``, ``argocd-health``, ``argocd-revision``, ``argocd-operation``
-  and ``argocd-source``, passed through verbatim; a missing value is ``""``
-  (the assembler shows it as Unknown; nothing here invents Healthy or Synced).
+  ``argocd-sync``, ``argocd-health``, ``argocd-revision``, ``argocd-operation``,
+  ``argocd-source`` and ``argocd-resource-health``, passed through verbatim; a
+  missing value is ``""`` (the assembler shows it as Unknown; nothing here
+  invents Healthy or Synced). Argo CD 3 no longer stores per-resource health
+  (``resourceHealthSource: appTree``): ``argocd-resource-health`` then reads
+  ``not reported``.
+- Crossplane claims, composites and managed resources: see
+  :mod:`trueup.sources.kubernetes.crossplane`.
 
-Payloads come from untrusted exports, so every read checks the type it gets.
+Which collector takes an object is its :class:`Role`: the live reader knows it
+from the resource type it listed; :func:`collect` (snapshot mode) infers it
+from apiVersion/kind, and for Crossplane from the CompositeResourceDefinitions
+and managed-resource CRDs found among the objects. Payloads come from untrusted
+exports and clusters, so every read checks the type it gets.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import TypedDict, cast
 from urllib.parse import urlsplit
 
-from trueup.model.observation import Nature, Observation, Provenance
+from trueup.model.observation import Nature, Observation
 from trueup.model.ref import EntityRef
+from trueup.sources.kubernetes.crossplane import (
+    CRD_KIND,
+    XRD_GROUP,
+    XRD_KIND,
+    CrossplaneObject,
+    CrossplaneRole,
+    collect_crossplane,
+    composed_kinds,
+    kinds_of_xrd,
+    managed_kinds_of_crd,
+)
+from trueup.sources.kubernetes.mappings import CompiledMapping
+from trueup.sources.kubernetes.objects import (
+    KUBERNETES_ID,
+    KubernetesObject,
+    ObjectMeta,
+    as_count,
+    as_list,
+    as_map,
+    as_text,
+    labels_of,
+    provenance_of,
+)
 
-KUBERNETES_ID = "backstage.io/kubernetes-id"
 ARGOCD_APP_NAME = "argocd/app-name"
 ARGOCD_APP_SELECTOR = "argocd/app-selector"
+LABEL_SELECTOR = "backstage.io/kubernetes-label-selector"
+NOT_REPORTED = "not reported"
 IN_CLUSTER_SERVER = "kubernetes.default.svc"
 
 
 # --- raw payloads ---------------------------------------------------------------
-
-
-class ObjectMeta(TypedDict, total=False):
-    name: str
-    namespace: str
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    resourceVersion: str
 
 
 class Container(TypedDict, total=False):
@@ -123,10 +152,18 @@ class OperationState(TypedDict, total=False):
     phase: str
 
 
+class ResourceStatus(TypedDict, total=False):
+    kind: str
+    name: str
+    health: HealthStatus  # absent in Argo CD 3 unless persisted
+
+
 class ApplicationStatus(TypedDict, total=False):
     sync: SyncStatus
     health: HealthStatus
     operationState: OperationState
+    resources: list[ResourceStatus]
+    resourceHealthSource: str  # "appTree": per-resource health is not stored
 
 
 class Application(TypedDict, total=False):
@@ -137,106 +174,155 @@ class Application(TypedDict, total=False):
     status: ApplicationStatus
 
 
-class KubernetesObject(TypedDict, total=False):
-    """Any object: only what is needed to tell which collector takes it."""
+class ServicePort(TypedDict, total=False):
+    port: int
+    protocol: str
 
+
+class ServiceSpec(TypedDict, total=False):
+    type: str
+    ports: list[ServicePort]
+
+
+class Service(TypedDict, total=False):
     apiVersion: str
     kind: str
     metadata: ObjectMeta
+    spec: ServiceSpec
 
 
-# --- reading untrusted values ------------------------------------------------------
+class IngressPath(TypedDict, total=False):
+    path: str
 
 
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
+class IngressHttp(TypedDict, total=False):
+    paths: list[IngressPath]
 
 
-def _map(value: object) -> Mapping[str, object]:
-    return cast(Mapping[str, object], value) if isinstance(value, Mapping) else {}
+class IngressRule(TypedDict, total=False):
+    host: str
+    http: IngressHttp
 
 
-def _list(value: object) -> list[object]:
-    return value if isinstance(value, list) else []
+class IngressSpec(TypedDict, total=False):
+    rules: list[IngressRule]
 
 
-def _count(value: object, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _labels(metadata: Mapping[str, object]) -> dict[str, str]:
-    return {
-        key: value
-        for key, value in _map(metadata.get("labels")).items()
-        if isinstance(key, str) and isinstance(value, str)
-    }
-
-
-def locator(scope: str, obj: KubernetesObject) -> str:
-    """``cluster/namespace/Kind/name@resourceVersion`` (no ``@…`` when there is none)."""
-    metadata = _map(obj.get("metadata"))
-    version = _text(metadata.get("resourceVersion"))
-    head = f"{scope}/{_text(metadata.get('namespace'))}/{_text(obj.get('kind'))}"
-    return f"{head}/{_text(metadata.get('name'))}" + (f"@{version}" if version else "")
-
-
-def _provenance(source: str, scope: str, obj: KubernetesObject, at: datetime) -> Provenance:
-    return Provenance(source=source, scope=scope, locator=locator(scope, obj), observed_at=at)
+class Ingress(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: IngressSpec
 
 
 # --- workloads -----------------------------------------------------------------------
 
 
 def _images(template: object) -> str:
-    containers = _list(_map(_map(template).get("spec")).get("containers"))
-    return ",".join(image for c in containers if (image := _text(_map(c).get("image"))))
+    containers = as_list(as_map(as_map(template).get("spec")).get("containers"))
+    return ",".join(image for c in containers if (image := as_text(as_map(c).get("image"))))
 
 
 def collect_workload(
     obj: Workload, *, source: str, scope: str, observed_at: datetime
 ) -> Observation | None:
     """A labelled Deployment, StatefulSet, DaemonSet or CronJob; None when unlabelled."""
-    metadata = _map(obj.get("metadata"))
-    labels = _labels(metadata)
+    metadata = as_map(obj.get("metadata"))
+    labels = labels_of(metadata)
     kubernetes_id = labels.get(KUBERNETES_ID, "")
     if not kubernetes_id:
         return None
-    kind = _text(obj.get("kind"))
-    spec = _map(obj.get("spec"))
-    status = _map(obj.get("status"))
+    kind = as_text(obj.get("kind"))
+    spec = as_map(obj.get("spec"))
+    status = as_map(obj.get("status"))
     values: dict[str, str] = {}
     if kind == "CronJob":
-        job_spec = _map(_map(spec.get("jobTemplate")).get("spec"))
+        job_spec = as_map(as_map(spec.get("jobTemplate")).get("spec"))
         values["images"] = _images(job_spec.get("template"))
     else:
         if kind == "DaemonSet":
-            ready = _count(status.get("numberReady"), 0)
-            desired = _count(status.get("desiredNumberScheduled"), 0)
+            ready = as_count(status.get("numberReady"), 0)
+            desired = as_count(status.get("desiredNumberScheduled"), 0)
         else:
-            ready = _count(status.get("readyReplicas"), 0)
-            desired = _count(spec.get("replicas"), 1)
+            ready = as_count(status.get("readyReplicas"), 0)
+            desired = as_count(spec.get("replicas"), 1)
         values["replicas"] = f"{ready}/{desired}"
         values["images"] = _images(spec.get("template"))
     return Observation(
         ref=EntityRef.of("component", None, kubernetes_id),
         nature=Nature.ACTUAL,
-        provenance=_provenance(source, scope, obj, observed_at),
+        provenance=provenance_of(source, scope, obj, observed_at),
         fields={f"metadata.annotations.{KUBERNETES_ID}": kubernetes_id},
-        place=f"{scope}/{_text(metadata.get('namespace'))}",
+        place=f"{scope}/{as_text(metadata.get('namespace'))}",
         status=values,
         links=((KUBERNETES_ID, kubernetes_id),),
         labels=labels,
+        selectors=(LABEL_SELECTOR,),
     )
+
+
+def _labelled(
+    obj: KubernetesObject, source: str, scope: str, observed_at: datetime, status: dict[str, str]
+) -> Observation | None:
+    metadata = as_map(obj.get("metadata"))
+    labels = labels_of(metadata)
+    kubernetes_id = labels.get(KUBERNETES_ID, "")
+    if not kubernetes_id:
+        return None
+    return Observation(
+        ref=EntityRef.of("component", None, kubernetes_id),
+        nature=Nature.ACTUAL,
+        provenance=provenance_of(source, scope, obj, observed_at),
+        fields={f"metadata.annotations.{KUBERNETES_ID}": kubernetes_id},
+        place=f"{scope}/{as_text(metadata.get('namespace'))}",
+        status=status,
+        links=((KUBERNETES_ID, kubernetes_id),),
+        labels=labels,
+        selectors=(LABEL_SELECTOR,),
+    )
+
+
+def collect_service(
+    obj: Service, *, source: str, scope: str, observed_at: datetime
+) -> Observation | None:
+    """A labelled Service: its type and ports (``80/TCP,443/TCP``); None when unlabelled."""
+    spec = as_map(obj.get("spec"))
+    ports = []
+    for port in as_list(spec.get("ports")):
+        number = as_count(as_map(port).get("port"), 0)
+        if number:
+            ports.append(f"{number}/{as_text(as_map(port).get('protocol')) or 'TCP'}")
+    status = {
+        "service-type": as_text(spec.get("type")) or "ClusterIP",
+        "service-ports": ",".join(ports),
+    }
+    return _labelled(cast(KubernetesObject, obj), source, scope, observed_at, status)
+
+
+def collect_ingress(
+    obj: Ingress, *, source: str, scope: str, observed_at: datetime
+) -> Observation | None:
+    """A labelled Ingress: its hosts and paths (``shop.example.com/api``); None when unlabelled."""
+    routes: list[str] = []
+    for rule in as_list(as_map(obj.get("spec")).get("rules")):
+        host = as_text(as_map(rule).get("host")) or "*"
+        paths = as_list(as_map(as_map(rule).get("http")).get("paths"))
+        for path in paths or [{}]:
+            route = f"{host}{as_text(as_map(path).get('path')) or '/'}"
+            if route not in routes:
+                routes.append(route)
+    status = {"ingress-hosts": ",".join(routes)}
+    return _labelled(cast(KubernetesObject, obj), source, scope, observed_at, status)
 
 
 # --- Argo CD ---------------------------------------------------------------------
 
 
 def _destination_cluster(destination: Mapping[str, object]) -> str:
-    name = _text(destination.get("name"))
+    name = as_text(destination.get("name"))
     if name:
         return name
-    server = _text(destination.get("server"))
+    server = as_text(destination.get("server"))
     try:
         host = (urlsplit(server).hostname or server) if server else ""
     except ValueError:  # not a URL: show it as written
@@ -245,47 +331,66 @@ def _destination_cluster(destination: Mapping[str, object]) -> str:
 
 
 def _source_text(source: object) -> str:
-    fields = _map(source)
-    repo = _text(fields.get("repoURL")).rstrip("/")
-    path = _text(fields.get("path")) or _text(fields.get("chart"))
+    fields = as_map(source)
+    repo = as_text(fields.get("repoURL")).rstrip("/")
+    path = as_text(fields.get("path")) or as_text(fields.get("chart"))
     return f"{repo}/{path.strip('/')}" if repo and path.strip("/") else repo
+
+
+_HEALTH_ORDER = ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown")
+
+
+def resource_health(status: Mapping[str, object]) -> str:
+    """The worst per-resource health, or ``not reported`` (Argo CD 3 keeps it out of status)."""
+    if as_text(status.get("resourceHealthSource")) == "appTree":
+        return NOT_REPORTED
+    healths = [
+        as_text(as_map(as_map(r).get("health")).get("status"))
+        for r in as_list(status.get("resources"))
+        if "health" in as_map(r)
+    ]
+    if not healths:
+        return NOT_REPORTED
+    known = [h if h in _HEALTH_ORDER else "Unknown" for h in healths]
+    return max(known, key=_HEALTH_ORDER.index)
 
 
 def collect_application(
     obj: Application, *, source: str, scope: str, observed_at: datetime
 ) -> Observation | None:
     """An Argo CD Application; None when it has no name."""
-    metadata = _map(obj.get("metadata"))
-    name = _text(metadata.get("name"))
+    metadata = as_map(obj.get("metadata"))
+    name = as_text(metadata.get("name"))
     if not name:
         return None
-    labels = _labels(metadata)
+    labels = labels_of(metadata)
     kubernetes_id = labels.get(KUBERNETES_ID, "")
-    spec = _map(obj.get("spec"))
-    status = _map(obj.get("status"))
-    sync = _map(status.get("sync"))
-    destination = _map(spec.get("destination"))
-    sources = [spec["source"]] if "source" in spec else _list(spec.get("sources"))
-    revision = _text(sync.get("revision")) or ",".join(
-        r for r in _list(sync.get("revisions")) if isinstance(r, str)
+    spec = as_map(obj.get("spec"))
+    status = as_map(obj.get("status"))
+    sync = as_map(status.get("sync"))
+    destination = as_map(spec.get("destination"))
+    sources = [spec["source"]] if "source" in spec else as_list(spec.get("sources"))
+    revision = as_text(sync.get("revision")) or ",".join(
+        r for r in as_list(sync.get("revisions")) if isinstance(r, str)
     )
     place = f"{scope}/{_destination_cluster(destination)}"
-    namespace = _text(destination.get("namespace"))
+    namespace = as_text(destination.get("namespace"))
     links = [(ARGOCD_APP_NAME, name)]
     if kubernetes_id:
         links.append((KUBERNETES_ID, kubernetes_id))
     return Observation(
         ref=EntityRef.of("component", None, kubernetes_id or name),
         nature=Nature.ACTUAL,
-        provenance=_provenance(source, scope, obj, observed_at),
+        provenance=provenance_of(source, scope, obj, observed_at),
         fields={f"metadata.annotations.{ARGOCD_APP_NAME}": name},
         place=f"{place}/{namespace}" if namespace else place,
         status={
-            "argocd-sync": _text(sync.get("status")),
-            "argocd-health": _text(_map(status.get("health")).get("status")),
+            "argocd-sync": as_text(sync.get("status")),
+            "argocd-health": as_text(as_map(status.get("health")).get("status")),
             "argocd-revision": revision,
-            "argocd-operation": _text(_map(status.get("operationState")).get("phase")),
+            "argocd-operation": as_text(as_map(status.get("operationState")).get("phase")),
             "argocd-source": ",".join(t for s in sources if (t := _source_text(s))),
+            "argocd-resource-health": resource_health(status),
         },
         links=tuple(links),
         labels=labels,
@@ -295,13 +400,102 @@ def collect_application(
 
 # --- dispatch ----------------------------------------------------------------------
 
-COLLECTED_KINDS: Mapping[tuple[str, str], str] = {
-    ("apps/v1", "Deployment"): "workloads",
-    ("apps/v1", "StatefulSet"): "workloads",
-    ("apps/v1", "DaemonSet"): "workloads",
-    ("batch/v1", "CronJob"): "workloads",
-    ("argoproj.io/v1alpha1", "Application"): "argocd",
+
+class Role(StrEnum):
+    """Which collector takes an object."""
+
+    WORKLOAD = "workload"
+    SERVICE = "service"
+    INGRESS = "ingress"
+    APPLICATION = "application"
+    CLAIM = "claim"
+    COMPOSITE = "composite"
+    MANAGED = "managed"
+
+
+FAMILY: Mapping[Role, str] = {
+    Role.WORKLOAD: "workloads",
+    Role.SERVICE: "workloads",
+    Role.INGRESS: "workloads",
+    Role.APPLICATION: "argocd",
+    Role.CLAIM: "crossplane",
+    Role.COMPOSITE: "crossplane",
+    Role.MANAGED: "crossplane",
 }
+_CROSSPLANE: Mapping[Role, CrossplaneRole] = {
+    Role.CLAIM: CrossplaneRole.CLAIM,
+    Role.COMPOSITE: CrossplaneRole.COMPOSITE,
+    Role.MANAGED: CrossplaneRole.MANAGED,
+}
+
+COLLECTED_KINDS: Mapping[tuple[str, str], Role] = {
+    ("apps/v1", "Deployment"): Role.WORKLOAD,
+    ("apps/v1", "StatefulSet"): Role.WORKLOAD,
+    ("apps/v1", "DaemonSet"): Role.WORKLOAD,
+    ("batch/v1", "CronJob"): Role.WORKLOAD,
+    ("v1", "Service"): Role.SERVICE,
+    ("networking.k8s.io/v1", "Ingress"): Role.INGRESS,
+    ("argoproj.io/v1alpha1", "Application"): Role.APPLICATION,
+}
+
+
+def collect_object(
+    obj: Mapping[str, object], role: Role, *, source: str, scope: str, observed_at: datetime
+) -> Observation | None:
+    """The observation the role's collector makes of one object (None: not collected)."""
+    if role is Role.WORKLOAD:
+        return collect_workload(
+            cast(Workload, obj), source=source, scope=scope, observed_at=observed_at
+        )
+    if role is Role.SERVICE:
+        return collect_service(
+            cast(Service, obj), source=source, scope=scope, observed_at=observed_at
+        )
+    if role is Role.INGRESS:
+        return collect_ingress(
+            cast(Ingress, obj), source=source, scope=scope, observed_at=observed_at
+        )
+    if role is Role.APPLICATION:
+        return collect_application(
+            cast(Application, obj), source=source, scope=scope, observed_at=observed_at
+        )
+    return collect_crossplane(
+        cast(CrossplaneObject, obj),
+        _CROSSPLANE[role],
+        source=source,
+        scope=scope,
+        observed_at=observed_at,
+    )
+
+
+def skip_reason(role: Role) -> str:
+    return f"without {KUBERNETES_ID}" if FAMILY[role] == "workloads" else "without a name"
+
+
+def crossplane_roles(objects: Sequence[Mapping[str, object]]) -> dict[tuple[str, str], Role]:
+    """(apiVersion, kind) → role of the Crossplane kinds the XRDs and CRDs in ``objects`` define."""
+    roles: dict[tuple[str, str], Role] = {}
+    for obj in objects:
+        api_version, kind = as_text(obj.get("apiVersion")), as_text(obj.get("kind"))
+        if kind == XRD_KIND and api_version.startswith(f"{XRD_GROUP}/"):
+            found = kinds_of_xrd(obj)
+        elif kind == CRD_KIND:
+            found = managed_kinds_of_crd(obj)
+        else:
+            continue
+        for each in found:
+            roles[(each.api_version, each.kind)] = _ROLE_OF[each.role]
+    composites = [
+        obj
+        for obj in objects
+        if roles.get((as_text(obj.get("apiVersion")), as_text(obj.get("kind")))) is Role.COMPOSITE
+    ]
+    for key in composed_kinds(composites):
+        roles.setdefault(key, Role.MANAGED)
+    return roles
+
+
+_ROLE_OF = {value: key for key, value in _CROSSPLANE.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,30 +512,38 @@ def collect(
     source: str,
     scope: str,
     observed_at: datetime,
-    groups: Iterable[str] = ("workloads", "argocd"),
+    groups: Iterable[str] = ("workloads", "argocd", "crossplane"),
+    mappings: Sequence[CompiledMapping] = (),
 ) -> Collected:
-    """Run the collector of each object's kind (in the enabled ``groups``) over every object."""
+    """Run the collector of each object's kind (in the enabled ``groups``), and the mappings."""
     enabled = set(groups)
+    items = [as_map(item) for item in objects]
+    roles = dict(COLLECTED_KINDS)
+    if "crossplane" in enabled:
+        roles.update(crossplane_roles(items))
     observations: list[Observation] = []
     skipped: Counter[str] = Counter()
-    for item in objects:
-        raw = _map(item)
-        key = (_text(raw.get("apiVersion")), _text(raw.get("kind")))
-        group = COLLECTED_KINDS.get(key)
-        if group is None or group not in enabled:
-            skipped[f"{key[0]}/{key[1]}" if group is None else f"{group} not collected"] += 1
+    for raw in items:
+        key = (as_text(raw.get("apiVersion")), as_text(raw.get("kind")))
+        mapped = False
+        for mapping in mappings:
+            if mapping.applies_to(raw):
+                mapped = True
+                seen = mapping.observe(raw, source=source, scope=scope, observed_at=observed_at)
+                if seen is None:
+                    skipped[f"{key[1]} without a ref from mapping {mapping.name}"] += 1
+                else:
+                    observations.append(seen)
+        role = roles.get(key)
+        if role is None or FAMILY[role] not in enabled:
+            if not mapped:
+                skipped[
+                    f"{key[0]}/{key[1]}" if role is None else f"{FAMILY[role]} not collected"
+                ] += 1
             continue
-        if group == "argocd":
-            observation = collect_application(
-                cast(Application, raw), source=source, scope=scope, observed_at=observed_at
-            )
-        else:
-            observation = collect_workload(
-                cast(Workload, raw), source=source, scope=scope, observed_at=observed_at
-            )
+        observation = collect_object(raw, role, source=source, scope=scope, observed_at=observed_at)
         if observation is None:
-            reason = "without a name" if group == "argocd" else f"without {KUBERNETES_ID}"
-            skipped[f"{key[1]} {reason}"] += 1
+            skipped[f"{key[1]} {skip_reason(role)}"] += 1
         else:
             observations.append(observation)
     return Collected(tuple(observations), dict(skipped))

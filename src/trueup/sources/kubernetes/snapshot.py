@@ -14,7 +14,9 @@ or are not a JSON List is a :class:`ScopeFailure` naming the file and the
 position of the error; it replaces nothing. The observations of a scope are as
 old as the export: their ``observed_at`` is the newest modification time of its
 files, so an old export turns stale after ``max_age``. The objects are turned
-into observations by :mod:`trueup.sources.kubernetes.collectors`.
+into observations by :mod:`trueup.sources.kubernetes.collectors` (Crossplane
+kinds are found through the XRDs and CRDs in the export) and by the source's
+declarative ``mappings``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from trueup.errors import ConfigError
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.kubernetes.collectors import collect
+from trueup.sources.kubernetes.mappings import compile_mappings
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,7 @@ class KubernetesSnapshotSource:
             raise ConfigError(f"source {config.id!r}: snapshot mode needs the 'snapshot' key")
         self.config = config
         self.pattern = config.snapshot
+        self.mappings = compile_mappings(config.mappings, config.id)
 
     @property
     def id(self) -> str:
@@ -99,6 +103,7 @@ class KubernetesSnapshotSource:
             scope=scope,
             observed_at=export.modified_at,
             groups=self.config.collect,
+            mappings=self.mappings,
         )
         return Snapshot(
             source=self.id,

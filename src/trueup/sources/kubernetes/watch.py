@@ -1,0 +1,579 @@
+"""The long-running mode (``trueup serve``): list → watch → relist per resource type.
+
+:class:`ClusterWatcher` keeps one cluster (one scope) current and calls
+``on_change(scope, read)`` with a fresh *complete* Snapshot of the scope after
+each batch of changes (or a ScopeFailure when the whole cluster is lost). The
+server feeds those to the pipeline. Per resource type, one reflector thread
+(none of the Python clients is a full informer; anchors-reliability 3.6):
+
+- lists the type as one consistent snapshot (:mod:`~trueup.sources.kubernetes.pager`),
+  then watches from the list's resourceVersion with bookmarks and a
+  ``timeoutSeconds`` drawn from [T, 2T]; each event and bookmark advances the
+  resourceVersion it resumes from;
+- a normal end of stream, a silent stream (no bytes before the client-side
+  idle deadline) or a broken connection → re-watch from the last
+  resourceVersion, without relisting (connection trouble backs off 0.8 s → 30 s);
+- 410 ``Expired`` (an ERROR event, or the HTTP answer) → relist from scratch;
+  objects that vanished in the gap are dropped and recorded as
+  :class:`Tombstone` values; then watch from the new list's resourceVersion;
+- 429 → wait its ``Retry-After`` (else back off) and re-watch *without
+  relisting*;
+- 403/404 → the type is *no access*/*not installed*: its last known objects
+  stay (they age into stale), a finding says why, and it is retried with backoff.
+
+The applier (the thread that calls :meth:`ClusterWatcher.run`) owns the cache:
+reflectors only put messages on a queue. Observations of a type whose watch is
+healthy are re-stamped every ``refresh`` so they do not turn stale; those of a
+broken type keep their last time and do. Every ``rediscover`` the watcher
+runs discovery again (new XRDs, CRDs) and restarts its reflectors if the set
+of types changed. ``now``, ``wait`` and ``rng`` are injected for tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from trueup.config import KubernetesSourceConfig
+from trueup.model.observation import FailureKind, Observation, ScopeFailure, ScopeRead, Snapshot
+from trueup.sources.kubernetes.kubeconfig import ClusterIdentity
+from trueup.sources.kubernetes.objects import as_map, as_text
+from trueup.sources.kubernetes.pager import (
+    BACKOFF_INITIAL,
+    BACKOFF_MAX,
+    ListFailedError,
+    Listing,
+    Pager,
+)
+from trueup.sources.kubernetes.reading import build_snapshot, observe_item
+from trueup.sources.kubernetes.resources import Discovery, ResourceType, TypeFailure
+from trueup.sources.kubernetes.transport import (
+    ApiTransport,
+    KubeApiError,
+    KubeIdleError,
+    KubeUnreachableError,
+    WatchStream,
+)
+
+log = logging.getLogger(__name__)
+
+OnChange = Callable[[str, ScopeRead], None]
+Wait = Callable[[threading.Event, float], None]
+ObjectKey = tuple[str, str]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _wait(event: threading.Event, seconds: float) -> None:
+    event.wait(seconds)
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    watch_timeout: float = 300.0
+    idle_timeout: float | None = None  # default: the drawn timeoutSeconds + 30 s
+    refresh: float = 60.0
+    rediscover: float = 300.0
+    batch_window: float = 0.01
+
+    @classmethod
+    def of(cls, config: KubernetesSourceConfig) -> WatchSettings:
+        idle = config.watch_idle_timeout
+        return cls(
+            watch_timeout=config.watch_timeout.total_seconds(),
+            idle_timeout=idle.total_seconds() if idle is not None else None,
+            refresh=config.watch_refresh.total_seconds(),
+            rediscover=config.rediscover_interval.total_seconds(),
+        )
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """An object found deleted by a relist: its watch event was lost in a 410 gap."""
+
+    kind: str
+    namespace: str
+    name: str
+    resource_version: str
+    at: datetime
+
+
+@dataclass
+class WatchStats:
+    """Counters and times for metrics and tests."""
+
+    lists: int = 0
+    watches: int = 0
+    events: int = 0
+    bookmarks: int = 0
+    expired: int = 0
+    idle: int = 0
+    emitted: int = 0
+    last_event_at: datetime | None = None
+    waits: list[tuple[str, float]] = field(default_factory=list)
+
+
+# --- messages from the reflectors to the applier -------------------------------------
+
+
+@dataclass(frozen=True)
+class _Listed:
+    rtype: ResourceType
+    listing: Listing
+
+
+@dataclass(frozen=True)
+class _Event:
+    rtype: ResourceType
+    type: str
+    obj: dict[str, object]
+
+
+@dataclass(frozen=True)
+class _Failed:
+    rtype: ResourceType
+    failure: TypeFailure
+
+
+@dataclass(frozen=True)
+class _Lost:
+    rtype: ResourceType
+    kind: FailureKind
+    message: str
+
+
+@dataclass(frozen=True)
+class _Connected:
+    rtype: ResourceType
+
+
+_Message = _Listed | _Event | _Failed | _Lost | _Connected
+
+
+@dataclass
+class _TypeState:
+    observations: dict[ObjectKey, Observation] = field(default_factory=dict)
+    versions: dict[ObjectKey, str] = field(default_factory=dict)
+    listed: bool = False
+    connected: bool = False
+    failure: TypeFailure | None = None
+    stamped: datetime | None = None
+    list_version: str = ""
+
+
+def _key(obj: dict[str, object]) -> ObjectKey:
+    metadata = as_map(obj.get("metadata"))
+    return (as_text(metadata.get("namespace")), as_text(metadata.get("name")))
+
+
+class ClusterWatcher:
+    """Keeps one cluster's snapshot current; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        identity: ClusterIdentity,
+        transport: ApiTransport,
+        pager: Pager,
+        discover: Callable[[], Discovery],
+        settings: WatchSettings = WatchSettings(),
+        previous: Snapshot | None = None,
+        now: Callable[[], datetime] = utc_now,
+        wait: Wait = _wait,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.source = source
+        self.identity = identity
+        self.transport = transport
+        self.pager = pager
+        self.discover = discover
+        self.settings = settings
+        self.previous = previous
+        self.now = now
+        self.wait = wait
+        self.rng = rng
+        self.stats = WatchStats()
+        self.tombstones: list[Tombstone] = []
+        self._queue: queue.Queue[_Message] = queue.Queue()
+        self._states: dict[ResourceType, _TypeState] = {}
+        self._discovery_failures: list[TypeFailure] = []
+        self._halt = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._streams: set[WatchStream] = set()
+        self._lock = threading.Lock()
+        self._lost_emitted = False
+
+    @property
+    def scope(self) -> str:
+        return self.identity.context
+
+    # --- the applier ---------------------------------------------------------------
+
+    def run(self, on_change: OnChange, stop: threading.Event) -> None:
+        """Watch until ``stop`` is set; calls ``on_change`` from this thread."""
+        try:
+            discovery = self._first_discovery(on_change, stop)
+            if discovery is None:
+                return
+            self._start(discovery)
+            last_discovery = time.monotonic()
+            while not stop.is_set():
+                changed = self._apply_batch(stop)
+                if time.monotonic() - last_discovery >= self.settings.rediscover:
+                    last_discovery = time.monotonic()
+                    changed |= self._rediscover()
+                self._emit(on_change, changed)
+        finally:
+            self._stop_reflectors()
+
+    def _first_discovery(self, on_change: OnChange, stop: threading.Event) -> Discovery | None:
+        attempt = 0
+        while not stop.is_set():
+            try:
+                return self.discover()
+            except (KubeUnreachableError, KubeApiError) as exc:
+                kind = FailureKind.UNREACHABLE
+                if isinstance(exc, KubeApiError):
+                    kind = FailureKind.FORBIDDEN if exc.status == 401 else FailureKind.ERROR
+                on_change(
+                    self.scope, ScopeFailure(self.source, self.scope, kind, str(exc), self.now())
+                )
+                self._pause(stop, "discovery", self._backoff(attempt))
+                attempt += 1
+        return None
+
+    def _pause(self, event: threading.Event, reason: str, seconds: float) -> None:
+        self.stats.waits.append((reason, seconds))
+        self.wait(event, seconds)
+
+    def _backoff(self, attempt: int) -> float:
+        base: float = min(BACKOFF_MAX, BACKOFF_INITIAL * 2.0**attempt)
+        return min(BACKOFF_MAX, base * (1 + self.rng()))
+
+    def _apply_batch(self, stop: threading.Event) -> bool:
+        try:
+            first = self._queue.get(timeout=0.1)
+        except queue.Empty:
+            return False
+        batch = [first]
+        deadline = time.monotonic() + self.settings.batch_window
+        while not stop.is_set():
+            try:
+                batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        changed = False
+        for message in batch:
+            changed |= self._apply(message)
+        return changed
+
+    def _apply(self, message: _Message) -> bool:
+        state = self._states.get(message.rtype)
+        if state is None:
+            return False  # a reflector of a previous discovery
+        if isinstance(message, _Listed):
+            return self._replace(message.rtype, state, message.listing)
+        if isinstance(message, _Event):
+            return self._event(message.rtype, state, message.type, message.obj)
+        if isinstance(message, _Failed):
+            changed = state.failure != message.failure
+            state.failure = message.failure
+            state.connected = True
+            return changed
+        if isinstance(message, _Lost):
+            changed = state.connected
+            state.connected = False
+            return changed
+        changed = not state.connected or self._lost_emitted
+        state.connected = True
+        return changed
+
+    def _replace(self, rtype: ResourceType, state: _TypeState, listing: Listing) -> bool:
+        now = self.now()
+        fresh: dict[ObjectKey, Observation] = {}
+        versions: dict[ObjectKey, str] = {}
+        for item in listing.items:
+            key = _key(item)
+            versions[key] = as_text(as_map(item.get("metadata")).get("resourceVersion"))
+            seen = observe_item(rtype, item, source=self.source, scope=self.scope, observed_at=now)
+            if seen is not None:
+                fresh[key] = seen
+        if state.listed:
+            for key in state.versions.keys() - versions.keys():
+                self.tombstones.append(
+                    Tombstone(rtype.kind, key[0], key[1], state.versions[key], now)
+                )
+        state.observations, state.versions = fresh, versions
+        state.listed, state.connected, state.failure = True, True, None
+        state.stamped, state.list_version = now, listing.resource_version
+        self.stats.lists += 1
+        return True
+
+    def _event(
+        self, rtype: ResourceType, state: _TypeState, kind: str, obj: dict[str, object]
+    ) -> bool:
+        now = self.now()
+        key = _key(obj)
+        self.stats.events += 1
+        self.stats.last_event_at = now
+        if kind == "DELETED":
+            state.versions.pop(key, None)
+            return state.observations.pop(key, None) is not None
+        state.versions[key] = as_text(as_map(obj.get("metadata")).get("resourceVersion"))
+        seen = observe_item(rtype, obj, source=self.source, scope=self.scope, observed_at=now)
+        before = state.observations.pop(key, None)
+        if seen is not None:
+            state.observations[key] = seen
+        return seen is not None or before is not None
+
+    def _emit(self, on_change: OnChange, changed: bool) -> None:
+        if not self._states or not all(s.listed or s.failure for s in self._states.values()):
+            return  # the first complete picture is not there yet
+        if not any(s.connected for s in self._states.values()):
+            if not self._lost_emitted:
+                self._lost_emitted = True
+                message = f"{self.identity.server}: every watch lost its connection"
+                on_change(
+                    self.scope,
+                    ScopeFailure(
+                        self.source, self.scope, FailureKind.UNREACHABLE, message, self.now()
+                    ),
+                )
+            return
+        now = self.now()
+        for state in self._states.values():
+            stale = (
+                state.stamped is None
+                or (now - state.stamped).total_seconds() >= self.settings.refresh
+            )
+            if state.listed and state.connected and state.failure is None and stale:
+                state.observations = {k: _stamped(o, now) for k, o in state.observations.items()}
+                state.stamped = now
+                changed = True
+        if not changed and not self._lost_emitted:
+            return
+        self._lost_emitted = False
+        on_change(self.scope, self.snapshot())
+        self.stats.emitted += 1
+
+    def snapshot(self) -> Snapshot:
+        """The scope as known now (call from the applier thread, or once it stopped)."""
+        observations: list[Observation] = []
+        failures = list(self._discovery_failures)
+        unlisted: list[TypeFailure] = list(self._discovery_failures)
+        read_kinds: set[str] = set()
+        for rtype, state in self._states.items():
+            observations.extend(state.observations.values())
+            if state.listed:
+                read_kinds.add(rtype.kind)
+            if state.failure is not None:
+                failures.append(state.failure)
+                if not state.listed:
+                    unlisted.append(state.failure)
+        return build_snapshot(
+            source=self.source,
+            identity=self.identity,
+            read_at=self.now(),
+            observations=observations,
+            read_kinds=frozenset(read_kinds),
+            failures=failures,
+            previous=self.previous,
+            versions=[s.list_version for s in self._states.values()],
+            carry=unlisted,
+        )
+
+    # --- reflectors ----------------------------------------------------------------
+
+    def _start(self, discovery: Discovery) -> None:
+        self._halt = threading.Event()
+        self._discovery_failures = list(discovery.failures)
+        for rtype in discovery.types:
+            self._states.setdefault(rtype, _TypeState())
+            thread = threading.Thread(
+                target=self._reflect,
+                args=(rtype, self._halt),
+                name=f"watch {self.scope} {rtype.name}",
+                daemon=True,
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _stop_reflectors(self) -> None:
+        self._halt.set()
+        with self._lock:
+            streams = list(self._streams)
+        for stream in streams:
+            stream.shutdown()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self._threads = []
+
+    def _rediscover(self) -> bool:
+        try:
+            discovery = self.discover()
+        except (KubeUnreachableError, KubeApiError) as exc:
+            log.warning("kubernetes %s/%s: rediscovery failed: %s", self.source, self.scope, exc)
+            return False
+        if (
+            set(discovery.types) == set(self._states)
+            and discovery.failures == self._discovery_failures
+        ):
+            return False
+        self._stop_reflectors()
+        for rtype in set(self._states) - set(discovery.types):
+            gone = TypeFailure(
+                rtype.name, FailureKind.NOT_INSTALLED, "no longer served", kinds=(rtype.kind,)
+            )
+            self._states[rtype].failure = gone
+        kept = {t: s for t, s in self._states.items() if t not in discovery.types}
+        self._states = {**kept, **{t: self._states.get(t, _TypeState()) for t in discovery.types}}
+        self._start(discovery)
+        return True
+
+    def _watch_params(
+        self, rtype: ResourceType, version: str
+    ) -> tuple[list[tuple[str, str]], float]:
+        timeout = self.settings.watch_timeout * (1 + self.rng())
+        params = [
+            ("watch", "true"),
+            ("resourceVersion", version),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", str(max(1, int(timeout)))),
+        ]
+        if rtype.selector:
+            params.append(("labelSelector", rtype.selector))
+        idle = self.settings.idle_timeout
+        return params, idle if idle is not None else timeout + 30.0
+
+    def _reflect(self, rtype: ResourceType, halt: threading.Event) -> None:
+        version: str | None = None
+        attempt = 0
+        put = self._queue.put
+        while not halt.is_set():
+            if version is None:
+                try:
+                    listing = self.pager.list_all(rtype.path(), selector=rtype.selector)
+                except ListFailedError as exc:
+                    put(
+                        _Failed(
+                            rtype,
+                            TypeFailure(rtype.name, exc.kind, exc.message, kinds=(rtype.kind,)),
+                        )
+                    )
+                    self._pause(halt, "list failed", self._backoff(attempt))
+                    attempt += 1
+                    continue
+                except (KubeUnreachableError, KubeApiError) as exc:
+                    put(_Lost(rtype, FailureKind.UNREACHABLE, str(exc)))
+                    self._pause(halt, "unreachable", self._backoff(attempt))
+                    attempt += 1
+                    continue
+                put(_Listed(rtype, listing))
+                version = listing.resource_version
+            outcome = self._watch_once(rtype, version, halt)
+            if outcome == "relist":
+                version = None
+                attempt = 0
+            elif isinstance(outcome, str):
+                version = outcome
+                attempt = 0
+            else:
+                reason, seconds, new_version = outcome
+                version = new_version
+                self._pause(
+                    halt, reason, seconds if seconds is not None else self._backoff(attempt)
+                )
+                attempt += 1
+
+    def _watch_once(
+        self, rtype: ResourceType, version: str, halt: threading.Event
+    ) -> str | tuple[str, float | None, str | None]:
+        """One watch: the version to resume from, "relist", or (why, wait, version) to back off."""
+        params, idle = self._watch_params(rtype, version)
+        try:
+            stream = self.transport.watch(rtype.path(), params, idle)
+        except KubeApiError as exc:
+            if exc.status == 410:
+                self.stats.expired += 1
+                return "relist"
+            if exc.status == 429:
+                return ("429 Retry-After", exc.retry_after, version)  # back off, do not relist
+            if exc.status in (403, 404):
+                failure = TypeFailure(rtype.name, *_failure(exc), kinds=(rtype.kind,))
+                self._queue.put(_Failed(rtype, failure))
+                return ("watch refused", None, None)
+            if exc.status == 401:
+                self._queue.put(_Lost(rtype, FailureKind.FORBIDDEN, str(exc)))
+            return (f"watch answered {exc.status}", None, version)
+        except KubeUnreachableError as exc:
+            self._queue.put(_Lost(rtype, FailureKind.UNREACHABLE, str(exc)))
+            return ("unreachable", None, version)
+        self.stats.watches += 1
+        self._queue.put(_Connected(rtype))
+        with self._lock:
+            self._streams.add(stream)
+        try:
+            if halt.is_set():
+                return version
+            return self._read_stream(rtype, stream, version)
+        except KubeIdleError:
+            self.stats.idle += 1
+            log.info(
+                "kubernetes %s/%s: %s watch silent; re-watching",
+                self.source,
+                self.scope,
+                rtype.name,
+            )
+            return version
+        except KubeUnreachableError as exc:
+            if halt.is_set():
+                return version
+            self._queue.put(_Lost(rtype, FailureKind.UNREACHABLE, str(exc)))
+            return ("stream broken", None, version)
+        finally:
+            with self._lock:
+                self._streams.discard(stream)
+            stream.close()
+
+    def _read_stream(
+        self, rtype: ResourceType, stream: WatchStream, version: str
+    ) -> str | tuple[str, float | None, str | None]:
+        for line in stream.lines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                return ("garbled event", None, version)
+            kind = as_text(as_map(event).get("type"))
+            obj = as_map(as_map(event).get("object"))
+            if kind == "ERROR":
+                if obj.get("code") == 410:
+                    self.stats.expired += 1
+                    return "relist"
+                return (f"watch error {obj.get('code')}", None, version)
+            new_version = as_text(as_map(obj.get("metadata")).get("resourceVersion"))
+            if kind == "BOOKMARK":
+                self.stats.bookmarks += 1
+            elif kind in ("ADDED", "MODIFIED", "DELETED"):
+                self._queue.put(_Event(rtype, kind, dict(obj)))
+            version = new_version or version
+        return version
+
+
+def _failure(exc: KubeApiError) -> tuple[FailureKind, str]:
+    if exc.status == 403:
+        return FailureKind.FORBIDDEN, f"no access: {exc}"
+    return FailureKind.NOT_INSTALLED, f"not installed: {exc}"
+
+
+def _stamped(observation: Observation, at: datetime) -> Observation:
+    return replace(observation, provenance=replace(observation.provenance, observed_at=at))
