@@ -79,7 +79,7 @@ def selected_sources(config: Config, only: Sequence[str]) -> list[Source]:
     unknown = [s for s in only if s not in known]
     if unknown:
         raise ConfigError(f"no source with id {', '.join(map(repr, unknown))}")
-    return [build_source(s) for s in config.sources if not only or s.id in only]
+    return [build_source(s, config.sources) for s in config.sources if not only or s.id in only]
 
 
 def sync(
@@ -93,9 +93,16 @@ def sync(
     progress: Progress | None = None,
     trigger: str = "cli",
     data_dir: Path | None = None,
+    sources: Sequence[Source] | None = None,
 ) -> SyncOutcome:
-    """Run one sync and commit it. Raises ConfigError for a bad source selection."""
-    sources = selected_sources(config, only)
+    """Run one sync and commit it. Raises ConfigError for a bad source selection.
+
+    ``sources`` replaces the sources built from the configuration: the server
+    passes its long-lived ones (a watching Kubernetes source), tests pass
+    sources wired to loopback servers.
+    """
+    if sources is None:
+        sources = selected_sources(config, only)
     run_id = store.start_run(trigger=trigger, sources=[s.id for s in sources], now=now())
     outcome = SyncOutcome(run_id=run_id)
     try:
@@ -196,7 +203,10 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
         committed,
         result,
         now=now(),
-        cause=f"sync run {outcome.run_id} ({trigger})",
+        cause="; ".join(
+            [f"sync run {outcome.run_id} ({trigger})"]
+            + [f"{s.source}/{s.scope}: {s.cause}" for s in outcome.snapshots if s.cause]
+        ),
         held=outcome.held,
     )
     for sink in config.sinks:

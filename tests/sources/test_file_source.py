@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -95,10 +96,14 @@ def test_reads_every_matching_file_including_the_root(tmp_path: Path) -> None:
     assert names(snap) == ["ledger", "payments", "root-service"]
     assert len(snap.version) == 12
     locators = [o.provenance.locator for o in snap.observations]
+
+    def digest(path: str) -> str:  # each locator names its file's content hash
+        return hashlib.sha256((tmp_path / path).read_bytes()).hexdigest()[:12]
+
     assert locators == [
-        f"catalog@{snap.version}:catalog-info.yaml#0",
-        f"catalog@{snap.version}:teams/payments/catalog-info.yaml#0",
-        f"catalog@{snap.version}:teams/payments/catalog-info.yaml#1",
+        f"catalog@{digest('catalog-info.yaml')}:catalog-info.yaml#0",
+        f"catalog@{digest('teams/payments/catalog-info.yaml')}:teams/payments/catalog-info.yaml#0",
+        f"catalog@{digest('teams/payments/catalog-info.yaml')}:teams/payments/catalog-info.yaml#1",
     ]
     assert {o.provenance.observed_at for o in snap.observations} == {NOW}
     payments = snap.observations[1]
@@ -158,7 +163,10 @@ def test_a_broken_file_keeps_its_previous_observations_while_others_update(
     (b,) = [o for o in second.observations if o.ref.name == "b"]
     assert b.fields["metadata.description"] == "Second"
     assert b.provenance.observed_at == LATER
-    assert b.provenance.locator.startswith(f"catalog@{second.version}:")
+    assert (
+        b.provenance.locator
+        != next(o for o in first.observations if o.ref.name == "b").provenance.locator
+    )  # the new content hash
     (problem,) = second.findings
     assert problem.code == "invalid-file"
     assert problem.subject == "catalog:a.yaml"
@@ -296,3 +304,44 @@ def test_a_broken_location_file_still_leads_to_its_previous_targets(tmp_path: Pa
 
     assert names(second) == ["payments", "root"]
     assert [f.code for f in second.findings] == ["invalid-file"]
+
+
+def test_an_unchanged_file_is_not_parsed_again_and_keeps_its_observations(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from trueup.config import FileSourceConfig
+    from trueup.model.observation import Snapshot
+    from trueup.sources.base import ReadContext
+    from trueup.sources.file import FileSource
+
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    doc = (
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\n"
+        "metadata: {{name: {name}}}\nspec: {{type: team, children: []}}\n"
+    )
+    (folder / "a.yaml").write_text(doc.format(name="team-a"))
+    (folder / "b.yaml").write_text(
+        doc.format(name="team-b") + "---\nkind: Group\nmetadata: {name: Bad_Name!}\n"
+    )
+    source = FileSource(FileSourceConfig(id="catalog", type="file", path=str(folder)))
+    t0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    first = next(source.observe(ReadContext(now=lambda: t0)))
+    assert isinstance(first, Snapshot)
+    (folder / "a.yaml").write_text(doc.format(name="team-a2"))
+    later = t0 + timedelta(hours=1)
+    second = next(source.observe(ReadContext(now=lambda: later, previous={"catalog": first})))
+    assert isinstance(second, Snapshot)
+    by_name = {o.ref.name: o for o in second.observations}
+    # b.yaml did not change: the very same observation, first seen at t0, and its finding again
+    assert by_name["team-b"] == next(o for o in first.observations if o.ref.name == "team-b")
+    assert by_name["team-b"].provenance.observed_at == t0
+    assert (
+        [f.code for f in second.findings] == [f.code for f in first.findings] == ["invalid-entity"]
+    )
+    # a.yaml changed: parsed again, seen now, with the new content hash in its locator
+    assert by_name["team-a2"].provenance.observed_at == later
+    assert (
+        by_name["team-a2"].provenance.locator
+        != next(o for o in first.observations if o.ref.name == "team-a").provenance.locator
+    )

@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
         """Validate the configuration and that every source can be built."""
         loaded = read_config(config)
         for source in loaded.sources:
-            build_source(source)
+            build_source(source, loaded.sources)
         console.print(
             f"{config_path(config)}: ok ({len(loaded.sources)} sources, {len(loaded.sinks)} sinks)"
         )

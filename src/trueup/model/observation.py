@@ -127,6 +127,9 @@ class Snapshot:
     observations: tuple[Observation, ...]
     findings: tuple[Finding, ...] = ()
     version: str = ""
+    # Something the revisions this read causes should say, e.g. "force-push on
+    # main: 1a2b -> 3c4d"; empty for an ordinary read.
+    cause: str = ""
 
     @property
     def refs(self) -> frozenset[EntityRef]:

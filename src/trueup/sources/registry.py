@@ -7,8 +7,12 @@ never a silent skip.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from trueup.config import (
     FileSourceConfig,
+    GithubSourceConfig,
+    GitSourceConfig,
     KubernetesSourceConfig,
     SourceConfig,
     TerraformSourceConfig,
@@ -17,7 +21,8 @@ from trueup.errors import ConfigError
 from trueup.sources.base import Source
 
 
-def build_source(config: SourceConfig) -> Source:
+def build_source(config: SourceConfig, others: Sequence[SourceConfig] = ()) -> Source:
+    """The source for one configured ``type:``; ``others`` are the rest of the config's sources."""
     if isinstance(config, FileSourceConfig):
         from trueup.sources.file import FileSource
 
@@ -30,6 +35,14 @@ def build_source(config: SourceConfig) -> Source:
         from trueup.sources.kubernetes.live import KubernetesLiveSource
 
         return KubernetesLiveSource(config)
+    if isinstance(config, GitSourceConfig):
+        from trueup.sources.git import GitSource
+
+        return GitSource(config, others=others)
+    if isinstance(config, GithubSourceConfig):
+        from trueup.sources.github import GithubSource
+
+        return GithubSource(config)
     if isinstance(config, TerraformSourceConfig):
         from trueup.sources.terraform import TerraformSource
 

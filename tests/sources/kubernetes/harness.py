@@ -97,8 +97,7 @@ def run_sync(
     now: datetime = NOW,
 ) -> pipeline.SyncOutcome:
     """One real pipeline sync (guard, assemble, commit) over ``source``."""
-    monkeypatch.setattr(pipeline, "selected_sources", lambda cfg, only: [source])
-    return pipeline.sync(Config(sources=[config]), store, now=lambda: now)
+    return pipeline.sync(Config(sources=[config]), store, now=lambda: now, sources=[source])
 
 
 def annotations(store: Store, ref: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Shared fixtures for the terraform source: state fixtures, loopback servers, wiring.
+"""Shared fixtures for the terraform source: state fixtures and loopback servers.
 
 - ``FIXTURES``: small state files modelled on hashicorp/terraform's
   ``internal/states/statefile/testdata/roundtrip/v4-*.tfstate`` (modules,
@@ -9,8 +9,6 @@
   that speaks the S3 protocol), with credentials in the environment.
 - ``state_server``: a tiny HTTP state backend on 127.0.0.1 serving scripted
   answers.
-- ``wire_terraform``: builds TerraformSource for ``type: terraform`` in the
-  pipeline and the CLI, as the registry will once it lists the source.
 """
 
 from __future__ import annotations
@@ -27,9 +25,9 @@ from typing import Any
 
 import pytest
 
-from trueup.config import SourceConfig, TerraformSourceConfig
+from trueup.config import TerraformSourceConfig
 from trueup.model.observation import ScopeRead, Snapshot
-from trueup.sources.base import ReadContext, Source
+from trueup.sources.base import ReadContext
 from trueup.sources.terraform import TerraformSource
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -225,24 +223,3 @@ def state_server() -> Iterator[StateServer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-
-
-# --- wiring the source into the engine ----------------------------------------------
-
-
-@pytest.fixture
-def wire_terraform(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``type: terraform`` builds TerraformSource in the pipeline and ``config check``."""
-    import trueup.cli.project
-    import trueup.pipeline
-    from trueup.sources import registry
-
-    original = registry.build_source
-
-    def build(source_config: SourceConfig) -> Source:
-        if isinstance(source_config, TerraformSourceConfig):
-            return TerraformSource(source_config)
-        return original(source_config)
-
-    monkeypatch.setattr(trueup.pipeline, "build_source", build)
-    monkeypatch.setattr(trueup.cli.project, "build_source", build)

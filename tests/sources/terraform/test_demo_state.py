@@ -65,7 +65,7 @@ def test_the_demo_state_is_a_valid_v4_state_written_the_same_way_each_time(tmp_p
 
 
 @pytest.fixture
-def demo(tmp_path: Path, wire_terraform: None) -> Path:
+def demo(tmp_path: Path) -> Path:
     world = write_demo_world(tmp_path, now=NOW)
     write_demo_state(tmp_path, now=NOW)
     text = world.config.read_text(encoding="utf-8")

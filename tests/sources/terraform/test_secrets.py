@@ -104,7 +104,6 @@ def weird_mode_with_a_secret() -> str:
 def world(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    wire_terraform: None,
     state_server: StateServer,
 ) -> Path:
     monkeypatch.setenv("TRUEUP_TEST_HEADER", "hunter2-header-token")

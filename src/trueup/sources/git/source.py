@@ -1,0 +1,281 @@
+"""The ``git`` source: Backstage descriptor files in one repository branch (intent).
+
+Built from a :class:`~trueup.config.GitSourceConfig` (by the source registry)
+and driven by the pipeline through ``observe``. One scope per source, named
+``<repository name>@<branch>`` (``catalog@main``).
+
+A read fetches the branch into a bare clone under the source's data folder
+(:mod:`~trueup.sources.git.repository`) and then costs what changed:
+
+- head unchanged since the last complete read: the snapshot is rebuilt from the
+  remembered parse results (:mod:`~trueup.sources.git.cache`), nothing parsed;
+- new head: ``git diff-tree`` against the last read commit says which files were
+  added, modified, renamed or deleted; only changed blobs are read and parsed.
+  When the old head is not an ancestor of the new one (a force-push) this is
+  recorded in :attr:`GitSource.last_events` and the diff still applies (it is a
+  diff of two trees);
+- no usable previous state: every file of the commit is listed.
+
+A fetch or read that fails yields a :class:`ScopeFailure` (unreachable,
+forbidden…) and moves nothing: the previous clone state, cache and snapshot stay.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from trueup.config import GithubSourceConfig, GitSourceConfig, SourceConfig
+from trueup.errors import SourceError
+from trueup.model.finding import JSONValue
+from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
+from trueup.parse.catalog_yaml import MAX_FILE_BYTES
+from trueup.sources.base import ReadContext
+from trueup.sources.descriptors import IncludeGlobs
+from trueup.sources.git.cache import ScopeState, load_state, save_state
+from trueup.sources.git.catalog import (
+    CatalogRead,
+    CatalogRequest,
+    UrlTargets,
+    WebLinks,
+    path_in_repository,
+    read_catalog,
+    repository_of,
+)
+from trueup.sources.git.repository import GitRepository, RepositoryError
+
+
+class GitSource:
+    """Reads one branch of one git repository; see the module docstring."""
+
+    nature = Nature.INTENT
+
+    def __init__(
+        self,
+        config: GitSourceConfig,
+        *,
+        data_dir: Path | None = None,
+        others: Sequence[SourceConfig] = (),
+    ) -> None:
+        self.config = config
+        self._globs = IncludeGlobs(config.include)
+        self._data_dir = data_dir
+        # The other configured sources: a Location ``url`` target into a repository
+        # one of them reads is theirs to read (an info finding, not a warning).
+        self._others = [o for o in others if o.id != config.id]
+        self.last_events: list[str] = []  # e.g. force-pushes seen by the last read
+        self.files_parsed = 0  # by the last read: what incremental reads save
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def scope(self) -> str:
+        return f"{repository_name(self.config.url)}@{self.config.branch}"
+
+    def serves(self, repository: str) -> bool:
+        """Whether ``repository`` (a URL, ``owner/name`` or the scope) is the one read here."""
+        if repository in (self.scope, self.config.url):
+            return True
+        mine, theirs = _identity(self.config.url), _identity(repository)
+        return mine == theirs or (theirs.count("/") == 1 and mine.endswith("/" + theirs))
+
+    def observe(self, context: ReadContext) -> Iterator[ScopeRead]:
+        if context.scopes is not None and self.scope not in context.scopes:
+            return
+        yield self.read(context)
+
+    def read(self, context: ReadContext) -> ScopeRead:
+        self.last_events = []
+        self.files_parsed = 0
+        now = context.now()
+        root = self._data_dir or context.data_dir
+        if root is None:
+            raise SourceError(f"source {self.id!r}: no data folder to keep its clone in")
+        slug = _slug(self.scope)
+        repo = GitRepository(
+            self.config.url,
+            root / "clones" / f"{slug}.git",
+            timeout=self.config.timeout.total_seconds(),
+        )
+        try:
+            with repo.locked():
+                return self._read_locked(repo, root / "state" / f"{slug}.json", context, now)
+        except RepositoryError as exc:
+            return ScopeFailure(self.id, self.scope, exc.kind, str(exc), now)
+        except SourceError as exc:
+            return ScopeFailure(self.id, self.scope, FailureKind.ERROR, str(exc), now)
+
+    def _read_locked(
+        self, repo: GitRepository, state_path: Path, context: ReadContext, now: datetime
+    ) -> Snapshot:
+        branch = self.config.branch
+        head = repo.fetch(branch)
+        announced = context.hint.get("after")
+        if announced and announced != head:
+            self.last_events.append(
+                f"a push announced {announced[:12]} on {branch}; the branch head is {head[:12]}"
+            )
+        state = load_state(state_path, source=self.id, scope=self.scope)
+        current = repo.current(branch)
+        patterns: list[JSONValue] = list(self._globs.patterns)
+        if state.extra.get("include") != patterns:
+            state = ScopeState(parsed=state.parsed)  # other globs: list the commit again
+        elif state.commit is not None and current != state.commit:
+            # cache and clone disagree (killed between the two writes, a restored
+            # backup): list the commit again; parse results stay valid (keyed by blob)
+            state = ScopeState(parsed=state.parsed)
+        included = self._included(repo, state, head)
+        web = _web_base(self.config.url)
+        request = CatalogRequest(
+            source=self.id,
+            scope=self.scope,
+            repo=repository_name(self.config.url),
+            commit=head,
+            included=included,
+            observed_at=now,
+            previous=context.previous.get(self.scope),
+            links=web_links(self.config.url, branch),
+            urls=UrlTargets(
+                local=lambda url: path_in_repository(web, branch, url),
+                elsewhere=lambda url: reader_of(url, self._others),
+            ),
+        )
+        result = read_catalog(request, _GitTree(repo, head), _GitBlobs(repo), state.parsed)
+        self.files_parsed = result.parsed_now
+        if state.commit != head or result.parsed_now or result.files != state.files:
+            remembered = ScopeState(head, dict(included), result.files, result.parsed)
+            remembered.extra["include"] = patterns
+            save_state(state_path, remembered)
+        if current != head:
+            repo.switch(branch, head)
+        return self._snapshot(result, head, now)
+
+    def _included(self, repo: GitRepository, state: ScopeState, head: str) -> dict[str, str]:
+        """The files the globs match at ``head``, from the last read plus a diff when possible."""
+        old = state.commit
+        if old == head:
+            return dict(state.included)
+        if old is None or repo.resolve(old) is None:
+            return {p: b for p, b in repo.list_files(head).items() if self._globs.matches(p)}
+        if not repo.is_ancestor(old, head):
+            self.last_events.append(
+                f"force-push on {self.config.branch}: {old[:12]} -> {head[:12]} "
+                "(the previous head is not an ancestor of the new one)"
+            )
+        included = dict(state.included)
+        for change in repo.diff(old, head):
+            if change.old_path is not None and change.status == "R":
+                included.pop(change.old_path, None)
+            if change.blob is None or not self._globs.matches(change.path):
+                included.pop(change.path, None)
+            else:
+                included[change.path] = change.blob
+        return included
+
+    def _snapshot(self, result: CatalogRead, head: str, now: datetime) -> Snapshot:
+        return Snapshot(
+            source=self.id,
+            scope=self.scope,
+            nature=Nature.INTENT,
+            read_at=now,
+            observations=tuple(result.observations),
+            findings=tuple(result.findings),
+            version=head,
+            cause="; ".join(self.last_events),
+        )
+
+
+class _GitTree:
+    def __init__(self, repo: GitRepository, commit: str) -> None:
+        self.repo = repo
+        self.commit = commit
+
+    def lookup(self, paths: Collection[str]) -> Mapping[str, str]:
+        return self.repo.lookup(self.commit, paths)
+
+
+class _GitBlobs:
+    def __init__(self, repo: GitRepository) -> None:
+        self.repo = repo
+
+    def read(self, blobs: Collection[str]) -> Mapping[str, bytes | int]:
+        return self.repo.read_blobs(blobs, max_bytes=MAX_FILE_BYTES)
+
+
+# --- names and links ---------------------------------------------------------
+
+
+def repository_name(url: str) -> str:
+    """``https://host/acme/catalog.git`` → ``catalog``; a local path → its folder name."""
+    path = url.rstrip("/")
+    if "://" in path:
+        path = urlsplit(path).path.rstrip("/")
+    elif re.match(r"^[^/]+@[^/:]+:", path):  # git@host:acme/catalog.git
+        path = path.split(":", 1)[1]
+    name = path.rsplit("/", 1)[-1].removesuffix(".git")
+    return re.sub(r"[^A-Za-z0-9._-]", "-", name) or "repository"
+
+
+def web_links(url: str, branch: str) -> WebLinks:
+    """View URLs for http(s) and ssh remotes; ``file:`` locations for local ones."""
+    base = _web_base(url)
+    if base is not None:
+        return WebLinks(branch=branch, web=base)
+    if "://" not in url or url.startswith("file://"):
+        local = url.removeprefix("file://")
+        return WebLinks(branch=branch, local=str(Path(local).absolute()))
+    return WebLinks(branch=branch)
+
+
+def _web_base(url: str) -> str | None:
+    scp = re.match(r"^[^/@]+@([^/:]+):(.+)$", url)
+    if scp:
+        host, path = scp.group(1), scp.group(2)
+    elif url.startswith(("https://", "http://", "ssh://")):
+        parts = urlsplit(url)
+        host, path = parts.hostname or "", parts.path
+        if url.startswith("http") and parts.port:
+            host = f"{host}:{parts.port}"
+    else:
+        return None
+    path = path.strip("/").removesuffix(".git")
+    scheme = "http" if url.startswith("http://") else "https"
+    return f"{scheme}://{host}/{path}" if host and path else None
+
+
+def _identity(url: str) -> str:
+    """``host/owner/name`` of a remote (lowercase, no scheme, user or ``.git``)."""
+    scp = re.match(r"^[^/@]+@([^/:]+):(.+)$", url)
+    if scp:
+        return f"{scp.group(1)}/{scp.group(2).strip('/').removesuffix('.git')}".lower()
+    if "://" in url:
+        parts = urlsplit(url)
+        return f"{parts.hostname or ''}/{parts.path.strip('/').removesuffix('.git')}".lower()
+    return url.strip("/").removesuffix(".git").lower()
+
+
+def reader_of(url: str, sources: Sequence[SourceConfig]) -> str | None:
+    """``source <id>`` when one of ``sources`` reads the repository a web URL points into."""
+    target = repository_of(url)
+    if target is None:
+        return None
+    owner_name = target.split("/", 1)[1]
+    for other in sources:
+        if isinstance(other, GitSourceConfig):
+            web = _web_base(other.url)
+            if web is not None and repository_of(web) == target:
+                return f"source {other.id}"
+        elif isinstance(other, GithubSourceConfig):
+            listed = {r.lower() for r in other.repositories}
+            if owner_name in listed or owner_name.split("/")[0] == (other.org or "").lower():
+                return f"source {other.id}"
+    return None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._@-]", "_", text)
