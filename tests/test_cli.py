@@ -105,8 +105,18 @@ def test_the_demo_shows_every_kind_of_problem(
     assert f"component:default/{demo.missing_description}" in by_code["missing-field"]
     assert f"component:default/{demo.undeclared}" in by_code["undeclared"]
     drifted = by_code["drift"]
-    for name in (demo.out_of_sync, demo.degraded, demo.not_deployed):
+    for name in (demo.out_of_sync, demo.degraded, demo.not_deployed, demo.revision_behind):
         assert f"component:default/{name}" in drifted
+    for name in (demo.not_ready, demo.not_synced):  # Crossplane claims
+        assert f"resource:default/{name}" in drifted
+    behind = next(
+        f
+        for f in report["findings"]
+        if f["subject"] == f"component:default/{demo.revision_behind}"
+        and f["evidence"].get("key") == "argocd-revision"
+    )
+    assert behind["evidence"]["head"] == demo.commits[1]
+    assert behind["evidence"]["deployed"] == demo.commits[0]
     assert report["counts"]["error"] >= 3
     assert report["scorecard"] and {"owner", "score", "entities"} <= set(report["scorecard"][0])
 
@@ -164,6 +174,7 @@ def test_history_records_what_changed_and_why(
     target.write_text(
         target.read_text().replace("lifecycle: production", "lifecycle: deprecated", 1)
     )
+    world.commit("checkout-web is deprecated")
     assert main(["sync", "-c", config]) == 0
     code, out, _ = run(
         capsys, "history", "component:checkout-web", "-c", config, "--format", "json"
@@ -203,6 +214,7 @@ def test_removals_are_held_and_released_from_the_command_line(
     assert main(["sync", "-c", config]) == 0
     for path in world.catalog.rglob("*.yaml"):
         path.write_text("")
+    world.commit("empty every catalog file")
     code, out, _ = run(capsys, "sync", "-c", config)
     assert code == 0 and "held" in out
     assert len(exported(capsys, world)) > 20

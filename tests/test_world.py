@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from trueup.config import FileSourceConfig, KubernetesSourceConfig, load_config
+from trueup.config import GitSourceConfig, KubernetesSourceConfig, load_config
 from trueup.model.ref import EntityRef, parse_ref
 from trueup.world import (
     DemoWorld,
@@ -104,8 +104,11 @@ def export_items(path: Path) -> list[Any]:
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file's bytes, the world's own folder written as <root>; git's stat cache left out."""
     return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+        str(p.relative_to(root)): p.read_bytes().replace(str(root).encode(), b"<root>")
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.relative_to(root).as_posix() != "catalog/.git/index"
     }
 
 
@@ -130,8 +133,9 @@ def test_demo_config_loads_and_points_at_the_world(demo: DemoWorld) -> None:
 
     assert config.database == f"sqlite:///{demo.root / 'trueup.db'}"
     catalog = config.source("catalog")
-    assert isinstance(catalog, FileSourceConfig)
-    assert Path(catalog.path) == demo.catalog
+    assert isinstance(catalog, GitSourceConfig)
+    assert Path(catalog.url) == demo.catalog and catalog.branch == "main"
+    assert (demo.catalog / ".git").is_dir() and len(demo.commits) == 2
     clusters = config.source("clusters")
     assert isinstance(clusters, KubernetesSourceConfig)
     assert sorted(Path(clusters.snapshot or "").parent.glob("*.json")) == sorted(demo.exports)
@@ -248,7 +252,10 @@ def test_demo_exports_show_every_status_case(demo: DemoWorld) -> None:
         items = export_items(path)
         deployments = {i["metadata"]["name"]: i for i in items if i["kind"] == "Deployment"}
         applications = {i["metadata"]["name"]: i for i in items if i["kind"] == "Application"}
-        assert len(deployments) + len(applications) == len(items)
+        crossplane = [
+            i for i in items if i["apiVersion"].split("/")[0].endswith(("crossplane.io", "acme.io"))
+        ]
+        assert len(deployments) + len(applications) + len(crossplane) == len(items)
         assert set(deployments) == set(applications)
         for name, deployment in deployments.items():
             assert deployment["apiVersion"] == "apps/v1"
@@ -286,6 +293,21 @@ def test_demo_exports_show_every_status_case(demo: DemoWorld) -> None:
 
     assert out_of_sync == {demo.out_of_sync}
     assert degraded == {demo.degraded}
+    claims = {
+        i["metadata"]["name"]: {c["type"]: c["status"] for c in i["status"]["conditions"]}
+        for path in demo.exports
+        for i in export_items(path)
+        if i["apiVersion"].startswith("platform.acme.io/")
+    }
+    assert claims[demo.not_ready]["Ready"] == "False"
+    assert claims[demo.not_synced]["Synced"] == "False"
+    behind = [
+        (path.stem, i["status"]["operationState"]["syncResult"]["revision"])
+        for path in demo.exports
+        for i in export_items(path)
+        if i["kind"] == "Application" and i["metadata"]["name"] == demo.revision_behind
+    ]
+    assert sorted(behind) == [("prod-eu", demo.commits[1]), ("prod-us", demo.commits[0])]
     assert set(running) - declared == {demo.undeclared}
     assert declared - set(running) == {demo.not_deployed}
     assert {name: tuple(sorted(c)) for name, c in running.items()} == {

@@ -10,7 +10,7 @@ then writes the sinks from what was committed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,12 +18,19 @@ from pathlib import Path
 from trueup.assemble.assembler import AssemblyPolicy, ScopeState, assemble
 from trueup.assemble.guard import guard_removals, is_accepted, scope_subject
 from trueup.assemble.precedence import Precedence
-from trueup.config import Config, DirectorySinkConfig, KubernetesSourceConfig, TerraformSourceConfig
+from trueup.config import (
+    Config,
+    DirectorySinkConfig,
+    GitSourceConfig,
+    KubernetesSourceConfig,
+    TerraformSourceConfig,
+)
 from trueup.errors import ConfigError
 from trueup.model.assembled import AssemblyResult
 from trueup.model.finding import Code, Finding, finding
 from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
 from trueup.model.ref import EntityRef, parse_ref
+from trueup.model.repository import Head, repository_key
 from trueup.sinks.directory import write_directory
 from trueup.sources.base import ReadContext, Source
 from trueup.sources.registry import build_source
@@ -195,7 +202,9 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
         current.values(),
         policy_for(config),
         now=now(),
-        scopes=ScopeState(failed=failed, held=held, findings=scope_findings),
+        scopes=ScopeState(
+            failed=failed, held=held, findings=scope_findings, heads=_heads(config, current)
+        ),
     )
     outcome.result = result
     outcome.summary = store.commit(
@@ -226,6 +235,18 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             "removed": outcome.summary.removed,
         },
     )
+
+
+def _heads(config: Config, current: Mapping[tuple[str, str], Snapshot]) -> dict[str, Head]:
+    """The branch head each git source last read completely, by repository."""
+    heads: dict[str, Head] = {}
+    for source in config.sources:
+        if not isinstance(source, GitSourceConfig):
+            continue
+        for (source_id, _), snapshot in current.items():
+            if source_id == source.id and snapshot.version:
+                heads[repository_key(source.url)] = Head(source.branch, snapshot.version)
+    return heads
 
 
 def _observe(source: Source, context: ReadContext, now: Clock) -> list[ScopeRead]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from tests.assemble.builders import (
     snapshot,
     system,
 )
-from trueup.assemble.assembler import AssemblyPolicy, assemble
+from trueup.assemble.assembler import AssemblyPolicy, ScopeState, assemble
 from trueup.checks import CheckContext, Draft
 from trueup.checks.base import count_summary, quality_score
 from trueup.checks.completeness import CompletenessCheck
@@ -24,6 +25,7 @@ from trueup.checks.scorecard import NO_OWNER, scorecard
 from trueup.model.assembled import EntityScore
 from trueup.model.finding import Code, Severity, finding
 from trueup.model.ref import EntityRef, parse_ref
+from trueup.model.repository import Head
 
 
 def draft(doc: dict[str, Any], *, declared: bool = True) -> Draft:
@@ -195,3 +197,51 @@ def test_scorecard_groups_by_owner_worst_first() -> None:
     assert team_b.by_code == {"dangling-ref": 1, "missing-field": 1}
     owners = {row.owner for row in card}
     assert NO_OWNER in owners  # groups have no owner
+
+
+def _deployed(revision: str, *, repo: str, target: str = "main", **kwargs: Any) -> Any:
+    app = argo_app("payments", **kwargs)
+    status = {**app.status, "argocd-revision": revision, "argocd-repo": repo}
+    status["argocd-target-revision"] = target
+    return replace(app, status=status)
+
+
+HEAD = "b" * 40
+
+
+def _behind(app: Any, heads: dict[str, Head]) -> list[Any]:
+    catalog = snapshot(
+        "catalog",
+        "catalog",
+        intent(group("team-a")),
+        intent(system("shop")),
+        intent(component("payments")),
+    )
+    scopes = ScopeState(heads=heads)
+    entity = assemble(
+        [catalog, snapshot("clusters", "prod-eu", app)], policy(), now=NOW, scopes=scopes
+    ).entities[EntityRef.of("component", None, "payments")]
+    return [f for f in entity.findings if f.evidence.get("key") == "argocd-revision"]
+
+
+def test_a_deployed_revision_that_is_not_the_branch_head_is_drift() -> None:
+    heads = {"github.com/acme/shop": Head("main", HEAD)}
+    [drift] = _behind(_deployed("a" * 40, repo="git@github.com:acme/shop.git"), heads)
+    assert drift.code == "drift" and drift.evidence["head"] == HEAD
+    assert "aaaaaaaaaaaa" in drift.message and "bbbbbbbbbbbb" in drift.message
+
+
+def test_the_head_itself_is_not_drift() -> None:
+    heads = {"github.com/acme/shop": Head("main", HEAD)}
+    assert _behind(_deployed(HEAD, repo="https://github.com/acme/shop"), heads) == []
+
+
+def test_revisions_are_only_compared_when_the_branch_and_repository_are_known() -> None:
+    heads = {"github.com/acme/shop": Head("main", HEAD)}
+    other_branch = _deployed("a" * 40, repo="https://github.com/acme/shop", target="release-1")
+    assert _behind(other_branch, heads) == []
+    other_repo = _deployed("a" * 40, repo="https://github.com/acme/deploy")
+    assert _behind(other_repo, heads) == []
+    assert _behind(_deployed("a" * 40, repo="https://github.com/acme/shop"), {}) == []
+    stale = _deployed("a" * 40, repo="https://github.com/acme/shop", age=timedelta(hours=2))
+    assert _behind(stale, heads) == []

@@ -227,6 +227,9 @@ def test_an_argocd_application_with_a_complete_status(tmp_path: Path) -> None:
         "argocd-revision": "abc123",
         "argocd-operation": "Succeeded",
         "argocd-source": "https://github.com/acme/deploy.git/apps/payments",
+        "argocd-deployed-revision": "",
+        "argocd-repo": "https://github.com/acme/deploy.git",
+        "argocd-target-revision": "main",
         "argocd-resource-health": "not reported",
     }
     assert obs.links == (("argocd/app-name", "payments"),)

@@ -29,6 +29,7 @@ from trueup.model.fields import unflatten
 from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import Nature, Observation, Provenance, Snapshot
 from trueup.model.ref import DEFAULT_NAMESPACE, EntityRef, parse_ref
+from trueup.model.repository import Head
 from trueup.model.validation import validate_entity
 
 ANNOTATION = "metadata.annotations."
@@ -68,6 +69,9 @@ class ScopeState:
     failed: Mapping[tuple[str, str], str] = field(default_factory=dict)  # -> error message
     held: Mapping[tuple[str, str], frozenset[EntityRef]] = field(default_factory=dict)
     findings: Sequence[Finding] = ()  # removal-held and source-failed, about scopes
+    # The branch heads the git sources read, by repository key: what a deployed
+    # revision is compared with (drift "behind the source branch head").
+    heads: Mapping[str, Head] = field(default_factory=dict)
 
 
 def assemble(
@@ -138,7 +142,10 @@ def assemble(
 
     refs = frozenset(intent) | frozenset(actual)
     context = CheckContext(
-        refs=refs, required_fields=policy.required_fields, actual_sources=has_actual_source
+        refs=refs,
+        required_fields=policy.required_fields,
+        actual_sources=has_actual_source,
+        heads=scopes.heads,
     )
     entities = {
         ref: _assemble_one(

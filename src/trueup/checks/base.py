@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from trueup.model.assembled import PlaceStatus
 from trueup.model.finding import Finding, Severity
 from trueup.model.ref import EntityRef
+from trueup.model.repository import Head
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class CheckContext:
     refs: frozenset[EntityRef]
     required_fields: Mapping[str, Sequence[str]] = field(default_factory=dict)
     actual_sources: bool = False  # at least one actual source is configured
+    heads: Mapping[str, Head] = field(default_factory=dict)  # repository key -> branch head
 
 
 class Check(Protocol):

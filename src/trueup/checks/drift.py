@@ -2,17 +2,22 @@
 
 Drift: declared but deployed nowhere (when some actual source is configured;
 severity by lifecycle), Argo CD not Synced or not Healthy, Crossplane not Ready
-or not Synced. Unknown status is never drift by itself: it is ``stale`` when it
+or not Synced, an Argo CD app deploying another commit than the head of the
+branch a git source read. Unknown status is never drift by itself: it is ``stale`` when it
 is old, and shown as Unknown.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from trueup.assemble.status import UNKNOWN
 from trueup.checks.base import CheckContext, Draft
+from trueup.model.assembled import PlaceStatus
 from trueup.model.finding import Code, Finding, Severity, finding
+from trueup.model.repository import Head, repository_key
 
 _DEPLOYABLE = frozenset({"component"})
 _GOOD = {
@@ -21,6 +26,46 @@ _GOOD = {
     "crossplane-ready": "True",
     "crossplane-synced": "True",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Behind:
+    """An Argo CD app at a place deploys another commit than its branch head."""
+
+    place: str
+    deployed: str
+    head: Head
+
+
+def revisions_behind(draft: Draft, context: CheckContext) -> list[Behind]:
+    """Places whose deployed revision is not the head a git source read of that branch.
+
+    Only single-source apps whose repository a git source reads, tracking that
+    source's branch (or ``HEAD``); a stale or unknown revision is not compared.
+    """
+    if not context.heads:
+        return []
+    by_object: dict[str, dict[str, PlaceStatus]] = defaultdict(dict)
+    for place in draft.places:
+        by_object[place.provenance.locator][place.key] = place
+    found = []
+    for values in by_object.values():
+        revision = values.get("argocd-deployed-revision") or values.get("argocd-revision")
+        if revision is not None and revision.value == UNKNOWN:  # never synced: compared-to
+            revision = values.get("argocd-revision")
+        repo = values.get("argocd-repo")
+        if revision is None or repo is None or revision.stale or revision.value == UNKNOWN:
+            continue
+        head = context.heads.get(repository_key(repo.value))
+        target = values.get("argocd-target-revision")
+        tracked = target.value if target is not None and target.value != UNKNOWN else ""
+        if head is None or tracked not in ("", "HEAD", head.branch):
+            continue
+        if not head.commit.startswith(revision.value) and not revision.value.startswith(
+            head.commit
+        ):
+            found.append(Behind(revision.place, revision.value, head))
+    return found
 
 
 def drift_summary(draft: Draft, context: CheckContext) -> list[str]:
@@ -33,6 +78,8 @@ def drift_summary(draft: Draft, context: CheckContext) -> list[str]:
         good = _GOOD.get(place.key)
         if good is not None and place.value not in (good, UNKNOWN):
             phrases.append(f"{place.key}={place.value}@{place.place}")
+    for behind in revisions_behind(draft, context):
+        phrases.append(f"revision-behind-{behind.head.branch}@{behind.place}")
     return phrases
 
 
@@ -56,6 +103,8 @@ class DriftCheck:
                     severity=Severity.WARNING if lifecycle == "production" else Severity.INFO,
                     lifecycle=lifecycle,
                 )
+            elif phrase.startswith("revision-behind-"):
+                continue  # reported below, with the commits
             else:
                 key, _, rest = phrase.partition("=")
                 value, _, place = rest.partition("@")
@@ -67,6 +116,19 @@ class DriftCheck:
                     value=value,
                     place=place,
                 )
+
+        for behind in revisions_behind(draft, context):
+            yield finding(
+                Code.DRIFT,
+                subject,
+                f"deploys {behind.deployed[:12]} at {behind.place}, but {behind.head.branch} "
+                f"is at {behind.head.commit[:12]}",
+                key="argocd-revision",
+                place=behind.place,
+                deployed=behind.deployed,
+                branch=behind.head.branch,
+                head=behind.head.commit,
+            )
 
 
 class StaleCheck:

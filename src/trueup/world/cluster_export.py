@@ -1,4 +1,4 @@
-"""Realistic ``kubectl get -o json`` exports: Deployments and Argo CD Applications.
+"""Realistic ``kubectl get -o json`` exports: Deployments, Argo CD Applications, Crossplane claims.
 
 Builds the raw objects a cluster would return (metadata with uid,
 resourceVersion and generation; Deployment spec and status; Application source,
@@ -47,6 +47,8 @@ class Workload:
     serial: int = 1  # a per-world counter that makes resourceVersions distinct
     port: int = 8080
     source_path: str | None = None  # in the repository; default deploy/overlays/<cluster>
+    head: str | None = None  # the branch head Argo CD compares with (default: derived)
+    deployed: str | None = None  # the revision last synced (default: the head when Synced)
 
 
 def revision(*parts: str) -> str:
@@ -171,8 +173,10 @@ def application(workload: Workload, now: datetime) -> RawObject:
         "targetRevision": "main",
     }
     destination = {"server": IN_CLUSTER, "namespace": w.namespace}
-    head = revision(w.repo_url, "main", w.version)
-    deployed = head if w.sync == SYNCED else revision(w.repo_url, "main", "previous", w.version)
+    head = w.head or revision(w.repo_url, "main", w.version)
+    deployed = w.deployed or (
+        head if w.sync == SYNCED else revision(w.repo_url, "main", "previous", w.version)
+    )
     reconciled = now - timedelta(minutes=1 + w.serial % 3)
     if w.health == PROGRESSING:  # a sync is still waiting for the rollout
         started = now - timedelta(seconds=90)
@@ -234,6 +238,75 @@ def application(workload: Workload, now: datetime) -> RawObject:
                     "health": {"status": w.health},
                 }
             ],
+        },
+    }
+
+
+def composite_definition(group: str, kind: str, claim_kind: str) -> RawObject:
+    """A Crossplane ``CompositeResourceDefinition`` (v1) offering a namespaced claim kind."""
+    plural, claim_plural = f"x{claim_kind.lower()}s", f"{claim_kind.lower()}s"
+    return {
+        "apiVersion": "apiextensions.crossplane.io/v1",
+        "kind": "CompositeResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}", "uid": uid("xrd", group, kind)},
+        "spec": {
+            "group": group,
+            "names": {"kind": kind, "plural": plural},
+            "claimNames": {"kind": claim_kind, "plural": claim_plural},
+            "versions": [{"name": "v1alpha1", "served": True, "referenceable": True}],
+        },
+    }
+
+
+def claim(
+    api_version: str,
+    kind: str,
+    name: str,
+    namespace: str,
+    *,
+    ready: str,
+    synced: str,
+    now: datetime,
+    serial: int,
+) -> RawObject:
+    """A Crossplane claim labelled for Backstage, with Ready and Synced conditions."""
+    generation = 3 + serial % 5
+
+    def condition(kind: str, status: str, reason: str, message: str = "") -> RawObject:
+        out: RawObject = {
+            "type": kind,
+            "status": status,
+            "reason": reason,
+            "lastTransitionTime": timestamp(now - timedelta(minutes=20 + serial)),
+            "observedGeneration": generation,
+        }
+        if message:
+            out["message"] = message
+        return out
+
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": uid("claim", namespace, name),
+            "resourceVersion": str(185_000_000 + serial * 89),
+            "generation": generation,
+            "labels": {KUBERNETES_ID: name},
+        },
+        "spec": {"compositionSelector": {"matchLabels": {"provider": "aws"}}},
+        "status": {
+            "conditions": [
+                condition("Ready", "True", "Available")
+                if ready == "True"
+                else condition("Ready", "False", "Creating", "the instance is being created"),
+                condition("Synced", "True", "ReconcileSuccess")
+                if synced == "True"
+                else condition(
+                    "Synced", "False", "ReconcileError", "cannot apply composed resource"
+                ),
+            ]
         },
     }
 

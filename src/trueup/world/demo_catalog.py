@@ -216,6 +216,13 @@ APIS = {
     "cart-v1": ("storefront", "Read and change a shopper's cart.", "/carts"),
     "product-catalog-v2": ("storefront", "Browse products, variants and stock.", "/products"),
 }
+KUBERNETES_ID = "backstage.io/kubernetes-id"
+# Resources provisioned through Crossplane claims in prod-eu: name -> (claim kind,
+# namespace, Ready, Synced). One is not Ready, one is not Synced.
+CLAIMED = {
+    "orders-db": ("PostgreSQLInstance", "storefront", "False", "True"),
+    "session-cache": ("RedisInstance", "storefront", "True", "False"),
+}
 RESOURCES = {
     "payments-db": ("database", "payments", "PostgreSQL 15 cluster of the payments system."),
     "orders-db": ("database", "storefront", "PostgreSQL 15 cluster holding orders and products."),
@@ -366,6 +373,8 @@ def _resources() -> list[Entity]:
             description,
             {"type": kind, "owner": "team-platform", "system": system},
             tags=[kind],
+            # Crossplane claims labelled with this id link to the resource.
+            **({"annotations": {KUBERNETES_ID: name}} if name in CLAIMED else {}),
         )
         for name, (kind, system, description) in RESOURCES.items()
     ]

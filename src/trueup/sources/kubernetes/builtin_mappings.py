@@ -40,6 +40,9 @@ BUILTIN_MAPPINGS_YAML = r"""
     argocd-health: .status.health.status // ""
     argocd-revision: '.status.sync.revision // ((.status.sync.revisions // []) | join(","))'
     argocd-operation: .status.operationState.phase // ""
+    argocd-deployed-revision: .status.operationState.syncResult.revision // ""
+    argocd-repo: .spec.source.repoURL // ""
+    argocd-target-revision: .spec.source.targetRevision // ""
     argocd-resource-health: >-
       if .status.resourceHealthSource == "appTree" then "not reported"
       else [.status.resources[]? | select(has("health")) | .health.status] as $h

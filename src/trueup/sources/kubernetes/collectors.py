@@ -16,7 +16,9 @@ conventions of Backstage's own plugins (SPEC 4.2):
 - Argo CD Applications link by ``argocd/app-name`` (and ``argocd/app-selector``
   over their labels, and their ``backstage.io/kubernetes-id`` label). Status:
   ``argocd-sync``, ``argocd-health``, ``argocd-revision``, ``argocd-operation``,
-  ``argocd-source`` and ``argocd-resource-health``, passed through verbatim; a
+  ``argocd-source``, ``argocd-deployed-revision``, ``argocd-repo``,
+  ``argocd-target-revision`` and
+  ``argocd-resource-health``, passed through verbatim; a
   missing value is ``""`` (the assembler shows it as Unknown; nothing here
   invents Healthy or Synced). Argo CD 3 no longer stores per-resource health
   (``resourceHealthSource: appTree``): ``argocd-resource-health`` then reads
@@ -390,6 +392,16 @@ def collect_application(
             "argocd-revision": revision,
             "argocd-operation": as_text(as_map(status.get("operationState")).get("phase")),
             "argocd-source": ",".join(t for s in sources if (t := _source_text(s))),
+            # Repository and target of a single-source app: what the drift check
+            # compares with the head the git source read ("" for multi-source apps).
+            # The revision last synced (what runs), next to the one compared with.
+            "argocd-deployed-revision": as_text(
+                as_map(as_map(status.get("operationState")).get("syncResult")).get("revision")
+            ),
+            "argocd-repo": as_text(as_map(sources[0]).get("repoURL")) if len(sources) == 1 else "",
+            "argocd-target-revision": (
+                as_text(as_map(sources[0]).get("targetRevision")) if len(sources) == 1 else ""
+            ),
             "argocd-resource-health": resource_health(status),
         },
         links=tuple(links),
