@@ -32,7 +32,7 @@ from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snaps
 from trueup.model.ref import EntityRef, parse_ref
 from trueup.model.repository import Head, repository_key
 from trueup.sinks.directory import write_directory
-from trueup.sources.base import ReadContext, Source
+from trueup.sources.base import ReadContext, ReportsStatus, Source
 from trueup.sources.registry import build_source
 from trueup.store import CommitSummary, Store
 
@@ -54,6 +54,7 @@ class SyncOutcome:
     snapshots: list[Snapshot] = field(default_factory=list)
     failures: list[ScopeFailure] = field(default_factory=list)
     held: dict[tuple[str, str], int] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)  # source id -> what it says of itself
     summary: CommitSummary | None = None
     result: AssemblyResult | None = None
 
@@ -157,6 +158,8 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             reads.append(read)
             if progress is not None:
                 progress(source.id, read)
+        if isinstance(source, ReportsStatus) and (note := source.status_note()):
+            outcome.notes[source.id] = note
 
     accepted = frozenset(accept_removals) | frozenset(config.safety.accept_removals)
     current = dict(stored)
@@ -233,6 +236,7 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             "created": outcome.summary.created,
             "changed": outcome.summary.changed,
             "removed": outcome.summary.removed,
+            "notes": dict(outcome.notes),
         },
     )
 

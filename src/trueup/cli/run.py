@@ -64,6 +64,8 @@ def print_summary(outcome: SyncOutcome) -> None:
             "revisions",
             f"{summary.created} created, {summary.changed} changed, {summary.removed} removed",
         )
+    for source_id, note in sorted(outcome.notes.items()):
+        table.add_row(escape(source_id), escape(note))
     for (source, scope), count in sorted(outcome.held.items()):
         table.add_row("[yellow]held[/yellow]", escape(f"{count} removals in {source}/{scope}"))
     console.print(table)

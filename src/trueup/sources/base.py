@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from trueup.model.observation import Nature, ScopeRead, Snapshot
 
@@ -47,3 +47,14 @@ class Source(Protocol):
     def observe(self, context: ReadContext) -> Iterator[ScopeRead]:
         """Read every scope once; yield one Snapshot or ScopeFailure per scope."""
         ...
+
+
+@runtime_checkable
+class ReportsStatus(Protocol):
+    """A source that has something to say about itself after a read (optional).
+
+    The GitHub source reports its rate-limit budget and request counts; the
+    pipeline puts the note in the sync run's summary and ``trueup sync`` prints it.
+    """
+
+    def status_note(self) -> str | None: ...

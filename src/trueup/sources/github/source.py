@@ -119,6 +119,16 @@ class GithubSource:
                 return scope
         return None
 
+    def status_note(self) -> str | None:
+        """The rate-limit budget and what the last read cost, for the sync summary."""
+        if self.rate_limit is None:
+            return None
+        stats = self.requests
+        return (
+            f"GitHub API: {self.rate_limit.describe()}; last read sent {stats.requests} requests "
+            f"({stats.counted} counted against the limit, {stats.not_modified} not modified)"
+        )
+
     def observe(self, context: ReadContext) -> Iterator[ScopeRead]:
         self.last_events, self.files_parsed = [], 0
         root = self._root(context.data_dir)
