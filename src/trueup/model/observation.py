@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from trueup.errors import FailureKind
 from trueup.model.finding import Finding, JSONValue
 from trueup.model.ref import EntityRef
 
@@ -22,15 +23,6 @@ from trueup.model.ref import EntityRef
 class Nature(StrEnum):
     INTENT = "intent"  # declared: git, catalog files
     ACTUAL = "actual"  # observed state: clusters, Terraform
-
-
-class FailureKind(StrEnum):
-    UNREACHABLE = "unreachable"
-    FORBIDDEN = "forbidden"
-    NOT_INSTALLED = "not-installed"
-    RATE_LIMITED = "rate-limited"
-    INVALID = "invalid"
-    ERROR = "error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +140,13 @@ class ScopeFailure:
 
 
 ScopeRead = Snapshot | ScopeFailure
+
+__all__ = [
+    "FailureKind",
+    "Nature",
+    "Observation",
+    "Provenance",
+    "ScopeFailure",
+    "ScopeRead",
+    "Snapshot",
+]

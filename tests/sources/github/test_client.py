@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from trueup.errors import GithubError
 from trueup.model.observation import FailureKind
-from trueup.sources.github.client import GithubClient, GithubError
+from trueup.sources.github.client import GithubClient
 
 from .conftest import TOKEN
 from .fake_api import FakeClock, FakeGitHub, Fault, serve

@@ -6,7 +6,8 @@ contents), and :mod:`~trueup.sources.git.catalog` the per-commit catalog read
 both share.
 """
 
-from trueup.sources.git.repository import GitRepository, RepositoryError
+from trueup.errors import RepositoryError
+from trueup.sources.git.repository import GitRepository
 from trueup.sources.git.source import GitSource
 
 __all__ = ["GitRepository", "GitSource", "RepositoryError"]

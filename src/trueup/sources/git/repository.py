@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from trueup.errors import SourceError
+from trueup.errors import RepositoryError
 from trueup.model.observation import FailureKind
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -47,14 +47,6 @@ _FORBIDDEN = (
     "401",
     "terminal prompts disabled",
 )
-
-
-class RepositoryError(SourceError):
-    """A git operation failed; ``kind`` is how the scope's read failed."""
-
-    def __init__(self, kind: FailureKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 @dataclass(frozen=True, slots=True)

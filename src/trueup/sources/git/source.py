@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from trueup.config import GithubSourceConfig, GitSourceConfig, SourceConfig
-from trueup.errors import SourceError
+from trueup.errors import RepositoryError, SourceError
 from trueup.model.finding import JSONValue
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.parse.catalog_yaml import MAX_FILE_BYTES
@@ -45,7 +45,7 @@ from trueup.sources.git.catalog import (
     read_catalog,
     repository_of,
 )
-from trueup.sources.git.repository import GitRepository, RepositoryError
+from trueup.sources.git.repository import GitRepository
 
 
 class GitSource:

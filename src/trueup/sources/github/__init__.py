@@ -4,7 +4,8 @@
 client (conditional requests, pagination, rate limits, redirects).
 """
 
-from trueup.sources.github.client import GithubClient, GithubError, RateLimit, RateLimitedError
+from trueup.errors import GithubError, RateLimitedError
+from trueup.sources.github.client import GithubClient, RateLimit
 from trueup.sources.github.source import GithubSource
 
 __all__ = ["GithubClient", "GithubError", "GithubSource", "RateLimit", "RateLimitedError"]

@@ -40,7 +40,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from trueup.errors import SourceError
+from trueup.errors import GithubError, RateLimitedError
 from trueup.model.observation import FailureKind
 
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
@@ -48,23 +48,6 @@ _SECONDARY_BACKOFF = 60.0  # GitHub: "wait for at least one minute", then expone
 _MAX_REDIRECTS = 5
 JSON_ACCEPT = "application/vnd.github+json"
 SHA_ACCEPT = "application/vnd.github.sha"
-
-
-class GithubError(SourceError):
-    """A request failed; ``kind`` is how the scope's read failed, ``status`` the HTTP status."""
-
-    def __init__(self, kind: FailureKind, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.status = status
-
-
-class RateLimitedError(GithubError):
-    """A rate limit is in force until ``until`` (epoch seconds)."""
-
-    def __init__(self, message: str, until: float) -> None:
-        super().__init__(FailureKind.RATE_LIMITED, message, 429)
-        self.until = until
 
 
 @dataclass

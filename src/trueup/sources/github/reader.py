@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 from urllib.parse import quote
 
+from trueup.errors import GithubError
 from trueup.model.finding import JSONValue
 from trueup.model.observation import FailureKind, Nature, Snapshot
 from trueup.parse.catalog_yaml import MAX_FILE_BYTES
@@ -48,7 +49,7 @@ from trueup.sources.git.catalog import (
     read_catalog,
 )
 from trueup.sources.git.repository import GitRepository
-from trueup.sources.github.client import SHA_ACCEPT, GithubClient, GithubError
+from trueup.sources.github.client import SHA_ACCEPT, GithubClient
 
 
 class RepoPayload(TypedDict, total=False):

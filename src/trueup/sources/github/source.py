@@ -43,18 +43,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from trueup.config import GithubSourceConfig
-from trueup.errors import SourceError
+from trueup.errors import GithubError, RepositoryError, SourceError
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.descriptors import IncludeGlobs
 from trueup.sources.git.catalog import repository_of
-from trueup.sources.git.repository import RepositoryError
-from trueup.sources.github.client import (
-    GithubClient,
-    GithubError,
-    RateLimit,
-    RequestStats,
-)
+from trueup.sources.github.client import GithubClient, RateLimit, RequestStats
 from trueup.sources.github.reader import (
     RepoPayload,
     RepoReadSettings,

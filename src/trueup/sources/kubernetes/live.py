@@ -32,7 +32,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from trueup.config import KubernetesSourceConfig
-from trueup.errors import ConfigError
+from trueup.errors import (
+    ConfigError,
+    KubeApiError,
+    KubeAuthError,
+    KubeUnreachableError,
+    ListFailedError,
+)
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.kubernetes.kubeconfig import (
@@ -42,17 +48,10 @@ from trueup.sources.kubernetes.kubeconfig import (
     read_contexts,
 )
 from trueup.sources.kubernetes.mappings import CompiledMapping, compile_mappings
-from trueup.sources.kubernetes.pager import ListFailedError, Pager
+from trueup.sources.kubernetes.pager import Pager
 from trueup.sources.kubernetes.reading import build_snapshot, observe_items
 from trueup.sources.kubernetes.resources import Discoverer, TypeFailure
-from trueup.sources.kubernetes.transport import (
-    ApiTransport,
-    KubeApiError,
-    KubeAuthError,
-    KubeUnreachableError,
-    Timeouts,
-    client_for,
-)
+from trueup.sources.kubernetes.transport import ApiTransport, Timeouts, client_for
 
 log = logging.getLogger(__name__)
 

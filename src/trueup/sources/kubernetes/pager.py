@@ -24,22 +24,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from trueup.errors import SourceError
+from trueup.errors import KubeApiError, ListFailedError
 from trueup.model.observation import FailureKind
 from trueup.sources.kubernetes.objects import as_list, as_map, as_text
-from trueup.sources.kubernetes.transport import ApiTransport, JSONObject, KubeApiError
+from trueup.sources.kubernetes.transport import ApiTransport, JSONObject
 
 BACKOFF_INITIAL = 0.8
 BACKOFF_MAX = 30.0
-
-
-class ListFailedError(SourceError):
-    """One resource type could not be listed completely; nothing of it is replaced."""
-
-    def __init__(self, kind: FailureKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
 
 
 def failure_of(error: KubeApiError) -> tuple[FailureKind, str]:

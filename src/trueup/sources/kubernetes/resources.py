@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from trueup.errors import KubeApiError, ListFailedError
 from trueup.model.observation import FailureKind
 from trueup.sources.kubernetes.collectors import Role
 from trueup.sources.kubernetes.crossplane import (
@@ -34,8 +35,8 @@ from trueup.sources.kubernetes.crossplane import (
 )
 from trueup.sources.kubernetes.mappings import CompiledMapping
 from trueup.sources.kubernetes.objects import KUBERNETES_ID, as_list, as_map, as_text
-from trueup.sources.kubernetes.pager import ListFailedError, Pager, failure_of
-from trueup.sources.kubernetes.transport import ApiTransport, KubeApiError
+from trueup.sources.kubernetes.pager import Pager, failure_of
+from trueup.sources.kubernetes.transport import ApiTransport
 
 CROSSPLANE_FAMILY = "crossplane"
 

@@ -38,7 +38,7 @@ from kubernetes.client.exceptions import ApiException, OpenApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import load_kube_config
 
-from trueup.errors import SourceError, SourceUnavailableError
+from trueup.errors import KubeApiError, KubeAuthError, KubeIdleError, KubeUnreachableError
 
 JSONObject = dict[str, Any]  # one decoded JSON object from the API (narrowed by its reader)
 Params = Sequence[tuple[str, str]]
@@ -51,31 +51,6 @@ class StatusBody(TypedDict, total=False):
     code: int
     reason: str
     message: str
-
-
-class KubeApiError(SourceError):
-    """The API server refused a request with an error Status."""
-
-    def __init__(
-        self, status: int, reason: str, message: str, retry_after: float | None = None
-    ) -> None:
-        super().__init__(f"{status} {reason}: {message}" if message else f"{status} {reason}")
-        self.status = status
-        self.reason = reason
-        self.message = message
-        self.retry_after = retry_after
-
-
-class KubeUnreachableError(SourceUnavailableError):
-    """The cluster gave no usable answer (network, TLS, timeout, garbage)."""
-
-
-class KubeIdleError(KubeUnreachableError):
-    """A watch stream sent nothing for longer than its idle deadline."""
-
-
-class KubeAuthError(SourceError):
-    """The kubeconfig context cannot be used (unknown context, bad credentials setup)."""
 
 
 @dataclass(frozen=True)

@@ -42,25 +42,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from trueup.config import KubernetesSourceConfig
+from trueup.errors import KubeApiError, KubeIdleError, KubeUnreachableError, ListFailedError
 from trueup.model.observation import FailureKind, Observation, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.kubernetes.kubeconfig import ClusterIdentity
 from trueup.sources.kubernetes.objects import as_map, as_text
-from trueup.sources.kubernetes.pager import (
-    BACKOFF_INITIAL,
-    BACKOFF_MAX,
-    ListFailedError,
-    Listing,
-    Pager,
-)
+from trueup.sources.kubernetes.pager import BACKOFF_INITIAL, BACKOFF_MAX, Listing, Pager
 from trueup.sources.kubernetes.reading import build_snapshot, observe_item
 from trueup.sources.kubernetes.resources import Discovery, ResourceType, TypeFailure
-from trueup.sources.kubernetes.transport import (
-    ApiTransport,
-    KubeApiError,
-    KubeIdleError,
-    KubeUnreachableError,
-    WatchStream,
-)
+from trueup.sources.kubernetes.transport import ApiTransport, WatchStream
 
 log = logging.getLogger(__name__)
 

@@ -26,11 +26,12 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 
 from trueup.config import KubernetesSourceConfig
+from trueup.errors import KubeAuthError
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.kubernetes.kubeconfig import ContextProblem
 from trueup.sources.kubernetes.live import KubernetesLiveSource, TransportFactory, scope_failure
-from trueup.sources.kubernetes.transport import ApiTransport, KubeAuthError
+from trueup.sources.kubernetes.transport import ApiTransport
 from trueup.sources.kubernetes.watch import ClusterWatcher, OnChange, Wait, WatchSettings, utc_now
 
 
