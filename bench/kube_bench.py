@@ -11,8 +11,9 @@ Prints two figures (``make bench`` runs it; ``python bench/kube_bench.py --help`
    guard, assembly, commit) over the watcher's latest snapshots; the clock runs
    from the write on the API server to the commit that holds the new revision.
 
-The API servers run in a child process (``tests/sources/kubernetes/fake_apiserver.py``)
-so that their work is not counted in this process's time or memory.
+The API servers run in a child process (``python -m trueup.world.kube_api``, the
+loopback server in :mod:`trueup.world.kube_api`) so that their work is not
+counted in this process's time or memory.
 """
 
 from __future__ import annotations
@@ -31,18 +32,15 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.sources.kubernetes.fake_apiserver import ContextEntry, write_kubeconfig  # noqa: E402
-from trueup import pipeline  # noqa: E402
-from trueup.config import Config, KubernetesSourceConfig  # noqa: E402
-from trueup.model.observation import Snapshot  # noqa: E402
-from trueup.model.ref import EntityRef  # noqa: E402
-from trueup.sources.base import ReadContext  # noqa: E402
-from trueup.sources.kubernetes.live import KubernetesLiveSource  # noqa: E402
-from trueup.sources.kubernetes.watch_source import KubernetesWatchSource  # noqa: E402
-from trueup.store import Store  # noqa: E402
+from trueup import pipeline
+from trueup.config import Config, KubernetesSourceConfig
+from trueup.model.observation import Snapshot
+from trueup.model.ref import EntityRef
+from trueup.sources.base import ReadContext
+from trueup.sources.kubernetes.live import KubernetesLiveSource
+from trueup.sources.kubernetes.watch_source import KubernetesWatchSource
+from trueup.store import Store
+from trueup.world.kube_api import ContextEntry, write_kubeconfig
 
 
 def deployment(i: int, ready: int = 2) -> dict[str, Any]:
@@ -72,13 +70,12 @@ class Servers:
             [
                 sys.executable,
                 "-m",
-                "tests.sources.kubernetes.fake_apiserver",
+                "trueup.world.kube_api",
                 "--count",
                 str(count),
                 "--seed",
                 str(seed),
             ],
-            cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

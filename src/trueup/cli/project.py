@@ -1,4 +1,9 @@
-"""``trueup init``, ``config show``, ``config check``, ``db upgrade`` and ``demo``."""
+"""``trueup init``, ``config show``, ``config check``, ``db upgrade`` and ``demo``.
+
+``demo`` builds the embedded world (:mod:`trueup.world`) and syncs it; with
+``--live`` its clusters are served by loopback Kubernetes API servers
+(:mod:`trueup.world.live`) and read through a kubeconfig, as real ones are.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
@@ -17,10 +22,14 @@ from rich.text import Text
 from trueup.cli.app import ConfigOption, config_path, console, open_store, read_config
 from trueup.cli.catalog import print_findings
 from trueup.cli.run import print_summary, run_sync
-from trueup.config import DEFAULT_CONFIG, DirectorySinkConfig, redacted
+from trueup.config import DEFAULT_CONFIG, Config, DirectorySinkConfig, redacted
 from trueup.errors import ConfigError
+from trueup.model.assembled import AssembledEntity
 from trueup.model.ref import EntityRef
 from trueup.sources.registry import build_source
+
+if TYPE_CHECKING:
+    from trueup.world import DemoWorld
 
 STARTER = """\
 # trueup configuration. Every key is documented in the README; `trueup config check`
@@ -109,6 +118,13 @@ def register(app: typer.Typer) -> None:
                 "--dir", help="Where to build the demo world (default: a temporary folder)."
             ),
         ] = None,
+        live: Annotated[
+            bool,
+            typer.Option(
+                "--live",
+                help="Serve the clusters from loopback Kubernetes API servers and read them live.",
+            ),
+        ] = False,
     ) -> int:
         """Build a small realistic world, sync it into SQLite and show the results."""
         from trueup.world import write_demo_world
@@ -116,46 +132,95 @@ def register(app: typer.Typer) -> None:
         root = directory or Path(tempfile.mkdtemp(prefix="trueup-demo-"))
         world = write_demo_world(root)
         console.print(f"[bold]demo world[/bold] written to {escape(str(root))}", soft_wrap=True)
-        loaded = read_config(world.config)
-        outcome = run_sync(loaded, only=(), accept_removals=())
-        print_summary(outcome)
-        with open_store(loaded) as store:
-            findings = sorted(store.findings(), key=lambda f: (-f.severity.rank, f.subject, f.code))
-            drifted = [
-                stored.assembled
-                for name in (world.out_of_sync, world.degraded)
-                if (stored := store.entity(EntityRef.of("component", None, name))) is not None
-            ]
-        console.print("\n[bold]what trueup found[/bold]")
-        print_findings(findings)
-        status = Table("entity", "status", "place", "shown")
-        for entity in drifted:
-            for place in entity.places:
-                if place.key in ("argocd-sync", "argocd-health", "replicas"):
-                    status.add_row(
-                        *map(Text, (entity.ref.name, place.key, place.place, place.value))
-                    )
-        console.print("\n[bold]status per place[/bold] (the entity shows the worst of them)")
-        console.print(status)
-        exe = shutil.which("trueup") or str(Path(sys.executable).with_name("trueup"))
-        sink = next(
-            (Path(s.path) for s in loaded.sinks if isinstance(s, DirectorySinkConfig)), None
-        )
-        console.print("\n[bold]results[/bold]")
-        console.print(f"  database   {escape(loaded.database)}", soft_wrap=True)
-        if sink is not None:
-            console.print(
-                f"  entities   {escape(str(sink))}/<namespace>/<kind>/<name>.yaml", soft_wrap=True
-            )
-        for command in (
-            f"check -c {world.config} --by-owner",
-            f"explain component:{world.out_of_sync} -c {world.config}",
-            f"history component:{world.out_of_sync} -c {world.config}",
-            f"export -c {world.config}",
-        ):
-            console.print(f"  try        {escape(exe)} {escape(command)}", soft_wrap=True)
+        if live:
+            _demo_live(world)
+        else:
+            _demo_sync(world, world.config)
         if not once:
             console.print(
                 "\n(the web server arrives with `trueup serve`; this demo stops after the sync)"
             )
         return 0
+
+
+# --- the demo ------------------------------------------------------------------------
+
+
+def _demo_live(world: DemoWorld) -> None:
+    """Serve the world's clusters on loopback API servers, sync them live, stop them."""
+    from trueup.world.live import start_demo_clusters, write_live_config
+
+    # kubectl sends a bearer token only over TLS; openssl makes the certificate.
+    tls = shutil.which("openssl") is not None
+    with start_demo_clusters(world, tls=tls) as clusters:
+        config = write_live_config(world, clusters)
+        console.print(
+            "[bold]live clusters[/bold] loopback Kubernetes API servers on 127.0.0.1 "
+            "(trueup's test server speaking the real protocol, not real clusters)",
+            soft_wrap=True,
+        )
+        for cluster in clusters.clusters:
+            what = (
+                f"{cluster.name:<10} {cluster.url}  {cluster.objects} objects from {cluster.export}"
+            )
+            console.print(f"  {escape(what)}", soft_wrap=True)
+        contexts = ", ".join(clusters.contexts)
+        console.print(
+            f"  kubeconfig {escape(str(clusters.kubeconfig))}  (contexts {escape(contexts)})",
+            soft_wrap=True,
+        )
+        console.print(f"  config     {escape(str(config))}", soft_wrap=True)
+        if tls:
+            first = clusters.contexts[0]
+            reach = (
+                f"kubectl --kubeconfig {clusters.kubeconfig} --context {first} get deployments -A"
+            )
+            console.print(f"  reach      {escape(reach)}  (while they run)", soft_wrap=True)
+        _demo_sync(world, config)
+    console.print("\nlive clusters stopped")
+
+
+def _demo_sync(world: DemoWorld, config: Path) -> None:
+    """Sync ``config``, then show the summary, the findings, the status per place and hints."""
+    loaded = read_config(config)
+    outcome = run_sync(loaded, only=(), accept_removals=())
+    print_summary(outcome)
+    with open_store(loaded) as store:
+        findings = sorted(store.findings(), key=lambda f: (-f.severity.rank, f.subject, f.code))
+        drifted = [
+            stored.assembled
+            for name in (world.out_of_sync, world.degraded)
+            if (stored := store.entity(EntityRef.of("component", None, name))) is not None
+        ]
+    console.print("\n[bold]what trueup found[/bold]")
+    print_findings(findings)
+    _print_status(drifted)
+    _print_results(world, loaded, config)
+
+
+def _print_status(drifted: list[AssembledEntity]) -> None:
+    status = Table("entity", "status", "place", "shown")
+    for entity in drifted:
+        for place in entity.places:
+            if place.key in ("argocd-sync", "argocd-health", "replicas"):
+                status.add_row(*map(Text, (entity.ref.name, place.key, place.place, place.value)))
+    console.print("\n[bold]status per place[/bold] (the entity shows the worst of them)")
+    console.print(status)
+
+
+def _print_results(world: DemoWorld, loaded: Config, config: Path) -> None:
+    exe = shutil.which("trueup") or str(Path(sys.executable).with_name("trueup"))
+    sink = next((Path(s.path) for s in loaded.sinks if isinstance(s, DirectorySinkConfig)), None)
+    console.print("\n[bold]results[/bold]")
+    console.print(f"  database   {escape(loaded.database)}", soft_wrap=True)
+    if sink is not None:
+        console.print(
+            f"  entities   {escape(str(sink))}/<namespace>/<kind>/<name>.yaml", soft_wrap=True
+        )
+    for command in (
+        f"check -c {config} --by-owner",
+        f"explain component:{world.out_of_sync} -c {config}",
+        f"history component:{world.out_of_sync} -c {config}",
+        f"export -c {config}",
+    ):
+        console.print(f"  try        {escape(exe)} {escape(command)}", soft_wrap=True)

@@ -1,7 +1,8 @@
-"""Generators of realistic worlds: catalog files, cluster exports and a config.
+"""Generators of realistic worlds: catalog repositories, cluster exports, states, a config.
 
-Pure file writing, deterministic for a given seed and clock. ``write_demo_world``
-is the small embedded demo (``trueup demo``, end-to-end tests);
+Deterministic for a given seed and clock. ``write_demo_world`` is the small
+embedded demo (``trueup demo``, end-to-end tests; :mod:`trueup.world.live`
+serves its clusters from loopback API servers for ``trueup demo --live``);
 ``write_scaled_world`` and ``touch_one_file`` build the large synthetic worlds
 of the benchmarks (``bench/world_gen.py``). Both return a frozen description of
 what they wrote, so callers assert against facts rather than hard-coded names.

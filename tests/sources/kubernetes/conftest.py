@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sources.kubernetes.fake_apiserver import (
+from trueup.world.kube_api import (
     ContextEntry,
     FakeApiServer,
     self_signed,

@@ -23,7 +23,6 @@ from tests.sources.kubernetes.builders import (
     service,
 )
 from tests.sources.kubernetes.conftest import Clusters
-from tests.sources.kubernetes.fake_apiserver import Fault
 from tests.sources.kubernetes.harness import (
     LATER,
     NOW,
@@ -38,6 +37,7 @@ from tests.sources.kubernetes.harness import (
     store_at,
 )
 from trueup.model.observation import FailureKind, ScopeFailure
+from trueup.world.kube_api import Fault
 
 DEPLOYMENTS = r"/apis/apps/v1/deployments$"
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from tests.sources.kubernetes.builders import deployment, service
 from tests.sources.kubernetes.conftest import Clusters
-from tests.sources.kubernetes.fake_apiserver import Fault
 from tests.sources.kubernetes.harness import k8s_config
 from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.kubernetes.watch import WatchSettings
 from trueup.sources.kubernetes.watch_source import KubernetesWatchSource
+from trueup.world.kube_api import Fault
 
 DEPLOYMENTS = r"/apis/apps/v1/deployments$"
 WAIT = 15.0

@@ -1,38 +1,30 @@
-"""The object store behind the loopback Kubernetes API server (tests only).
+"""The object store behind the loopback Kubernetes API server.
 
-Used by :mod:`tests.sources.kubernetes.fake_apiserver`. It keeps every version
-of every object under one global, increasing ``resourceVersion`` (as etcd
-does), so that a list can be served *at* a resourceVersion (a continue token
-stays one consistent snapshot) and a watch can replay the events after one.
-History older than the compaction point answers 410 ``Expired``, like a real
-server after etcd compaction. Resource types are a generic table: built-in
-types are preloaded, and creating a CustomResourceDefinition registers its
-served versions (deleting it unregisters them and drops their objects).
-
-Label selectors are parsed here with the full set-based grammar
-(``k=v``, ``k==v``, ``k!=v``, ``k in (a,b)``, ``k notin (a,b)``, ``k``, ``!k``),
-independently of trueup's own code, so the tests do not share its bugs.
+Used by :mod:`~trueup.world.kube_api.server` and its handler. It keeps every
+version of every object under one global, increasing ``resourceVersion`` (as
+etcd does), so that a list can be served *at* a resourceVersion (a continue
+token stays one consistent snapshot) and a watch can replay the events after
+one. History older than the compaction point answers 410 ``Expired``, like a
+real server after etcd compaction. Resource types are a generic table: built-in
+types are preloaded, creating a CustomResourceDefinition registers its served
+versions (deleting it unregisters them and drops their objects), and
+:meth:`Store.register` serves a kind without a CRD object (the demo's exports
+use Argo CD and Crossplane kinds whose definitions they do not contain).
 """
 
 from __future__ import annotations
 
 import bisect
 import copy
-import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-Obj = dict[str, Any]
+from trueup.world.kube_api.selectors import Filter, Obj
+
 ResKey = tuple[str, str, str]  # group, version, plural
 ObjKey = tuple[str, str]  # namespace ("" when cluster-scoped), name
-
-
-class BadRequestError(Exception):
-    """A request the real server refuses with 400 BadRequest."""
 
 
 class ExpiredError(Exception):
@@ -50,6 +42,8 @@ class ConflictError(Exception):
 
 @dataclass(frozen=True)
 class ResourceInfo:
+    """One served resource type: where it lives in the API and how discovery names it."""
+
     group: str
     version: str
     plural: str
@@ -94,101 +88,13 @@ BUILTIN_RESOURCES = (
 CRD_KEY: ResKey = ("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 
 
-# --- label selectors -------------------------------------------------------------
-
-_REQUIREMENT = re.compile(
-    r"^\s*(?P<neg>!)?\s*(?P<key>[A-Za-z0-9][-A-Za-z0-9_./]*)\s*"
-    r"(?:(?P<op>==|!=|=|\s+in\s+|\s+notin\s+)\s*(?P<value>\([^)]*\)|[-A-Za-z0-9_.]*))?\s*$"
-)
-
-Requirement = Callable[[dict[str, str]], bool]
-
-
-def _split_selector(text: str) -> Iterator[str]:
-    depth, start = 0, 0
-    for i, char in enumerate(text):
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            yield text[start:i]
-            start = i + 1
-    yield text[start:]
-
-
-def parse_label_selector(text: str) -> list[Requirement]:
-    """The requirements of a selector (an AND); raises BadRequestError when malformed."""
-    requirements: list[Requirement] = []
-    if not text.strip():
-        return requirements
-    for part in _split_selector(text):
-        match = _REQUIREMENT.match(part)
-        if not match:
-            raise BadRequestError(f"unable to parse requirement: {part!r}")
-        key, op, value = match["key"], (match["op"] or "").strip(), match["value"]
-        if match["neg"]:
-            if op:
-                raise BadRequestError(f"unable to parse requirement: {part!r}")
-            requirements.append(lambda labels, k=key: k not in labels)
-        elif not op:
-            requirements.append(lambda labels, k=key: k in labels)
-        elif op in ("=", "=="):
-            requirements.append(lambda labels, k=key, v=value: labels.get(k) == v)
-        elif op == "!=":
-            requirements.append(lambda labels, k=key, v=value: labels.get(k) != v)
-        else:
-            if not value or not value.startswith("("):
-                raise BadRequestError(f"unable to parse requirement: {part!r}")
-            values = frozenset(v.strip() for v in value[1:-1].split(",") if v.strip())
-            if op == "in":
-                requirements.append(lambda labels, k=key, vs=values: labels.get(k) in vs)
-            else:
-                requirements.append(lambda labels, k=key, vs=values: labels.get(k) not in vs)
-    return requirements
-
-
-def parse_field_selector(text: str) -> list[Callable[[Obj], bool]]:
-    """Only ``metadata.name`` and ``metadata.namespace``, as for a custom resource."""
-    tests: list[Callable[[Obj], bool]] = []
-    for part in (p for p in text.split(",") if p.strip()):
-        match = re.match(r"^\s*([A-Za-z.]+)\s*(==|!=|=)\s*(.*?)\s*$", part)
-        if not match:
-            raise BadRequestError(f"invalid field selector: {part!r}")
-        name, op, value = match.groups()
-        if name not in ("metadata.name", "metadata.namespace"):
-            raise BadRequestError(f"field label not supported: {name}")
-        attr = name.split(".")[1]
-        if op == "!=":
-            tests.append(lambda o, a=attr, v=value: o["metadata"].get(a, "") != v)
-        else:
-            tests.append(lambda o, a=attr, v=value: o["metadata"].get(a, "") == v)
-    return tests
-
-
-@dataclass(frozen=True)
-class Filter:
-    """Which objects a list or watch sees: namespace, label and field selectors."""
-
-    namespace: str | None = None
-    labels: tuple[Requirement, ...] = ()
-    fields: tuple[Callable[[Obj], bool], ...] = ()
-
-    def matches(self, obj: Obj | None) -> bool:
-        if obj is None:
-            return False
-        meta = obj["metadata"]
-        if self.namespace is not None and meta.get("namespace", "") != self.namespace:
-            return False
-        labels = meta.get("labels") or {}
-        return all(r(labels) for r in self.labels) and all(f(obj) for f in self.fields)
-
-
 # --- the store -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Event:
+    """One change in the history: what a watch from an older resourceVersion replays."""
+
     rv: int
     resource: ResKey
     type: str  # ADDED, MODIFIED, DELETED
@@ -228,6 +134,13 @@ class Store:
     def resources(self) -> list[ResourceInfo]:
         with self.changed:
             return [t.info for t in self.tables.values()]
+
+    def register(self, info: ResourceInfo) -> None:
+        """Serve a kind without a CRD object (kept until ``reset``); a served one is kept."""
+        with self.changed:
+            if info.key not in self.tables:
+                self.tables[info.key] = _Table(info)
+            self.changed.notify_all()
 
     def resource(self, key: ResKey) -> ResourceInfo | None:
         with self.changed:
@@ -279,7 +192,9 @@ class Store:
             raise KeyError(key)
         return table
 
-    def _append(self, table: _Table, okey: ObjKey, kind: str, obj: Obj | None, prev: Obj | None):
+    def _append(
+        self, table: _Table, okey: ObjKey, kind: str, obj: Obj | None, prev: Obj | None
+    ) -> None:
         self.rv += 1
         if okey not in table.versions:
             bisect.insort(table.keys, okey)
