@@ -345,3 +345,31 @@ def test_an_unchanged_file_is_not_parsed_again_and_keeps_its_observations(tmp_pa
         by_name["team-a2"].provenance.locator
         != next(o for o in first.observations if o.ref.name == "team-a").provenance.locator
     )
+
+
+def test_a_document_that_no_longer_names_its_entity_keeps_the_last_good_one(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from trueup.config import FileSourceConfig
+    from trueup.model.observation import Snapshot
+    from trueup.sources.base import ReadContext
+    from trueup.sources.file import FileSource
+
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    good = "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: team-a}\n"
+    good += "spec: {type: team, children: []}\n"
+    (folder / "a.yaml").write_text(good)
+    source = FileSource(FileSourceConfig(id="catalog", type="file", path=str(folder)))
+    t0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    first = next(source.observe(ReadContext(now=lambda: t0)))
+    assert isinstance(first, Snapshot)
+    later = t0 + timedelta(hours=1)
+    for broken in (good.replace("metadata:", "metdata:"), good.replace("team-a", "team_a!")):
+        (folder / "a.yaml").write_text(broken)
+        second = next(source.observe(ReadContext(now=lambda: later, previous={"catalog": first})))
+        assert isinstance(second, Snapshot)
+        assert second.observations == first.observations  # the last good one, as it was
+        assert [f.code for f in second.findings] == ["invalid-entity"]

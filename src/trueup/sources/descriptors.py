@@ -348,14 +348,29 @@ def kept_for_invalid(
 
     SPEC 4.1: a file that fails to validate keeps its previous good
     observations; the ``invalid-entity`` finding says why the new one was refused.
+    A broken document may not even name its entity any more (``metdata:``, a bad
+    name), so the previous observation is matched by the entity the document
+    names *or* by its place in the file (the document index of its locator).
     """
     broken: set[EntityRef] = set()
+    indices: set[int] = set()
     for f in findings:
+        if f.code != Code.INVALID_ENTITY:
+            continue
+        document = f.evidence.get("document")
+        if isinstance(document, int):
+            indices.add(document)
         named = f.evidence.get("entity")
-        if f.code == Code.INVALID_ENTITY and isinstance(named, str):
+        if isinstance(named, str):
             try:
                 broken.add(parse_ref(named))
             except RefError:
                 continue
     present = {o.ref for o in fresh}
-    return [o for o in previous if o.ref in broken and o.ref not in present]
+    kept = []
+    for o in previous:
+        where = locator_path(o.provenance.locator)
+        at_broken_index = where is not None and where[1] in indices
+        if (o.ref in broken or at_broken_index) and o.ref not in present:
+            kept.append(o)
+    return kept
