@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,12 @@ from typing import Any
 import pytest
 
 from trueup.config import Config, parse_config
+from trueup.model.finding import Code, Severity, finding
+from trueup.model.observation import Nature, Observation, Provenance, ScopeRead, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.pipeline import SyncOutcome, sync
+from trueup.sources.base import ReadContext
+from trueup.sources.registry import build_source
 from trueup.store import Store
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -291,3 +295,53 @@ def test_failures_of_sources_not_read_now_stay_visible(world: World, store: Stor
     world.now += timedelta(minutes=1)
     world.sync(store, only=["catalog"])
     assert "source-failed" in {f.code for f in store.findings()}
+
+
+class _ClusterWithAMissingType:
+    """A source whose read succeeds but reports one resource type as not installed."""
+
+    id = "hub"
+    nature = Nature.ACTUAL
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.clock = clock
+
+    def observe(self, context: ReadContext) -> Iterator[ScopeRead]:
+        note = finding(
+            Code.SOURCE_FAILED,
+            "scope:hub/prod",
+            "crossplane is not installed in hub/prod",
+            severity=Severity.INFO,
+            source="hub",
+            scope="prod",
+            kind="not-installed",
+        )
+        running = Observation(
+            ref=EntityRef.of("component", None, "payments"),
+            nature=Nature.ACTUAL,
+            provenance=Provenance("hub", "prod", "prod/shop/Deployment/payments@1", self.clock()),
+            fields={"metadata.annotations.backstage.io/kubernetes-id": "payments"},
+            place="prod/shop",
+            status={"replicas": "2/2"},
+            links=(("backstage.io/kubernetes-id", "payments"),),
+        )
+        yield Snapshot("hub", "prod", Nature.ACTUAL, self.clock(), (running,), (note,))
+
+
+def test_a_sources_own_findings_are_not_carried_over_as_failures(
+    world: World, store: Store
+) -> None:
+    world.declare("payments")
+    clock: Callable[[], datetime] = lambda: world.now  # noqa: E731
+    catalog = build_source(world.config().sources[0])
+    both = [catalog, _ClusterWithAMissingType(clock)]
+    sync(world.config(), store, now=clock, sources=both)
+    for minute in range(1, 4):  # syncs that read only the catalog (a webhook refresh)
+        world.now = T0 + timedelta(minutes=minute)
+        sync(world.config(), store, now=clock, sources=[catalog])
+        stored = store.entity(ref("payments"))
+        assert stored is not None
+        assert "source-failed" not in {f.code for f in stored.assembled.findings}
+    notes = [f for f in store.findings() if f.subject == "scope:hub/prod"]
+    assert len(notes) == 1 and notes[0].severity is Severity.INFO
+    assert len(store.revisions(ref("payments"))) == 1

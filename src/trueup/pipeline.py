@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from trueup.assemble.assembler import AssemblyPolicy, ScopeState, assemble
-from trueup.assemble.guard import guard_removals, is_accepted, scope_subject
+from trueup.assemble.guard import PIPELINE_ORIGIN, guard_removals, is_accepted, scope_subject
 from trueup.assemble.precedence import Precedence
 from trueup.config import (
     Config,
@@ -275,6 +275,7 @@ def _failure_finding(failure: ScopeFailure) -> Finding:
         source=failure.source,
         scope=failure.scope,
         kind=failure.kind.value,
+        origin=PIPELINE_ORIGIN,
     )
 
 
@@ -298,6 +299,8 @@ def _carry_over(
             continue
         if f.code not in (Code.SOURCE_FAILED, Code.REMOVAL_HELD):
             continue
+        if f.evidence.get("origin") != PIPELINE_ORIGIN:
+            continue  # a source's own finding lives in its stored snapshot, not here
         if f.subject.startswith("scope:"):
             scope_findings.append(f)
             if f.code == Code.SOURCE_FAILED:

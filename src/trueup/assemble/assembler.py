@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from trueup.assemble.guard import PIPELINE_ORIGIN
 from trueup.assemble.linking import build_index
 from trueup.assemble.precedence import Precedence
 from trueup.assemble.status import AGGREGATED, place_statuses, worst
@@ -119,6 +120,7 @@ def assemble(
                     f"{source}/{scope} no longer reports this entity; the removal is held",
                     source=source,
                     scope=scope,
+                    origin=PIPELINE_ORIGIN,
                 )
             )
     failed_refs: dict[EntityRef, set[tuple[str, str]]] = defaultdict(set)

@@ -24,6 +24,12 @@ class GuardOutcome:
     finding: Finding | None
 
 
+# Evidence ``origin`` of the findings the engine itself raises about scopes (a
+# failed read, held removals): the pipeline carries those over to later runs that
+# do not read the scope; a source's own findings live in its stored snapshot.
+PIPELINE_ORIGIN = "pipeline"
+
+
 def scope_subject(source: str, scope: str) -> str:
     return f"scope:{source}/{scope}"
 
@@ -60,6 +66,7 @@ def guard_removals(
         held=len(removed),
         before=len(before),
         sample=sample,
+        origin=PIPELINE_ORIGIN,
     )
     merged = replace(new, observations=new.observations + carried)
     return GuardOutcome(merged, frozenset(removed), held)
