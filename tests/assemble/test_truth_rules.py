@@ -374,3 +374,34 @@ def test_assembly_is_deterministic_whatever_the_input_order() -> None:
     ]
     results = [assemble(list(p), policy(), now=NOW) for p in itertools.permutations(snaps)]
     assert all(r == results[0] for r in results)
+
+
+def test_a_source_cannot_declare_what_trueup_computes() -> None:
+    forged = component("payments")
+    forged["metadata"]["annotations"] = {
+        "trueup.io/argocd-health": "Healthy",
+        "trueup.io/replicas": "3/3",
+        "trueup.io/crossplane-ready": "True",
+        "trueup.io/quality-score": "100",
+        "trueup.io/observed-at": "2030-01-01T00:00:00Z",
+        "trueup.io/terraform-address": "aws_db_instance.main",  # data, not computed: kept
+    }
+    entity = one(
+        assemble([snapshot("catalog", "catalog", *base_catalog(forged))], policy(), now=NOW)
+    )
+    notes = annotations(entity)
+    for key in ("trueup.io/argocd-health", "trueup.io/replicas", "trueup.io/crossplane-ready"):
+        assert key not in notes  # no place reports it: nothing is shown
+    assert "trueup.io/observed-at" not in notes
+    assert notes["trueup.io/terraform-address"] == "aws_db_instance.main"
+
+
+def test_two_declarations_in_one_source_tie_break_on_where_not_on_content_hashes() -> None:
+    a = intent(component("payments", owner="team-a"), path="a.yaml")
+    b = intent(component("payments", owner="team-b"), path="b.yaml")
+    owners = set()
+    for digest in ("000000000000", "ffffffffffff"):  # a.yaml's content hash changes
+        moved = replace(a, provenance=replace(a.provenance, locator=f"catalog@{digest}:a.yaml#0"))
+        snap = snapshot("catalog", "catalog", *base_catalog(), moved, b)
+        owners.add(one(assemble([snap], policy(), now=NOW)).entity["spec"]["owner"])
+    assert owners == {"team-a"}

@@ -48,6 +48,23 @@ KIND_NAMES = {
 # would make Backstage resolve their targets against the feed's URL.
 STRUCTURAL_KINDS = frozenset({"location"})
 DISCOVERED_PROVENANCE_SOURCE = "trueup"
+# Annotations trueup computes for every entity: a value a source declares (a
+# hydrated file read back as intent, a copy of trueup's output) is dropped, so a
+# file can never claim "Healthy" or a quality score.
+COMPUTED_ANNOTATIONS = frozenset(
+    {
+        "backstage.io/managed-by-location",
+        "backstage.io/managed-by-origin-location",
+        "trueup.io/sources",
+        "trueup.io/observed-at",
+        "trueup.io/quality-score",
+        "trueup.io/findings",
+        "trueup.io/drift",
+        "trueup.io/discovered",
+        *(f"trueup.io/{key}" for key in AGGREGATED),
+    }
+)
+COMPUTED_PATHS = frozenset(ANNOTATION + key for key in COMPUTED_ANNOTATIONS)
 
 
 @dataclass(frozen=True)
@@ -186,6 +203,8 @@ def _assemble_one(  # noqa: PLR0917 - one call site, all inputs of one entity
         for path, value in obs.fields.items():
             candidates[path].append(Candidate(value, obs.nature, obs.provenance))
     _drop_conflicting_plugin_annotations(candidates)
+    for path in [p for p in candidates if p in COMPUTED_PATHS]:
+        del candidates[path]  # trueup computes these; a source may not declare them
     if not declared:
         _add_discovered_defaults(ref, candidates, actual, now)
 

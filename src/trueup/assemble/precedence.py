@@ -38,7 +38,7 @@ class Precedence:
         configured = _positions(tuple(self.source_order))
         unlisted = len(listed)
 
-        def key(c: Candidate) -> tuple[int, int, int, str, str, str]:
+        def key(c: Candidate) -> tuple[int, int, int, str, str, str, str]:
             p = c.provenance
             return (
                 position.get(p.source, unlisted),
@@ -46,6 +46,7 @@ class Precedence:
                 configured.get(p.source, len(configured)),
                 p.source,
                 p.scope,
+                stable_locator(p.locator),
                 p.locator,
             )
 
@@ -53,6 +54,17 @@ class Precedence:
 
     def __hash__(self) -> int:
         return id(self)
+
+
+def stable_locator(locator: str) -> str:
+    """The locator without the version it was read at: ``repo@sha:path#0`` → ``path#0``.
+
+    Ties between two declarations in one source break on where they are
+    declared (path and document), never on a content hash or commit that changes
+    with unrelated edits.
+    """
+    head, colon, rest = locator.partition(":")
+    return rest if colon and "@" in head else locator
 
 
 @lru_cache(maxsize=64)
