@@ -405,3 +405,13 @@ def test_two_declarations_in_one_source_tie_break_on_where_not_on_content_hashes
         snap = snapshot("catalog", "catalog", *base_catalog(), moved, b)
         owners.add(one(assemble([snap], policy(), now=NOW)).entity["spec"]["owner"])
     assert owners == {"team-a"}
+
+
+def test_a_number_json_cannot_carry_keeps_the_entity_out_of_the_feed() -> None:
+    odd = component("payments", weight=float("inf"))
+    entity = one(assemble([snapshot("catalog", "catalog", *base_catalog(odd))], policy(), now=NOW))
+    assert not entity.emitted
+    invalid = next(f for f in entity.findings if f.code == "invalid-entity")
+    assert {"field": "spec.weight", "rule": "non-finite-number"}.items() <= invalid.evidence[
+        "violations"
+    ][0].items()

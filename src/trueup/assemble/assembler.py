@@ -12,6 +12,7 @@ validate the final document (an invalid entity is kept but never emitted).
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import Nature, Observation, Provenance, Snapshot
 from trueup.model.ref import DEFAULT_NAMESPACE, EntityRef, parse_ref
 from trueup.model.repository import Head
-from trueup.model.validation import validate_entity
+from trueup.model.validation import Violation, validate_entity
 
 ANNOTATION = "metadata.annotations."
 KIND_NAMES = {
@@ -241,7 +242,7 @@ def _assemble_one(  # noqa: PLR0917 - one call site, all inputs of one entity
     sources = tuple(sorted({o.provenance.source for o in (*intent, *actual)}))
     findings = sorted(apply_severity(_dedupe(findings), policy.severity), key=Finding.key)
     document = _annotate(document, ref, draft, context, findings, sources, observed_at, policy)
-    violations = validate_entity(document)
+    violations = validate_entity(document) + _unrepresentable(document)
     if violations:
         findings.append(
             finding(
@@ -411,6 +412,19 @@ def _annotate(  # noqa: PLR0917 - one call site
         links = [x for x in meta.get("links") or [] if x != link]
         meta["links"] = [*links, link]
     return doc
+
+
+def _unrepresentable(value: Any, path: str = "") -> list[Violation]:
+    """NaN and infinities: YAML can write them, JSON cannot, and a feed reader would fail."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [Violation(path or "<root>", "non-finite-number", f"{value} is not a JSON number")]
+    if isinstance(value, Mapping):
+        return [
+            v for k, item in value.items() for v in _unrepresentable(item, f"{path}.{k}".strip("."))
+        ]
+    if isinstance(value, list):
+        return [v for i, item in enumerate(value) for v in _unrepresentable(item, f"{path}[{i}]")]
+    return []
 
 
 def rfc3339(moment: datetime) -> str:
