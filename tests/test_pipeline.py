@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from trueup.config import Config, parse_config
+from trueup.config import Config, DirectorySinkConfig, parse_config
+from trueup.errors import ConfigError
 from trueup.model.finding import Code, Severity, finding
 from trueup.model.observation import Nature, Observation, Provenance, ScopeRead, Snapshot
 from trueup.model.ref import EntityRef
@@ -303,15 +304,16 @@ class _ClusterWithAMissingType:
     id = "hub"
     nature = Nature.ACTUAL
 
-    def __init__(self, clock: Callable[[], datetime]) -> None:
+    def __init__(self, clock: Callable[[], datetime], severity: Severity = Severity.INFO) -> None:
         self.clock = clock
+        self.severity = severity
 
     def observe(self, context: ReadContext) -> Iterator[ScopeRead]:
         note = finding(
             Code.SOURCE_FAILED,
             "scope:hub/prod",
             "crossplane is not installed in hub/prod",
-            severity=Severity.INFO,
+            severity=self.severity,
             source="hub",
             scope="prod",
             kind="not-installed",
@@ -345,3 +347,38 @@ def test_a_sources_own_findings_are_not_carried_over_as_failures(
     notes = [f for f in store.findings() if f.subject == "scope:hub/prod"]
     assert len(notes) == 1 and notes[0].severity is Severity.INFO
     assert len(store.revisions(ref("payments"))) == 1
+
+
+def test_a_scope_read_only_in_part_is_exit_2_with_its_data_kept(world: World, store: Store) -> None:
+    world.declare("payments")
+    clock: Callable[[], datetime] = lambda: world.now  # noqa: E731
+    catalog = build_source(world.config().sources[0])
+    forbidden = _ClusterWithAMissingType(clock, severity=Severity.ERROR)
+    outcome = sync(world.config(), store, now=clock, sources=[catalog, forbidden])
+    assert outcome.exit_code == 2 and not outcome.failures
+    assert [f.subject for f in outcome.partial] == ["scope:hub/prod"]
+    assert store.runs()[0].status == "partial"
+    info = sync(
+        world.config(), store, now=clock, sources=[catalog, _ClusterWithAMissingType(clock)]
+    )
+    assert info.exit_code == 0  # "not installed" is information, not a failure
+
+
+def test_a_sink_that_cannot_be_written_is_exit_2_and_the_store_is_committed(
+    world: World, store: Store, tmp_path: Path
+) -> None:
+    world.declare("payments")
+    world.run()
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the sink wants a folder")
+    config = world.config().model_copy(
+        update={"sinks": [DirectorySinkConfig(type="directory", path=str(blocked))]}
+    )
+    outcome = sync(config, store, now=lambda: world.now)
+    assert outcome.exit_code == 2 and outcome.sink_errors
+    assert store.entity(ref("payments")) is not None
+
+
+def test_accepting_removals_of_an_unknown_source_is_an_error(world: World, store: Store) -> None:
+    with pytest.raises(ConfigError, match="nosuch"):
+        world.sync(store, accept_removals=["nosuch"])

@@ -27,7 +27,7 @@ from trueup.config import (
 )
 from trueup.errors import ConfigError
 from trueup.model.assembled import AssemblyResult
-from trueup.model.finding import Code, Finding, finding
+from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
 from trueup.model.ref import EntityRef, parse_ref
 from trueup.model.repository import Head, repository_key
@@ -55,12 +55,16 @@ class SyncOutcome:
     failures: list[ScopeFailure] = field(default_factory=list)
     held: dict[tuple[str, str], int] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)  # source id -> what it says of itself
+    # Scopes read, but not all of it: a resource type forbidden or rate-limited,
+    # its last good data kept (the source's own source-failed findings).
+    partial: list[Finding] = field(default_factory=list)
+    sink_errors: list[str] = field(default_factory=list)  # committed, but a sink is behind
     summary: CommitSummary | None = None
     result: AssemblyResult | None = None
 
     @property
     def exit_code(self) -> int:
-        return 2 if self.failures else 0
+        return 2 if self.failures or self.partial or self.sink_errors else 0
 
 
 def policy_for(config: Config) -> AssemblyPolicy:
@@ -111,6 +115,10 @@ def sync(
     """
     if sources is None:
         sources = selected_sources(config, only)
+    known = {s.id for s in config.sources} | {s.id for s in sources}
+    for name in accept_removals:
+        if name.split("/", 1)[0] not in known:
+            raise ConfigError(f"--accept-removals {name!r}: no source with that id")
     run_id = store.start_run(trigger=trigger, sources=[s.id for s in sources], now=now())
     outcome = SyncOutcome(run_id=run_id)
     try:
@@ -184,6 +192,11 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
         current[key] = guarded.snapshot
         committed.append(guarded.snapshot)
         outcome.snapshots.append(guarded.snapshot)
+        outcome.partial.extend(
+            f
+            for f in read.findings
+            if f.code == Code.SOURCE_FAILED and f.severity is not Severity.INFO
+        )
         if guarded.finding is not None:
             held[key] = guarded.held
             scope_findings.append(guarded.finding)
@@ -223,14 +236,18 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
     )
     for sink in config.sinks:
         if isinstance(sink, DirectorySinkConfig):
-            write_directory(Path(sink.path), store.feed_rows())
+            try:
+                write_directory(Path(sink.path), store.feed_rows())
+            except OSError as exc:  # the commit stands; the sink is behind and says so
+                outcome.sink_errors.append(f"directory sink {sink.path}: {exc.strerror or exc}")
     store.finish_run(
         outcome.run_id,
-        status="partial" if outcome.failures else "ok",
+        status="partial" if outcome.exit_code else "ok",
         now=now(),
         summary={
             "scopes_read": len(outcome.snapshots),
             "scopes_failed": len(outcome.failures),
+            "scopes_partial": len(outcome.partial),
             "held": sum(outcome.held.values()),
             "entities": len(result.entities),
             "created": outcome.summary.created,
@@ -259,7 +276,7 @@ def _observe(source: Source, context: ReadContext, now: Clock) -> list[ScopeRead
         return list(source.observe(context))
     except Exception as exc:  # a connector bug must not lose the other sources' work
         log.exception("source %s failed", source.id)
-        scopes = sorted(context.previous) or ["*"]
+        scopes = sorted(context.scopes or context.previous) or ["*"]
         return [
             ScopeFailure(source.id, scope, FailureKind.ERROR, f"{type(exc).__name__}: {exc}", now())
             for scope in scopes

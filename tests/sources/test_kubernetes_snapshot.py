@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from trueup.config import KubernetesSourceConfig
+from trueup.config import Config, KubernetesSourceConfig
 from trueup.errors import ConfigError
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.model.ref import EntityRef
+from trueup.pipeline import sync
 from trueup.sources.base import ReadContext
 from trueup.sources.kubernetes import KubernetesSnapshotSource
 from trueup.sources.kubernetes.collectors import collect
+from trueup.store import Store
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 EXPORTED = datetime(2025, 5, 30, 8, 30, tzinfo=UTC)
@@ -116,11 +118,18 @@ def write_list(
     return path
 
 
-def read(snapshot: str, **config: Any) -> list[ScopeRead]:
+def read(
+    snapshot: str,
+    previous: list[ScopeRead] | None = None,
+    scopes: frozenset[str] | None = None,
+    **config: Any,
+) -> list[ScopeRead]:
+    """Read the exports; ``previous`` are the reads of an earlier sync (its snapshots kept)."""
     source = KubernetesSnapshotSource(
         KubernetesSourceConfig(id="snapshots", type="kubernetes", snapshot=snapshot, **config)
     )
-    return list(source.observe(ReadContext(now=lambda: NOW)))
+    kept = {r.scope: r for r in previous or [] if isinstance(r, Snapshot)}
+    return list(source.observe(ReadContext(now=lambda: NOW, previous=kept, scopes=scopes)))
 
 
 def only_snapshot(reads: list[ScopeRead]) -> Snapshot:
@@ -398,3 +407,134 @@ def test_two_matches_with_the_same_scope_name_fail_that_scope(tmp_path: Path) ->
 def test_a_config_without_snapshot_is_refused() -> None:
     with pytest.raises(ConfigError, match="snapshot"):
         KubernetesSnapshotSource(KubernetesSourceConfig(id="k", type="kubernetes", contexts=["a"]))
+
+
+# --- exports that disappear (truth rule 4: removal needs proof) ------------------------
+
+
+def test_a_deleted_export_of_a_glob_is_read_as_an_empty_snapshot(tmp_path: Path) -> None:
+    exports = tmp_path / "exports"
+    write_list(exports / "prod-eu.json", [deployment("a", kubernetes_id="a")])
+    deleted = write_list(exports / "prod-us.json", [deployment("b", kubernetes_id="b")])
+    first = read(str(exports / "*.json"))
+    assert sorted(r.scope for r in first if isinstance(r, Snapshot)) == ["prod-eu", "prod-us"]
+
+    deleted.unlink()
+    reads = {r.scope: r for r in read(str(exports / "*.json"), previous=first)}
+
+    assert sorted(reads) == ["prod-eu", "prod-us"]
+    kept = reads["prod-eu"]
+    assert isinstance(kept, Snapshot) and [o.ref.name for o in kept.observations] == ["a"]
+    gone = reads["prod-us"]
+    assert isinstance(gone, Snapshot), gone
+    assert gone.source == "snapshots" and gone.nature is Nature.ACTUAL
+    assert gone.read_at == NOW and gone.observations == () and gone.version == "vanished"
+
+
+def test_a_targeted_read_leaves_deleted_exports_it_does_not_name_alone(tmp_path: Path) -> None:
+    exports = tmp_path / "exports"
+    write_list(exports / "prod-eu.json", [deployment("a", kubernetes_id="a")])
+    write_list(exports / "prod-us.json", [deployment("b", kubernetes_id="b")])
+    first = read(str(exports / "*.json"))
+    (exports / "prod-us.json").unlink()
+
+    assert [r.scope for r in read(str(exports / "*.json"), first, frozenset({"prod-eu"}))] == [
+        "prod-eu"
+    ]
+    (gone,) = read(str(exports / "*.json"), first, frozenset({"prod-us"}))
+    assert isinstance(gone, Snapshot) and gone.scope == "prod-us" and gone.observations == ()
+
+
+def test_a_glob_matching_nothing_any_more_empties_each_previous_scope(tmp_path: Path) -> None:
+    exports = tmp_path / "exports"
+    write_list(exports / "prod-eu.json", [deployment("a", kubernetes_id="a")])
+    write_list(exports / "prod-us.json", [deployment("b", kubernetes_id="b")])
+    first = read(str(exports / "*.json"))
+    for path in exports.iterdir():
+        path.unlink()
+
+    reads = read(str(exports / "*.json"), previous=first)
+
+    assert [r.scope for r in reads] == ["prod-eu", "prod-us"]
+    assert all(isinstance(r, Snapshot) and r.observations == () for r in reads)
+
+
+def test_a_missing_single_path_read_before_is_an_empty_read_of_its_scope(tmp_path: Path) -> None:
+    path = write_list(tmp_path / "prod-us.json", [deployment("b", kubernetes_id="b")])
+    first = read(str(path))
+    path.unlink()
+
+    (gone,) = read(str(path), previous=first)
+
+    assert isinstance(gone, Snapshot), gone
+    assert gone.scope == "prod-us" and gone.observations == () and gone.version == "vanished"
+
+
+def test_an_emptied_folder_read_before_is_still_a_failure(tmp_path: Path) -> None:
+    write_list(tmp_path / "hub" / "a.json", [deployment("a", kubernetes_id="a")])
+    first = read(str(tmp_path / "hub"))
+    (tmp_path / "hub" / "a.json").unlink()
+
+    (failure,) = read(str(tmp_path / "hub"), previous=first)
+
+    assert isinstance(failure, ScopeFailure)
+    assert failure.scope == "hub" and failure.kind is FailureKind.INVALID
+
+
+def test_a_deleted_export_is_held_by_the_pipeline_until_accepted(
+    tmp_path: Path, store: Store
+) -> None:
+    exports = tmp_path / "exports"
+    write_list(exports / "prod-eu.json", [deployment("shared", kubernetes_id="shared")], mtime=NOW)
+    write_list(
+        exports / "prod-us.json",
+        [
+            deployment("shared", kubernetes_id="shared"),
+            deployment("us-only", kubernetes_id="us-only"),
+        ],
+        mtime=NOW,
+    )
+    config = Config(
+        data_dir=str(tmp_path / "data"),
+        sources=[
+            KubernetesSourceConfig(
+                id="clusters", type="kubernetes", snapshot=str(exports / "*.json"), max_age=None
+            )
+        ],
+    )
+    shared = EntityRef.of("component", None, "shared")
+    us_only = EntityRef.of("component", None, "us-only")
+
+    def places(ref: EntityRef) -> set[str]:
+        stored = store.entity(ref)
+        assert stored is not None
+        return {p.place for p in stored.assembled.places}
+
+    first = sync(config, store, now=lambda: NOW)
+    assert first.exit_code == 0
+    assert places(shared) == {"prod-eu/payments", "prod-us/payments"}
+    assert places(us_only) == {"prod-us/payments"}
+
+    (exports / "prod-us.json").unlink()
+    held = sync(config, store, now=lambda: NOW + timedelta(minutes=1))
+
+    assert not held.failures
+    assert held.held == {("clusters", "prod-us"): 2}
+    kept = store.entity(us_only)
+    assert kept is not None and not kept.removed
+    assert places(shared) == {"prod-eu/payments", "prod-us/payments"}
+    assert places(us_only) == {"prod-us/payments"}
+    removal_held = {f.subject for f in store.findings() if f.code == "removal-held"}
+    assert removal_held == {"scope:clusters/prod-us", str(shared), str(us_only)}
+
+    released = sync(
+        config, store, now=lambda: NOW + timedelta(minutes=2), accept_removals=["clusters/prod-us"]
+    )
+
+    assert not released.held and not released.failures
+    gone = store.entity(us_only)
+    assert gone is not None and gone.removed
+    assert [r.change for r in store.revisions(us_only)][-1] == "removed"
+    assert us_only not in {e.ref for e in store.entities()}
+    assert places(shared) == {"prod-eu/payments"}
+    assert "removal-held" not in {f.code for f in store.findings()}

@@ -69,6 +69,10 @@ def print_summary(outcome: SyncOutcome) -> None:
     for (source, scope), count in sorted(outcome.held.items()):
         table.add_row("[yellow]held[/yellow]", escape(f"{count} removals in {source}/{scope}"))
     console.print(table)
+    for partial in outcome.partial:
+        console.print(f"[yellow]partial[/yellow] {escape(partial.message)}", markup=True)
+    for error in outcome.sink_errors:
+        console.print(f"[red]sink[/red] {escape(error)} — the store is up to date", markup=True)
     for failure in outcome.failures:
         what = f"{failure.source}/{failure.scope} ({failure.kind.value}): {failure.message}"
         console.print(f"[red]failed[/red] {escape(what)} — last good data kept", markup=True)

@@ -11,12 +11,15 @@ match is one scope (one cluster), named after it without its extension:
 When the pattern is a glob, only folders and ``*.json`` files are matches (a
 README next to the exports is not a cluster). A scope whose files cannot be read
 or are not a JSON List is a :class:`ScopeFailure` naming the file and the
-position of the error; it replaces nothing. The observations of a scope are as
-old as the export: their ``observed_at`` is the newest modification time of its
-files, so an old export turns stale after ``max_age``. The objects are turned
-into observations by :mod:`trueup.sources.kubernetes.collectors` (Crossplane
-kinds are found through the XRDs and CRDs in the export) and by the source's
-declarative ``mappings``.
+position of the error; it replaces nothing. A scope read before that the pattern
+no longer matches (its export was deleted) is read as an empty snapshot, so the
+removal guard holds its entities until the removal is accepted; only a pattern
+that matches nothing on the first read is a failure (likely a wrong path). The
+observations of a scope are as old as the export: their ``observed_at`` is the
+newest modification time of its files, so an old export turns stale after
+``max_age``. The objects are turned into observations by
+:mod:`trueup.sources.kubernetes.collectors` (Crossplane kinds are found through
+the XRDs and CRDs in the export) and by the source's declarative ``mappings``.
 """
 
 from __future__ import annotations
@@ -71,18 +74,36 @@ class KubernetesSnapshotSource:
         return self.config.id
 
     def observe(self, context: ReadContext) -> Iterator[ScopeRead]:
+        def wanted(scope: str) -> bool:
+            return context.scopes is None or scope in context.scopes
+
         matches = find_exports(self.pattern)
-        if not matches:
-            yield ScopeFailure(
-                self.id,
-                self.id,
-                FailureKind.UNREACHABLE,
-                f"no export file or folder matches {self.pattern}",
-                context.now(),
-            )
+        if not matches and not context.previous:  # nothing was ever read: likely a wrong path
+            if wanted(self.id):
+                yield ScopeFailure(
+                    self.id,
+                    self.id,
+                    FailureKind.UNREACHABLE,
+                    f"no export file or folder matches {self.pattern}",
+                    context.now(),
+                )
             return
         for scope, paths in sorted(matches.items()):
-            yield self._read_scope(context, scope, paths)
+            if wanted(scope):
+                yield self._read_scope(context, scope, paths)
+        for scope in sorted(set(context.previous) - set(matches)):
+            if wanted(scope):  # its export is gone: an empty read, which the removal guard holds
+                yield self._vanished(context, scope)
+
+    def _vanished(self, context: ReadContext, scope: str) -> Snapshot:
+        return Snapshot(
+            source=self.id,
+            scope=scope,
+            nature=Nature.ACTUAL,
+            read_at=context.now(),
+            observations=(),
+            version="vanished",
+        )
 
     def _read_scope(self, context: ReadContext, scope: str, paths: Sequence[Path]) -> ScopeRead:
         if len(paths) > 1:
