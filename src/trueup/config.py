@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -35,6 +36,17 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PLACEHOLDER = "TRUEUPENV0x"
 _PLACED = re.compile(_PLACEHOLDER + r"([A-Za-z_][A-Za-z0-9_]*?)" + _PLACEHOLDER)
+MASK = "**********"
+# Substituted values shorter than this are not masked by ``redacted``: they
+# would mask common words, and are no credible secret.
+_MIN_MASKED = 4
+# A URL anywhere in a string: ``scheme://`` and everything up to whitespace.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s]*")
+# A URL's userinfo: everything up to the last ``@`` before the host's end.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#\s]*)@")
+# A remote git address: ``scheme://…``, ``user@host:path`` or ``host:path``.
+_REMOTE_GIT = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/]+@|^[^/:]{2,}:")
+_SQLITE = re.compile(r"^(sqlite(?:\+\w+)?:///)(.*)$", re.DOTALL)
 
 
 def parse_duration(value: object) -> timedelta:
@@ -294,6 +306,9 @@ class Config(_Model):
     checks: ChecksConfig = ChecksConfig()
     sinks: list[SinkConfig] = []
     server: ServerConfig = ServerConfig()
+    # Every value that ``${VAR}`` substitution put into this configuration (at
+    # least _MIN_MASKED long): ``redacted`` masks them wherever they appear.
+    _substituted: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
     @field_validator("sources")
     @classmethod
@@ -331,23 +346,30 @@ class Config(_Model):
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
-    """Read, substitute and validate a config file. Raises ConfigError."""
-    path = Path(path)
+    """Read, substitute and validate a config file. Raises ConfigError.
+
+    Local paths in it are made absolute against the file's own folder, whatever
+    the working directory and however ``path`` is spelt (relative, ``~``).
+    """
+    path = _expand(Path(path))
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from exc
-    return parse_config(text, str(path), os.environ if environ is None else environ, path.parent)
+    environ = os.environ if environ is None else environ
+    return parse_config(text, str(path), environ, path.parent.resolve())
 
 
 def parse_config(
     text: str, filename: str, environ: Mapping[str, str], base: Path | None = None
 ) -> Config:
+    """Substitute and validate config text; ``base`` (if given) anchors relative paths."""
     # ``${VAR}`` is not valid inside a YAML flow mapping (``{token: ${X}}``, as
     # SPEC section 2 writes it), so it is swapped for a plain-scalar placeholder
     # before parsing and substituted in the parsed values: an environment value
     # can never inject YAML syntax.
     text = _ENV.sub(lambda m: f"{_PLACEHOLDER}{m.group(1)}{_PLACEHOLDER}", text)
+    recording = _Recording(environ)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -357,14 +379,39 @@ def parse_config(
         lines: dict[tuple[Any, ...], int] = {}
     else:
         lines = {}
-        data = _build(node, (), lines, environ, filename)
+        data = _build(node, (), lines, recording, filename)
     if not isinstance(data, dict):
         raise ConfigError(f"{filename}: the configuration must be a mapping")
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, filename, lines)) from None
-    return _resolve_paths(config, base) if base is not None else config
+    if base is not None:
+        config = _resolve_paths(config, base)
+    config._substituted = frozenset(v for v in recording.used if len(v) >= _MIN_MASKED)
+    return config
+
+
+class _Recording(Mapping[str, str]):
+    """An environment that remembers which of its values were read."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        self.used: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        value = self._environ[name]
+        self.used.add(value)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._environ
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._environ)
+
+    def __len__(self) -> int:
+        return len(self._environ)
 
 
 def _build(
@@ -441,14 +488,30 @@ def _is_union_tag(part: object) -> bool:
     )
 
 
+def _expand(path: Path) -> Path:
+    try:
+        return path.expanduser()
+    except RuntimeError as exc:  # no home directory to expand ``~`` with
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
 def _resolve_paths(config: Config, base: Path) -> Config:
-    """Relative file paths in the config are relative to the config file."""
+    """Relative file paths in the config are relative to the config file.
+
+    Every local path comes out absolute; URLs are left as they are.
+    """
+    base = _expand(base).resolve()
 
     def local(value: str) -> str:
         if "://" in value:
             return value
-        expanded = Path(value).expanduser()
-        return str(expanded if expanded.is_absolute() else (base / expanded))
+        expanded = _expand(Path(value))
+        if expanded.is_absolute():
+            return str(expanded)
+        return os.path.normpath(base / expanded)
+
+    def git(url: str) -> str:
+        return url if _REMOTE_GIT.match(url) else local(url)
 
     sources: list[Any] = []
     for source in config.sources:
@@ -462,22 +525,23 @@ def _resolve_paths(config: Config, base: Path) -> Config:
                 update["kubeconfig"] = local(source.kubeconfig)
         if isinstance(source, TerraformSourceConfig):
             update["state"] = local(source.state)
-        if isinstance(source, GitSourceConfig) and not re.match(r"^[a-z+]+://|^[^/]+@", source.url):
-            update["url"] = local(source.url)
+        if isinstance(source, GitSourceConfig):
+            update["url"] = git(source.url)
         sources.append(source.model_copy(update=update))
     sinks: list[Any] = []
     for sink in config.sinks:
         if isinstance(sink, DirectorySinkConfig):
             sinks.append(sink.model_copy(update={"path": local(sink.path)}))
-        elif isinstance(sink, GitSinkConfig) and "://" not in sink.url:
-            sinks.append(sink.model_copy(update={"url": local(sink.url)}))
+        elif isinstance(sink, GitSinkConfig):
+            sinks.append(sink.model_copy(update={"url": git(sink.url)}))
         else:
             sinks.append(sink)
     database = config.database
-    if database.startswith("sqlite:///") and not database.startswith("sqlite:////"):
-        target = database.removeprefix("sqlite:///")
-        if target and target != ":memory:":
-            database = "sqlite:///" + local(target)
+    sqlite = _SQLITE.match(database)
+    if sqlite:
+        target, query = sqlite.group(2).partition("?")[::2]
+        if target and target != ":memory:" and not target.startswith("file:"):
+            database = sqlite.group(1) + local(target) + (f"?{query}" if query else "")
     return config.model_copy(
         update={
             "sources": sources,
@@ -488,12 +552,54 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     )
 
 
+# --- redaction ---------------------------------------------------------------
+
+
 def redacted(config: Config) -> dict[str, Any]:
-    """The effective configuration as plain data, every secret replaced."""
+    """The effective configuration as plain data, every secret replaced.
+
+    ``SecretStr`` fields are masked by their type; every value that ``${VAR}``
+    substitution put in is masked wherever it appears; in every URL, the
+    userinfo (``user:password@``, ``token@``) and the query values are masked.
+    """
     data: dict[str, Any] = config.model_dump(mode="json", by_alias=True)
-    data["database"] = _redact_url(config.database)
+    # Longest first, so that a value containing another is masked whole.
+    values = sorted(config._substituted, key=len, reverse=True)
+    result: dict[str, Any] = _redact_data(data, values)
+    return result
+
+
+def _redact_data(data: Any, values: list[str]) -> Any:
+    if isinstance(data, dict):
+        return {key: _redact_data(value, values) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_redact_data(item, values) for item in data]
+    if isinstance(data, str):
+        for value in values:
+            data = data.replace(value, MASK)
+        return _URL.sub(lambda match: _redact_url(match.group(0)), data)
     return data
 
 
 def _redact_url(url: str) -> str:
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:**********@", url)
+    """Mask a URL's userinfo and query values; the rest stays readable."""
+    userinfo = _USERINFO.match(url)
+    if userinfo:
+        user, colon, password = userinfo.group(2).partition(":")
+        # A user name is no secret, but a lone token (``token@``, ``token:@``,
+        # ``token:x-oauth-basic@``) is masked whole.
+        token = not colon or not password or password == "x-oauth-basic"
+        masked = MASK if token else f"{user}:{MASK}"
+        url = f"{userinfo.group(1)}{masked}@{url[userinfo.end() :]}"
+    head, mark, query = url.partition("?")
+    if not mark:
+        return url
+    query, hash_, fragment = query.partition("#")
+    pairs = []
+    for pair in re.split(r"([&;])", query):
+        if pair in ("&", ";", ""):
+            pairs.append(pair)
+        else:
+            key, equals, _ = pair.partition("=")
+            pairs.append(f"{key}={MASK}" if equals else MASK)
+    return f"{head}?{''.join(pairs)}{hash_}{fragment}"
