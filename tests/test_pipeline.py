@@ -23,7 +23,7 @@ from trueup.model.finding import Code, Severity, finding
 from trueup.model.observation import Nature, Observation, Provenance, ScopeRead, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.pipeline import SyncOutcome, sync
-from trueup.sources.base import ReadContext
+from trueup.sources.base import ReadContext, Source
 from trueup.sources.registry import build_source
 from trueup.store import Store
 
@@ -382,3 +382,41 @@ def test_a_sink_that_cannot_be_written_is_exit_2_and_the_store_is_committed(
 def test_accepting_removals_of_an_unknown_source_is_an_error(world: World, store: Store) -> None:
     with pytest.raises(ConfigError, match="nosuch"):
         world.sync(store, accept_removals=["nosuch"])
+
+
+class _ReadsWhileAnotherSyncCommits:
+    """Wraps a source: while it reads, another sync (of another source) commits."""
+
+    def __init__(self, inner: Source, other: Callable[[], object]) -> None:
+        self.inner, self.other = inner, other
+        self.id, self.nature = inner.id, inner.nature
+
+    def observe(self, context: ReadContext) -> Iterator[ScopeRead]:
+        self.other()
+        yield from self.inner.observe(context)
+
+
+def test_a_sync_that_commits_meanwhile_is_never_overwritten(world: World, store: Store) -> None:
+    world.declare("payments")
+    world.run(argo_app("payments", health="Healthy"))
+    world.sync(store)
+    clock: Callable[[], datetime] = lambda: world.now  # noqa: E731
+    config = world.config()
+    catalog, clusters = (build_source(s, config.sources) for s in config.sources)
+    world.now += timedelta(minutes=1)
+    world.run(argo_app("payments", health="Degraded"))
+
+    def cluster_sync() -> object:
+        return sync(config, store, now=clock, sources=[clusters])
+
+    slow_catalog = _ReadsWhileAnotherSyncCommits(catalog, cluster_sync)
+    outcome = sync(config, store, now=clock, sources=[slow_catalog])
+    assert outcome.exit_code == 0
+    stored = store.entity(ref("payments"))
+    assert stored is not None
+    assert (
+        stored.assembled.entity["metadata"]["annotations"]["trueup.io/argocd-health"] == "Degraded"
+    )
+    changes = [r.assembled for r in store.revisions(ref("payments")) if r.assembled is not None]
+    healths = [r.entity["metadata"]["annotations"]["trueup.io/argocd-health"] for r in changes]
+    assert healths == ["Healthy", "Degraded"]  # never back to Healthy

@@ -14,6 +14,7 @@
     │   ├── KubeAuthError            a kubeconfig context cannot be used
     │   └── ListFailedError          one resource type could not be listed completely
     └── StoreError               the database refused or lost a write
+        └── ConcurrentCommitError    another sync committed since this one read the store
 
 A source error carries a :class:`FailureKind`: how the scope's read failed, as
 shown in its health. Bad *data* (an invalid catalog file, an unknown status
@@ -61,6 +62,10 @@ class SourceUnavailableError(SourceError):
 
 class StoreError(TrueupError):
     """The store could not complete an operation; nothing was half-written."""
+
+
+class ConcurrentCommitError(StoreError):
+    """Another sync committed after this one read the stored snapshots: assemble again."""
 
 
 # --- git and GitHub ------------------------------------------------------------------

@@ -25,7 +25,7 @@ from trueup.config import (
     KubernetesSourceConfig,
     TerraformSourceConfig,
 )
-from trueup.errors import ConfigError
+from trueup.errors import ConcurrentCommitError, ConfigError
 from trueup.model.assembled import AssemblyResult
 from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
@@ -140,6 +140,9 @@ def sync(
     return outcome
 
 
+COMMIT_ATTEMPTS = 5
+
+
 def _run(  # noqa: PLR0917 - the body of sync(), split for readability
     config: Config,
     store: Store,
@@ -152,6 +155,7 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
     data_dir: Path | None,
     scopes: frozenset[str] | None,
 ) -> None:
+    generation = store.generation()
     stored = store.snapshots()
     reads: list[ScopeRead] = []
     for source in sources:
@@ -169,6 +173,74 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
         if isinstance(source, ReportsStatus) and (note := source.status_note()):
             outcome.notes[source.id] = note
 
+    # Another sync may commit while this one reads (a webhook refresh during a
+    # scheduled sync, another replica): the commit is refused then, and this run
+    # assembles again from what is stored now, its own reads on top, except those
+    # that a newer read of the same scope has superseded. Nothing is overwritten
+    # with older data.
+    fully_read = set() if scopes else {source.id for source in sources}
+    for attempt in range(COMMIT_ATTEMPTS):
+        committed = _decide(config, store, stored, reads, outcome, accept_removals, fully_read, now)
+        try:
+            outcome.summary = store.commit(
+                outcome.run_id,
+                committed,
+                outcome.result or AssemblyResult(entities={}),
+                now=now(),
+                cause="; ".join(
+                    [f"sync run {outcome.run_id} ({trigger})"]
+                    + [f"{s.source}/{s.scope}: {s.cause}" for s in outcome.snapshots if s.cause]
+                ),
+                held=outcome.held,
+                based_on=generation,
+            )
+            break
+        except ConcurrentCommitError:
+            if attempt == COMMIT_ATTEMPTS - 1:
+                raise
+            log.info("sync run %s: another sync committed first; assembling again", outcome.run_id)
+            generation = store.generation()
+            stored = store.snapshots()
+            reads = [read for read in reads if not _superseded(read, stored)]
+
+    for sink in config.sinks:
+        if isinstance(sink, DirectorySinkConfig):
+            try:
+                write_directory(Path(sink.path), store.feed_rows())
+            except OSError as exc:  # the commit stands; the sink is behind and says so
+                outcome.sink_errors.append(f"directory sink {sink.path}: {exc.strerror or exc}")
+    summary = outcome.summary
+    assert summary is not None and outcome.result is not None
+    store.finish_run(
+        outcome.run_id,
+        status="partial" if outcome.exit_code else "ok",
+        now=now(),
+        summary={
+            "scopes_read": len(outcome.snapshots),
+            "scopes_failed": len(outcome.failures),
+            "scopes_partial": len(outcome.partial),
+            "held": sum(outcome.held.values()),
+            "entities": len(outcome.result.entities),
+            "created": summary.created,
+            "changed": summary.changed,
+            "removed": summary.removed,
+            "notes": dict(outcome.notes),
+        },
+    )
+
+
+def _decide(  # noqa: PLR0917 - one call site
+    config: Config,
+    store: Store,
+    stored: Mapping[tuple[str, str], Snapshot],
+    reads: Sequence[ScopeRead],
+    outcome: SyncOutcome,
+    accept_removals: Sequence[str],
+    fully_read: set[str],
+    now: Clock,
+) -> list[ScopeRead]:
+    """Guard, carry over and assemble: what this run commits, given what is stored."""
+    outcome.failures, outcome.snapshots, outcome.partial = [], [], []
     accepted = frozenset(accept_removals) | frozenset(config.safety.accept_removals)
     current = dict(stored)
     failed: dict[tuple[str, str], str] = {}
@@ -201,20 +273,16 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             held[key] = guarded.held
             scope_findings.append(guarded.finding)
 
-    read_now = {(r.source, r.scope) for r in reads}
-    # A source read in full enumerated its scopes afresh: its old failures of
-    # scopes it no longer lists (e.g. "nothing matched") are over.
-    fully_read = set() if scopes else {source.id for source in sources}
     _carry_over(
         store,
-        read_now=read_now,
+        read_now={(r.source, r.scope) for r in reads},
         fully_read=fully_read,
         failed=failed,
         held=held,
         scope_findings=scope_findings,
     )
     outcome.held = {key: len(refs) for key, refs in held.items()}
-    result = assemble(
+    outcome.result = assemble(
         current.values(),
         policy_for(config),
         now=now(),
@@ -222,40 +290,14 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             failed=failed, held=held, findings=scope_findings, heads=_heads(config, current)
         ),
     )
-    outcome.result = result
-    outcome.summary = store.commit(
-        outcome.run_id,
-        committed,
-        result,
-        now=now(),
-        cause="; ".join(
-            [f"sync run {outcome.run_id} ({trigger})"]
-            + [f"{s.source}/{s.scope}: {s.cause}" for s in outcome.snapshots if s.cause]
-        ),
-        held=outcome.held,
-    )
-    for sink in config.sinks:
-        if isinstance(sink, DirectorySinkConfig):
-            try:
-                write_directory(Path(sink.path), store.feed_rows())
-            except OSError as exc:  # the commit stands; the sink is behind and says so
-                outcome.sink_errors.append(f"directory sink {sink.path}: {exc.strerror or exc}")
-    store.finish_run(
-        outcome.run_id,
-        status="partial" if outcome.exit_code else "ok",
-        now=now(),
-        summary={
-            "scopes_read": len(outcome.snapshots),
-            "scopes_failed": len(outcome.failures),
-            "scopes_partial": len(outcome.partial),
-            "held": sum(outcome.held.values()),
-            "entities": len(result.entities),
-            "created": outcome.summary.created,
-            "changed": outcome.summary.changed,
-            "removed": outcome.summary.removed,
-            "notes": dict(outcome.notes),
-        },
-    )
+    return committed
+
+
+def _superseded(read: ScopeRead, stored: Mapping[tuple[str, str], Snapshot]) -> bool:
+    """A newer read of the same scope was committed meanwhile: this one must not replace it."""
+    newer = stored.get((read.source, read.scope))
+    when = read.at if isinstance(read, ScopeFailure) else read.read_at
+    return newer is not None and newer.read_at > when
 
 
 def _heads(config: Config, current: Mapping[tuple[str, str], Snapshot]) -> dict[str, Head]:

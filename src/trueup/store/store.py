@@ -29,7 +29,7 @@ from alembic.config import Config
 from alembic.util.exc import CommandError
 from sqlalchemy.engine import URL, Connection, Engine
 
-from trueup.errors import StoreError
+from trueup.errors import ConcurrentCommitError, StoreError
 from trueup.model.assembled import AssembledEntity, AssemblyResult, EntityScore
 from trueup.model.finding import Finding, Severity
 from trueup.model.observation import ScopeFailure, Snapshot
@@ -133,15 +133,24 @@ class Store:
         now: datetime,
         cause: str,
         held: Mapping[tuple[str, str], int] = _NO_HOLDS,
+        based_on: int | None = None,
     ) -> CommitSummary:
         """Store a sync result atomically: snapshots, scope health, entities, findings.
 
         A :class:`Snapshot` replaces its scope's snapshot; a :class:`ScopeFailure`
         only records the failure. ``held`` is the number of removals held back per
         (source, scope); a scope read successfully and absent from ``held`` has none.
+        ``based_on`` is the :meth:`generation` the result was assembled from: if
+        another commit landed since, :class:`ConcurrentCommitError` is raised and
+        nothing is written (the caller assembles again from the new state).
         """
         with translated("commit", self._url), self._write() as conn:
             serialise_writers(conn)
+            if based_on is not None and (landed := _generation(conn)) != based_on:
+                raise ConcurrentCommitError(
+                    f"sync run {landed} committed after this result was assembled "
+                    f"from generation {based_on}"
+                )
             marked = conn.execute(
                 sa.update(sync_runs).where(sync_runs.c.id == run_id).values(committed_at=now)
             )
@@ -150,6 +159,11 @@ class Store:
             replaced, unchanged = snapshot_rows.write_reads(conn, run_id, reads, held)
             summary = write_entities(conn, run_id, result, now=now, cause=cause)
         return replace(summary, snapshots_replaced=replaced, snapshots_unchanged=unchanged)
+
+    def generation(self) -> int:
+        """The id of the last sync run whose commit landed (0 before any)."""
+        with translated("reading the generation", self._url), self._read() as conn:
+            return _generation(conn)
 
     def finish_run(
         self, run_id: int, *, status: str, now: datetime, summary: Mapping[str, Any]
@@ -360,3 +374,8 @@ def _stored_entity(row: sa.Row[Any]) -> StoredEntity:
         updated_at=row.updated_at,
         removed=row.removed,
     )
+
+
+def _generation(conn: Connection) -> int:
+    query = sa.select(sa.func.max(sync_runs.c.id)).where(sync_runs.c.committed_at.is_not(None))
+    return int(conn.execute(query).scalar() or 0)
