@@ -22,7 +22,7 @@ from trueup.errors import ConfigError
 from trueup.model.finding import Code, Severity, finding
 from trueup.model.observation import Nature, Observation, Provenance, ScopeRead, Snapshot
 from trueup.model.ref import EntityRef
-from trueup.pipeline import SyncOutcome, sync
+from trueup.pipeline import SyncOutcome, refresh_freshness, sync
 from trueup.sources.base import ReadContext, Source
 from trueup.sources.registry import build_source
 from trueup.store import Store
@@ -420,3 +420,21 @@ def test_a_sync_that_commits_meanwhile_is_never_overwritten(world: World, store:
     changes = [r.assembled for r in store.revisions(ref("payments")) if r.assembled is not None]
     healths = [r.entity["metadata"]["annotations"]["trueup.io/argocd-health"] for r in changes]
     assert healths == ["Healthy", "Degraded"]  # never back to Healthy
+
+
+def test_status_turns_unknown_at_read_time_without_a_new_sync(world: World, store: Store) -> None:
+    world.declare("payments")
+    world.run(argo_app("payments", health="Healthy"))
+    world.sync(store)
+    config = world.config()
+    assert refresh_freshness(config, store, now=lambda: T0 + timedelta(minutes=10)) is None
+    later = refresh_freshness(config, store, now=lambda: T0 + timedelta(minutes=16))
+    assert later is not None and later.exit_code == 0
+    stored = store.entity(ref("payments"))
+    assert stored is not None
+    assert (
+        stored.assembled.entity["metadata"]["annotations"]["trueup.io/argocd-health"] == "Unknown"
+    )
+    assert "stale" in {f.code for f in stored.assembled.findings}
+    assert store.revisions(ref("payments"))[-1].cause == f"sync run {later.run_id} (freshness)"
+    assert refresh_freshness(config, store, now=lambda: T0 + timedelta(minutes=17)) is None

@@ -225,8 +225,36 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             "changed": summary.changed,
             "removed": summary.removed,
             "notes": dict(outcome.notes),
+            "fresh_until": _fresh_until(outcome.result, policy_for(config)),
         },
     )
+
+
+def _fresh_until(result: AssemblyResult, policy: AssemblyPolicy) -> str | None:
+    """When the first status shown as fresh turns stale (ISO time), or None if never."""
+    moments = [
+        place.provenance.observed_at + max_age
+        for entity in result.entities.values()
+        for place in entity.places
+        if not place.stale and (max_age := policy.max_age.get(place.provenance.source)) is not None
+    ]
+    return min(moments).isoformat() if moments else None
+
+
+def refresh_freshness(config: Config, store: Store, *, now: Clock = utc_now) -> SyncOutcome | None:
+    """Re-assemble from the stored snapshots when shown status has turned stale since the last sync.
+
+    Called before serving (``trueup export``, ``trueup check``, the feed): status
+    older than its source's ``max_age`` must be shown as Unknown even if no sync
+    ran since (SPEC 5.3). Reads no source; returns None when nothing turned stale.
+    """
+    committed = [run for run in store.runs(limit=20) if run.committed_at is not None]
+    if not committed:
+        return None
+    fresh_until = committed[0].summary.get("fresh_until")
+    if not isinstance(fresh_until, str) or datetime.fromisoformat(fresh_until) > now():
+        return None
+    return sync(config, store, now=now, sources=[], trigger="freshness")
 
 
 def _decide(  # noqa: PLR0917 - one call site

@@ -26,6 +26,7 @@ from trueup.model.assembled import VOLATILE_ANNOTATION, AssembledEntity
 from trueup.model.fields import flatten
 from trueup.model.finding import Finding, Severity
 from trueup.model.ref import EntityRef, parse_ref
+from trueup.pipeline import refresh_freshness
 from trueup.sinks.feed import render_json, render_yaml
 from trueup.store import Store
 
@@ -208,7 +209,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the assembled catalog exactly as the Backstage feed serves it."""
         kinds = frozenset(k.lower() for k in kind) if kind else None
-        with open_store(read_config(config)) as store:
+        loaded = read_config(config)
+        with open_store(loaded) as store:
+            refresh_freshness(loaded, store)
             render = render_json if fmt is ExportFormat.json else render_yaml
             _write_chunks(render(store.feed_rows(kinds=kinds)), output)
 
@@ -226,7 +229,9 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> int:
         """The quality findings; a CI gate (exit 3 at or above --fail-on)."""
-        with open_store(read_config(config)) as store:
+        loaded = read_config(config)
+        with open_store(loaded) as store:
+            refresh_freshness(loaded, store)
             findings = sorted(
                 store.findings(), key=lambda f: (-f.severity.rank, f.subject, f.code, f.message)
             )
@@ -277,7 +282,9 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """One entity, field by field: value, winning source, locator, age, disagreeing sources."""
         now = datetime.now(UTC)
-        with open_store(read_config(config)) as store:
+        loaded = read_config(config)
+        with open_store(loaded) as store:
+            refresh_freshness(loaded, store)
             target = resolve_ref(store, ref)
             stored = store.entity(target)
         if stored is None:
