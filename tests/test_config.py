@@ -17,9 +17,9 @@ from trueup.config import (
     TerraformSourceConfig,
     load_config,
     parse_config,
-    redacted,
 )
 from trueup.errors import ConfigError
+from trueup.redaction import redacted
 
 SPEC_EXAMPLE = """\
 database: sqlite:///trueup.db

@@ -22,10 +22,11 @@ from rich.text import Text
 from trueup.cli.app import ConfigOption, config_path, console, open_store, read_config
 from trueup.cli.catalog import print_findings
 from trueup.cli.run import print_summary, run_sync
-from trueup.config import DEFAULT_CONFIG, Config, DirectorySinkConfig, redacted
+from trueup.config import DEFAULT_CONFIG, Config, DirectorySinkConfig
 from trueup.errors import ConfigError
 from trueup.model.assembled import AssembledEntity
 from trueup.model.ref import EntityRef
+from trueup.redaction import redacted
 from trueup.sources.registry import build_source
 
 if TYPE_CHECKING:
