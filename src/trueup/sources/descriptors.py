@@ -30,7 +30,7 @@ from datetime import datetime
 
 from trueup.errors import RefError
 from trueup.model.fields import flatten
-from trueup.model.finding import Code, Finding, JSONValue, finding
+from trueup.model.finding import Code, Finding, JSONValue, Severity, finding
 from trueup.model.observation import Nature, Observation, Provenance, Snapshot
 from trueup.model.ref import EntityRef, parse_ref
 from trueup.model.validation import validate_entity
@@ -328,6 +328,29 @@ def observation_targets(observations: Iterable[Observation]) -> list[LocationTar
         index = where[1] if where is not None else 0
         out.extend(location_targets(index, observation.fields))
     return out
+
+
+def location_problem(
+    source: str,
+    scope: str,
+    path: str,
+    target: LocationTarget,
+    reason: str,
+    *,
+    severity: Severity | None = None,
+) -> Finding:
+    """The finding for a Location target that is not followed (missing, outside, a loop…)."""
+    return finding(
+        Code.INVALID_FILE,
+        file_subject(source, scope, path),
+        f"{path} document {target.document}: Location target {target.target!r} {reason}",
+        severity=severity,
+        path=path,
+        document=target.document,
+        rule="location-target",
+        target=target.target,
+        reason=reason,
+    )
 
 
 def previous_by_path(snapshot: Snapshot | None) -> dict[str, tuple[Observation, ...]]:

@@ -44,6 +44,7 @@ from trueup.sources.descriptors import (
     ParsedDescriptor,
     file_subject,
     kept_for_invalid,
+    location_problem,
     location_targets,
     observation_targets,
     parse_descriptor_file,
@@ -255,17 +256,7 @@ class _Walk:
     ) -> None:
         source = self.source
         self.location_findings.append(
-            finding(
-                Code.INVALID_FILE,
-                file_subject(source.id, source.scope, path),
-                f"{path} document {target.document}: Location target {target.target!r} {reason}",
-                severity=severity,
-                path=path,
-                document=target.document,
-                rule="location-target",
-                target=target.target,
-                reason=reason,
-            )
+            location_problem(source.id, source.scope, path, target, reason, severity=severity)
         )
 
 

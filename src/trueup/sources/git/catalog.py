@@ -32,6 +32,7 @@ from trueup.sources.descriptors import (
     ParsedDescriptor,
     file_subject,
     kept_for_invalid,
+    location_problem,
     location_targets,
     observation_targets,
     parse_descriptor_file,
@@ -338,17 +339,7 @@ class _Walk:
     ) -> None:
         request = self.request
         self.problems.append(
-            finding(
-                Code.INVALID_FILE,
-                file_subject(request.source, request.scope, path),
-                f"{path} document {target.document}: Location target {target.target!r} {reason}",
-                severity=severity,
-                path=path,
-                document=target.document,
-                rule="location-target",
-                target=target.target,
-                reason=reason,
-            )
+            location_problem(request.source, request.scope, path, target, reason, severity=severity)
         )
 
 
