@@ -18,25 +18,6 @@ from trueup.world.terraform import DEMO_SECRET, LINEAGE, SERIAL, write_demo_stat
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
-# Exactly what the demo's trueup.yaml gains under `sources:` (see the hand-over note).
-DEMO_SOURCE = """\
-  # What Terraform built: state format v4 files (s3:// and https:// backends work too).
-  # Each file is one state, named after the file (payments).
-  - id: infra
-    type: terraform
-    state: states/*.tfstate
-    owner: team-platform
-    exclude_types: ["random_*"]
-    max_age: 24h
-    mappings:
-      # The RDS instance is the catalog's payments-db: enrich it, don't discover a new one.
-      - type: aws_db_instance
-        name: payments-db
-      # Everything in this state belongs to the payments system.
-      - state: payments
-        system: payments
-"""
-
 
 def test_the_demo_state_is_a_valid_v4_state_written_the_same_way_each_time(tmp_path: Path) -> None:
     first = write_demo_state(tmp_path / "a", now=NOW)
@@ -67,11 +48,7 @@ def test_the_demo_state_is_a_valid_v4_state_written_the_same_way_each_time(tmp_p
 @pytest.fixture
 def demo(tmp_path: Path) -> Path:
     world = write_demo_world(tmp_path, now=NOW)
-    write_demo_state(tmp_path, now=NOW)
-    text = world.config.read_text(encoding="utf-8")
-    if "type: terraform" not in text:  # until the demo world's own config lists the source
-        text = text.replace("\nmerge:", DEMO_SOURCE + "\nmerge:", 1)
-        world.config.write_text(text, encoding="utf-8")
+    assert "type: terraform" in world.config.read_text(encoding="utf-8")
     return world.config
 
 
