@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from trueup.assemble.assembler import KIND_NAMES
 from trueup.checks.scorecard import scorecard
 from trueup.cli.app import ConfigOption, age, console, open_store, read_config
 from trueup.errors import ConfigError, RefError
@@ -54,7 +55,11 @@ class TextOrJson(StrEnum):
 
 
 def resolve_ref(store: Store, text: str) -> EntityRef:
-    """A full ref directly; without a kind, the one entity of that name (or an error)."""
+    """A full ref directly; without a kind, the one built-in kind that has that name.
+
+    One indexed lookup per built-in kind, never a scan of the catalog; an entity
+    of a custom kind is named with its kind.
+    """
     try:
         if ":" in text:
             return parse_ref(text)
@@ -62,16 +67,13 @@ def resolve_ref(store: Store, text: str) -> EntityRef:
     except RefError as exc:
         raise ConfigError(f"{text!r} is not an entity reference: {exc}") from exc
     matches = [
-        e.ref
-        for e in store.entities(include_removed=True)
-        if (e.ref.namespace, e.ref.name) == (probe.namespace, probe.name)
+        candidate
+        for kind in KIND_NAMES
+        if store.entity(candidate := EntityRef(kind, probe.namespace, probe.name)) is not None
     ]
-    if len(matches) == 1:
-        found: EntityRef = matches[0]
-        return found
-    if not matches:
-        return probe
-    raise ConfigError(f"{text!r} is ambiguous: " + ", ".join(str(m) for m in matches))
+    if len(matches) > 1:
+        raise ConfigError(f"{text!r} is ambiguous: " + ", ".join(str(m) for m in matches))
+    return matches[0] if matches else probe
 
 
 def print_findings(findings: Sequence[Finding]) -> None:
