@@ -180,12 +180,14 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
     # with older data.
     fully_read = set() if scopes else {source.id for source in sources}
     for attempt in range(COMMIT_ATTEMPTS):
-        committed = _decide(config, store, stored, reads, outcome, accept_removals, fully_read, now)
+        committed, result = _decide(
+            config, store, stored, reads, outcome, accept_removals, fully_read, now
+        )
         try:
-            outcome.summary = store.commit(
+            summary = store.commit(
                 outcome.run_id,
                 committed,
-                outcome.result or AssemblyResult(entities={}),
+                result,
                 now=now(),
                 cause="; ".join(
                     [f"sync run {outcome.run_id} ({trigger})"]
@@ -202,6 +204,7 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             generation = store.generation()
             stored = store.snapshots()
             reads = [read for read in reads if not _superseded(read, stored)]
+    outcome.result, outcome.summary = result, summary
 
     for sink in config.sinks:
         if isinstance(sink, DirectorySinkConfig):
@@ -209,8 +212,6 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
                 write_directory(Path(sink.path), store.feed_rows())
             except OSError as exc:  # the commit stands; the sink is behind and says so
                 outcome.sink_errors.append(f"directory sink {sink.path}: {exc.strerror or exc}")
-    summary = outcome.summary
-    assert summary is not None and outcome.result is not None
     store.finish_run(
         outcome.run_id,
         status="partial" if outcome.exit_code else "ok",
@@ -220,12 +221,12 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             "scopes_failed": len(outcome.failures),
             "scopes_partial": len(outcome.partial),
             "held": sum(outcome.held.values()),
-            "entities": len(outcome.result.entities),
+            "entities": len(result.entities),
             "created": summary.created,
             "changed": summary.changed,
             "removed": summary.removed,
             "notes": dict(outcome.notes),
-            "fresh_until": _fresh_until(outcome.result, policy_for(config)),
+            "fresh_until": _fresh_until(result, policy_for(config)),
         },
     )
 
@@ -266,7 +267,7 @@ def _decide(  # noqa: PLR0917 - one call site
     accept_removals: Sequence[str],
     fully_read: set[str],
     now: Clock,
-) -> list[ScopeRead]:
+) -> tuple[list[ScopeRead], AssemblyResult]:
     """Guard, carry over and assemble: what this run commits, given what is stored."""
     outcome.failures, outcome.snapshots, outcome.partial = [], [], []
     accepted = frozenset(accept_removals) | frozenset(config.safety.accept_removals)
@@ -310,7 +311,7 @@ def _decide(  # noqa: PLR0917 - one call site
         scope_findings=scope_findings,
     )
     outcome.held = {key: len(refs) for key, refs in held.items()}
-    outcome.result = assemble(
+    result = assemble(
         current.values(),
         policy_for(config),
         now=now(),
@@ -318,7 +319,7 @@ def _decide(  # noqa: PLR0917 - one call site
             failed=failed, held=held, findings=scope_findings, heads=_heads(config, current)
         ),
     )
-    return committed
+    return committed, result
 
 
 def _superseded(read: ScopeRead, stored: Mapping[tuple[str, str], Snapshot]) -> bool:
@@ -377,14 +378,12 @@ def _carry_over(
 ) -> None:
     """Failures and held removals of scopes not read in this run stay visible."""
     held_refs: dict[tuple[str, str], set[EntityRef]] = {}
-    for f in store.findings():
+    for f in store.findings(codes=(Code.SOURCE_FAILED, Code.REMOVAL_HELD)):
         source, scope = f.evidence.get("source"), f.evidence.get("scope")
         if not isinstance(source, str) or not isinstance(scope, str):
             continue
         key = (source, scope)
         if key in read_now or source in fully_read:
-            continue
-        if f.code not in (Code.SOURCE_FAILED, Code.REMOVAL_HELD):
             continue
         if f.evidence.get("origin") != PIPELINE_ORIGIN:
             continue  # a source's own finding lives in its stored snapshot, not here

@@ -15,7 +15,7 @@ duplicate revisions: the content hashes already match).
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -283,11 +283,13 @@ class Store:
             for row in rows
         ]
 
-    def findings(self) -> list[Finding]:
+    def findings(self, *, codes: Collection[str] | None = None) -> list[Finding]:
         """The current findings, of entities and of files/scopes, by subject and code."""
         query = sa.select(findings).order_by(
             findings.c.subject, findings.c.code, findings.c.message, findings.c.id
         )
+        if codes is not None:
+            query = query.where(findings.c.code.in_(sorted(codes)))
         with translated("reading findings", self._url), self._read() as conn:
             rows = conn.execute(query).all()
         return [
