@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from trueup.backstage_config import BackstageConfig, WebLinksConfig
 from trueup.errors import ConfigError
 from trueup.model.finding import Severity
 
@@ -86,6 +87,7 @@ class GitSourceConfig(_SourceBase):
     url: str
     branch: str = "main"
     include: list[str] = ["**/catalog-info.yaml"]
+    web: WebLinksConfig | None = None  # default: guessed from the URL's host
     timeout: Duration = timedelta(minutes=5)  # one git command (clone, fetch) at most
 
     @field_validator("timeout", mode="before")
@@ -286,7 +288,7 @@ class WebhookSecretConfig(_Model):
 
 
 class ServerConfig(_Model):
-    listen: str = "127.0.0.1:7007"
+    listen: str = "127.0.0.1:8470"  # not 7007: that is Backstage's own backend port
     public_feed: bool = False
     tokens: list[TokenConfig] = []
     webhooks: dict[Literal["github", "gitlab", "argocd"], WebhookSecretConfig] = {}
@@ -301,6 +303,7 @@ class Config(_Model):
     safety: SafetyConfig = SafetyConfig()
     checks: ChecksConfig = ChecksConfig()
     sinks: list[SinkConfig] = []
+    backstage: BackstageConfig = BackstageConfig()
     server: ServerConfig = ServerConfig()
     # Every value that ``${VAR}`` substitution put into this configuration (at
     # least _MIN_MASKED long): ``redacted`` masks them wherever they appear.
@@ -532,6 +535,16 @@ def _resolve_paths(config: Config, base: Path) -> Config:
             sinks.append(sink.model_copy(update={"url": git(sink.url)}))
         else:
             sinks.append(sink)
+    backstage = config.backstage.model_copy(
+        update={
+            "custom_kinds": [
+                kind.model_copy(update={"schema_": local(kind.schema_)})
+                if isinstance(kind.schema_, str)
+                else kind
+                for kind in config.backstage.custom_kinds
+            ]
+        }
+    )
     database = config.database
     sqlite = _SQLITE.match(database)
     if sqlite:
@@ -544,5 +557,6 @@ def _resolve_paths(config: Config, base: Path) -> Config:
             "sinks": sinks,
             "database": database,
             "data_dir": local(config.data_dir),
+            "backstage": backstage,
         }
     )

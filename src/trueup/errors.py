@@ -37,6 +37,7 @@ class FailureKind(StrEnum):
     NOT_INSTALLED = "not-installed"
     RATE_LIMITED = "rate-limited"
     INVALID = "invalid"
+    CORRUPT = "corrupt"  # reached, but its data is damaged (a git object missing)
     ERROR = "error"
 
 

@@ -326,11 +326,14 @@ def test_an_unchanged_file_is_not_parsed_again_and_keeps_its_observations(tmp_pa
     )
     source = FileSource(FileSourceConfig(id="catalog", type="file", path=str(folder)))
     t0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-    first = next(source.observe(ReadContext(now=lambda: t0)))
+    data = tmp_path / "data"  # where the source remembers what each file's parse depended on
+    first = next(source.observe(ReadContext(now=lambda: t0, data_dir=data)))
     assert isinstance(first, Snapshot)
     (folder / "a.yaml").write_text(doc.format(name="team-a2"))
     later = t0 + timedelta(hours=1)
-    second = next(source.observe(ReadContext(now=lambda: later, previous={"catalog": first})))
+    second = next(
+        source.observe(ReadContext(now=lambda: later, previous={"catalog": first}, data_dir=data))
+    )
     assert isinstance(second, Snapshot)
     by_name = {o.ref.name: o for o in second.observations}
     # b.yaml did not change: the very same observation, first seen at t0, and its finding again

@@ -201,8 +201,11 @@ def _assemble_one(  # noqa: PLR0917 - one call site, all inputs of one entity
     declared = bool(intent)
     candidates: dict[str, list[Candidate]] = defaultdict(list)
     for obs in (*intent, *actual):
+        read_from = _references(obs)
         for path, value in obs.fields.items():
-            candidates[path].append(Candidate(value, obs.nature, obs.provenance))
+            candidates[path].append(
+                Candidate(value, obs.nature, obs.provenance, read_from.get(path, ()))
+            )
     _drop_conflicting_plugin_annotations(candidates)
     for path in [p for p in candidates if p in COMPUTED_PATHS]:
         del candidates[path]  # trueup computes these; a source may not declare them
@@ -269,6 +272,14 @@ def _assemble_one(  # noqa: PLR0917 - one call site, all inputs of one entity
         observed_at=observed_at,
         sources=sources,
     )
+
+
+def _references(obs: Observation) -> dict[str, tuple[str, ...]]:
+    """The files each field was read from by a placeholder (most fields: none)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for path, locator in obs.references:
+        found[path] = (*found.get(path, ()), locator)
+    return found
 
 
 def _is_conflict(winner: Candidate, losers: Sequence[Candidate]) -> bool:

@@ -1,9 +1,12 @@
 """``dangling-ref`` and ``missing-owner``: relations that resolve to nothing.
 
 The relation fields and their default kinds follow Backstage's catalog model
-(``dependsOn`` and ``dependencyOf`` have no default kind). An owner that does
-not exist is reported as ``missing-owner``: an entity owned by a team that left
-has, in effect, no owner.
+(``dependsOn`` and ``dependencyOf`` have no default kind); a ref resolves as
+Backstage's ``parseEntityRef`` does, with the field's default kind and the
+entity's own namespace. An entity with no ``spec.owner`` at all is
+``missing-owner`` (an error by default); an owner that resolves to nothing is a
+``dangling-ref`` like any other relation (a warning by default: most
+organisations load their Groups from an org provider, not from catalog files).
 """
 
 from __future__ import annotations
@@ -60,16 +63,8 @@ class RelationsCheck:
         for name, raw, target in relation_targets(draft.ref, spec):
             if target is not None and target in context.refs:
                 continue
-            if name == "owner":
-                if draft.declared:
-                    yield finding(
-                        Code.MISSING_OWNER,
-                        subject,
-                        f"owner {raw!r} does not exist in the catalog",
-                        field="spec.owner",
-                        value=raw,
-                    )
-                continue
+            if name == "owner" and not draft.declared:
+                continue  # a discovered entity's owner is a placeholder, not a claim
             reason = "is not a valid reference" if target is None else "resolves to nothing"
             yield finding(
                 Code.DANGLING_REF,

@@ -28,9 +28,13 @@ class Candidate:
     value: JSONValue
     nature: Nature
     provenance: Provenance
+    references: tuple[str, ...] = ()  # locators of the files a placeholder read it from
 
     def to_json(self) -> dict[str, JSONValue]:
-        return {"value": self.value, "nature": self.nature.value, **self.provenance.to_json()}
+        data = {"value": self.value, "nature": self.nature.value, **self.provenance.to_json()}
+        if self.references:
+            data["references"] = list(self.references)
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, JSONValue]) -> Candidate:
@@ -38,6 +42,7 @@ class Candidate:
             value=data["value"],
             nature=Nature(data["nature"]),
             provenance=Provenance.from_json(data),
+            references=tuple(data.get("references") or ()),
         )
 
 

@@ -40,6 +40,7 @@ class Code(StrEnum):
     UNDECLARED = "undeclared"
     REMOVAL_HELD = "removal-held"
     SOURCE_FAILED = "source-failed"
+    UNSUPPORTED_KIND = "unsupported-kind"  # a Backstage kind outside ``backstage.kinds``
 
 
 DEFAULT_SEVERITY: Mapping[Code, Severity] = MappingProxyType(
@@ -55,6 +56,7 @@ DEFAULT_SEVERITY: Mapping[Code, Severity] = MappingProxyType(
         Code.UNDECLARED: Severity.WARNING,
         Code.REMOVAL_HELD: Severity.ERROR,
         Code.SOURCE_FAILED: Severity.ERROR,
+        Code.UNSUPPORTED_KIND: Severity.WARNING,
     }
 )
 

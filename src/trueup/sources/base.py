@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from trueup.model.emission import DEFAULT_POLICY, EmissionPolicy
 from trueup.model.observation import Nature, ScopeRead, Snapshot
 
 
@@ -33,6 +34,9 @@ class ReadContext:
     # A hint for an incremental read (e.g. the commit a webhook announced); a
     # source may ignore it and must still read completely.
     hint: Mapping[str, str] = field(default_factory=dict)
+    # What counts as a Backstage entity, which kinds may be served, and the
+    # limits of reading descriptor files (``backstage:`` in the configuration).
+    emission: EmissionPolicy = DEFAULT_POLICY
 
 
 class Source(Protocol):

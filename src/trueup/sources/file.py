@@ -15,16 +15,22 @@ not be completed, is a :class:`ScopeFailure` and replaces nothing.
 Cost grows with change: each document's locator carries its file's content hash
 (``catalog@1a2b3c4d5e6f:teams/a.yaml#0``), so a file whose bytes did not change
 since the previous snapshot is not parsed again; its observations (with the
-time they were first seen) and findings are carried over as they were.
+time they were first seen) and findings are carried over as they were. What a
+file's parse depended on besides its bytes (the files its ``$text``/``$json``/
+``$yaml`` placeholders read, the emission policy) is remembered in
+``files.json`` in the source's data folder: a change to a referenced file alone
+parses the descriptor again. Placeholders read only inside the folder.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from trueup.config import FileSourceConfig
 from trueup.model.finding import Code, Finding, Severity, finding
@@ -36,8 +42,8 @@ from trueup.model.observation import (
     ScopeRead,
     Snapshot,
 )
-from trueup.parse.catalog_yaml import MAX_FILE_BYTES
 from trueup.sources.base import ReadContext
+from trueup.sources.containment import resolve_inside
 from trueup.sources.descriptors import (
     IncludeGlobs,
     LocationTarget,
@@ -50,6 +56,7 @@ from trueup.sources.descriptors import (
     parse_descriptor_file,
     previous_by_path,
 )
+from trueup.sources.placeholders import Referenced, Refusal
 
 _FOLLOWED_TYPES = (None, "file")
 
@@ -69,6 +76,41 @@ class _FileRead:
     digest: str
     parsed: ParsedDescriptor | None  # None when the file could not be read
     findings: tuple[Finding, ...]
+    ignored: int = 0
+    dependencies: tuple[tuple[str, str | None], ...] = ()
+
+
+class _FolderReferences:
+    """Placeholder targets inside the folder, read once per read of the scope."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._seen: dict[tuple[str, int], Referenced] = {}
+
+    def resolve(self, base_file: str, target: str) -> str | Refusal:
+        if "://" in target:
+            return Refusal("is a URL; a file source reads placeholders from its own folder only")
+        path = resolve_inside(base_file, target, root=self.root)
+        return path if path is not None else Refusal(f"leads out of the folder {self.root}")
+
+    def read(self, path: str, max_bytes: int) -> Referenced:
+        key = (path, max_bytes)
+        if key not in self._seen:
+            self._seen[key] = self._load(path, max_bytes)
+        return self._seen[key]
+
+    def _load(self, path: str, max_bytes: int) -> Referenced:
+        try:
+            with (self.root / path).open("rb") as handle:
+                data = handle.read(max_bytes + 1)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return Referenced(None, None, "does not exist")
+        except OSError as exc:
+            return Referenced(None, f"unreadable:{exc.errno}", f"cannot be read: {exc.strerror}")
+        digest = hashlib.sha256(data).hexdigest()
+        if len(data) > max_bytes:
+            return Referenced(None, digest, f"is over the {max_bytes}-byte placeholder cap")
+        return Referenced(data, digest)
 
 
 class FileSource:
@@ -100,17 +142,24 @@ class FileSource:
 
         last = context.previous.get(self.scope)
         previous = previous_by_path(last)
-        walk = _Walk(self, root, previous, _findings_by_path(last))
+        policy = context.emission
+        state_path = context.data_dir / "files.json" if context.data_dir is not None else None
+        remembered = _load_state(state_path, policy.fingerprint)
+        walk = _Walk(
+            self, root, previous, _findings_by_path(last), context=context, remembered=remembered
+        )
         for path in included:
             walk.visit(path)
 
         version = _version(walk.reads)
         observations: list[Observation] = []
         findings: list[Finding] = []
+        state: dict[str, dict[str, Any]] = {}
         for path in sorted(walk.reads):
             read = walk.reads[path]
             findings.extend(read.findings)
             kept = walk.kept.get(path)
+            start = len(observations)
             if kept is not None:
                 observations.extend(kept)
             elif read.parsed is not None:
@@ -119,10 +168,19 @@ class FileSource:
                     locator_prefix=_prefix(self.id, read.digest),
                     observed_at=now,
                     source_location=f"file:{folder}/",
+                    reference_locator=lambda where, version: f"{self.id}@{version[:12]}:{where}",
                 )
                 observations.extend(fresh)
                 observations.extend(kept_for_invalid(read.findings, previous.get(path, ()), fresh))
+            state[path] = {
+                "digest": read.digest,
+                "documents": len(observations) - start,
+                "ignored": read.ignored,
+                "dependencies": [list(d) for d in read.dependencies],
+            }
         findings.extend(walk.location_findings)
+        if state_path is not None:
+            _save_state(state_path, policy.fingerprint, state)
         return Snapshot(
             source=self.id,
             scope=self.scope,
@@ -131,6 +189,7 @@ class FileSource:
             observations=tuple(observations),
             findings=tuple(findings),
             version=version,
+            ignored={path: read.ignored for path, read in walk.reads.items() if read.ignored},
         )
 
 
@@ -143,8 +202,14 @@ class _Walk:
         root: Path,
         previous: dict[str, tuple[Observation, ...]],
         previous_findings: dict[str, tuple[Finding, ...]],
+        *,
+        context: ReadContext,
+        remembered: Mapping[str, Mapping[str, Any]],
     ) -> None:
         self.source = source
+        self.policy = context.emission
+        self.remembered = remembered
+        self.references = _FolderReferences(root)
         self.root = root
         self.real_root = root.resolve()
         self.previous = previous
@@ -181,7 +246,8 @@ class _Walk:
         source = self.source
         try:
             with (self.root / path).open("rb") as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)  # the parser reports what is too large
+                # the parser reports what is too large
+                data = handle.read(self.policy.max_file_bytes + 1)
         except OSError as exc:
             self.reads[path] = _FileRead(
                 digest=f"unreadable:{exc.errno}",
@@ -202,14 +268,37 @@ class _Walk:
             return observation_targets(self.kept[path])
         digest = hashlib.sha256(data).hexdigest()
         before = self.previous.get(path, ())
-        marker = _prefix(source.id, digest) + ":"
-        if before and all(o.provenance.locator.startswith(marker) for o in before):
-            # The same bytes as last time: no parsing, the same observations and findings.
-            self.reads[path] = _FileRead(digest, None, self.previous_findings.get(path, ()))
+        entry = self.remembered.get(path)
+        if entry is not None and self._unchanged(entry, digest, before):
+            # The same bytes and references as last time: no parsing, the same
+            # observations and findings.
+            dependencies = tuple((str(p), v) for p, v in entry["dependencies"])
+            self.reads[path] = _FileRead(
+                digest,
+                None,
+                self.previous_findings.get(path, ()),
+                ignored=int(entry["ignored"]),
+                dependencies=dependencies,
+            )
             self.kept[path] = before
             return observation_targets(before)
-        parsed = parse_descriptor_file(data, source=source.id, scope=source.scope, path=path)
-        self.reads[path] = _FileRead(digest, parsed, parsed.findings)
+        parsed = parse_descriptor_file(
+            data,
+            source=source.id,
+            scope=source.scope,
+            path=path,
+            policy=self.policy,
+            references=self.references,
+        )
+        del data  # only the parsed documents are kept while the rest is read
+        prefix = _prefix(source.id, digest)
+        self.reads[path] = _FileRead(
+            digest,
+            parsed,
+            parsed.located_findings(prefix),
+            ignored=parsed.ignored,
+            dependencies=parsed.dependencies,
+        )
         if not parsed.ok and self.previous.get(path):
             self.kept[path] = self.previous[path]
             return observation_targets(self.kept[path])
@@ -218,6 +307,20 @@ class _Walk:
             for document in parsed.documents
             for target in location_targets(document.index, document.fields)
         ]
+
+    def _unchanged(
+        self, entry: Mapping[str, Any], digest: str, before: tuple[Observation, ...]
+    ) -> bool:
+        """The file, and every file its placeholders read, are as they were parsed last time."""
+        marker = _prefix(self.source.id, digest) + ":"
+        if entry.get("digest") != digest or entry.get("documents") != len(before):
+            return False
+        if not all(o.provenance.locator.startswith(marker) for o in before):
+            return False
+        max_bytes = self.policy.max_placeholder_bytes
+        return all(
+            self.references.read(str(p), max_bytes).version == v for p, v in entry["dependencies"]
+        )
 
     def _resolve(self, path: str, target: LocationTarget) -> str | None:
         """The target as a path relative to the root, or None after reporting why not."""
@@ -306,3 +409,33 @@ def _version(reads: dict[str, _FileRead]) -> str:
     for path in sorted(reads):
         digest.update(f"{path}\0{reads[path].digest}\n".encode())
     return digest.hexdigest()[:12]
+
+
+_STATE_FORMAT = 1
+
+
+def _load_state(path: Path | None, fingerprint: str) -> dict[str, dict[str, Any]]:
+    """What the last read remembered of each file; nothing when it was another policy."""
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("format") != _STATE_FORMAT:
+        return {}
+    if data.get("policy") != fingerprint or not isinstance(data.get("files"), dict):
+        return {}
+    return {str(k): v for k, v in data["files"].items() if isinstance(v, dict)}
+
+
+def _save_state(path: Path, fingerprint: str, files: dict[str, dict[str, Any]]) -> None:
+    """Write the remembered state atomically; a failure only costs parsing next time."""
+    data = {"format": _STATE_FORMAT, "policy": fingerprint, "files": files}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        temporary.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        return

@@ -47,6 +47,17 @@ _FORBIDDEN = (
     "401",
     "terminal prompts disabled",
 )
+# The repository answered, but its data is damaged: not "unreachable".
+_CORRUPT = (
+    "corrupt",
+    "unable to read",
+    "bad object",
+    "missing blob",
+    "missing tree",
+    "missing commit",
+    "did not send all necessary objects",
+    "invalid sha1 pointer",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +271,7 @@ class GitRepository:
         for line in out.decode().splitlines():
             sha, _, size = line.partition(" ")
             if not size.isdigit():
-                raise RepositoryError(FailureKind.ERROR, f"blob {sha} is missing from the clone")
+                raise RepositoryError(FailureKind.CORRUPT, f"blob {sha} is missing from the clone")
             sizes[sha] = int(size)
         return sizes
 
@@ -273,7 +284,7 @@ class GitRepository:
             end = out.index(b"\n", position)
             header = out[position:end].decode().split(" ")
             if len(header) != 3 or header[0] != sha:
-                raise RepositoryError(FailureKind.ERROR, f"blob {sha} could not be read")
+                raise RepositoryError(FailureKind.CORRUPT, f"blob {sha} could not be read")
             size = int(header[2])
             contents[sha] = out[end + 1 : end + 1 + size]
             position = end + 1 + size + 1
@@ -288,7 +299,7 @@ class GitRepository:
         if result.returncode != 0:
             message = self._redact(result.stderr.decode("utf-8", "replace").strip())
             last = message.splitlines()[-1] if message else f"exit status {result.returncode}"
-            kind = _classify(message) if network else FailureKind.ERROR
+            kind = _classify(message, network=network)
             raise RepositoryError(kind, f"git {args[0] if args[0] != '-c' else args[2]}: {last}")
         return result.stdout
 
@@ -333,8 +344,12 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _classify(stderr: str) -> FailureKind:
+def _classify(stderr: str, *, network: bool) -> FailureKind:
     lowered = stderr.lower()
+    if any(marker in lowered for marker in _CORRUPT):
+        return FailureKind.CORRUPT
+    if not network:
+        return FailureKind.ERROR
     if any(marker in lowered for marker in _FORBIDDEN):
         return FailureKind.FORBIDDEN
     return FailureKind.UNREACHABLE  # refused, reset, timed out, not found: it was not reached
