@@ -63,7 +63,7 @@ sinks:
   - type: directory
     path: out/catalog
 server:
-  listen: 127.0.0.1:7007
+  listen: 127.0.0.1:8470
   tokens:
     - {name: backstage, role: read, token: ${TRUEUP_READ_TOKEN}}
     - {name: ops, role: admin, token: ${TRUEUP_ADMIN_TOKEN}}

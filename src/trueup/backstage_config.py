@@ -8,9 +8,14 @@ policy every descriptor parse and every publisher applies.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from trueup.errors import ConfigError
+from trueup.model.emission import CustomKind, EmissionPolicy, SchemaError
+from trueup.parse.catalog_yaml import Document, DocumentError, load_documents
 
 
 class _Model(BaseModel):
@@ -76,3 +81,44 @@ class BackstageConfig(_Model):
             if lower in known:
                 raise ValueError(f"custom_kinds: {kind!r} is a built-in kind")
         return self
+
+
+def emission_policy(config: BackstageConfig) -> EmissionPolicy:
+    """The policy ``backstage:`` describes, its custom kinds' schemas read and checked.
+
+    Raises ConfigError naming the kind when a schema cannot be read or is no JSON Schema.
+    """
+    kinds = []
+    for custom in config.custom_kinds:
+        schema = custom.schema_ if isinstance(custom.schema_, dict) else _schema(custom)
+        try:
+            kinds.append(CustomKind(custom.kind, frozenset(custom.api_versions), schema))
+        except SchemaError as exc:
+            raise ConfigError(f"backstage.custom_kinds: {exc}") from None
+    return EmissionPolicy(
+        kinds=tuple(config.kinds),
+        custom=tuple(kinds),
+        max_file_bytes=config.max_file_bytes,
+        max_placeholder_bytes=config.max_placeholder_bytes,
+    )
+
+
+_MAX_SCHEMA_BYTES = 4 * 1024 * 1024
+
+
+def _schema(custom: CustomKindConfig) -> dict[str, Any]:
+    """A custom kind's schema file: JSON, or YAML read with the catalog files' limits."""
+    path = Path(str(custom.schema_))
+    where = f"backstage.custom_kinds[{custom.kind}].schema {path}"
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(_MAX_SCHEMA_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot be read: {exc.strerror}") from None
+    documents = load_documents(data, max_file_bytes=_MAX_SCHEMA_BYTES)
+    if len(documents) != 1 or not isinstance(documents[0], Document):
+        problem = documents[0] if documents else None
+        reason = problem.message if isinstance(problem, DocumentError) else "no single document"
+        raise ConfigError(f"{where}: is not one JSON or YAML mapping: {reason}")
+    schema: dict[str, Any] = documents[0].value
+    return schema

@@ -18,6 +18,7 @@ from pathlib import Path
 from trueup.assemble.assembler import AssemblyPolicy, ScopeState, assemble
 from trueup.assemble.guard import PIPELINE_ORIGIN, guard_removals, is_accepted, scope_subject
 from trueup.assemble.precedence import Precedence
+from trueup.backstage_config import emission_policy
 from trueup.config import (
     Config,
     DirectorySinkConfig,
@@ -32,6 +33,7 @@ from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snaps
 from trueup.model.ref import EntityRef, parse_ref
 from trueup.model.repository import Head, repository_key
 from trueup.sinks.directory import write_directory
+from trueup.sinks.publish import publishable
 from trueup.sources.base import ReadContext, ReportsStatus, Source
 from trueup.sources.registry import build_source
 from trueup.store import CommitSummary, Store
@@ -59,6 +61,10 @@ class SyncOutcome:
     # its last good data kept (the source's own source-failed findings).
     partial: list[Finding] = field(default_factory=list)
     sink_errors: list[str] = field(default_factory=list)  # committed, but a sink is behind
+    # Documents that are no Backstage entity (a Kubernetes manifest), per "source/scope:path".
+    ignored: dict[str, int] = field(default_factory=dict)
+    # Stored entities a sink did not publish (stored under another backstage.kinds).
+    held_back: list[Finding] = field(default_factory=list)
     summary: CommitSummary | None = None
     result: AssemblyResult | None = None
 
@@ -83,6 +89,7 @@ def policy_for(config: Config) -> AssemblyPolicy:
         public_url=config.public_url,
         required_fields=config.checks.required_fields,
         severity=config.checks.severity,
+        emission=emission_policy(config.backstage),
     )
 
 
@@ -158,6 +165,7 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
     generation = store.generation()
     stored = store.snapshots()
     reads: list[ScopeRead] = []
+    emission = emission_policy(config.backstage)
     for source in sources:
         previous = {scope: snap for (sid, scope), snap in stored.items() if sid == source.id}
         context = ReadContext(
@@ -165,6 +173,7 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             previous=previous,
             data_dir=(data_dir or Path(config.data_dir)) / "sources" / source.id,
             scopes=scopes,
+            emission=emission,
         )
         for read in _observe(source, context, now):
             reads.append(read)
@@ -205,11 +214,17 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             stored = store.snapshots()
             reads = [read for read in reads if not _superseded(read, stored)]
     outcome.result, outcome.summary = result, summary
+    outcome.ignored = {
+        f"{snapshot.source}/{snapshot.scope}:{path}": count
+        for snapshot in outcome.snapshots
+        for path, count in sorted(snapshot.ignored.items())
+    }
 
     for sink in config.sinks:
         if isinstance(sink, DirectorySinkConfig):
             try:
-                write_directory(Path(sink.path), store.feed_rows())
+                rows = publishable(store.feed_rows(), emission, outcome.held_back)
+                write_directory(Path(sink.path), rows)
             except OSError as exc:  # the commit stands; the sink is behind and says so
                 outcome.sink_errors.append(f"directory sink {sink.path}: {exc.strerror or exc}")
     store.finish_run(
@@ -226,9 +241,14 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             "changed": summary.changed,
             "removed": summary.removed,
             "notes": dict(outcome.notes),
+            "ignored_documents": sum(outcome.ignored.values()),
+            "ignored_files": dict(list(outcome.ignored.items())[:_IGNORED_LISTED]),
             "fresh_until": _fresh_until(result, policy_for(config)),
         },
     )
+
+
+_IGNORED_LISTED = 100  # files named in a run's record; the total counts them all
 
 
 def _fresh_until(result: AssemblyResult, policy: AssemblyPolicy) -> str | None:

@@ -27,12 +27,13 @@ from trueup.checks import BUILTIN_CHECKS, Check, CheckContext, Draft, apply_seve
 from trueup.checks.base import count_summary, quality_score
 from trueup.checks.drift import drift_summary
 from trueup.model.assembled import AssembledEntity, AssemblyResult, Candidate, FieldOrigin
+from trueup.model.emission import DEFAULT_POLICY, UNSUPPORTED_KIND, EmissionPolicy
 from trueup.model.fields import unflatten
-from trueup.model.finding import Code, Finding, Severity, finding
+from trueup.model.finding import Code, Finding, JSONValue, Severity, finding
 from trueup.model.observation import Nature, Observation, Provenance, Snapshot
 from trueup.model.ref import DEFAULT_NAMESPACE, EntityRef, parse_ref
 from trueup.model.repository import Head
-from trueup.model.validation import Violation, validate_entity
+from trueup.model.validation import Violation
 
 ANNOTATION = "metadata.annotations."
 KIND_NAMES = {
@@ -79,6 +80,7 @@ class AssemblyPolicy:
     required_fields: Mapping[str, Sequence[str]] = field(default_factory=dict)
     severity: Mapping[str, Severity] = field(default_factory=dict)
     checks: Sequence[Check] = BUILTIN_CHECKS
+    emission: EmissionPolicy = DEFAULT_POLICY  # what the Backstage reading the feed accepts
 
 
 @dataclass(frozen=True)
@@ -245,19 +247,9 @@ def _assemble_one(  # noqa: PLR0917 - one call site, all inputs of one entity
     sources = tuple(sorted({o.provenance.source for o in (*intent, *actual)}))
     findings = sorted(apply_severity(_dedupe(findings), policy.severity), key=Finding.key)
     document = _annotate(document, ref, draft, context, findings, sources, observed_at, policy)
-    violations = validate_entity(document) + _unrepresentable(document)
+    violations = policy.emission.violations(document) + _unrepresentable(document)
     if violations:
-        findings.append(
-            finding(
-                Code.INVALID_ENTITY,
-                str(ref),
-                "the assembled entity breaks Backstage's rules and is not served: "
-                + "; ".join(f"{v.field}: {v.message}" for v in violations),
-                violations=[
-                    {"field": v.field, "rule": v.rule, "message": v.message} for v in violations
-                ],
-            )
-        )
+        findings.append(_refused(ref, violations))
         findings = sorted(apply_severity(findings, policy.severity), key=Finding.key)
         document = _annotate(document, ref, draft, context, findings, sources, observed_at, policy)
     return AssembledEntity(
@@ -271,6 +263,27 @@ def _assemble_one(  # noqa: PLR0917 - one call site, all inputs of one entity
         score=quality_score(findings),
         observed_at=observed_at,
         sources=sources,
+    )
+
+
+def _refused(ref: EntityRef, violations: Sequence[Violation]) -> Finding:
+    """Why an assembled entity is not served: a kind outside the policy, or a broken rule."""
+    evidence: dict[str, JSONValue] = {
+        "violations": [{"field": v.field, "rule": v.rule, "message": v.message} for v in violations]
+    }
+    if violations[0].rule == UNSUPPORTED_KIND:
+        return finding(
+            Code.UNSUPPORTED_KIND,
+            str(ref),
+            f"not served: {violations[0].message}",
+            **evidence,
+        )
+    return finding(
+        Code.INVALID_ENTITY,
+        str(ref),
+        "the assembled entity breaks Backstage's rules and is not served: "
+        + "; ".join(f"{v.field}: {v.message}" for v in violations),
+        **evidence,
     )
 
 

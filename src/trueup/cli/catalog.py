@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from trueup.assemble.assembler import KIND_NAMES
+from trueup.backstage_config import emission_policy
 from trueup.checks.scorecard import scorecard
 from trueup.cli.app import ConfigOption, age, console, open_store, read_config
 from trueup.errors import ConfigError, RefError
@@ -29,6 +30,7 @@ from trueup.model.finding import Finding, Severity
 from trueup.model.ref import EntityRef, parse_ref
 from trueup.pipeline import refresh_freshness
 from trueup.sinks.feed import render_json, render_yaml
+from trueup.sinks.publish import publishable
 from trueup.store import Store
 
 
@@ -212,10 +214,16 @@ def register(app: typer.Typer) -> None:
         """Print the assembled catalog exactly as the Backstage feed serves it."""
         kinds = frozenset(k.lower() for k in kind) if kind else None
         loaded = read_config(config)
+        held: list[Finding] = []
         with open_store(loaded) as store:
             refresh_freshness(loaded, store)
             render = render_json if fmt is ExportFormat.json else render_yaml
-            _write_chunks(render(store.feed_rows(kinds=kinds)), output)
+            rows = publishable(
+                store.feed_rows(kinds=kinds), emission_policy(loaded.backstage), held
+            )
+            _write_chunks(render(rows), output)
+        for f in held:  # on stderr: stdout is the feed
+            typer.echo(f"held back {f.subject}: {f.message} (sync to record it)", err=True)
 
     @app.command()
     def check(

@@ -64,6 +64,13 @@ def print_summary(outcome: SyncOutcome) -> None:
             "revisions",
             f"{summary.created} created, {summary.changed} changed, {summary.removed} removed",
         )
+    if outcome.ignored:
+        documents, files = sum(outcome.ignored.values()), len(outcome.ignored)
+        table.add_row(
+            "ignored",
+            f"{documents} documents in {files} files are no Backstage entities "
+            "(Kubernetes manifests, …): not served",
+        )
     for source_id, note in sorted(outcome.notes.items()):
         table.add_row(escape(source_id), escape(note))
     for (source, scope), count in sorted(outcome.held.items()):
@@ -71,6 +78,8 @@ def print_summary(outcome: SyncOutcome) -> None:
     console.print(table)
     for partial in outcome.partial:
         console.print(f"[yellow]partial[/yellow] {escape(partial.message)}", markup=True)
+    for held in outcome.held_back:
+        console.print(f"[yellow]held back[/yellow] {escape(held.subject)}: {escape(held.message)}")
     for error in outcome.sink_errors:
         console.print(f"[red]sink[/red] {escape(error)} — the store is up to date", markup=True)
     for failure in outcome.failures:

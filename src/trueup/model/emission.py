@@ -144,13 +144,13 @@ class EmissionPolicy:
             ]
         found = validate_entity(entity)
         if not found:
-            found = self._recognised(entity)
+            found = self.recognised(entity)
         if not found and isinstance(kind, str) and kind.lower() in self._validators:
             found = self._schema(kind.lower(), entity)
         return found
 
-    def _recognised(self, entity: Mapping[str, Any]) -> list[Violation]:
-        """A kind and apiVersion that one of Backstage's processors claims (exact case)."""
+    def recognised(self, entity: Mapping[str, Any]) -> list[Violation]:
+        """Why no Backstage processor would claim this kind and apiVersion (exact case), if so."""
         kind, api_version = entity.get("kind"), entity.get("apiVersion")
         if not isinstance(kind, str) or not isinstance(api_version, str):
             return []  # validate_entity has said so

@@ -21,7 +21,7 @@ from trueup.model.finding import Finding, JSONValue
 from trueup.model.ref import EntityRef
 from trueup.sources.descriptors import DescriptorDocument, ParsedDescriptor
 
-_FORMAT = 1
+_FORMAT = 2  # 2: documents name the files their placeholders read
 
 
 @dataclass
@@ -85,18 +85,29 @@ def _parsed_to_json(parsed: ParsedDescriptor) -> dict[str, Any]:
     return {
         "path": parsed.path,
         "ok": parsed.ok,
-        "documents": [[d.index, d.line, str(d.ref), d.fields] for d in parsed.documents],
+        "documents": [
+            [d.index, d.line, str(d.ref), d.fields, [list(r) for r in d.references]]
+            for d in parsed.documents
+        ],
         "findings": [f.to_json() for f in parsed.findings],
+        "ignored": parsed.ignored,
+        "dependencies": [list(d) for d in parsed.dependencies],
     }
 
 
 def _parsed_from_json(data: Mapping[str, Any], *, source: str, scope: str) -> ParsedDescriptor:
     documents = []
-    for index, line, ref, fields in data["documents"]:
+    for index, line, ref, fields, references in data["documents"]:
         kind, _, rest = str(ref).partition(":")
         namespace, _, name = rest.partition("/")
         documents.append(
-            DescriptorDocument(int(index), int(line), EntityRef(kind, namespace, name), fields)
+            DescriptorDocument(
+                int(index),
+                int(line),
+                EntityRef(kind, namespace, name),
+                fields,
+                tuple((str(f), str(p), str(v)) for f, p, v in references),
+            )
         )
     return ParsedDescriptor(
         source=source,
@@ -105,4 +116,8 @@ def _parsed_from_json(data: Mapping[str, Any], *, source: str, scope: str) -> Pa
         documents=tuple(documents),
         findings=tuple(Finding.from_json(f) for f in data["findings"]),
         ok=bool(data["ok"]),
+        ignored=int(data["ignored"]),
+        dependencies=tuple(
+            (str(p), None if v is None else str(v)) for p, v in data["dependencies"]
+        ),
     )

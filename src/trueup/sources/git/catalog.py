@@ -18,15 +18,16 @@ does not validate keeps its entity's previous observation.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+from trueup.model.emission import DEFAULT_POLICY, EmissionPolicy
 from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import Observation, Snapshot
-from trueup.parse.catalog_yaml import MAX_FILE_BYTES
+from trueup.sources.containment import resolve_inside
 from trueup.sources.descriptors import (
     LocationTarget,
     ParsedDescriptor,
@@ -38,6 +39,7 @@ from trueup.sources.descriptors import (
     parse_descriptor_file,
     previous_by_path,
 )
+from trueup.sources.placeholders import Referenced, Refusal
 
 
 class Tree(Protocol):
@@ -51,8 +53,11 @@ class Tree(Protocol):
 class BlobReader(Protocol):
     """Blob contents. Raises SourceError when a blob cannot be read."""
 
-    def read(self, blobs: Collection[str]) -> Mapping[str, bytes | int]:
-        """Each blob's bytes, or its size when it is over ``MAX_FILE_BYTES`` (unread)."""
+    def read(self, blobs: Collection[str]) -> Iterable[tuple[str, bytes | int]]:
+        """Each blob's bytes, or its size when it is over the file cap (unread).
+
+        Given as an iterable, so that a reader can hand over a few blobs at a time.
+        """
         ...
 
 
@@ -131,6 +136,7 @@ class CatalogRequest:
     previous: Snapshot | None = None
     links: WebLinks | None = None
     urls: UrlTargets = field(default_factory=UrlTargets)
+    policy: EmissionPolicy = DEFAULT_POLICY
 
 
 @dataclass
@@ -143,6 +149,9 @@ class CatalogRead:
     parsed: dict[str, ParsedDescriptor]  # blob → parse result
     parsed_now: int  # files parsed by this read (the others came from the cache)
     absent: list[str] = field(default_factory=list)  # Location targets looked up, not found
+    ignored: dict[str, int] = field(default_factory=dict)  # path -> non-entity documents
+    # Files placeholders read (path -> blob; None: absent), to know them at an unchanged head.
+    dependencies: dict[str, str | None] = field(default_factory=dict)
 
 
 _FOLLOWED = (None, "file", "url")
@@ -163,7 +172,7 @@ def read_catalog(
     findings: list[Finding] = []
     for path in sorted(walk.files):
         parsed = walk.by_path[path]
-        findings.extend(parsed.findings)
+        findings.extend(parsed.located_findings(prefix))
         kept = previous.get(path, ())
         if not parsed.ok and kept:
             observations.extend(kept)  # the file does not parse: its last good observations
@@ -189,6 +198,12 @@ def read_catalog(
         parsed={walk.files[p]: walk.by_path[p] for p in walk.files},
         parsed_now=walk.parsed_now,
         absent=sorted(walk.absent),
+        ignored={p: walk.by_path[p].ignored for p in walk.files if walk.by_path[p].ignored},
+        dependencies={
+            path: version
+            for parsed in walk.by_path.values()
+            for path, version in parsed.dependencies
+        },
     )
 
 
@@ -213,6 +228,7 @@ class _Walk:
         self.problems: list[Finding] = []
         self.parsed_now = 0
         self.absent: set[str] = set()
+        self.references = CommitReferences(tree, blobs, request.urls.local)
 
     def run(self) -> None:
         pending = sorted(self.files)
@@ -242,33 +258,48 @@ class _Walk:
         self._report_loops()
 
     def _parse(self, paths: list[str]) -> None:
-        missing = sorted({self.files[p] for p in paths if self._cached(p) is None})
-        data = self.blobs.read(missing) if missing else {}
         request = self.request
+        cached = self._still_valid({p: c for p in paths if (c := self._cached(p)) is not None})
+        self.by_path.update(cached)
+        by_blob: dict[str, list[str]] = {}
         for path in paths:
-            cached = self._cached(path)
-            if cached is not None:
-                self.by_path[path] = cached
-                continue
-            content = data[self.files[path]]
-            self.parsed_now += 1
-            if isinstance(content, int):
-                self.by_path[path] = _too_large(request.source, request.scope, path, content)
-            else:
-                self.by_path[path] = parse_descriptor_file(
-                    content, source=request.source, scope=request.scope, path=path
-                )
+            if path not in cached:
+                by_blob.setdefault(self.files[path], []).append(path)
+        for blob, content in self.blobs.read(sorted(by_blob)) if by_blob else ():
+            for path in by_blob[blob]:
+                self.parsed_now += 1
+                if isinstance(content, int):
+                    self.by_path[path] = _too_large(request, path, content)
+                else:
+                    self.by_path[path] = parse_descriptor_file(
+                        content,
+                        source=request.source,
+                        scope=request.scope,
+                        path=path,
+                        policy=request.policy,
+                        references=self.references,
+                    )
+
+    def _still_valid(self, cached: dict[str, ParsedDescriptor]) -> dict[str, ParsedDescriptor]:
+        """Cached parses whose placeholder files are as they were (one tree lookup for all)."""
+        watched = {p for parsed in cached.values() for p, _ in parsed.dependencies}
+        if not watched:
+            return cached
+        now = self.tree.lookup(watched)
+        return {
+            path: parsed
+            for path, parsed in cached.items()
+            if all(now.get(p) == version for p, version in parsed.dependencies)
+        }
 
     def _cached(self, path: str) -> ParsedDescriptor | None:
         """A parse of the same blob; one made under another path only if path-free."""
         cached = self.cache.get(self.files[path])
         if cached is None or cached.path == path:
             return cached
-        if cached.findings:
-            return None  # its findings name the old path: parse again (a rare rename)
-        return ParsedDescriptor(
-            cached.source, cached.scope, path, cached.documents, cached.findings, cached.ok
-        )
+        if cached.findings or cached.dependencies:
+            return None  # its findings or placeholders name the old path: parse again
+        return replace(cached, path=path)
 
     def _targets(self, path: str) -> list[LocationTarget]:
         parsed = self.by_path[path]
@@ -343,15 +374,59 @@ class _Walk:
         )
 
 
-def _too_large(source: str, scope: str, path: str, size: int) -> ParsedDescriptor:
+def _too_large(request: CatalogRequest, path: str, size: int) -> ParsedDescriptor:
+    cap = request.policy.max_file_bytes
     problem = finding(
         Code.INVALID_FILE,
-        file_subject(source, scope, path),
+        file_subject(request.source, request.scope, path),
         f"{path}: the file does not parse: file is {size} bytes, over the "
-        f"{MAX_FILE_BYTES} cap [file-too-large]",
+        f"{cap} cap [file-too-large]",
         path=path,
         document=None,
         rule="file-too-large",
         line=None,
     )
-    return ParsedDescriptor(source, scope, path, (), (problem,), ok=False)
+    return ParsedDescriptor(request.source, request.scope, path, (), (problem,), ok=False)
+
+
+class CommitReferences:
+    """Placeholder targets in the commit being read: relative paths, or URLs into it.
+
+    A URL into this repository and branch is read from the same commit; any other
+    URL is not fetched. A symlink is no file (:meth:`Tree.lookup` leaves it out).
+    """
+
+    def __init__(self, tree: Tree, blobs: BlobReader, local: Callable[[str], str | None]) -> None:
+        self.tree, self.blobs, self.local = tree, blobs, local
+        self._seen: dict[tuple[str, int], Referenced] = {}
+
+    def resolve(self, base_file: str, target: str) -> str | Refusal:
+        if "://" in target:
+            inside = self.local(target)
+            if inside is None:
+                return Refusal(
+                    "is a URL outside this repository and branch; trueup reads placeholders "
+                    "from the commit being read only"
+                )
+            return unquote(inside)
+        path = resolve_inside(base_file, target)
+        return path if path is not None else Refusal("leads out of the repository")
+
+    def read(self, path: str, max_bytes: int) -> Referenced:
+        key = (path, max_bytes)
+        if key not in self._seen:
+            self._seen[key] = self._load(path, max_bytes)
+        return self._seen[key]
+
+    def _load(self, path: str, max_bytes: int) -> Referenced:
+        blob = self.tree.lookup([path]).get(path)
+        if blob is None:
+            return Referenced(None, None, "does not exist in this commit (or is no regular file)")
+        for _, content in self.blobs.read([blob]):
+            if isinstance(content, int) or len(content) > max_bytes:
+                size = content if isinstance(content, int) else len(content)
+                return Referenced(
+                    None, blob, f"is {size} bytes, over the {max_bytes}-byte placeholder cap"
+                )
+            return Referenced(content, blob)
+        return Referenced(None, blob, "could not be read")

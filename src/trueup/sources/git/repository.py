@@ -37,7 +37,8 @@ from trueup.errors import RepositoryError
 from trueup.model.observation import FailureKind
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
-_BATCH = 500  # blobs per ``cat-file --batch`` call: bounds the memory of one call
+_BATCH = 500  # blobs (or paths) per ``cat-file``/``ls-tree`` call
+_BATCH_BYTES = 64 * 1024 * 1024  # content per ``cat-file --batch`` call: bounds its memory
 _FORBIDDEN = (
     "authentication failed",
     "could not read username",
@@ -238,31 +239,57 @@ class GitRepository:
         return changes
 
     def lookup(self, commit: str, paths: Collection[str]) -> dict[str, str]:
-        """The blob of each path that is a file in ``commit``; absent paths are left out."""
+        """The blob of each path that is a regular file in ``commit``; others are left out.
+
+        A symlink is no file here: following it could lead out of the repository.
+        """
         wanted = sorted(paths)
-        if not wanted:
-            return {}
-        request = "".join(f"{commit}:{path}\n" for path in wanted).encode()
-        out = self._git("cat-file", "--batch-check=%(objecttype) %(objectname)", stdin=request)
         found: dict[str, str] = {}
-        for path, line in zip(wanted, out.decode().splitlines(), strict=True):
-            kind, _, sha = line.partition(" ")
-            if kind == "blob":
-                found[path] = sha
+        for start in range(0, len(wanted), _BATCH):
+            chunk = wanted[start : start + _BATCH]
+            out = self._git(
+                "--literal-pathspecs", "ls-tree", "-z", "--full-tree", commit, "--", *chunk
+            )
+            asked = set(chunk)
+            for record in out.split(b"\0"):
+                meta, _, raw = record.partition(b"\t")
+                if not raw:
+                    continue
+                mode, kind, sha = meta.decode().split(" ")
+                path = _decode(raw)
+                if kind == "blob" and mode in ("100644", "100755") and path in asked:
+                    found[path] = sha
         return found
 
     def read_blobs(self, shas: Collection[str], *, max_bytes: int) -> dict[str, bytes | int]:
         """The content of each blob; a blob over ``max_bytes`` is given as its size, unread."""
+        return dict(self.iter_blobs(shas, max_bytes=max_bytes))
+
+    def iter_blobs(
+        self, shas: Collection[str], *, max_bytes: int
+    ) -> Iterator[tuple[str, bytes | int]]:
+        """:meth:`read_blobs` one batch at a time, each batch at most ``_BATCH_BYTES`` of content.
+
+        Memory follows the batch, not the commit: generated catalog files of tens
+        of MB are read a few at a time.
+        """
         wanted = sorted(set(shas))
-        result: dict[str, bytes | int] = {}
         for start in range(0, len(wanted), _BATCH):
             chunk = wanted[start : start + _BATCH]
             sizes = self._sizes(chunk)
-            small = [sha for sha in chunk if sizes[sha] <= max_bytes]
-            result.update({sha: sizes[sha] for sha in chunk if sizes[sha] > max_bytes})
-            if small:
-                result.update(self._contents(small))
-        return result
+            batch: list[str] = []
+            batch_bytes = 0
+            for sha in chunk:
+                if sizes[sha] > max_bytes:
+                    yield sha, sizes[sha]
+                    continue
+                if batch and batch_bytes + sizes[sha] > _BATCH_BYTES:
+                    yield from self._contents(batch).items()
+                    batch, batch_bytes = [], 0
+                batch.append(sha)
+                batch_bytes += sizes[sha]
+            if batch:
+                yield from self._contents(batch).items()
 
     def _sizes(self, shas: Sequence[str]) -> dict[str, int]:
         request = "".join(f"{sha}\n" for sha in shas).encode()

@@ -32,7 +32,6 @@ from trueup.config import GithubSourceConfig, GitSourceConfig, SourceConfig
 from trueup.errors import RepositoryError, SourceError
 from trueup.model.finding import JSONValue
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
-from trueup.parse.catalog_yaml import MAX_FILE_BYTES
 from trueup.sources.base import ReadContext
 from trueup.sources.descriptors import IncludeGlobs
 from trueup.sources.git.cache import ScopeState, load_state, save_state
@@ -123,7 +122,10 @@ class GitSource:
         state = load_state(state_path, source=self.id, scope=self.scope)
         current = repo.current(branch)
         patterns: list[JSONValue] = list(self._globs.patterns)
-        if state.extra.get("include") != patterns:
+        policy = context.emission
+        if state.extra.get("policy") != policy.fingerprint:
+            state = ScopeState()  # another emission policy parses differently: parse again
+        elif state.extra.get("include") != patterns:
             state = ScopeState(parsed=state.parsed)  # other globs: list the commit again
         elif state.commit is not None and current != state.commit:
             # cache and clone disagree (killed between the two writes, a restored
@@ -144,12 +146,15 @@ class GitSource:
                 local=lambda url: path_in_repository(web, branch, url),
                 elsewhere=lambda url: reader_of(url, self._others),
             ),
+            policy=policy,
         )
-        result = read_catalog(request, _GitTree(repo, head), _GitBlobs(repo), state.parsed)
+        blobs = _GitBlobs(repo, policy.max_file_bytes)
+        result = read_catalog(request, _GitTree(repo, head), blobs, state.parsed)
         self.files_parsed = result.parsed_now
         if state.commit != head or result.parsed_now or result.files != state.files:
             remembered = ScopeState(head, dict(included), result.files, result.parsed)
             remembered.extra["include"] = patterns
+            remembered.extra["policy"] = policy.fingerprint
             save_state(state_path, remembered)
         if current != head:
             repo.switch(branch, head)
@@ -187,6 +192,7 @@ class GitSource:
             findings=tuple(result.findings),
             version=head,
             cause="; ".join(self.last_events),
+            ignored=result.ignored,
         )
 
 
@@ -200,11 +206,12 @@ class _GitTree:
 
 
 class _GitBlobs:
-    def __init__(self, repo: GitRepository) -> None:
+    def __init__(self, repo: GitRepository, max_bytes: int) -> None:
         self.repo = repo
+        self.max_bytes = max_bytes
 
-    def read(self, blobs: Collection[str]) -> Mapping[str, bytes | int]:
-        return self.repo.read_blobs(blobs, max_bytes=MAX_FILE_BYTES)
+    def read(self, blobs: Collection[str]) -> Iterator[tuple[str, bytes | int]]:
+        return self.repo.iter_blobs(blobs, max_bytes=self.max_bytes)
 
 
 # --- names and links ---------------------------------------------------------

@@ -170,7 +170,7 @@ class GithubSource:
                     ScopeFailure(self.id, s, exc.kind, f"repository listing failed: {exc}", now)
                     for s in scopes or [self.listing_scope]
                 ]
-        settings = self._settings(root, known, token)
+        settings = self._settings(root, known, token, context)
         reads: list[ScopeRead] = list(failures)
         for scope in sorted(targets):
             target = targets[scope]
@@ -326,7 +326,7 @@ class GithubSource:
         return Snapshot(self.id, scope, Nature.INTENT, now, observations=(), version="")
 
     def _settings(
-        self, root: Path, known: dict[str, _Known], token: str | None
+        self, root: Path, known: dict[str, _Known], token: str | None, context: ReadContext
     ) -> RepoReadSettings:
         readers = {
             repository_of(k.html_url): f"{self.id}/{scope}"
@@ -357,6 +357,7 @@ class GithubSource:
             git_env=env,
             redact=redact,
             elsewhere=elsewhere,
+            policy=context.emission,
         )
 
     # --- the repository registry --------------------------------------------------------
