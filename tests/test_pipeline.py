@@ -154,7 +154,10 @@ def test_revisions_are_written_only_when_something_changes(world: World, store: 
     assert third.summary is not None and third.summary.changed >= 1
     revisions = store.revisions(ref("payments"))
     assert [r.change for r in revisions] == ["created", "changed"]
-    assert revisions[-1].cause == f"sync run {third.run_id} (cli)"
+    # the cause names the run and the declaration that changed it (the file's content hash)
+    cause = revisions[-1].cause
+    assert cause.startswith(f"sync run {third.run_id} (cli); changed by catalog@"), cause
+    assert cause.endswith(":payments.yaml#0 (spec.owner)"), cause
     assert revisions[-1].assembled is not None
     assert revisions[-1].assembled.entity["spec"]["owner"] == "team-b"
 
@@ -436,5 +439,9 @@ def test_status_turns_unknown_at_read_time_without_a_new_sync(world: World, stor
         stored.assembled.entity["metadata"]["annotations"]["trueup.io/argocd-health"] == "Unknown"
     )
     assert "stale" in {f.code for f in stored.assembled.findings}
-    assert store.revisions(ref("payments"))[-1].cause == f"sync run {later.run_id} (freshness)"
+    cause = store.revisions(ref("payments"))[-1].cause
+    assert cause.startswith(
+        f"sync run {later.run_id} (freshness); changed by "
+        "prod-eu/argocd/Application/payments@11 (status argocd-health"
+    ), cause
     assert refresh_freshness(config, store, now=lambda: T0 + timedelta(minutes=17)) is None

@@ -21,7 +21,7 @@ from typing import Any
 
 from trueup.assemble.guard import PIPELINE_ORIGIN
 from trueup.assemble.linking import build_index
-from trueup.assemble.precedence import Precedence
+from trueup.assemble.precedence import Precedence, declared_at
 from trueup.assemble.status import AGGREGATED, place_statuses, worst
 from trueup.checks import BUILTIN_CHECKS, Check, CheckContext, Draft, apply_severity
 from trueup.checks.base import count_summary, quality_score
@@ -316,25 +316,8 @@ def _conflicts(
     origins: Mapping[str, FieldOrigin],
 ) -> list[Finding]:
     out: list[Finding] = []
-    locators = sorted({o.provenance.locator for o in intent})
-    if len(locators) > 1:
-        winner = origins["kind"].winner.provenance if "kind" in origins else intent[0].provenance
-        out.append(
-            finding(
-                Code.CONFLICT,
-                str(ref),
-                f"declared {len(locators)} times; "
-                f"{winner.source} ({winner.locator}) wins by precedence",
-                declarations=[
-                    {
-                        "source": o.provenance.source,
-                        "scope": o.provenance.scope,
-                        "locator": o.provenance.locator,
-                    }
-                    for o in sorted(intent, key=lambda o: o.provenance.locator)
-                ],
-            )
-        )
+    if len({o.provenance.locator for o in intent}) > 1:
+        out.append(_declared_twice(ref, intent, origins))
     for path in disputed:
         origin = origins[path]
         everyone = (origin.winner, *origin.losers)
@@ -359,6 +342,37 @@ def _conflicts(
             )
         )
     return out
+
+
+def _declared_twice(
+    ref: EntityRef, intent: Sequence[Observation], origins: Mapping[str, FieldOrigin]
+) -> Finding:
+    """The same entity declared in several files: a conflict naming every locator.
+
+    (A repetition inside one file never reaches here: the file's last copy is the
+    declaration.) The winner is decided by precedence, then by path and numeric
+    document index; the message says which.
+    """
+    ordered = sorted(intent, key=lambda o: declared_at(o.provenance.locator))
+    winner = origins["kind"].winner.provenance if "kind" in origins else ordered[0].provenance
+    others = [o.provenance for o in ordered if o.provenance.locator != winner.locator]
+    sources = {o.provenance.source for o in intent}
+    how = "by precedence" if len(sources) > 1 else "by path and document order"
+    return finding(
+        Code.CONFLICT,
+        str(ref),
+        f"declared {len(ordered)} times: {winner.locator} wins {how} over "
+        + ", ".join(p.locator for p in others),
+        declarations=[
+            {
+                "source": o.provenance.source,
+                "scope": o.provenance.scope,
+                "locator": o.provenance.locator,
+                "winner": o.provenance.locator == winner.locator,
+            }
+            for o in ordered
+        ],
+    )
 
 
 def _drop_conflicting_plugin_annotations(candidates: dict[str, list[Candidate]]) -> None:

@@ -38,7 +38,7 @@ class Precedence:
         configured = _positions(tuple(self.source_order))
         unlisted = len(listed)
 
-        def key(c: Candidate) -> tuple[int, int, int, str, str, str, str]:
+        def key(c: Candidate) -> tuple[int, int, int, str, str, tuple[str, int], str]:
             p = c.provenance
             return (
                 position.get(p.source, unlisted),
@@ -46,7 +46,7 @@ class Precedence:
                 configured.get(p.source, len(configured)),
                 p.source,
                 p.scope,
-                stable_locator(p.locator),
+                declared_at(p.locator),
                 p.locator,
             )
 
@@ -65,6 +65,20 @@ def stable_locator(locator: str) -> str:
     """
     head, colon, rest = locator.partition(":")
     return rest if colon and "@" in head else locator
+
+
+def declared_at(locator: str) -> tuple[str, int]:
+    """Where a declaration is, for ordering: (path, numeric document index).
+
+    ``repo@sha:teams/a.yaml#10`` → ``("teams/a.yaml", 10)``, so that document 9
+    comes before document 10 (their text would sort the other way). A locator
+    that names no document orders after the ones that do, by its stable text.
+    """
+    stable = stable_locator(locator)
+    head, hash_, index = stable.rpartition("#")
+    if hash_ and index.isdigit():
+        return head, int(index)
+    return stable, -1
 
 
 @lru_cache(maxsize=64)

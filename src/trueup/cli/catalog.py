@@ -22,6 +22,7 @@ from rich.text import Text
 from trueup.assemble.assembler import KIND_NAMES
 from trueup.backstage_config import emission_policy
 from trueup.checks.scorecard import scorecard
+from trueup.cli import rejected
 from trueup.cli.app import ConfigOption, age, console, open_store, read_config
 from trueup.errors import ConfigError, RefError
 from trueup.model.assembled import VOLATILE_ANNOTATION, AssembledEntity
@@ -149,6 +150,7 @@ def _field_rows(entity: AssembledEntity, now: datetime) -> Iterator[dict[str, An
             "source": w.source,
             "scope": w.scope,
             "locator": w.locator,
+            "references": list(origin.winner.references),  # files a placeholder read it from
             "observed_at": w.observed_at.isoformat(),
             "age": age(w.observed_at, now),
             "disputed_by": [
@@ -297,8 +299,12 @@ def register(app: typer.Typer) -> None:
             refresh_freshness(loaded, store)
             target = resolve_ref(store, ref)
             stored = store.entity(target)
+            refused = rejected.declarations(store.findings(), target) if stored is None else []
         if stored is None:
-            console.print(f"no entity {target}")
+            if refused:
+                rejected.show(target, refused, as_json=fmt is TextOrJson.json)
+                return 0
+            console.print(f"no entity {target}", markup=False)
             return 1
         entity = stored.assembled
         rows = list(_field_rows(entity, now))
@@ -346,7 +352,7 @@ def register(app: typer.Typer) -> None:
                         row["field"],
                         _short(row["value"]),
                         row["source"],
-                        row["locator"],
+                        " + ".join([row["locator"], *row["references"]]),
                         row["age"],
                         disputed,
                     ),
