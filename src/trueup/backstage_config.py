@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from trueup.errors import ConfigError
 from trueup.model.emission import CustomKind, EmissionPolicy, SchemaError
@@ -35,6 +35,18 @@ class WebLinksConfig(_Model):
     source_location: str | None = None  # e.g. https://git.example.com/catalog/tree/{folder}
     view_url: str | None = None
     edit_url: str | None = None
+
+    @field_validator("source_location", "view_url", "edit_url")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                value.format(base="b", branch="b", path="p", folder="f/")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(
+                    f"{value!r} may use only {{base}}, {{branch}}, {{path}} and {{folder}} ({exc})"
+                ) from None
+        return value
 
 
 BUILTIN_KINDS = ("Component", "API", "Resource", "System", "Domain", "Group", "User")

@@ -39,6 +39,7 @@ from trueup.sources.descriptors import (
     parse_descriptor_file,
     previous_by_path,
 )
+from trueup.sources.git.weblinks import WebLinks
 from trueup.sources.placeholders import Referenced, Refusal
 
 
@@ -59,27 +60,6 @@ class BlobReader(Protocol):
         Given as an iterable, so that a reader can hand over a few blobs at a time.
         """
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class WebLinks:
-    """How entities point back at their file: source-location and view/edit URLs."""
-
-    branch: str
-    web: str | None = None  # https://github.com/acme/catalog: GitHub-style /tree, /blob, /edit
-    local: str | None = None  # a local repository folder: ``file:`` source locations
-
-    def annotations(self, path: str) -> tuple[str | None, dict[str, str]]:
-        folder = posixpath.dirname(path)
-        folder = f"{folder}/" if folder else ""
-        if self.web is not None:
-            return f"url:{self.web}/tree/{self.branch}/{folder}", {
-                "backstage.io/view-url": f"{self.web}/blob/{self.branch}/{path}",
-                "backstage.io/edit-url": f"{self.web}/edit/{self.branch}/{path}",
-            }
-        if self.local is not None:
-            return f"file:{self.local.rstrip('/')}/{folder}", {}
-        return None, {}
 
 
 @dataclass(frozen=True, slots=True)

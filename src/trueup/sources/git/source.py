@@ -39,12 +39,12 @@ from trueup.sources.git.catalog import (
     CatalogRead,
     CatalogRequest,
     UrlTargets,
-    WebLinks,
     path_in_repository,
     read_catalog,
     repository_of,
 )
 from trueup.sources.git.repository import GitRepository
+from trueup.sources.git.weblinks import web_base, web_links
 
 
 class GitSource:
@@ -132,7 +132,7 @@ class GitSource:
             # backup): list the commit again; parse results stay valid (keyed by blob)
             state = ScopeState(parsed=state.parsed)
         included = self._included(repo, state, head)
-        web = _web_base(self.config.url)
+        web = web_base(self.config.url)
         request = CatalogRequest(
             source=self.id,
             scope=self.scope,
@@ -141,7 +141,7 @@ class GitSource:
             included=included,
             observed_at=now,
             previous=context.previous.get(self.scope),
-            links=web_links(self.config.url, branch),
+            links=web_links(self.config.url, branch, self.config.web),
             urls=UrlTargets(
                 local=lambda url: path_in_repository(web, branch, url),
                 elsewhere=lambda url: reader_of(url, self._others),
@@ -228,33 +228,6 @@ def repository_name(url: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", name) or "repository"
 
 
-def web_links(url: str, branch: str) -> WebLinks:
-    """View URLs for http(s) and ssh remotes; ``file:`` locations for local ones."""
-    base = _web_base(url)
-    if base is not None:
-        return WebLinks(branch=branch, web=base)
-    if "://" not in url or url.startswith("file://"):
-        local = url.removeprefix("file://")
-        return WebLinks(branch=branch, local=str(Path(local).absolute()))
-    return WebLinks(branch=branch)
-
-
-def _web_base(url: str) -> str | None:
-    scp = re.match(r"^[^/@]+@([^/:]+):(.+)$", url)
-    if scp:
-        host, path = scp.group(1), scp.group(2)
-    elif url.startswith(("https://", "http://", "ssh://")):
-        parts = urlsplit(url)
-        host, path = parts.hostname or "", parts.path
-        if url.startswith("http") and parts.port:
-            host = f"{host}:{parts.port}"
-    else:
-        return None
-    path = path.strip("/").removesuffix(".git")
-    scheme = "http" if url.startswith("http://") else "https"
-    return f"{scheme}://{host}/{path}" if host and path else None
-
-
 def _identity(url: str) -> str:
     """``host/owner/name`` of a remote (lowercase, no scheme, user or ``.git``)."""
     scp = re.match(r"^[^/@]+@([^/:]+):(.+)$", url)
@@ -274,7 +247,7 @@ def reader_of(url: str, sources: Sequence[SourceConfig]) -> str | None:
     owner_name = target.split("/", 1)[1]
     for other in sources:
         if isinstance(other, GitSourceConfig):
-            web = _web_base(other.url)
+            web = web_base(other.url)
             if web is not None and repository_of(web) == target:
                 return f"source {other.id}"
         elif isinstance(other, GithubSourceConfig):

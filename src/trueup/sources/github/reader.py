@@ -44,11 +44,11 @@ from trueup.sources.git.catalog import (
     CatalogRequest,
     Tree,
     UrlTargets,
-    WebLinks,
     path_in_repository,
     read_catalog,
 )
 from trueup.sources.git.repository import GitRepository
+from trueup.sources.git.weblinks import WebLinks
 from trueup.sources.github.client import SHA_ACCEPT, GithubClient
 
 
@@ -171,7 +171,7 @@ def read_repository(
         included=included,
         observed_at=now,
         previous=previous,
-        links=WebLinks(branch=target.branch, web=request_web),
+        links=WebLinks(branch=target.branch, web=request_web, host="github"),
         urls=UrlTargets(
             local=lambda url: path_in_repository(request_web, target.branch, url),
             elsewhere=settings.elsewhere,
