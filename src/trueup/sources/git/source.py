@@ -132,7 +132,8 @@ class GitSource:
             # backup): list the commit again; parse results stay valid (keyed by blob)
             state = ScopeState(parsed=state.parsed)
         included = self._included(repo, state, head)
-        web = web_base(self.config.url)
+        configured = self.config.web.base if self.config.web is not None else None
+        web = configured.rstrip("/") if configured else web_base(self.config.url)
         request = CatalogRequest(
             source=self.id,
             scope=self.scope,
