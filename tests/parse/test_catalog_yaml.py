@@ -462,3 +462,26 @@ def test_the_code_base_never_loads_yaml_unsafely() -> None:
         if unsafe.search(line)
     ]
     assert offenders == []
+
+
+def test_documents_are_handed_over_one_at_a_time_so_memory_follows_one_document() -> None:
+    import tracemalloc
+
+    from trueup.parse.catalog_yaml import iter_documents
+
+    one = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: n{i}\n"
+    data = "---\n".join(one.format(i=i) for i in range(5_000)).encode()
+    documents = iter_documents(data)
+    assert next(documents) == Document(0, {**value_of(one.format(i=0))}, 1)
+
+    def peak(consume: Any) -> int:
+        tracemalloc.start()
+        try:
+            consume()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    streamed = peak(lambda: sum(1 for _ in iter_documents(data)))
+    held = peak(lambda: load_documents(data))
+    assert streamed * 4 < held  # one document at a time, not every document's tree

@@ -299,11 +299,12 @@ def register(app: typer.Typer) -> None:
             refresh_freshness(loaded, store)
             target = resolve_ref(store, ref)
             stored = store.entity(target)
-            refused = rejected.declarations(store.findings(), target) if stored is None else []
+            gone = stored is None or stored.removed
+            refused = rejected.declarations(store.findings(), target) if gone else []
+        if refused:  # declared, but refused before it became an entity (again)
+            rejected.show(target, refused, as_json=fmt is TextOrJson.json)
+            return 0
         if stored is None:
-            if refused:
-                rejected.show(target, refused, as_json=fmt is TextOrJson.json)
-                return 0
             console.print(f"no entity {target}", markup=False)
             return 1
         entity = stored.assembled

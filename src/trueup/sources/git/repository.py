@@ -325,8 +325,10 @@ class GitRepository:
         result = self._run(*args, cwd=cwd, stdin=stdin)
         if result.returncode != 0:
             message = self._redact(result.stderr.decode("utf-8", "replace").strip())
-            last = message.splitlines()[-1] if message else f"exit status {result.returncode}"
             kind = _classify(message, network=network)
+            lines = message.splitlines() or [f"exit status {result.returncode}"]
+            telling = [line for line in lines if any(m in line.lower() for m in _CORRUPT)]
+            last = telling[0] if kind is FailureKind.CORRUPT and telling else lines[-1]
             raise RepositoryError(kind, f"git {args[0] if args[0] != '-c' else args[2]}: {last}")
         return result.stdout
 
