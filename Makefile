@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py --entities 10000
 	$(BIN)/python bench/git_bench.py
 	$(BIN)/python bench/kube_bench.py
+	$(BIN)/python bench/large_file.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
