@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from trueup.backstage_config import emission_policy
 from trueup.cli.app import ConfigOption, config_path, console, open_store, read_config
 from trueup.cli.catalog import print_findings
 from trueup.cli.run import print_summary, run_sync
@@ -65,6 +66,12 @@ checks:
 sinks:
   - type: directory
     path: out/catalog
+
+backstage:                             # what the feed may hold: only what Backstage accepts
+  kinds: [Component, API, Resource, System, Domain, Group, User]   # Template, custom kinds opt in
+
+# server:
+#   listen: 127.0.0.1:8470             # not 7007: that is Backstage's own backend port
 """
 
 
@@ -97,6 +104,7 @@ def register(app: typer.Typer) -> None:
     def config_check(config: ConfigOption = None) -> None:
         """Validate the configuration and that every source can be built."""
         loaded = read_config(config)
+        emission_policy(loaded.backstage)  # custom kinds' schemas are read and checked
         for source in loaded.sources:
             build_source(source, loaded.sources)
         console.print(
