@@ -67,7 +67,7 @@ def test_manifests_are_one_summary_line_and_the_template_is_explained(
     config = write_world(tmp_path)
     code, out, _ = run(capsys, "sync", "-c", str(config))
     assert code == 0
-    assert "2 documents in 1 files are no Backstage entities" in out
+    assert "2 documents in 1 file: no Backstage entities" in out
     with Store.open(load_config(config).database) as store:
         summary = store.runs(limit=1)[0].summary
     assert summary["ignored_documents"] == 2

@@ -68,8 +68,9 @@ def print_summary(outcome: SyncOutcome) -> None:
         documents, files = sum(outcome.ignored.values()), len(outcome.ignored)
         table.add_row(
             "ignored",
-            f"{documents} documents in {files} files are no Backstage entities "
-            "(Kubernetes manifests, …): not served",
+            f"{documents} document{'s' if documents != 1 else ''} in {files} "
+            f"file{'s' if files != 1 else ''}: no Backstage entities (Kubernetes manifests, …), "
+            "not served",
         )
     for source_id, note in sorted(outcome.notes.items()):
         table.add_row(escape(source_id), escape(note))
