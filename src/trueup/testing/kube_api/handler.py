@@ -1,14 +1,14 @@
 """HTTP handling of the loopback API server: authentication, faults, routes, objects, lists.
 
 One :class:`Handler` per connection, run in the worker thread of
-:mod:`~trueup.world.kube_api.server`. It checks the bearer token (401 with a
+:mod:`~trueup.testing.kube_api.server`. It checks the bearer token (401 with a
 ``Status`` otherwise), records the request and applies a scripted
-:class:`~trueup.world.kube_api.faults.Fault`, then serves what the official
+:class:`~trueup.testing.kube_api.faults.Fault`, then serves what the official
 client, kubectl and trueup's live source call: ``/healthz``, ``/version``,
 discovery, get/create/update/delete of one object, and lists with
 ``limit``/``continue``/``resourceVersion``/``labelSelector``/``fieldSelector``
 served as one consistent snapshot. Watches are handed to
-:mod:`~trueup.world.kube_api.watch`. An unexpected error still answers with a
+:mod:`~trueup.testing.kube_api.watch`. An unexpected error still answers with a
 500 ``Status``, never a closed connection.
 """
 
@@ -24,7 +24,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from trueup.world.kube_api.documents import (
+from trueup.testing.kube_api.cluster_state import ConflictError, ExpiredError, ObjKey, ResourceInfo
+from trueup.testing.kube_api.documents import (
     REASONS,
     continue_token,
     group_document,
@@ -34,19 +35,18 @@ from trueup.world.kube_api.documents import (
     resource_list,
     status_body,
 )
-from trueup.world.kube_api.faults import Fault, Request
-from trueup.world.kube_api.selectors import (
+from trueup.testing.kube_api.faults import Fault, Request
+from trueup.testing.kube_api.selectors import (
     BadRequestError,
     Filter,
     Obj,
     parse_field_selector,
     parse_label_selector,
 )
-from trueup.world.kube_api.store import ConflictError, ExpiredError, ObjKey, ResourceInfo
-from trueup.world.kube_api.watch import WatchStream
+from trueup.testing.kube_api.watch import WatchStream
 
 if TYPE_CHECKING:
-    from trueup.world.kube_api.server import FakeApiServer, LoopbackHTTPServer
+    from trueup.testing.kube_api.server import FakeApiServer, LoopbackHTTPServer
 
 _NOT_FOUND = "the server could not find the requested resource"
 _STALE_CONTINUE = (
@@ -169,7 +169,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/version":
             self._send_json(200, {"major": "1", "minor": "33", "gitVersion": "v1.33.0-fake"})
             return
-        served = self.api.store.resources()
+        served = self.api.state.resources()
         if path == "/api":
             body = {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
             self._send_json(200, body, reset=reset)
@@ -207,7 +207,7 @@ class Handler(BaseHTTPRequestHandler):
         if rest[0] == "namespaces" and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
         plural, name = rest[0], (rest[1] if len(rest) > 1 else None)
-        info = self.api.store.resource((group, version, plural))
+        info = self.api.state.resource((group, version, plural))
         if info is None or (namespace is not None and not info.namespaced):
             self._status(404, _NOT_FOUND)
             return
@@ -234,10 +234,10 @@ class Handler(BaseHTTPRequestHandler):
     def _object(
         self, request: Request, info: ResourceInfo, namespace: str | None, name: str | None
     ) -> None:
-        store = self.api.store
+        state = self.api.state
         try:
             if request.method == "GET" and name:
-                found = store.current(info.key, (namespace or "", name))
+                found = state.current(info.key, (namespace or "", name))
                 if found is None:
                     self._status(404, f'{info.qualified} "{name}" not found')
                 else:
@@ -249,13 +249,13 @@ class Handler(BaseHTTPRequestHandler):
                 body = self._body()
                 if namespace:
                     body.setdefault("metadata", {})["namespace"] = namespace
-                self._send_json(201, store.create(info.key, body))
+                self._send_json(201, state.create(info.key, body))
             elif request.method == "PUT" and name:
                 body = self._body()
                 body.setdefault("metadata", {})["namespace"] = namespace or ""
-                self._send_json(200, store.update(info.key, body))
+                self._send_json(200, state.update(info.key, body))
             elif request.method == "DELETE" and name:
-                self._send_json(200, store.delete(info.key, namespace or "", name))
+                self._send_json(200, state.delete(info.key, namespace or "", name))
             else:
                 self._status(405, "the server does not allow this method on the resource")
         except KeyError:
@@ -272,7 +272,7 @@ class Handler(BaseHTTPRequestHandler):
         return data
 
     def _list(self, request: Request, info: ResourceInfo, flt: Filter, fault: Fault | None) -> None:
-        store = self.api.store
+        state = self.api.state
         token = request.query.get("continue", "")
         limit_text = request.query.get("limit", "")
         limit = int(limit_text) if limit_text.isdigit() and int(limit_text) > 0 else None
@@ -282,7 +282,7 @@ class Handler(BaseHTTPRequestHandler):
                 rv, after = read_continue_token(token)
             else:
                 rv = self._list_rv(request)
-            items, last, remaining = store.list_at(info.key, rv, flt, after, limit)
+            items, last, remaining = state.list_at(info.key, rv, flt, after, limit)
         except ExpiredError:
             self._status(410, _STALE_CONTINUE if token else "too old resource version")
             return
@@ -301,7 +301,7 @@ class Handler(BaseHTTPRequestHandler):
         match = request.query.get("resourceVersionMatch", "")
         if text and text != "0" and match == "Exact":
             return int(text)
-        return self.api.store.rv
+        return self.api.state.rv
 
     def _watch(
         self, request: Request, info: ResourceInfo, flt: Filter, fault: Fault | None

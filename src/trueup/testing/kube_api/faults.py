@@ -2,7 +2,7 @@
 
 Tests (and nothing else: the demo scripts no faults) add a :class:`Fault` to a
 server with ``FakeApiServer.fault``; the handler
-(:mod:`~trueup.world.kube_api.handler`) records every :class:`Request` and asks
+(:mod:`~trueup.testing.kube_api.handler`) records every :class:`Request` and asks
 the first fault that applies to replace or damage the answer: a status code
 (403/404/410/429 with ``Retry-After``/500), a connection reset after N bytes, a
 silent watch (headers, then nothing), or a watch that expires after N events.

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from trueup.world.kube_api.selectors import Obj
-from trueup.world.kube_api.server import FakeApiServer
-from trueup.world.kube_api.store import ResourceInfo
+from trueup.testing.kube_api.cluster_state import ResourceInfo
+from trueup.testing.kube_api.selectors import Obj
+from trueup.testing.kube_api.server import FakeApiServer
 
 CRD_API = "apiextensions.k8s.io/v1"
 XRD_GROUP = "apiextensions.crossplane.io"
@@ -190,8 +190,8 @@ def load_export(server: FakeApiServer, objects: Sequence[Obj]) -> int:
             raise ValueError(f"an export item without apiVersion or kind: {obj!r:.200}")
     crds = [o for o in objects if _is_crd(o)]
     server.apply(*crds)
-    for info in served_kinds(objects, server.store.resources()):
-        server.store.register(info)
+    for info in served_kinds(objects, server.state.resources()):
+        server.state.register(info)
     xrds = [o for o in objects if _is_xrd(o)]
     rest = [o for o in objects if not _is_crd(o) and not _is_xrd(o)]
     server.apply(*xrds, *rest)

@@ -1,6 +1,6 @@
 """A self-signed certificate for the loopback API server's optional TLS.
 
-Called by whoever starts a :class:`~trueup.world.kube_api.server.FakeApiServer`
+Called by whoever starts a :class:`~trueup.testing.kube_api.server.FakeApiServer`
 with ``tls=`` (the tests' cluster fixtures; the demo's live clusters when asked
 for TLS). The certificate names ``127.0.0.1`` and ``localhost`` so that clients
 verify it against a kubeconfig's ``certificate-authority``; it is made with the

@@ -2,9 +2,9 @@
 
 :class:`FakeApiServer` is what callers hold: the demo's live clusters
 (:mod:`trueup.world.live`), the tests' cluster fixtures and the benchmark's
-child process (``python -m trueup.world.kube_api``). It binds ``127.0.0.1``
+child process (``python -m trueup.testing.kube_api``). It binds ``127.0.0.1``
 only — there is no parameter for the address — on a free port, serves each
-connection in its own thread (:mod:`~trueup.world.kube_api.handler`), does the
+connection in its own thread (:mod:`~trueup.testing.kube_api.handler`), does the
 TLS handshake in that thread so a stuck client cannot block ``accept()``, and
 on :meth:`FakeApiServer.close` ends open watches, drops connections and joins
 its threads.
@@ -21,10 +21,10 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from trueup.world.kube_api.faults import Fault, Request
-from trueup.world.kube_api.handler import Handler
-from trueup.world.kube_api.selectors import Obj
-from trueup.world.kube_api.store import ResKey, Store
+from trueup.testing.kube_api.cluster_state import ClusterState, ResKey
+from trueup.testing.kube_api.faults import Fault, Request
+from trueup.testing.kube_api.handler import Handler
+from trueup.testing.kube_api.selectors import Obj
 
 LOOPBACK = "127.0.0.1"
 
@@ -81,7 +81,7 @@ class FakeApiServer:
     ) -> None:
         self.name = name
         self.token = token
-        self.store = Store(window=window)
+        self.state = ClusterState(window=window)
         self.bookmark_interval = bookmark_interval
         self.faults: list[Fault] = []
         self.requests: list[Request] = []
@@ -109,16 +109,16 @@ class FakeApiServer:
     def close(self) -> None:
         """End every watch, drop the connections, stop serving and join the threads."""
         self.closing.set()
-        with self.store.changed:
-            self.store.changed.notify_all()
+        with self.state.changed:
+            self.state.changed.notify_all()
         self._server.shutdown()
         self._server.drop_connections()
         self._server.server_close()
         self._thread.join()
 
     def reset(self) -> None:
-        """Empty the store, the faults and the request log (between tests)."""
-        self.store.reset()
+        """Empty the cluster state, the faults and the request log (between tests)."""
+        self.state.reset()
         with self.lock:
             self.faults.clear()
             self.requests.clear()
@@ -147,18 +147,18 @@ class FakeApiServer:
                     return fault
         return None
 
-    # --- shorthands over the store
+    # --- shorthands over the cluster state
 
     def apply(self, *objects: Obj) -> list[Obj]:
-        return [self.store.apply(self.resource_of(o), o) for o in objects]
+        return [self.state.apply(self.resource_of(o), o) for o in objects]
 
     def delete(self, obj: Obj) -> None:
         meta = obj["metadata"]
-        self.store.delete(self.resource_of(obj), meta.get("namespace", ""), meta["name"])
+        self.state.delete(self.resource_of(obj), meta.get("namespace", ""), meta["name"])
 
     def resource_of(self, obj: Obj) -> ResKey:
         group, _, version = obj["apiVersion"].rpartition("/")
-        for info in self.store.resources():
+        for info in self.state.resources():
             if info.group == group and info.version == version and info.kind == obj["kind"]:
                 return info.key
         raise KeyError(f"{obj['apiVersion']} {obj['kind']} is not served")

@@ -1,7 +1,7 @@
 """The JSON documents the loopback API server answers with, as pure functions.
 
-Called by :mod:`~trueup.world.kube_api.handler` and
-:mod:`~trueup.world.kube_api.watch`: ``Status`` error bodies, the discovery
+Called by :mod:`~trueup.testing.kube_api.handler` and
+:mod:`~trueup.testing.kube_api.watch`: ``Status`` error bodies, the discovery
 documents (``APIGroupList``, ``APIGroup``, ``APIResourceList``) with versions
 in Kubernetes' priority order, a list body (built-in kinds' items carry no
 ``apiVersion``/``kind``, as a real server sends them), continue tokens that pin
@@ -15,8 +15,8 @@ import json
 import re
 from collections.abc import Iterable
 
-from trueup.world.kube_api.selectors import Obj
-from trueup.world.kube_api.store import ObjKey, ResourceInfo
+from trueup.testing.kube_api.cluster_state import ObjKey, ResourceInfo
+from trueup.testing.kube_api.selectors import Obj
 
 BUILTIN_GROUPS = frozenset({"", "apps", "batch", "networking.k8s.io", "apiextensions.k8s.io"})
 REASONS = {

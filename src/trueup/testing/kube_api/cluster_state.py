@@ -1,6 +1,6 @@
-"""The object store behind the loopback Kubernetes API server.
+"""The fake cluster's state behind the Kubernetes API test double: objects and their history.
 
-Used by :mod:`~trueup.world.kube_api.server` and its handler. It keeps every
+Used by :mod:`~trueup.testing.kube_api.server` and its handler. It keeps every
 version of every object under one global, increasing ``resourceVersion`` (as
 etcd does), so that a list can be served *at* a resourceVersion (a continue
 token stays one consistent snapshot) and a watch can replay the events after
@@ -8,7 +8,7 @@ one. History older than the compaction point answers 410 ``Expired``, like a
 real server after etcd compaction. Resource types are a generic table: built-in
 types are preloaded, creating a CustomResourceDefinition registers its served
 versions (deleting it unregisters them and drops their objects), and
-:meth:`Store.register` serves a kind without a CRD object (the demo's exports
+:meth:`ClusterState.register` serves a kind without a CRD object (the demo's exports
 use Argo CD and Crossplane kinds whose definitions they do not contain).
 """
 
@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from trueup.world.kube_api.selectors import Filter, Obj
+from trueup.testing.kube_api.selectors import Filter, Obj
 
 ResKey = tuple[str, str, str]  # group, version, plural
 ObjKey = tuple[str, str]  # namespace ("" when cluster-scoped), name
@@ -113,7 +113,7 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Store:
+class ClusterState:
     """Versioned objects of one fake cluster. Thread-safe; ``changed`` wakes watches."""
 
     def __init__(self, window: int = 1000) -> None:

@@ -1,4 +1,4 @@
-"""``python -m trueup.world.kube_api``: serve loopback clusters from another process.
+"""``python -m trueup.testing.kube_api``: serve loopback clusters from another process.
 
 Used by ``bench/kube_bench.py`` so that the servers' work is not counted in the
 benchmark's own time and memory. Prints the clusters' URLs on one line, then
@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from trueup.world.kube_api.server import FakeApiServer
+from trueup.testing.kube_api.server import FakeApiServer
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 The protocol itself is tested through trueup's live source in
 ``tests/sources/kubernetes``; here: the module says what it is, binds
-127.0.0.1 only, and :func:`~trueup.world.kube_api.served_kinds` serves the
+127.0.0.1 only, and :func:`~trueup.testing.kube_api.served_kinds` serves the
 kinds an export uses the way the cluster's CRDs and Crossplane would.
 """
 
@@ -11,23 +11,23 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from trueup.world import kube_api
-from trueup.world.kube_api import (
+from trueup.testing import kube_api
+from trueup.testing.kube_api import (
     FakeApiServer,
     ResourceInfo,
     guess_plural,
     load_export,
     served_kinds,
 )
-from trueup.world.kube_api.store import BUILTIN_RESOURCES
+from trueup.testing.kube_api.cluster_state import BUILTIN_RESOURCES
 
 Obj = dict[str, Any]
 
 
 def test_the_package_says_what_it_is_and_only_binds_loopback() -> None:
     doc = kube_api.__doc__ or ""
-    assert "loopback" in doc and "not a production component" in doc.lower()
-    assert "127.0.0.1" in doc
+    assert doc.startswith("A test double of the Kubernetes API server")
+    assert "not part of trueup" in doc and "127.0.0.1" in doc
     assert "host" not in inspect.signature(FakeApiServer).parameters
     server = FakeApiServer(name="solo", token="t")
     try:
@@ -136,7 +136,7 @@ def test_an_export_with_its_own_crd_is_served_by_that_crd() -> None:
     server = FakeApiServer(name="widgets")
     try:
         assert load_export(server, [widget, crd]) == 2  # the CRD goes first
-        info = server.store.resource(("example.org", "v1", "widgetz"))
+        info = server.state.resource(("example.org", "v1", "widgetz"))
         assert info is not None and info.categories == ("managed",)
     finally:
         server.close()

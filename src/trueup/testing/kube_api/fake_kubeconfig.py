@@ -1,4 +1,4 @@
-"""A kubeconfig for N loopback API servers: one cluster, user and context per entry.
+"""A kubeconfig that points clients at N fake API servers: one cluster, user and context each.
 
 Called by the demo's live clusters (:mod:`trueup.world.live`), the tests'
 cluster fixtures and the benchmark. The file is JSON, which is YAML, so every
@@ -14,11 +14,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trueup.world.kube_api.selectors import Obj
+from trueup.testing.kube_api.selectors import Obj
 
 
 @dataclass
-class ContextEntry:
+class FakeContext:
     """One kubeconfig context: its name, server URL, token and CA (file or inline)."""
 
     name: str
@@ -29,7 +29,7 @@ class ContextEntry:
     user: Obj = field(default_factory=dict)
 
 
-def write_kubeconfig(path: Path, contexts: list[ContextEntry]) -> Path:
+def write_fake_kubeconfig(path: Path, contexts: list[FakeContext]) -> Path:
     """A kubeconfig (JSON is YAML) with one cluster, user and context per entry."""
     clusters, users, entries = [], [], []
     for entry in contexts:

@@ -1,8 +1,8 @@
 """Watch streams of the loopback API server: chunked events from a resourceVersion.
 
-Called by :mod:`~trueup.world.kube_api.handler` once it has sent the headers of
+Called by :mod:`~trueup.testing.kube_api.handler` once it has sent the headers of
 a ``?watch=true`` answer. A watch without a resourceVersion (or ``0``) first
-sends the current objects as ADDED; then it replays the store's history after
+sends the current objects as ADDED; then it replays the cluster state's history after
 its cursor and waits for changes: ADDED/MODIFIED/DELETED as a selector sees
 them (an update that moves an object into or out of the selector is ADDED or
 DELETED), BOOKMARK events when asked, an ERROR 410 when the history was
@@ -17,13 +17,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from trueup.world.kube_api.documents import chunk, expired_event
-from trueup.world.kube_api.faults import TRUE, Fault, Request
-from trueup.world.kube_api.selectors import Filter, Obj
-from trueup.world.kube_api.store import Event, ExpiredError, ResourceInfo
+from trueup.testing.kube_api.cluster_state import Event, ExpiredError, ResourceInfo
+from trueup.testing.kube_api.documents import chunk, expired_event
+from trueup.testing.kube_api.faults import TRUE, Fault, Request
+from trueup.testing.kube_api.selectors import Filter, Obj
 
 if TYPE_CHECKING:
-    from trueup.world.kube_api.server import FakeApiServer
+    from trueup.testing.kube_api.server import FakeApiServer
 
 
 class Writer(Protocol):
@@ -90,24 +90,24 @@ class WatchStream:
         self.out.flush()
         self.sent += 1
         if self.expire_after is not None and self.sent >= self.expire_after:
-            store = self.api.store
-            store.compact()
-            self.out.write(chunk(expired_event(self.start, store.compacted)))
+            state = self.api.state
+            state.compact()
+            self.out.write(chunk(expired_event(self.start, state.compacted)))
             end_stream(self.out)
             return False
         return True
 
     def run(self, request: Request, info: ResourceInfo, flt: Filter) -> None:
-        store = self.api.store
+        state = self.api.state
         text = request.query.get("resourceVersion", "")
         self.start = int(text or 0)
         timeout = float(request.query.get("timeoutSeconds") or 1800)
         bookmarks = request.query.get("allowWatchBookmarks", "") in TRUE
         deadline = time.monotonic() + timeout
         if not text or text == "0":
-            with store.changed:
-                cursor = store.rv
-                items, _, _ = store.list_at(info.key, cursor, flt, None, None)
+            with state.changed:
+                cursor = state.rv
+                items, _, _ = state.list_at(info.key, cursor, flt, None, None)
             for item in items:
                 if not self.send({"type": "ADDED", "object": item}):
                     return
@@ -116,7 +116,7 @@ class WatchStream:
         last_bookmark = time.monotonic()
         while not self.api.closing.is_set():
             try:
-                events, top = store.events_after(cursor, info.key)
+                events, top = state.events_after(cursor, info.key)
             except ExpiredError as exc:
                 self.out.write(chunk(expired_event(exc.requested, exc.oldest)))
                 end_stream(self.out)
@@ -136,10 +136,10 @@ class WatchStream:
                 if not self.send({"type": "BOOKMARK", "object": bookmark}):
                     return
                 last_bookmark = now
-            with store.changed:
-                if store.rv == cursor and not self.api.closing.is_set():
+            with state.changed:
+                if state.rv == cursor and not self.api.closing.is_set():
                     wait = deadline - now
                     if bookmarks:
                         wait = min(wait, self.api.bookmark_interval)
-                    store.changed.wait(max(0.0, min(wait, 1.0)))
+                    state.changed.wait(max(0.0, min(wait, 1.0)))
         end_stream(self.out)

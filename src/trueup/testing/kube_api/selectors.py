@@ -1,7 +1,7 @@
 """Label and field selectors of the loopback API server: which objects a list or watch sees.
 
-Used by :mod:`~trueup.world.kube_api.store` (lists at a resourceVersion) and
-:mod:`~trueup.world.kube_api.handler` (query parameters). Label selectors are
+Used by :mod:`~trueup.testing.kube_api.cluster_state` (lists at a resourceVersion) and
+:mod:`~trueup.testing.kube_api.handler` (query parameters). Label selectors are
 parsed with the full set-based grammar (``k=v``, ``k==v``, ``k!=v``,
 ``k in (a,b)``, ``k notin (a,b)``, ``k``, ``!k``), independently of trueup's
 own selector code, so the tests of the live source do not share its bugs.
