@@ -47,7 +47,6 @@ from trueup.errors import GithubError, RepositoryError, SourceError
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.descriptors import IncludeGlobs
-from trueup.sources.git.catalog import repository_of
 from trueup.sources.github.client import GithubClient, RateLimit, RequestStats
 from trueup.sources.github.reader import (
     RepoPayload,
@@ -55,6 +54,7 @@ from trueup.sources.github.reader import (
     RepoTarget,
     read_repository,
 )
+from trueup.sources.repository_catalog.catalog import repository_of
 
 _GLOB = set("*?[")
 

@@ -39,8 +39,8 @@ from trueup.sources.descriptors import (
     parse_descriptor_file,
     previous_by_path,
 )
-from trueup.sources.git.weblinks import WebLinks
 from trueup.sources.placeholders import Referenced, Refusal
+from trueup.sources.repository_catalog.weblinks import WebLinks
 
 
 class Tree(Protocol):

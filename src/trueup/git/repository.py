@@ -1,8 +1,10 @@
 """A local bare clone of one remote repository, driven through the real ``git`` CLI.
 
-Used by the ``git`` source (and by the ``github`` source when it reads contents
-with ``git fetch``). Every call runs ``git`` as a subprocess with an argument
-list (never a shell), a timeout and no terminal prompts.
+Used by the ``git`` source, by the ``github`` source when it reads contents
+with ``git fetch``, and (through :mod:`~trueup.git.mirror`) by the git mirror
+sink. Every call runs ``git`` as a subprocess with an argument list (never a
+shell), a timeout and no terminal prompts; a credential in the URL travels in
+git's environment, never on its command line (:mod:`~trueup.git.remote`).
 
 Atomicity, so that a fetch that dies midway changes nothing:
 
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trueup.errors import RepositoryError
+from trueup.git.remote import redact_url, remote_access
 from trueup.model.observation import FailureKind
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -71,11 +74,6 @@ class Change:
     old_path: str | None = None  # for renames and copies
 
 
-def redact_url(url: str) -> str:
-    """The URL without a password or token (``https://user:****@host/…``)."""
-    return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:****@", url)
-
-
 class GitRepository:
     """A bare clone at ``path`` of the repository at ``url``."""
 
@@ -88,18 +86,22 @@ class GitRepository:
         env: Mapping[str, str] | None = None,
         redact: Sequence[str] = (),
     ) -> None:
-        self.url = url
+        access = remote_access(
+            url,
+            {
+                **os.environ,
+                "GIT_TERMINAL_PROMPT": "0",
+                "GIT_ASKPASS": "true",  # answer any prompt with nothing, never hang
+                "GCM_INTERACTIVE": "never",
+                "LC_ALL": "C",  # error messages are classified in English
+                **(env or {}),
+            },
+        )
+        self.url = access.url  # without a credential: that is in ``_env``
         self.path = path
         self.timeout = timeout
-        self._env = {
-            **os.environ,
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_ASKPASS": "true",  # answer any prompt with nothing, never hang
-            "GCM_INTERACTIVE": "never",
-            "LC_ALL": "C",  # error messages are classified in English
-            **(env or {}),
-        }
-        self._secrets = [s for s in redact if s]
+        self._env = dict(access.env)
+        self._secrets = [s for s in (*redact, *access.secrets) if s]
         self._refs: dict[str, str] | None = None  # refs(), until a fetch or switch moves one
 
     # --- locking and cloning -------------------------------------------------
