@@ -33,10 +33,11 @@ from typing import Any
 from unittest import mock
 
 from trueup import pipeline
-from trueup.config import Config, KubernetesSourceConfig
+from trueup.config import Config
 from trueup.model.observation import Snapshot
 from trueup.model.ref import EntityRef
 from trueup.sources.base import ReadContext
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.live import KubernetesLiveSource
 from trueup.sources.kubernetes.watch_source import KubernetesWatchSource
 from trueup.store import Store

@@ -24,9 +24,10 @@ import yaml
 
 from trueup import pipeline
 from trueup.cli import main
-from trueup.config import Config, KubernetesSourceConfig, load_config
+from trueup.config import Config, load_config
 from trueup.model.assembled import AssembledEntity
 from trueup.model.ref import EntityRef
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.store import Store
 from trueup.world import DemoWorld, write_demo_world
 from trueup.world.live import (

@@ -14,12 +14,14 @@ import typer
 from rich.markup import escape
 
 from trueup.cli import catalog as catalog
+from trueup.cli import hydrate as hydrate
+from trueup.cli import plugins as plugins
 from trueup.cli import project as project
 from trueup.cli import run as run
 from trueup.cli.app import app, console_err
 from trueup.errors import TrueupError
 
-for module in (project, run, catalog):
+for module in (project, run, hydrate, catalog, plugins):
     module.register(app)
 
 

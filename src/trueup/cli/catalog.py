@@ -25,12 +25,12 @@ from trueup.checks.scorecard import scorecard
 from trueup.cli import rejected
 from trueup.cli.app import ConfigOption, age, console, open_store, read_config
 from trueup.errors import ConfigError, RefError
+from trueup.feed import render_json, render_yaml
 from trueup.model.assembled import VOLATILE_ANNOTATION, AssembledEntity
 from trueup.model.fields import flatten
 from trueup.model.finding import Finding, Severity
 from trueup.model.ref import EntityRef, parse_ref
 from trueup.pipeline import refresh_freshness
-from trueup.sinks.feed import render_json, render_yaml
 from trueup.sinks.publish import publishable
 from trueup.store import Store
 

@@ -7,9 +7,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from trueup.backstage_config import WebLinksConfig
-from trueup.config import GithubSourceConfig, GitSourceConfig
 from trueup.git.remote import repository_name
+from trueup.sources.git.config import GitSourceConfig
 from trueup.sources.git.source import reader_of, web_links
+from trueup.sources.github.config import GithubSourceConfig
 from trueup.sources.repository_catalog.catalog import path_in_repository
 
 

@@ -1,6 +1,6 @@
 """The ``git`` source: Backstage descriptor files in one repository branch (intent).
 
-Built from a :class:`~trueup.config.GitSourceConfig` (by the source registry)
+Built from a :class:`~trueup.sources.git.config.GitSourceConfig` (by its plugin)
 and driven by the pipeline through ``observe``. One scope per source, named
 ``<repository name>@<branch>`` (``catalog@main``).
 
@@ -27,7 +27,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from trueup.config import GithubSourceConfig, GitSourceConfig, SourceConfig
+from trueup.config_model import SourceConfig
 from trueup.errors import RepositoryError, SourceError
 from trueup.git.remote import identity, repository_name
 from trueup.git.repository import GitRepository
@@ -35,6 +35,7 @@ from trueup.model.finding import JSONValue
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.descriptors import IncludeGlobs
+from trueup.sources.git.config import GitSourceConfig
 from trueup.sources.repository_catalog.cache import ScopeState, load_state, save_state
 from trueup.sources.repository_catalog.catalog import (
     CatalogRead,
@@ -42,7 +43,7 @@ from trueup.sources.repository_catalog.catalog import (
     UrlTargets,
     path_in_repository,
     read_catalog,
-    repository_of,
+    reader_of,
 )
 from trueup.sources.repository_catalog.weblinks import web_base, web_links
 
@@ -82,6 +83,10 @@ class GitSource:
             return True
         mine, theirs = identity(self.config.url), identity(repository)
         return mine == theirs or (theirs.count("/") == 1 and mine.endswith("/" + theirs))
+
+    def scope_for(self, repository: str, data_dir: Path | None = None) -> str | None:
+        """This source's scope when ``repository`` is the one it reads (webhook refreshes)."""
+        return self.scope if self.serves(repository) else None
 
     def observe(self, context: ReadContext) -> Iterator[ScopeRead]:
         if context.scopes is not None and self.scope not in context.scopes:
@@ -213,27 +218,6 @@ class _GitBlobs:
 
     def read(self, blobs: Collection[str]) -> Iterator[tuple[str, bytes | int]]:
         return self.repo.iter_blobs(blobs, max_bytes=self.max_bytes)
-
-
-# --- links into other repositories ------------------------------------------
-
-
-def reader_of(url: str, sources: Sequence[SourceConfig]) -> str | None:
-    """``source <id>`` when one of ``sources`` reads the repository a web URL points into."""
-    target = repository_of(url)
-    if target is None:
-        return None
-    owner_name = target.split("/", 1)[1]
-    for other in sources:
-        if isinstance(other, GitSourceConfig):
-            web = web_base(other.url)
-            if web is not None and repository_of(web) == target:
-                return f"source {other.id}"
-        elif isinstance(other, GithubSourceConfig):
-            listed = {r.lower() for r in other.repositories}
-            if owner_name in listed or owner_name.split("/")[0] == (other.org or "").lower():
-                return f"source {other.id}"
-    return None
 
 
 def _slug(text: str) -> str:

@@ -18,12 +18,13 @@ does not validate keeps its entity's previous observation.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from trueup.config_model import SourceConfig
 from trueup.model.emission import DEFAULT_POLICY, EmissionPolicy
 from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import Observation, Snapshot
@@ -91,6 +92,17 @@ def path_in_repository(web: str | None, branch: str, url: str) -> str | None:
         if rest.startswith(lead):
             inside = posixpath.normpath(rest[len(lead) :])
             return None if inside.startswith("..") or inside == "." else inside
+    return None
+
+
+def reader_of(url: str, sources: Sequence[SourceConfig]) -> str | None:
+    """``source <id>`` when one of ``sources`` reads the repository a web URL points into."""
+    target = repository_of(url)
+    if target is None:
+        return None
+    for other in sources:
+        if other.reads_repository(target):
+            return f"source {other.id}"
     return None
 
 

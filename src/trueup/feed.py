@@ -6,6 +6,10 @@ document would make Backstage drop the whole file). Each emitted entity is
 rendered once, when it changes (the store keeps the text, see
 :func:`feed_row`), and the feed streams those texts one document at a time, so
 100,000 entities never sit in memory as one string.
+
+Shared by the store (which renders a row when an entity changes), the sinks
+and the commands and server that publish the feed; what may be published at
+all is decided by :mod:`trueup.sinks.publish`.
 """
 
 from __future__ import annotations

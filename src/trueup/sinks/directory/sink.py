@@ -1,6 +1,7 @@
 """The ``directory`` sink: one YAML file per entity, ``<namespace>/<kind>/<name>.yaml``.
 
-Called by the pipeline after a commit. Cost grows with change: a manifest
+Called by the pipeline after a commit, through the :class:`~trueup.sinks.base.Sink`
+protocol (:class:`DirectorySink`). Cost grows with change: a manifest
 (``.trueup-manifest.json``) remembers the content hash of every file written,
 so an unchanged entity is not rewritten (the volatile ``trueup.io/observed-at``
 annotation alone is not a change, as for revisions). Each file is replaced
@@ -16,7 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from trueup.sinks.feed import FeedRow
+from trueup.feed import FeedRow
+from trueup.sinks.base import Publication, SinkReport
+from trueup.sinks.directory.config import DirectorySinkConfig
 
 MANIFEST = ".trueup-manifest.json"
 
@@ -69,3 +72,24 @@ def _replace(target: Path, text: str) -> None:
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, target)
+
+
+class DirectorySink:
+    """Writes the publication's entities into a folder; see the module docstring."""
+
+    def __init__(self, config: DirectorySinkConfig) -> None:
+        self.config = config
+
+    @property
+    def name(self) -> str:
+        return f"directory sink {self.config.path}"
+
+    def write(self, publication: Publication) -> SinkReport:
+        """Bring the folder in line with the publication. OSError when the folder cannot be."""
+        report = write_directory(Path(self.config.path), publication.rows())
+        return SinkReport(
+            sink=self.name,
+            written=report.written,
+            unchanged=report.unchanged,
+            removed=report.deleted,
+        )

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.sources.git.conftest import NOW, WorkRepo, component
 from trueup.config import Config, parse_config
 from trueup.errors import ConfigError
-from trueup.sources.refresh import refresh_repository, repository_scope
-from trueup.sources.registry import build_source
+from trueup.plugins import registry
+from trueup.refresh import refresh_repository, repository_scope
 from trueup.store import Store
-
-from .conftest import NOW, WorkRepo, component
 
 
 def config_for(tmp_path: Path, url: str) -> Config:
@@ -50,7 +49,7 @@ def test_refresh_reads_only_the_pushed_repository(tmp_path: Path, store: Store) 
     before = repo.commit()
     config = config_for(tmp_path, str(repo.path))
     try:
-        build_source(config.source("catalog"))
+        registry().create_source(config.source("catalog"))
     except ConfigError:
         pytest.skip("the git source is not wired into the source registry yet")
     config = config.model_copy(update={"sources": [config.source("catalog")]})

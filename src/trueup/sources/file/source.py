@@ -1,6 +1,6 @@
 """The ``file`` source: a local folder of Backstage descriptor files (intent).
 
-Built by the engine from a :class:`~trueup.config.FileSourceConfig`; it reads
+Built by its plugin from a :class:`~trueup.sources.file.config.FileSourceConfig`; it reads
 one scope, named after the source id. It reads every file under ``path`` that
 the ``include`` globs match, plus every file that a ``Location`` entity among
 them targets (``spec.target``/``spec.targets``, relative to the file, as
@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trueup.config import FileSourceConfig
 from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import (
     FailureKind,
@@ -56,6 +55,7 @@ from trueup.sources.descriptors import (
     parse_descriptor_file,
     previous_by_path,
 )
+from trueup.sources.file.config import FileSourceConfig
 from trueup.sources.placeholders import Referenced, Refusal
 
 _FOLLOWED_TYPES = (None, "file")

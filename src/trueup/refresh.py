@@ -7,16 +7,21 @@ branch, reads its real head and diffs it against the commit of *its own* last
 complete read, so only the files changed since then are parsed, and a missed or
 out-of-order event cannot leave anything behind; the periodic sync catches
 whatever a lost event would have told.
+
+It sits above the pipeline (it orchestrates a sync), and asks a source which
+scope reads a repository through the optional
+:class:`~trueup.sources.base.ReadsRepositories` protocol: any source type that
+reads git repositories can take part, with no test of its class here.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from trueup.config import Config, GithubSourceConfig, GitSourceConfig
+from trueup.config import Config
 from trueup.pipeline import Clock, SyncOutcome, sync, utc_now
-from trueup.sources.git import GitSource
-from trueup.sources.github import GithubSource
+from trueup.plugins import registry
+from trueup.sources.base import ReadsRepositories
 from trueup.store import Store
 
 
@@ -24,14 +29,10 @@ def repository_scope(
     config: Config, source_id: str, repository: str, *, data_dir: Path | None = None
 ) -> str | None:
     """The scope of ``source_id`` that reads ``repository`` (``owner/name`` or a URL), if any."""
-    source = config.source(source_id)
-    if isinstance(source, GitSourceConfig):
-        git = GitSource(source)
-        return git.scope if git.serves(repository) else None
-    if isinstance(source, GithubSourceConfig):
-        root = (data_dir or Path(config.data_dir)) / "sources" / source_id
-        return GithubSource(source).scope_for(repository, root)
-    return None
+    source = registry().create_source(config.source(source_id), config.sources)
+    if not isinstance(source, ReadsRepositories):
+        return None
+    return source.scope_for(repository, (data_dir or Path(config.data_dir)) / "sources" / source_id)
 
 
 def refresh_repository(
