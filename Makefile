@@ -22,12 +22,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/pytest
 
+# The layers and plugin boundaries of docs/ARCHITECTURE.md: [tool.importlinter] in pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 
 # The figures of SPEC section 9 and the issues; each prints its own table.
 bench: $(STAMP)
