@@ -83,6 +83,7 @@ def test_the_same_inputs_give_the_same_bytes_and_no_commit(
 ) -> None:
     run(tmp_path, catalog, mirror)
     first, blobs = mirror.head(), mirror.blobs()
+    assert first is not None
 
     again = run(tmp_path, catalog, mirror, at=T0 + timedelta(hours=1))
     elsewhere = run(tmp_path, catalog, mirror, at=T0 + timedelta(hours=2), runner="other")
