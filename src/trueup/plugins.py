@@ -125,22 +125,36 @@ def load_registry(found: Iterable[EntryPoint] | None = None) -> Registry:
         found = [ep for group in GROUPS.values() for ep in entry_points(group=group)]
     kinds = {group: kind for kind, group in GROUPS.items()}
     loaded: dict[Kind, dict[str, Any]] = {"source": {}, "sink": {}, "check": {}}
+    owners: dict[tuple[Kind, str], str] = {}
     entries: list[PluginEntry] = []
-    for point in sorted(found, key=lambda ep: (ep.group, ep.name, ep.value)):
+    for point in sorted(found, key=_claim_order):
         kind = kinds.get(point.group)
         if kind is None:
             continue
-        dist = point.dist
-        where = f"{dist.name} {dist.version}" if dist is not None else "(no distribution)"
-        plugin, reason = _load(kind, point, loaded[kind])
+        where = _distribution(point)
+        plugin, reason = _load(kind, point)
+        if reason is None and (kind, point.name) in owners:
+            reason = f"the name {point.name!r} is already taken by {owners[(kind, point.name)]}"
         summary = getattr(plugin, "summary", "") if plugin is not None else ""
         entries.append(PluginEntry(kind, point.name, point.value, where, summary, reason))
-        if plugin is not None and reason is None:
+        if reason is None:
             loaded[kind][point.name] = plugin
+            owners[(kind, point.name)] = where
     return Registry(loaded["source"], loaded["sink"], loaded["check"], entries)
 
 
-def _load(kind: Kind, point: EntryPoint, taken: Mapping[str, Any]) -> tuple[Any, str | None]:
+def _claim_order(point: EntryPoint) -> tuple[str, str, bool, str, str]:
+    """Who gets a name two packages claim: trueup's own plugin, then by package name."""
+    dist = _distribution(point)
+    return (point.group, point.name, not dist.startswith("trueup "), dist, point.value)
+
+
+def _distribution(point: EntryPoint) -> str:
+    dist = point.dist
+    return f"{dist.name} {dist.version}" if dist is not None else "(no distribution)"
+
+
+def _load(kind: Kind, point: EntryPoint) -> tuple[Any, str | None]:
     """The plugin an entry point names, or why it cannot be used."""
     try:
         plugin: Any = point.load()
@@ -149,8 +163,6 @@ def _load(kind: Kind, point: EntryPoint, taken: Mapping[str, Any]) -> tuple[Any,
     shape = _SHAPES[kind]
     if not isinstance(plugin, shape):
         return None, f"names a {type(plugin).__name__}, not a {shape.__name__}"
-    if point.name in taken:
-        return plugin, f"the name {point.name!r} is already taken by another {kind} plugin"
     if kind == "check":
         if point.name in _RESERVED_CHECK_NAMES:
             return plugin, f"{point.name!r} is a key of checks: itself, not a check name"
