@@ -54,7 +54,7 @@ import tomllib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,11 +91,7 @@ class Outcome:
     module: str
     change: Change
     status: str  # "killed", "timeout" or "survived"
-
-    @property
-    def ident(self) -> str:
-        """Stable across line shifts: ``path::function: before → after``."""
-        return f"{self.module}::{self.change.label}"
+    ident: str  # ``path::function: before → after in `line```: stable across line shifts
 
 
 @dataclass
@@ -276,11 +272,22 @@ def run_module(settings: Settings, module: str, copies: Sequence[Path]) -> Modul
             (copy / module).write_text(baseline)
             free.put(copy)
         verdict = {"passed": "survived", "failed": "killed"}.get(status, status)
-        return Outcome(module, change, verdict)
+        return Outcome(module, change, verdict, f"{module}::{change.label}")
 
     with ThreadPoolExecutor(max_workers=len(copies)) as pool:
         outcomes = list(pool.map(one, range(count_mutants(original))))
-    return ModuleReport(module, outcomes, time.monotonic() - started)
+    return ModuleReport(module, _numbered(outcomes), time.monotonic() - started)
+
+
+def _numbered(outcomes: list[Outcome]) -> list[Outcome]:
+    """The same change twice on one line (``f(1, 1)``): the second ident gets `` #2``."""
+    seen: dict[str, int] = {}
+    out = []
+    for outcome in outcomes:
+        seen[outcome.ident] = seen.get(outcome.ident, 0) + 1
+        n = seen[outcome.ident]
+        out.append(replace(outcome, ident=f"{outcome.ident} #{n}") if n > 1 else outcome)
+    return out
 
 
 # --- the report -------------------------------------------------------------------------
@@ -289,7 +296,7 @@ def run_module(settings: Settings, module: str, copies: Sequence[Path]) -> Modul
 def report(settings: Settings, reports: Sequence[ModuleReport]) -> tuple[list[str], int]:
     """The printed lines and the exit status (1 while an unexplained survivor remains)."""
     lines = [
-        "| module | mutants | killed | survived | equivalent | killed of the rest |",
+        "| module | mutants | killed | survived | equivalent | score |",
         "|---|---|---|---|---|---|",
     ]
     unexplained: list[Outcome] = []
@@ -305,11 +312,11 @@ def report(settings: Settings, reports: Sequence[ModuleReport]) -> tuple[list[st
     lines.append(_row("all", total, killed, total - killed, len(explained)))
     if unexplained:
         lines += ["", "Survivors (no test fails on these changes):"]
-        lines += [f"  {o.module}:{o.change.line}  {o.change.label}" for o in unexplained]
+        lines += [_where(o) for o in unexplained]
     if explained:
         lines += ["", "Survivors listed as equivalent in [tool.mutation.equivalent]:"]
         for o in explained:
-            lines.append(f"  {o.module}:{o.change.line}  {o.change.label}")
+            lines.append(_where(o))
             lines.append(f"      {settings.equivalent[o.ident]}")
     seen = {o.ident for r in reports for o in r.outcomes}
     wrong = {o.ident for r in reports for o in r.outcomes if o.status != "survived"}
@@ -321,7 +328,14 @@ def report(settings: Settings, reports: Sequence[ModuleReport]) -> tuple[list[st
     return lines, 1 if unexplained else 0
 
 
+def _where(outcome: Outcome) -> str:
+    """``path:line  function: before → after …``: the ident, with the line number."""
+    what = outcome.ident.removeprefix(f"{outcome.module}::")
+    return f"  {outcome.module}:{outcome.change.line}  {what}"
+
+
 def _row(name: str, mutants: int, killed: int, survived: int, equivalent: int) -> str:
+    """The score is the share killed of the mutants that change behaviour (not equivalent)."""
     behaving = mutants - equivalent
     share = f"{killed / behaving:.1%}" if behaving else "-"
     return f"| `{name}` | {mutants} | {killed} | {survived} | {equivalent} | {share} |"

@@ -20,6 +20,8 @@ change nothing at run time.
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,10 +49,13 @@ class Change:
     scope: str  # enclosing function or class, dotted; "<module>" at the top level
     before: str
     after: str
+    context: str  # the source line the change starts on, when it is more than ``before``
 
     @property
     def label(self) -> str:
-        return f"{self.scope}: {self.before} → {self.after}"
+        """``scope: before → after``, plus ``in `line``` when the change is part of a line."""
+        where = f" in `{self.context}`" if self.context else ""
+        return f"{self.scope}: {self.before} → {self.after}{where}"
 
 
 def count_mutants(source: str) -> int:
@@ -80,6 +85,7 @@ class _Mutator(ast.NodeTransformer):
 
     def __init__(self, source: str, target: int) -> None:
         self.source = source
+        self.lines = _lines_without_comments(source)
         self.target = target
         self.seen = 0
         self.change: Change | None = None
@@ -92,11 +98,15 @@ class _Mutator(ast.NodeTransformer):
         if index != self.target:
             return node
         replacement = build()
+        line = getattr(node, "lineno", 0)
+        before = _text(ast.get_source_segment(self.source, node) or ast.unparse(node))
+        context = _text(self.lines[line - 1]) if 0 < line <= len(self.lines) else ""
         self.change = Change(
-            line=getattr(node, "lineno", 0),
+            line=line,
             scope=".".join(self.scopes) or "<module>",
-            before=_text(ast.get_source_segment(self.source, node) or ast.unparse(node)),
+            before=before,
             after=_text(ast.unparse(replacement)),
+            context="" if context == before else context,
         )
         return ast.copy_location(replacement, node)
 
@@ -267,6 +277,16 @@ def _is_type_checking(statement: ast.stmt) -> bool:
         "TYPE_CHECKING",
         "typing.TYPE_CHECKING",
     )
+
+
+def _lines_without_comments(source: str) -> list[str]:
+    """The source lines with their comments cut off: a comment is not part of a mutant's name."""
+    lines = source.splitlines()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            row, column = token.start
+            lines[row - 1] = lines[row - 1][:column].rstrip()
+    return lines
 
 
 def _text(code: str) -> str:

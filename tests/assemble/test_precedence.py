@@ -89,6 +89,11 @@ def test_an_exact_path_beats_every_pattern() -> None:
     assert entity.entity["spec"]["lifecycle"] == "production"
 
 
+def test_an_exact_path_beats_a_glob_as_long_listed_before_it() -> None:
+    rules = {"spec.owner*": ["catalog", "other"], "spec.owner": ["other", "catalog"]}
+    assert _payments(rules).entity["spec"]["owner"] == "team-b"
+
+
 @pytest.mark.parametrize(
     ("rules", "owner"),
     [
