@@ -26,11 +26,11 @@ Why a script of the project's own rather than mutmut or cosmic-ray:
   module's file on disk for the test run, so an interrupted run can leave a
   mutant in the work tree; it needs a session database and several commands
   (``init``, ``exec``, ``cr-report``) for one figure.
-- This script: exactly issue 13's operators, so before and after compare; the
-  work tree is only read (each worker gets its own temporary copy, and the
-  imported module is checked to be the copy's); no state between runs; the
-  output is a table and ``file:line  function: before → after`` lines. About 350
-  lines of standard library, tested by ``tests/tools/test_mutation.py``.
+- This script: the operators issue 13 lists (and ``break``), so before and
+  after compare; the work tree is only read (each worker gets its own temporary
+  copy, and the imported module is checked to be the copy's); no state between
+  runs; the output is a table and ``file:line  function: before → after`` lines.
+  Standard library only, tested by ``tests/tools/test_mutation.py``.
 
 PostgreSQL is not used: ``TRUEUP_TEST_POSTGRES_URL`` is removed from the tests'
 environment, so the database tests run on SQLite only (the rules under test do
