@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Offline validation of catalog files with the Backstage catalog's own processing code.
 //
-//   node validate.mjs [--allow Component,API,...] [--root DIR] FILE...
+//   node validate.mjs [--allow Component,API,...] [--root DIR] [--base URL] FILE...
 //
 // Each FILE is read the way the catalog reads a `url` location of a repository
-// (https://repository.invalid/<path relative to --root>): the real orchestrator
+// (--base + its path relative to --root; --base is https://repository.invalid/ unless
+// the repository's real URL is given, e.g. https://github.com/o/r/blob/<sha>/, which
+// lets the catalog's same-repository rule for placeholders apply): the real orchestrator
 // processes a Location entity pointing at it (YAML parsing, envelope checks), then
 // every entity it yields is checked against `catalog.rules` (--allow, the built-in
 // kinds by default) and processed like the catalog processes it (placeholders,
@@ -45,13 +47,13 @@ import {
   stderrLogger,
 } from './catalog-code.mjs';
 
-const BASE = 'https://repository.invalid/';
-
-/** A UrlReader over the files under `root`, standing in for the repository host. */
-function localReader(root, overrides) {
+/** A UrlReader over the files under `root` (at `base`), standing in for the repository host. */
+function localReader(root, base, overrides) {
+  const bases = [base, base.replace('/blob/', '/tree/')]; // GitHub's integration writes either form
   const fileOf = (url) => {
-    if (!url.startsWith(BASE)) throw new NotFoundError(`${url} is outside the repository (not fetched offline)`);
-    const file = path.resolve(root, decodeURIComponent(url.slice(BASE.length)));
+    const at = bases.find((prefix) => url.startsWith(prefix));
+    if (!at) throw new NotFoundError(`${url} is outside the repository (not fetched offline)`);
+    const file = path.resolve(root, decodeURIComponent(url.slice(at.length)));
     if (file !== root && !file.startsWith(root + path.sep)) throw new NotFoundError(`${url} leaves the repository`);
     return file;
   };
@@ -121,11 +123,11 @@ function locationEntity(target) {
   };
 }
 
-async function validateFile(file, root, kinds) {
+async function validateFile(file, root, base, kinds) {
   if (!file.startsWith(root + path.sep)) throw new Error(`${file} is not under --root ${root}`);
   const relative = path.relative(root, file).split(path.sep).map(encodeURIComponent).join('/');
-  const target = BASE + relative;
-  const reader = localReader(root, new Map([[target, Buffer.from(await documentText(file))]]));
+  const target = base + relative;
+  const reader = localReader(root, base, new Map([[target, Buffer.from(await documentText(file))]]));
   const rules = rulesEnforcer(kinds);
   // Read with every kind allowed, to see each entity; the real rules are applied below.
   const everyKind = { isAllowed: () => true };
@@ -152,17 +154,19 @@ async function validateFile(file, root, kinds) {
 
 async function main() {
   const { values, positionals } = parseArgs({
-    options: { allow: { type: 'string' }, root: { type: 'string' } },
+    options: { allow: { type: 'string' }, root: { type: 'string' }, base: { type: 'string' } },
     allowPositionals: true,
   });
   if (positionals.length === 0) {
-    process.stderr.write('usage: node validate.mjs [--allow Kind,...] [--root DIR] FILE...\n');
+    process.stderr.write('usage: node validate.mjs [--allow Kind,...] [--root DIR] [--base URL] FILE...\n');
     return 1;
   }
   const root = path.resolve(values.root ?? process.cwd());
   const kinds = kindsOption(values.allow);
+  const base = values.base ?? 'https://repository.invalid/';
+  if (!base.endsWith('/')) throw new Error(`--base must end with a slash: ${base}`);
   const files = [];
-  for (const file of positionals) files.push(await validateFile(path.resolve(file), root, kinds));
+  for (const file of positionals) files.push(await validateFile(path.resolve(file), root, base, kinds));
   const all = files.flatMap((f) => f.entities.map((e) => ({ ...e, fileOk: f.locationErrors.length === 0 })));
   const accepted = all.filter((e) => e.ok && e.fileOk).length;
   process.stdout.write(`${JSON.stringify({ kinds, files, entities: all.length, accepted, rejected: all.length - accepted }, null, 1)}\n`);

@@ -8,8 +8,9 @@ includes, ``**/*.yaml`` and ``**/*.yml``), ``trueup sync``, ``trueup export`` an
 ``make test`` or ``make harness``) judges both sides:
 
 - every YAML file the includes match is validated offline with the catalog's own
-  code (built-in kinds allowed, as the harness's catalog is configured), which gives
-  the entities Backstage accepts from the repository;
+  code (built-in kinds allowed, as the harness's catalog is configured; read as the
+  ``https://github.com/NAME/blob/COMMIT/`` location when NAME is ``owner/repo``),
+  which gives the entities Backstage accepts from the repository;
 - a real catalog backend reads trueup's export as a ``file`` location, which gives
   the entities Backstage ingested from trueup and its errors.
 
@@ -41,6 +42,7 @@ from tests.backstage.harness import CatalogReport, ValidationReport, run_catalog
 
 INCLUDES = ("**/*.yaml", "**/*.yml")  # what `trueup init` writes
 REASON_CHARS = 220
+OFFLINE = "is outside the repository (not fetched offline)"  # validate.mjs's reader
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Survey:
     unparsable_files: int = 0
     backstage_valid: int = 0  # entities the catalog's code accepts on their own (unique refs)
     backstage_accepts: int = 0  # of those, in files Backstage would not reject whole
+    unverifiable: int = 0  # entities whose placeholder names a URL outside the repository
     rejected_files: int = 0  # files one document of which makes Backstage reject all of them
     trueup_sync_exit: int = 0
     trueup_serves: int = 0
@@ -157,6 +160,7 @@ def judge(
     valid: set[str] = set()
     accepted: set[str] = set()
     errors: dict[str, str] = {}
+    unjudged: set[str] = set()
     for verdict in report.files:
         relative = str(verdict.file.relative_to(repo))
         survey.rejected_files += bool(verdict.location_errors) and bool(verdict.entities)
@@ -165,6 +169,16 @@ def judge(
             if ref.startswith("location:"):
                 continue  # trueup follows Locations and does not emit them
             where.setdefault(ref, []).append(relative)
+            if any(OFFLINE in error for error in entity.errors):
+                survey.unverifiable += 1
+                unjudged.add(ref)
+                served_or_not = "served" if ref in served else "not served"
+                survey.disagreements.append(
+                    f"not judged offline (its placeholder reads a URL outside the repository, "
+                    f"which Backstage would fetch): {ref} ({relative}); trueup: {served_or_not}: "
+                    f"{trueup_reason(ref, [relative], findings)}"
+                )
+                continue
             if entity.ok:
                 valid.add(ref)
                 if not verdict.location_errors:
@@ -187,7 +201,7 @@ def judge(
             f"valid for Backstage, not served by trueup: {ref} ({', '.join(where[ref])}): "
             f"{trueup_reason(ref, where[ref], findings)}"
         )
-    for ref in sorted(served - valid):
+    for ref in sorted(served - valid - unjudged):
         reason = errors.get(ref, "not declared in the repository's YAML")
         notes.append(f"served by trueup, rejected by Backstage's validator: {ref}: {short(reason)}")
     missing = sorted(served - catalog.ingested)
@@ -211,7 +225,9 @@ def survey_repository(name: str, repo: Path) -> Survey:
         count, parsed = count_documents(path)
         survey.documents += count
         survey.unparsable_files += not parsed
-    report = validate(files, root=repo) if files else ValidationReport((), ())
+    # A GitHub repository's own URL lets the same-repository rule of placeholders apply.
+    base = f"https://github.com/{name}/blob/{survey.commit}/" if name.count("/") == 1 else None
+    report = validate(files, root=repo, base=base) if files else ValidationReport((), ())
     with tempfile.TemporaryDirectory(prefix="trueup-realworld-") as temp:
         workdir = Path(temp)
         survey.trueup_sync_exit, served, findings = run_trueup(repo, workdir)
@@ -234,7 +250,7 @@ def print_survey(s: Survey) -> None:
         (
             "entities Backstage's validator accepts",
             f"{s.backstage_valid} ({s.backstage_accepts} in files it would not reject; "
-            f"{s.rejected_files} files rejected whole)",
+            f"{s.rejected_files} files rejected whole; {s.unverifiable} not judged offline)",
         ),
         ("entities trueup serves", f"{s.trueup_serves} (sync exit {s.trueup_sync_exit})"),
         (

@@ -112,11 +112,18 @@ def validate(
     *,
     root: Path,
     allow: Sequence[str] | None = None,
+    base: str | None = None,
     timeout: float = 600,
 ) -> ValidationReport:
-    """Validate ``files`` (under ``root``) with the catalog's code; ``allow`` is catalog.rules."""
+    """Validate ``files`` (under ``root``) with the catalog's code; ``allow`` is catalog.rules.
+
+    ``base`` is the repository's URL (``https://github.com/o/r/blob/<sha>/``) when known,
+    so that the catalog's same-repository rule for placeholders applies as it would.
+    """
     node = require_harness()
     argv = [node, str(HARNESS_DIR / "validate.mjs"), "--root", str(root)]
+    if base is not None:
+        argv += ["--base", base]
     if allow is not None:
         argv += ["--allow", ",".join(allow)]
     data = _run_json([*argv, *(str(f) for f in files)], timeout)
