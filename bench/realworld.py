@@ -117,6 +117,8 @@ def run_trueup(
         raise RuntimeError(f"trueup init failed: {init.stderr}")
     config = workdir / "trueup.yaml"
     text = config.read_text(encoding="utf-8")
+    if "path: catalog" not in text:
+        raise RuntimeError(f"trueup init no longer writes `path: catalog`; adapt {__file__}")
     config.write_text(text.replace("path: catalog", f"path: {json.dumps(str(repo))}"), "utf-8")
     sync = _trueup(workdir, "sync", "-c", str(config))
     export = workdir / "export.yaml"
