@@ -68,7 +68,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def trueup(site: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "200"}
+    env = {**os.environ, "PYTHONPATH": str(site)}
     return subprocess.run(
         [sys.executable, "-m", "trueup", *args],
         capture_output=True,

@@ -9,6 +9,7 @@ configurations that use it (``trueup config check`` says so).
 from __future__ import annotations
 
 import json
+import sys
 from enum import StrEnum
 from typing import Annotated
 
@@ -49,7 +50,8 @@ def register(app: typer.Typer) -> None:
                     for e in entries
                 ]
             }
-            console.print(json.dumps(document, indent=2), markup=False, highlight=False)
+            json.dump(document, sys.stdout, indent=2)
+            sys.stdout.write("\n")
             return
         table = Table("kind", "name", "status", "from", "what")
         for e in entries:

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -79,7 +80,7 @@ class GitSink:
 
     def plan(self, publication: Publication) -> MirrorPlan:
         """What a write would change now; nothing is committed."""
-        with self.clone.locked():
+        with self.clone.locked(), self._translated():
             return self._plan(publication, self._fetch())
 
     def preview(self, publication: Publication) -> SinkReport:
@@ -94,36 +95,41 @@ class GitSink:
 
     def write(self, publication: Publication) -> SinkReport:
         """Commit and push what changed; SinkError (MirrorDivergedError) when it cannot."""
+        with self.clone.locked(), self._translated():
+            return self._write(publication)
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """A git failure is this sink's failure, named after it (credentials masked)."""
+        try:
+            yield
+        except RepositoryError as exc:
+            raise SinkError(f"{self.name}: {exc}") from exc
+
+    def _write(self, publication: Publication) -> SinkReport:
         branch = self.config.branch
-        with self.clone.locked():
-            for attempt in range(1, self.config.push_attempts + 1):
-                state = self._fetch()
-                newer = self._newer_hydration(state.head, publication)
-                if newer is not None:
-                    return self._report(MirrorPlan(state.head), newer)
-                plan = self._plan(publication, state)
-                if plan.empty:
-                    return self._report(plan, f"up to date at {_short(state.head)}")
-                message = self._message(plan, publication, state)
-                try:
-                    commit = self.clone.write_commit(
-                        branch=branch,
-                        parent=state.head,
-                        changes=plan.changes,
-                        message=message,
-                        author=self.author,
-                        when=publication.read_at,
-                    )
-                    if not self.config.push:
-                        return self._report(plan, f"commit {commit[:12]} made, not pushed")
-                    if self.clone.push(commit, branch):
-                        again = f" (attempt {attempt})" if attempt > 1 else ""
-                        return self._report(plan, f"commit {commit[:12]} pushed to {branch}{again}")
-                except RepositoryError as exc:
-                    raise SinkError(f"{self.name}: {exc}") from exc
-                log.info(
-                    "%s: the mirror moved while pushing; re-applying on its new head", self.name
-                )
+        for attempt in range(1, self.config.push_attempts + 1):
+            state = self._fetch()
+            newer = self._newer_hydration(state.head, publication)
+            if newer is not None:
+                return self._report(MirrorPlan(state.head), newer)
+            plan = self._plan(publication, state)
+            if plan.empty:
+                return self._report(plan, f"up to date at {_short(state.head)}")
+            commit = self.clone.write_commit(
+                branch=branch,
+                parent=state.head,
+                changes=plan.changes,
+                message=self._message(plan, publication, state),
+                author=self.author,
+                when=publication.read_at,
+            )
+            if not self.config.push:
+                return self._report(plan, f"commit {commit[:12]} made, not pushed")
+            if self.clone.push(commit, branch):
+                again = f" (attempt {attempt})" if attempt > 1 else ""
+                return self._report(plan, f"commit {commit[:12]} pushed to {branch}{again}")
+            log.info("%s: the mirror moved while pushing; re-applying on its new head", self.name)
         raise SinkError(
             f"{self.name}: the mirror moved {self.config.push_attempts} times while pushing; "
             "nothing was forced; run again"
@@ -132,11 +138,8 @@ class GitSink:
     # --- steps ---------------------------------------------------------------------
 
     def _fetch(self) -> MirrorState:
-        try:
-            head = self.clone.fetch_head(self.config.branch)
-            tree = self.clone.list_files(head) if head is not None else {}
-        except RepositoryError as exc:
-            raise SinkError(f"{self.name}: {exc}") from exc
+        head = self.clone.fetch_head(self.config.branch)
+        tree = self.clone.list_files(head) if head is not None else {}
         self._refuse_diverged(head, tree)
         return MirrorState(head, tree)
 
@@ -192,10 +195,7 @@ class GitSink:
 
     def _read(self, tree: Mapping[str, str], paths: Collection[str]) -> dict[str, bytes]:
         """The current content of mirror files (entity files are small: none is capped)."""
-        try:
-            found = self.clone.read_blobs({tree[p] for p in paths}, max_bytes=_MAX_FILE)
-        except RepositoryError as exc:
-            raise SinkError(f"{self.name}: {exc}") from exc
+        found = self.clone.read_blobs({tree[p] for p in paths}, max_bytes=_MAX_FILE)
         contents = {path: found.get(tree[path]) for path in paths}
         return {path: data for path, data in contents.items() if isinstance(data, bytes)}
 
