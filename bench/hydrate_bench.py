@@ -3,8 +3,9 @@
 ``trueup hydrate --push`` runs as its own process, as a CI job runs it (a
 throw-away SQLite database), against the scaled world of ``bench/run.py``
 and a bare mirror repository: the first hydration, a rerun with nothing
-changed (no commit), ``--check`` on an up-to-date mirror, and one catalog
-file changed. Prints wall time and peak memory of each run, and the size of
+changed (no commit), ``--check`` on an up-to-date mirror, one catalog file
+changed, and for reference the same sync without a mirror and a hydration that
+keeps its state in a database. Prints wall time and peak memory of each run, and the size of
 each commit (files, and the objects it added to the mirror). Usage::
 
     python bench/hydrate_bench.py                  # 10,000 entities
@@ -19,9 +20,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from run import Measure, measure  # bench/run.py: one trueup process, wall time and max RSS
+from trueup.config import load_config
+from trueup.pipeline import publication, sync
+from trueup.plugins import registry
+from trueup.sinks.base import PreviewsChanges, SinkSetup
+from trueup.store import Store
 from trueup.world import touch_one_file, write_scaled_world
 
 
@@ -44,6 +51,31 @@ def commit_line(bare: Path, before: int) -> str:
     added = (objects_size(bare) - before) / 1e6
     title = git(bare, "log", "-1", "--format=%s", "main")
     return f"  commit {head(bare)[:12]}: {files} files, +{added:.1f} MB of objects ({title})"
+
+
+def mirror_alone(config_path: Path, root: Path) -> list[str]:
+    """The git sink's own time, in this process: a first write, a rerun, a preview."""
+    config = load_config(config_path)
+    git(root, "init", "-q", "--bare", "-b", "main", "alone.git")
+    plugin = registry().sinks["git"]
+    sink_config = plugin.config.model_validate({"type": "git", "url": str(root / "alone.git")})
+    sink = registry().create_sink(sink_config, SinkSetup(data_dir=root / "alone-data"))
+    lines = []
+    with Store.open(f"sqlite:///{root / 'alone.db'}") as store:
+        store.upgrade()
+        outcome = sync(config.model_copy(update={"sinks": []}), store)
+        for step in ("write (first)", "write (nothing changed)"):
+            published = publication(config, store, outcome, datetime.now(UTC))
+            started = time.perf_counter()
+            report = sink.write(published)
+            lines.append(
+                f"  git sink alone, {step}: {time.perf_counter() - started:.2f} s ({report.note})"
+            )
+        assert isinstance(sink, PreviewsChanges)
+        started = time.perf_counter()
+        sink.preview(publication(config, store, outcome, datetime.now(UTC)))
+        lines.append(f"  git sink alone, preview (--check): {time.perf_counter() - started:.2f} s")
+    return lines
 
 
 def main() -> int:
@@ -76,6 +108,16 @@ def main() -> int:
     results.append(measure(f"{label}: hydrate (one catalog file changed)", *hydrate))
     lines.append(commit_line(bare, size))
 
+    # What the mirror itself costs: the same sync alone, and a hydration whose state is
+    # kept in a database (so that its rerun reads and assembles only what changed).
+    results.append(
+        measure(f"{label}: sync alone (cold, for reference)", "sync", "-c", str(world.config))
+    )
+    kept = ["--database", f"sqlite:///{root / 'kept.db'}"]
+    results.append(measure(f"{label}: hydrate --database (fills it)", *hydrate, *kept))
+    results.append(measure(f"{label}: hydrate --database (nothing changed)", *hydrate, *kept))
+
+    lines += mirror_alone(world.config, root)
     print(f"world generation ({label}): {generated:.2f} s")
     print(f"{'step':<46} {'wall':>10} {'peak RSS':>13}")
     for m in results:
@@ -88,7 +130,7 @@ def main() -> int:
         print(f"kept in {root}")
     else:
         shutil.rmtree(root, ignore_errors=True)
-    expected = [0, 0, 0, 0]
+    expected = [0] * len(results)
     return 0 if [m.exit_code for m in results] == expected else 1
 
 

@@ -84,7 +84,9 @@ def print_summary(outcome: SyncOutcome) -> None:
     for report in outcome.sinks:
         line = f"{report.sink}: {report.written} written, {report.removed} removed"
         if report.held:
-            line += f", {report.held} removals held (release: trueup hydrate --accept-removals)"
+            line += (
+                f", {report.held} removals held (release: trueup hydrate --push --accept-removals)"
+            )
         if report.note:
             line += f"; {report.note}"
         console.print(f"[green]sink[/green] {escape(line)}", markup=True)

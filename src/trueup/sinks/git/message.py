@@ -65,7 +65,7 @@ def commit_message(
     if plan.held:
         lines += [f"Removals held, nothing deleted: {plan.hold_reason}."]
         lines += [
-            "Release them with `trueup hydrate --accept-removals`.",
+            "Release them with `trueup hydrate --push --accept-removals`.",
             *(f"  {ref}" for ref in plan.held[:LISTED]),
             *_more(len(plan.held)),
             "",
