@@ -97,8 +97,10 @@ def _union(kind: Literal["source", "sink"], registry: Registry) -> TypeAdapter[A
 def _by_type(kind: Literal["source", "sink"]) -> Any:
     """A validator that reads a list item as the config model its ``type:`` names."""
 
+    base = SourceConfig if kind == "source" else SinkConfig
+
     def validate(value: Any, handler: Any) -> Any:
-        if isinstance(value, SourceConfig | SinkConfig):
+        if isinstance(value, base):
             return value  # built in code (tests, the demo): already validated
         return _union(kind, registry()).validate_python(value)
 
