@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from trueup.world import write_demo_world, write_scaled_world
+from trueup.world import ScaledWorld, touch_one_file, write_demo_world, write_scaled_world
 
 TRUEUP = [sys.executable, "-m", "trueup"]
 
@@ -52,11 +52,17 @@ def measure(step: str, *args: str, quiet: bool = True) -> Measure:
     return Measure(step, elapsed, usage.ru_maxrss / 1024, code)
 
 
-def bench_world(label: str, config: Path, out: Path) -> list[Measure]:
+def bench_world(label: str, config: Path, out: Path, world: ScaledWorld | None) -> list[Measure]:
     c = str(config)
-    return [
+    steps = [
         measure(f"{label}: sync (cold)", "sync", "-c", c),
         measure(f"{label}: sync (nothing changed)", "sync", "-c", c),
+    ]
+    if world is not None:
+        touch_one_file(world, len(world.files) // 2)
+        steps.append(measure(f"{label}: sync (one catalog file changed)", "sync", "-c", c))
+    return [
+        *steps,
         measure(f"{label}: export yaml", "export", "-c", c, "-o", str(out / f"{label}.yaml")),
         measure(
             f"{label}: check --format json",
@@ -79,11 +85,11 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="trueup-bench-"))
     results: list[Measure] = []
     demo = write_demo_world(root / "demo")
-    results += bench_world("demo", demo.config, root)
+    results += bench_world("demo", demo.config, root, None)
     started = time.perf_counter()
     scaled = write_scaled_world(root / "scaled", entities=args.entities)
     generated = time.perf_counter() - started
-    results += bench_world(f"{args.entities} entities", scaled.config, root)
+    results += bench_world(f"{args.entities} entities", scaled.config, root, scaled)
     print(f"world generation ({args.entities} entities): {generated:.2f} s")
     print(f"{'step':<46} {'wall':>10} {'peak RSS':>13}")
     for m in results:

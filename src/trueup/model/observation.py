@@ -10,10 +10,11 @@ read that did not complete, and replaces nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from trueup.errors import FailureKind
 from trueup.model.finding import Finding, JSONValue
@@ -61,6 +62,10 @@ class Observation:
     value pairs a declared entity may carry, such as
     ``("backstage.io/kubernetes-id", "payments")``) and by ``selectors``
     (annotation keys whose label selector may match ``labels``).
+
+    ``part`` names the piece of its scope the observation came from (a file of
+    a catalog source), the unit a source may keep unchanged between reads
+    (:attr:`Snapshot.kept`); None for sources that read their scope whole.
     """
 
     ref: EntityRef
@@ -72,9 +77,10 @@ class Observation:
     links: tuple[tuple[str, str], ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     selectors: tuple[str, ...] = ()
+    part: str | None = None
 
     def to_json(self) -> dict[str, JSONValue]:
-        return {
+        data: dict[str, JSONValue] = {
             "ref": str(self.ref),
             "nature": self.nature.value,
             "provenance": self.provenance.to_json(),
@@ -85,6 +91,9 @@ class Observation:
             "labels": dict(self.labels),
             "selectors": list(self.selectors),
         }
+        if self.part is not None:
+            data["part"] = self.part
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, JSONValue]) -> Observation:
@@ -100,7 +109,16 @@ class Observation:
             links=tuple((str(k), str(v)) for k, v in data.get("links") or ()),
             labels=dict(data.get("labels") or {}),
             selectors=tuple(data.get("selectors") or ()),
+            part=None if data.get("part") is None else str(data["part"]),
         )
+
+
+class StoredParts(Protocol):
+    """The stored snapshot of a scope, read part by part (given to sources as ``previous``)."""
+
+    def observations(self, parts: Collection[str]) -> list[Observation]:
+        """The stored observations of these parts."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,15 +134,25 @@ class Snapshot:
     scope: str
     nature: Nature
     read_at: datetime
-    observations: tuple[Observation, ...]
+    observations: Sequence[Observation]
     findings: tuple[Finding, ...] = ()
     version: str = ""
     # Something the revisions this read causes should say, e.g. "force-push on
     # main: 1a2b -> 3c4d"; empty for an ordinary read.
     cause: str = ""
+    # Incremental reads. ``parts`` is a fingerprint of every part read (a file's
+    # content hash); ``kept`` names the parts whose stored observations stand
+    # unchanged: they are not repeated in ``observations``. A part's observations
+    # are always replaced as a whole. The part ``""`` holds the observations
+    # without a part, so ``kept={""}`` keeps a whole scope that has no parts.
+    parts: Mapping[str, str] = field(default_factory=dict)
+    kept: frozenset[str] = frozenset()
+    # A snapshot handed to a source as ``previous``: its parts, loaded on demand.
+    stored: StoredParts | None = field(default=None, compare=False, repr=False)
 
     @property
     def refs(self) -> frozenset[EntityRef]:
+        """The refs of ``observations`` (of a snapshot with kept parts: of its new ones only)."""
         return frozenset(o.ref for o in self.observations)
 
 
@@ -149,4 +177,5 @@ __all__ = [
     "ScopeFailure",
     "ScopeRead",
     "Snapshot",
+    "StoredParts",
 ]
