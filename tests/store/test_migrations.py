@@ -23,7 +23,11 @@ TABLES = {
     "scopes",
     "snapshots",
     "observations",
+    "observation_terms",
+    "snapshot_parts",
+    "assembly_state",
     "entities",
+    "entity_terms",
     "revisions",
     "findings",
     "sync_runs",
@@ -38,7 +42,7 @@ def test_upgrade_creates_the_schema_on_an_empty_database(db_url: str) -> None:
         with store._engine.connect() as conn:
             assert set(sa.inspect(conn).get_table_names()) == TABLES | {"alembic_version"}
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0001_initial"
+    assert version == "0002_incremental"
 
 
 def test_upgrade_is_idempotent(db_url: str) -> None:

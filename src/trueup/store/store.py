@@ -1,8 +1,10 @@
 """The Store: trueup's only door to the database (SQLite or PostgreSQL).
 
-The pipeline calls :meth:`Store.start_run`, :meth:`Store.commit` and
-:meth:`Store.finish_run`; the API, feed, dashboard and CLI read through the
-query methods. :meth:`Store.commit` writes a whole sync result in one
+The pipeline calls :meth:`Store.start_run`, :meth:`Store.commit_reads` (the
+incremental engine, :mod:`trueup.store.incremental`) or :meth:`Store.commit`
+(a result assembled from scratch) and :meth:`Store.finish_run`; sources read
+against :meth:`Store.previous_snapshots`; the API, feed, dashboard and CLI read
+through the query methods. A commit writes a whole sync result in one
 transaction, so a reader sees the previous complete state or the new one, never
 a mix (SPEC 5.6). Writers are serialised: ``BEGIN IMMEDIATE`` on SQLite, an
 advisory transaction lock on PostgreSQL.
@@ -18,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -36,6 +38,13 @@ from trueup.model.observation import ScopeFailure, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.sinks.feed import FeedRow
 from trueup.store import snapshots as snapshot_rows
+from trueup.store.incremental import (
+    CommitRequest,
+    CommitResult,
+    apply_reads,
+    commit_reads,
+    forget_assembly,
+)
 from trueup.store.engine import (
     WRITE,
     create_engine,
@@ -134,6 +143,7 @@ class Store:
         cause: str,
         held: Mapping[tuple[str, str], int] = _NO_HOLDS,
         based_on: int | None = None,
+        max_age: Mapping[str, timedelta | None] | None = None,
     ) -> CommitSummary:
         """Store a sync result atomically: snapshots, scope health, entities, findings.
 
@@ -143,22 +153,59 @@ class Store:
         ``based_on`` is the :meth:`generation` the result was assembled from: if
         another commit landed since, :class:`ConcurrentCommitError` is raised and
         nothing is written (the caller assembles again from the new state).
+        ``max_age`` (by source) records each entity's freshness schedule.
         """
         with translated("commit", self._url), self._write() as conn:
-            serialise_writers(conn)
-            if based_on is not None and (landed := _generation(conn)) != based_on:
-                raise ConcurrentCommitError(
-                    f"sync run {landed} committed after this result was assembled "
-                    f"from generation {based_on}"
-                )
-            marked = conn.execute(
-                sa.update(sync_runs).where(sync_runs.c.id == run_id).values(committed_at=now)
+            _begin_commit(conn, run_id, now, based_on)
+            ids = snapshot_rows.scope_ids(conn, {(r.source, r.scope) for r in reads} | set(held))
+            applied = apply_reads(
+                conn, run_id, reads, scope_ids=ids, accepted=None, max_ratio=1.0, carried_held={}
             )
-            if marked.rowcount != 1:
-                raise StoreError(f"commit refers to sync run {run_id}, which does not exist")
-            replaced, unchanged = snapshot_rows.write_reads(conn, run_id, reads, held)
-            summary = write_entities(conn, run_id, result, now=now, cause=cause)
-        return replace(summary, snapshots_replaced=replaced, snapshots_unchanged=unchanged)
+            snapshot_rows.write_health(conn, ids, reads, held, applied.superseded)
+            summary = write_entities(conn, run_id, result, now=now, cause=cause, max_age=max_age)
+            forget_assembly(conn)
+        return replace(
+            summary, snapshots_replaced=applied.replaced, snapshots_unchanged=applied.unchanged
+        )
+
+    def commit_reads(
+        self,
+        run_id: int,
+        reads: Sequence[Snapshot | ScopeFailure],
+        request: CommitRequest,
+        *,
+        cause: str,
+        based_on: int | None = None,
+    ) -> CommitResult:
+        """Store a sync's reads and assemble, in the same transaction, what they changed.
+
+        The removal guard runs here, on the stored rows (``request.accepted`` and
+        ``max_ratio``). ``based_on`` as in :meth:`commit`. A read that keeps parts
+        whose stored fingerprints changed meanwhile is not applied
+        (``CommitResult.superseded``).
+        """
+        with translated("commit", self._url), self._write() as conn:
+            _begin_commit(conn, run_id, request.now, based_on)
+            keys = {(r.source, r.scope) for r in reads} | set(request.carried_held)
+            ids = snapshot_rows.scope_ids(conn, keys)
+            result = commit_reads(conn, run_id, reads, request, scope_ids=ids, cause=cause)
+            counts = {key: len(refs) for key, refs in result.held.items()}
+            snapshot_rows.write_health(conn, ids, reads, counts, result.superseded)
+        return result
+
+    def previous_snapshots(self) -> dict[tuple[str, str], Snapshot]:
+        """The current snapshots as sources read against them: observations load on first use.
+
+        A source that splits its scope into parts reads ``Snapshot.parts`` (the
+        fingerprints) and asks ``Snapshot.stored`` for the parts it needs.
+        """
+        with translated("reading snapshots", self._url), self._read() as conn:
+            return snapshot_rows.previous_snapshots(conn, self._reader)
+
+    @contextmanager
+    def _reader(self) -> Iterator[Connection]:
+        with translated("reading a snapshot", self._url), self._read() as conn:
+            yield conn
 
     def generation(self) -> int:
         """The id of the last sync run whose commit landed (0 before any)."""
@@ -376,6 +423,21 @@ def _stored_entity(row: sa.Row[Any]) -> StoredEntity:
         updated_at=row.updated_at,
         removed=row.removed,
     )
+
+
+def _begin_commit(conn: Connection, run_id: int, now: datetime, based_on: int | None) -> None:
+    """Serialise writers, refuse a commit based on an older generation, mark the run."""
+    serialise_writers(conn)
+    if based_on is not None and (landed := _generation(conn)) != based_on:
+        raise ConcurrentCommitError(
+            f"sync run {landed} committed after this result was assembled "
+            f"from generation {based_on}"
+        )
+    marked = conn.execute(
+        sa.update(sync_runs).where(sync_runs.c.id == run_id).values(committed_at=now)
+    )
+    if marked.rowcount != 1:
+        raise StoreError(f"commit refers to sync run {run_id}, which does not exist")
 
 
 def _generation(conn: Connection) -> int:
