@@ -14,7 +14,8 @@
     │   ├── KubeAuthError            a kubeconfig context cannot be used
     │   └── ListFailedError          one resource type could not be listed completely
     └── StoreError               the database refused or lost a write
-        └── ConcurrentCommitError    another sync committed since this one read the store
+        ├── ConcurrentCommitError    another sync committed since this one read the store
+        └── KeptPartChangedError     a read kept a part that another commit has replaced
 
 A source error carries a :class:`FailureKind`: how the scope's read failed, as
 shown in its health. Bad *data* (an invalid catalog file, an unknown status
@@ -66,6 +67,10 @@ class StoreError(TrueupError):
 
 class ConcurrentCommitError(StoreError):
     """Another sync committed after this one read the stored snapshots: assemble again."""
+
+
+class KeptPartChangedError(StoreError):
+    """A read kept a part (a file) whose stored fingerprint is not the one it read against."""
 
 
 # --- git and GitHub ------------------------------------------------------------------

@@ -49,6 +49,7 @@ from trueup.assemble.assembler import (
 )
 from trueup.assemble.linking import SELECTOR_ANNOTATIONS, Selector, link_targets, parse_selector
 from trueup.checks import CheckContext
+from trueup.errors import KeptPartChangedError
 from trueup.model.assembled import AssembledEntity
 from trueup.model.finding import Finding
 from trueup.model.observation import Nature, Observation, ScopeFailure, Snapshot
@@ -56,7 +57,13 @@ from trueup.model.ref import EntityRef
 from trueup.model.repository import Head, repository_key
 from trueup.store import observations as rows
 from trueup.store.entities import DISCOVERED, HEAD, RELATION, EntityWriter, expires_at
-from trueup.store.observations import ANNOTATION, LINK, SELECTOR, TARGET, KeptPartChanged
+from trueup.store.observations import (
+    ANNOTATION,
+    LINK,
+    SELECTOR,
+    TARGET,
+    stored_ref,
+)
 from trueup.store.records import Change, CommitSummary
 from trueup.store.schema import (
     assembly_state,
@@ -147,7 +154,7 @@ def apply_reads(
                 or f"{read.source}/{read.scope}" in accepted,
                 max_ratio=max_ratio,
             )
-        except KeptPartChanged:
+        except KeptPartChangedError:
             applied.superseded.append(key)
             continue
         applied.replaced += change.rewritten
@@ -235,7 +242,9 @@ def commit_reads(
     if dependents:
         assembler.run(dependents)
 
-    loose = loose_findings([*request.scope_findings, *guard_findings, *all_findings], request.policy)
+    loose = loose_findings(
+        [*request.scope_findings, *guard_findings, *all_findings], request.policy
+    )
     _write_loose(conn, loose)
     _save_state(
         conn,
@@ -305,12 +314,12 @@ class _Dirty:
         self, removed: Sequence[rows.StoredRow], terms: Mapping[int, list[str]]
     ) -> None:
         for row in removed:
-            ref = _parse(row.ref)
+            ref = stored_ref(row.ref)
             if row.nature == Nature.INTENT.value and not is_structural(ref):
                 self.refs.add(ref)
             for term in terms.get(row.id, ()):
                 if term.startswith(TARGET):
-                    self.refs.add(_parse(term[len(TARGET) :]))
+                    self.refs.add(stored_ref(term[len(TARGET) :]))
                 elif term.startswith(ANNOTATION):
                     self._annotation(term)
 
@@ -368,7 +377,7 @@ def _retarget(
         if new == old.get(obs_id, []):
             continue
         for term in (*old.get(obs_id, ()), *new):
-            dirty.refs.add(_parse(term[len(TARGET) :]))
+            dirty.refs.add(stored_ref(term[len(TARGET) :]))
         if obs_id in old:
             changed.append(obs_id)
         inserts.extend({"observation_id": obs_id, "term": term} for term in new)
@@ -398,7 +407,7 @@ class _LinkLookup:
         wanted = {f"{ANNOTATION}{k}={v}": (k, v) for k, v in pairs}
         for chunk in rows.chunks(sorted(wanted)):
             for term, ref in self._refs_with(observation_terms.c.term.in_(chunk)):
-                found[wanted[term]].add(_parse(ref))
+                found[wanted[term]].add(stored_ref(ref))
         self.pairs.update({pair: tuple(sorted(refs)) for pair, refs in found.items()})
         for key in keys:
             self.selectors[key] = self._selectors(key)
@@ -406,8 +415,10 @@ class _LinkLookup:
     def declared_with(self, pair: tuple[str, str]) -> tuple[EntityRef, ...]:
         if pair not in self.pairs:
             found = {
-                _parse(ref)
-                for _, ref in self._refs_with(observation_terms.c.term == f"{ANNOTATION}{pair[0]}={pair[1]}")
+                stored_ref(ref)
+                for _, ref in self._refs_with(
+                    observation_terms.c.term == f"{ANNOTATION}{pair[0]}={pair[1]}"
+                )
             }
             self.pairs[pair] = tuple(sorted(found))
         return self.pairs[pair]
@@ -426,7 +437,7 @@ class _LinkLookup:
                 continue
             selector = parse_selector(term[len(prefix) :])
             if selector is not None:
-                entries.append((_parse(ref), selector))
+                entries.append((stored_ref(ref), selector))
         return tuple(sorted(entries, key=lambda item: item[0]))
 
     def _refs_with(self, condition: sa.ColumnElement[bool]) -> Iterator[tuple[str, str]]:
@@ -474,7 +485,7 @@ def _mark_failures(
 def _mark_holds(
     dirty: _Dirty, before: Mapping[str, list[str]], now: Mapping[ScopeKey, frozenset[EntityRef]]
 ) -> None:
-    old = {tuple(k.split("\0", 1)): {_parse(r) for r in refs} for k, refs in before.items()}
+    old = {tuple(k.split("\0", 1)): {stored_ref(r) for r in refs} for k, refs in before.items()}
     for key in set(old) | set(now):
         was, held = old.get(key, set()), set(now.get(key, frozenset()))  # type: ignore[call-overload]
         if was != held:
@@ -511,30 +522,35 @@ def _refs_of_scope(conn: Connection, scope_id: int) -> set[EntityRef]:
     intent = sa.select(observations.c.ref).where(
         observations.c.scope_id == scope_id, observations.c.nature == Nature.INTENT.value
     )
-    found = {_parse(ref) for ref in conn.execute(intent).scalars()}
+    found = {stored_ref(ref) for ref in conn.execute(intent).scalars()}
     found = {ref for ref in found if not is_structural(ref)}
     targets = (
         sa.select(observation_terms.c.term)
         .join(observations, observations.c.id == observation_terms.c.observation_id)
         .where(observations.c.scope_id == scope_id, observation_terms.c.term.like(TARGET + "%"))
     )
-    found.update(_parse(term[len(TARGET) :]) for term in conn.execute(targets).scalars())
+    found.update(stored_ref(term[len(TARGET) :]) for term in conn.execute(targets).scalars())
     return found
 
 
 def _all_refs(conn: Connection) -> set[EntityRef]:
     """Every ref that is or was an entity, and every ref observations now make one."""
-    found = {EntityRef(*row) for row in conn.execute(
-        sa.select(entities.c.kind, entities.c.namespace, entities.c.name).where(
-            entities.c.removed.is_(False)
+    found = {
+        EntityRef(*row)
+        for row in conn.execute(
+            sa.select(entities.c.kind, entities.c.namespace, entities.c.name).where(
+                entities.c.removed.is_(False)
+            )
         )
-    )}
+    }
     intent = sa.select(observations.c.ref).where(observations.c.nature == Nature.INTENT.value)
     found.update(
-        ref for ref in map(_parse, conn.execute(intent.distinct()).scalars()) if not is_structural(ref)
+        ref
+        for ref in map(stored_ref, conn.execute(intent.distinct()).scalars())
+        if not is_structural(ref)
     )
     targets = sa.select(observation_terms.c.term).where(observation_terms.c.term.like(TARGET + "%"))
-    found.update(_parse(t[len(TARGET) :]) for t in conn.execute(targets.distinct()).scalars())
+    found.update(stored_ref(t[len(TARGET) :]) for t in conn.execute(targets.distinct()).scalars())
     return found
 
 
@@ -664,12 +680,6 @@ def _ordered(items: Sequence[Observation]) -> list[Observation]:
 # --- small reads and writes ----------------------------------------------------------
 
 
-def _parse(text: str) -> EntityRef:
-    kind, _, rest = text.partition(":")
-    namespace, _, name = rest.partition("/")
-    return EntityRef(kind, namespace, name)
-
-
 def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -703,9 +713,9 @@ def _all_snapshot_findings(conn: Connection) -> list[Finding]:
 
 
 def _current_snapshots(conn: Connection) -> dict[ScopeKey, tuple[str, str]]:
-    query = sa.select(scopes.c.source, scopes.c.scope, snapshots.c.nature, snapshots.c.version).join(
-        snapshots, snapshots.c.scope_id == scopes.c.id
-    )
+    query = sa.select(
+        scopes.c.source, scopes.c.scope, snapshots.c.nature, snapshots.c.version
+    ).join(snapshots, snapshots.c.scope_id == scopes.c.id)
     return {(s, c): (nature, version) for s, c, nature, version in conn.execute(query)}
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 from trueup.assemble.assembler import is_structural
 from trueup.assemble.guard import decide_removals
 from trueup.assemble.linking import annotation_pairs
-from trueup.errors import StoreError
+from trueup.errors import KeptPartChangedError, StoreError
 from trueup.model.finding import Finding
 from trueup.model.observation import Nature, Observation, Snapshot
 from trueup.model.ref import EntityRef
@@ -43,10 +43,6 @@ LINK = "l:"
 SELECTOR = "s:"
 TARGET = "t:"
 CHUNK = 500  # values per IN (...) list: well under SQLite's variable limit
-
-
-class KeptPartChanged(StoreError):
-    """A read kept a part whose stored fingerprint is not the one it was read against."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +111,13 @@ def terms_of(observation: Observation) -> list[str]:
     ]
 
 
+def stored_ref(text: str) -> EntityRef:
+    """An entity ref as the store writes it (``kind:namespace/name``, lower case)."""
+    kind, _, rest = text.partition(":")
+    namespace, _, name = rest.partition("/")
+    return EntityRef(kind, namespace, name)
+
+
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -134,7 +137,7 @@ def apply_read(
 ) -> ScopeChange:
     """Bring one scope's rows in line with ``read``, holding removals that lack proof.
 
-    Raises :class:`KeptPartChanged` when ``read`` keeps a part that was stored
+    Raises :class:`KeptPartChangedError` when ``read`` keeps a part that was stored
     with another fingerprint meanwhile (a newer read of the scope landed).
     """
     change = ScopeChange(read.source, read.scope)
@@ -150,7 +153,7 @@ def apply_read(
     )
     for part in read.kept:
         if head is None or stored_prints.get(part) != read.parts.get(part):
-            raise KeptPartChanged(
+            raise KeptPartChangedError(
                 f"{read.source}/{read.scope}: part {part!r} was kept, but its stored "
                 "fingerprint differs"
             )
@@ -173,7 +176,7 @@ def apply_read(
         held = _guard(conn, scope_id, read, removed, added, int(head.item_count), max_ratio)
         if held is not None:
             change.held, change.finding = held
-            removed = [row for row in removed if EntityRef.parse(row.ref) not in change.held]
+            removed = [row for row in removed if stored_ref(row.ref) not in change.held]
 
     change.removed = removed
     change.removed_terms = _terms(conn, [row.id for row in removed])
@@ -246,7 +249,7 @@ def _guard(
                 .group_by(observations.c.ref)
             ).all()
         )
-    gone = {EntityRef.parse(name) for name in names if left.get(name, 0) - losing[name] <= 0}
+    gone = {stored_ref(name) for name in names if left.get(name, 0) - losing[name] <= 0}
     if not gone:
         return None
     before = conn.execute(
@@ -277,13 +280,13 @@ def _terms(conn: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
 
 def _delete(conn: Connection, ids: Sequence[int]) -> None:
     for chunk in chunks(ids):
-        conn.execute(sa.delete(observation_terms).where(observation_terms.c.observation_id.in_(chunk)))
+        conn.execute(
+            sa.delete(observation_terms).where(observation_terms.c.observation_id.in_(chunk))
+        )
         conn.execute(sa.delete(observations).where(observations.c.id.in_(chunk)))
 
 
-def _insert(
-    conn: Connection, scope_id: int, items: Sequence[Encoded]
-) -> list[tuple[int, Encoded]]:
+def _insert(conn: Connection, scope_id: int, items: Sequence[Encoded]) -> list[tuple[int, Encoded]]:
     if not items:
         return []
     ids = allocate_ids(conn, observations, len(items))
@@ -388,9 +391,9 @@ def actual_of(conn: Connection, refs: Collection[str]) -> dict[str, list[Observa
     return found
 
 
-def read_snapshots(conn: Connection, scope_names: Mapping[int, tuple[str, str]]) -> dict[
-    tuple[str, str], Snapshot
-]:
+def read_snapshots(
+    conn: Connection, scope_names: Mapping[int, tuple[str, str]]
+) -> dict[tuple[str, str], Snapshot]:
     """Every current snapshot, observations by ref then digest. Run in one transaction."""
     heads = conn.execute(sa.select(snapshots)).all()
     found: dict[int, list[Observation]] = {row.scope_id: [] for row in heads}

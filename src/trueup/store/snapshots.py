@@ -73,9 +73,12 @@ def scope_ids(conn: Connection, keys: Iterable[ScopeKey]) -> dict[ScopeKey, int]
 
 
 def names(conn: Connection) -> dict[int, ScopeKey]:
-    return {i: (source, scope) for i, source, scope in conn.execute(
-        sa.select(scopes.c.id, scopes.c.source, scopes.c.scope)
-    )}
+    return {
+        i: (source, scope)
+        for i, source, scope in conn.execute(
+            sa.select(scopes.c.id, scopes.c.source, scopes.c.scope)
+        )
+    }
 
 
 def read_snapshots(conn: Connection) -> dict[ScopeKey, Snapshot]:

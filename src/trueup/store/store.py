@@ -38,13 +38,6 @@ from trueup.model.observation import ScopeFailure, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.sinks.feed import FeedRow
 from trueup.store import snapshots as snapshot_rows
-from trueup.store.incremental import (
-    CommitRequest,
-    CommitResult,
-    apply_reads,
-    commit_reads,
-    forget_assembly,
-)
 from trueup.store.engine import (
     WRITE,
     create_engine,
@@ -53,6 +46,13 @@ from trueup.store.engine import (
     translated,
 )
 from trueup.store.entities import write_entities
+from trueup.store.incremental import (
+    CommitRequest,
+    CommitResult,
+    apply_reads,
+    commit_reads,
+    forget_assembly,
+)
 from trueup.store.records import (
     Change,
     CommitSummary,
