@@ -15,15 +15,20 @@ not be completed, is a :class:`ScopeFailure` and replaces nothing.
 Cost grows with change: each document's locator carries its file's content hash
 (``catalog@1a2b3c4d5e6f:teams/a.yaml#0``), so a file whose bytes did not change
 since the previous snapshot is not parsed again; its observations (with the
-time they were first seen) and findings are carried over as they were.
+time they were first seen) and findings are carried over as they were. Each
+file is a *part* of the scope (``Observation.part``, fingerprint: its content
+hash). Against a stored snapshot (``previous.stored``), an unchanged file is
+not even loaded: the snapshot names it in ``kept`` and the store keeps its
+rows; only a file that changed, broke or holds a Location has its stored
+observations read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from trueup.config import FileSourceConfig
@@ -35,6 +40,7 @@ from trueup.model.observation import (
     ScopeFailure,
     ScopeRead,
     Snapshot,
+    StoredParts,
 )
 from trueup.parse.catalog_yaml import MAX_FILE_BYTES
 from trueup.sources.base import ReadContext
@@ -99,7 +105,12 @@ class FileSource:
             return ScopeFailure(self.id, self.scope, included.kind, included.message, now)
 
         last = context.previous.get(self.scope)
-        previous = previous_by_path(last)
+        stored = last.stored if last is not None else None
+        previous: _Previous = (
+            _StoredPrevious(stored, last.parts)
+            if last is not None and stored is not None and last.parts
+            else _InMemoryPrevious(previous_by_path(last))
+        )
         walk = _Walk(self, root, previous, _findings_by_path(last))
         for path in included:
             walk.visit(path)
@@ -107,12 +118,20 @@ class FileSource:
         version = _version(walk.reads)
         observations: list[Observation] = []
         findings: list[Finding] = []
+        parts: dict[str, str] = {}
+        kept_parts: set[str] = set()
         for path in sorted(walk.reads):
             read = walk.reads[path]
             findings.extend(read.findings)
             kept = walk.kept.get(path)
             if kept is not None:
-                observations.extend(kept)
+                print_ = previous.fingerprint(path)
+                if print_ is not None:  # the store keeps these rows as they are
+                    kept_parts.add(path)
+                    parts[path] = print_
+                else:
+                    observations.extend(replace(o, part=path) for o in kept)
+                    parts[path] = _fingerprint(read.digest, kept)
             elif read.parsed is not None:
                 folder = (root / path).parent
                 fresh = read.parsed.observe(
@@ -120,8 +139,14 @@ class FileSource:
                     observed_at=now,
                     source_location=f"file:{folder}/",
                 )
-                observations.extend(fresh)
-                observations.extend(kept_for_invalid(read.findings, previous.get(path, ()), fresh))
+                mine = [
+                    *fresh,
+                    *kept_for_invalid(read.findings, previous.get(path, ()), fresh),
+                ]
+                observations.extend(replace(o, part=path) for o in mine)
+                parts[path] = _fingerprint(read.digest, mine)
+            else:
+                parts[path] = _fingerprint(read.digest, ())
         findings.extend(walk.location_findings)
         return Snapshot(
             source=self.id,
@@ -131,7 +156,76 @@ class FileSource:
             observations=tuple(observations),
             findings=tuple(findings),
             version=version,
+            parts=parts,
+            kept=frozenset(kept_parts),
         )
+
+
+class _Previous:
+    """The previous read's observations by file, and whether a file is unchanged."""
+
+    def get(self, path: str, default: tuple[Observation, ...] = ()) -> tuple[Observation, ...]:
+        raise NotImplementedError
+
+    def unchanged(self, path: str, digest: str, marker: str) -> bool:
+        raise NotImplementedError
+
+    def fingerprint(self, path: str) -> str | None:
+        """The stored fingerprint of a file (None for a snapshot held in memory)."""
+        return None
+
+    def kept_targets(self, path: str) -> list[LocationTarget]:
+        return observation_targets(self.get(path))
+
+
+class _InMemoryPrevious(_Previous):
+    """A previous snapshot given whole (tests, a source driven by hand)."""
+
+    def __init__(self, by_path: dict[str, tuple[Observation, ...]]) -> None:
+        self.by_path = by_path
+
+    def get(self, path: str, default: tuple[Observation, ...] = ()) -> tuple[Observation, ...]:
+        return self.by_path.get(path, default)
+
+    def unchanged(self, path: str, digest: str, marker: str) -> bool:
+        before = self.by_path.get(path, ())
+        return bool(before) and all(o.provenance.locator.startswith(marker) for o in before)
+
+
+class _StoredPrevious(_Previous):
+    """A stored snapshot: fingerprints up front, a file's observations only when asked."""
+
+    def __init__(self, stored: StoredParts, prints: Mapping[str, str]) -> None:
+        self.stored = stored
+        self.prints = prints
+        self.loaded: dict[str, tuple[Observation, ...]] = {}
+
+    def get(self, path: str, default: tuple[Observation, ...] = ()) -> tuple[Observation, ...]:
+        if path not in self.prints:
+            return default
+        if path not in self.loaded:
+            self.loaded[path] = tuple(self.stored.observations([path]))
+        return self.loaded[path] or default
+
+    def unchanged(self, path: str, digest: str, marker: str) -> bool:
+        return self.prints.get(path, "").split(" ")[0] == digest
+
+    def fingerprint(self, path: str) -> str | None:
+        return self.prints.get(path)
+
+    def kept_targets(self, path: str) -> list[LocationTarget]:
+        if not self.prints.get(path, "").endswith(_HAS_LOCATION):
+            return []
+        return observation_targets(self.get(path))
+
+
+_HAS_LOCATION = " location"
+
+
+def _fingerprint(digest: str, observations: Iterable[Observation]) -> str:
+    """A file's content hash, marked when it declares a Location (whose targets are followed)."""
+    located = any(o.ref.kind == "location" for o in observations)
+    return digest + (_HAS_LOCATION if located else "")
 
 
 class _Walk:
@@ -141,7 +235,7 @@ class _Walk:
         self,
         source: FileSource,
         root: Path,
-        previous: dict[str, tuple[Observation, ...]],
+        previous: _Previous,
         previous_findings: dict[str, tuple[Finding, ...]],
     ) -> None:
         self.source = source
@@ -201,17 +295,18 @@ class _Walk:
             self.kept[path] = self.previous.get(path, ())
             return observation_targets(self.kept[path])
         digest = hashlib.sha256(data).hexdigest()
-        before = self.previous.get(path, ())
         marker = _prefix(source.id, digest) + ":"
-        if before and all(o.provenance.locator.startswith(marker) for o in before):
+        if self.previous.unchanged(path, digest, marker):
             # The same bytes as last time: no parsing, the same observations and findings.
             self.reads[path] = _FileRead(digest, None, self.previous_findings.get(path, ()))
-            self.kept[path] = before
-            return observation_targets(before)
+            self.kept[path] = ()  # loaded only when needed: the store keeps them
+            if self.previous.fingerprint(path) is None:
+                self.kept[path] = self.previous.get(path, ())
+            return self.previous.kept_targets(path)
         parsed = parse_descriptor_file(data, source=source.id, scope=source.scope, path=path)
         self.reads[path] = _FileRead(digest, parsed, parsed.findings)
         if not parsed.ok and self.previous.get(path):
-            self.kept[path] = self.previous[path]
+            self.kept[path] = self.previous.get(path)
             return observation_targets(self.kept[path])
         return [
             target
