@@ -109,7 +109,10 @@ def app(name: str, health: str, sync_status: str) -> dict[str, Any]:
             "source": {"repoURL": "https://git.example.com/shop.git", "path": name},
             "destination": {"server": "https://kubernetes.default.svc", "namespace": "shop"},
         },
-        "status": {"sync": {"status": sync_status, "revision": "abc123"}, "health": {"status": health}},
+        "status": {
+            "sync": {"status": sync_status, "revision": "abc123"},
+            "health": {"status": health},
+        },
     }
 
 

@@ -37,7 +37,7 @@ from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
 from trueup.model.ref import EntityRef, parse_ref
 from trueup.model.repository import Head, repository_key
-from trueup.sinks.directory import write_directory
+from trueup.sinks.directory import update_directory, write_directory
 from trueup.sources.base import ReadContext, ReportsStatus, Source
 from trueup.sources.registry import build_source
 from trueup.store import CommitSummary, Store
@@ -70,6 +70,9 @@ class SyncOutcome:
     result: AssemblyResult | None = None  # every entity: only on the from-scratch path
     entities: int = 0  # current entities after the commit
     assembled: int = 0  # entities assembled by this sync
+    # Entities this sync revised (created, changed, restored, removed); None when
+    # not known entity by entity (the from-scratch path).
+    revised: list[EntityRef] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -211,7 +214,7 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
     for sink in config.sinks:
         if isinstance(sink, DirectorySinkConfig):
             try:
-                write_directory(Path(sink.path), store.feed_rows())
+                _write_directory(Path(sink.path), store, outcome.revised)
             except OSError as exc:  # the commit stands; the sink is behind and says so
                 outcome.sink_errors.append(f"directory sink {sink.path}: {exc.strerror or exc}")
     store.finish_run(
@@ -232,6 +235,15 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             "fresh_until": fresh_until.isoformat() if fresh_until is not None else None,
         },
     )
+
+
+def _write_directory(path: Path, store: Store, revised: Sequence[EntityRef] | None) -> None:
+    """Only the entities this commit revised, when the folder's manifest allows; else all."""
+    if revised is not None:
+        rows = store.feed_rows(refs=revised) if revised else iter(())
+        if update_directory(path, rows, revised) is not None:
+            return
+    write_directory(path, store.feed_rows())
 
 
 def _cause(outcome: SyncOutcome, trigger: str) -> str:
@@ -281,6 +293,7 @@ def _commit_incremental(  # noqa: PLR0917 - one call site
     outcome.held = {key: len(refs) for key, refs in committed.held.items()}
     outcome.summary = committed.summary
     outcome.entities, outcome.assembled = committed.entities, committed.assembled
+    outcome.revised = list(committed.revised)
     for key in committed.superseded:
         log.warning("%s/%s changed while it was read; its read is not applied", *key)
     return committed.fresh_until

@@ -53,6 +53,7 @@ _CHUNK = 500  # ids per IN (...) list: well under SQLite's variable limit
 
 @dataclass(frozen=True, slots=True)
 class _Current:
+    ref: EntityRef
     id: int
     revision: int
     content_hash: str
@@ -77,6 +78,7 @@ class _Plan:
         self.clear_findings: list[int] = []  # entity ids whose findings are replaced
         self.terms: list[tuple[int | None, list[str]]] = []  # (entity id, terms); None: new
         self.expiring: list[dict[str, Any]] = []  # rows whose expiry alone moved
+        self.revised_refs: list[EntityRef] = []  # entities that got a revision
         self.counts = {f.name: 0 for f in fields(CommitSummary)}
 
     def add(
@@ -114,6 +116,7 @@ class _Plan:
             self.revised.append({**row, "revision": number, "updated_at": self.now})
             self._revision(found.id, number, change, content_hash, document)
             self.counts[change.value] += 1
+            self.revised_refs.append(assembled.ref)
         else:
             self.refreshed.append(row)  # newer ages, same content: no revision
             self.counts["unchanged"] += 1
@@ -137,6 +140,7 @@ class _Plan:
         self.clear_findings.append(gone.id)
         self.terms.append((gone.id, []))
         self.counts["removed"] += 1
+        self.revised_refs.append(gone.ref)
 
     def apply(self, conn: Connection, loose_findings: Sequence[Finding] | None) -> None:
         """Make the planned writes, in bulk; ``loose_findings`` None leaves those alone."""
@@ -192,6 +196,7 @@ class _Plan:
         )
         self.new_findings.append(assembled.findings)
         self.counts["created"] += 1
+        self.revised_refs.append(assembled.ref)
 
     def _revision(
         self,
@@ -246,6 +251,7 @@ class EntityWriter:
         self.conn = conn
         self.run_id, self.now, self.cause = run_id, now, cause
         self.totals = {f.name: 0 for f in fields(CommitSummary)}
+        self.revised: list[EntityRef] = []  # entities that got a revision, in write order
 
     def write(
         self,
@@ -273,6 +279,7 @@ class EntityWriter:
                 plan.remove(gone)
                 moved.append((ref, Change.REMOVED))
         plan.apply(self.conn, None)
+        self.revised.extend(plan.revised_refs)
         for name, count in _counts(plan):
             self.totals[name] += count
         return moved
@@ -366,7 +373,7 @@ def _load_current(
         entities.c.expires_at,
     )
     if keys is None:
-        return {(row[0], row[1], row[2]): _Current(*row[3:]) for row in conn.execute(query)}
+        return {(r[0], r[1], r[2]): _current(tuple(r)) for r in conn.execute(query)}
     found: dict[tuple[str, str, str], _Current] = {}
     unique = sorted(set(keys))
     for start in range(0, len(unique), _CHUNK // 3):
@@ -374,8 +381,22 @@ def _load_current(
         selected = query.where(
             sa.tuple_(entities.c.kind, entities.c.namespace, entities.c.name).in_(chunk)
         )
-        found.update({(r[0], r[1], r[2]): _Current(*r[3:]) for r in conn.execute(selected)})
+        found.update({(r[0], r[1], r[2]): _current(tuple(r)) for r in conn.execute(selected)})
     return found
+
+
+def _current(row: tuple[Any, ...]) -> _Current:
+    kind, namespace, name, entity_id, revision, content, document, found, removed, expires = row
+    return _Current(
+        EntityRef(kind, namespace, name),
+        entity_id,
+        revision,
+        content,
+        document,
+        found,
+        removed,
+        expires,
+    )
 
 
 def _dump(assembled: AssembledEntity, data: Any) -> JSONText:

@@ -56,6 +56,7 @@ from trueup.model.observation import Nature, Observation, ScopeFailure, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.model.repository import Head, repository_key
 from trueup.store import observations as rows
+from trueup.store.engine import json_text
 from trueup.store.entities import DISCOVERED, HEAD, RELATION, EntityWriter, expires_at
 from trueup.store.observations import (
     ANNOTATION,
@@ -103,6 +104,7 @@ class CommitResult:
     entities: int
     fresh_until: datetime | None
     assembled: int  # how many entities were assembled
+    revised: tuple[EntityRef, ...] = ()  # entities that got a revision (created … removed)
 
 
 @dataclass
@@ -274,6 +276,7 @@ def commit_reads(
         entities=int(count),
         fresh_until=_aware(fresh),
         assembled=assembler.assembled,
+        revised=tuple(assembler.writer.revised),
     )
 
 
@@ -345,6 +348,7 @@ def _retarget(
 ) -> None:
     """Link new actual observations, and re-link those whose link keys changed."""
     todo: dict[int, Observation] = dict(added)
+    fresh = set(todo)
     old: dict[int, list[str]] = defaultdict(list)
     terms = [LINK + p for p in dirty.pairs] + [SELECTOR + k for k in dirty.selector_keys]
     if everything:
@@ -360,7 +364,7 @@ def _retarget(
                 .where(observation_terms.c.term.in_(chunk))
             )
             todo.update((i, rows.decode(p)) for i, p in conn.execute(query))
-    stored = [i for i in todo if i not in dict(added)]
+    stored = [i for i in todo if i not in fresh]
     for chunk in rows.chunks(sorted(stored)):
         query = sa.select(observation_terms.c.observation_id, observation_terms.c.term).where(
             observation_terms.c.observation_id.in_(chunk),
@@ -446,8 +450,7 @@ class _LinkLookup:
             .join(observations, observations.c.id == observation_terms.c.observation_id)
             .where(condition)
         )
-        for term, ref in self.conn.execute(query):
-            yield term, ref
+        yield from ((term, ref) for term, ref in self.conn.execute(query))
 
 
 def _escape(text: str) -> str:
@@ -473,11 +476,11 @@ def _mark_failures(
     now: Mapping[ScopeKey, str],
     scope_ids: Mapping[ScopeKey, int],
 ) -> None:
-    old = {tuple(k.split("\0", 1)): v for k, v in before.items()}
+    old = {_key(k): v for k, v in before.items()}
     for key in set(old) | set(now):
         if old.get(key) == now.get(key):
             continue
-        scope_id = scope_ids.get(key) or _scope_id(conn, key)  # type: ignore[arg-type]
+        scope_id = scope_ids.get(key) or _scope_id(conn, key)
         if scope_id is not None:
             dirty.refs.update(_refs_of_scope(conn, scope_id))
 
@@ -485,11 +488,16 @@ def _mark_failures(
 def _mark_holds(
     dirty: _Dirty, before: Mapping[str, list[str]], now: Mapping[ScopeKey, frozenset[EntityRef]]
 ) -> None:
-    old = {tuple(k.split("\0", 1)): {stored_ref(r) for r in refs} for k, refs in before.items()}
+    old = {_key(k): {stored_ref(r) for r in refs} for k, refs in before.items()}
     for key in set(old) | set(now):
-        was, held = old.get(key, set()), set(now.get(key, frozenset()))  # type: ignore[call-overload]
+        was, held = old.get(key, set()), set(now.get(key, frozenset()))
         if was != held:
             dirty.refs.update(was | held)
+
+
+def _key(text: str) -> ScopeKey:
+    source, _, scope = text.partition("\0")
+    return (source, scope)
 
 
 def _mark_scheduled(conn: Connection, dirty: _Dirty, now: datetime) -> None:
@@ -765,7 +773,7 @@ def _rebuild(conn: Connection) -> None:
     terms: list[dict[str, Any]] = []
     for obs_id, payload in conn.execute(query).all():
         observation = rows.decode(payload)
-        text = rows.json_text(observation.to_json(), canonical=True)
+        text = json_text(observation.to_json(), canonical=True)
         updates.append({"oid": obs_id, "digest": hashlib.sha256(text.encode()).hexdigest()})
         terms.extend({"observation_id": obs_id, "term": t} for t in rows.terms_of(observation))
     if updates:

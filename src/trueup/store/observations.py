@@ -173,7 +173,15 @@ def apply_read(
     added = [item for items in by_digest.values() for item in items]
 
     if head is not None and removed and not accepted:
-        held = _guard(conn, scope_id, read, removed, added, int(head.item_count), max_ratio)
+        held = _guard(
+            conn,
+            scope_id,
+            read,
+            removed=removed,
+            added=added,
+            stored_count=int(head.item_count),
+            max_ratio=max_ratio,
+        )
         if held is not None:
             change.held, change.finding = held
             removed = [row for row in removed if stored_ref(row.ref) not in change.held]
@@ -184,7 +192,7 @@ def apply_read(
     change.added = _insert(conn, scope_id, added)
     _write_parts(conn, scope_id, stored_prints, read.parts)
     count = (int(head.item_count) if head is not None else 0) - len(removed) + len(added)
-    row: dict[str, Any] = {
+    values: dict[str, Any] = {
         "run_id": run_id,
         "nature": Nature(read.nature).value,
         "read_at": read.read_at,
@@ -193,9 +201,9 @@ def apply_read(
         "findings": [f.to_json() for f in read.findings],
     }
     if head is None:
-        conn.execute(sa.insert(snapshots).values(scope_id=scope_id, **row))
+        conn.execute(sa.insert(snapshots).values(scope_id=scope_id, **values))
     else:
-        conn.execute(sa.update(snapshots).where(snapshots.c.scope_id == scope_id), row)
+        conn.execute(sa.update(snapshots).where(snapshots.c.scope_id == scope_id), values)
     return change
 
 
@@ -231,6 +239,7 @@ def _guard(
     conn: Connection,
     scope_id: int,
     read: Snapshot,
+    *,
     removed: Sequence[StoredRow],
     added: Sequence[Encoded],
     stored_count: int,

@@ -26,9 +26,6 @@ from types import MappingProxyType, TracebackType
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.util.exc import CommandError
 from sqlalchemy.engine import URL, Connection, Engine
 
 from trueup.errors import ConcurrentCommitError, StoreError
@@ -92,6 +89,10 @@ class Store:
 
     def upgrade(self) -> None:
         """Apply the migrations shipped in the package (``alembic upgrade head``)."""
+        from alembic import command  # imported here: only upgrades need Alembic
+        from alembic.config import Config
+        from alembic.util.exc import CommandError
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
         try:
@@ -251,12 +252,27 @@ class Store:
             for row in rows:
                 yield _stored_entity(row)
 
-    def feed_rows(self, *, kinds: frozenset[str] | None = None) -> Generator[FeedRow, None, None]:
+    def feed_rows(
+        self, *, kinds: frozenset[str] | None = None, refs: Collection[EntityRef] | None = None
+    ) -> Generator[FeedRow, None, None]:
         """Every emitted, current entity's feed text ordered by ref, streamed.
 
         Only the pre-rendered feed columns are read, so serving 100,000 entities
-        costs no JSON decoding. ``kinds`` filters by lowercase kind.
+        costs no JSON decoding. ``kinds`` filters by lowercase kind, ``refs``
+        to those entities (read in chunks, each chunk in ref order).
         """
+        if refs is not None:
+            keys = sorted({(r.kind, r.namespace, r.name) for r in refs})
+            for start in range(0, len(keys), 300):
+                chunk = keys[start : start + 300]
+                columns = sa.tuple_(entities.c.kind, entities.c.namespace, entities.c.name)
+                yield from self._feed_rows(kinds, columns.in_(chunk))
+            return
+        yield from self._feed_rows(kinds, None)
+
+    def _feed_rows(
+        self, kinds: frozenset[str] | None, condition: sa.ColumnElement[bool] | None
+    ) -> Generator[FeedRow, None, None]:
         query = (
             sa.select(
                 entities.c.kind,
@@ -272,6 +288,8 @@ class Store:
         )
         if kinds is not None:
             query = query.where(entities.c.kind.in_(sorted(kinds)))
+        if condition is not None:
+            query = query.where(condition)
         with (
             translated("reading the feed", self._url),
             self._read() as conn,
