@@ -13,9 +13,9 @@ since the reads were based on. In order:
    appeared, changed or went away re-links the actual observations that name
    it); the refs that a scope's findings name; every entity of a scope whose
    failure state changed; the held refs; the entities whose ``expires_at`` has
-   passed (freshness) and the discovered ones (their defaults carry the time of
-   assembly); the entities with an Argo CD place in a repository whose git head
-   moved; everything when the policy, or whether any actual source exists, changed;
+   passed (freshness); the entities with an Argo CD place in a repository whose
+   git head moved; everything when the policy, or whether any actual source
+   exists, changed;
 3. the dirty refs are assembled in batches with
    :func:`~trueup.assemble.assembler.assemble_entity` — the same function the
    from-scratch ``assemble()`` uses, on the same inputs — and written;
@@ -23,6 +23,13 @@ since the reads were based on. In order:
    relation (``r:`` terms) dirty too, and those are assembled in a second round;
 5. the findings that belong to no entity are rewritten, and the state the next
    commit compares against (policy fingerprint, heads, failures, holds) saved.
+
+One difference from assembling from scratch, on purpose: the default fields of
+a discovered entity (kind, name, "Discovered running…") have the provenance
+``trueup:discovered`` stamped with the time of assembly. ``assemble()`` stamps
+them on every run; here they keep the time of the assembly that last had a
+reason to run, so a sync does not rewrite every discovered entity. Their
+content, findings and revisions are the same either way.
 """
 
 from __future__ import annotations
@@ -57,7 +64,7 @@ from trueup.model.ref import EntityRef
 from trueup.model.repository import Head, repository_key
 from trueup.store import observations as rows
 from trueup.store.engine import json_text
-from trueup.store.entities import DISCOVERED, HEAD, RELATION, EntityWriter, expires_at
+from trueup.store.entities import HEAD, RELATION, EntityWriter, expires_at
 from trueup.store.observations import (
     ANNOTATION,
     LINK,
@@ -116,6 +123,7 @@ class Applied:
     guard_findings: list[Finding] = field(default_factory=list)
     superseded: list[ScopeKey] = field(default_factory=list)
     relink: list[tuple[int, Observation]] = field(default_factory=list)
+    written: dict[int, Observation] = field(default_factory=dict)  # rows added, by id
     replaced: int = 0
     unchanged: int = 0
     everything: bool = False  # the index was rebuilt: assemble every entity
@@ -168,6 +176,7 @@ def apply_reads(
             applied.held.pop(key, None)
         applied.dirty.removed_rows(change.removed, change.removed_terms)
         for obs_id, item in change.added:
+            applied.written[obs_id] = item.observation
             if item.observation.nature is Nature.INTENT:
                 applied.dirty.intent(item.observation)
             else:
@@ -238,6 +247,7 @@ def commit_reads(
         actual_sources=actual_sources,
         heads=heads,
         writer=EntityWriter(conn, run_id=run_id, now=request.now, cause=cause),
+        known=applied.written,
     )
     moved = assembler.run(refs)
     dependents = _dependents(conn, [ref for ref, _ in moved]) - refs
@@ -501,12 +511,11 @@ def _key(text: str) -> ScopeKey:
 
 
 def _mark_scheduled(conn: Connection, dirty: _Dirty, now: datetime) -> None:
-    """Entities whose shown status expired, and discovered ones (stamped at assembly)."""
+    """Entities whose shown status expired since they were assembled (the schedule)."""
     expired = sa.select(entities.c.kind, entities.c.namespace, entities.c.name).where(
         entities.c.removed.is_(False), entities.c.expires_at < now
     )
     dirty.refs.update(EntityRef(*row) for row in conn.execute(expired))
-    dirty.refs.update(_entities_with(conn, [DISCOVERED]))
 
 
 def _entities_with(conn: Connection, terms: Sequence[str]) -> set[EntityRef]:
@@ -577,8 +586,10 @@ class _Assembler:
         actual_sources: bool,
         heads: Mapping[str, Head],
         writer: EntityWriter,
+        known: Mapping[int, Observation],
     ) -> None:
         self.conn = conn
+        self.known = known
         self.request = request
         self.extra = extra
         self.actual_sources = actual_sources
@@ -599,8 +610,8 @@ class _Assembler:
         moved: list[tuple[EntityRef, Change]] = []
         for batch in rows.chunks(ordered, BATCH):
             names = [str(ref) for ref in batch]
-            intent = rows.intent_of(self.conn, names)
-            actual = rows.actual_of(self.conn, names)
+            intent = rows.intent_of(self.conn, names, self.known)
+            actual = rows.actual_of(self.conn, names, self.known)
             done: list[tuple[AssembledEntity, datetime | None]] = []
             absent: list[EntityRef] = []
             for ref, name in zip(batch, names, strict=True):

@@ -375,28 +375,53 @@ def decode(payload: Any) -> Observation:
     return Observation.from_json(payload)
 
 
-def intent_of(conn: Connection, refs: Collection[str]) -> dict[str, list[Observation]]:
-    """The intent observations of each ref (Location entities aside), by ref."""
-    found: dict[str, list[Observation]] = defaultdict(list)
-    query = sa.select(observations.c.ref, observations.c.payload).where(
+def intent_of(
+    conn: Connection, refs: Collection[str], known: Mapping[int, Observation]
+) -> dict[str, list[Observation]]:
+    """The intent observations of each ref (Location entities aside), by ref.
+
+    ``known`` holds observations already in memory by row id (those this commit
+    wrote): they are not read back.
+    """
+    query = sa.select(observations.c.ref, observations.c.id).where(
         observations.c.nature == Nature.INTENT.value
     )
+    pairs: list[tuple[str, int]] = []
     for chunk in chunks(sorted(refs)):
-        for ref, payload in conn.execute(query.where(observations.c.ref.in_(chunk))):
-            found[ref].append(decode(payload))
-    return found
+        pairs.extend(
+            (ref, obs_id)
+            for ref, obs_id in conn.execute(query.where(observations.c.ref.in_(chunk)))
+        )
+    return _by_key(conn, pairs, known)
 
 
-def actual_of(conn: Connection, refs: Collection[str]) -> dict[str, list[Observation]]:
+def actual_of(
+    conn: Connection, refs: Collection[str], known: Mapping[int, Observation]
+) -> dict[str, list[Observation]]:
     """The actual observations that enrich each ref (its ``t:`` terms, repeated as linked)."""
-    found: dict[str, list[Observation]] = defaultdict(list)
-    query = sa.select(observation_terms.c.term, observations.c.payload).join(
-        observations, observations.c.id == observation_terms.c.observation_id
-    )
+    query = sa.select(observation_terms.c.term, observation_terms.c.observation_id)
+    pairs: list[tuple[str, int]] = []
     for chunk in chunks(sorted(refs)):
         terms = [TARGET + ref for ref in chunk]
-        for term, payload in conn.execute(query.where(observation_terms.c.term.in_(terms))):
-            found[term[len(TARGET) :]].append(decode(payload))
+        for term, obs_id in conn.execute(query.where(observation_terms.c.term.in_(terms))):
+            pairs.append((term[len(TARGET) :], obs_id))
+    return _by_key(conn, pairs, known)
+
+
+def _by_key(
+    conn: Connection, pairs: Sequence[tuple[str, int]], known: Mapping[int, Observation]
+) -> dict[str, list[Observation]]:
+    """Observations grouped by key, ordered by row id; only the unknown ones are read."""
+    missing = sorted({obs_id for _, obs_id in pairs if obs_id not in known})
+    loaded: dict[int, Observation] = {}
+    for chunk in chunks(missing):
+        query = sa.select(observations.c.id, observations.c.payload).where(
+            observations.c.id.in_(chunk)
+        )
+        loaded.update((obs_id, decode(payload)) for obs_id, payload in conn.execute(query))
+    found: dict[str, list[Observation]] = defaultdict(list)
+    for key, obs_id in sorted(pairs, key=lambda pair: pair[1]):
+        found[key].append(known[obs_id] if obs_id in known else loaded[obs_id])
     return found
 
 
