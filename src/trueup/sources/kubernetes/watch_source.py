@@ -15,6 +15,11 @@ yields each scope's latest complete Snapshot (or its latest ScopeFailure, or
 ``on_change`` is called from the watcher's thread after the new read is
 stored here; it should hand work off quickly (the watcher batches the events
 that arrive meanwhile into the next snapshot).
+
+Against a stored snapshot (``previous.stored``) a read names the objects whose
+observation is as stored in ``kept`` (fingerprint: locator with its
+resourceVersion, and observed-at time) and carries only the others, so one
+event costs the engine one object, not the cluster.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from trueup.config import KubernetesSourceConfig
@@ -158,5 +164,27 @@ class KubernetesWatchSource:
                     "the watch has no complete list of this cluster yet",
                     context.now(),
                 )
+            elif isinstance(read, Snapshot):
+                yield against(read, context.previous.get(target.context))
             else:
                 yield read
+
+
+def against(read: Snapshot, stored: Snapshot | None) -> Snapshot:
+    """``read`` with one part per object and the parts the stored snapshot already has kept."""
+    parts: dict[str, str] = {}
+    for observation in read.observations:
+        part = observation.part
+        if part is None or part in parts:  # carried over without a part: compare it all
+            return read
+        provenance = observation.provenance
+        parts[part] = f"{provenance.locator}|{provenance.observed_at.isoformat()}"
+    if stored is None or stored.stored is None or not stored.parts:
+        return replace(read, parts=parts)
+    kept = {part for part, print_ in parts.items() if stored.parts.get(part) == print_}
+    return replace(
+        read,
+        observations=tuple(o for o in read.observations if o.part not in kept),
+        parts=parts,
+        kept=frozenset(kept),
+    )
