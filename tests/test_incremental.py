@@ -442,3 +442,111 @@ def test_incremental_equals_from_scratch_on_postgres(
     folder = tmp_path_factory.mktemp("oracle")
     with postgres_pair(postgres_admin) as stores:
         replay(folder, stores, steps)
+
+
+# --- what the engine assembles ----------------------------------------------------------
+
+
+@pytest.fixture
+def one_store(tmp_path: Path, db_url: str) -> Iterator[tuple[World, Store]]:
+    with _opened(db_url) as store:
+        yield World(tmp_path / "world"), store
+
+
+def step(world: World, store: Store, *changes: tuple[Any, ...], **how: Any) -> SyncOutcome:
+    for change in changes:
+        world.apply(change)
+    return sync(world.config, store, now=lambda: world.now, **how)
+
+
+def finding_codes(store: Store, name: str) -> set[str]:
+    from trueup.model.ref import EntityRef
+
+    stored = store.entity(EntityRef.of("component", None, name))
+    assert stored is not None
+    return {f.code for f in stored.assembled.findings}
+
+
+def degraded(store: Store, name: str) -> bool:
+    """Whether the Component shows Argo CD health drift (not mere "deployed nowhere")."""
+    from trueup.model.ref import EntityRef
+
+    stored = store.entity(EntityRef.of("component", None, name))
+    assert stored is not None
+    return any(f.evidence.get("key") == "argocd-health" for f in stored.assembled.findings)
+
+
+def test_a_sync_with_nothing_changed_assembles_nothing(one_store: tuple[World, Store]) -> None:
+    world, store = one_store
+    first = step(
+        world,
+        store,
+        ("groups", (True, True)),
+        ("declare", "pay", 0, 1, 9, True),
+        ("declare", "orders", 1, 0, 0, True),
+        ("cluster", 0, (("pay", 0, 0), ("ghost", 1, 1))),
+    )
+    assert first.assembled == first.entities == 6  # 2 groups, system, 2 components, ghost
+    world.apply(("tick", 1))
+    again = step(world, store)
+    assert (again.assembled, again.summary and again.summary.changed) == (0, 0)
+
+
+def test_one_changed_file_assembles_its_entity_only(one_store: tuple[World, Store]) -> None:
+    world, store = one_store
+    step(world, store, ("groups", (True, True)), *[("declare", n, 0, 0, 9, True) for n in NAMES])
+    changed = step(world, store, ("declare", "cart", 1, 0, 9, True))
+    assert changed.assembled == 1
+    assert changed.summary is not None and changed.summary.changed == 1
+
+
+def test_a_group_that_appears_resolves_the_refs_that_named_it(
+    one_store: tuple[World, Store],
+) -> None:
+    world, store = one_store
+    step(world, store, ("groups", (True, False)), ("declare", "pay", 1, 0, 9, True))
+    assert "missing-owner" in finding_codes(store, "pay")  # team-b does not exist yet
+    appeared = step(world, store, ("groups", (True, True)))
+    assert "missing-owner" not in finding_codes(store, "pay")
+    # The groups file was rewritten (both Groups re-read), and the Component naming the new one.
+    assert appeared.assembled == 3
+
+
+def test_an_annotation_that_changes_moves_the_cluster_objects(
+    one_store: tuple[World, Store],
+) -> None:
+    world, store = one_store
+    step(
+        world,
+        store,
+        ("groups", (True, True)),
+        ("declare", "pay", 0, 1, 9, True),  # backstage.io/kubernetes-id: pay
+        ("declare", "cart", 0, 0, 9, True),
+        ("declare", "search", 0, 0, 9, True),
+        ("cluster", 0, (("pay", 1, 0),)),  # pay-app Degraded, linked to pay by its label
+    )
+    assert degraded(store, "pay") and not degraded(store, "cart")
+    claimed = json.loads(component("cart", 0, 0, 9, True))
+    claimed["metadata"]["annotations"] = {"argocd/app-name": "pay-app"}
+    (world.catalog / "cart.yaml").write_text(json.dumps(claimed))
+    moved = step(world, store)
+    assert degraded(store, "cart")  # the app name wins over the label
+    assert not degraded(store, "pay")
+    assert moved.assembled == 2  # cart, and pay that lost the app; search untouched
+
+
+def test_status_turns_unknown_by_the_schedule_alone(one_store: tuple[World, Store]) -> None:
+    world, store = one_store
+    step(
+        world,
+        store,
+        ("groups", (True, True)),
+        ("declare", "pay", 0, 1, 9, True),
+        ("declare", "cart", 0, 0, 9, True),
+        ("cluster", 0, (("pay", 0, 0),)),
+    )
+    world.apply(("tick", 16))  # past max_age 15m: only the entity with status expires
+    expired = refresh_freshness(world.config, store, now=lambda: world.now)
+    assert expired is not None and expired.assembled == 1
+    assert "stale" in finding_codes(store, "pay")
+    assert refresh_freshness(world.config, store, now=lambda: world.now) is None
