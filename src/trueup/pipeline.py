@@ -196,10 +196,20 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
     # overwritten with older data.
     fully_read = set() if scopes else {source.id for source in sources}
     commit = _commit_from_scratch if from_scratch else _commit_incremental
+    bases = {key: snap.stored.token for key, snap in previous.items() if snap.stored is not None}
     for attempt in range(COMMIT_ATTEMPTS):
         try:
             fresh_until = commit(
-                config, store, reads, outcome, accept_removals, fully_read, now, trigger, generation
+                bases,
+                config,
+                store,
+                reads,
+                outcome,
+                accept_removals,
+                fully_read,
+                now,
+                trigger,
+                generation,
             )
             break
         except ConcurrentCommitError:
@@ -255,6 +265,7 @@ def _cause(outcome: SyncOutcome, trigger: str) -> str:
 
 
 def _commit_incremental(  # noqa: PLR0917 - one call site
+    bases: Mapping[tuple[str, str], str],
     config: Config,
     store: Store,
     reads: Sequence[ScopeRead],
@@ -287,6 +298,7 @@ def _commit_incremental(  # noqa: PLR0917 - one call site
         git_sources={
             s.id: (s.url, s.branch) for s in config.sources if isinstance(s, GitSourceConfig)
         },
+        bases=bases,
     )
     committed = store.commit_reads(
         outcome.run_id, reads, request, cause=_cause(outcome, trigger), based_on=generation
@@ -302,6 +314,7 @@ def _commit_incremental(  # noqa: PLR0917 - one call site
 
 
 def _commit_from_scratch(  # noqa: PLR0917 - one call site
+    bases: Mapping[tuple[str, str], str],
     config: Config,
     store: Store,
     reads: Sequence[ScopeRead],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,58 @@ def test_the_shipped_alembic_ini_runs_the_migrations(db_url: str) -> None:
     command.upgrade(config, "head")
     with Store.open(db_url) as store:
         assert store.runs() == []
+
+
+def test_stored_observations_survive_the_incremental_migration(db_url: str) -> None:
+    """0001 → 0002 keeps every observation, with the newer times an identical re-read set."""
+    config = Config(str(Path(trueup.store.__file__).parent / "alembic.ini"))
+    config.cmd_opts = argparse.Namespace(x=[f"url={db_url}"])
+    command.upgrade(config, "0001_initial")
+    payload = {
+        "ref": "component:default/pay",
+        "nature": "intent",
+        "provenance": {"source": "catalog", "scope": "main", "locator": "repo@abc:pay.yaml#0"},
+        "fields": {"kind": "Component", "metadata.name": "pay", "spec.owner": "team-a"},
+        "place": None,
+        "status": {},
+        "links": [],
+        "labels": {},
+        "selectors": [],
+    }
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO sync_runs (id, started_at, status, trigger, sources, summary) "
+                    "VALUES (1, :t, 'ok', 'test', '[]', '{}')"
+                ),
+                {"t": T0},
+            )
+            conn.execute(
+                sa.text("INSERT INTO scopes (id, source, scope) VALUES (1, 'catalog', 'main')")
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO snapshots (scope_id, run_id, nature, read_at, version, "
+                    "content_hash, item_count, findings, observed_at) VALUES "
+                    "(1, 1, 'intent', :t, 'v1', 'x', 1, '[]', :later)"
+                ),
+                {"t": T0, "later": '"2025-01-01T13:00:00+00:00"'},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO observations (scope_id, position, ref, locator, nature, "
+                    "observed_at, payload) VALUES (1, 0, 'component:default/pay', "
+                    "'repo@abc:pay.yaml#0', 'intent', :t, :payload)"
+                ),
+                {"t": T0, "payload": json.dumps(payload)},
+            )
+    finally:
+        engine.dispose()
+    with Store.open(db_url) as store:
+        store.upgrade()
+        (observation,) = store.snapshots()[("catalog", "main")].observations
+        assert observation.ref.name == "pay"
+        assert observation.provenance.observed_at.isoformat() == "2025-01-01T13:00:00+00:00"
+        assert observation.fields["spec.owner"] == "team-a"

@@ -116,6 +116,11 @@ class Observation:
 class StoredParts(Protocol):
     """The stored snapshot of a scope, read part by part (given to sources as ``previous``)."""
 
+    @property
+    def token(self) -> str:
+        """Which stored state of the scope this is (the parts a read keeps are this one's)."""
+        ...
+
     def observations(self, parts: Collection[str]) -> list[Observation]:
         """The stored observations of these parts."""
         ...

@@ -99,6 +99,9 @@ class CommitRequest:
     failed: Mapping[ScopeKey, str] = field(default_factory=dict)  # failures in force
     carried_held: Mapping[ScopeKey, frozenset[EntityRef]] = field(default_factory=dict)
     scope_findings: Sequence[Finding] = ()  # failures and holds of scopes, not from the guard
+    # The stored snapshot each read was made against (``StoredParts.token``):
+    # its kept parts need no checking while it is still the stored one.
+    bases: Mapping[ScopeKey, str] = field(default_factory=dict)
     git_sources: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # id -> url, branch
 
 
@@ -138,6 +141,7 @@ def apply_reads(
     accepted: frozenset[str] | None,
     max_ratio: float,
     carried_held: Mapping[ScopeKey, frozenset[EntityRef]],
+    bases: Mapping[ScopeKey, str] | None = None,
 ) -> Applied:
     """Apply every successful read to its scope and link what it added.
 
@@ -163,6 +167,7 @@ def apply_reads(
                 or read.source in accepted
                 or f"{read.source}/{read.scope}" in accepted,
                 max_ratio=max_ratio,
+                base=(bases or {}).get(key),
             )
         except KeptPartChangedError:
             applied.superseded.append(key)
@@ -214,6 +219,7 @@ def commit_reads(
         accepted=request.accepted,
         max_ratio=request.max_ratio,
         carried_held=request.carried_held,
+        bases=request.bases,
     )
     dirty, held, everything = applied.dirty, applied.held, applied.everything
     guard_findings = applied.guard_findings

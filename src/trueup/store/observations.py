@@ -134,31 +134,33 @@ def apply_read(
     *,
     accepted: bool,
     max_ratio: float,
+    base: str | None = None,
 ) -> ScopeChange:
     """Bring one scope's rows in line with ``read``, holding removals that lack proof.
 
-    Raises :class:`KeptPartChangedError` when ``read`` keeps a part that was stored
+    ``base`` is the token (:func:`token`) of the stored snapshot the read kept
+    its parts from: when it is still the stored one, the kept parts need no
+    checking and only the changed parts' fingerprints are read. Raises
+    :class:`KeptPartChangedError` when ``read`` keeps a part that was stored
     with another fingerprint meanwhile (a newer read of the scope landed).
     """
     change = ScopeChange(read.source, read.scope)
     head = conn.execute(
-        sa.select(snapshots.c.item_count).where(snapshots.c.scope_id == scope_id)
+        sa.select(snapshots.c.item_count, snapshots.c.run_id).where(
+            snapshots.c.scope_id == scope_id
+        )
     ).one_or_none()
-    stored_prints = dict(
-        conn.execute(
-            sa.select(snapshot_parts.c.part, snapshot_parts.c.fingerprint).where(
-                snapshot_parts.c.scope_id == scope_id
-            )
-        ).all()
-    )
-    for part in read.kept:
-        if head is None or stored_prints.get(part) != read.parts.get(part):
+    if read.kept and head is None:
+        raise KeptPartChangedError(f"{read.source}/{read.scope}: parts kept, but none is stored")
+    prints = _Prints.of(conn, scope_id, read, trusted=head is not None and base == str(head.run_id))
+    for part in read.kept - prints.kept:  # parts not known to be the stored ones
+        if prints.stored.get(part) != read.parts.get(part):
             raise KeptPartChangedError(
                 f"{read.source}/{read.scope}: part {part!r} was kept, but its stored "
                 "fingerprint differs"
             )
     encoded = [encode(read, o) for o in read.observations]
-    candidates = _candidates(conn, scope_id, read, encoded) if head is not None else []
+    candidates = _candidates(conn, scope_id, read, encoded, prints) if head is not None else []
 
     by_digest: dict[str, list[Encoded]] = defaultdict(list)
     for item in encoded:
@@ -172,6 +174,7 @@ def apply_read(
             removed.append(row)
     added = [item for items in by_digest.values() for item in items]
 
+    held_parts: dict[str, str] = {}
     if head is not None and removed and not accepted:
         held = _guard(
             conn,
@@ -184,13 +187,18 @@ def apply_read(
         )
         if held is not None:
             change.held, change.finding = held
+            carried = [row for row in removed if stored_ref(row.ref) in change.held]
             removed = [row for row in removed if stored_ref(row.ref) not in change.held]
+            # A carried row keeps a fingerprint for its part, so later reads revisit it.
+            held_parts = {
+                row.part: HELD for row in carried if row.part and row.part not in read.parts
+            }
 
     change.removed = removed
     change.removed_terms = _terms(conn, [row.id for row in removed])
     _delete(conn, [row.id for row in removed])
     change.added = _insert(conn, scope_id, added)
-    _write_parts(conn, scope_id, stored_prints, read.parts)
+    prints.write({**held_parts, **read.parts})
     count = (int(head.item_count) if head is not None else 0) - len(removed) + len(added)
     values: dict[str, Any] = {
         "run_id": run_id,
@@ -207,10 +215,89 @@ def apply_read(
     return change
 
 
+HELD = "(held)"  # the fingerprint of a part whose rows a held removal carries
+
+
+def token(run_id: int | None) -> str:
+    """Names one stored state of a scope: the run whose commit wrote its snapshot row."""
+    return str(run_id)
+
+
+class _Prints:
+    """A scope's stored part fingerprints: all of them, or only the changed parts' when the
+    read's kept parts are known to be the stored ones (then the rest is counted, not read)."""
+
+    def __init__(self, conn: Connection, scope_id: int) -> None:
+        self.conn = conn
+        self.scope_id = scope_id
+        self.stored: dict[str, str] = {}
+        self.complete = False
+        self.kept: frozenset[str] = frozenset()  # kept parts known to be as stored
+
+    @classmethod
+    def of(cls, conn: Connection, scope_id: int, read: Snapshot, *, trusted: bool) -> _Prints:
+        prints = cls(conn, scope_id)
+        where = snapshot_parts.c.scope_id == scope_id
+        query = sa.select(snapshot_parts.c.part, snapshot_parts.c.fingerprint).where(where)
+        if trusted and read.kept:
+            changed = sorted(set(read.parts) - read.kept)
+            for chunk in chunks(changed):
+                prints.stored.update(
+                    conn.execute(query.where(snapshot_parts.c.part.in_(chunk))).all()
+                )
+            total = conn.execute(sa.select(sa.func.count()).where(where)).scalar_one()
+            if total == len(read.kept) + len(prints.stored):  # no stored part vanished
+                prints.kept = read.kept
+                return prints
+        prints.stored = dict(conn.execute(query).all())
+        prints.complete = True
+        return prints
+
+    def parts(self) -> set[str]:
+        """Every stored part (valid when complete), or the changed ones read."""
+        return set(self.stored)
+
+    def write(self, new: Mapping[str, str]) -> None:
+        """Make the stored fingerprints ``new`` (kept parts are already right)."""
+        stored = self.stored
+        gone = sorted(set(stored) - set(new)) if self.complete else []
+        for chunk in chunks(gone):
+            self.conn.execute(
+                sa.delete(snapshot_parts).where(
+                    snapshot_parts.c.scope_id == self.scope_id, snapshot_parts.c.part.in_(chunk)
+                )
+            )
+        todo = {p: f for p, f in new.items() if p not in self.kept}
+        changed = [p for p, f in todo.items() if p in stored and stored[p] != f]
+        if changed:
+            self.conn.execute(
+                sa.update(snapshot_parts).where(
+                    snapshot_parts.c.scope_id == self.scope_id,
+                    snapshot_parts.c.part == sa.bindparam("p"),
+                ),
+                [{"p": part, "fingerprint": todo[part]} for part in changed],
+            )
+        fresh = [
+            {"scope_id": self.scope_id, "part": p, "fingerprint": f}
+            for p, f in todo.items()
+            if p not in stored
+        ]
+        if fresh:
+            self.conn.execute(sa.insert(snapshot_parts), fresh)
+
+
 def _candidates(
-    conn: Connection, scope_id: int, read: Snapshot, encoded: Sequence[Encoded]
+    conn: Connection,
+    scope_id: int,
+    read: Snapshot,
+    encoded: Sequence[Encoded],
+    prints: _Prints,
 ) -> list[StoredRow]:
-    """The stored rows the read may replace: all of them, or those of the parts not kept."""
+    """The stored rows the read may replace: all of them, or those of the parts not kept.
+
+    Every stored row's part has a fingerprint, or is ``""`` (rows of a source
+    without parts): the parts to compare are known without reading the rows.
+    """
     columns = (
         observations.c.id,
         observations.c.ref,
@@ -221,12 +308,8 @@ def _candidates(
     query = sa.select(*columns).where(observations.c.scope_id == scope_id)
     if not read.kept:
         return [StoredRow(*row) for row in conn.execute(query)]
-    stored_parts = set(
-        conn.execute(
-            sa.select(observations.c.part).where(observations.c.scope_id == scope_id).distinct()
-        ).scalars()
-    )
-    changed = sorted((stored_parts | {item.part for item in encoded}) - read.kept)
+    parts = prints.parts() | set(read.parts) | {item.part for item in encoded} | {""}
+    changed = sorted(parts - read.kept)
     found: list[StoredRow] = []
     for chunk in chunks(changed):
         found.extend(
@@ -322,34 +405,6 @@ def _insert(conn: Connection, scope_id: int, items: Sequence[Encoded]) -> list[t
     if term_rows:
         conn.execute(sa.insert(observation_terms), term_rows)
     return list(zip(ids, items, strict=True))
-
-
-def _write_parts(
-    conn: Connection, scope_id: int, stored: Mapping[str, str], new: Mapping[str, str]
-) -> None:
-    gone = sorted(set(stored) - set(new))
-    for chunk in chunks(gone):
-        conn.execute(
-            sa.delete(snapshot_parts).where(
-                snapshot_parts.c.scope_id == scope_id, snapshot_parts.c.part.in_(chunk)
-            )
-        )
-    changed = [part for part, print_ in new.items() if part in stored and stored[part] != print_]
-    if changed:
-        conn.execute(
-            sa.update(snapshot_parts).where(
-                snapshot_parts.c.scope_id == scope_id,
-                snapshot_parts.c.part == sa.bindparam("p"),
-            ),
-            [{"p": part, "fingerprint": new[part]} for part in changed],
-        )
-    fresh = [
-        {"scope_id": scope_id, "part": part, "fingerprint": print_}
-        for part, print_ in new.items()
-        if part not in stored
-    ]
-    if fresh:
-        conn.execute(sa.insert(snapshot_parts), fresh)
 
 
 def allocate_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:

@@ -90,14 +90,15 @@ def previous_snapshots(conn: Connection, connect: Connect) -> dict[ScopeKey, Sna
     """Every current snapshot as sources read against it: observations loaded on first use."""
     scope_names = names(conn)
     prints: dict[int, dict[str, str]] = {}
-    for scope_id, part, print_ in conn.execute(
-        sa.select(snapshot_parts.c.scope_id, snapshot_parts.c.part, snapshot_parts.c.fingerprint)
-    ):
+    query = sa.select(
+        snapshot_parts.c.scope_id, snapshot_parts.c.part, snapshot_parts.c.fingerprint
+    )
+    for scope_id, part, print_ in conn.execute(query).all():  # fetchall: 100,000s of rows
         prints.setdefault(scope_id, {})[part] = print_
     found: dict[ScopeKey, Snapshot] = {}
     for row in conn.execute(sa.select(snapshots)):
         key = scope_names[row.scope_id]
-        loader = PartLoader(connect, row.scope_id)
+        loader = PartLoader(connect, row.scope_id, rows.token(row.run_id))
         found[key] = rows.snapshot_of(
             row,
             key,
@@ -111,9 +112,14 @@ def previous_snapshots(conn: Connection, connect: Connect) -> dict[ScopeKey, Sna
 class PartLoader:
     """Loads one stored scope's observations, all or some parts, each time on a new read."""
 
-    def __init__(self, connect: Connect, scope_id: int) -> None:
+    def __init__(self, connect: Connect, scope_id: int, token: str) -> None:
         self.connect = connect
         self.scope_id = scope_id
+        self._token = token
+
+    @property
+    def token(self) -> str:
+        return self._token
 
     def observations(self, parts: Collection[str] | None = None) -> list[Observation]:
         with self.connect() as conn:

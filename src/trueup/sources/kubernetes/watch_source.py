@@ -33,7 +33,14 @@ from datetime import datetime
 
 from trueup.config import KubernetesSourceConfig
 from trueup.errors import KubeAuthError
-from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
+from trueup.model.observation import (
+    FailureKind,
+    Nature,
+    Observation,
+    ScopeFailure,
+    ScopeRead,
+    Snapshot,
+)
 from trueup.sources.base import ReadContext
 from trueup.sources.kubernetes.kubeconfig import ContextProblem
 from trueup.sources.kubernetes.live import KubernetesLiveSource, TransportFactory, scope_failure
@@ -71,6 +78,8 @@ class KubernetesWatchSource:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._transports: list[ApiTransport] = []
+        # Fingerprints by scope, used by observe() only (on the caller's thread).
+        self._prints: dict[str, PrintCache] = {}
 
     @property
     def id(self) -> str:
@@ -165,20 +174,34 @@ class KubernetesWatchSource:
                     context.now(),
                 )
             elif isinstance(read, Snapshot):
-                yield against(read, context.previous.get(target.context))
+                cache = self._prints.setdefault(target.context, {})
+                yield against(read, context.previous.get(target.context), cache)
             else:
                 yield read
 
 
-def against(read: Snapshot, stored: Snapshot | None) -> Snapshot:
-    """``read`` with one part per object and the parts the stored snapshot already has kept."""
+PrintCache = dict[str, tuple[Observation, str]]
+
+
+def against(read: Snapshot, stored: Snapshot | None, cache: PrintCache | None = None) -> Snapshot:
+    """``read`` with one part per object and the parts the stored snapshot already has kept.
+
+    ``cache`` remembers each part's fingerprint for the observation object it was
+    computed from (the watcher keeps an unchanged object's observation as it is).
+    """
+    cache = {} if cache is None else cache
     parts: dict[str, str] = {}
     for observation in read.observations:
         part = observation.part
         if part is None or part in parts:  # carried over without a part: compare it all
             return read
+        known = cache.get(part)
+        if known is not None and known[0] is observation:
+            parts[part] = known[1]
+            continue
         provenance = observation.provenance
         parts[part] = f"{provenance.locator}|{provenance.observed_at.isoformat()}"
+        cache[part] = (observation, parts[part])
     if stored is None or stored.stored is None or not stored.parts:
         return replace(read, parts=parts)
     kept = {part for part, print_ in parts.items() if stored.parts.get(part) == print_}
