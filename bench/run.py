@@ -6,6 +6,11 @@ Each step runs ``trueup`` as its own process, so wall time and peak memory
 
     python bench/run.py                     # demo world + 10,000 entities
     python bench/run.py --entities 100000   # the SPEC's 100k target
+
+For each world: a cold sync, a sync with nothing changed, a sync after one
+catalog file changed (``touch_one_file``), the export and the check; then the
+nothing-changed sync and the export added up. The machine's load average is
+printed before and after (other work on a shared machine slows every figure).
 """
 
 from __future__ import annotations
@@ -77,6 +82,11 @@ def bench_world(label: str, config: Path, out: Path, world: ScaledWorld | None) 
     ]
 
 
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--entities", type=int, default=10_000)
@@ -90,10 +100,26 @@ def main() -> int:
     scaled = write_scaled_world(root / "scaled", entities=args.entities)
     generated = time.perf_counter() - started
     results += bench_world(f"{args.entities} entities", scaled.config, root, scaled)
+    print(f"load average before: {_load()}")
     print(f"world generation ({args.entities} entities): {generated:.2f} s")
     print(f"{'step':<46} {'wall':>10} {'peak RSS':>13}")
     for m in results:
         print(m.line())
+    for label in ("demo", f"{args.entities} entities"):
+        steady = [
+            m
+            for m in results
+            if m.step in (f"{label}: sync (nothing changed)", f"{label}: export yaml")
+        ]
+        if len(steady) == 2:
+            total = Measure(
+                f"{label}: sync (nothing changed) + export",
+                sum(m.seconds for m in steady),
+                max(m.peak_mib for m in steady),
+                max(m.exit_code for m in steady),
+            )
+            print(total.line())
+    print(f"load average after: {_load()}")
     feed = root / f"{args.entities} entities.yaml"
     if feed.exists():
         print(f"feed size ({args.entities} entities): {feed.stat().st_size / 1e6:.1f} MB")
