@@ -92,6 +92,7 @@ def main() -> int:
     parser.add_argument("--entities", type=int, default=10_000)
     parser.add_argument("--keep", action="store_true", help="keep the generated worlds")
     args = parser.parse_args()
+    load_before = _load()
     root = Path(tempfile.mkdtemp(prefix="trueup-bench-"))
     results: list[Measure] = []
     demo = write_demo_world(root / "demo")
@@ -100,7 +101,7 @@ def main() -> int:
     scaled = write_scaled_world(root / "scaled", entities=args.entities)
     generated = time.perf_counter() - started
     results += bench_world(f"{args.entities} entities", scaled.config, root, scaled)
-    print(f"load average before: {_load()}")
+    print(f"load average before: {load_before}")
     print(f"world generation ({args.entities} entities): {generated:.2f} s")
     print(f"{'step':<46} {'wall':>10} {'peak RSS':>13}")
     for m in results:
