@@ -37,7 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -47,36 +47,33 @@ from sqlalchemy.engine import Connection
 
 from trueup.assemble.assembler import (
     AssemblyPolicy,
-    assemble_entity,
-    failed_finding,
     finding_ref,
     held_findings,
-    is_structural,
     loose_findings,
 )
-from trueup.assemble.linking import SELECTOR_ANNOTATIONS, Selector, link_targets, parse_selector
-from trueup.checks import CheckContext
 from trueup.errors import KeptPartChangedError
-from trueup.model.assembled import AssembledEntity
 from trueup.model.finding import Finding
 from trueup.model.observation import Nature, Observation, ScopeFailure, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.model.repository import Head, repository_key
 from trueup.store import observations as rows
+from trueup.store.assembly import BatchAssembler
 from trueup.store.engine import json_text
-from trueup.store.entities import HEAD, RELATION, EntityWriter, expires_at
-from trueup.store.observations import (
-    ANNOTATION,
-    LINK,
-    SELECTOR,
-    TARGET,
-    stored_ref,
+from trueup.store.entities import EntityWriter
+from trueup.store.invalidation import (
+    Dirty,
+    all_refs,
+    dependents,
+    mark_failures,
+    mark_holds,
+    mark_moved_heads,
+    mark_scheduled,
+    relink,
 )
-from trueup.store.records import Change, CommitSummary
+from trueup.store.records import CommitSummary
 from trueup.store.schema import (
     assembly_state,
     entities,
-    entity_terms,
     findings,
     observation_terms,
     observations,
@@ -85,7 +82,6 @@ from trueup.store.schema import (
 )
 
 ScopeKey = tuple[str, str]
-BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -121,7 +117,7 @@ class CommitResult:
 class Applied:
     """What applying a commit's reads did, before anything is assembled."""
 
-    dirty: _Dirty
+    dirty: Dirty
     held: dict[ScopeKey, frozenset[EntityRef]]
     guard_findings: list[Finding] = field(default_factory=list)
     superseded: list[ScopeKey] = field(default_factory=list)
@@ -149,7 +145,7 @@ def apply_reads(
     before it commits).
     """
     state = _load_state(conn)
-    applied = Applied(_Dirty(), dict(carried_held), everything=bool(state.get("rebuild")))
+    applied = Applied(Dirty(), dict(carried_held), everything=bool(state.get("rebuild")))
     if applied.everything:
         _rebuild(conn)
     for read in reads:
@@ -189,7 +185,7 @@ def apply_reads(
         if [f.to_json() for f in read.findings] != before:
             applied.dirty.findings(Finding.from_json(f) for f in before)
             applied.dirty.findings(read.findings)
-    _retarget(conn, applied.relink, applied.dirty, applied.everything)
+    relink(conn, applied.relink, applied.dirty, applied.everything)
     return applied
 
 
@@ -231,10 +227,10 @@ def commit_reads(
         everything = True
 
     if not everything:
-        _mark_moved_heads(conn, dirty, state.get("heads") or {}, heads)
-        _mark_failures(conn, dirty, state.get("failed") or {}, request.failed, scope_ids)
-        _mark_holds(dirty, state.get("held") or {}, held)
-        _mark_scheduled(conn, dirty, request.now)
+        mark_moved_heads(conn, dirty, state.get("heads") or {}, heads)
+        mark_failures(conn, dirty, state.get("failed") or {}, request.failed, scope_ids)
+        mark_holds(dirty, state.get("held") or {}, held)
+        mark_scheduled(conn, dirty, request.now)
 
     all_findings = _all_snapshot_findings(conn)
     extra: dict[EntityRef, list[Finding]] = defaultdict(list)
@@ -245,20 +241,22 @@ def commit_reads(
     for ref, f in held_findings(held):
         extra[ref].append(f)
 
-    refs = _all_refs(conn) if everything else dirty.refs
-    assembler = _Assembler(
+    refs = all_refs(conn) if everything else dirty.refs
+    assembler = BatchAssembler(
         conn,
-        request,
-        extra,
+        request.policy,
+        now=request.now,
+        failed=request.failed,
+        extra=extra,
         actual_sources=actual_sources,
         heads=heads,
         writer=EntityWriter(conn, run_id=run_id, now=request.now, cause=cause),
         known=applied.written,
     )
     moved = assembler.run(refs)
-    dependents = _dependents(conn, [ref for ref, _ in moved]) - refs
-    if dependents:
-        assembler.run(dependents)
+    naming = dependents(conn, [ref for ref, _ in moved]) - refs
+    if naming:
+        assembler.run(naming)
 
     loose = loose_findings(
         [*request.scope_findings, *guard_findings, *all_findings], request.policy
@@ -309,397 +307,6 @@ def policy_fingerprint(policy: AssemblyPolicy) -> str:
         "checks": [type(c).__qualname__ for c in policy.checks],
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-# --- what is dirty -------------------------------------------------------------------
-
-
-class _Dirty:
-    """The refs to assemble again, and the link keys whose declared entities changed."""
-
-    def __init__(self) -> None:
-        self.refs: set[EntityRef] = set()
-        self.pairs: set[str] = set()  # "key=value" of intent annotations added or removed
-        self.selector_keys: set[str] = set()
-
-    def intent(self, observation: Observation) -> None:
-        if is_structural(observation.ref):
-            return
-        self.refs.add(observation.ref)
-        for term in rows.terms_of(observation):
-            self._annotation(term)
-
-    def removed_rows(
-        self, removed: Sequence[rows.StoredRow], terms: Mapping[int, list[str]]
-    ) -> None:
-        for row in removed:
-            ref = stored_ref(row.ref)
-            if row.nature == Nature.INTENT.value and not is_structural(ref):
-                self.refs.add(ref)
-            for term in terms.get(row.id, ()):
-                if term.startswith(TARGET):
-                    self.refs.add(stored_ref(term[len(TARGET) :]))
-                elif term.startswith(ANNOTATION):
-                    self._annotation(term)
-
-    def findings(self, findings: Iterable[Finding]) -> None:
-        for f in findings:
-            target = finding_ref(f)
-            if target is not None:
-                self.refs.add(target)
-
-    def _annotation(self, term: str) -> None:
-        pair = term[len(ANNOTATION) :]
-        self.pairs.add(pair)
-        key = pair.partition("=")[0]
-        if key in SELECTOR_ANNOTATIONS:
-            self.selector_keys.add(key)
-
-
-def _retarget(
-    conn: Connection,
-    added: Sequence[tuple[int, Observation]],
-    dirty: _Dirty,
-    everything: bool,
-) -> None:
-    """Link new actual observations, and re-link those whose link keys changed."""
-    todo: dict[int, Observation] = dict(added)
-    fresh = set(todo)
-    old: dict[int, list[str]] = defaultdict(list)
-    terms = [LINK + p for p in dirty.pairs] + [SELECTOR + k for k in dirty.selector_keys]
-    if everything:
-        query = sa.select(observations.c.id, observations.c.payload).where(
-            observations.c.nature == Nature.ACTUAL.value
-        )
-        todo.update((i, rows.decode(p)) for i, p in conn.execute(query))
-    else:
-        for chunk in rows.chunks(sorted(terms)):
-            query = (
-                sa.select(observations.c.id, observations.c.payload)
-                .join(observation_terms, observation_terms.c.observation_id == observations.c.id)
-                .where(observation_terms.c.term.in_(chunk))
-            )
-            todo.update((i, rows.decode(p)) for i, p in conn.execute(query))
-    stored = [i for i in todo if i not in fresh]
-    for chunk in rows.chunks(sorted(stored)):
-        query = sa.select(observation_terms.c.observation_id, observation_terms.c.term).where(
-            observation_terms.c.observation_id.in_(chunk),
-            observation_terms.c.term.like(TARGET + "%"),
-        )
-        for obs_id, term in conn.execute(query):
-            old[obs_id].append(term)
-    lookup = _LinkLookup(conn)
-    lookup.prefetch(todo.values())
-    changed: list[int] = []
-    inserts: list[dict[str, Any]] = []
-    for obs_id, observation in todo.items():
-        new = [TARGET + str(ref) for ref in link_targets(observation, lookup)]
-        if new == old.get(obs_id, []):
-            continue
-        for term in (*old.get(obs_id, ()), *new):
-            dirty.refs.add(stored_ref(term[len(TARGET) :]))
-        if obs_id in old:
-            changed.append(obs_id)
-        inserts.extend({"observation_id": obs_id, "term": term} for term in new)
-    for chunk in rows.chunks(sorted(changed)):
-        conn.execute(
-            sa.delete(observation_terms).where(
-                observation_terms.c.observation_id.in_(chunk),
-                observation_terms.c.term.like(TARGET + "%"),
-            )
-        )
-    if inserts:
-        conn.execute(sa.insert(observation_terms), inserts)
-
-
-class _LinkLookup:
-    """The declared entities' annotations, read from the ``a:`` terms (see ``linking``)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.pairs: dict[tuple[str, str], tuple[EntityRef, ...]] = {}
-        self.selectors: dict[str, tuple[tuple[EntityRef, Selector], ...]] = {}
-
-    def prefetch(self, items: Iterable[Observation]) -> None:
-        pairs = {pair for o in items for pair in o.links} - set(self.pairs)
-        keys = {key for o in items for key in o.selectors} - set(self.selectors)
-        found: dict[tuple[str, str], set[EntityRef]] = {pair: set() for pair in pairs}
-        wanted = {f"{ANNOTATION}{k}={v}": (k, v) for k, v in pairs}
-        for chunk in rows.chunks(sorted(wanted)):
-            for term, ref in self._refs_with(observation_terms.c.term.in_(chunk)):
-                found[wanted[term]].add(stored_ref(ref))
-        self.pairs.update({pair: tuple(sorted(refs)) for pair, refs in found.items()})
-        for key in keys:
-            self.selectors[key] = self._selectors(key)
-
-    def declared_with(self, pair: tuple[str, str]) -> tuple[EntityRef, ...]:
-        if pair not in self.pairs:
-            found = {
-                stored_ref(ref)
-                for _, ref in self._refs_with(
-                    observation_terms.c.term == f"{ANNOTATION}{pair[0]}={pair[1]}"
-                )
-            }
-            self.pairs[pair] = tuple(sorted(found))
-        return self.pairs[pair]
-
-    def selectors_for(self, key: str) -> tuple[tuple[EntityRef, Selector], ...]:
-        if key not in self.selectors:
-            self.selectors[key] = self._selectors(key)
-        return self.selectors[key]
-
-    def _selectors(self, key: str) -> tuple[tuple[EntityRef, Selector], ...]:
-        prefix = f"{ANNOTATION}{key}="
-        entries: list[tuple[EntityRef, Selector]] = []
-        condition = observation_terms.c.term.like(_escape(prefix) + "%", escape="\\")
-        for term, ref in self._refs_with(condition):
-            if not term.startswith(prefix):
-                continue
-            selector = parse_selector(term[len(prefix) :])
-            if selector is not None:
-                entries.append((stored_ref(ref), selector))
-        return tuple(sorted(entries, key=lambda item: item[0]))
-
-    def _refs_with(self, condition: sa.ColumnElement[bool]) -> Iterator[tuple[str, str]]:
-        query = (
-            sa.select(observation_terms.c.term, observations.c.ref)
-            .join(observations, observations.c.id == observation_terms.c.observation_id)
-            .where(condition)
-        )
-        yield from ((term, ref) for term, ref in self.conn.execute(query))
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _mark_moved_heads(
-    conn: Connection, dirty: _Dirty, before: Mapping[str, list[str]], now: Mapping[str, Head]
-) -> None:
-    moved = {
-        key
-        for key in set(before) | set(now)
-        if (now[key].branch, now[key].commit) != tuple(before.get(key, ("", "")))
-        if key in now
-    } | (set(before) - set(now))
-    dirty.refs.update(_entities_with(conn, [HEAD + key for key in moved]))
-
-
-def _mark_failures(
-    conn: Connection,
-    dirty: _Dirty,
-    before: Mapping[str, str],
-    now: Mapping[ScopeKey, str],
-    scope_ids: Mapping[ScopeKey, int],
-) -> None:
-    old = {_key(k): v for k, v in before.items()}
-    for key in set(old) | set(now):
-        if old.get(key) == now.get(key):
-            continue
-        scope_id = scope_ids.get(key) or _scope_id(conn, key)
-        if scope_id is not None:
-            dirty.refs.update(_refs_of_scope(conn, scope_id))
-
-
-def _mark_holds(
-    dirty: _Dirty, before: Mapping[str, list[str]], now: Mapping[ScopeKey, frozenset[EntityRef]]
-) -> None:
-    old = {_key(k): {stored_ref(r) for r in refs} for k, refs in before.items()}
-    for key in set(old) | set(now):
-        was, held = old.get(key, set()), set(now.get(key, frozenset()))
-        if was != held:
-            dirty.refs.update(was | held)
-
-
-def _key(text: str) -> ScopeKey:
-    source, _, scope = text.partition("\0")
-    return (source, scope)
-
-
-def _mark_scheduled(conn: Connection, dirty: _Dirty, now: datetime) -> None:
-    """Entities whose shown status expired since they were assembled (the schedule)."""
-    expired = sa.select(entities.c.kind, entities.c.namespace, entities.c.name).where(
-        entities.c.removed.is_(False), entities.c.expires_at < now
-    )
-    dirty.refs.update(EntityRef(*row) for row in conn.execute(expired))
-
-
-def _entities_with(conn: Connection, terms: Sequence[str]) -> set[EntityRef]:
-    found: set[EntityRef] = set()
-    for chunk in rows.chunks(sorted(terms)):
-        query = (
-            sa.select(entities.c.kind, entities.c.namespace, entities.c.name)
-            .join(entity_terms, entity_terms.c.entity_id == entities.c.id)
-            .where(entity_terms.c.term.in_(chunk), entities.c.removed.is_(False))
-        )
-        found.update(EntityRef(*row) for row in conn.execute(query))
-    return found
-
-
-def _dependents(conn: Connection, moved: Collection[EntityRef]) -> set[EntityRef]:
-    """Entities that name one of ``moved`` in a relation: their checks change."""
-    return _entities_with(conn, [RELATION + str(ref) for ref in moved])
-
-
-def _refs_of_scope(conn: Connection, scope_id: int) -> set[EntityRef]:
-    intent = sa.select(observations.c.ref).where(
-        observations.c.scope_id == scope_id, observations.c.nature == Nature.INTENT.value
-    )
-    found = {stored_ref(ref) for ref in conn.execute(intent).scalars()}
-    found = {ref for ref in found if not is_structural(ref)}
-    targets = (
-        sa.select(observation_terms.c.term)
-        .join(observations, observations.c.id == observation_terms.c.observation_id)
-        .where(observations.c.scope_id == scope_id, observation_terms.c.term.like(TARGET + "%"))
-    )
-    found.update(stored_ref(term[len(TARGET) :]) for term in conn.execute(targets).scalars())
-    return found
-
-
-def _all_refs(conn: Connection) -> set[EntityRef]:
-    """Every ref that is or was an entity, and every ref observations now make one."""
-    found = {
-        EntityRef(*row)
-        for row in conn.execute(
-            sa.select(entities.c.kind, entities.c.namespace, entities.c.name).where(
-                entities.c.removed.is_(False)
-            )
-        )
-    }
-    intent = sa.select(observations.c.ref).where(observations.c.nature == Nature.INTENT.value)
-    found.update(
-        ref
-        for ref in map(stored_ref, conn.execute(intent.distinct()).scalars())
-        if not is_structural(ref)
-    )
-    targets = sa.select(observation_terms.c.term).where(observation_terms.c.term.like(TARGET + "%"))
-    found.update(stored_ref(t[len(TARGET) :]) for t in conn.execute(targets.distinct()).scalars())
-    return found
-
-
-# --- assembling ----------------------------------------------------------------------
-
-
-class _Assembler:
-    """Assembles refs batch by batch from their stored observations and writes them."""
-
-    def __init__(
-        self,
-        conn: Connection,
-        request: CommitRequest,
-        extra: Mapping[EntityRef, list[Finding]],
-        *,
-        actual_sources: bool,
-        heads: Mapping[str, Head],
-        writer: EntityWriter,
-        known: Mapping[int, Observation],
-    ) -> None:
-        self.conn = conn
-        self.known = known
-        self.request = request
-        self.extra = extra
-        self.actual_sources = actual_sources
-        self.heads = heads
-        self.writer = writer
-        self.assembled = 0
-        self.present: dict[EntityRef, bool] = {}
-
-    def run(self, refs: Collection[EntityRef]) -> list[tuple[EntityRef, Change]]:
-        ordered = sorted(refs)
-        self._presence(ordered)
-        context = CheckContext(
-            refs=_Present(self._exists),
-            required_fields=self.request.policy.required_fields,
-            actual_sources=self.actual_sources,
-            heads=self.heads,
-        )
-        moved: list[tuple[EntityRef, Change]] = []
-        for batch in rows.chunks(ordered, BATCH):
-            names = [str(ref) for ref in batch]
-            intent = rows.intent_of(self.conn, names, self.known)
-            actual = rows.actual_of(self.conn, names, self.known)
-            done: list[tuple[AssembledEntity, datetime | None]] = []
-            absent: list[EntityRef] = []
-            for ref, name in zip(batch, names, strict=True):
-                mine = [o for o in intent.get(name, ()) if not is_structural(o.ref)]
-                theirs = actual.get(name, [])
-                if not mine and not theirs:
-                    absent.append(ref)
-                    continue
-                entity = assemble_entity(
-                    ref,
-                    _ordered(mine),
-                    _ordered(theirs),
-                    self._extra(ref, mine, theirs),
-                    self.request.policy,
-                    context,
-                    self.request.now,
-                )
-                done.append((entity, expires_at(entity, self.request.policy.max_age)))
-            self.assembled += len(done)
-            moved.extend(self.writer.write(done, absent))
-        return moved
-
-    def _extra(
-        self, ref: EntityRef, intent: Sequence[Observation], actual: Sequence[Observation]
-    ) -> list[Finding]:
-        found = list(self.extra.get(ref, ()))
-        failed = self.request.failed
-        keys = {
-            (o.provenance.source, o.provenance.scope)
-            for o in (*intent, *actual)
-            if (o.provenance.source, o.provenance.scope) in failed
-        }
-        found.extend(failed_finding(ref, s, c, failed[(s, c)]) for s, c in sorted(keys))
-        return found
-
-    def _presence(self, refs: Sequence[EntityRef]) -> None:
-        """Whether each ref has observations that make it an entity now."""
-        names = [str(ref) for ref in refs]
-        have: set[str] = set()
-        for chunk in rows.chunks(names):
-            intent = sa.select(observations.c.ref).where(
-                observations.c.nature == Nature.INTENT.value, observations.c.ref.in_(chunk)
-            )
-            have.update(conn_refs for conn_refs in self.conn.execute(intent.distinct()).scalars())
-            targets = sa.select(observation_terms.c.term).where(
-                observation_terms.c.term.in_([TARGET + n for n in chunk])
-            )
-            have.update(t[len(TARGET) :] for t in self.conn.execute(targets.distinct()).scalars())
-        for ref, name in zip(refs, names, strict=True):
-            self.present[ref] = name in have and not is_structural(ref)
-
-    def _exists(self, ref: EntityRef) -> bool:
-        if ref not in self.present:
-            self.present[ref] = (
-                self.conn.execute(
-                    sa.select(entities.c.id).where(
-                        entities.c.kind == ref.kind,
-                        entities.c.namespace == ref.namespace,
-                        entities.c.name == ref.name,
-                        entities.c.removed.is_(False),
-                    )
-                ).first()
-                is not None
-            )
-        return self.present[ref]
-
-
-class _Present(frozenset[EntityRef]):
-    """``context.refs`` of an incremental commit: membership answered from the store."""
-
-    def __new__(cls, exists: Any) -> _Present:
-        made = super().__new__(cls)
-        made._exists = exists  # type: ignore[attr-defined]
-        return made
-
-    def __contains__(self, item: object) -> bool:
-        return isinstance(item, EntityRef) and bool(self._exists(item))  # type: ignore[attr-defined]
-
-
-def _ordered(items: Sequence[Observation]) -> list[Observation]:
-    """The order ``assemble()`` sees: by source and scope, then as stored."""
-    return sorted(items, key=lambda o: (o.provenance.source, o.provenance.scope))
 
 
 # --- small reads and writes ----------------------------------------------------------
@@ -754,13 +361,6 @@ def _heads(
             if sid == source_id and version:
                 heads[repository_key(url)] = Head(branch, version)
     return heads
-
-
-def _scope_id(conn: Connection, key: ScopeKey) -> int | None:
-    found = conn.execute(
-        sa.select(scopes.c.id).where(scopes.c.source == key[0], scopes.c.scope == key[1])
-    ).scalar()
-    return int(found) if found is not None else None
 
 
 def _write_loose(conn: Connection, loose: Sequence[Finding]) -> None:
