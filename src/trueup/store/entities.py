@@ -375,14 +375,30 @@ def _load_current(
     if keys is None:
         return {(r[0], r[1], r[2]): _current(tuple(r)) for r in conn.execute(query)}
     found: dict[tuple[str, str, str], _Current] = {}
-    unique = sorted(set(keys))
-    for start in range(0, len(unique), _CHUNK // 3):
-        chunk = unique[start : start + _CHUNK // 3]
-        selected = query.where(
-            sa.tuple_(entities.c.kind, entities.c.namespace, entities.c.name).in_(chunk)
+    for condition in by_ref_keys(keys):
+        found.update(
+            {(r[0], r[1], r[2]): _current(tuple(r)) for r in conn.execute(query.where(condition))}
         )
-        found.update({(r[0], r[1], r[2]): _current(tuple(r)) for r in conn.execute(selected)})
     return found
+
+
+def by_ref_keys(keys: Iterable[tuple[str, str, str]]) -> Iterator[sa.ColumnElement[bool]]:
+    """Conditions selecting entities by (kind, namespace, name), chunk by chunk.
+
+    Each is ``kind = … AND namespace = … AND name IN (…)``: the unique index on
+    (kind, namespace, name) answers it on SQLite and PostgreSQL alike (a row-value
+    ``IN`` makes SQLite scan the table).
+    """
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for kind, namespace, name in sorted(set(keys)):
+        grouped.setdefault((kind, namespace), []).append(name)
+    for (kind, namespace), names in grouped.items():
+        for start in range(0, len(names), _CHUNK):
+            yield sa.and_(
+                entities.c.kind == kind,
+                entities.c.namespace == namespace,
+                entities.c.name.in_(names[start : start + _CHUNK]),
+            )
 
 
 def _current(row: tuple[Any, ...]) -> _Current:

@@ -42,7 +42,7 @@ from trueup.store.engine import (
     serialise_writers,
     translated,
 )
-from trueup.store.entities import write_entities
+from trueup.store.entities import by_ref_keys, write_entities
 from trueup.store.incremental import (
     CommitRequest,
     CommitResult,
@@ -262,11 +262,8 @@ class Store:
         to those entities (read in chunks, each chunk in ref order).
         """
         if refs is not None:
-            keys = sorted({(r.kind, r.namespace, r.name) for r in refs})
-            for start in range(0, len(keys), 300):
-                chunk = keys[start : start + 300]
-                columns = sa.tuple_(entities.c.kind, entities.c.namespace, entities.c.name)
-                yield from self._feed_rows(kinds, columns.in_(chunk))
+            for condition in by_ref_keys((r.kind, r.namespace, r.name) for r in refs):
+                yield from self._feed_rows(kinds, condition)
             return
         yield from self._feed_rows(kinds, None)
 
