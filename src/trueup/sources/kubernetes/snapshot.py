@@ -23,6 +23,8 @@ keeps its stored observations (``kept={""}``, fingerprint in ``parts``). The
 objects are turned into observations by
 :mod:`trueup.sources.kubernetes.collectors` (Crossplane kinds are found through
 the XRDs and CRDs in the export) and by the source's declarative ``mappings``.
+An export file over 16 MB is read item by item
+(:mod:`~trueup.sources.kubernetes.export_stream`), never loaded whole.
 """
 
 from __future__ import annotations
@@ -31,17 +33,26 @@ import glob
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from trueup.config import KubernetesSourceConfig
 from trueup.errors import ConfigError
-from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
+from trueup.model.observation import (
+    FailureKind,
+    Nature,
+    Observation,
+    ScopeFailure,
+    ScopeRead,
+    Snapshot,
+)
 from trueup.sources.base import ReadContext
-from trueup.sources.kubernetes.collectors import collect
-from trueup.sources.kubernetes.mappings import compile_mappings
+from trueup.sources.kubernetes.collectors import collect, collect_items, defines_roles, roles_of
+from trueup.sources.kubernetes.export_stream import ListHead, NotAStreamableList, list_items
+from trueup.sources.kubernetes.mappings import CompiledMapping, compile_mappings
+from trueup.sources.kubernetes.objects import as_map
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +110,16 @@ class KubernetesSnapshotSource:
             if wanted(scope):  # its export is gone: an empty read, which the removal guard holds
                 yield self._vanished(context, scope)
 
+    def _streamed(self, path: Path, scope: str) -> tuple[tuple[Observation, ...], str] | None:
+        if not path.is_file() or path.stat().st_size <= STREAM_BYTES:
+            return None
+        found = streamed_export(
+            path, source=self.id, scope=scope, groups=self.config.collect, mappings=self.mappings
+        )
+        if found is None or not found[1]:  # no resourceVersion: the version is the content hash
+            return None
+        return found
+
     def _vanished(self, context: ReadContext, scope: str) -> Snapshot:
         return Snapshot(
             source=self.id,
@@ -135,6 +156,18 @@ class KubernetesSnapshotSource:
                 version=before.version,
                 parts={WHOLE: fingerprint},
                 kept=frozenset({WHOLE}),
+            )
+        streamed = self._streamed(paths[0], scope)
+        if streamed is not None:
+            observations, version = streamed
+            return Snapshot(
+                source=self.id,
+                scope=scope,
+                nature=Nature.ACTUAL,
+                read_at=context.now(),
+                observations=observations,
+                version=version,
+                parts={WHOLE: fingerprint},
             )
         export = read_export(paths[0])
         if isinstance(export, ExportError):
@@ -176,6 +209,48 @@ def export_fingerprint(path: Path) -> str | ExportError:
             kind = FailureKind.UNREACHABLE if path.is_dir() else FailureKind.INVALID
             return ExportError(kind, f"{file}: cannot be read: {exc.strerror}")
     return digest.hexdigest()
+
+
+STREAM_BYTES = 16 << 20  # larger export files are read item by item
+
+
+def streamed_export(
+    path: Path,
+    *,
+    source: str,
+    scope: str,
+    groups: Iterable[str],
+    mappings: Sequence[CompiledMapping],
+) -> tuple[tuple[Observation, ...], str] | None:
+    """A large List export collected item by item in two passes: (observations, version).
+
+    The first pass keeps only what decides Crossplane roles (objects of kinds
+    the built-in collectors do not take), the second collects. None when the
+    file is not a well-formed List: the caller reads it whole, for the error.
+    """
+    try:
+        modified_at = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+        head = ListHead()
+        definitions = [obj for obj in map(as_map, list_items(path, head)) if defines_roles(obj)]
+        kind = head.values.get("kind")
+        if not isinstance(kind, str) or not kind.endswith("List"):
+            return None
+        collected = collect_items(
+            map(as_map, list_items(path, ListHead())),
+            roles_of(definitions, groups),
+            source=source,
+            scope=scope,
+            observed_at=modified_at,
+            groups=groups,
+            mappings=mappings,
+        )
+    except (NotAStreamableList, OSError):
+        return None
+    metadata = head.values.get("metadata")
+    version = ""
+    if isinstance(metadata, Mapping) and isinstance(metadata.get("resourceVersion"), str):
+        version = metadata["resourceVersion"]
+    return collected.observations, version
 
 
 def find_exports(pattern: str) -> dict[str, list[Path]]:
