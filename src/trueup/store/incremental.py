@@ -176,12 +176,12 @@ def apply_reads(
         else:
             applied.held.pop(key, None)
         applied.dirty.removed_rows(change.removed, change.removed_terms)
-        for obs_id, item in change.added:
-            applied.written[obs_id] = item.observation
-            if item.observation.nature is Nature.INTENT:
-                applied.dirty.intent(item.observation)
+        for obs_id, observation in change.added:
+            applied.written[obs_id] = observation
+            if observation.nature is Nature.INTENT:
+                applied.dirty.intent(observation)
             else:
-                applied.relink.append((obs_id, item.observation))
+                applied.relink.append((obs_id, observation))
         if [f.to_json() for f in read.findings] != before:
             applied.dirty.findings(Finding.from_json(f) for f in before)
             applied.dirty.findings(read.findings)

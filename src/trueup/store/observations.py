@@ -43,6 +43,7 @@ LINK = "l:"
 SELECTOR = "s:"
 TARGET = "t:"
 CHUNK = 500  # values per IN (...) list: well under SQLite's variable limit
+INSERT_BATCH = 2000  # observation rows per insert
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,7 @@ class ScopeChange:
     scope: str
     removed: list[StoredRow] = field(default_factory=list)  # rows deleted
     removed_terms: dict[int, list[str]] = field(default_factory=dict)
-    added: list[tuple[int, Encoded]] = field(default_factory=list)  # (row id, observation)
+    added: list[tuple[int, Observation]] = field(default_factory=list)  # (row id, observation)
     held: frozenset[EntityRef] = frozenset()
     finding: Finding | None = None
 
@@ -159,20 +160,29 @@ def apply_read(
                 f"{read.source}/{read.scope}: part {part!r} was kept, but its stored "
                 "fingerprint differs"
             )
-    encoded = [encode(read, o) for o in read.observations]
-    candidates = _candidates(conn, scope_id, read, encoded, prints) if head is not None else []
+    new_parts = {o.part or "" for o in read.observations}
+    candidates = _candidates(conn, scope_id, read, new_parts, prints) if head is not None else []
 
-    by_digest: dict[str, list[Encoded]] = defaultdict(list)
-    for item in encoded:
-        by_digest[item.digest].append(item)
-    removed: list[StoredRow] = []
+    # Match by digest; what is new is inserted batch by batch, so the stored
+    # form of a large read is never held whole.
+    by_digest: dict[str, list[StoredRow]] = defaultdict(list)
     for row in candidates:
-        same = by_digest.get(row.digest)
+        by_digest[row.digest].append(row)
+    pending: list[Encoded] = []
+    added_refs: set[str] = set()
+    for observation in read.observations:
+        item = encode(read, observation)
+        same = by_digest.get(item.digest)
         if same:
             same.pop()
-        else:
-            removed.append(row)
-    added = [item for items in by_digest.values() for item in items]
+            continue
+        pending.append(item)
+        added_refs.add(str(observation.ref))
+        if len(pending) >= INSERT_BATCH:
+            change.added.extend(_insert(conn, scope_id, pending))
+            pending = []
+    change.added.extend(_insert(conn, scope_id, pending))
+    removed = [row for rows in by_digest.values() for row in rows]
 
     held_parts: dict[str, str] = {}
     if head is not None and removed and not accepted:
@@ -181,7 +191,8 @@ def apply_read(
             scope_id,
             read,
             removed=removed,
-            added=added,
+            added=added_refs,
+            added_count=len(change.added),
             stored_count=int(head.item_count),
             max_ratio=max_ratio,
         )
@@ -197,9 +208,8 @@ def apply_read(
     change.removed = removed
     change.removed_terms = _terms(conn, [row.id for row in removed])
     _delete(conn, [row.id for row in removed])
-    change.added = _insert(conn, scope_id, added)
     prints.write({**held_parts, **read.parts})
-    count = (int(head.item_count) if head is not None else 0) - len(removed) + len(added)
+    count = (int(head.item_count) if head is not None else 0) - len(removed) + len(change.added)
     values: dict[str, Any] = {
         "run_id": run_id,
         "nature": Nature(read.nature).value,
@@ -290,7 +300,7 @@ def _candidates(
     conn: Connection,
     scope_id: int,
     read: Snapshot,
-    encoded: Sequence[Encoded],
+    new_parts: set[str],
     prints: _Prints,
 ) -> list[StoredRow]:
     """The stored rows the read may replace: all of them, or those of the parts not kept.
@@ -308,7 +318,7 @@ def _candidates(
     query = sa.select(*columns).where(observations.c.scope_id == scope_id)
     if not read.kept:
         return [StoredRow(*row) for row in conn.execute(query)]
-    parts = prints.parts() | set(read.parts) | {item.part for item in encoded} | {""}
+    parts = prints.parts() | set(read.parts) | new_parts | {""}
     changed = sorted(parts - read.kept)
     found: list[StoredRow] = []
     for chunk in chunks(changed):
@@ -324,14 +334,14 @@ def _guard(
     read: Snapshot,
     *,
     removed: Sequence[StoredRow],
-    added: Sequence[Encoded],
+    added: set[str],
+    added_count: int,
     stored_count: int,
     max_ratio: float,
 ) -> tuple[frozenset[EntityRef], Finding] | None:
     """Rule 4 on counted rows: the refs the read removes from the scope, held or not."""
     losing = Counter(row.ref for row in removed)
-    still = {str(item.observation.ref) for item in added}
-    names = sorted(set(losing) - still)
+    names = sorted(set(losing) - added)
     left: dict[str, int] = {}
     for chunk in chunks(names):
         left.update(
@@ -354,7 +364,7 @@ def _guard(
         read.scope,
         before=int(before),
         removed=gone,
-        empty=stored_count - len(removed) + len(added) == 0,
+        empty=stored_count - len(removed) + added_count == 0,
         max_ratio=max_ratio,
     )
 
@@ -378,7 +388,9 @@ def _delete(conn: Connection, ids: Sequence[int]) -> None:
         conn.execute(sa.delete(observations).where(observations.c.id.in_(chunk)))
 
 
-def _insert(conn: Connection, scope_id: int, items: Sequence[Encoded]) -> list[tuple[int, Encoded]]:
+def _insert(
+    conn: Connection, scope_id: int, items: Sequence[Encoded]
+) -> list[tuple[int, Observation]]:
     if not items:
         return []
     ids = allocate_ids(conn, observations, len(items))
@@ -404,7 +416,7 @@ def _insert(conn: Connection, scope_id: int, items: Sequence[Encoded]) -> list[t
     ]
     if term_rows:
         conn.execute(sa.insert(observation_terms), term_rows)
-    return list(zip(ids, items, strict=True))
+    return [(obs_id, item.observation) for obs_id, item in zip(ids, items, strict=True)]
 
 
 def allocate_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
