@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from trueup.world import ScaledWorld, touch_one_file, write_demo_world, write_scaled_world
@@ -35,11 +38,28 @@ class Measure:
     seconds: float
     peak_mib: float
     exit_code: int
+    committed: float | None = None  # a sync: from its start to its commit, as the run records
 
     def line(self) -> str:
+        commit = f"  committed after {self.committed:.2f} s" if self.committed is not None else ""
         return (
-            f"{self.step:<46} {self.seconds:8.2f} s {self.peak_mib:9.1f} MiB  exit {self.exit_code}"
+            f"{self.step:<46} {self.seconds:8.2f} s {self.peak_mib:9.1f} MiB  "
+            f"exit {self.exit_code}{commit}"
         )
+
+
+def with_commit_time(m: Measure, config: Path) -> Measure:
+    """The last sync run's start-to-commit time, read from the world's SQLite database."""
+    database = config.parent / "trueup.db"
+    with closing(sqlite3.connect(database)) as conn:
+        row = conn.execute(
+            "SELECT started_at, committed_at FROM sync_runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    if row is None or row[1] is None:
+        return m
+    started, committed = (datetime.fromisoformat(value) for value in row)
+    m.committed = (committed - started).total_seconds()
+    return m
 
 
 def measure(step: str, *args: str, quiet: bool = True) -> Measure:
@@ -60,12 +80,13 @@ def measure(step: str, *args: str, quiet: bool = True) -> Measure:
 def bench_world(label: str, config: Path, out: Path, world: ScaledWorld | None) -> list[Measure]:
     c = str(config)
     steps = [
-        measure(f"{label}: sync (cold)", "sync", "-c", c),
-        measure(f"{label}: sync (nothing changed)", "sync", "-c", c),
+        with_commit_time(measure(f"{label}: sync (cold)", "sync", "-c", c), config),
+        with_commit_time(measure(f"{label}: sync (nothing changed)", "sync", "-c", c), config),
     ]
     if world is not None:
         touch_one_file(world, len(world.files) // 2)
-        steps.append(measure(f"{label}: sync (one catalog file changed)", "sync", "-c", c))
+        changed = measure(f"{label}: sync (one catalog file changed)", "sync", "-c", c)
+        steps.append(with_commit_time(changed, config))
     return [
         *steps,
         measure(f"{label}: export yaml", "export", "-c", c, "-o", str(out / f"{label}.yaml")),
