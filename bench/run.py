@@ -38,10 +38,12 @@ class Measure:
     seconds: float
     peak_mib: float
     exit_code: int
-    committed: float | None = None  # a sync: from its start to its commit, as the run records
+    # A sync: from its start to its end (the commit landed, sinks written), as its run
+    # record says: the process's start-up and exit aside.
+    committed: float | None = None
 
     def line(self) -> str:
-        commit = f"  committed after {self.committed:.2f} s" if self.committed is not None else ""
+        commit = f"  done after {self.committed:.2f} s" if self.committed is not None else ""
         return (
             f"{self.step:<46} {self.seconds:8.2f} s {self.peak_mib:9.1f} MiB  "
             f"exit {self.exit_code}{commit}"
@@ -49,11 +51,11 @@ class Measure:
 
 
 def with_commit_time(m: Measure, config: Path) -> Measure:
-    """The last sync run's start-to-commit time, read from the world's SQLite database."""
+    """The last sync run's start-to-finish time, read from the world's SQLite database."""
     database = config.parent / "trueup.db"
     with closing(sqlite3.connect(database)) as conn:
         row = conn.execute(
-            "SELECT started_at, committed_at FROM sync_runs ORDER BY id DESC LIMIT 1"
+            "SELECT started_at, finished_at FROM sync_runs ORDER BY id DESC LIMIT 1"
         ).fetchone()
     if row is None or row[1] is None:
         return m
