@@ -73,7 +73,8 @@ class SyncOutcome:
     # Entities this sync revised (created, changed, restored, removed); None when
     # not known entity by entity (the from-scratch path).
     revised: list[EntityRef] | None = None
-    tally: tuple[int, int, dict[str, int]] | None = None  # entities, served, findings by severity
+    # Entities, those served, findings by severity: filled by the CLI for its summary.
+    tally: tuple[int, int, dict[str, int]] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -307,7 +308,6 @@ def _commit_incremental(  # noqa: PLR0917 - one call site
     outcome.summary = committed.summary
     outcome.entities, outcome.assembled = committed.entities, committed.assembled
     outcome.revised = list(committed.revised)
-    outcome.tally = store.tally()
     for key in committed.superseded:
         log.warning("%s/%s changed while it was read; its read is not applied", *key)
     return committed.fresh_until

@@ -36,12 +36,15 @@ def run_sync(config: Config, *, only: Sequence[str], accept_removals: Sequence[s
                 status.update(f"read {source_id}/{read.scope}…")
 
         try:
-            return sync(
+            outcome = sync(
                 config, store, only=only, accept_removals=accept_removals, progress=progress
             )
         finally:
             if status is not None:
                 status.stop()
+        if outcome.result is None:
+            outcome.tally = store.tally()
+        return outcome
 
 
 def print_summary(outcome: SyncOutcome) -> None:

@@ -71,7 +71,7 @@ def write_directory(path: Path, rows: Iterable[FeedRow]) -> DirectoryReport:
             deleted += 1
         except FileNotFoundError:
             pass
-    _replace(manifest_path, json.dumps(after, sort_keys=True, indent=0))
+    _replace(manifest_path, json.dumps(after, sort_keys=True, separators=(",", ":")))
     return DirectoryReport(written, unchanged, deleted)
 
 
@@ -111,7 +111,7 @@ def update_directory(
         except FileNotFoundError:
             pass
     if written or deleted:
-        _replace(manifest_path, json.dumps(manifest, sort_keys=True, indent=0))
+        _replace(manifest_path, json.dumps(manifest, sort_keys=True, separators=(",", ":")))
     return DirectoryReport(written, len(changed) - written - deleted, deleted)
 
 

@@ -144,15 +144,13 @@ class _LinkLookup:
 
     def prefetch(self, items: Iterable[Observation]) -> None:
         pairs = {pair for o in items for pair in o.links} - set(self.pairs)
-        keys = {key for o in items for key in o.selectors} - set(self.selectors)
         found: dict[tuple[str, str], set[EntityRef]] = {pair: set() for pair in pairs}
         wanted = {f"{ANNOTATION}{k}={v}": (k, v) for k, v in pairs}
         for chunk in rows.chunks(sorted(wanted)):
             for term, ref in self._refs_with(observation_terms.c.term.in_(chunk)):
                 found[wanted[term]].add(stored_ref(ref))
         self.pairs.update({pair: tuple(sorted(refs)) for pair, refs in found.items()})
-        for key in keys:
-            self.selectors[key] = self._selectors(key)
+        # Selectors are read only when a link pair found nothing (``selectors_for``).
 
     def declared_with(self, pair: tuple[str, str]) -> tuple[EntityRef, ...]:
         if pair not in self.pairs:
