@@ -193,6 +193,7 @@ def apply_read(
             removed=removed,
             added=added_refs,
             added_count=len(change.added),
+            first_added=min((obs_id for obs_id, _ in change.added), default=None),
             stored_count=int(head.item_count),
             max_ratio=max_ratio,
         )
@@ -336,6 +337,7 @@ def _guard(
     removed: Sequence[StoredRow],
     added: set[str],
     added_count: int,
+    first_added: int | None,
     stored_count: int,
     max_ratio: float,
 ) -> tuple[frozenset[EntityRef], Finding] | None:
@@ -354,10 +356,11 @@ def _guard(
     gone = {stored_ref(name) for name in names if left.get(name, 0) - losing[name] <= 0}
     if not gone:
         return None
+    stored = observations.c.scope_id == scope_id
+    if first_added is not None:  # the rows this read added are already in: not "before"
+        stored = sa.and_(stored, observations.c.id < first_added)
     before = conn.execute(
-        sa.select(sa.func.count(sa.distinct(observations.c.ref))).where(
-            observations.c.scope_id == scope_id
-        )
+        sa.select(sa.func.count(sa.distinct(observations.c.ref))).where(stored)
     ).scalar_one()
     return decide_removals(
         read.source,
