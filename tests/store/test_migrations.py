@@ -14,8 +14,12 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 
 import trueup.store
+from trueup.assemble.assembler import AssemblyPolicy
+from trueup.assemble.precedence import Precedence
 from trueup.errors import StoreError
+from trueup.model.ref import EntityRef
 from trueup.store import Store
+from trueup.store.incremental import CommitRequest
 from trueup.store.schema import metadata
 
 from .builders import T0
@@ -101,27 +105,26 @@ def test_stored_observations_survive_the_incremental_migration(db_url: str) -> N
         with engine.begin() as conn:
             conn.execute(
                 sa.text(
-                    "INSERT INTO sync_runs (id, started_at, status, trigger, sources, summary) "
-                    "VALUES (1, :t, 'ok', 'test', '[]', '{}')"
+                    "INSERT INTO sync_runs (started_at, status, trigger, sources, summary) "
+                    "VALUES (:t, 'ok', 'test', '[]', '{}')"
                 ),
                 {"t": T0},
             )
-            conn.execute(
-                sa.text("INSERT INTO scopes (id, source, scope) VALUES (1, 'catalog', 'main')")
-            )
+            conn.execute(sa.text("INSERT INTO scopes (source, scope) VALUES ('catalog', 'main')"))
             conn.execute(
                 sa.text(
                     "INSERT INTO snapshots (scope_id, run_id, nature, read_at, version, "
                     "content_hash, item_count, findings, observed_at) VALUES "
-                    "(1, 1, 'intent', :t, 'v1', 'x', 1, '[]', :later)"
+                    "((SELECT id FROM scopes), (SELECT id FROM sync_runs), 'intent', :t, 'v1', "
+                    "'x', 1, '[]', :later)"
                 ),
                 {"t": T0, "later": '"2025-01-01T13:00:00+00:00"'},
             )
             conn.execute(
                 sa.text(
                     "INSERT INTO observations (scope_id, position, ref, locator, nature, "
-                    "observed_at, payload) VALUES (1, 0, 'component:default/pay', "
-                    "'repo@abc:pay.yaml#0', 'intent', :t, :payload)"
+                    "observed_at, payload) VALUES ((SELECT id FROM scopes), 0, "
+                    "'component:default/pay', 'repo@abc:pay.yaml#0', 'intent', :t, :payload)"
                 ),
                 {"t": T0, "payload": json.dumps(payload)},
             )
@@ -133,3 +136,10 @@ def test_stored_observations_survive_the_incremental_migration(db_url: str) -> N
         assert observation.ref.name == "pay"
         assert observation.provenance.observed_at.isoformat() == "2025-01-01T13:00:00+00:00"
         assert observation.fields["spec.owner"] == "team-a"
+        # The first commit after the upgrade indexes the moved rows and assembles everything.
+        run = store.start_run(trigger="test", sources=[], now=T0)
+        policy = AssemblyPolicy(Precedence({}, ["catalog"]), {}, "http://t/backstage/entities.yaml")
+        committed = store.commit_reads(run, [], CommitRequest(policy=policy, now=T0), cause="t")
+        assert (committed.entities, committed.assembled) == (1, 1)
+        stored = store.entity(EntityRef.of("component", None, "pay"))
+        assert stored is not None and stored.assembled.entity["spec"]["owner"] == "team-a"
