@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -153,8 +154,10 @@ def watch_latency(
         print(
             f"watch event → new revision ({events} events): "
             f"p50 {statistics.median(delays) * 1000:.0f} ms, "
-            f"p95 {quantiles[18] * 1000:.0f} ms (of which pipeline sync p50 "
-            f"{statistics.median(syncs) * 1000:.0f} ms)"
+            f"p95 {quantiles[18] * 1000:.0f} ms, max {max(delays) * 1000:.0f} ms "
+            f"(of which pipeline sync p50 {statistics.median(syncs) * 1000:.0f} ms, "
+            f"{len(syncs)} syncs); peak RSS {peak_rss_mib():.0f} MiB; "
+            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         )
     finally:
         source.stop()

@@ -6,20 +6,28 @@ Each step runs ``trueup`` as its own process, so wall time and peak memory
 
     python bench/run.py                     # demo world + 10,000 entities
     python bench/run.py --entities 100000   # the SPEC's 100k target
+
+For each world: a cold sync, a sync with nothing changed, a sync after one
+catalog file changed (``touch_one_file``), the export and the check; then the
+nothing-changed sync and the export added up. The machine's load average is
+printed before and after (other work on a shared machine slows every figure).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from trueup.world import write_demo_world, write_scaled_world
+from trueup.world import ScaledWorld, touch_one_file, write_demo_world, write_scaled_world
 
 TRUEUP = [sys.executable, "-m", "trueup"]
 
@@ -30,11 +38,30 @@ class Measure:
     seconds: float
     peak_mib: float
     exit_code: int
+    # A sync: from its start to its end (the commit landed, sinks written), as its run
+    # record says: the process's start-up and exit aside.
+    committed: float | None = None
 
     def line(self) -> str:
+        commit = f"  done after {self.committed:.2f} s" if self.committed is not None else ""
         return (
-            f"{self.step:<46} {self.seconds:8.2f} s {self.peak_mib:9.1f} MiB  exit {self.exit_code}"
+            f"{self.step:<46} {self.seconds:8.2f} s {self.peak_mib:9.1f} MiB  "
+            f"exit {self.exit_code}{commit}"
         )
+
+
+def with_commit_time(m: Measure, config: Path) -> Measure:
+    """The last sync run's start-to-finish time, read from the world's SQLite database."""
+    database = config.parent / "trueup.db"
+    with closing(sqlite3.connect(database)) as conn:
+        row = conn.execute(
+            "SELECT started_at, finished_at FROM sync_runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    if row is None or row[1] is None:
+        return m
+    started, committed = (datetime.fromisoformat(value) for value in row)
+    m.committed = (committed - started).total_seconds()
+    return m
 
 
 def measure(step: str, *args: str, quiet: bool = True) -> Measure:
@@ -52,11 +79,18 @@ def measure(step: str, *args: str, quiet: bool = True) -> Measure:
     return Measure(step, elapsed, usage.ru_maxrss / 1024, code)
 
 
-def bench_world(label: str, config: Path, out: Path) -> list[Measure]:
+def bench_world(label: str, config: Path, out: Path, world: ScaledWorld | None) -> list[Measure]:
     c = str(config)
+    steps = [
+        with_commit_time(measure(f"{label}: sync (cold)", "sync", "-c", c), config),
+        with_commit_time(measure(f"{label}: sync (nothing changed)", "sync", "-c", c), config),
+    ]
+    if world is not None:
+        touch_one_file(world, len(world.files) // 2)
+        changed = measure(f"{label}: sync (one catalog file changed)", "sync", "-c", c)
+        steps.append(with_commit_time(changed, config))
     return [
-        measure(f"{label}: sync (cold)", "sync", "-c", c),
-        measure(f"{label}: sync (nothing changed)", "sync", "-c", c),
+        *steps,
         measure(f"{label}: export yaml", "export", "-c", c, "-o", str(out / f"{label}.yaml")),
         measure(
             f"{label}: check --format json",
@@ -71,23 +105,45 @@ def bench_world(label: str, config: Path, out: Path) -> list[Measure]:
     ]
 
 
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--entities", type=int, default=10_000)
     parser.add_argument("--keep", action="store_true", help="keep the generated worlds")
     args = parser.parse_args()
+    load_before = _load()
     root = Path(tempfile.mkdtemp(prefix="trueup-bench-"))
     results: list[Measure] = []
     demo = write_demo_world(root / "demo")
-    results += bench_world("demo", demo.config, root)
+    results += bench_world("demo", demo.config, root, None)
     started = time.perf_counter()
     scaled = write_scaled_world(root / "scaled", entities=args.entities)
     generated = time.perf_counter() - started
-    results += bench_world(f"{args.entities} entities", scaled.config, root)
+    results += bench_world(f"{args.entities} entities", scaled.config, root, scaled)
+    print(f"load average before: {load_before}")
     print(f"world generation ({args.entities} entities): {generated:.2f} s")
     print(f"{'step':<46} {'wall':>10} {'peak RSS':>13}")
     for m in results:
         print(m.line())
+    for label in ("demo", f"{args.entities} entities"):
+        steady = [
+            m
+            for m in results
+            if m.step in (f"{label}: sync (nothing changed)", f"{label}: export yaml")
+        ]
+        if len(steady) == 2:
+            total = Measure(
+                f"{label}: sync (nothing changed) + export",
+                sum(m.seconds for m in steady),
+                max(m.peak_mib for m in steady),
+                max(m.exit_code for m in steady),
+            )
+            print(total.line())
+    print(f"load average after: {_load()}")
     feed = root / f"{args.entities} entities.yaml"
     if feed.exists():
         print(f"feed size ({args.entities} entities): {feed.stat().st_size / 1e6:.1f} MB")

@@ -14,7 +14,8 @@
     │   ├── KubeAuthError            a kubeconfig context cannot be used
     │   └── ListFailedError          one resource type could not be listed completely
     ├── StoreError               the database refused or lost a write
-    │   └── ConcurrentCommitError    another sync committed since this one read the store
+    │   ├── ConcurrentCommitError    another sync committed since this one read the store
+    │   └── KeptPartChangedError     a read kept a part that another commit has replaced
     └── SinkError                a sink could not publish what was committed (the commit stays)
         └── MirrorDivergedError      someone else changed the mirror's files: not overwritten
 
@@ -69,6 +70,10 @@ class StoreError(TrueupError):
 
 class ConcurrentCommitError(StoreError):
     """Another sync committed after this one read the stored snapshots: assemble again."""
+
+
+class KeptPartChangedError(StoreError):
+    """A read kept a part (a file) whose stored fingerprint is not the one it read against."""
 
 
 # --- git and GitHub ------------------------------------------------------------------

@@ -1,17 +1,23 @@
 """One sync: observe → guard → assemble → check → store → sinks.
 
 Called by ``trueup sync``, ``trueup demo`` and (later) the server's scheduler.
-Reads every selected source, lets the removal guard decide what each new
-snapshot may remove, assembles all current snapshots (the new ones and the
-stored ones of scopes not read now), commits everything in one transaction and
-then writes the sinks from what was committed.
+Reads every selected source against the stored snapshots (a source may keep
+the parts of its scope that did not change), then commits in one transaction:
+the store applies each read under the removal guard and assembles again only
+the entities the reads changed (:mod:`trueup.store.incremental`); the sinks
+are written from what was committed.
+
+``from_scratch=True`` runs the reference path instead: every stored snapshot
+is loaded, guarded in memory and merged by :func:`trueup.assemble.assembler.assemble`
+into every entity, as the engine did before it was incremental. The two paths
+give the same entities, findings and revisions (``tests/test_incremental.py``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +36,7 @@ from trueup.plugins import registry
 from trueup.sinks.base import Publication, ScopeVersion, Sink, SinkReport, SinkSetup
 from trueup.sources.base import ReadContext, ReportsStatus, Source
 from trueup.store import CommitSummary, Store
+from trueup.store.incremental import CommitRequest
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +67,14 @@ class SyncOutcome:
     held_back: list[Finding] = field(default_factory=list)
     sinks: list[SinkReport] = field(default_factory=list)  # what each sink wrote
     summary: CommitSummary | None = None
-    result: AssemblyResult | None = None
+    result: AssemblyResult | None = None  # every entity: only on the from-scratch path
+    entities: int = 0  # current entities after the commit
+    assembled: int = 0  # entities assembled by this sync
+    # Entities this sync revised (created, changed, restored, removed); None when
+    # not known entity by entity (the from-scratch path).
+    revised: list[EntityRef] | None = None
+    # Entities, those served, findings by severity: filled by the CLI for its summary.
+    tally: tuple[int, int, dict[str, int]] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -115,12 +129,14 @@ def sync(
     trigger: str = "cli",
     data_dir: Path | None = None,
     sources: Sequence[Source] | None = None,
+    from_scratch: bool = False,
 ) -> SyncOutcome:
     """Run one sync and commit it. Raises ConfigError for a bad source selection.
 
     ``sources`` replaces the sources built from the configuration: the server
     passes its long-lived ones (a watching Kubernetes source), tests pass
-    sources wired to loopback servers.
+    sources wired to loopback servers. ``from_scratch`` assembles every entity
+    from every stored snapshot (the reference path; see the module docstring).
     """
     if sources is None:
         sources = selected_sources(config, only)
@@ -142,6 +158,7 @@ def sync(
             trigger,
             data_dir,
             frozenset(scopes) or None,
+            from_scratch,
         )
     except BaseException as exc:
         store.finish_run(run_id, status="failed", now=now(), summary={"error": type(exc).__name__})
@@ -163,16 +180,16 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
     trigger: str,
     data_dir: Path | None,
     scopes: frozenset[str] | None,
+    from_scratch: bool,
 ) -> None:
     generation = store.generation()
-    stored = store.snapshots()
+    previous = store.previous_snapshots()
     reads: list[ScopeRead] = []
     emission = emission_policy(config.backstage)
     for source in sources:
-        previous = {scope: snap for (sid, scope), snap in stored.items() if sid == source.id}
         context = ReadContext(
             now=now,
-            previous=previous,
+            previous={scope: snap for (sid, scope), snap in previous.items() if sid == source.id},
             data_dir=(data_dir or Path(config.data_dir)) / "sources" / source.id,
             scopes=scopes,
             emission=emission,
@@ -186,36 +203,36 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
 
     # Another sync may commit while this one reads (a webhook refresh during a
     # scheduled sync, another replica): the commit is refused then, and this run
-    # assembles again from what is stored now, its own reads on top, except those
-    # that a newer read of the same scope has superseded. Nothing is overwritten
-    # with older data.
+    # commits again on top of what is stored now, its own reads included, except
+    # those that a newer read of the same scope has superseded. Nothing is
+    # overwritten with older data.
     fully_read = set() if scopes else {source.id for source in sources}
+    commit = _commit_from_scratch if from_scratch else _commit_incremental
+    bases = {key: snap.stored.token for key, snap in previous.items() if snap.stored is not None}
     for attempt in range(COMMIT_ATTEMPTS):
-        committed, result = _decide(
-            config, store, stored, reads, outcome, accept_removals, fully_read, now
-        )
         try:
-            summary = store.commit(
-                outcome.run_id,
-                committed,
-                result,
-                now=now(),
-                cause="; ".join(
-                    [f"sync run {outcome.run_id} ({trigger})"]
-                    + [f"{s.source}/{s.scope}: {s.cause}" for s in outcome.snapshots if s.cause]
-                ),
-                held=outcome.held,
-                based_on=generation,
+            fresh_until = commit(
+                bases,
+                config,
+                store,
+                reads,
+                outcome,
+                accept_removals,
+                fully_read,
+                now,
+                trigger,
+                generation,
             )
             break
         except ConcurrentCommitError:
             if attempt == COMMIT_ATTEMPTS - 1:
                 raise
-            log.info("sync run %s: another sync committed first; assembling again", outcome.run_id)
+            log.info("sync run %s: another sync committed first; committing again", outcome.run_id)
             generation = store.generation()
-            stored = store.snapshots()
+            stored = store.previous_snapshots()
             reads = [read for read in reads if not _superseded(read, stored)]
-    outcome.result, outcome.summary = result, summary
+    summary = outcome.summary
+    assert summary is not None
     outcome.ignored = {
         f"{snapshot.source}/{snapshot.scope}:{path}": count
         for snapshot in outcome.snapshots
@@ -237,14 +254,15 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             "scopes_failed": len(outcome.failures),
             "scopes_partial": len(outcome.partial),
             "held": sum(outcome.held.values()),
-            "entities": len(result.entities),
+            "entities": outcome.entities,
+            "assembled": outcome.assembled,
             "created": summary.created,
             "changed": summary.changed,
             "removed": summary.removed,
             "notes": dict(outcome.notes),
             "ignored_documents": sum(outcome.ignored.values()),
             "ignored_files": dict(list(outcome.ignored.items())[:_IGNORED_LISTED]),
-            "fresh_until": _fresh_until(result, policy_for(config)),
+            "fresh_until": fresh_until.isoformat() if fresh_until is not None else None,
         },
     )
 
@@ -252,15 +270,135 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
 _IGNORED_LISTED = 100  # files named in a run's record; the total counts them all
 
 
-def _fresh_until(result: AssemblyResult, policy: AssemblyPolicy) -> str | None:
-    """When the first status shown as fresh turns stale (ISO time), or None if never."""
+def _cause(outcome: SyncOutcome, trigger: str) -> str:
+    return "; ".join(
+        [f"sync run {outcome.run_id} ({trigger})"]
+        + [f"{s.source}/{s.scope}: {s.cause}" for s in outcome.snapshots if s.cause]
+    )
+
+
+def _commit_incremental(  # noqa: PLR0917 - one call site
+    bases: Mapping[tuple[str, str], str],
+    config: Config,
+    store: Store,
+    reads: Sequence[ScopeRead],
+    outcome: SyncOutcome,
+    accept_removals: Sequence[str],
+    fully_read: set[str],
+    now: Clock,
+    trigger: str,
+    generation: int,
+) -> datetime | None:
+    """Commit the reads; the store guards, applies and assembles what changed."""
+    failed, scope_findings = _sort_reads(reads, outcome)
+    carried: dict[tuple[str, str], frozenset[EntityRef]] = {}
+    _carry_over(
+        store,
+        read_now={(r.source, r.scope) for r in reads},
+        fully_read=fully_read,
+        failed=failed,
+        held=carried,
+        scope_findings=scope_findings,
+    )
+    request = CommitRequest(
+        policy=policy_for(config),
+        now=now(),
+        accepted=frozenset(accept_removals) | frozenset(config.safety.accept_removals),
+        max_ratio=config.safety.max_removal_ratio,
+        failed=failed,
+        carried_held=carried,
+        scope_findings=scope_findings,
+        tracked={
+            s.id: tracked for s in config.sources if (tracked := s.tracked_branch()) is not None
+        },
+        bases=bases,
+    )
+    committed = store.commit_reads(
+        outcome.run_id, reads, request, cause=_cause(outcome, trigger), based_on=generation
+    )
+    outcome.held = {key: len(refs) for key, refs in committed.held.items()}
+    outcome.summary = committed.summary
+    outcome.entities, outcome.assembled = committed.entities, committed.assembled
+    outcome.revised = list(committed.revised)
+    for key in committed.superseded:
+        log.warning("%s/%s changed while it was read; its read is not applied", *key)
+    return committed.fresh_until
+
+
+def _commit_from_scratch(  # noqa: PLR0917 - one call site
+    bases: Mapping[tuple[str, str], str],
+    config: Config,
+    store: Store,
+    reads: Sequence[ScopeRead],
+    outcome: SyncOutcome,
+    accept_removals: Sequence[str],
+    fully_read: set[str],
+    now: Clock,
+    trigger: str,
+    generation: int,
+) -> datetime | None:
+    """The reference path: guard in memory, assemble everything, commit the result."""
+    stored = store.snapshots()
+    whole = [_materialised(read, stored) for read in reads]
+    committed, result = _decide(
+        config, store, stored, whole, outcome, accept_removals, fully_read, now
+    )
+    policy = policy_for(config)
+    outcome.summary = store.commit(
+        outcome.run_id,
+        committed,
+        result,
+        now=now(),
+        cause=_cause(outcome, trigger),
+        held=outcome.held,
+        based_on=generation,
+        max_age=policy.max_age,
+    )
+    outcome.result = result
+    outcome.entities = outcome.assembled = len(result.entities)
+    return _fresh_until(result, policy)
+
+
+def _materialised(read: ScopeRead, stored: Mapping[tuple[str, str], Snapshot]) -> ScopeRead:
+    """A read with kept parts, as a whole snapshot: the stored observations of those parts."""
+    if isinstance(read, ScopeFailure) or not read.kept:
+        return read
+    before = stored.get((read.source, read.scope))
+    kept = [o for o in (before.observations if before else ()) if (o.part or "") in read.kept]
+    return replace(read, observations=(*kept, *read.observations), kept=frozenset())
+
+
+def _sort_reads(
+    reads: Sequence[ScopeRead], outcome: SyncOutcome
+) -> tuple[dict[tuple[str, str], str], list[Finding]]:
+    """Failures and snapshots of this run into the outcome: (failed scopes, their findings)."""
+    outcome.failures, outcome.snapshots, outcome.partial = [], [], []
+    failed: dict[tuple[str, str], str] = {}
+    scope_findings: list[Finding] = []
+    for read in reads:
+        if isinstance(read, ScopeFailure):
+            outcome.failures.append(read)
+            failed[(read.source, read.scope)] = f"{read.kind.value}: {read.message}"
+            scope_findings.append(_failure_finding(read))
+            continue
+        outcome.snapshots.append(read)
+        outcome.partial.extend(
+            f
+            for f in read.findings
+            if f.code == Code.SOURCE_FAILED and f.severity is not Severity.INFO
+        )
+    return failed, scope_findings
+
+
+def _fresh_until(result: AssemblyResult, policy: AssemblyPolicy) -> datetime | None:
+    """When the first status shown as fresh turns stale, or None if never."""
     moments = [
         place.provenance.observed_at + max_age
         for entity in result.entities.values()
         for place in entity.places
         if not place.stale and (max_age := policy.max_age.get(place.provenance.source)) is not None
     ]
-    return min(moments).isoformat() if moments else None
+    return min(moments) if moments else None
 
 
 def refresh_freshness(config: Config, store: Store, *, now: Clock = utc_now) -> SyncOutcome | None:
@@ -391,6 +529,8 @@ def publication(
         incomplete=[
             f"{f.source}/{f.scope}" for f in outcome.failures if (f.source, f.scope) not in readable
         ],
+        revised=None if outcome.revised is None else frozenset(outcome.revised),
+        rows_of=lambda refs: store.feed_rows(refs=refs),
         accept_removals=accept_removals,
     )
 

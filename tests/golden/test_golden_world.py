@@ -31,6 +31,8 @@ import pytest
 from trueup.backstage_config import emission_policy
 from trueup.config import Config, parse_config
 from trueup.feed import render_yaml
+from trueup.model.assembled import AssemblyResult
+from trueup.model.finding import Finding
 from trueup.model.ref import parse_ref
 from trueup.pipeline import SyncOutcome, sync
 from trueup.sinks.publish import publishable
@@ -110,6 +112,11 @@ class GoldenWorld:
         self.store = Store.open(self.config.database)
         self.store.upgrade()
         self.outcome: SyncOutcome = sync(self.config, self.store, now=lambda: NOW)
+        # The incremental commit assembles in the store: the result is what it holds.
+        self.outcome.result = AssemblyResult(
+            {e.ref: e.assembled for e in self.store.entities()},
+            tuple(sorted(self.store.findings(loose=True), key=Finding.key)),
+        )
 
 
 @pytest.fixture(scope="module")

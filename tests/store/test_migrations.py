@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,12 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 
 import trueup.store
+from trueup.assemble.assembler import AssemblyPolicy
+from trueup.assemble.precedence import Precedence
 from trueup.errors import StoreError
+from trueup.model.ref import EntityRef
 from trueup.store import Store
+from trueup.store.incremental import CommitRequest
 from trueup.store.schema import metadata
 
 from .builders import T0
@@ -23,7 +28,11 @@ TABLES = {
     "scopes",
     "snapshots",
     "observations",
+    "observation_terms",
+    "snapshot_parts",
+    "assembly_state",
     "entities",
+    "entity_terms",
     "revisions",
     "findings",
     "sync_runs",
@@ -38,7 +47,7 @@ def test_upgrade_creates_the_schema_on_an_empty_database(db_url: str) -> None:
         with store._engine.connect() as conn:
             assert set(sa.inspect(conn).get_table_names()) == TABLES | {"alembic_version"}
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0001_initial"
+    assert version == "0002_incremental"
 
 
 def test_upgrade_is_idempotent(db_url: str) -> None:
@@ -73,3 +82,64 @@ def test_the_shipped_alembic_ini_runs_the_migrations(db_url: str) -> None:
     command.upgrade(config, "head")
     with Store.open(db_url) as store:
         assert store.runs() == []
+
+
+def test_stored_observations_survive_the_incremental_migration(db_url: str) -> None:
+    """0001 → 0002 keeps every observation, with the newer times an identical re-read set."""
+    config = Config(str(Path(trueup.store.__file__).parent / "alembic.ini"))
+    config.cmd_opts = argparse.Namespace(x=[f"url={db_url}"])
+    command.upgrade(config, "0001_initial")
+    payload = {
+        "ref": "component:default/pay",
+        "nature": "intent",
+        "provenance": {"source": "catalog", "scope": "main", "locator": "repo@abc:pay.yaml#0"},
+        "fields": {"kind": "Component", "metadata.name": "pay", "spec.owner": "team-a"},
+        "place": None,
+        "status": {},
+        "links": [],
+        "labels": {},
+        "selectors": [],
+    }
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO sync_runs (started_at, status, trigger, sources, summary) "
+                    "VALUES (:t, 'ok', 'test', '[]', '{}')"
+                ),
+                {"t": T0},
+            )
+            conn.execute(sa.text("INSERT INTO scopes (source, scope) VALUES ('catalog', 'main')"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO snapshots (scope_id, run_id, nature, read_at, version, "
+                    "content_hash, item_count, findings, observed_at) VALUES "
+                    "((SELECT id FROM scopes), (SELECT id FROM sync_runs), 'intent', :t, 'v1', "
+                    "'x', 1, '[]', :later)"
+                ),
+                {"t": T0, "later": '"2025-01-01T13:00:00+00:00"'},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO observations (scope_id, position, ref, locator, nature, "
+                    "observed_at, payload) VALUES ((SELECT id FROM scopes), 0, "
+                    "'component:default/pay', 'repo@abc:pay.yaml#0', 'intent', :t, :payload)"
+                ),
+                {"t": T0, "payload": json.dumps(payload)},
+            )
+    finally:
+        engine.dispose()
+    with Store.open(db_url) as store:
+        store.upgrade()
+        (observation,) = store.snapshots()[("catalog", "main")].observations
+        assert observation.ref.name == "pay"
+        assert observation.provenance.observed_at.isoformat() == "2025-01-01T13:00:00+00:00"
+        assert observation.fields["spec.owner"] == "team-a"
+        # The first commit after the upgrade indexes the moved rows and assembles everything.
+        run = store.start_run(trigger="test", sources=[], now=T0)
+        policy = AssemblyPolicy(Precedence({}, ["catalog"]), {}, "http://t/backstage/entities.yaml")
+        committed = store.commit_reads(run, [], CommitRequest(policy=policy, now=T0), cause="t")
+        assert (committed.entities, committed.assembled) == (1, 1)
+        stored = store.entity(EntityRef.of("component", None, "pay"))
+        assert stored is not None and stored.assembled.entity["spec"]["owner"] == "team-a"

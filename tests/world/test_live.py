@@ -25,7 +25,7 @@ import yaml
 from trueup import pipeline
 from trueup.cli import main
 from trueup.config import Config, load_config
-from trueup.model.assembled import AssembledEntity
+from trueup.model.assembled import AssembledEntity, AssemblyResult
 from trueup.model.ref import EntityRef
 from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.store import Store
@@ -42,11 +42,13 @@ STATUS = re.compile(r"^trueup\.io/(argocd-.+|replicas|crossplane-.+)$")
 
 
 def sync(config: Config, database: Path) -> pipeline.SyncOutcome:
-    """One real sync of ``config`` into a fresh SQLite file, at NOW."""
+    """One real sync of ``config`` into a fresh SQLite file, at NOW; ``result`` read back."""
     store = Store.open(f"sqlite:///{database}")
     try:
         store.upgrade()
-        return pipeline.sync(config, store, now=lambda: NOW)
+        outcome = pipeline.sync(config, store, now=lambda: NOW)
+        outcome.result = AssemblyResult({e.ref: e.assembled for e in store.entities()})
+        return outcome
     finally:
         store.close()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -113,11 +113,11 @@ def assemble(
         has_actual_source |= snapshot.nature is Nature.ACTUAL
         for f in snapshot.findings:
             loose.append(f)
-            target = _finding_ref(f)
+            target = finding_ref(f)
             if target is not None:
                 extra[target].append(f)
         for obs in snapshot.observations:
-            if obs.ref.kind in STRUCTURAL_KINDS:
+            if is_structural(obs.ref):
                 continue
             if obs.nature is Nature.INTENT:
                 intent[obs.ref].append(obs)
@@ -130,18 +130,8 @@ def assemble(
         for target in index.targets(obs):
             actual[target].append(obs)
 
-    for (source, scope), refs in scopes.held.items():
-        for ref in refs:
-            extra[ref].append(
-                finding(
-                    Code.REMOVAL_HELD,
-                    str(ref),
-                    f"{source}/{scope} no longer reports this entity; the removal is held",
-                    source=source,
-                    scope=scope,
-                    origin=PIPELINE_ORIGIN,
-                )
-            )
+    for ref, held in held_findings(scopes.held):
+        extra[ref].append(held)
     failed_refs: dict[EntityRef, set[tuple[str, str]]] = defaultdict(set)
     for ref, obs_list in (*intent.items(), *actual.items()):
         for obs in obs_list:
@@ -150,16 +140,7 @@ def assemble(
                 failed_refs[ref].add(key)
     for ref, keys in failed_refs.items():
         for source, scope in sorted(keys):
-            extra[ref].append(
-                finding(
-                    Code.SOURCE_FAILED,
-                    str(ref),
-                    f"the last read of {source}/{scope} failed; its last good data is shown: "
-                    f"{scopes.failed[(source, scope)]}",
-                    source=source,
-                    scope=scope,
-                )
-            )
+            extra[ref].append(failed_finding(ref, source, scope, scopes.failed[(source, scope)]))
 
     refs = frozenset(intent) | frozenset(actual)
     context = CheckContext(
@@ -168,18 +149,56 @@ def assemble(
         heads=scopes.heads,
     )
     entities = {
-        ref: _assemble_one(
+        ref: assemble_entity(
             ref, intent.get(ref, []), actual.get(ref, []), extra.get(ref, []), policy, context, now
         )
         for ref in sorted(refs)
     }
-    loose_findings = apply_severity(loose, policy.severity)
-    return AssemblyResult(
-        entities=entities, findings=tuple(sorted(loose_findings, key=Finding.key))
+    return AssemblyResult(entities=entities, findings=loose_findings(loose, policy))
+
+
+def is_structural(ref: EntityRef) -> bool:
+    """Location entities are followed by sources, never assembled or emitted."""
+    return ref.kind in STRUCTURAL_KINDS
+
+
+def loose_findings(findings: Iterable[Finding], policy: AssemblyPolicy) -> tuple[Finding, ...]:
+    """The findings that belong to no entity, as a result holds them."""
+    return tuple(sorted(apply_severity(findings, policy.severity), key=Finding.key))
+
+
+def held_findings(
+    held: Mapping[tuple[str, str], frozenset[EntityRef]],
+) -> Iterator[tuple[EntityRef, Finding]]:
+    """The ``removal-held`` finding of each entity whose removal from a scope is held."""
+    for (source, scope), refs in held.items():
+        for ref in refs:
+            yield (
+                ref,
+                finding(
+                    Code.REMOVAL_HELD,
+                    str(ref),
+                    f"{source}/{scope} no longer reports this entity; the removal is held",
+                    source=source,
+                    scope=scope,
+                    origin=PIPELINE_ORIGIN,
+                ),
+            )
+
+
+def failed_finding(ref: EntityRef, source: str, scope: str, message: str) -> Finding:
+    """``source-failed`` on an entity that shows the last good data of a failed scope."""
+    return finding(
+        Code.SOURCE_FAILED,
+        str(ref),
+        f"the last read of {source}/{scope} failed; its last good data is shown: {message}",
+        source=source,
+        scope=scope,
     )
 
 
-def _finding_ref(f: Finding) -> EntityRef | None:
+def finding_ref(f: Finding) -> EntityRef | None:
+    """The entity a source's finding names in its evidence (``ref`` or ``entity``), if any."""
     raw = f.evidence.get("ref", f.evidence.get("entity"))
     if not isinstance(raw, str):
         return None
@@ -189,7 +208,7 @@ def _finding_ref(f: Finding) -> EntityRef | None:
         return None
 
 
-def _assemble_one(  # noqa: PLR0917 - one call site, all inputs of one entity
+def assemble_entity(  # noqa: PLR0917 - all inputs of one entity
     ref: EntityRef,
     intent: Sequence[Observation],
     actual: Sequence[Observation],
@@ -198,6 +217,11 @@ def _assemble_one(  # noqa: PLR0917 - one call site, all inputs of one entity
     context: CheckContext,
     now: datetime,
 ) -> AssembledEntity:
+    """One entity from its observations and the findings about it (the heart of the merge).
+
+    ``assemble`` calls it for every ref; the store's incremental commit calls it
+    for the refs whose inputs changed, with the same inputs, so both agree.
+    """
     declared = bool(intent)
     candidates: dict[str, list[Candidate]] = defaultdict(list)
     for obs in (*intent, *actual):

@@ -1,15 +1,19 @@
 """Removal needs proof (truth rule 4): hold suspicious removals.
 
-Called by the pipeline before a new snapshot replaces the stored one. A read
-that would remove more than ``max_removal_ratio`` of a scope's entities, or
-that returns nothing where there was something, is held: the held entities'
-previous observations are carried into the new snapshot and a
-``removal-held`` finding says why, until the removals are accepted
-(``trueup sync --accept-removals SOURCE_OR_SCOPE`` or config).
+Called before a new snapshot replaces the stored one: by the pipeline's
+from-scratch path (:func:`guard_removals`, on whole snapshots) and by the
+store's incremental commit (:func:`decide_removals`, on the refs a read
+removes, counted in the database). A read that would remove more than
+``max_removal_ratio`` of a scope's entities, or that returns nothing where
+there was something, is held: the held entities' previous observations are
+carried into the new snapshot and a ``removal-held`` finding says why, until
+the removals are accepted (``trueup sync --accept-removals SOURCE_OR_SCOPE``
+or config).
 """
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, replace
 
 from trueup.model.finding import Code, Finding, finding
@@ -41,35 +45,61 @@ def guard_removals(
     if previous is None or accepted:
         return GuardOutcome(new, frozenset(), None)
     before = previous.refs
-    removed = before - new.refs
+    decision = decide_removals(
+        new.source,
+        new.scope,
+        before=len(before),
+        removed=before - new.refs,
+        empty=not new.observations,
+        max_ratio=max_ratio,
+    )
+    if decision is None:
+        return GuardOutcome(new, frozenset(), None)
+    held, reason = decision
+    carried = tuple(o for o in previous.observations if o.ref in held)
+    merged = replace(new, observations=(*new.observations, *carried))
+    return GuardOutcome(merged, held, reason)
+
+
+def decide_removals(
+    source: str,
+    scope: str,
+    *,
+    before: int,
+    removed: Set[EntityRef],
+    empty: bool,
+    max_ratio: float,
+) -> tuple[frozenset[EntityRef], Finding] | None:
+    """The refs to hold and the finding that says why, or None when the removals may go.
+
+    ``before`` is the number of refs the stored snapshot has, ``removed`` those
+    the new read no longer has, ``empty`` whether the new read has nothing.
+    """
     if not removed:
-        return GuardOutcome(new, frozenset(), None)
-    share = len(removed) / len(before)
-    empty = not new.observations
+        return None
+    share = len(removed) / before
     if not empty and share <= max_ratio:
-        return GuardOutcome(new, frozenset(), None)
-    carried = tuple(o for o in previous.observations if o.ref in removed)
+        return None
     reason = (
         "the read returned nothing where there were entities"
         if empty
-        else f"the read would remove {len(removed)} of {len(before)} entities "
+        else f"the read would remove {len(removed)} of {before} entities "
         f"({share:.0%}, above max_removal_ratio {max_ratio:.0%})"
     )
     sample = sorted(str(ref) for ref in removed)[:10]
     held = finding(
         Code.REMOVAL_HELD,
-        scope_subject(new.source, new.scope),
-        f"removals held in {new.source}/{new.scope}: {reason}; release with "
-        f"`trueup sync --accept-removals {new.source}/{new.scope}`",
-        source=new.source,
-        scope=new.scope,
+        scope_subject(source, scope),
+        f"removals held in {source}/{scope}: {reason}; release with "
+        f"`trueup sync --accept-removals {source}/{scope}`",
+        source=source,
+        scope=scope,
         held=len(removed),
-        before=len(before),
+        before=before,
         sample=sample,
         origin=PIPELINE_ORIGIN,
     )
-    merged = replace(new, observations=new.observations + carried)
-    return GuardOutcome(merged, frozenset(removed), held)
+    return frozenset(removed), held
 
 
 def is_accepted(source: str, scope: str, accepted: frozenset[str]) -> bool:

@@ -12,13 +12,15 @@ discovered one).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from trueup.model.observation import Observation
 from trueup.model.ref import EntityRef
 
 SELECTOR_ANNOTATIONS = ("argocd/app-selector", "backstage.io/kubernetes-label-selector")
+_PREFIX = "metadata.annotations."
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,45 @@ def parse_selector(text: str) -> Selector | None:
     return Selector(tuple(equal), tuple(unequal), tuple(exists), tuple(absent))
 
 
+class LinkLookup(Protocol):
+    """What linking needs to know about the declared entities' annotations."""
+
+    def declared_with(self, pair: tuple[str, str]) -> tuple[EntityRef, ...]:
+        """The declared refs (sorted, distinct) one of whose intent observations has the pair."""
+        ...
+
+    def selectors_for(self, key: str) -> tuple[tuple[EntityRef, Selector], ...]:
+        """One (ref, selector) per intent observation with a valid selector under ``key``,
+        sorted by ref."""
+        ...
+
+
+def link_targets(observation: Observation, lookup: LinkLookup) -> tuple[EntityRef, ...]:
+    """The entities an actual observation enriches, in a stable order.
+
+    The first of its link pairs that a declared entity carries decides; else the
+    first selector key whose selectors match its labels; else its own ref.
+    """
+    for pair in observation.links:
+        found = lookup.declared_with(pair)
+        if found:
+            return found
+    for key in observation.selectors:
+        matched = tuple(
+            ref for ref, sel in lookup.selectors_for(key) if sel.matches(observation.labels)
+        )
+        if matched:
+            return matched
+    return (observation.ref,)
+
+
+def annotation_pairs(fields: Mapping[str, object]) -> Iterator[tuple[str, str]]:
+    """The (annotation key, value) pairs of an intent observation's fields that link."""
+    for path, value in fields.items():
+        if path.startswith(_PREFIX) and isinstance(value, str):
+            yield path[len(_PREFIX) :], value
+
+
 @dataclass
 class LinkIndex:
     """Declared entities indexed by the annotations that link cluster objects to them."""
@@ -74,32 +115,24 @@ class LinkIndex:
     by_annotation: Mapping[tuple[str, str], tuple[EntityRef, ...]]
     selectors: Mapping[str, tuple[tuple[EntityRef, Selector], ...]] = field(default_factory=dict)
 
+    def declared_with(self, pair: tuple[str, str]) -> tuple[EntityRef, ...]:
+        return self.by_annotation.get(pair, ())
+
+    def selectors_for(self, key: str) -> tuple[tuple[EntityRef, Selector], ...]:
+        return self.selectors.get(key, ())
+
     def targets(self, observation: Observation) -> tuple[EntityRef, ...]:
         """The entities this observation enriches, in a stable order."""
-        for pair in observation.links:
-            found = self.by_annotation.get(pair)
-            if found:
-                return found
-        for key in observation.selectors:
-            matched = tuple(
-                ref for ref, sel in self.selectors.get(key, ()) if sel.matches(observation.labels)
-            )
-            if matched:
-                return matched
-        return (observation.ref,)
+        return link_targets(observation, self)
 
 
 def build_index(declared: Mapping[EntityRef, Iterable[Mapping[str, object]]]) -> LinkIndex:
     """Index every declared entity's annotations (its intent fields)."""
     by_annotation: dict[tuple[str, str], set[EntityRef]] = defaultdict(set)
     selectors: dict[str, list[tuple[EntityRef, Selector]]] = defaultdict(list)
-    prefix = "metadata.annotations."
     for ref, field_sets in declared.items():
         for fields in field_sets:
-            for path, value in fields.items():
-                if not path.startswith(prefix) or not isinstance(value, str):
-                    continue
-                key = path[len(prefix) :]
+            for key, value in annotation_pairs(fields):
                 by_annotation[(key, value)].add(ref)
                 if key in SELECTOR_ANNOTATIONS:
                     selector = parse_selector(value)

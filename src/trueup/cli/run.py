@@ -36,12 +36,15 @@ def run_sync(config: Config, *, only: Sequence[str], accept_removals: Sequence[s
                 status.update(f"read {source_id}/{read.scope}…")
 
         try:
-            return sync(
+            outcome = sync(
                 config, store, only=only, accept_removals=accept_removals, progress=progress
             )
         finally:
             if status is not None:
                 status.stop()
+        if outcome.result is None:
+            outcome.tally = store.tally()
+        return outcome
 
 
 def print_summary(outcome: SyncOutcome) -> None:
@@ -56,6 +59,15 @@ def print_summary(outcome: SyncOutcome) -> None:
         by_severity: dict[str, int] = {}
         for f in findings:
             by_severity[f.severity.value] = by_severity.get(f.severity.value, 0) + 1
+    elif outcome.tally is not None:
+        total, emitted, by_severity = outcome.tally
+        table.add_row(
+            "entities",
+            f"{total} ({emitted} served to Backstage; {outcome.assembled} assembled by this sync)",
+        )
+    else:
+        by_severity = {}
+    if result is not None or outcome.tally is not None:
         table.add_row(
             "findings", ", ".join(f"{k}={v}" for k, v in sorted(by_severity.items())) or "none"
         )

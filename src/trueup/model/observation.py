@@ -10,10 +10,11 @@ read that did not complete, and replaces nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from trueup.errors import FailureKind
 from trueup.model.finding import Finding, JSONValue
@@ -61,6 +62,10 @@ class Observation:
     value pairs a declared entity may carry, such as
     ``("backstage.io/kubernetes-id", "payments")``) and by ``selectors``
     (annotation keys whose label selector may match ``labels``).
+
+    ``part`` names the piece of its scope the observation came from (a file of
+    a catalog source), the unit a source may keep unchanged between reads
+    (:attr:`Snapshot.kept`); None for sources that read their scope whole.
     """
 
     ref: EntityRef
@@ -74,6 +79,7 @@ class Observation:
     selectors: tuple[str, ...] = ()
     # Files a field's value was read from ($text/$json/$yaml): (field path, locator).
     references: tuple[tuple[str, str], ...] = ()
+    part: str | None = None
 
     def to_json(self) -> dict[str, JSONValue]:
         data: dict[str, JSONValue] = {
@@ -89,6 +95,8 @@ class Observation:
         }
         if self.references:  # only when there are some: stored observations stay as they were
             data["references"] = [list(pair) for pair in self.references]
+        if self.part is not None:
+            data["part"] = self.part
         return data
 
     @classmethod
@@ -106,7 +114,21 @@ class Observation:
             labels=dict(data.get("labels") or {}),
             selectors=tuple(data.get("selectors") or ()),
             references=tuple((str(f), str(loc)) for f, loc in data.get("references") or ()),
+            part=None if data.get("part") is None else str(data["part"]),
         )
+
+
+class StoredParts(Protocol):
+    """The stored snapshot of a scope, read part by part (given to sources as ``previous``)."""
+
+    @property
+    def token(self) -> str:
+        """Which stored state of the scope this is (the parts a read keeps are this one's)."""
+        ...
+
+    def observations(self, parts: Collection[str]) -> list[Observation]:
+        """The stored observations of these parts."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +144,7 @@ class Snapshot:
     scope: str
     nature: Nature
     read_at: datetime
-    observations: tuple[Observation, ...]
+    observations: Sequence[Observation]
     findings: tuple[Finding, ...] = ()
     version: str = ""
     # Something the revisions this read causes should say, e.g. "force-push on
@@ -131,9 +153,19 @@ class Snapshot:
     # Documents of each file (path -> count) that are no Backstage entity at all (a
     # Kubernetes manifest under ``**/*.yaml``): counted for the run's summary, not stored.
     ignored: Mapping[str, int] = field(default_factory=dict)
+    # Incremental reads. ``parts`` is a fingerprint of every part read (a file's
+    # content hash); ``kept`` names the parts whose stored observations stand
+    # unchanged: they are not repeated in ``observations``. A part's observations
+    # are always replaced as a whole. The part ``""`` holds the observations
+    # without a part, so ``kept={""}`` keeps a whole scope that has no parts.
+    parts: Mapping[str, str] = field(default_factory=dict)
+    kept: frozenset[str] = frozenset()
+    # A snapshot handed to a source as ``previous``: its parts, loaded on demand.
+    stored: StoredParts | None = field(default=None, compare=False, repr=False)
 
     @property
     def refs(self) -> frozenset[EntityRef]:
+        """The refs of ``observations`` (of a snapshot with kept parts: of its new ones only)."""
         return frozenset(o.ref for o in self.observations)
 
 
@@ -158,4 +190,5 @@ __all__ = [
     "ScopeFailure",
     "ScopeRead",
     "Snapshot",
+    "StoredParts",
 ]

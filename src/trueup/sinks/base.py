@@ -14,7 +14,7 @@ the sink is behind and the run says so).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -51,10 +51,14 @@ class Publication:
     that says why something changed). ``incomplete`` names scopes that failed
     in this run and were never read successfully: what is published lacks
     them entirely, and a sink that would remove their entities must not.
+    ``revised`` names the entities the commit revised (created, changed,
+    restored, removed) when known; ``revised_rows()`` gives those of them that
+    pass the gate, for a sink that rewrites only what changed.
     """
 
     __slots__ = (
         "__held",
+        "__rows_of",
         "__stored_rows",
         "accept_removals",
         "contributors",
@@ -77,9 +81,11 @@ class Publication:
         contributors: Callable[[EntityRef], Sequence[str]] = lambda ref: (),
         incomplete: Sequence[str] = (),
         revised: frozenset[EntityRef] | None = None,
+        rows_of: Callable[[Collection[EntityRef]], Iterable[FeedRow]] | None = None,
         accept_removals: bool = False,
     ) -> None:
         self.__stored_rows = stored_rows
+        self.__rows_of = rows_of
         self.__held: dict[tuple[str, str], Finding] = {}
         self.emission = emission
         self.read_at = read_at
@@ -92,8 +98,17 @@ class Publication:
 
     def rows(self) -> Iterator[FeedRow]:
         """The committed entities a Backstage can ingest as one location, ordered by ref."""
+        yield from self.__gated(self.__stored_rows())
+
+    def revised_rows(self) -> Iterator[FeedRow] | None:
+        """The revised entities that pass the gate; None when ``revised`` is not known."""
+        if self.revised is None or self.__rows_of is None:
+            return None
+        return self.__gated(self.__rows_of(self.revised) if self.revised else ())
+
+    def __gated(self, stored: Iterable[FeedRow]) -> Iterator[FeedRow]:
         held: list[Finding] = []
-        yield from publishable(self.__stored_rows(), self.emission, held)
+        yield from publishable(stored, self.emission, held)
         for finding in held:
             self.__held.setdefault((finding.subject, finding.code), finding)
 

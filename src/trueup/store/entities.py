@@ -13,39 +13,55 @@ one transaction. The work is proportional to what changed:
 
 An entity that is current but missing from the result gets a removal revision
 and is marked removed; nothing is ever deleted from ``entities`` or ``revisions``.
+
+With each document the entity's ``entity_terms`` (what its checks depend on:
+``r:`` relation targets, ``h:`` the repositories of its Argo CD places, ``d:``
+when discovered) and ``expires_at`` (its freshness schedule) are kept current;
+the incremental engine (:mod:`trueup.store.incremental`) reads them to find
+what to assemble again, and writes through :class:`EntityWriter` batch by batch.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from trueup.checks.relations import relation_targets
 from trueup.errors import StoreError
 from trueup.feed import feed_row
 from trueup.model.assembled import AssembledEntity, AssemblyResult
 from trueup.model.cause import revision_cause
 from trueup.model.finding import Finding
+from trueup.model.ref import EntityRef
+from trueup.model.repository import repository_key
 from trueup.store.engine import JSONText, json_text
 from trueup.store.records import Change, CommitSummary
-from trueup.store.schema import entities, findings, revisions
+from trueup.store.schema import entities, entity_terms, findings, revisions
+
+RELATION = "r:"
+HEAD = "h:"
+DISCOVERED = "d:"
+MaxAge = Mapping[str, timedelta | None]
 
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's variable limit
 
 
 @dataclass(frozen=True, slots=True)
 class _Current:
+    ref: EntityRef
     id: int
     revision: int
     content_hash: str
     document_hash: str
     findings_hash: str
     removed: bool
+    expires_at: datetime | None
 
 
 class _Plan:
@@ -62,21 +78,30 @@ class _Plan:
         self.revisions: list[dict[str, Any]] = []
         self.findings: list[dict[str, Any]] = []
         self.clear_findings: list[int] = []  # entity ids whose findings are replaced
+        self.terms: list[tuple[int | None, list[str]]] = []  # (entity id, terms); None: new
+        self.expiring: list[dict[str, Any]] = []  # rows whose expiry alone moved
+        self.revised_refs: list[EntityRef] = []  # entities that got a revision
         self.counts = {f.name: 0 for f in fields(CommitSummary)}
         # Revisions whose cause needs the entity's previous state: (row, entity id, new state).
         self.explained: list[tuple[dict[str, Any], AssembledEntity | None]] = []
 
-    def add(self, assembled: AssembledEntity, found: _Current | None) -> None:
+    def add(
+        self, assembled: AssembledEntity, found: _Current | None, expires_at: datetime | None
+    ) -> None:
         """Plan the writes for one entity of the result."""
         data = assembled.to_json()
         document = _dump(assembled, data)
         document_hash = _sha256(document)
         if found is None:
             self._create(assembled, document, document_hash, _findings_hash(assembled, data))
+            self.new[-1]["expires_at"] = expires_at
             return
         if not found.removed and found.document_hash == document_hash:
             self.counts["unchanged"] += 1  # the common case: nothing to write at all
+            if found.expires_at != expires_at:
+                self.expiring.append({"eid": found.id, "expires_at": expires_at})
             return
+        self.terms.append((found.id, terms_of(assembled)))
         content_hash = assembled.content_hash()
         row = {
             "eid": found.id,
@@ -87,6 +112,7 @@ class _Plan:
             **_feed(assembled),
             "removed": False,
             "refreshed_at": self.now,
+            "expires_at": expires_at,
         }
         if found.removed or content_hash != found.content_hash:
             change = Change.RESTORED if found.removed else Change.CHANGED
@@ -94,6 +120,7 @@ class _Plan:
             self.revised.append({**row, "revision": number, "updated_at": self.now})
             self._revision(found.id, number, change, content_hash, document, assembled=assembled)
             self.counts[change.value] += 1
+            self.revised_refs.append(assembled.ref)
         else:
             self.refreshed.append(row)  # newer ages, same content: no revision
             self.counts["unchanged"] += 1
@@ -105,14 +132,22 @@ class _Plan:
         """Plan the removal of a current entity that the result no longer has."""
         number = gone.revision + 1
         self.revised.append(
-            {"eid": gone.id, "revision": number, "removed": True, "updated_at": self.now}
+            {
+                "eid": gone.id,
+                "revision": number,
+                "removed": True,
+                "updated_at": self.now,
+                "expires_at": None,
+            }
         )
         self._revision(gone.id, number, Change.REMOVED, None, None, assembled=None)
         self.clear_findings.append(gone.id)
+        self.terms.append((gone.id, []))
         self.counts["removed"] += 1
+        self.revised_refs.append(gone.ref)
 
-    def apply(self, conn: Connection, loose_findings: Sequence[Finding]) -> None:
-        """Make the planned writes, in bulk."""
+    def apply(self, conn: Connection, loose_findings: Sequence[Finding] | None) -> None:
+        """Make the planned writes, in bulk; ``loose_findings`` None leaves those alone."""
         _explain(conn, self.explained)  # before the rows holding the previous states change
         if self.new:
             for row, entity_id in zip(self.new, _allocate_ids(conn, len(self.new)), strict=True):
@@ -131,20 +166,25 @@ class _Plan:
                 )
                 revision["cause"] += "; " + revision_cause(None, assembled)
                 self.findings.extend(_finding_rows(row["id"], entity_findings))
+                self.terms.append((row["id"], terms_of(assembled)))
         by_id = entities.c.id == sa.bindparam("eid")
         # executemany needs one set of keys per statement: removals have fewer.
         for rows in _group_by_keys(self.revised):
             conn.execute(sa.update(entities).where(by_id), rows)
         if self.refreshed:
             conn.execute(sa.update(entities).where(by_id), self.refreshed)
+        if self.expiring:
+            conn.execute(sa.update(entities).where(by_id), self.expiring)
         if self.revisions:
             conn.execute(sa.insert(revisions), self.revisions)
-        conn.execute(sa.delete(findings).where(findings.c.entity_id.is_(None)))
+        if loose_findings is not None:
+            conn.execute(sa.delete(findings).where(findings.c.entity_id.is_(None)))
         for chunk in _chunks(self.clear_findings):
             conn.execute(sa.delete(findings).where(findings.c.entity_id.in_(chunk)))
-        rows = self.findings + _finding_rows(None, loose_findings)
+        rows = self.findings + _finding_rows(None, loose_findings or ())
         if rows:
             conn.execute(sa.insert(findings), rows)
+        _write_terms(conn, self.terms)
 
     def summary(self) -> CommitSummary:
         return CommitSummary(**{**self.counts, "revisions_written": len(self.revisions)})
@@ -154,7 +194,7 @@ class _Plan:
     ) -> None:
         self.new.append(
             {
-                **dict(zip(("kind", "namespace", "name"), _key(assembled), strict=True)),
+                **dict(zip(("kind", "namespace", "name"), _key(assembled.ref), strict=True)),
                 "revision": 1,
                 "content_hash": assembled.content_hash(),
                 "document_hash": document_hash,
@@ -170,6 +210,7 @@ class _Plan:
         self.new_findings.append(assembled.findings)
         self.new_entities.append(assembled)
         self.counts["created"] += 1
+        self.revised_refs.append(assembled.ref)
 
     def _revision(
         self,
@@ -196,13 +237,24 @@ class _Plan:
 
 
 def write_entities(
-    conn: Connection, run_id: int, result: AssemblyResult, *, now: datetime, cause: str
+    conn: Connection,
+    run_id: int,
+    result: AssemblyResult,
+    *,
+    now: datetime,
+    cause: str,
+    max_age: MaxAge | None = None,
 ) -> CommitSummary:
-    """Bring the current entities, revisions and findings in line with ``result``."""
+    """Bring the current entities, revisions and findings in line with ``result``.
+
+    ``max_age`` (by source) sets each entity's freshness schedule; without it
+    no expiry is recorded.
+    """
     current = _load_current(conn)
     plan = _Plan(now=now, run_id=run_id, cause=cause)
     for assembled in result.entities.values():
-        plan.add(assembled, current.pop(_key(assembled), None))
+        expires = expires_at(assembled, max_age) if max_age is not None else None
+        plan.add(assembled, current.pop(_key(assembled.ref), None), expires)
     for gone in current.values():
         if not gone.removed:
             plan.remove(gone)
@@ -229,8 +281,98 @@ def _explain(
             row["cause"] += "; " + cause
 
 
-def _key(assembled: AssembledEntity) -> tuple[str, str, str]:
-    ref = assembled.ref
+class EntityWriter:
+    """Writes an incremental commit's entities batch by batch; counts add up over batches."""
+
+    def __init__(self, conn: Connection, *, run_id: int, now: datetime, cause: str) -> None:
+        self.conn = conn
+        self.run_id, self.now, self.cause = run_id, now, cause
+        self.totals = {f.name: 0 for f in fields(CommitSummary)}
+        self.revised: list[EntityRef] = []  # entities that got a revision, in write order
+
+    def write(
+        self,
+        assembled: Sequence[tuple[AssembledEntity, datetime | None]],
+        absent: Collection[EntityRef],
+    ) -> list[tuple[EntityRef, Change]]:
+        """Write the assembled entities (with their expiry) and remove the absent ones.
+
+        Returns the entities whose presence changed (created, restored, removed).
+        """
+        keys = [_key(a.ref) for a, _ in assembled] + [_key(ref) for ref in absent]
+        current = _load_current(self.conn, keys)
+        plan = _Plan(now=self.now, run_id=self.run_id, cause=self.cause)
+        moved: list[tuple[EntityRef, Change]] = []
+        for entity, expires in assembled:
+            found = current.get(_key(entity.ref))
+            if found is None:
+                moved.append((entity.ref, Change.CREATED))
+            elif found.removed:
+                moved.append((entity.ref, Change.RESTORED))
+            plan.add(entity, found, expires)
+        for ref in absent:
+            gone = current.get(_key(ref))
+            if gone is not None and not gone.removed:
+                plan.remove(gone)
+                moved.append((ref, Change.REMOVED))
+        plan.apply(self.conn, None)
+        self.revised.extend(plan.revised_refs)
+        for name, count in _counts(plan):
+            self.totals[name] += count
+        return moved
+
+    def summary(self) -> CommitSummary:
+        return CommitSummary(**self.totals)
+
+
+def _counts(plan: _Plan) -> Iterator[tuple[str, int]]:
+    summary = plan.summary()
+    for f in fields(CommitSummary):
+        yield f.name, getattr(summary, f.name)
+
+
+def expires_at(assembled: AssembledEntity, max_age: MaxAge) -> datetime | None:
+    """When the first status the entity shows as fresh turns stale, or None if never."""
+    moments = [
+        place.provenance.observed_at + age
+        for place in assembled.places
+        if not place.stale and (age := max_age.get(place.provenance.source)) is not None
+    ]
+    return min(moments) if moments else None
+
+
+def terms_of(assembled: AssembledEntity) -> list[str]:
+    """What the entity's checks depend on beyond its own observations."""
+    terms = {
+        RELATION + str(target)
+        for _, _, target in relation_targets(assembled.ref, assembled.entity.get("spec"))
+        if target is not None
+    }
+    terms.update(
+        HEAD + repository_key(place.value)
+        for place in assembled.places
+        if place.key == "argocd-repo"
+    )
+    if assembled.discovered:
+        terms.add(DISCOVERED)
+    return sorted(terms)
+
+
+def _write_terms(conn: Connection, terms: Sequence[tuple[int | None, list[str]]]) -> None:
+    ids = [entity_id for entity_id, _ in terms if entity_id is not None]
+    for chunk in _chunks(ids):
+        conn.execute(sa.delete(entity_terms).where(entity_terms.c.entity_id.in_(chunk)))
+    rows = [
+        {"entity_id": entity_id, "term": term}
+        for entity_id, items in terms
+        if entity_id is not None
+        for term in items
+    ]
+    if rows:
+        conn.execute(sa.insert(entity_terms), rows)
+
+
+def _key(ref: EntityRef) -> tuple[str, str, str]:
     return (ref.kind.lower(), ref.namespace.lower(), ref.name.lower())
 
 
@@ -251,7 +393,10 @@ def _allocate_ids(conn: Connection, count: int) -> list[int]:
     return list(range(start, start + count))
 
 
-def _load_current(conn: Connection) -> dict[tuple[str, str, str], _Current]:
+def _load_current(
+    conn: Connection, keys: Sequence[tuple[str, str, str]] | None = None
+) -> dict[tuple[str, str, str], _Current]:
+    """The stored rows of every entity, or of the given (kind, namespace, name) keys."""
     query = sa.select(
         entities.c.kind,
         entities.c.namespace,
@@ -262,8 +407,49 @@ def _load_current(conn: Connection) -> dict[tuple[str, str, str], _Current]:
         entities.c.document_hash,
         entities.c.findings_hash,
         entities.c.removed,
+        entities.c.expires_at,
     )
-    return {(row[0], row[1], row[2]): _Current(*row[3:]) for row in conn.execute(query)}
+    if keys is None:
+        return {(r[0], r[1], r[2]): _current(tuple(r)) for r in conn.execute(query)}
+    found: dict[tuple[str, str, str], _Current] = {}
+    for condition in by_ref_keys(keys):
+        found.update(
+            {(r[0], r[1], r[2]): _current(tuple(r)) for r in conn.execute(query.where(condition))}
+        )
+    return found
+
+
+def by_ref_keys(keys: Iterable[tuple[str, str, str]]) -> Iterator[sa.ColumnElement[bool]]:
+    """Conditions selecting entities by (kind, namespace, name), chunk by chunk.
+
+    Each is ``kind = … AND namespace = … AND name IN (…)``: the unique index on
+    (kind, namespace, name) answers it on SQLite and PostgreSQL alike (a row-value
+    ``IN`` makes SQLite scan the table).
+    """
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for kind, namespace, name in sorted(set(keys)):
+        grouped.setdefault((kind, namespace), []).append(name)
+    for (kind, namespace), names in grouped.items():
+        for start in range(0, len(names), _CHUNK):
+            yield sa.and_(
+                entities.c.kind == kind,
+                entities.c.namespace == namespace,
+                entities.c.name.in_(names[start : start + _CHUNK]),
+            )
+
+
+def _current(row: tuple[Any, ...]) -> _Current:
+    kind, namespace, name, entity_id, revision, content, document, found, removed, expires = row
+    return _Current(
+        EntityRef(kind, namespace, name),
+        entity_id,
+        revision,
+        content,
+        document,
+        found,
+        removed,
+        expires,
+    )
 
 
 def _dump(assembled: AssembledEntity, data: Any) -> JSONText:

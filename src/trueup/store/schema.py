@@ -7,9 +7,16 @@ under ``migrations/versions`` create them, and a test checks that both agree
 What lives where:
 
 - ``scopes`` — one row per (source, scope) ever read, with its health;
-- ``snapshots`` — the current snapshot of a scope (one row per scope) and
-  ``observations`` — its observations, keyed by (scope, position);
-- ``entities`` — the current assembled entity per ref (removed ones are kept);
+- ``snapshots`` — the current snapshot of a scope (one row per scope),
+  ``snapshot_parts`` — the fingerprint of each part (file) of it, and
+  ``observations`` — its observations, one row each, found by scope and part
+  or by entity ref; ``observation_terms`` index them for the incremental
+  engine (annotations of intent, links, selectors and targets of actual ones);
+- ``entities`` — the current assembled entity per ref (removed ones are kept),
+  with ``entity_terms`` (what its checks depend on: relation targets, repository
+  heads) and ``expires_at`` (when status it shows as fresh turns stale);
+- ``assembly_state`` — what the last commit assembled with (policy fingerprint,
+  git heads, whether an actual source exists), to tell what must be assembled again;
 - ``revisions`` — every version of every entity, never deleted;
 - ``findings`` — the current findings (replaced on every commit);
 - ``sync_runs``, ``webhook_deliveries``, ``jobs`` — operations.
@@ -99,27 +106,47 @@ snapshots = sa.Table(
     sa.Column("nature", sa.String(16), nullable=False),
     sa.Column("read_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Text, nullable=False),
-    # sha256 over the observations without their observed-at times: an identical
-    # re-read leaves the observation rows alone.
-    sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("item_count", sa.Integer, nullable=False),
     sa.Column("findings", _json(), nullable=False),
-    # After an identical re-read, the newer observed-at times: one ISO string for
-    # all observations, or one per position. NULL: the rows' own times are current.
-    sa.Column("observed_at", _json(), nullable=True),
+)
+
+snapshot_parts = sa.Table(
+    "snapshot_parts",
+    metadata,
+    sa.Column("scope_id", sa.ForeignKey("scopes.id"), primary_key=True),
+    sa.Column("part", sa.Text, primary_key=True),
+    sa.Column("fingerprint", sa.Text, nullable=False),
 )
 
 observations = sa.Table(
     "observations",
     metadata,
-    sa.Column("scope_id", sa.ForeignKey("scopes.id"), primary_key=True),
-    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("id", _id(), primary_key=True),
+    sa.Column("scope_id", sa.ForeignKey("scopes.id"), nullable=False),
+    sa.Column("part", sa.Text, nullable=False),  # "" when the source has no parts
     sa.Column("ref", sa.Text, nullable=False),
-    sa.Column("locator", sa.Text, nullable=False),
     sa.Column("nature", sa.String(16), nullable=False),
-    sa.Column("observed_at", UTCDateTime, nullable=False),
-    # Observation.to_json() without provenance.observed_at (that is the column).
-    sa.Column("payload", _json(), nullable=False),
+    # sha256 of the payload: equal digests, equal observations (times included).
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("payload", _json(), nullable=False),  # Observation.to_json()
+    sa.Index(None, "scope_id", "part"),
+    sa.Index(None, "ref"),
+)
+
+observation_terms = sa.Table(
+    "observation_terms",
+    metadata,
+    sa.Column("observation_id", sa.ForeignKey("observations.id"), nullable=False),
+    sa.Column("term", sa.Text, nullable=False),
+    sa.Index(None, "term", "observation_id"),
+    sa.Index(None, "observation_id"),
+)
+
+assembly_state = sa.Table(
+    "assembly_state",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", _json(), nullable=True),
 )
 
 entities = sa.Table(
@@ -146,7 +173,20 @@ entities = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),  # when the current revision was written
     sa.Column("refreshed_at", UTCDateTime, nullable=False),  # when the document was last written
+    # When the first status shown as fresh turns stale (NULL: never): the
+    # freshness schedule, so expiry needs no scan of every entity.
+    sa.Column("expires_at", UTCDateTime, nullable=True),
     sa.UniqueConstraint("kind", "namespace", "name"),
+    sa.Index(None, "expires_at"),
+)
+
+entity_terms = sa.Table(
+    "entity_terms",
+    metadata,
+    sa.Column("entity_id", sa.ForeignKey("entities.id"), nullable=False),
+    sa.Column("term", sa.Text, nullable=False),
+    sa.Index(None, "term", "entity_id"),
+    sa.Index(None, "entity_id"),
 )
 
 revisions = sa.Table(

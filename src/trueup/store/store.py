@@ -1,8 +1,10 @@
 """The Store: trueup's only door to the database (SQLite or PostgreSQL).
 
-The pipeline calls :meth:`Store.start_run`, :meth:`Store.commit` and
-:meth:`Store.finish_run`; the API, feed, dashboard and CLI read through the
-query methods. :meth:`Store.commit` writes a whole sync result in one
+The pipeline calls :meth:`Store.start_run`, :meth:`Store.commit_reads` (the
+incremental engine, :mod:`trueup.store.incremental`) or :meth:`Store.commit`
+(a result assembled from scratch) and :meth:`Store.finish_run`; sources read
+against :meth:`Store.previous_snapshots`; the API, feed, dashboard and CLI read
+through the query methods. A commit writes a whole sync result in one
 transaction, so a reader sees the previous complete state or the new one, never
 a mix (SPEC 5.6). Writers are serialised: ``BEGIN IMMEDIATE`` on SQLite, an
 advisory transaction lock on PostgreSQL.
@@ -18,15 +20,12 @@ from __future__ import annotations
 from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.util.exc import CommandError
 from sqlalchemy.engine import URL, Connection, Engine
 
 from trueup.errors import ConcurrentCommitError, StoreError
@@ -43,7 +42,14 @@ from trueup.store.engine import (
     serialise_writers,
     translated,
 )
-from trueup.store.entities import write_entities
+from trueup.store.entities import by_ref_keys, write_entities
+from trueup.store.incremental import (
+    CommitRequest,
+    CommitResult,
+    apply_reads,
+    commit_reads,
+    forget_assembly,
+)
 from trueup.store.records import (
     Change,
     CommitSummary,
@@ -83,6 +89,10 @@ class Store:
 
     def upgrade(self) -> None:
         """Apply the migrations shipped in the package (``alembic upgrade head``)."""
+        from alembic import command  # imported here: only upgrades need Alembic
+        from alembic.config import Config
+        from alembic.util.exc import CommandError
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
         try:
@@ -134,6 +144,7 @@ class Store:
         cause: str,
         held: Mapping[tuple[str, str], int] = _NO_HOLDS,
         based_on: int | None = None,
+        max_age: Mapping[str, timedelta | None] | None = None,
     ) -> CommitSummary:
         """Store a sync result atomically: snapshots, scope health, entities, findings.
 
@@ -143,22 +154,59 @@ class Store:
         ``based_on`` is the :meth:`generation` the result was assembled from: if
         another commit landed since, :class:`ConcurrentCommitError` is raised and
         nothing is written (the caller assembles again from the new state).
+        ``max_age`` (by source) records each entity's freshness schedule.
         """
         with translated("commit", self._url), self._write() as conn:
-            serialise_writers(conn)
-            if based_on is not None and (landed := _generation(conn)) != based_on:
-                raise ConcurrentCommitError(
-                    f"sync run {landed} committed after this result was assembled "
-                    f"from generation {based_on}"
-                )
-            marked = conn.execute(
-                sa.update(sync_runs).where(sync_runs.c.id == run_id).values(committed_at=now)
+            _begin_commit(conn, run_id, now, based_on)
+            ids = snapshot_rows.scope_ids(conn, {(r.source, r.scope) for r in reads} | set(held))
+            applied = apply_reads(
+                conn, run_id, reads, scope_ids=ids, accepted=None, max_ratio=1.0, carried_held={}
             )
-            if marked.rowcount != 1:
-                raise StoreError(f"commit refers to sync run {run_id}, which does not exist")
-            replaced, unchanged = snapshot_rows.write_reads(conn, run_id, reads, held)
-            summary = write_entities(conn, run_id, result, now=now, cause=cause)
-        return replace(summary, snapshots_replaced=replaced, snapshots_unchanged=unchanged)
+            snapshot_rows.write_health(conn, ids, reads, held, applied.superseded)
+            summary = write_entities(conn, run_id, result, now=now, cause=cause, max_age=max_age)
+            forget_assembly(conn)
+        return replace(
+            summary, snapshots_replaced=applied.replaced, snapshots_unchanged=applied.unchanged
+        )
+
+    def commit_reads(
+        self,
+        run_id: int,
+        reads: Sequence[Snapshot | ScopeFailure],
+        request: CommitRequest,
+        *,
+        cause: str,
+        based_on: int | None = None,
+    ) -> CommitResult:
+        """Store a sync's reads and assemble, in the same transaction, what they changed.
+
+        The removal guard runs here, on the stored rows (``request.accepted`` and
+        ``max_ratio``). ``based_on`` as in :meth:`commit`. A read that keeps parts
+        whose stored fingerprints changed meanwhile is not applied
+        (``CommitResult.superseded``).
+        """
+        with translated("commit", self._url), self._write() as conn:
+            _begin_commit(conn, run_id, request.now, based_on)
+            keys = {(r.source, r.scope) for r in reads} | set(request.carried_held)
+            ids = snapshot_rows.scope_ids(conn, keys)
+            result = commit_reads(conn, run_id, reads, request, scope_ids=ids, cause=cause)
+            counts = {key: len(refs) for key, refs in result.held.items()}
+            snapshot_rows.write_health(conn, ids, reads, counts, result.superseded)
+        return result
+
+    def previous_snapshots(self) -> dict[tuple[str, str], Snapshot]:
+        """The current snapshots as sources read against them: observations load on first use.
+
+        A source that splits its scope into parts reads ``Snapshot.parts`` (the
+        fingerprints) and asks ``Snapshot.stored`` for the parts it needs.
+        """
+        with translated("reading snapshots", self._url), self._read() as conn:
+            return snapshot_rows.previous_snapshots(conn, self._reader)
+
+    @contextmanager
+    def _reader(self) -> Iterator[Connection]:
+        with translated("reading a snapshot", self._url), self._read() as conn:
+            yield conn
 
     def generation(self) -> int:
         """The id of the last sync run whose commit landed (0 before any)."""
@@ -204,12 +252,24 @@ class Store:
             for row in rows:
                 yield _stored_entity(row)
 
-    def feed_rows(self, *, kinds: frozenset[str] | None = None) -> Generator[FeedRow, None, None]:
+    def feed_rows(
+        self, *, kinds: frozenset[str] | None = None, refs: Collection[EntityRef] | None = None
+    ) -> Generator[FeedRow, None, None]:
         """Every emitted, current entity's feed text ordered by ref, streamed.
 
         Only the pre-rendered feed columns are read, so serving 100,000 entities
-        costs no JSON decoding. ``kinds`` filters by lowercase kind.
+        costs no JSON decoding. ``kinds`` filters by lowercase kind, ``refs``
+        to those entities (read in chunks, each chunk in ref order).
         """
+        if refs is not None:
+            for condition in by_ref_keys((r.kind, r.namespace, r.name) for r in refs):
+                yield from self._feed_rows(kinds, condition)
+            return
+        yield from self._feed_rows(kinds, None)
+
+    def _feed_rows(
+        self, kinds: frozenset[str] | None, condition: sa.ColumnElement[bool] | None
+    ) -> Generator[FeedRow, None, None]:
         query = (
             sa.select(
                 entities.c.kind,
@@ -225,6 +285,8 @@ class Store:
         )
         if kinds is not None:
             query = query.where(entities.c.kind.in_(sorted(kinds)))
+        if condition is not None:
+            query = query.where(condition)
         with (
             translated("reading the feed", self._url),
             self._read() as conn,
@@ -283,13 +345,20 @@ class Store:
             for row in rows
         ]
 
-    def findings(self, *, codes: Collection[str] | None = None) -> list[Finding]:
-        """The current findings, of entities and of files/scopes, by subject and code."""
+    def findings(
+        self, *, codes: Collection[str] | None = None, loose: bool = False
+    ) -> list[Finding]:
+        """The current findings, of entities and of files/scopes, by subject and code.
+
+        ``loose`` keeps only those that belong to no entity (files, scopes).
+        """
         query = sa.select(findings).order_by(
             findings.c.subject, findings.c.code, findings.c.message, findings.c.id
         )
         if codes is not None:
             query = query.where(findings.c.code.in_(sorted(codes)))
+        if loose:
+            query = query.where(findings.c.entity_id.is_(None))
         with translated("reading findings", self._url), self._read() as conn:
             rows = conn.execute(query).all()
         return [
@@ -302,6 +371,18 @@ class Store:
             )
             for row in rows
         ]
+
+    def tally(self) -> tuple[int, int, dict[str, int]]:
+        """Current entities, how many are served to Backstage, and findings by severity."""
+        served = sa.func.sum(sa.case((entities.c.feed_yaml.is_not(None), 1), else_=0))
+        with translated("counting entities", self._url), self._read() as conn:
+            total, emitted = conn.execute(
+                sa.select(sa.func.count(), served).where(entities.c.removed.is_(False))
+            ).one()
+            counted = conn.execute(
+                sa.select(findings.c.severity, sa.func.count()).group_by(findings.c.severity)
+            ).all()
+        return int(total), int(emitted or 0), {str(k): int(v) for k, v in counted}
 
     def scopes(self) -> list[ScopeHealth]:
         """The health of every scope ever read, by source and scope."""
@@ -376,6 +457,21 @@ def _stored_entity(row: sa.Row[Any]) -> StoredEntity:
         updated_at=row.updated_at,
         removed=row.removed,
     )
+
+
+def _begin_commit(conn: Connection, run_id: int, now: datetime, based_on: int | None) -> None:
+    """Serialise writers, refuse a commit based on an older generation, mark the run."""
+    serialise_writers(conn)
+    if based_on is not None and (landed := _generation(conn)) != based_on:
+        raise ConcurrentCommitError(
+            f"sync run {landed} committed after this result was assembled "
+            f"from generation {based_on}"
+        )
+    marked = conn.execute(
+        sa.update(sync_runs).where(sync_runs.c.id == run_id).values(committed_at=now)
+    )
+    if marked.rowcount != 1:
+        raise StoreError(f"commit refers to sync run {run_id}, which does not exist")
 
 
 def _generation(conn: Connection) -> int:

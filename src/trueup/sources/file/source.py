@@ -20,6 +20,13 @@ file's parse depended on besides its bytes (the files its ``$text``/``$json``/
 ``$yaml`` placeholders read, the emission policy) is remembered in
 ``files.json`` in the source's data folder: a change to a referenced file alone
 parses the descriptor again. Placeholders read only inside the folder.
+
+Each file is a *part* of the scope (``Observation.part``; its fingerprint,
+:func:`~trueup.sources.file.previous.part_fingerprint`, covers its content
+hash and the versions of the files its placeholders read). Against a stored
+snapshot (``previous.stored``), an unchanged file is not even loaded: the
+snapshot names it in ``kept`` and the store keeps its rows; only a file that
+changed, broke or holds a Location has its stored observations read.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +63,12 @@ from trueup.sources.descriptors import (
     previous_by_path,
 )
 from trueup.sources.file.config import FileSourceConfig
+from trueup.sources.file.previous import (
+    InMemoryPrevious,
+    Previous,
+    StoredPrevious,
+    part_fingerprint,
+)
 from trueup.sources.placeholders import Referenced, Refusal
 
 _FOLLOWED_TYPES = (None, "file")
@@ -141,7 +154,12 @@ class FileSource:
             return ScopeFailure(self.id, self.scope, included.kind, included.message, now)
 
         last = context.previous.get(self.scope)
-        previous = previous_by_path(last)
+        stored = last.stored if last is not None else None
+        previous: Previous = (
+            StoredPrevious(stored, last.parts)
+            if last is not None and stored is not None and last.parts
+            else InMemoryPrevious(previous_by_path(last))
+        )
         policy = context.emission
         state_path = context.data_dir / "files.json" if context.data_dir is not None else None
         remembered = _load_state(state_path, policy.fingerprint)
@@ -155,13 +173,23 @@ class FileSource:
         observations: list[Observation] = []
         findings: list[Finding] = []
         state: dict[str, dict[str, Any]] = {}
+        parts: dict[str, str] = {}
+        kept_parts: set[str] = set()
         for path in sorted(walk.reads):
             read = walk.reads[path]
             findings.extend(read.findings)
             kept = walk.kept.get(path)
             start = len(observations)
+            documents: int | None = None
             if kept is not None:
-                observations.extend(kept)
+                stored_print = previous.fingerprint(path)
+                if stored_print is not None:  # the store keeps these rows as they are
+                    kept_parts.add(path)
+                    parts[path] = stored_print
+                    documents = walk.documents.get(path, len(kept))
+                else:
+                    observations.extend(replace(o, part=path) for o in kept)
+                    parts[path] = part_fingerprint(read.digest, read.dependencies, kept)
             elif read.parsed is not None:
                 folder = (root / path).parent
                 fresh = read.parsed.observe(
@@ -170,11 +198,17 @@ class FileSource:
                     source_location=f"file:{folder}/",
                     reference_locator=lambda where, version: f"{self.id}@{version[:12]}:{where}",
                 )
-                observations.extend(fresh)
-                observations.extend(kept_for_invalid(read.findings, previous.get(path, ()), fresh))
+                mine = [
+                    *fresh,
+                    *kept_for_invalid(read.findings, previous.get(path, ()), fresh),
+                ]
+                observations.extend(replace(o, part=path) for o in mine)
+                parts[path] = part_fingerprint(read.digest, read.dependencies, mine)
+            else:
+                parts[path] = part_fingerprint(read.digest, read.dependencies, ())
             state[path] = {
                 "digest": read.digest,
-                "documents": len(observations) - start,
+                "documents": len(observations) - start if documents is None else documents,
                 "ignored": read.ignored,
                 "dependencies": [list(d) for d in read.dependencies],
             }
@@ -190,6 +224,8 @@ class FileSource:
             findings=tuple(findings),
             version=version,
             ignored={path: read.ignored for path, read in walk.reads.items() if read.ignored},
+            parts=parts,
+            kept=frozenset(kept_parts),
         )
 
 
@@ -200,7 +236,7 @@ class _Walk:
         self,
         source: FileSource,
         root: Path,
-        previous: dict[str, tuple[Observation, ...]],
+        previous: Previous,
         previous_findings: dict[str, tuple[Finding, ...]],
         *,
         context: ReadContext,
@@ -216,6 +252,8 @@ class _Walk:
         self.previous_findings = previous_findings
         self.reads: dict[str, _FileRead] = {}
         self.kept: dict[str, tuple[Observation, ...]] = {}
+        # Files kept unloaded from the store: how many observations files.json says they have.
+        self.documents: dict[str, int] = {}
         self.location_findings: list[Finding] = []
 
     def visit(self, start: str) -> None:
@@ -267,9 +305,8 @@ class _Walk:
             self.kept[path] = self.previous.get(path, ())
             return observation_targets(self.kept[path])
         digest = hashlib.sha256(data).hexdigest()
-        before = self.previous.get(path, ())
         entry = self.remembered.get(path)
-        if entry is not None and self._unchanged(entry, digest, before):
+        if entry is not None and self._unchanged(path, entry, digest):
             # The same bytes and references as last time: no parsing, the same
             # observations and findings.
             dependencies = tuple((str(p), v) for p, v in entry["dependencies"])
@@ -280,8 +317,12 @@ class _Walk:
                 ignored=int(entry["ignored"]),
                 dependencies=dependencies,
             )
-            self.kept[path] = before
-            return observation_targets(before)
+            if self.previous.fingerprint(path) is None:
+                self.kept[path] = self.previous.get(path, ())
+            else:  # loaded only when needed: the store keeps them
+                self.kept[path] = ()
+                self.documents[path] = int(entry["documents"])
+            return self.previous.kept_targets(path)
         parsed = parse_descriptor_file(
             data,
             source=source.id,
@@ -300,7 +341,7 @@ class _Walk:
             dependencies=parsed.dependencies,
         )
         if not parsed.ok and self.previous.get(path):
-            self.kept[path] = self.previous[path]
+            self.kept[path] = self.previous.get(path)
             return observation_targets(self.kept[path])
         return [
             target
@@ -308,19 +349,24 @@ class _Walk:
             for target in location_targets(document.index, document.fields)
         ]
 
-    def _unchanged(
-        self, entry: Mapping[str, Any], digest: str, before: tuple[Observation, ...]
-    ) -> bool:
-        """The file, and every file its placeholders read, are as they were parsed last time."""
+    def _unchanged(self, path: str, entry: Mapping[str, Any], digest: str) -> bool:
+        """The file, and every file its placeholders read, are as they were parsed last time.
+
+        ``entry`` (files.json) says what the parse depended on; the previous read
+        must be that parse: the same bytes, and for a stored part a fingerprint
+        naming the same referenced versions (files.json is written when a read
+        ends, the store only when its commit lands).
+        """
         marker = _prefix(self.source.id, digest) + ":"
-        if entry.get("digest") != digest or entry.get("documents") != len(before):
+        if entry.get("digest") != digest:
             return False
-        if not all(o.provenance.locator.startswith(marker) for o in before):
+        if not self.previous.unchanged(path, digest, marker, entry.get("documents")):
+            return False
+        dependencies = [(str(p), v) for p, v in entry["dependencies"]]
+        if not self.previous.matches(path, dependencies):
             return False
         max_bytes = self.policy.max_placeholder_bytes
-        return all(
-            self.references.read(str(p), max_bytes).version == v for p, v in entry["dependencies"]
-        )
+        return all(self.references.read(p, max_bytes).version == v for p, v in dependencies)
 
     def _resolve(self, path: str, target: LocationTarget) -> str | None:
         """The target as a path relative to the root, or None after reporting why not."""

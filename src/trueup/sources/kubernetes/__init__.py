@@ -12,8 +12,27 @@ All three share the collectors (:mod:`~trueup.sources.kubernetes.collectors`,
 used only in :mod:`~trueup.sources.kubernetes.transport`.
 """
 
-from trueup.sources.kubernetes.live import KubernetesLiveSource
-from trueup.sources.kubernetes.snapshot import KubernetesSnapshotSource
-from trueup.sources.kubernetes.watch_source import KubernetesWatchSource
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trueup.sources.kubernetes.live import KubernetesLiveSource
+    from trueup.sources.kubernetes.snapshot import KubernetesSnapshotSource
+    from trueup.sources.kubernetes.watch_source import KubernetesWatchSource
 
 __all__ = ["KubernetesLiveSource", "KubernetesSnapshotSource", "KubernetesWatchSource"]
+
+# Imported on first use: reading exports must not pay for loading the Kubernetes client.
+_HOMES = {
+    "KubernetesLiveSource": "trueup.sources.kubernetes.live",
+    "KubernetesSnapshotSource": "trueup.sources.kubernetes.snapshot",
+    "KubernetesWatchSource": "trueup.sources.kubernetes.watch_source",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -528,11 +528,45 @@ def collect(
     mappings: Sequence[CompiledMapping] = (),
 ) -> Collected:
     """Run the collector of each object's kind (in the enabled ``groups``), and the mappings."""
-    enabled = set(groups)
     items = [as_map(item) for item in objects]
+    return collect_items(
+        items,
+        roles_of(items, groups),
+        source=source,
+        scope=scope,
+        observed_at=observed_at,
+        groups=groups,
+        mappings=mappings,
+    )
+
+
+def defines_roles(obj: Mapping[str, object]) -> bool:
+    """Whether ``roles_of`` must see this object: anything but the built-in collected kinds."""
+    return (as_text(obj.get("apiVersion")), as_text(obj.get("kind"))) not in COLLECTED_KINDS
+
+
+def roles_of(
+    definitions: Sequence[Mapping[str, object]], groups: Iterable[str]
+) -> dict[tuple[str, str], Role]:
+    """(apiVersion, kind) → role, Crossplane's from its definitions among ``definitions``."""
     roles = dict(COLLECTED_KINDS)
-    if "crossplane" in enabled:
-        roles.update(crossplane_roles(items))
+    if "crossplane" in set(groups):
+        roles.update(crossplane_roles(definitions))
+    return roles
+
+
+def collect_items(
+    items: Iterable[Mapping[str, object]],
+    roles: Mapping[tuple[str, str], Role],
+    *,
+    source: str,
+    scope: str,
+    observed_at: datetime,
+    groups: Iterable[str] = ("workloads", "argocd", "crossplane"),
+    mappings: Sequence[CompiledMapping] = (),
+) -> Collected:
+    """:func:`collect` once the roles are known: one pass, so ``items`` may be a stream."""
+    enabled = set(groups)
     observations: list[Observation] = []
     skipped: Counter[str] = Counter()
     for raw in items:

@@ -17,9 +17,14 @@ removal guard holds its entities until the removal is accepted; only a pattern
 that matches nothing on the first read is a failure (likely a wrong path). The
 observations of a scope are as old as the export: their ``observed_at`` is the
 newest modification time of its files, so an old export turns stale after
-``max_age``. The objects are turned into observations by
+``max_age``. An export whose files (names, modification times and bytes) are
+those the stored snapshot (``previous.stored``) was read from is not parsed again: the snapshot
+keeps its stored observations (``kept={""}``, fingerprint in ``parts``). The
+objects are turned into observations by
 :mod:`trueup.sources.kubernetes.collectors` (Crossplane kinds are found through
 the XRDs and CRDs in the export) and by the source's declarative ``mappings``.
+An export file over 16 MB is read item by item
+(:mod:`~trueup.sources.kubernetes.export_stream`), never loaded whole.
 """
 
 from __future__ import annotations
@@ -27,17 +32,27 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from trueup.errors import ConfigError
-from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
+from trueup.model.observation import (
+    FailureKind,
+    Nature,
+    Observation,
+    ScopeFailure,
+    ScopeRead,
+    Snapshot,
+)
 from trueup.sources.base import ReadContext
-from trueup.sources.kubernetes.collectors import collect
+from trueup.sources.kubernetes.collectors import collect, collect_items, defines_roles, roles_of
 from trueup.sources.kubernetes.config import KubernetesSourceConfig
-from trueup.sources.kubernetes.mappings import compile_mappings
+from trueup.sources.kubernetes.export_stream import ListHead, NotAStreamableList, list_items
+from trueup.sources.kubernetes.mappings import CompiledMapping, compile_mappings
+from trueup.sources.kubernetes.objects import as_map
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +110,16 @@ class KubernetesSnapshotSource:
             if wanted(scope):  # its export is gone: an empty read, which the removal guard holds
                 yield self._vanished(context, scope)
 
+    def _streamed(self, path: Path, scope: str) -> tuple[tuple[Observation, ...], str] | None:
+        if not path.is_file() or path.stat().st_size <= STREAM_BYTES:
+            return None
+        found = streamed_export(
+            path, source=self.id, scope=scope, groups=self.config.collect, mappings=self.mappings
+        )
+        if found is None or not found[1]:  # no resourceVersion: the version is the content hash
+            return None
+        return found
+
     def _vanished(self, context: ReadContext, scope: str) -> Snapshot:
         return Snapshot(
             source=self.id,
@@ -115,6 +140,35 @@ class KubernetesSnapshotSource:
                 f"{named} would all be the scope {scope!r}; rename all but one",
                 context.now(),
             )
+        fingerprint = export_fingerprint(paths[0])
+        if isinstance(fingerprint, ExportError):
+            return ScopeFailure(
+                self.id, scope, fingerprint.kind, fingerprint.message, context.now()
+            )
+        before = context.previous.get(scope)
+        if before is not None and before.stored and before.parts.get(WHOLE) == fingerprint:
+            return Snapshot(
+                source=self.id,
+                scope=scope,
+                nature=Nature.ACTUAL,
+                read_at=context.now(),
+                observations=(),
+                version=before.version,
+                parts={WHOLE: fingerprint},
+                kept=frozenset({WHOLE}),
+            )
+        streamed = self._streamed(paths[0], scope)
+        if streamed is not None:
+            observations, version = streamed
+            return Snapshot(
+                source=self.id,
+                scope=scope,
+                nature=Nature.ACTUAL,
+                read_at=context.now(),
+                observations=observations,
+                version=version,
+                parts={WHOLE: fingerprint},
+            )
         export = read_export(paths[0])
         if isinstance(export, ExportError):
             return ScopeFailure(self.id, scope, export.kind, export.message, context.now())
@@ -133,7 +187,70 @@ class KubernetesSnapshotSource:
             read_at=context.now(),
             observations=collected.observations,
             version=export.version,
+            parts={WHOLE: fingerprint},
         )
+
+
+WHOLE = ""  # the part of a scope's observations that have no part of their own
+_CHUNK = 1 << 20
+
+
+def export_fingerprint(path: Path) -> str | ExportError:
+    """A hash over an export's file names, modification times and bytes (read in chunks)."""
+    files = sorted(p for p in path.glob("*.json") if p.is_file()) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        try:
+            with file.open("rb") as handle:
+                digest.update(f"{file.name}\0{os.fstat(handle.fileno()).st_mtime_ns}\0".encode())
+                while chunk := handle.read(_CHUNK):
+                    digest.update(chunk)
+        except OSError as exc:
+            kind = FailureKind.UNREACHABLE if path.is_dir() else FailureKind.INVALID
+            return ExportError(kind, f"{file}: cannot be read: {exc.strerror}")
+    return digest.hexdigest()
+
+
+STREAM_BYTES = 16 << 20  # larger export files are read item by item
+
+
+def streamed_export(
+    path: Path,
+    *,
+    source: str,
+    scope: str,
+    groups: Iterable[str],
+    mappings: Sequence[CompiledMapping],
+) -> tuple[tuple[Observation, ...], str] | None:
+    """A large List export collected item by item in two passes: (observations, version).
+
+    The first pass keeps only what decides Crossplane roles (objects of kinds
+    the built-in collectors do not take), the second collects. None when the
+    file is not a well-formed List: the caller reads it whole, for the error.
+    """
+    try:
+        modified_at = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+        head = ListHead()
+        definitions = [obj for obj in map(as_map, list_items(path, head)) if defines_roles(obj)]
+        kind = head.values.get("kind")
+        if not isinstance(kind, str) or not kind.endswith("List"):
+            return None
+        collected = collect_items(
+            map(as_map, list_items(path, ListHead())),
+            roles_of(definitions, groups),
+            source=source,
+            scope=scope,
+            observed_at=modified_at,
+            groups=groups,
+            mappings=mappings,
+        )
+    except (NotAStreamableList, OSError):
+        return None
+    metadata = head.values.get("metadata")
+    version = ""
+    if isinstance(metadata, Mapping) and isinstance(metadata.get("resourceVersion"), str):
+        version = metadata["resourceVersion"]
+    return collected.observations, version
 
 
 def find_exports(pattern: str) -> dict[str, list[Path]]:

@@ -26,7 +26,10 @@ reflectors only put messages on a queue. Observations of a type whose watch is
 healthy are re-stamped every ``refresh`` so they do not turn stale; those of a
 broken type keep their last time and do. Every ``rediscover`` the watcher
 runs discovery again (new XRDs, CRDs) and restarts its reflectors if the set
-of types changed. ``now``, ``wait`` and ``rng`` are injected for tests.
+of types changed. Each object is a part of the scope (``Observation.part``), so
+the source can tell the engine which objects are as stored
+(:meth:`~trueup.sources.kubernetes.watch_source.KubernetesWatchSource.observe`).
+``now``, ``wait`` and ``rng`` are injected for tests.
 """
 
 from __future__ import annotations
@@ -296,7 +299,7 @@ class ClusterWatcher:
             versions[key] = as_text(as_map(item.get("metadata")).get("resourceVersion"))
             seen = observe_item(rtype, item, source=self.source, scope=self.scope, observed_at=now)
             if seen is not None:
-                fresh[key] = seen
+                fresh[key] = replace(seen, part=_part(rtype, key))
         if state.listed:
             for key in state.versions.keys() - versions.keys():
                 self.tombstones.append(
@@ -322,7 +325,7 @@ class ClusterWatcher:
         seen = observe_item(rtype, obj, source=self.source, scope=self.scope, observed_at=now)
         before = state.observations.pop(key, None)
         if seen is not None:
-            state.observations[key] = seen
+            state.observations[key] = replace(seen, part=_part(rtype, key))
         return seen is not None or before is not None
 
     def _emit(self, on_change: OnChange, changed: bool) -> None:
@@ -562,6 +565,11 @@ def _failure(exc: KubeApiError) -> tuple[FailureKind, str]:
     if exc.status == 403:
         return FailureKind.FORBIDDEN, f"no access: {exc}"
     return FailureKind.NOT_INSTALLED, f"not installed: {exc}"
+
+
+def _part(rtype: ResourceType, key: ObjectKey) -> str:
+    """The part of the scope one object is: its observation is replaced on its own."""
+    return f"{rtype.api_version}/{rtype.kind}/{key[0]}/{key[1]}"
 
 
 def _stamped(observation: Observation, at: datetime) -> Observation:

@@ -15,6 +15,11 @@ yields each scope's latest complete Snapshot (or its latest ScopeFailure, or
 ``on_change`` is called from the watcher's thread after the new read is
 stored here; it should hand work off quickly (the watcher batches the events
 that arrive meanwhile into the next snapshot).
+
+Against a stored snapshot (``previous.stored``) a read names the objects whose
+observation is as stored in ``kept`` (fingerprint: locator with its
+resourceVersion, and observed-at time) and carries only the others, so one
+event costs the engine one object, not the cluster.
 """
 
 from __future__ import annotations
@@ -23,10 +28,18 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from trueup.errors import KubeAuthError
-from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
+from trueup.model.observation import (
+    FailureKind,
+    Nature,
+    Observation,
+    ScopeFailure,
+    ScopeRead,
+    Snapshot,
+)
 from trueup.sources.base import ReadContext
 from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.kubeconfig import ContextProblem
@@ -65,6 +78,8 @@ class KubernetesWatchSource:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._transports: list[ApiTransport] = []
+        # Fingerprints by scope, used by observe() only (on the caller's thread).
+        self._prints: dict[str, PrintCache] = {}
 
     @property
     def id(self) -> str:
@@ -158,5 +173,41 @@ class KubernetesWatchSource:
                     "the watch has no complete list of this cluster yet",
                     context.now(),
                 )
+            elif isinstance(read, Snapshot):
+                cache = self._prints.setdefault(target.context, {})
+                yield against(read, context.previous.get(target.context), cache)
             else:
                 yield read
+
+
+PrintCache = dict[str, tuple[Observation, str]]
+
+
+def against(read: Snapshot, stored: Snapshot | None, cache: PrintCache | None = None) -> Snapshot:
+    """``read`` with one part per object and the parts the stored snapshot already has kept.
+
+    ``cache`` remembers each part's fingerprint for the observation object it was
+    computed from (the watcher keeps an unchanged object's observation as it is).
+    """
+    cache = {} if cache is None else cache
+    parts: dict[str, str] = {}
+    for observation in read.observations:
+        part = observation.part
+        if part is None or part in parts:  # carried over without a part: compare it all
+            return read
+        known = cache.get(part)
+        if known is not None and known[0] is observation:
+            parts[part] = known[1]
+            continue
+        provenance = observation.provenance
+        parts[part] = f"{provenance.locator}|{provenance.observed_at.isoformat()}"
+        cache[part] = (observation, parts[part])
+    if stored is None or stored.stored is None or not stored.parts:
+        return replace(read, parts=parts)
+    kept = {part for part, print_ in parts.items() if stored.parts.get(part) == print_}
+    return replace(
+        read,
+        observations=tuple(o for o in read.observations if o.part not in kept),
+        parts=parts,
+        kept=frozenset(kept),
+    )

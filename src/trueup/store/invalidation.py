@@ -1,0 +1,304 @@
+"""What an incremental commit must assemble again: the dirty refs, and re-linking.
+
+Called by :mod:`trueup.store.incremental` inside the commit transaction.
+:class:`Dirty` collects refs from the rows a commit removed and added;
+:func:`relink` links new actual observations to entities and re-links the
+stored ones whose link keys changed (an intent annotation or selector that
+appeared, changed or went away), through the ``observation_terms`` index and
+:func:`trueup.assemble.linking.link_targets` — the function ``assemble()``
+links with; the ``mark_*`` functions add the entities whose checks depend on
+something else that moved (git heads, scope failures, held removals, the
+freshness schedule), and :func:`dependents` the entities that name a ref
+which appeared or went away.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from trueup.assemble.assembler import finding_ref, is_structural
+from trueup.assemble.linking import SELECTOR_ANNOTATIONS, Selector, link_targets, parse_selector
+from trueup.model.finding import Finding
+from trueup.model.observation import Nature, Observation
+from trueup.model.ref import EntityRef
+from trueup.model.repository import Head
+from trueup.store import observations as rows
+from trueup.store.entities import HEAD, RELATION
+from trueup.store.observations import ANNOTATION, LINK, SELECTOR, TARGET, stored_ref
+from trueup.store.schema import entities, entity_terms, observation_terms, observations, scopes
+
+ScopeKey = tuple[str, str]
+
+
+class Dirty:
+    """The refs to assemble again, and the link keys whose declared entities changed."""
+
+    def __init__(self) -> None:
+        self.refs: set[EntityRef] = set()
+        self.pairs: set[str] = set()  # "key=value" of intent annotations added or removed
+        self.selector_keys: set[str] = set()
+
+    def intent(self, observation: Observation) -> None:
+        if is_structural(observation.ref):
+            return
+        self.refs.add(observation.ref)
+        for term in rows.terms_of(observation):
+            self._annotation(term)
+
+    def removed_rows(
+        self, removed: Sequence[rows.StoredRow], terms: Mapping[int, list[str]]
+    ) -> None:
+        for row in removed:
+            ref = stored_ref(row.ref)
+            if row.nature == Nature.INTENT.value and not is_structural(ref):
+                self.refs.add(ref)
+            for term in terms.get(row.id, ()):
+                if term.startswith(TARGET):
+                    self.refs.add(stored_ref(term[len(TARGET) :]))
+                elif term.startswith(ANNOTATION):
+                    self._annotation(term)
+
+    def findings(self, findings: Iterable[Finding]) -> None:
+        for f in findings:
+            target = finding_ref(f)
+            if target is not None:
+                self.refs.add(target)
+
+    def _annotation(self, term: str) -> None:
+        pair = term[len(ANNOTATION) :]
+        self.pairs.add(pair)
+        key = pair.partition("=")[0]
+        if key in SELECTOR_ANNOTATIONS:
+            self.selector_keys.add(key)
+
+
+def relink(
+    conn: Connection,
+    added: Sequence[tuple[int, Observation]],
+    dirty: Dirty,
+    everything: bool,
+) -> None:
+    """Link new actual observations, and re-link those whose link keys changed."""
+    todo: dict[int, Observation] = dict(added)
+    fresh = set(todo)
+    old: dict[int, list[str]] = defaultdict(list)
+    terms = [LINK + p for p in dirty.pairs] + [SELECTOR + k for k in dirty.selector_keys]
+    if everything:
+        query = sa.select(observations.c.id, observations.c.payload).where(
+            observations.c.nature == Nature.ACTUAL.value
+        )
+        todo.update((i, rows.decode(p)) for i, p in conn.execute(query))
+    else:
+        for chunk in rows.chunks(sorted(terms)):
+            query = (
+                sa.select(observations.c.id, observations.c.payload)
+                .join(observation_terms, observation_terms.c.observation_id == observations.c.id)
+                .where(observation_terms.c.term.in_(chunk))
+            )
+            todo.update((i, rows.decode(p)) for i, p in conn.execute(query))
+    stored = [i for i in todo if i not in fresh]
+    for chunk in rows.chunks(sorted(stored)):
+        query = sa.select(observation_terms.c.observation_id, observation_terms.c.term).where(
+            observation_terms.c.observation_id.in_(chunk),
+            observation_terms.c.term.like(TARGET + "%"),
+        )
+        for obs_id, term in conn.execute(query):
+            old[obs_id].append(term)
+    lookup = _LinkLookup(conn)
+    lookup.prefetch(todo.values())
+    changed: list[int] = []
+    inserts: list[dict[str, Any]] = []
+    for obs_id, observation in todo.items():
+        new = [TARGET + str(ref) for ref in link_targets(observation, lookup)]
+        if new == old.get(obs_id, []):
+            continue
+        for term in (*old.get(obs_id, ()), *new):
+            dirty.refs.add(stored_ref(term[len(TARGET) :]))
+        if obs_id in old:
+            changed.append(obs_id)
+        inserts.extend({"observation_id": obs_id, "term": term} for term in new)
+    for chunk in rows.chunks(sorted(changed)):
+        conn.execute(
+            sa.delete(observation_terms).where(
+                observation_terms.c.observation_id.in_(chunk),
+                observation_terms.c.term.like(TARGET + "%"),
+            )
+        )
+    if inserts:
+        conn.execute(sa.insert(observation_terms), inserts)
+
+
+class _LinkLookup:
+    """The declared entities' annotations, read from the ``a:`` terms (see ``linking``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pairs: dict[tuple[str, str], tuple[EntityRef, ...]] = {}
+        self.selectors: dict[str, tuple[tuple[EntityRef, Selector], ...]] = {}
+
+    def prefetch(self, items: Iterable[Observation]) -> None:
+        pairs = {pair for o in items for pair in o.links} - set(self.pairs)
+        found: dict[tuple[str, str], set[EntityRef]] = {pair: set() for pair in pairs}
+        wanted = {f"{ANNOTATION}{k}={v}": (k, v) for k, v in pairs}
+        for chunk in rows.chunks(sorted(wanted)):
+            for term, ref in self._refs_with(observation_terms.c.term.in_(chunk)):
+                found[wanted[term]].add(stored_ref(ref))
+        self.pairs.update({pair: tuple(sorted(refs)) for pair, refs in found.items()})
+        # Selectors are read only when a link pair found nothing (``selectors_for``).
+
+    def declared_with(self, pair: tuple[str, str]) -> tuple[EntityRef, ...]:
+        if pair not in self.pairs:
+            found = {
+                stored_ref(ref)
+                for _, ref in self._refs_with(
+                    observation_terms.c.term == f"{ANNOTATION}{pair[0]}={pair[1]}"
+                )
+            }
+            self.pairs[pair] = tuple(sorted(found))
+        return self.pairs[pair]
+
+    def selectors_for(self, key: str) -> tuple[tuple[EntityRef, Selector], ...]:
+        if key not in self.selectors:
+            self.selectors[key] = self._selectors(key)
+        return self.selectors[key]
+
+    def _selectors(self, key: str) -> tuple[tuple[EntityRef, Selector], ...]:
+        prefix = f"{ANNOTATION}{key}="
+        entries: list[tuple[EntityRef, Selector]] = []
+        condition = observation_terms.c.term.like(_escape(prefix) + "%", escape="\\")
+        for term, ref in self._refs_with(condition):
+            if not term.startswith(prefix):
+                continue
+            selector = parse_selector(term[len(prefix) :])
+            if selector is not None:
+                entries.append((stored_ref(ref), selector))
+        return tuple(sorted(entries, key=lambda item: item[0]))
+
+    def _refs_with(self, condition: sa.ColumnElement[bool]) -> Iterator[tuple[str, str]]:
+        query = (
+            sa.select(observation_terms.c.term, observations.c.ref)
+            .join(observations, observations.c.id == observation_terms.c.observation_id)
+            .where(condition)
+        )
+        yield from ((term, ref) for term, ref in self.conn.execute(query))
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def mark_moved_heads(
+    conn: Connection, dirty: Dirty, before: Mapping[str, list[str]], now: Mapping[str, Head]
+) -> None:
+    moved = {
+        key
+        for key in set(before) | set(now)
+        if (now[key].branch, now[key].commit) != tuple(before.get(key, ("", "")))
+        if key in now
+    } | (set(before) - set(now))
+    dirty.refs.update(_entities_with(conn, [HEAD + key for key in moved]))
+
+
+def mark_failures(
+    conn: Connection,
+    dirty: Dirty,
+    before: Mapping[str, str],
+    now: Mapping[ScopeKey, str],
+    scope_ids: Mapping[ScopeKey, int],
+) -> None:
+    old = {_key(k): v for k, v in before.items()}
+    for key in set(old) | set(now):
+        if old.get(key) == now.get(key):
+            continue
+        scope_id = scope_ids.get(key) or _scope_id(conn, key)
+        if scope_id is not None:
+            dirty.refs.update(_refs_of_scope(conn, scope_id))
+
+
+def mark_holds(
+    dirty: Dirty, before: Mapping[str, list[str]], now: Mapping[ScopeKey, frozenset[EntityRef]]
+) -> None:
+    old = {_key(k): {stored_ref(r) for r in refs} for k, refs in before.items()}
+    for key in set(old) | set(now):
+        was, held = old.get(key, set()), set(now.get(key, frozenset()))
+        if was != held:
+            dirty.refs.update(was | held)
+
+
+def _key(text: str) -> ScopeKey:
+    source, _, scope = text.partition("\0")
+    return (source, scope)
+
+
+def mark_scheduled(conn: Connection, dirty: Dirty, now: datetime) -> None:
+    """Entities whose shown status expired since they were assembled (the schedule)."""
+    expired = sa.select(entities.c.kind, entities.c.namespace, entities.c.name).where(
+        entities.c.removed.is_(False), entities.c.expires_at < now
+    )
+    dirty.refs.update(EntityRef(*row) for row in conn.execute(expired))
+
+
+def _entities_with(conn: Connection, terms: Sequence[str]) -> set[EntityRef]:
+    found: set[EntityRef] = set()
+    for chunk in rows.chunks(sorted(terms)):
+        query = (
+            sa.select(entities.c.kind, entities.c.namespace, entities.c.name)
+            .join(entity_terms, entity_terms.c.entity_id == entities.c.id)
+            .where(entity_terms.c.term.in_(chunk), entities.c.removed.is_(False))
+        )
+        found.update(EntityRef(*row) for row in conn.execute(query))
+    return found
+
+
+def dependents(conn: Connection, moved: Collection[EntityRef]) -> set[EntityRef]:
+    """Entities that name one of ``moved`` in a relation: their checks change."""
+    return _entities_with(conn, [RELATION + str(ref) for ref in moved])
+
+
+def _refs_of_scope(conn: Connection, scope_id: int) -> set[EntityRef]:
+    intent = sa.select(observations.c.ref).where(
+        observations.c.scope_id == scope_id, observations.c.nature == Nature.INTENT.value
+    )
+    found = {stored_ref(ref) for ref in conn.execute(intent).scalars()}
+    found = {ref for ref in found if not is_structural(ref)}
+    targets = (
+        sa.select(observation_terms.c.term)
+        .join(observations, observations.c.id == observation_terms.c.observation_id)
+        .where(observations.c.scope_id == scope_id, observation_terms.c.term.like(TARGET + "%"))
+    )
+    found.update(stored_ref(term[len(TARGET) :]) for term in conn.execute(targets).scalars())
+    return found
+
+
+def all_refs(conn: Connection) -> set[EntityRef]:
+    """Every ref that is or was an entity, and every ref observations now make one."""
+    found = {
+        EntityRef(*row)
+        for row in conn.execute(
+            sa.select(entities.c.kind, entities.c.namespace, entities.c.name).where(
+                entities.c.removed.is_(False)
+            )
+        )
+    }
+    intent = sa.select(observations.c.ref).where(observations.c.nature == Nature.INTENT.value)
+    found.update(
+        ref
+        for ref in map(stored_ref, conn.execute(intent.distinct()).scalars())
+        if not is_structural(ref)
+    )
+    targets = sa.select(observation_terms.c.term).where(observation_terms.c.term.like(TARGET + "%"))
+    found.update(stored_ref(t[len(TARGET) :]) for t in conn.execute(targets.distinct()).scalars())
+    return found
+
+
+def _scope_id(conn: Connection, key: ScopeKey) -> int | None:
+    found = conn.execute(
+        sa.select(scopes.c.id).where(scopes.c.source == key[0], scopes.c.scope == key[1])
+    ).scalar()
+    return int(found) if found is not None else None
