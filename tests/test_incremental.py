@@ -7,11 +7,20 @@ another, cluster exports whose status changes, that break or vanish, the clock
 moving past ``max_age``, syncs of one source only and removals accepted — and
 after every step two stores that saw the same steps must hold the same thing:
 one synced incrementally, one with ``from_scratch=True`` (every snapshot loaded,
-guarded in memory, every entity merged by ``assemble()``). Entities (documents,
+guarded in memory, every entity merged by ``assemble()``). Issue 7's kinds of
+change are drawn too: an API whose ``definition`` a ``$text``/``$yaml``
+placeholder reads from another file, that file changing alone (the descriptor's
+bytes do not, so only the file source's record of what its parse depended on
+can notice), and documents outside the emission policy (a Kubernetes manifest,
+counted and ignored; a Template and a custom kind, ``unsupported-kind``).
+Entities (documents,
 annotations, scores, provenance — all but the time stamped on a discovered
 entity's default fields, see :func:`comparable`), findings, the revisions
 written (number, change, content hash, whole document, cause), scope health
-and the feed are compared. It runs on SQLite and on PostgreSQL.
+and the feed are compared, and each run's count of ignored documents. It runs
+on SQLite and on PostgreSQL. The two stores' syncs share one data folder, so the
+file source's ``files.json`` is written by one store's read and read by the
+other's: what it records must never stand in for what a store holds.
 
 Below it, plain examples pin what the engine must *not* do: assemble what did
 not change.
@@ -98,6 +107,45 @@ def group(name: str) -> str:
     )
 
 
+API_DEFINITIONS = {
+    1: {"$text": "./openapi.yaml"},
+    2: {"$yaml": "./openapi.yaml"},  # a mapping: the API breaks Backstage's rules
+    3: {"$text": "./missing.yaml"},  # unresolvable: the document is invalid
+}
+
+
+def api(mode: int) -> str:
+    """An API whose definition a placeholder reads from a file beside it."""
+    return json.dumps(
+        {
+            "apiVersion": "backstage.io/v1alpha1",
+            "kind": "API",
+            "metadata": {"name": "shop-api"},
+            "spec": {
+                "type": "openapi",
+                "lifecycle": "production",
+                "owner": "team-a",
+                "system": "shop",
+                "definition": API_DEFINITIONS[mode],
+            },
+        }
+    )
+
+
+OUTSIDE_POLICY = {
+    # A Kubernetes manifest: no Backstage entity at all, counted and ignored.
+    1: {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "pay"}},
+    # Backstage kinds the default policy does not serve: unsupported-kind.
+    2: {
+        "apiVersion": "scaffolder.backstage.io/v1beta3",
+        "kind": "Template",
+        "metadata": {"name": "new-service"},
+        "spec": {"type": "service", "steps": []},
+    },
+    3: {"apiVersion": "example.com/v1", "kind": "App", "metadata": {"name": "pay"}},
+}
+
+
 def app(name: str, health: str, sync_status: str) -> dict[str, Any]:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
@@ -146,6 +194,7 @@ class World:
             json.dumps(
                 {
                     "database": "sqlite://",
+                    "data_dir": str(root / "data"),
                     "sources": [
                         {"id": "catalog", "type": "file", "path": str(self.catalog)},
                         {
@@ -177,6 +226,32 @@ class World:
             other["metadata"]["name"] = "x" * 70
         text = f"{component(first, 1, 0, 9, True)}\n---\n{json.dumps(other)}\n"
         (self.catalog / "pair.yaml").write_text(text)
+
+    def _api(self, mode: int) -> None:
+        path = self.catalog / "api.yaml"
+        if mode:
+            path.write_text(api(mode))
+        else:
+            path.unlink(missing_ok=True)
+
+    def _spec(self, version: int) -> None:
+        """The file the API's placeholder reads, changed alone (or gone, for 0)."""
+        path = self.catalog / "openapi.yaml"
+        if version:
+            path.write_text(f"openapi: 3.0.0\ninfo:\n  title: shop\n  version: '{version}'\n")
+        else:
+            path.unlink(missing_ok=True)
+
+    def _outside(self, mode: int, beside: bool) -> None:
+        """A document outside the emission policy, alone in a file or beside a Component."""
+        path = self.catalog / "outside.yaml"
+        if not mode:
+            path.unlink(missing_ok=True)
+            return
+        documents = [json.dumps(OUTSIDE_POLICY[mode])]
+        if beside:
+            documents.append(component("search", 0, 0, 9, True))
+        path.write_text("\n---\n".join(documents))
 
     def _remove(self, name: str) -> None:
         (self.catalog / f"{name}.yaml").unlink(missing_ok=True)
@@ -242,6 +317,9 @@ CHANGES = st.one_of(
     st.tuples(st.just("cluster_break"), st.integers(0, 1)),
     st.tuples(st.just("cluster_vanish"), st.integers(0, 1)),
     st.tuples(st.just("tick"), st.sampled_from([1, 7, 16, 40])),
+    st.tuples(st.just("api"), st.integers(0, 3)),
+    st.tuples(st.just("spec"), st.integers(0, 3)),
+    st.tuples(st.just("outside"), st.integers(0, 3), st.booleans()),
 )
 HOW = st.sampled_from(
     [
@@ -291,6 +369,7 @@ def _fresh(config: Config, store: Store, clock: Callable[[], datetime]) -> SyncO
 
 def assert_same_outcome(first: SyncOutcome, second: SyncOutcome) -> None:
     assert first.exit_code == second.exit_code
+    assert first.ignored == second.ignored
     assert first.held == second.held
     assert first.entities == second.entities
     assert first.summary is not None and second.summary is not None
@@ -560,3 +639,68 @@ def test_status_turns_unknown_by_the_schedule_alone(one_store: tuple[World, Stor
     assert expired is not None and expired.assembled == 1
     assert "stale" in finding_codes(store, "pay")
     assert refresh_freshness(world.config, store, now=lambda: world.now) is None
+
+
+def test_a_referenced_file_that_changes_alone_assembles_its_entity(
+    one_store: tuple[World, Store],
+) -> None:
+    from trueup.model.ref import EntityRef
+
+    world, store = one_store
+    step(world, store, ("groups", (True, True)), ("spec", 1), ("api", 1))
+    ref = EntityRef.of("api", None, "shop-api")
+    changed = step(world, store, ("spec", 2))  # api.yaml itself is byte for byte the same
+    assert changed.assembled == 1
+    assert changed.summary is not None and changed.summary.changed == 1
+    stored = store.entity(ref)
+    assert stored is not None
+    assert "version: '2'" in stored.assembled.entity["spec"]["definition"]
+    cause = store.revisions(ref)[-1].cause
+    assert "changed by catalog@" in cause and ":openapi.yaml (spec.definition)" in cause
+    again = step(world, store)
+    assert (again.assembled, again.summary and again.summary.changed) == (0, 0)
+
+
+def test_documents_outside_the_policy_are_counted_and_never_served(
+    one_store: tuple[World, Store],
+) -> None:
+    from trueup.model.ref import EntityRef
+
+    world, store = one_store
+    first = step(world, store, ("groups", (True, True)), ("outside", 1, False))
+    assert first.ignored == {"catalog/catalog:outside.yaml": 1}
+    kept = step(world, store)  # the file is kept unparsed: its count comes from files.json
+    assert (kept.assembled, kept.ignored) == (0, {"catalog/catalog:outside.yaml": 1})
+    step(world, store, ("outside", 2, False))
+    assert store.entity(EntityRef.of("template", None, "new-service")) is None
+    refused = [f for f in store.findings(loose=True) if f.code == "unsupported-kind"]
+    assert [f.evidence.get("entity") for f in refused] == ["Template:default/new-service"]
+    assert [r.ref.kind for r in store.feed_rows()] == ["group", "group", "system"]
+
+
+def test_a_file_record_written_by_another_read_never_stands_in_for_the_store(
+    tmp_path: Path,
+) -> None:
+    """files.json is written when a read ends; a store only knows what its commits wrote.
+
+    Two stores share one data folder: the second one's stored part of api.yaml was
+    parsed with the first version of openapi.yaml, while files.json already says
+    the second version (recorded by the other store's read). The part must be
+    parsed again, not kept.
+    """
+    from trueup.model.ref import EntityRef
+
+    world = World(tmp_path / "world")
+    world.apply(("spec", 1))
+    world.apply(("api", 1))
+    with sqlite_pair(tmp_path) as stores:
+        both = (stores.incremental, stores.from_scratch)
+        for store in both:
+            sync(world.config, store, now=lambda: world.now)
+        world.apply(("spec", 2))
+        outcomes = [sync(world.config, store, now=lambda: world.now) for store in both]
+        assert [o.assembled for o in outcomes] == [1, 1]
+        for store in both:
+            stored = store.entity(EntityRef.of("api", None, "shop-api"))
+            assert stored is not None
+            assert "version: '2'" in stored.assembled.entity["spec"]["definition"]
