@@ -206,6 +206,19 @@ def test_sync_exits_2_when_a_scope_fails_and_keeps_its_data(
     assert {d["metadata"]["name"] for d in after} == {d["metadata"]["name"] for d in before}
 
 
+def test_a_second_sync_keeps_unchanged_exports_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = write_demo_world(tmp_path)
+    config = str(world.config)
+    assert main(["sync", "-c", config]) == 0
+    code, out, _ = run(capsys, "sync", "-c", config)
+    assert code == 0
+    for export in world.exports:  # the same file: not parsed, its stored rows kept
+        assert f"clusters/{export.stem}: 0 observations, 1 unchanged parts kept" in out
+    assert "0 created, 0 changed, 0 removed" in out
+
+
 def test_removals_are_held_and_released_from_the_command_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,8 +1,8 @@
 """``make mutation``: how many small changes to the truth rules do their tests notice?
 
 A mutation run over the modules listed in ``[tool.mutation]`` of ``pyproject.toml``
-(the truth rules of SPEC sections 5 and 7; the incremental engine's dependency
-tracking joins the list when it exists). Each mutant is one small change to one
+(the truth rules of SPEC sections 5 and 7, and the incremental engine's dependency
+tracking, ``store/invalidation.py``). Each mutant is one small change to one
 module (``tools/mutation_operators.py``: a comparison flipped, ``and``/``or``
 swapped, a constant moved by one, a condition negated, a ``return``,
 ``continue``, ``break`` or ``yield`` removed), run against the relevant tests

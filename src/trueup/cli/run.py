@@ -28,8 +28,10 @@ def run_sync(config: Config, *, only: Sequence[str], accept_removals: Sequence[s
                 line = f"[red]✗[/red] {what}"
             else:
                 count = len(read.observations)
+                kept = f", {len(read.kept)} unchanged parts kept" if read.kept else ""
                 line = (
-                    f"[green]✓[/green] {escape(f'{source_id}/{read.scope}')}: {count} observations"
+                    f"[green]✓[/green] {escape(f'{source_id}/{read.scope}')}: "
+                    f"{count} observations{kept}"
                 )
             console.print(line, markup=True)
             if status is not None:
