@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,9 @@ from tests.assemble.builders import NOW, component, group, intent, policy, snaps
 from trueup.assemble.assembler import assemble
 from trueup.feed import FeedRow, feed_row
 from trueup.model.assembled import AssembledEntity
-from trueup.sinks.directory import write_directory
+from trueup.model.ref import EntityRef
+from trueup.sinks.base import Publication
+from trueup.sinks.directory import DirectorySink, DirectorySinkConfig, write_directory
 
 
 def assembled(*names: str) -> list[AssembledEntity]:
@@ -64,3 +67,71 @@ def test_a_changed_entity_is_rewritten(tmp_path: Path) -> None:
     assert write_directory(tmp_path, rows(changed)).written == 1
     doc = yaml.safe_load((tmp_path / "default" / "component" / "payments.yaml").read_text())
     assert doc["spec"]["owner"] == "team-b"
+
+
+def publication_of(
+    stored: list[FeedRow], revised: frozenset[EntityRef] | None, asked: list[set[EntityRef]]
+) -> Publication:
+    """A publication over ``stored`` rows that records which refs the sink asked for."""
+
+    def rows_of(refs: Collection[EntityRef]) -> list[FeedRow]:
+        asked.append(set(refs))
+        return [row for row in stored if row.ref in refs]
+
+    return Publication(lambda: stored, read_at=NOW, revised=revised, rows_of=rows_of)
+
+
+def sink(path: Path) -> DirectorySink:
+    return DirectorySink(DirectorySinkConfig(type="directory", path=str(path)))
+
+
+def test_after_an_incremental_commit_only_the_revised_entities_are_read_and_written(
+    tmp_path: Path,
+) -> None:
+    first = entities("payments", "orders")
+    asked: list[set[EntityRef]] = []
+    sink(tmp_path).write(publication_of(first, None, asked))  # no revised refs: the full pass
+    assert asked == []
+    payments = EntityRef.of("component", None, "payments")
+    orders = EntityRef.of("component", None, "orders")
+    changed = [
+        replace(row, yaml=row.yaml + "# changed\n", content_hash="changed")
+        if row.ref == payments
+        else row
+        for row in first
+        if row.ref != orders
+    ]
+    (tmp_path / "default" / "group" / "team-a.yaml").unlink()  # not revised: left alone
+    report = sink(tmp_path).write(publication_of(changed, frozenset({payments, orders}), asked))
+    assert asked == [{payments, orders}]
+    assert (report.written, report.removed) == (1, 1)
+    assert (
+        (tmp_path / "default" / "component" / "payments.yaml").read_text().endswith("# changed\n")
+    )
+    assert not (tmp_path / "default" / "component" / "orders.yaml").exists()
+    assert not (tmp_path / "default" / "group" / "team-a.yaml").exists()
+
+
+def test_a_revised_entity_the_gate_holds_back_loses_its_file(tmp_path: Path) -> None:
+    first = entities("payments")
+    sink(tmp_path).write(publication_of(first, None, []))
+    payments = EntityRef.of("component", None, "payments")
+    refused = [
+        replace(row, ref=EntityRef.of("location", None, "payments")) if row.ref == payments else row
+        for row in first
+    ]
+    target = tmp_path / "default" / "component" / "payments.yaml"
+    assert target.exists()
+    located = EntityRef.of("location", None, "payments")
+    publication = publication_of(refused, frozenset({payments, located}), [])
+    report = sink(tmp_path).write(publication)
+    assert (report.written, report.removed) == (0, 1)
+    assert not target.exists()
+    assert [f.subject for f in publication.held_back] == ["location:default/payments"]
+
+
+def test_without_a_manifest_the_full_pass_runs(tmp_path: Path) -> None:
+    first = entities("payments")
+    payments = EntityRef.of("component", None, "payments")
+    report = sink(tmp_path).write(publication_of(first, frozenset({payments}), []))
+    assert (report.written, report.removed) == (3, 0)  # every entity, not the revised one only
