@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,7 +36,9 @@ from trueup.plugins import registry
 from trueup.sinks.base import Publication, ScopeVersion, Sink, SinkReport, SinkSetup
 from trueup.sources.base import ReadContext, ReportsStatus, Source
 from trueup.store import CommitSummary, Store
+from trueup.store.entities import expires_at
 from trueup.store.incremental import CommitRequest
+from trueup.store.snapshots import materialised, superseded
 
 log = logging.getLogger(__name__)
 
@@ -206,31 +208,28 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
     # commits again on top of what is stored now, its own reads included, except
     # those that a newer read of the same scope has superseded. Nothing is
     # overwritten with older data.
-    fully_read = set() if scopes else {source.id for source in sources}
+    attempt = _Attempt(
+        config,
+        store,
+        outcome,
+        accept_removals,
+        fully_read=set() if scopes else {source.id for source in sources},
+        now=now,
+        trigger=trigger,
+        bases={key: s.stored.token for key, s in previous.items() if s.stored is not None},
+    )
     commit = _commit_from_scratch if from_scratch else _commit_incremental
-    bases = {key: snap.stored.token for key, snap in previous.items() if snap.stored is not None}
-    for attempt in range(COMMIT_ATTEMPTS):
+    for tried in range(COMMIT_ATTEMPTS):
         try:
-            fresh_until = commit(
-                bases,
-                config,
-                store,
-                reads,
-                outcome,
-                accept_removals,
-                fully_read,
-                now,
-                trigger,
-                generation,
-            )
+            fresh_until = commit(attempt, reads, generation)
             break
         except ConcurrentCommitError:
-            if attempt == COMMIT_ATTEMPTS - 1:
+            if tried == COMMIT_ATTEMPTS - 1:
                 raise
             log.info("sync run %s: another sync committed first; committing again", outcome.run_id)
             generation = store.generation()
             stored = store.previous_snapshots()
-            reads = [read for read in reads if not _superseded(read, stored)]
+            reads = [read for read in reads if not superseded(read, stored)]
     summary = outcome.summary
     assert summary is not None
     outcome.ignored = {
@@ -277,25 +276,31 @@ def _cause(outcome: SyncOutcome, trigger: str) -> str:
     )
 
 
-def _commit_incremental(  # noqa: PLR0917 - one call site
-    bases: Mapping[tuple[str, str], str],
-    config: Config,
-    store: Store,
-    reads: Sequence[ScopeRead],
-    outcome: SyncOutcome,
-    accept_removals: Sequence[str],
-    fully_read: set[str],
-    now: Clock,
-    trigger: str,
-    generation: int,
+@dataclass(frozen=True)
+class _Attempt:
+    """What every attempt to commit one run's reads is made with."""
+
+    config: Config
+    store: Store
+    outcome: SyncOutcome
+    accept_removals: Sequence[str]
+    fully_read: set[str]  # sources read whole (all their scopes)
+    now: Clock
+    trigger: str
+    bases: Mapping[tuple[str, str], str]  # the stored snapshot each read was made against
+
+
+def _commit_incremental(
+    attempt: _Attempt, reads: Sequence[ScopeRead], generation: int
 ) -> datetime | None:
     """Commit the reads; the store guards, applies and assembles what changed."""
+    config, store, outcome, now = attempt.config, attempt.store, attempt.outcome, attempt.now
     failed, scope_findings = _sort_reads(reads, outcome)
     carried: dict[tuple[str, str], frozenset[EntityRef]] = {}
     _carry_over(
         store,
         read_now={(r.source, r.scope) for r in reads},
-        fully_read=fully_read,
+        fully_read=attempt.fully_read,
         failed=failed,
         held=carried,
         scope_findings=scope_findings,
@@ -303,7 +308,7 @@ def _commit_incremental(  # noqa: PLR0917 - one call site
     request = CommitRequest(
         policy=policy_for(config),
         now=now(),
-        accepted=frozenset(accept_removals) | frozenset(config.safety.accept_removals),
+        accepted=frozenset(attempt.accept_removals) | frozenset(config.safety.accept_removals),
         max_ratio=config.safety.max_removal_ratio,
         failed=failed,
         carried_held=carried,
@@ -311,10 +316,10 @@ def _commit_incremental(  # noqa: PLR0917 - one call site
         tracked={
             s.id: tracked for s in config.sources if (tracked := s.tracked_branch()) is not None
         },
-        bases=bases,
+        bases=attempt.bases,
     )
     committed = store.commit_reads(
-        outcome.run_id, reads, request, cause=_cause(outcome, trigger), based_on=generation
+        outcome.run_id, reads, request, cause=_cause(outcome, attempt.trigger), based_on=generation
     )
     outcome.held = {key: len(refs) for key, refs in committed.held.items()}
     outcome.summary = committed.summary
@@ -325,23 +330,15 @@ def _commit_incremental(  # noqa: PLR0917 - one call site
     return committed.fresh_until
 
 
-def _commit_from_scratch(  # noqa: PLR0917 - one call site
-    bases: Mapping[tuple[str, str], str],
-    config: Config,
-    store: Store,
-    reads: Sequence[ScopeRead],
-    outcome: SyncOutcome,
-    accept_removals: Sequence[str],
-    fully_read: set[str],
-    now: Clock,
-    trigger: str,
-    generation: int,
+def _commit_from_scratch(
+    attempt: _Attempt, reads: Sequence[ScopeRead], generation: int
 ) -> datetime | None:
     """The reference path: guard in memory, assemble everything, commit the result."""
+    config, store, outcome, now = attempt.config, attempt.store, attempt.outcome, attempt.now
     stored = store.snapshots()
-    whole = [_materialised(read, stored) for read in reads]
+    whole = [materialised(read, stored) for read in reads]
     committed, result = _decide(
-        config, store, stored, whole, outcome, accept_removals, fully_read, now
+        config, store, stored, whole, outcome, attempt.accept_removals, attempt.fully_read, now
     )
     policy = policy_for(config)
     outcome.summary = store.commit(
@@ -349,7 +346,7 @@ def _commit_from_scratch(  # noqa: PLR0917 - one call site
         committed,
         result,
         now=now(),
-        cause=_cause(outcome, trigger),
+        cause=_cause(outcome, attempt.trigger),
         held=outcome.held,
         based_on=generation,
         max_age=policy.max_age,
@@ -357,15 +354,6 @@ def _commit_from_scratch(  # noqa: PLR0917 - one call site
     outcome.result = result
     outcome.entities = outcome.assembled = len(result.entities)
     return _fresh_until(result, policy)
-
-
-def _materialised(read: ScopeRead, stored: Mapping[tuple[str, str], Snapshot]) -> ScopeRead:
-    """A read with kept parts, as a whole snapshot: the stored observations of those parts."""
-    if isinstance(read, ScopeFailure) or not read.kept:
-        return read
-    before = stored.get((read.source, read.scope))
-    kept = [o for o in (before.observations if before else ()) if (o.part or "") in read.kept]
-    return replace(read, observations=(*kept, *read.observations), kept=frozenset())
 
 
 def _sort_reads(
@@ -392,12 +380,7 @@ def _sort_reads(
 
 def _fresh_until(result: AssemblyResult, policy: AssemblyPolicy) -> datetime | None:
     """When the first status shown as fresh turns stale, or None if never."""
-    moments = [
-        place.provenance.observed_at + max_age
-        for entity in result.entities.values()
-        for place in entity.places
-        if not place.stale and (max_age := policy.max_age.get(place.provenance.source)) is not None
-    ]
+    moments = [m for e in result.entities.values() if (m := expires_at(e, policy.max_age))]
     return min(moments) if moments else None
 
 
@@ -479,13 +462,6 @@ def _decide(  # noqa: PLR0917 - one call site
         ),
     )
     return committed, result
-
-
-def _superseded(read: ScopeRead, stored: Mapping[tuple[str, str], Snapshot]) -> bool:
-    """A newer read of the same scope was committed meanwhile: this one must not replace it."""
-    newer = stored.get((read.source, read.scope))
-    when = read.at if isinstance(read, ScopeFailure) else read.read_at
-    return newer is not None and newer.read_at > when
 
 
 def _heads(config: Config, current: Mapping[tuple[str, str], Snapshot]) -> dict[str, Head]:

@@ -7,19 +7,29 @@ gives the sources the stored snapshots they read against — the observations
 of a scope load on first use (:class:`StoredObservations`), and a source that
 splits its scope into parts (files) asks for the parts it needs only
 (:class:`PartLoader`). The observation rows themselves are
-:mod:`trueup.store.observations`'.
+:mod:`trueup.store.observations`'. The pipeline asks :func:`superseded` whether a
+newer read of a scope landed meanwhile, and its from-scratch path
+:func:`materialised` for a read's kept parts as stored observations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any, overload
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from trueup.model.observation import FailureKind, Nature, Observation, ScopeFailure, Snapshot
+from trueup.model.observation import (
+    FailureKind,
+    Nature,
+    Observation,
+    ScopeFailure,
+    ScopeRead,
+    Snapshot,
+)
 from trueup.store import observations as rows
 from trueup.store.records import ScopeHealth
 from trueup.store.schema import scopes, snapshot_parts, snapshots
@@ -79,6 +89,26 @@ def names(conn: Connection) -> dict[int, ScopeKey]:
             sa.select(scopes.c.id, scopes.c.source, scopes.c.scope)
         )
     }
+
+
+def materialised(read: ScopeRead, stored: Mapping[ScopeKey, Snapshot]) -> ScopeRead:
+    """A read with kept parts as a whole snapshot: the stored observations of those parts.
+
+    The from-scratch reference path merges whole snapshots; the incremental
+    commit keeps those parts' rows instead.
+    """
+    if isinstance(read, ScopeFailure) or not read.kept:
+        return read
+    before = stored.get((read.source, read.scope))
+    kept = [o for o in (before.observations if before else ()) if (o.part or "") in read.kept]
+    return replace(read, observations=(*kept, *read.observations), kept=frozenset())
+
+
+def superseded(read: ScopeRead, stored: Mapping[ScopeKey, Snapshot]) -> bool:
+    """A newer read of the same scope was committed meanwhile: this one must not replace it."""
+    newer = stored.get((read.source, read.scope))
+    when = read.at if isinstance(read, ScopeFailure) else read.read_at
+    return newer is not None and newer.read_at > when
 
 
 def read_snapshots(conn: Connection) -> dict[ScopeKey, Snapshot]:
