@@ -30,6 +30,7 @@ from pydantic import (
 
 from trueup.errors import ConfigError
 from trueup.model.finding import Severity
+from trueup.redaction import register_config
 
 DEFAULT_CONFIG = "trueup.yaml"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -385,6 +386,7 @@ def parse_config(
     if base is not None:
         config = _resolve_paths(config, base)
     config._substituted = frozenset(v for v in recording.used if len(v) >= _MIN_MASKED)
+    register_config(config)
     return config
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.markup import escape
 
 from trueup.cli import catalog as catalog
 from trueup.cli import project as project
 from trueup.cli import run as run
-from trueup.cli.app import app, console_err
+from trueup.cli.app import app
+from trueup.cli.terminal import say, say_block
 from trueup.errors import TrueupError
+from trueup.redaction import install_log_redaction
 
 for module in (project, run, catalog):
     module.register(app)
@@ -25,22 +26,23 @@ for module in (project, run, catalog):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
+    install_log_redaction()
     try:
         result = app(args=argv, standalone_mode=False, prog_name="trueup")
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
-        console_err.print("aborted")
+        say("aborted", err=True)
         return 1
     except typer.TyperException as exc:  # usage errors: SPEC says exit 1, not click's 2
         show = getattr(exc, "show", None)
         if callable(show):
             show()
         else:
-            console_err.print(f"error: {exc.format_message()}", markup=False)
+            say(f"error: {exc.format_message()}", err=True)
         return 1
     except TrueupError as exc:
-        console_err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
+        say_block(f"error: {exc}", err=True)
         return 1
     return int(result) if isinstance(result, int) else 0
 

@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
-from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
 from trueup.cli.app import ConfigOption, config_path, console, open_store, read_config
 from trueup.cli.catalog import print_findings
 from trueup.cli.run import print_summary, run_sync
+from trueup.cli.terminal import cell, say, say_block
 from trueup.config import DEFAULT_CONFIG, Config, DirectorySinkConfig
 from trueup.errors import ConfigError
 from trueup.model.assembled import AssembledEntity
@@ -85,13 +84,13 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"{target} already exists (use --force to overwrite)")
         directory.mkdir(parents=True, exist_ok=True)
         target.write_text(STARTER, encoding="utf-8")
-        console.print(f"wrote {target}")
+        say(f"wrote {target}")
 
     @config_app.command("show")
     def config_show(config: ConfigOption = None) -> None:
         """Print the effective configuration, secrets redacted."""
         data = redacted(read_config(config))
-        console.print(yaml.safe_dump(data, sort_keys=False), end="", markup=False)
+        say_block(yaml.safe_dump(data, sort_keys=False))
 
     @config_app.command("check")
     def config_check(config: ConfigOption = None) -> None:
@@ -99,16 +98,14 @@ def register(app: typer.Typer) -> None:
         loaded = read_config(config)
         for source in loaded.sources:
             build_source(source, loaded.sources)
-        console.print(
-            f"{config_path(config)}: ok ({len(loaded.sources)} sources, {len(loaded.sinks)} sinks)"
-        )
+        say(f"{config_path(config)}: ok ({len(loaded.sources)} sources, {len(loaded.sinks)} sinks)")
 
     @db_app.command("upgrade")
     def db_upgrade(config: ConfigOption = None) -> None:
         """Apply database migrations."""
         with open_store(read_config(config), upgrade=True):
             pass
-        console.print("database is up to date")
+        say("database is up to date")
 
     @app.command()
     def demo(
@@ -132,15 +129,14 @@ def register(app: typer.Typer) -> None:
 
         root = directory or Path(tempfile.mkdtemp(prefix="trueup-demo-"))
         world = write_demo_world(root)
-        console.print(f"[bold]demo world[/bold] written to {escape(str(root))}", soft_wrap=True)
+        say(("demo world", "bold"), f" written to {root}")
         if live:
             _demo_live(world)
         else:
             _demo_sync(world, world.config)
         if not once:
-            console.print(
-                "\n(the web server arrives with `trueup serve`; this demo stops after the sync)"
-            )
+            say("")
+            say("(the web server arrives with `trueup serve`; this demo stops after the sync)")
         return 0
 
 
@@ -155,30 +151,28 @@ def _demo_live(world: DemoWorld) -> None:
     tls = shutil.which("openssl") is not None
     with start_demo_clusters(world, tls=tls) as clusters:
         config = write_live_config(world, clusters)
-        console.print(
-            "[bold]live clusters[/bold] loopback Kubernetes API servers on 127.0.0.1 "
+        say(
+            ("live clusters", "bold"),
+            " loopback Kubernetes API servers on 127.0.0.1 "
             "(trueup's test server speaking the real protocol, not real clusters)",
-            soft_wrap=True,
         )
         for cluster in clusters.clusters:
             what = (
                 f"{cluster.name:<10} {cluster.url}  {cluster.objects} objects from {cluster.export}"
             )
-            console.print(f"  {escape(what)}", soft_wrap=True)
+            say(f"  {what}")
         contexts = ", ".join(clusters.contexts)
-        console.print(
-            f"  kubeconfig {escape(str(clusters.kubeconfig))}  (contexts {escape(contexts)})",
-            soft_wrap=True,
-        )
-        console.print(f"  config     {escape(str(config))}", soft_wrap=True)
+        say(f"  kubeconfig {clusters.kubeconfig}  (contexts {contexts})")
+        say(f"  config     {config}")
         if tls:
             first = clusters.contexts[0]
             reach = (
                 f"kubectl --kubeconfig {clusters.kubeconfig} --context {first} get deployments -A"
             )
-            console.print(f"  reach      {escape(reach)}  (while they run)", soft_wrap=True)
+            say(f"  reach      {reach}  (while they run)")
         _demo_sync(world, config)
-    console.print("\nlive clusters stopped")
+    say("")
+    say("live clusters stopped")
 
 
 def _demo_sync(world: DemoWorld, config: Path) -> None:
@@ -193,7 +187,8 @@ def _demo_sync(world: DemoWorld, config: Path) -> None:
             for name in (world.out_of_sync, world.degraded)
             if (stored := store.entity(EntityRef.of("component", None, name))) is not None
         ]
-    console.print("\n[bold]what trueup found[/bold]")
+    say("")
+    say(("what trueup found", "bold"))
     print_findings(findings)
     _print_status(drifted)
     _print_results(world, loaded, config)
@@ -204,24 +199,24 @@ def _print_status(drifted: list[AssembledEntity]) -> None:
     for entity in drifted:
         for place in entity.places:
             if place.key in ("argocd-sync", "argocd-health", "replicas"):
-                status.add_row(*map(Text, (entity.ref.name, place.key, place.place, place.value)))
-    console.print("\n[bold]status per place[/bold] (the entity shows the worst of them)")
+                status.add_row(*map(cell, (entity.ref.name, place.key, place.place, place.value)))
+    say("")
+    say(("status per place", "bold"), " (the entity shows the worst of them)")
     console.print(status)
 
 
 def _print_results(world: DemoWorld, loaded: Config, config: Path) -> None:
     exe = shutil.which("trueup") or str(Path(sys.executable).with_name("trueup"))
     sink = next((Path(s.path) for s in loaded.sinks if isinstance(s, DirectorySinkConfig)), None)
-    console.print("\n[bold]results[/bold]")
-    console.print(f"  database   {escape(loaded.database)}", soft_wrap=True)
+    say("")
+    say(("results", "bold"))
+    say(f"  database   {loaded.database}")
     if sink is not None:
-        console.print(
-            f"  entities   {escape(str(sink))}/<namespace>/<kind>/<name>.yaml", soft_wrap=True
-        )
+        say(f"  entities   {sink}/<namespace>/<kind>/<name>.yaml")
     for command in (
         f"check -c {config} --by-owner",
         f"explain component:{world.out_of_sync} -c {config}",
         f"history component:{world.out_of_sync} -c {config}",
         f"export -c {config}",
     ):
-        console.print(f"  try        {escape(exe)} {escape(command)}", soft_wrap=True)
+        say(f"  try        {exe} {command}")

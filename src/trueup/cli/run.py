@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from trueup.cli.app import ConfigOption, console, open_store, read_config
+from trueup.cli.terminal import cell, clean, say
 from trueup.config import Config
 from trueup.model.observation import ScopeFailure, ScopeRead
 from trueup.pipeline import SyncOutcome, sync
@@ -24,16 +24,14 @@ def run_sync(config: Config, *, only: Sequence[str], accept_removals: Sequence[s
 
         def progress(source_id: str, read: ScopeRead) -> None:
             if isinstance(read, ScopeFailure):
-                what = escape(f"{source_id}/{read.scope}: {read.kind.value}: {read.message}")
-                line = f"[red]✗[/red] {what}"
+                say(("✗", "red"), f" {source_id}/{read.scope}: {read.kind.value}: {read.message}")
             else:
-                count = len(read.observations)
-                line = (
-                    f"[green]✓[/green] {escape(f'{source_id}/{read.scope}')}: {count} observations"
+                say(
+                    ("✓", "green"),
+                    f" {source_id}/{read.scope}: {len(read.observations)} observations",
                 )
-            console.print(line, markup=True)
             if status is not None:
-                status.update(f"read {source_id}/{read.scope}…")
+                status.update(clean(f"read {source_id}/{read.scope}…"))
 
         try:
             return sync(
@@ -65,17 +63,17 @@ def print_summary(outcome: SyncOutcome) -> None:
             f"{summary.created} created, {summary.changed} changed, {summary.removed} removed",
         )
     for source_id, note in sorted(outcome.notes.items()):
-        table.add_row(escape(source_id), escape(note))
+        table.add_row(cell(source_id), cell(note))
     for (source, scope), count in sorted(outcome.held.items()):
-        table.add_row("[yellow]held[/yellow]", escape(f"{count} removals in {source}/{scope}"))
+        table.add_row(cell("held", "yellow"), cell(f"{count} removals in {source}/{scope}"))
     console.print(table)
     for partial in outcome.partial:
-        console.print(f"[yellow]partial[/yellow] {escape(partial.message)}", markup=True)
+        say(("partial", "yellow"), " ", partial.message)
     for error in outcome.sink_errors:
-        console.print(f"[red]sink[/red] {escape(error)} — the store is up to date", markup=True)
+        say(("sink", "red"), " ", error, " — the store is up to date")
     for failure in outcome.failures:
         what = f"{failure.source}/{failure.scope} ({failure.kind.value}): {failure.message}"
-        console.print(f"[red]failed[/red] {escape(what)} — last good data kept", markup=True)
+        say(("failed", "red"), " ", what, " — last good data kept")
 
 
 def register(app: typer.Typer) -> None:

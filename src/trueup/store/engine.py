@@ -5,6 +5,10 @@ method runs inside :func:`translated`, so SQLAlchemy and driver exceptions leave
 the store only as :class:`~trueup.errors.StoreError` (chained with ``from``)
 whose message never contains the password of the database URL.
 
+Every string parameter of every ``INSERT`` and ``UPDATE`` passes through
+:func:`trueup.redaction.redact_stored` (a ``before_cursor_execute`` hook), so no
+secret that trueup knows is ever stored, whichever module wrote the row.
+
 SQLite is tuned for one writer and many readers: WAL, foreign keys on,
 ``busy_timeout`` 5 s, ``synchronous=NORMAL``. The store issues ``BEGIN`` itself
 (pysqlite's own transaction handling is switched off) so that a write
@@ -24,6 +28,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine
 
 from trueup.errors import StoreError
+from trueup.redaction import redact_stored
 
 WRITE = "trueup_write"
 """Execution option that marks a connection's next transaction as a write."""
@@ -93,7 +98,32 @@ def create_engine(url: URL) -> Engine:
             engine = sa.create_engine(url, json_serializer=dump_json, pool_pre_ping=True)
     except (exc.SQLAlchemyError, ImportError) as error:
         raise StoreError(f"cannot use database {redacted(url)}: {_reason(error, url)}") from error
+    event.listen(engine, "before_cursor_execute", _redact_parameters, retval=True)
     return engine
+
+
+def _redact_parameters(
+    _conn: Connection,
+    _cursor: Any,
+    statement: str,
+    parameters: Any,
+    _context: Any,
+    executemany: bool,
+) -> tuple[str, Any]:
+    """Every string written passes through the redaction layer: no secret is ever stored."""
+    if statement.lstrip()[:6].upper() not in ("INSERT", "UPDATE"):
+        return statement, parameters
+    if executemany:
+        return statement, [_redacted_row(row) for row in parameters]
+    return statement, _redacted_row(parameters)
+
+
+def _redacted_row(row: Any) -> Any:
+    if isinstance(row, dict):
+        return {k: redact_stored(v) if isinstance(v, str) else v for k, v in row.items()}
+    if isinstance(row, tuple | list):
+        return type(row)(redact_stored(v) if isinstance(v, str) else v for v in row)
+    return row
 
 
 def _tune_sqlite(engine: Engine) -> None:
