@@ -7,6 +7,11 @@ them targets (``spec.target``/``spec.targets``, relative to the file, as
 Backstage does), and turns each into observations with
 :mod:`trueup.sources.descriptors`.
 
+What is read follows :mod:`trueup.path_policy`: a file (or Location target)
+that resolves outside ``path`` through a symbolic link, or that is not a
+regular file (a FIFO, a socket, a device), is never read; it is an
+``invalid-file`` finding naming it, with the policy's rule.
+
 Failure isolation: a file that does not parse keeps the observations it had in
 the previous snapshot (the scope's other files are read as usual) and adds a
 finding. A root folder that is missing or unreadable, or a listing that could
@@ -37,6 +42,7 @@ from trueup.model.observation import (
     Snapshot,
 )
 from trueup.parse.catalog_yaml import MAX_FILE_BYTES
+from trueup.path_policy import Refusal, check_under, read_under
 from trueup.sources.base import ReadContext
 from trueup.sources.descriptors import (
     IncludeGlobs,
@@ -146,7 +152,6 @@ class _Walk:
     ) -> None:
         self.source = source
         self.root = root
-        self.real_root = root.resolve()
         self.previous = previous
         self.previous_findings = previous_findings
         self.reads: dict[str, _FileRead] = {}
@@ -179,21 +184,19 @@ class _Walk:
     def _read(self, path: str) -> list[LocationTarget]:
         """Read and parse one file; return the Location targets it contributes."""
         source = self.source
-        try:
-            with (self.root / path).open("rb") as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)  # the parser reports what is too large
-        except OSError as exc:
+        data = read_under(self.root, path, max_bytes=MAX_FILE_BYTES)
+        if isinstance(data, Refusal):  # outside the folder, a FIFO, unreadable: never read
             self.reads[path] = _FileRead(
-                digest=f"unreadable:{exc.errno}",
+                digest=f"refused:{data.rule}",
                 parsed=None,
                 findings=(
                     finding(
                         Code.INVALID_FILE,
                         file_subject(source.id, source.scope, path),
-                        f"{path}: the file cannot be read: {exc.strerror}",
+                        f"{path}: the file is not read: it {data.reason}",
                         path=path,
                         document=None,
-                        rule="unreadable",
+                        rule=data.rule.value,
                         line=None,
                     ),
                 ),
@@ -235,14 +238,12 @@ class _Walk:
         lexical = Path(os.path.normpath((self.root / path).parent / target.target))
         try:
             relative = lexical.relative_to(self.root).as_posix()
-            inside = lexical.resolve().is_relative_to(self.real_root)
         except ValueError:
-            inside = False
-        if not inside:
             self._problem(path, target, f"is outside the folder {self.root}")
             return None
-        if not lexical.is_file():
-            self._problem(path, target, "does not exist")
+        refused = check_under(self.root, relative)
+        if refused is not None:
+            self._problem(path, target, refused.reason)
             return None
         return relative
 
@@ -270,10 +271,10 @@ def _list_files(root: Path, globs: IncludeGlobs) -> list[str] | _Unlisted:
     for folder, dirs, names in os.walk(root, onerror=errors.append):
         dirs.sort()
         base = Path(folder).relative_to(root)
-        for name in names:
+        for name in names:  # files, links, FIFOs, sockets: anything but a folder
             relative = (base / name).as_posix()
-            if globs.matches(relative) and (Path(folder) / name).is_file():
-                matched.append(relative)
+            if globs.matches(relative):
+                matched.append(relative)  # read_under refuses what is not a regular file
     if errors:
         error = errors[0]
         if Path(str(error.filename)) == root:
