@@ -179,6 +179,7 @@ def read_export(path: Path, root: Path | None = None) -> Export | ExportError:
     fixed folder; the export folder itself when it was named), regular files
     only, at most :data:`MAX_EXPORT_BYTES` each.
     """
+    base: Path | None
     if path.is_dir():
         base = root or path
         files = sorted(p for p in path.glob("*.json") if not p.is_dir() or p.is_symlink())
