@@ -151,6 +151,8 @@ class KubernetesSourceConfig(_SourceBase):
     type: Literal["kubernetes"]
     kubeconfig: str | None = None
     contexts: list[str] = []  # each one scope; none: every context of the kubeconfig
+    # Run a context's exec credential plugin or auth-provider command (README, Security).
+    allow_exec: bool = False
     snapshot: str | None = None
     collect: list[Literal["workloads", "argocd", "crossplane"]] = [
         "workloads",

@@ -40,6 +40,8 @@ class Code(StrEnum):
     UNDECLARED = "undeclared"
     REMOVAL_HELD = "removal-held"
     SOURCE_FAILED = "source-failed"
+    # Beyond SPEC section 7's list: a source reaches its data insecurely (SPEC section 10).
+    INSECURE_CONNECTION = "insecure-connection"
 
 
 DEFAULT_SEVERITY: Mapping[Code, Severity] = MappingProxyType(
@@ -55,6 +57,7 @@ DEFAULT_SEVERITY: Mapping[Code, Severity] = MappingProxyType(
         Code.UNDECLARED: Severity.WARNING,
         Code.REMOVAL_HELD: Severity.ERROR,
         Code.SOURCE_FAILED: Severity.ERROR,
+        Code.INSECURE_CONNECTION: Severity.WARNING,
     }
 )
 

@@ -29,8 +29,14 @@ from trueup.config import KubernetesSourceConfig
 from trueup.errors import KubeAuthError
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
+from trueup.sources.kubernetes.credentials import SecurityNote
 from trueup.sources.kubernetes.kubeconfig import ContextProblem
-from trueup.sources.kubernetes.live import KubernetesLiveSource, TransportFactory, scope_failure
+from trueup.sources.kubernetes.live import (
+    KubernetesLiveSource,
+    TransportFactory,
+    scope_failure,
+    with_security_findings,
+)
 from trueup.sources.kubernetes.transport import ApiTransport
 from trueup.sources.kubernetes.watch import ClusterWatcher, OnChange, Wait, WatchSettings, utc_now
 
@@ -113,8 +119,14 @@ class KubernetesWatchSource:
                 rng=self.rng,
             )
             self.watchers[target.context] = watcher
+
+            def noted(
+                scope: str, read: ScopeRead, notes: tuple[SecurityNote, ...] = transport.notes
+            ) -> None:
+                record(scope, with_security_findings(read, notes))
+
             thread = threading.Thread(
-                target=watcher.run, args=(record, self._stop), name=f"kubernetes {target.context}"
+                target=watcher.run, args=(noted, self._stop), name=f"kubernetes {target.context}"
             )
             self._threads.append(thread)
             thread.start()
