@@ -9,15 +9,14 @@ Kubernetes export glob. Every one now goes through :mod:`trueup.path_policy`.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.hostile.conftest import MakeFifo
 from tests.hostile.world import COMPONENT, file_world, run
 from tests.sources.terraform.conftest import NOW, fixture_bytes
 from trueup.config import KubernetesSourceConfig, TerraformSourceConfig
@@ -33,33 +32,6 @@ MARKER = "OUTSIDE_ROOT_MARKER"
 def unix_socket() -> Iterator[socket.socket]:
     with socket.socket(socket.AF_UNIX) as sock:
         yield sock
-
-
-@pytest.fixture
-def fifo() -> Iterator[Callable[[Path], None]]:
-    """Make FIFOs that a writer thread feeds if anyone opens them for reading.
-
-    A reader that opens one gets a line instead of blocking for ever, so a
-    regression fails the test instead of hanging it; at teardown the writers
-    are released by a non-blocking open of each FIFO.
-    """
-    made: list[tuple[Path, threading.Thread]] = []
-
-    def write(path: Path) -> None:
-        with path.open("w") as handle:  # blocks until a reader opens it
-            handle.write("kind: Component\n")
-
-    def make(path: Path) -> None:
-        os.mkfifo(path)
-        thread = threading.Thread(target=write, args=(path,), daemon=True)
-        thread.start()
-        made.append((path, thread))
-
-    yield make
-    for path, thread in made:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        thread.join(timeout=5)
-        os.close(fd)
 
 
 def _stored(database: Path) -> str:
@@ -101,7 +73,7 @@ def test_a_special_file_matching_the_include_is_a_finding_never_read(
     capsys: pytest.CaptureFixture[str],
     kind: str,
     unix_socket: socket.socket,
-    fifo: Callable[[Path], None],
+    fifo: MakeFifo,
 ) -> None:
     world = file_world(tmp_path)
     world.component("ok.yaml", "ok")
@@ -126,7 +98,7 @@ def _terraform(state: str) -> list[ScopeFailure | Snapshot]:
 
 
 def test_a_terraform_glob_refuses_a_link_out_of_its_folder_and_a_fifo(
-    tmp_path: Path, fifo: Callable[[Path], None]
+    tmp_path: Path, fifo: MakeFifo
 ) -> None:
     states = tmp_path / "states"
     states.mkdir()
@@ -149,7 +121,7 @@ def test_a_terraform_glob_refuses_a_link_out_of_its_folder_and_a_fifo(
 
 
 def test_a_kubernetes_export_glob_refuses_a_link_out_of_its_folder_and_a_fifo(
-    tmp_path: Path, fifo: Callable[[Path], None]
+    tmp_path: Path, fifo: MakeFifo
 ) -> None:
     exports = tmp_path / "exports"
     exports.mkdir()

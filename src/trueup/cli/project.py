@@ -22,11 +22,11 @@ from trueup.cli.catalog import print_findings
 from trueup.cli.run import print_summary, run_sync
 from trueup.cli.terminal import cell, say, say_block
 from trueup.config import DEFAULT_CONFIG, Config, DirectorySinkConfig
+from trueup.config_check import check_config
 from trueup.errors import ConfigError
 from trueup.model.assembled import AssembledEntity
 from trueup.model.ref import EntityRef
 from trueup.redaction import redacted
-from trueup.sources.registry import build_source
 
 if TYPE_CHECKING:
     from trueup.world import DemoWorld
@@ -78,13 +78,14 @@ def register(app: typer.Typer) -> None:
         directory: Annotated[Path, typer.Argument(help="Where to write trueup.yaml.")] = Path("."),
         force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
     ) -> None:
-        """Write a commented starter trueup.yaml."""
+        """Write a commented starter trueup.yaml (and the catalog folder it reads)."""
         target = directory / DEFAULT_CONFIG
         if target.exists() and not force:
             raise ConfigError(f"{target} already exists (use --force to overwrite)")
         directory.mkdir(parents=True, exist_ok=True)
         target.write_text(STARTER, encoding="utf-8")
-        say(f"wrote {target}")
+        (directory / "catalog").mkdir(exist_ok=True)  # the starter's file source reads it
+        say(f"wrote {target} and the folder {directory / 'catalog'}")
 
     @config_app.command("show")
     def config_show(config: ConfigOption = None) -> None:
@@ -94,11 +95,13 @@ def register(app: typer.Typer) -> None:
 
     @config_app.command("check")
     def config_check(config: ConfigOption = None) -> None:
-        """Validate the configuration and that every source can be built."""
+        """Validate the configuration and what it points to, as sync would (runs nothing)."""
+        path = config_path(config)
         loaded = read_config(config)
-        for source in loaded.sources:
-            build_source(source, loaded.sources)
-        say(f"{config_path(config)}: ok ({len(loaded.sources)} sources, {len(loaded.sinks)} sinks)")
+        problems = check_config(loaded, str(path))
+        if problems:
+            raise ConfigError("\n".join(problems))
+        say(f"{path}: ok ({len(loaded.sources)} sources, {len(loaded.sinks)} sinks)")
 
     @db_app.command("upgrade")
     def db_upgrade(config: ConfigOption = None) -> None:

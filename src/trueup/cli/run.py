@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from trueup.cli.app import ConfigOption, console, open_store, read_config
+from trueup.cli.app import ConfigOption, config_path, console, open_store, read_config
 from trueup.cli.terminal import cell, clean, say
 from trueup.config import Config
+from trueup.errors import ConfigError
 from trueup.model.observation import ScopeFailure, ScopeRead
 from trueup.pipeline import SyncOutcome, sync
 
@@ -94,6 +95,8 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Read every (or the named) source once, assemble, check, store and write sinks."""
         loaded = read_config(config)
+        if not loaded.sources:  # a run that reads nothing must not report success
+            raise ConfigError(f"{config_path(config)}: nothing to sync: no sources are configured")
         outcome = run_sync(loaded, only=source or (), accept_removals=accept_removals or ())
         print_summary(outcome)
         return outcome.exit_code
