@@ -336,6 +336,8 @@ class ServerConfig(_Model):
 
 class Config(_Model):
     database: str = "sqlite:///trueup.db"
+    # How long a write waits for another writer (SQLite) before the command fails (exit 2).
+    database_lock_timeout: Duration = timedelta(minutes=10)
     public_url: str | None = None
     data_dir: str = ".trueup"  # clones, caches and ETags; relative to the config file
     sources: list[SourceConfig] = []
@@ -352,6 +354,11 @@ class Config(_Model):
     @classmethod
     def _database(cls, value: str) -> str:
         return database_url(value)
+
+    @field_validator("database_lock_timeout", mode="before")
+    @classmethod
+    def _lock_timeout(cls, value: object) -> object:
+        return parse_duration(value)
 
     @field_validator("public_url")
     @classmethod

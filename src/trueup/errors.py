@@ -13,8 +13,9 @@
     │   ├── KubeApiError             a Kubernetes API server answered with an error Status
     │   ├── KubeAuthError            a kubeconfig context cannot be used
     │   └── ListFailedError          one resource type could not be listed completely
-    └── StoreError               the database refused or lost a write
-        └── ConcurrentCommitError    another sync committed since this one read the store
+    └── StoreError               the database refused or lost a write (exit 2)
+        ├── ConcurrentCommitError    another sync committed since this one read the store
+        └── StoreLockedError         another writer held the database past the lock timeout
 
 A source error carries a :class:`FailureKind`: how the scope's read failed, as
 shown in its health. Bad *data* (an invalid catalog file, an unknown status
@@ -66,6 +67,10 @@ class StoreError(TrueupError):
 
 class ConcurrentCommitError(StoreError):
     """Another sync committed after this one read the stored snapshots: assemble again."""
+
+
+class StoreLockedError(StoreError):
+    """Another writer kept the database locked past the lock timeout; nothing was written."""
 
 
 # --- git and GitHub ------------------------------------------------------------------

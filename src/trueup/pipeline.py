@@ -25,7 +25,7 @@ from trueup.config import (
     KubernetesSourceConfig,
     TerraformSourceConfig,
 )
-from trueup.errors import ConcurrentCommitError, ConfigError
+from trueup.errors import ConcurrentCommitError, ConfigError, StoreError
 from trueup.model.assembled import AssemblyResult
 from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
@@ -135,7 +135,11 @@ def sync(
             frozenset(scopes) or None,
         )
     except BaseException as exc:
-        store.finish_run(run_id, status="failed", now=now(), summary={"error": type(exc).__name__})
+        try:
+            summary = {"error": type(exc).__name__}
+            store.finish_run(run_id, status="failed", now=now(), summary=summary)
+        except StoreError:  # the store is what failed: the next run marks this one
+            log.warning("sync run %s: could not be closed as failed", run_id)
         raise
     return outcome
 

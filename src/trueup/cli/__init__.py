@@ -1,7 +1,8 @@
 """The ``trueup`` command line (SPEC section 3).
 
 Exit codes: 0 success; 1 usage or configuration error; 2 the run finished but a
-source or scope failed (its last good data was kept); 3 (``check`` only)
+source or scope failed (its last good data was kept), or the store could not
+complete (e.g. it stayed locked by another writer: nothing was written); 3 (``check`` only)
 findings at or above ``--fail-on``. Each command module registers its commands
 on ``app``; ``main`` maps errors to those codes.
 """
@@ -17,7 +18,7 @@ from trueup.cli import project as project
 from trueup.cli import run as run
 from trueup.cli.app import app
 from trueup.cli.terminal import say, say_block
-from trueup.errors import TrueupError
+from trueup.errors import StoreError, TrueupError
 from trueup.redaction import install_log_redaction
 
 for module in (project, run, catalog):
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             say(f"error: {exc.format_message()}", err=True)
         return 1
+    except StoreError as exc:  # the run read its sources but could not store (SPEC: exit 2)
+        say_block(f"error: {exc}", err=True)
+        return 2
     except TrueupError as exc:
         say_block(f"error: {exc}", err=True)
         return 1

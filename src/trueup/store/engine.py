@@ -19,16 +19,21 @@ instead of failing half-way when a read turns into a write.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine
 
-from trueup.errors import StoreError
+from trueup.errors import StoreError, StoreLockedError
 from trueup.redaction import redact_stored
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WRITE = "trueup_write"
 """Execution option that marks a connection's next transaction as a write."""
@@ -153,6 +158,38 @@ def serialise_writers(connection: Connection) -> None:
     """
     if connection.dialect.name == "postgresql":
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_COMMIT_LOCK)))
+
+
+def retry_while_locked(what: str, url: URL, attempt: Callable[[], T], *, timeout: float) -> T:
+    """Run ``attempt`` (one whole write transaction) until it is not refused as locked.
+
+    SQLite lets one writer in at a time; a second writer waits ``busy_timeout``
+    inside SQLite, then gets ``database is locked`` with its transaction rolled
+    back, so trying the whole transaction again is safe. It is tried again,
+    waiting a little longer each time, for ``timeout`` seconds in all; after
+    that :class:`StoreLockedError` says so (the CLI exits 2: nothing was written).
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        try:
+            return attempt()
+        except exc.OperationalError as error:
+            if not _is_locked(error):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise StoreLockedError(
+                    f"{what} failed on {redacted(url)}: the database stayed locked by another "
+                    f"writer for {timeout:g} s; nothing was written"
+                ) from error
+            log.info("%s: the database is locked by another writer; waiting", what)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def _is_locked(error: exc.OperationalError) -> bool:
+    text = str(getattr(error, "orig", error)).lower()
+    return "database is locked" in text or "database table is locked" in text
 
 
 @contextmanager

@@ -5,7 +5,10 @@ The pipeline calls :meth:`Store.start_run`, :meth:`Store.commit` and
 query methods. :meth:`Store.commit` writes a whole sync result in one
 transaction, so a reader sees the previous complete state or the new one, never
 a mix (SPEC 5.6). Writers are serialised: ``BEGIN IMMEDIATE`` on SQLite, an
-advisory transaction lock on PostgreSQL.
+advisory transaction lock on PostgreSQL. A write that SQLite refuses because
+another writer holds the database is tried again for up to ``lock_timeout``
+(:func:`~trueup.store.engine.retry_while_locked`); a run left ``running`` by a
+killed process is marked ``interrupted`` by the next :meth:`Store.start_run`.
 
 After an ambiguous failure (the connection dropped during ``COMMIT``), re-read:
 :meth:`Store.runs` shows ``committed_at`` for a commit that landed, and calling
@@ -15,13 +18,13 @@ duplicate revisions: the content hashes already match).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -40,6 +43,7 @@ from trueup.store.engine import (
     WRITE,
     create_engine,
     parse_url,
+    retry_while_locked,
     serialise_writers,
     translated,
 )
@@ -52,10 +56,18 @@ from trueup.store.records import (
     StoredEntity,
     SyncRun,
 )
+from trueup.store.run_owner import (
+    hold_run_lock,
+    mark_interrupted,
+    release_run_lock,
+    this_process,
+)
 from trueup.store.schema import entities, findings, revisions, sync_runs
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+LOCK_TIMEOUT = 600.0  # seconds a write waits for another writer before it fails
+T = TypeVar("T")
 _NO_HOLDS: Mapping[tuple[str, str], int] = MappingProxyType({})
 _YIELD_PER = 1000
 
@@ -63,14 +75,21 @@ _YIELD_PER = 1000
 class Store:
     """Everything trueup keeps: snapshots, entities, history, findings, runs."""
 
-    def __init__(self, engine: Engine, url: URL) -> None:
+    def __init__(self, engine: Engine, url: URL, lock_timeout: float = LOCK_TIMEOUT) -> None:
         """Use :meth:`open`."""
         self._engine = engine
         self._url = url
+        self._lock_timeout = lock_timeout
+        self._run_locks: dict[int, Connection] = {}  # PostgreSQL: live runs' session locks
+        self._lock_engine: Engine | None = None
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect to ``url`` (a SQLAlchemy URL) and check that the database answers."""
+    def open(cls, url: str, *, lock_timeout: float = LOCK_TIMEOUT) -> Store:
+        """Connect to ``url`` (a SQLAlchemy URL) and check that the database answers.
+
+        ``lock_timeout``: how long a write waits for another writer (SQLite) before
+        failing with :class:`~trueup.errors.StoreLockedError`.
+        """
         parsed = parse_url(url)
         engine = create_engine(parsed)
         try:
@@ -79,20 +98,29 @@ class Store:
         except StoreError:
             engine.dispose()
             raise
-        return cls(engine, parsed)
+        return cls(engine, parsed, lock_timeout)
 
     def upgrade(self) -> None:
         """Apply the migrations shipped in the package (``alembic upgrade head``)."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
-        try:
-            with translated("upgrading the schema", self._url), self._engine.connect() as conn:
+
+        def attempt() -> None:
+            with self._engine.connect() as conn:
                 config.attributes["connection"] = conn.execution_options(**{WRITE: True})
                 command.upgrade(config, "head")
+
+        try:
+            with translated("upgrading the schema", self._url):
+                self._retrying("upgrading the schema", attempt)
         except CommandError as error:  # e.g. the database is at a revision this trueup lacks
             raise StoreError(f"cannot upgrade the schema: {error}") from error
 
     def close(self) -> None:
+        for run_id in list(self._run_locks):
+            self._release_run(run_id)
+        if self._lock_engine is not None:
+            self._lock_engine.dispose()
         self._engine.dispose()
 
     def __enter__(self) -> Store:
@@ -109,20 +137,37 @@ class Store:
     # -- writes ---------------------------------------------------------------
 
     def start_run(self, *, trigger: str, sources: Sequence[str], now: datetime) -> int:
-        """Record a new sync run with status ``running``; returns its id."""
-        with translated("starting a sync run", self._url), self._write() as conn:
-            inserted = conn.execute(
-                sa.insert(sync_runs)
-                .values(
-                    started_at=now,
-                    status="running",
-                    trigger=trigger,
-                    sources=list(sources),
-                    summary={},
+        """Record a new sync run with status ``running``; returns its id.
+
+        Runs left ``running`` by a process that is gone are marked ``interrupted``
+        first (:mod:`trueup.store.run_owner` says how that is decided).
+        """
+        owner = this_process()
+
+        def attempt() -> int:
+            with self._write() as conn:
+                mark_interrupted(conn, now)
+                inserted = conn.execute(
+                    sa.insert(sync_runs)
+                    .values(
+                        started_at=now,
+                        status="running",
+                        trigger=trigger,
+                        sources=list(sources),
+                        summary={},
+                        owner_host=owner.host,
+                        owner_pid=owner.pid,
+                        owner_started=owner.started,
+                    )
+                    .returning(sync_runs.c.id)
                 )
-                .returning(sync_runs.c.id)
-            )
-            return int(inserted.scalar_one())
+                run_id = int(inserted.scalar_one())
+                if conn.dialect.name == "postgresql":  # held before the row is visible
+                    self._hold_run(run_id)
+                return run_id
+
+        with translated("starting a sync run", self._url):
+            return self._retrying("starting a sync run", attempt)
 
     def commit(
         self,
@@ -144,21 +189,26 @@ class Store:
         another commit landed since, :class:`ConcurrentCommitError` is raised and
         nothing is written (the caller assembles again from the new state).
         """
-        with translated("commit", self._url), self._write() as conn:
-            serialise_writers(conn)
-            if based_on is not None and (landed := _generation(conn)) != based_on:
-                raise ConcurrentCommitError(
-                    f"sync run {landed} committed after this result was assembled "
-                    f"from generation {based_on}"
+
+        def attempt() -> CommitSummary:
+            with self._write() as conn:
+                serialise_writers(conn)
+                if based_on is not None and (landed := _generation(conn)) != based_on:
+                    raise ConcurrentCommitError(
+                        f"sync run {landed} committed after this result was assembled "
+                        f"from generation {based_on}"
+                    )
+                marked = conn.execute(
+                    sa.update(sync_runs).where(sync_runs.c.id == run_id).values(committed_at=now)
                 )
-            marked = conn.execute(
-                sa.update(sync_runs).where(sync_runs.c.id == run_id).values(committed_at=now)
-            )
-            if marked.rowcount != 1:
-                raise StoreError(f"commit refers to sync run {run_id}, which does not exist")
-            replaced, unchanged = snapshot_rows.write_reads(conn, run_id, reads, held)
-            summary = write_entities(conn, run_id, result, now=now, cause=cause)
-        return replace(summary, snapshots_replaced=replaced, snapshots_unchanged=unchanged)
+                if marked.rowcount != 1:
+                    raise StoreError(f"commit refers to sync run {run_id}, which does not exist")
+                replaced, unchanged = snapshot_rows.write_reads(conn, run_id, reads, held)
+                summary = write_entities(conn, run_id, result, now=now, cause=cause)
+            return replace(summary, snapshots_replaced=replaced, snapshots_unchanged=unchanged)
+
+        with translated("commit", self._url):
+            return self._retrying("commit", attempt)
 
     def generation(self) -> int:
         """The id of the last sync run whose commit landed (0 before any)."""
@@ -169,14 +219,22 @@ class Store:
         self, run_id: int, *, status: str, now: datetime, summary: Mapping[str, Any]
     ) -> None:
         """Close a sync run with its final status and a JSON-serialisable summary."""
-        with translated("finishing a sync run", self._url), self._write() as conn:
-            updated = conn.execute(
-                sa.update(sync_runs)
-                .where(sync_runs.c.id == run_id)
-                .values(finished_at=now, status=status, summary=dict(summary))
-            )
-            if updated.rowcount != 1:
-                raise StoreError(f"sync run {run_id} does not exist")
+
+        def attempt() -> None:
+            with self._write() as conn:
+                updated = conn.execute(
+                    sa.update(sync_runs)
+                    .where(sync_runs.c.id == run_id)
+                    .values(finished_at=now, status=status, summary=dict(summary))
+                )
+                if updated.rowcount != 1:
+                    raise StoreError(f"sync run {run_id} does not exist")
+
+        try:
+            with translated("finishing a sync run", self._url):
+                self._retrying("finishing a sync run", attempt)
+        finally:
+            self._release_run(run_id)
 
     # -- reads ----------------------------------------------------------------
 
@@ -328,6 +386,32 @@ class Store:
         ]
 
     # -- connections ----------------------------------------------------------
+
+    def _retrying(self, what: str, attempt: Callable[[], T]) -> T:
+        return retry_while_locked(what, self._url, attempt, timeout=self._lock_timeout)
+
+    def _hold_run(self, run_id: int) -> None:
+        """PostgreSQL: hold run ``run_id``'s session lock on a connection of its own."""
+        if self._lock_engine is None:  # its own connections: the pool serves the work
+            self._lock_engine = sa.create_engine(self._url, poolclass=sa.NullPool)
+        conn = self._lock_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            hold_run_lock(conn, run_id)
+        except BaseException:
+            conn.close()
+            raise
+        self._run_locks[run_id] = conn
+
+    def _release_run(self, run_id: int) -> None:
+        conn = self._run_locks.pop(run_id, None)
+        if conn is None:
+            return
+        try:
+            release_run_lock(conn, run_id)
+        except sa.exc.SQLAlchemyError:
+            pass  # the session is gone, and its lock with it
+        finally:
+            conn.close()
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
