@@ -56,9 +56,7 @@ def read_config(option: Path | None) -> Config:
 
 @contextmanager
 def open_store(config: Config, *, upgrade: bool = False) -> Iterator[Store]:
-    store = Store.open(
-        config.database, lock_timeout=config.database_lock_timeout.total_seconds()
-    )
+    store = Store.open(config.database, lock_timeout=config.database_lock_timeout.total_seconds())
     try:
         if upgrade:
             store.upgrade()

@@ -10,7 +10,9 @@ Every string parameter of every ``INSERT`` and ``UPDATE`` passes through
 secret that trueup knows is ever stored, whichever module wrote the row.
 
 SQLite is tuned for one writer and many readers: WAL, foreign keys on,
-``busy_timeout`` 5 s, ``synchronous=NORMAL``. The store issues ``BEGIN`` itself
+``busy_timeout`` 5 s (less if the store's lock timeout is shorter),
+``synchronous=NORMAL``; a writer refused after that is tried again by
+:func:`retry_while_locked`. The store issues ``BEGIN`` itself
 (pysqlite's own transaction handling is switched off) so that a write
 transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock up front
 instead of failing half-way when a read turns into a write.
@@ -38,7 +40,7 @@ T = TypeVar("T")
 WRITE = "trueup_write"
 """Execution option that marks a connection's next transaction as a write."""
 
-_BUSY_TIMEOUT_MS = 5000
+BUSY_TIMEOUT = 5.0  # seconds SQLite itself waits for a lock before refusing a write
 _COMMIT_LOCK = 0x7472_7565_7570  # PostgreSQL advisory lock key ("trueup" in ASCII)
 
 
@@ -93,12 +95,12 @@ def redacted(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def create_engine(url: URL) -> Engine:
+def create_engine(url: URL, *, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
     """An engine for ``url`` with trueup's settings for its backend."""
     try:
         if url.get_backend_name() == "sqlite":
             engine = sa.create_engine(url, json_serializer=dump_json)
-            _tune_sqlite(engine)
+            _tune_sqlite(engine, int(busy_timeout * 1000))
         else:
             engine = sa.create_engine(url, json_serializer=dump_json, pool_pre_ping=True)
     except (exc.SQLAlchemyError, ImportError) as error:
@@ -131,13 +133,13 @@ def _redacted_row(row: Any) -> Any:
     return row
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # the "begin" listener below issues BEGIN
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")

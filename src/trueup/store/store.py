@@ -29,6 +29,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy.engine import URL, Connection, Engine
 
@@ -40,6 +42,7 @@ from trueup.model.ref import EntityRef
 from trueup.sinks.feed import FeedRow
 from trueup.store import snapshots as snapshot_rows
 from trueup.store.engine import (
+    BUSY_TIMEOUT,
     WRITE,
     create_engine,
     parse_url,
@@ -91,7 +94,7 @@ class Store:
         failing with :class:`~trueup.errors.StoreLockedError`.
         """
         parsed = parse_url(url)
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, busy_timeout=min(BUSY_TIMEOUT, lock_timeout))
         try:
             with translated("connecting", parsed), engine.connect():
                 pass
@@ -110,6 +113,10 @@ class Store:
                 config.attributes["connection"] = conn.execution_options(**{WRITE: True})
                 command.upgrade(config, "head")
 
+        heads = set(ScriptDirectory.from_config(config).get_heads())
+        with translated("reading the schema version", self._url), self._read() as conn:
+            if set(MigrationContext.configure(conn).get_current_heads()) == heads:
+                return  # up to date: no write lock taken (syncs starting together)
         try:
             with translated("upgrading the schema", self._url):
                 self._retrying("upgrading the schema", attempt)
