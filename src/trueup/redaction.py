@@ -19,7 +19,8 @@ text that leaves trueup passes through this module, which masks:
 Where it is applied — the choke points, each one call:
 
 - the store: every string parameter of every ``INSERT``/``UPDATE``
-  (:func:`redact_stored`, from :mod:`trueup.store.engine`);
+  (:func:`redact_stored`, the same rule as :func:`redact_text`, called from
+  :mod:`trueup.store.engine`);
 - the terminal and machine output of every CLI command
   (:mod:`trueup.cli.terminal`, :mod:`trueup.cli.machine`);
 - every log record (:func:`install_log_redaction`, called by the CLI);
@@ -128,34 +129,44 @@ KNOWN_SECRETS = SecretRegistry()
 
 
 def redact_text(text: str) -> str:
-    """``text`` safe to show or store: known secrets and URL credentials masked."""
-    text = KNOWN_SECRETS.mask(text)
-    if "://" in text:
-        text = _URL.sub(lambda match: mask_url(match.group(0)), text)
-    return text
+    """``text`` safe to show or store: known secrets and URL credentials masked.
 
-
-def redact_stored(text: str) -> str:
-    """What the store keeps of ``text``: like :func:`redact_text`, tuned for bulk rows.
-
-    Called once per string parameter of every write, so it looks for a URL
-    credential only where ``@`` or ``?`` says there may be one.
+    Returns ``text`` itself (the same object) when there is nothing to mask, so
+    the store's bulk writes copy nothing in the common case.
     """
     text = KNOWN_SECRETS.mask(text)
-    if "://" in text and ("@" in text or "?" in text):
+    if "://" in text and _has_url_credential(text):
         text = _URL.sub(lambda match: mask_url(match.group(0)), text)
     return text
 
 
-def redact_data(value: Any) -> Any:
-    """A JSON-like value with :func:`redact_text` applied to every string (keys too)."""
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, Mapping):
-        return {redact_text(str(k)): redact_data(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact_data(item) for item in value]
-    return value
+# What is redacted in a stored row is what is redacted in output: one rule.
+redact_stored = redact_text
+
+# One query parameter of a URL (its key captured); where a URL's authority ends.
+_QUERY_KEY = re.compile(r"[?&;]([^=&;#\s\"'<>]+)=[^&;#\s\"'<>]")
+_AUTHORITY_END = re.compile(r"[/?#\s\"'<>]")
+_URL_END = re.compile(r"[\s\"'<>]")
+
+
+def _has_url_credential(text: str) -> bool:
+    """Whether some URL in ``text`` has userinfo or a credential query parameter.
+
+    Looks only at the text after each ``://`` (found with ``str.find``), so a
+    long document without credentials costs one scan at C speed.
+    """
+    start = text.find("://")
+    while start != -1:
+        rest = start + 3
+        authority = _AUTHORITY_END.search(text, rest)
+        if "@" in text[rest : authority.start() if authority else len(text)]:
+            return True
+        end = _URL_END.search(text, rest)
+        url = text[rest : end.start() if end else len(text)]
+        if "?" in url and any(is_credential_key(m.group(1)) for m in _QUERY_KEY.finditer(url)):
+            return True
+        start = text.find("://", rest)
+    return False
 
 
 def mask_url(url: str, *, every_query_value: bool = False) -> str:

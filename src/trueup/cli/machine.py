@@ -5,7 +5,7 @@ encoder escapes every control character, and the JUnit report is built with
 ElementTree, after the characters XML 1.0 cannot hold at all (``\\x00`` to ``\\x1f``
 but tab and newlines, lone surrogates, ``\\ufffe``/``\\uffff``) are replaced by
 a visible escape, so the report always parses. Both pass through the
-redaction layer first (:func:`trueup.redaction.redact_data`).
+redaction layer (:func:`trueup.redaction.redact_text`).
 """
 
 from __future__ import annotations
@@ -17,15 +17,19 @@ from typing import Any, TextIO
 from xml.etree import ElementTree as ET
 
 from trueup.model.finding import Finding
-from trueup.redaction import redact_data, redact_text
+from trueup.redaction import redact_text
 
 # Everything XML 1.0 (section 2.2, Char) does not allow.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def write_json(data: Any, out: TextIO, *, sort_keys: bool = False) -> None:
-    """``data`` as indented JSON, redacted, with a final newline."""
-    json.dump(redact_data(data), out, indent=2, sort_keys=sort_keys, default=str)
+    """``data`` as indented JSON, redacted, with a final newline.
+
+    Serialised first, then redacted as one text (the registry holds every
+    secret's JSON-escaped forms too): one pass, however many values.
+    """
+    out.write(redact_text(json.dumps(data, indent=2, sort_keys=sort_keys, default=str)))
     out.write("\n")
 
 

@@ -117,19 +117,37 @@ def _redact_parameters(
     _context: Any,
     executemany: bool,
 ) -> tuple[str, Any]:
-    """Every string written passes through the redaction layer: no secret is ever stored."""
+    """Every string written passes through the redaction layer: no secret is ever stored.
+
+    Rows with nothing to mask are passed on as they are (no copy of a bulk write).
+    """
     if statement.lstrip()[:6].upper() not in ("INSERT", "UPDATE"):
         return statement, parameters
-    if executemany:
-        return statement, [_redacted_row(row) for row in parameters]
-    return statement, _redacted_row(parameters)
+    if not executemany:
+        return statement, _redacted_row(parameters)
+    rows = None
+    for index, row in enumerate(parameters):
+        redacted_row = _redacted_row(row)
+        if redacted_row is not row:
+            rows = rows if rows is not None else list(parameters)
+            rows[index] = redacted_row
+    return statement, parameters if rows is None else rows
 
 
 def _redacted_row(row: Any) -> Any:
+    """``row`` itself when none of its strings changes, else a redacted copy."""
     if isinstance(row, dict):
-        return {k: redact_stored(v) if isinstance(v, str) else v for k, v in row.items()}
+        changed = {
+            k: masked
+            for k, v in row.items()
+            if isinstance(v, str) and (masked := redact_stored(v)) is not v
+        }
+        return {**row, **changed} if changed else row
     if isinstance(row, tuple | list):
-        return type(row)(redact_stored(v) if isinstance(v, str) else v for v in row)
+        values = [redact_stored(v) if isinstance(v, str) else v for v in row]
+        if all(new is old for new, old in zip(values, row, strict=True)):
+            return row
+        return type(row)(values)
     return row
 
 
