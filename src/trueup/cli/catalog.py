@@ -27,6 +27,7 @@ from trueup.model.fields import flatten
 from trueup.model.finding import Finding, Severity
 from trueup.model.ref import EntityRef, parse_ref
 from trueup.pipeline import refresh_freshness
+from trueup.redaction import redact_text
 from trueup.sinks.feed import render_json, render_yaml
 from trueup.store import Store
 
@@ -188,7 +189,9 @@ def register(app: typer.Typer) -> None:
         with open_store(loaded) as store:
             refresh_freshness(loaded, store)
             render = render_json if fmt is ExportFormat.json else render_yaml
-            _write_chunks(render(store.feed_rows(kinds=kinds)), output)
+            # Stored rows were redacted when written; a secret learnt since is masked too.
+            chunks = (redact_text(chunk) for chunk in render(store.feed_rows(kinds=kinds)))
+            _write_chunks(chunks, output)
 
     @app.command()
     def check(
