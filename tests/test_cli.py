@@ -101,7 +101,7 @@ def test_the_demo_shows_every_kind_of_problem(
         if f["code"] == "invalid-file"
     )
     assert "invalid-entity" in by_code
-    assert f"component:default/{demo.dangling_owner}" in by_code["missing-owner"]
+    assert f"component:default/{demo.dangling_owner}" in by_code["dangling-ref"]
     assert f"component:default/{demo.missing_description}" in by_code["missing-field"]
     assert f"component:default/{demo.undeclared}" in by_code["undeclared"]
     drifted = by_code["drift"]
@@ -117,7 +117,7 @@ def test_the_demo_shows_every_kind_of_problem(
     )
     assert behind["evidence"]["head"] == demo.commits[1]
     assert behind["evidence"]["deployed"] == demo.commits[0]
-    assert report["counts"]["error"] >= 3
+    assert report["counts"]["error"] >= 2  # the broken file and the invalid entity
     assert report["scorecard"] and {"owner", "score", "entities"} <= set(report["scorecard"][0])
 
 
@@ -131,7 +131,7 @@ def test_check_fail_on_and_junit(demo: DemoWorld, capsys: pytest.CaptureFixture[
     failures = suite.findall("testcase/failure")
     assert int(suite.get("failures", "0")) == len(failures) > 0
     types = {f.get("type") for f in failures}
-    assert {"drift", "missing-owner"} <= types
+    assert {"drift", "invalid-entity"} <= types
 
 
 def test_explain_shows_provenance_and_status_per_place(

@@ -17,14 +17,15 @@ from typing import Any
 
 import pytest
 
-from trueup.config import Config, DirectorySinkConfig, parse_config
+from trueup.config import Config, parse_config
 from trueup.errors import ConfigError
 from trueup.model.finding import Code, Severity, finding
 from trueup.model.observation import Nature, Observation, Provenance, ScopeRead, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.pipeline import SyncOutcome, refresh_freshness, sync
+from trueup.plugins import registry
+from trueup.sinks.directory.config import DirectorySinkConfig
 from trueup.sources.base import ReadContext, Source
-from trueup.sources.registry import build_source
 from trueup.store import Store
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -154,7 +155,10 @@ def test_revisions_are_written_only_when_something_changes(world: World, store: 
     assert third.summary is not None and third.summary.changed >= 1
     revisions = store.revisions(ref("payments"))
     assert [r.change for r in revisions] == ["created", "changed"]
-    assert revisions[-1].cause == f"sync run {third.run_id} (cli)"
+    # the cause names the run and the declaration that changed it (the file's content hash)
+    cause = revisions[-1].cause
+    assert cause.startswith(f"sync run {third.run_id} (cli); changed by catalog@"), cause
+    assert cause.endswith(":payments.yaml#0 (spec.owner)"), cause
     assert revisions[-1].assembled is not None
     assert revisions[-1].assembled.entity["spec"]["owner"] == "team-b"
 
@@ -335,7 +339,7 @@ def test_a_sources_own_findings_are_not_carried_over_as_failures(
 ) -> None:
     world.declare("payments")
     clock: Callable[[], datetime] = lambda: world.now  # noqa: E731
-    catalog = build_source(world.config().sources[0])
+    catalog = registry().create_source(world.config().sources[0])
     both = [catalog, _ClusterWithAMissingType(clock)]
     sync(world.config(), store, now=clock, sources=both)
     for minute in range(1, 4):  # syncs that read only the catalog (a webhook refresh)
@@ -352,7 +356,7 @@ def test_a_sources_own_findings_are_not_carried_over_as_failures(
 def test_a_scope_read_only_in_part_is_exit_2_with_its_data_kept(world: World, store: Store) -> None:
     world.declare("payments")
     clock: Callable[[], datetime] = lambda: world.now  # noqa: E731
-    catalog = build_source(world.config().sources[0])
+    catalog = registry().create_source(world.config().sources[0])
     forbidden = _ClusterWithAMissingType(clock, severity=Severity.ERROR)
     outcome = sync(world.config(), store, now=clock, sources=[catalog, forbidden])
     assert outcome.exit_code == 2 and not outcome.failures
@@ -402,7 +406,7 @@ def test_a_sync_that_commits_meanwhile_is_never_overwritten(world: World, store:
     world.sync(store)
     clock: Callable[[], datetime] = lambda: world.now  # noqa: E731
     config = world.config()
-    catalog, clusters = (build_source(s, config.sources) for s in config.sources)
+    catalog, clusters = (registry().create_source(s, config.sources) for s in config.sources)
     world.now += timedelta(minutes=1)
     world.run(argo_app("payments", health="Degraded"))
 
@@ -436,5 +440,9 @@ def test_status_turns_unknown_at_read_time_without_a_new_sync(world: World, stor
         stored.assembled.entity["metadata"]["annotations"]["trueup.io/argocd-health"] == "Unknown"
     )
     assert "stale" in {f.code for f in stored.assembled.findings}
-    assert store.revisions(ref("payments"))[-1].cause == f"sync run {later.run_id} (freshness)"
+    cause = store.revisions(ref("payments"))[-1].cause
+    assert cause.startswith(
+        f"sync run {later.run_id} (freshness); changed by "
+        "prod-eu/argocd/Application/payments@11 (status argocd-health"
+    ), cause
     assert refresh_freshness(config, store, now=lambda: T0 + timedelta(minutes=17)) is None

@@ -177,12 +177,15 @@ def mask_url(url: str, *, every_query_value: bool = False) -> str:
     """
     userinfo = _USERINFO.match(url)
     if userinfo:
+        masked: str | None
         user, colon, password = userinfo.group(2).partition(":")
         scheme = userinfo.group(1).lower()
         # A user name is no secret, but a lone token (``https://token@``,
         # ``token:@``, ``token:x-oauth-basic@``) is masked whole.
-        if colon and password and password != "x-oauth-basic":
-            masked: str | None = f"{user}:{MASK}"
+        if colon and password and password.strip("*") == "":
+            masked = None  # masked already (``user:****@``, as git's own messages do)
+        elif colon and password and password != "x-oauth-basic":
+            masked = f"{user}:{MASK}"
         elif scheme.startswith(("http", "https")) or every_query_value:
             masked = MASK
         else:

@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from tests.assemble.builders import (
     NOW,
     argo_app,
@@ -18,8 +20,8 @@ from tests.assemble.builders import (
 )
 from trueup.assemble.assembler import AssemblyPolicy, ScopeState, assemble
 from trueup.checks import CheckContext, Draft
-from trueup.checks.base import count_summary, quality_score
-from trueup.checks.completeness import CompletenessCheck
+from trueup.checks.base import apply_severity, count_summary, quality_score
+from trueup.checks.completeness import CompletenessCheck, CompletenessConfig
 from trueup.checks.relations import RelationsCheck
 from trueup.checks.scorecard import NO_OWNER, scorecard
 from trueup.model.assembled import EntityScore
@@ -59,11 +61,58 @@ def test_dangling_relations_are_reported_per_field() -> None:
     assert "not a valid reference" in invalid.message
 
 
-def test_owner_that_does_not_exist_is_missing_owner_not_dangling() -> None:
+def test_owner_that_does_not_resolve_is_a_dangling_ref_warning() -> None:
     doc = component("payments", owner="team-gone")
     found = list(RelationsCheck().check(draft(doc), CheckContext(refs=refs("system:shop"))))
-    assert [f.code for f in found] == ["missing-owner"]
-    assert found[0].severity is Severity.ERROR
+    assert [(f.code, f.severity, f.evidence["target"]) for f in found] == [
+        ("dangling-ref", Severity.WARNING, "group:default/team-gone")
+    ]
+    assert found[0].message == "spec.owner 'team-gone' resolves to nothing"
+
+
+def test_no_owner_at_all_stays_a_missing_owner_error() -> None:
+    doc = component("payments")
+    del doc["spec"]["owner"]
+    found = list(RelationsCheck().check(draft(doc), CheckContext(refs=refs("system:shop"))))
+    assert [(f.code, f.severity) for f in found] == [("missing-owner", Severity.ERROR)]
+
+
+def test_an_unresolved_owner_severity_is_configurable() -> None:
+    doc = component("payments", owner="team-gone")
+    found = list(RelationsCheck().check(draft(doc), CheckContext(refs=refs("system:shop"))))
+    raised = apply_severity(found, {"dangling-ref": Severity.ERROR})
+    assert [(f.code, f.severity) for f in raised] == [("dangling-ref", Severity.ERROR)]
+
+
+@pytest.mark.parametrize(
+    ("owner", "namespace", "resolved"),
+    [
+        ("team-a", "default", "group:default/team-a"),
+        ("team-a", "billing", "group:billing/team-a"),  # the entity's own namespace
+        ("user:jdoe", "billing", "user:billing/jdoe"),
+        ("Group:Ops/Team-A", "default", "group:ops/team-a"),  # case-insensitive
+        ("ops/team-a", "billing", "group:ops/team-a"),
+        ("a/b:c", "default", "group:a/b:c"),  # a '/' before the ':' means no kind
+    ],
+)
+def test_owner_refs_resolve_as_backstage_parse_entity_ref(
+    owner: str, namespace: str, resolved: str
+) -> None:
+    doc = component("payments", owner=owner)
+    doc["metadata"]["namespace"] = namespace
+    draft_ = draft(doc)
+    assert (
+        list(
+            RelationsCheck().check(
+                draft_, CheckContext(refs=refs(resolved, "system:" + namespace + "/shop"))
+            )
+        )
+        == []
+    )
+    missing = list(
+        RelationsCheck().check(draft_, CheckContext(refs=refs("system:" + namespace + "/shop")))
+    )
+    assert [f.evidence["target"] for f in missing] == [resolved]
 
 
 def test_owner_may_be_a_user() -> None:
@@ -88,14 +137,15 @@ def test_completeness_follows_the_configured_rules() -> None:
     doc = component("payments")
     del doc["metadata"]["description"]
     doc["spec"]["system"] = ""
-    context = CheckContext(
-        refs=frozenset(),
-        required_fields={"component": ["metadata.description", "spec.system", "spec.type"]},
+    rules = CompletenessConfig(
+        required_fields={"component": ["metadata.description", "spec.system", "spec.type"]}
     )
-    found = list(CompletenessCheck().check(draft(doc), context))
+    context = CheckContext(refs=frozenset())
+    found = list(CompletenessCheck(rules).check(draft(doc), context))
     assert sorted(f.evidence["field"] for f in found) == ["metadata.description", "spec.system"]
     assert all(f.code == "missing-field" for f in found)
-    assert list(CompletenessCheck().check(draft(doc), CheckContext(refs=frozenset()))) == []
+    none = CompletenessConfig(required_fields={})
+    assert list(CompletenessCheck(none).check(draft(doc), context)) == []
 
 
 def test_discovered_entities_get_undeclared_not_completeness_findings() -> None:

@@ -19,11 +19,12 @@ import pytest
 from tests.hostile.conftest import MakeFifo
 from tests.hostile.world import COMPONENT, file_world, run
 from tests.sources.terraform.conftest import NOW, fixture_bytes
-from trueup.config import KubernetesSourceConfig, TerraformSourceConfig
 from trueup.model.observation import FailureKind, ScopeFailure, Snapshot
 from trueup.sources.base import ReadContext
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.snapshot import KubernetesSnapshotSource
 from trueup.sources.terraform import TerraformSource
+from trueup.sources.terraform.config import TerraformSourceConfig
 
 MARKER = "OUTSIDE_ROOT_MARKER"
 

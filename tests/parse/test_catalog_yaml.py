@@ -314,20 +314,22 @@ def test_100k_nested_brackets_do_not_crash() -> None:
 
 
 @pytest.mark.parametrize("kind", [bytes, str])
-def test_50_mb_file_is_refused_before_parsing(kind: type) -> None:
-    text = "a: " + "x" * (50 * 1024 * 1024)
+def test_a_file_over_the_default_64_mib_cap_is_refused_before_parsing(kind: type) -> None:
+    assert MAX_FILE_BYTES == 64 * 1024 * 1024  # generated catalogs of tens of MB are read
+    text = "a: " + "x" * MAX_FILE_BYTES
     data: bytes | str = text.encode() if kind is bytes else text
     started = time.perf_counter()
     assert load_documents(data) == [
-        DocumentError(None, "file-too-large", f"file is {len(data)} bytes, over the 1048576 cap")
+        DocumentError(None, "file-too-large", f"file is {len(data)} bytes, over the 67108864 cap")
     ]
     assert time.perf_counter() - started < 1
 
 
 def test_file_size_cap_is_inclusive_and_configurable() -> None:
-    text = "a: " + "x" * (MAX_FILE_BYTES - 3)
-    assert len(text) == MAX_FILE_BYTES
-    assert isinstance(load_documents(text)[0], Document)
+    cap = 1024 * 1024
+    text = "a: " + "x" * (cap - 3)
+    assert isinstance(load_documents(text, max_file_bytes=cap)[0], Document)
+    assert error_of(text + "x", max_file_bytes=cap).rule == "file-too-large"
     assert error_of("a: bc", max_file_bytes=4).rule == "file-too-large"
 
 
@@ -460,3 +462,26 @@ def test_the_code_base_never_loads_yaml_unsafely() -> None:
         if unsafe.search(line)
     ]
     assert offenders == []
+
+
+def test_documents_are_handed_over_one_at_a_time_so_memory_follows_one_document() -> None:
+    import tracemalloc
+
+    from trueup.parse.catalog_yaml import iter_documents
+
+    one = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: n{i}\n"
+    data = "---\n".join(one.format(i=i) for i in range(5_000)).encode()
+    documents = iter_documents(data)
+    assert next(documents) == Document(0, {**value_of(one.format(i=0))}, 1)
+
+    def peak(consume: Any) -> int:
+        tracemalloc.start()
+        try:
+            consume()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    streamed = peak(lambda: sum(1 for _ in iter_documents(data)))
+    held = peak(lambda: load_documents(data))
+    assert streamed * 4 < held  # one document at a time, not every document's tree

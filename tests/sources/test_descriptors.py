@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from trueup.model.emission import EmissionPolicy
 from trueup.model.finding import Severity
 from trueup.model.observation import Nature, Observation, Provenance, Snapshot
 from trueup.model.ref import EntityRef
@@ -178,8 +179,10 @@ def test_a_syntax_error_is_an_invalid_file_finding_naming_document_rule_and_line
 
 
 def test_a_file_too_large_fails_as_a_whole() -> None:
+    assert MAX_FILE_BYTES == 64 * 1024 * 1024  # the default; the cap is configuration
     result = read_descriptor_file(
-        b"#" * (MAX_FILE_BYTES + 1),
+        b"#" * 1025,
+        policy=EmissionPolicy(max_file_bytes=1024),
         source="catalog",
         scope="catalog",
         path=PATH,
@@ -194,10 +197,13 @@ def test_a_file_too_large_fails_as_a_whole() -> None:
     assert "the file" in problem.message
 
 
-def test_two_documents_with_the_same_ref_are_both_kept() -> None:
-    twice = f"{PAYMENTS}---\n{PAYMENTS.replace('Takes the money', 'Other')}"
+def test_an_entity_repeated_in_one_file_is_its_last_copy_by_document_index() -> None:
+    # Eleven documents: the entity in #9 and #10 (text order would put "#10" before "#9").
+    others = [LEDGER.replace("ledger-db", f"db-{i}") for i in range(9)]
+    last = PAYMENTS.replace("Takes the money", "The last copy")
+    text = "---\n".join([*others, PAYMENTS, last])
     result = read_descriptor_file(
-        twice.encode(),
+        text.encode(),
         source="catalog",
         scope="catalog",
         path=PATH,
@@ -205,9 +211,13 @@ def test_two_documents_with_the_same_ref_are_both_kept() -> None:
         observed_at=NOW,
         source_location=None,
     )
-    assert [o.provenance.locator[-2:] for o in result.observations] == ["#0", "#1"]
-    assert len({o.ref for o in result.observations}) == 1
-    assert result.findings == ()
+    payments = [o for o in result.observations if o.ref.name == "payments"]
+    assert [o.provenance.locator for o in payments] == [f"catalog@1:{PATH}#10"]
+    assert payments[0].fields["metadata.description"] == "The last copy"
+    (note,) = result.findings
+    assert (note.code, note.severity) == ("conflict", Severity.INFO)
+    assert note.evidence["documents"] == [9, 10]
+    assert "precedence" not in note.message and "documents 9 and 10" in note.message
 
 
 def test_empty_documents_are_not_entities() -> None:

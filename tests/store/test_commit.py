@@ -41,7 +41,7 @@ def test_new_entities_are_created_with_a_first_revision(store: Store) -> None:
     assert (first.number, first.change, first.cause, first.at) == (
         1,
         Change.CREATED,
-        "sync run 1",
+        "sync run 1; first seen in repo@abc:a.yaml#0",
         at(0),
     )
     assert first.assembled == assembled("a")
@@ -76,8 +76,8 @@ def test_a_change_writes_exactly_one_revision_with_its_cause(store: Store) -> No
     assert (summary.changed, summary.unchanged, summary.revisions_written) == (1, 1, 1)
     history = store.revisions(ref("a"))
     assert [(r.number, r.change, r.cause) for r in history] == [
-        (1, Change.CREATED, "sync"),
-        (2, Change.CHANGED, "webhook 42"),
+        (1, Change.CREATED, "sync; first seen in repo@abc:a.yaml#0"),
+        (2, Change.CHANGED, "webhook 42; changed by repo@abc:a.yaml#0 (spec.owner)"),
     ]
     assert history[1].assembled is not None
     assert history[1].assembled.entity["spec"]["owner"] == "team-b"
@@ -106,7 +106,7 @@ def test_removal_writes_a_removal_revision_and_keeps_the_entity(store: Store) ->
         Change.REMOVED,
         None,
         None,
-        "catalog read",
+        "catalog read; no source reports it any more (last: repo@abc:b.yaml#0)",
     )
     assert [e.ref.name for e in store.entities()] == ["a"]
     assert [(e.ref.name, e.removed) for e in store.entities(include_removed=True)] == [

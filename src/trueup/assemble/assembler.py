@@ -21,18 +21,19 @@ from typing import Any
 
 from trueup.assemble.guard import PIPELINE_ORIGIN
 from trueup.assemble.linking import build_index
-from trueup.assemble.precedence import Precedence
+from trueup.assemble.precedence import Precedence, declared_at
 from trueup.assemble.status import AGGREGATED, place_statuses, worst
 from trueup.checks import BUILTIN_CHECKS, Check, CheckContext, Draft, apply_severity
 from trueup.checks.base import count_summary, quality_score
 from trueup.checks.drift import drift_summary
 from trueup.model.assembled import AssembledEntity, AssemblyResult, Candidate, FieldOrigin
+from trueup.model.emission import DEFAULT_POLICY, UNSUPPORTED_KIND, EmissionPolicy
 from trueup.model.fields import unflatten
-from trueup.model.finding import Code, Finding, Severity, finding
+from trueup.model.finding import Code, Finding, JSONValue, Severity, finding
 from trueup.model.observation import Nature, Observation, Provenance, Snapshot
 from trueup.model.ref import DEFAULT_NAMESPACE, EntityRef, parse_ref
 from trueup.model.repository import Head
-from trueup.model.validation import Violation, validate_entity
+from trueup.model.validation import Violation
 
 ANNOTATION = "metadata.annotations."
 KIND_NAMES = {
@@ -76,9 +77,9 @@ class AssemblyPolicy:
     max_age: Mapping[str, timedelta | None]
     feed_url: str
     public_url: str | None = None
-    required_fields: Mapping[str, Sequence[str]] = field(default_factory=dict)
     severity: Mapping[str, Severity] = field(default_factory=dict)
     checks: Sequence[Check] = BUILTIN_CHECKS
+    emission: EmissionPolicy = DEFAULT_POLICY  # what the Backstage reading the feed accepts
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,6 @@ def assemble(
     refs = frozenset(intent) | frozenset(actual)
     context = CheckContext(
         refs=refs,
-        required_fields=policy.required_fields,
         actual_sources=has_actual_source,
         heads=scopes.heads,
     )
@@ -201,8 +201,11 @@ def _assemble_one(  # noqa: PLR0917 - one call site, all inputs of one entity
     declared = bool(intent)
     candidates: dict[str, list[Candidate]] = defaultdict(list)
     for obs in (*intent, *actual):
+        read_from = _references(obs)
         for path, value in obs.fields.items():
-            candidates[path].append(Candidate(value, obs.nature, obs.provenance))
+            candidates[path].append(
+                Candidate(value, obs.nature, obs.provenance, read_from.get(path, ()))
+            )
     _drop_conflicting_plugin_annotations(candidates)
     for path in [p for p in candidates if p in COMPUTED_PATHS]:
         del candidates[path]  # trueup computes these; a source may not declare them
@@ -242,19 +245,9 @@ def _assemble_one(  # noqa: PLR0917 - one call site, all inputs of one entity
     sources = tuple(sorted({o.provenance.source for o in (*intent, *actual)}))
     findings = sorted(apply_severity(_dedupe(findings), policy.severity), key=Finding.key)
     document = _annotate(document, ref, draft, context, findings, sources, observed_at, policy)
-    violations = validate_entity(document) + _unrepresentable(document)
+    violations = policy.emission.violations(document) + _unrepresentable(document)
     if violations:
-        findings.append(
-            finding(
-                Code.INVALID_ENTITY,
-                str(ref),
-                "the assembled entity breaks Backstage's rules and is not served: "
-                + "; ".join(f"{v.field}: {v.message}" for v in violations),
-                violations=[
-                    {"field": v.field, "rule": v.rule, "message": v.message} for v in violations
-                ],
-            )
-        )
+        findings.append(_refused(ref, violations))
         findings = sorted(apply_severity(findings, policy.severity), key=Finding.key)
         document = _annotate(document, ref, draft, context, findings, sources, observed_at, policy)
     return AssembledEntity(
@@ -269,6 +262,35 @@ def _assemble_one(  # noqa: PLR0917 - one call site, all inputs of one entity
         observed_at=observed_at,
         sources=sources,
     )
+
+
+def _refused(ref: EntityRef, violations: Sequence[Violation]) -> Finding:
+    """Why an assembled entity is not served: a kind outside the policy, or a broken rule."""
+    evidence: dict[str, JSONValue] = {
+        "violations": [{"field": v.field, "rule": v.rule, "message": v.message} for v in violations]
+    }
+    if violations[0].rule == UNSUPPORTED_KIND:
+        return finding(
+            Code.UNSUPPORTED_KIND,
+            str(ref),
+            f"not served: {violations[0].message}",
+            **evidence,
+        )
+    return finding(
+        Code.INVALID_ENTITY,
+        str(ref),
+        "the assembled entity breaks Backstage's rules and is not served: "
+        + "; ".join(f"{v.field}: {v.message}" for v in violations),
+        **evidence,
+    )
+
+
+def _references(obs: Observation) -> dict[str, tuple[str, ...]]:
+    """The files each field was read from by a placeholder (most fields: none)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for path, locator in obs.references:
+        found[path] = (*found.get(path, ()), locator)
+    return found
 
 
 def _is_conflict(winner: Candidate, losers: Sequence[Candidate]) -> bool:
@@ -292,25 +314,8 @@ def _conflicts(
     origins: Mapping[str, FieldOrigin],
 ) -> list[Finding]:
     out: list[Finding] = []
-    locators = sorted({o.provenance.locator for o in intent})
-    if len(locators) > 1:
-        winner = origins["kind"].winner.provenance if "kind" in origins else intent[0].provenance
-        out.append(
-            finding(
-                Code.CONFLICT,
-                str(ref),
-                f"declared {len(locators)} times; "
-                f"{winner.source} ({winner.locator}) wins by precedence",
-                declarations=[
-                    {
-                        "source": o.provenance.source,
-                        "scope": o.provenance.scope,
-                        "locator": o.provenance.locator,
-                    }
-                    for o in sorted(intent, key=lambda o: o.provenance.locator)
-                ],
-            )
-        )
+    if len({o.provenance.locator for o in intent}) > 1:
+        out.append(_declared_twice(ref, intent, origins))
     for path in disputed:
         origin = origins[path]
         everyone = (origin.winner, *origin.losers)
@@ -335,6 +340,37 @@ def _conflicts(
             )
         )
     return out
+
+
+def _declared_twice(
+    ref: EntityRef, intent: Sequence[Observation], origins: Mapping[str, FieldOrigin]
+) -> Finding:
+    """The same entity declared in several files: a conflict naming every locator.
+
+    (A repetition inside one file never reaches here: the file's last copy is the
+    declaration.) The winner is decided by precedence, then by path and numeric
+    document index; the message says which.
+    """
+    ordered = sorted(intent, key=lambda o: declared_at(o.provenance.locator))
+    winner = origins["kind"].winner.provenance if "kind" in origins else ordered[0].provenance
+    others = [o.provenance for o in ordered if o.provenance.locator != winner.locator]
+    sources = {o.provenance.source for o in intent}
+    how = "by precedence" if len(sources) > 1 else "by path and document order"
+    return finding(
+        Code.CONFLICT,
+        str(ref),
+        f"declared {len(ordered)} times: {winner.locator} wins {how} over "
+        + ", ".join(p.locator for p in others),
+        declarations=[
+            {
+                "source": o.provenance.source,
+                "scope": o.provenance.scope,
+                "locator": o.provenance.locator,
+                "winner": o.provenance.locator == winner.locator,
+            }
+            for o in ordered
+        ],
+    )
 
 
 def _drop_conflicting_plugin_annotations(candidates: dict[str, list[Candidate]]) -> None:

@@ -18,6 +18,8 @@ from functools import lru_cache
 from trueup.model.assembled import Candidate
 from trueup.model.observation import Nature
 
+DEFAULT_PATTERN = "*"  # applies only where no other pattern matches
+
 
 @dataclass(frozen=True)
 class Precedence:
@@ -38,7 +40,7 @@ class Precedence:
         configured = _positions(tuple(self.source_order))
         unlisted = len(listed)
 
-        def key(c: Candidate) -> tuple[int, int, int, str, str, str, str]:
+        def key(c: Candidate) -> tuple[int, int, int, str, str, tuple[str, int], str]:
             p = c.provenance
             return (
                 position.get(p.source, unlisted),
@@ -46,7 +48,7 @@ class Precedence:
                 configured.get(p.source, len(configured)),
                 p.source,
                 p.scope,
-                stable_locator(p.locator),
+                declared_at(p.locator),
                 p.locator,
             )
 
@@ -67,6 +69,20 @@ def stable_locator(locator: str) -> str:
     return rest if colon and "@" in head else locator
 
 
+def declared_at(locator: str) -> tuple[str, int]:
+    """Where a declaration is, for ordering: (path, numeric document index).
+
+    ``repo@sha:teams/a.yaml#10`` → ``("teams/a.yaml", 10)``, so that document 9
+    comes before document 10 (their text would sort the other way). A locator
+    that names no document orders after the ones that do, by its stable text.
+    """
+    stable = stable_locator(locator)
+    head, hash_, index = stable.rpartition("#")
+    if hash_ and index.isdigit():
+        return head, int(index)
+    return stable, -1
+
+
 @lru_cache(maxsize=64)
 def _positions(order: tuple[str, ...]) -> dict[str, int]:
     return {source: i for i, source in enumerate(order)}
@@ -79,8 +95,10 @@ def _order(precedence: Precedence, path: str) -> tuple[str, ...]:
         return tuple(rules[path])
     best: tuple[int, str] | None = None
     for pattern in rules:
-        if pattern != path and fnmatch.fnmatchcase(path, pattern):
+        if pattern != DEFAULT_PATTERN and fnmatch.fnmatchcase(path, pattern):
             literal = len(pattern.split("*", 1)[0])
             if best is None or literal > best[0]:
                 best = (literal, pattern)
-    return tuple(rules[best[1]]) if best else ()
+    if best is not None:
+        return tuple(rules[best[1]])
+    return tuple(rules.get(DEFAULT_PATTERN, ()))

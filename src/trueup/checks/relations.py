@@ -1,16 +1,20 @@
 """``dangling-ref`` and ``missing-owner``: relations that resolve to nothing.
 
 The relation fields and their default kinds follow Backstage's catalog model
-(``dependsOn`` and ``dependencyOf`` have no default kind). An owner that does
-not exist is reported as ``missing-owner``: an entity owned by a team that left
-has, in effect, no owner.
+(``dependsOn`` and ``dependencyOf`` have no default kind); a ref resolves as
+Backstage's ``parseEntityRef`` does, with the field's default kind and the
+entity's own namespace. An entity with no ``spec.owner`` at all is
+``missing-owner`` (an error by default); an owner that resolves to nothing is a
+``dangling-ref`` like any other relation (a warning by default: most
+organisations load their Groups from an org provider, not from catalog files).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from trueup.checks.base import CheckContext, Draft
+from trueup.checks.base import CheckContext, CheckPlugin, Draft
+from trueup.config_model import CheckConfig
 from trueup.errors import RefError
 from trueup.model.finding import Code, Finding, finding
 from trueup.model.ref import EntityRef, parse_ref
@@ -54,21 +58,16 @@ def relation_targets(ref: EntityRef, spec: object) -> Iterator[tuple[str, str, E
 class RelationsCheck:
     def check(self, draft: Draft, context: CheckContext) -> Iterator[Finding]:
         subject = str(draft.ref)
-        spec = draft.entity.get("spec") or {}
-        if draft.declared and draft.ref.kind in OWNED_KINDS and not spec.get("owner"):
+        spec = draft.entity.get("spec")
+        owner = spec.get("owner") if isinstance(spec, dict) else None
+        if draft.declared and draft.ref.kind in OWNED_KINDS and not owner:
             yield finding(Code.MISSING_OWNER, subject, "no spec.owner", field="spec.owner")
         for name, raw, target in relation_targets(draft.ref, spec):
             if target is not None and target in context.refs:
                 continue
-            if name == "owner":
-                if draft.declared:
-                    yield finding(
-                        Code.MISSING_OWNER,
-                        subject,
-                        f"owner {raw!r} does not exist in the catalog",
-                        field="spec.owner",
-                        value=raw,
-                    )
+            if name == "owner" and not (draft.declared and owner):
+                # a discovered entity's owner is a placeholder, not a claim; an empty
+                # owner is "no spec.owner" above
                 continue
             reason = "is not a valid reference" if target is None else "resolves to nothing"
             yield finding(
@@ -79,3 +78,10 @@ class RelationsCheck:
                 value=raw,
                 target=str(target) if target else None,
             )
+
+
+PLUGIN = CheckPlugin(
+    config=CheckConfig,
+    create=lambda config: RelationsCheck(),
+    summary="dangling-ref, missing-owner: relations that resolve to nothing",
+)

@@ -14,6 +14,8 @@ import sys
 import typer
 
 from trueup.cli import catalog as catalog
+from trueup.cli import hydrate as hydrate
+from trueup.cli import plugins as plugins
 from trueup.cli import project as project
 from trueup.cli import run as run
 from trueup.cli.app import app
@@ -21,7 +23,7 @@ from trueup.cli.terminal import say, say_block
 from trueup.errors import StoreError, TrueupError
 from trueup.redaction import install_log_redaction
 
-for module in (project, run, catalog):
+for module in (project, run, hydrate, catalog, plugins):
     module.register(app)
 
 

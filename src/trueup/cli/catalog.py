@@ -17,18 +17,21 @@ import typer
 from rich.table import Table
 
 from trueup.assemble.assembler import KIND_NAMES
+from trueup.backstage_config import emission_policy
 from trueup.checks.scorecard import scorecard
+from trueup.cli import rejected
 from trueup.cli.app import ConfigOption, age, console, open_store, read_config
 from trueup.cli.machine import junit_report, write_json
 from trueup.cli.terminal import cell, say
 from trueup.errors import ConfigError, RefError
+from trueup.feed import render_json, render_yaml
 from trueup.model.assembled import VOLATILE_ANNOTATION, AssembledEntity
 from trueup.model.fields import flatten
 from trueup.model.finding import Finding, Severity
 from trueup.model.ref import EntityRef, parse_ref
 from trueup.pipeline import refresh_freshness
 from trueup.redaction import redact_text
-from trueup.sinks.feed import render_json, render_yaml
+from trueup.sinks.publish import publishable
 from trueup.store import Store
 
 
@@ -121,6 +124,7 @@ def _field_rows(entity: AssembledEntity, now: datetime) -> Iterator[dict[str, An
             "source": w.source,
             "scope": w.scope,
             "locator": w.locator,
+            "references": list(origin.winner.references),  # files a placeholder read it from
             "observed_at": w.observed_at.isoformat(),
             "age": age(w.observed_at, now),
             "disputed_by": [
@@ -186,12 +190,17 @@ def register(app: typer.Typer) -> None:
         """Print the assembled catalog exactly as the Backstage feed serves it."""
         kinds = frozenset(k.lower() for k in kind) if kind else None
         loaded = read_config(config)
+        held: list[Finding] = []
         with open_store(loaded) as store:
             refresh_freshness(loaded, store)
             render = render_json if fmt is ExportFormat.json else render_yaml
+            rows = publishable(
+                store.feed_rows(kinds=kinds), emission_policy(loaded.backstage), held
+            )
             # Stored rows were redacted when written; a secret learnt since is masked too.
-            chunks = (redact_text(chunk) for chunk in render(store.feed_rows(kinds=kinds)))
-            _write_chunks(chunks, output)
+            _write_chunks((redact_text(chunk) for chunk in render(rows)), output)
+        for f in held:  # on stderr: stdout is the feed
+            say(f"held back {f.subject}: {f.message} (sync to record it)", err=True)
 
     @app.command()
     def check(
@@ -263,6 +272,11 @@ def register(app: typer.Typer) -> None:
             refresh_freshness(loaded, store)
             target = resolve_ref(store, ref)
             stored = store.entity(target)
+            gone = stored is None or stored.removed
+            refused = rejected.declarations(store.findings(), target) if gone else []
+        if refused:  # declared, but refused before it became an entity (again)
+            rejected.show(target, refused, as_json=fmt is TextOrJson.json)
+            return 0
         if stored is None:
             say(f"no entity {target}")
             return 1
@@ -309,7 +323,7 @@ def register(app: typer.Typer) -> None:
                         row["field"],
                         _short(row["value"]),
                         row["source"],
-                        row["locator"],
+                        " + ".join([row["locator"], *row["references"]]),
                         row["age"],
                         disputed,
                     ),

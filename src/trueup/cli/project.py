@@ -17,15 +17,17 @@ import typer
 import yaml
 from rich.table import Table
 
+from trueup.backstage_config import emission_policy
 from trueup.cli.app import ConfigOption, config_path, console, open_store, read_config
 from trueup.cli.catalog import print_findings
 from trueup.cli.run import print_summary, run_sync
 from trueup.cli.terminal import cell, say, say_block
-from trueup.config import DEFAULT_CONFIG, Config, DirectorySinkConfig
+from trueup.config import DEFAULT_CONFIG, Config
 from trueup.config_check import check_config
 from trueup.errors import ConfigError
 from trueup.model.assembled import AssembledEntity
 from trueup.model.ref import EntityRef
+from trueup.pipeline import SyncOutcome, configured_sinks
 from trueup.redaction import redacted
 
 if TYPE_CHECKING:
@@ -64,6 +66,12 @@ checks:
 sinks:
   - type: directory
     path: out/catalog
+
+backstage:                             # what the feed may hold: only what Backstage accepts
+  kinds: [Component, API, Resource, System, Domain, Group, User]   # Template, custom kinds opt in
+
+# server:
+#   listen: 127.0.0.1:8470             # not 7007: that is Backstage's own backend port
 """
 
 
@@ -98,9 +106,11 @@ def register(app: typer.Typer) -> None:
         """Validate the configuration and what it points to, as sync would (runs nothing)."""
         path = config_path(config)
         loaded = read_config(config)
-        problems = check_config(loaded, str(path))
+        emission_policy(loaded.backstage)  # custom kinds' schemas are read and checked
+        problems = check_config(loaded, str(path))  # every source built by its plugin, too
         if problems:
             raise ConfigError("\n".join(problems))
+        configured_sinks(loaded)
         say(f"{path}: ok ({len(loaded.sources)} sources, {len(loaded.sinks)} sinks)")
 
     @db_app.command("upgrade")
@@ -194,7 +204,7 @@ def _demo_sync(world: DemoWorld, config: Path) -> None:
     say(("what trueup found", "bold"))
     print_findings(findings)
     _print_status(drifted)
-    _print_results(world, loaded, config)
+    _print_results(world, loaded, config, outcome)
 
 
 def _print_status(drifted: list[AssembledEntity]) -> None:
@@ -208,14 +218,13 @@ def _print_status(drifted: list[AssembledEntity]) -> None:
     console.print(status)
 
 
-def _print_results(world: DemoWorld, loaded: Config, config: Path) -> None:
+def _print_results(world: DemoWorld, loaded: Config, config: Path, outcome: SyncOutcome) -> None:
     exe = shutil.which("trueup") or str(Path(sys.executable).with_name("trueup"))
-    sink = next((Path(s.path) for s in loaded.sinks if isinstance(s, DirectorySinkConfig)), None)
     say("")
     say(("results", "bold"))
     say(f"  database   {loaded.database}")
-    if sink is not None:
-        say(f"  entities   {sink}/<namespace>/<kind>/<name>.yaml")
+    for report in outcome.sinks:
+        say(f"  sink       {report.sink} ({report.written} written)")
     for command in (
         f"check -c {config} --by-owner",
         f"explain component:{world.out_of_sync} -c {config}",

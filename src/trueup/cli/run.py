@@ -63,6 +63,14 @@ def print_summary(outcome: SyncOutcome) -> None:
             "revisions",
             f"{summary.created} created, {summary.changed} changed, {summary.removed} removed",
         )
+    if outcome.ignored:
+        documents, files = sum(outcome.ignored.values()), len(outcome.ignored)
+        table.add_row(
+            "ignored",
+            f"{documents} document{'s' if documents != 1 else ''} in {files} "
+            f"file{'s' if files != 1 else ''}: no Backstage entities (Kubernetes manifests, …), "
+            "not served",
+        )
     for source_id, note in sorted(outcome.notes.items()):
         table.add_row(cell(source_id), cell(note))
     for (source, scope), count in sorted(outcome.held.items()):
@@ -70,6 +78,17 @@ def print_summary(outcome: SyncOutcome) -> None:
     console.print(table)
     for partial in outcome.partial:
         say(("partial", "yellow"), " ", partial.message)
+    for held in outcome.held_back:
+        say(("held back", "yellow"), f" {held.subject}: {held.message}")
+    for report in outcome.sinks:
+        line = f"{report.sink}: {report.written} written, {report.removed} removed"
+        if report.held:
+            line += (
+                f", {report.held} removals held (release: trueup hydrate --push --accept-removals)"
+            )
+        if report.note:
+            line += f"; {report.note}"
+        say(("sink", "green"), " ", line)
     for error in outcome.sink_errors:
         say(("sink", "red"), " ", error, " — the store is up to date")
     for failure in outcome.failures:

@@ -19,6 +19,8 @@ from trueup.model.observation import Nature, Provenance
 from trueup.model.ref import EntityRef, parse_ref
 
 VOLATILE_ANNOTATION = "trueup.io/observed-at"
+# A status value that is missing, unrecognised or older than its source's max_age.
+UNKNOWN = "Unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +30,13 @@ class Candidate:
     value: JSONValue
     nature: Nature
     provenance: Provenance
+    references: tuple[str, ...] = ()  # locators of the files a placeholder read it from
 
     def to_json(self) -> dict[str, JSONValue]:
-        return {"value": self.value, "nature": self.nature.value, **self.provenance.to_json()}
+        data = {"value": self.value, "nature": self.nature.value, **self.provenance.to_json()}
+        if self.references:
+            data["references"] = list(self.references)
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, JSONValue]) -> Candidate:
@@ -38,6 +44,7 @@ class Candidate:
             value=data["value"],
             nature=Nature(data["nature"]),
             provenance=Provenance.from_json(data),
+            references=tuple(data.get("references") or ()),
         )
 
 

@@ -40,6 +40,7 @@ class Code(StrEnum):
     UNDECLARED = "undeclared"
     REMOVAL_HELD = "removal-held"
     SOURCE_FAILED = "source-failed"
+    UNSUPPORTED_KIND = "unsupported-kind"  # a Backstage kind outside ``backstage.kinds``
     # Beyond SPEC section 7's list: a source reaches its data insecurely (SPEC section 10).
     INSECURE_CONNECTION = "insecure-connection"
 
@@ -57,6 +58,7 @@ DEFAULT_SEVERITY: Mapping[Code, Severity] = MappingProxyType(
         Code.UNDECLARED: Severity.WARNING,
         Code.REMOVAL_HELD: Severity.ERROR,
         Code.SOURCE_FAILED: Severity.ERROR,
+        Code.UNSUPPORTED_KIND: Severity.WARNING,
         Code.INSECURE_CONNECTION: Severity.WARNING,
     }
 )

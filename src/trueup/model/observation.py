@@ -72,9 +72,11 @@ class Observation:
     links: tuple[tuple[str, str], ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     selectors: tuple[str, ...] = ()
+    # Files a field's value was read from ($text/$json/$yaml): (field path, locator).
+    references: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, JSONValue]:
-        return {
+        data: dict[str, JSONValue] = {
             "ref": str(self.ref),
             "nature": self.nature.value,
             "provenance": self.provenance.to_json(),
@@ -85,6 +87,9 @@ class Observation:
             "labels": dict(self.labels),
             "selectors": list(self.selectors),
         }
+        if self.references:  # only when there are some: stored observations stay as they were
+            data["references"] = [list(pair) for pair in self.references]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, JSONValue]) -> Observation:
@@ -100,6 +105,7 @@ class Observation:
             links=tuple((str(k), str(v)) for k, v in data.get("links") or ()),
             labels=dict(data.get("labels") or {}),
             selectors=tuple(data.get("selectors") or ()),
+            references=tuple((str(f), str(loc)) for f, loc in data.get("references") or ()),
         )
 
 
@@ -122,6 +128,9 @@ class Snapshot:
     # Something the revisions this read causes should say, e.g. "force-push on
     # main: 1a2b -> 3c4d"; empty for an ordinary read.
     cause: str = ""
+    # Documents of each file (path -> count) that are no Backstage entity at all (a
+    # Kubernetes manifest under ``**/*.yaml``): counted for the run's summary, not stored.
+    ignored: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def refs(self) -> frozenset[EntityRef]:

@@ -28,9 +28,11 @@ How it reads, and why:
 
 from __future__ import annotations
 
+import codecs
 import copy
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +49,7 @@ from yaml.events import (
     SequenceStartEvent,
 )
 
-MAX_FILE_BYTES = 1 * 1024 * 1024
+MAX_FILE_BYTES = 64 * 1024 * 1024  # the default of ``backstage.max_file_bytes``
 MAX_ALIASES = 100  # per document, as npm yaml's maxAliasCount
 MAX_NODES = 100_000  # per document, aliases counted at their expanded size
 MAX_DEPTH = 64  # nested mappings and sequences
@@ -101,34 +103,68 @@ def load_documents(
     max_aliases: int = MAX_ALIASES,
     max_nodes: int = MAX_NODES,
     max_depth: int = MAX_DEPTH,
+    mappings_only: bool = True,
 ) -> list[Document | DocumentError]:
     """Every document of a catalog file, or the reason it could not be read.
 
     Null documents (an empty file, a trailing ``---``) are left out; a
-    document whose root is not a mapping is a ``not-a-mapping`` error.
-    Whole-file errors (``file-too-large``, ``encoding``) have ``index=None``.
+    document whose root is not a mapping is a ``not-a-mapping`` error (unless
+    ``mappings_only`` is False). Whole-file errors (``file-too-large``,
+    ``encoding``) have ``index=None``. :func:`iter_documents` gives the same
+    one document at a time.
+    """
+    return list(
+        iter_documents(
+            data,
+            max_file_bytes=max_file_bytes,
+            max_aliases=max_aliases,
+            max_nodes=max_nodes,
+            max_depth=max_depth,
+            mappings_only=mappings_only,
+        )
+    )
+
+
+def iter_documents(
+    data: bytes | str,
+    *,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    max_aliases: int = MAX_ALIASES,
+    max_nodes: int = MAX_NODES,
+    max_depth: int = MAX_DEPTH,
+    mappings_only: bool = True,
+) -> Iterator[Document | DocumentError]:
+    """:func:`load_documents`, yielding each document as soon as it is complete.
+
+    Memory follows one document, not the file: the bytes go to libyaml as they
+    are (no decoded copy of the text), and a document is handed over, and can be
+    dropped, before the next one is built.
     """
     if len(data) > max_file_bytes:
-        return [
-            DocumentError(
-                None, "file-too-large", f"file is {len(data)} bytes, over the {max_file_bytes} cap"
-            )
-        ]
-    if isinstance(data, bytes):
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            return [DocumentError(None, "encoding", f"not valid UTF-8 at byte {exc.start}")]
-    else:
-        text = data
-    builder = _Builder(max_aliases=max_aliases, max_nodes=max_nodes, max_depth=max_depth)
+        yield DocumentError(
+            None, "file-too-large", f"file is {len(data)} bytes, over the {max_file_bytes} cap"
+        )
+        return
+    if isinstance(data, bytes) and (undecodable := _not_utf8(data)) is not None:
+        yield undecodable
+        return
+    builder = _Builder(
+        max_aliases=max_aliases,
+        max_nodes=max_nodes,
+        max_depth=max_depth,
+        mappings_only=mappings_only,
+    )
+    results = builder.results
     try:
         # What yaml.parse() does, without its generator and check_event() per event.
-        parser = yaml.CSafeLoader(text)
+        parser = yaml.CSafeLoader(data)
         try:
             feed, next_event = builder.feed, parser.get_event
             while (event := next_event()) is not None:
                 feed(event)
+                if results:
+                    yield from results
+                    results.clear()
         finally:
             parser.dispose()
     except yaml.MarkedYAMLError as exc:
@@ -137,7 +173,8 @@ def load_documents(
         builder.fail_stream("yaml-syntax", problem or "invalid YAML", line)
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
         # libyaml reports the offset in the UTF-8 bytes it was given.
-        line = text.encode("utf-8")[: exc.position].count(b"\n") + 1
+        raw = data if isinstance(data, bytes) else data.encode("utf-8")
+        line = raw[: exc.position].count(b"\n") + 1
         char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
         builder.fail_stream("yaml-syntax", f"character {char}: {exc.reason}", line)
     except yaml.YAMLError as exc:
@@ -145,10 +182,33 @@ def load_documents(
             "yaml-syntax", str(exc).splitlines()[0] if str(exc) else "invalid", None
         )
     except UnicodeError as exc:  # a str holding lone surrogates cannot reach libyaml
-        return [DocumentError(None, "encoding", f"text is not encodable as UTF-8: {exc}")]
+        results.clear()
+        yield DocumentError(None, "encoding", f"text is not encodable as UTF-8: {exc}")
+        return
     except RecursionError:  # not expected from an iterative builder; kept as a last guard
         builder.fail_stream("depth-limit", "document nests too deeply", None)
-    return builder.results
+    yield from results
+
+
+_CHUNK = 1 << 20
+
+
+def _not_utf8(data: bytes) -> DocumentError | None:
+    """An ``encoding`` error when ``data`` is not UTF-8, checked a chunk at a time.
+
+    libyaml would read UTF-16 too; Backstage reads catalog files as UTF-8 only.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    start = 3 if data.startswith(codecs.BOM_UTF8) else 0
+    for offset in range(start, max(len(data), start + 1), _CHUNK):
+        chunk = view[offset : offset + _CHUNK]
+        try:
+            decoder.decode(chunk, final=offset + _CHUNK >= len(data))
+        except UnicodeDecodeError as exc:
+            where = offset + exc.start - len(decoder.getstate()[0])
+            return DocumentError(None, "encoding", f"not valid UTF-8 at byte {where}")
+    return None
 
 
 def resolve_plain_scalar(text: str) -> Any:
@@ -249,8 +309,11 @@ class _Builder:
     kept to a few attribute reads; everything unusual goes to a slower path.
     """
 
-    def __init__(self, *, max_aliases: int, max_nodes: int, max_depth: int) -> None:
+    def __init__(
+        self, *, max_aliases: int, max_nodes: int, max_depth: int, mappings_only: bool = True
+    ) -> None:
         self.max_aliases, self.max_nodes, self.max_depth = max_aliases, max_nodes, max_depth
+        self.mappings_only = mappings_only
         self.results: list[Document | DocumentError] = []
         self.next_index = 0
         self.in_document = False
@@ -316,7 +379,7 @@ class _Builder:
         if self.error is not None:
             self.results.append(self.error)
             self.error = None
-        elif isinstance(self.root, dict):
+        elif isinstance(self.root, dict) or (self.root is not None and not self.mappings_only):
             self.results.append(Document(self.index, self.root, self.line))
         elif self.root is not None:
             message = f"Expected object at root, got {_json_type(self.root)}"

@@ -24,17 +24,28 @@ fixed, however often other files change.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from trueup.errors import RefError
-from trueup.model.fields import flatten
+from trueup.model.emission import DEFAULT_POLICY, LOCATION, EmissionPolicy
 from trueup.model.finding import Code, Finding, JSONValue, Severity, finding
 from trueup.model.observation import Nature, Observation, Provenance, Snapshot
 from trueup.model.ref import EntityRef, parse_ref
-from trueup.model.validation import validate_entity
-from trueup.parse.catalog_yaml import Document, DocumentError, load_documents
+from trueup.parse.catalog_yaml import DocumentError, iter_documents
+from trueup.sources.documents import (
+    check_document,
+    last_copies,
+    placeholder_finding,
+    unsupported_finding,
+)
+from trueup.sources.placeholders import (
+    Referenced,
+    ReferenceReader,
+    Refusal,
+    resolve_placeholders,
+)
 
 SOURCE_LOCATION = "backstage.io/source-location"
 _SOURCE_LOCATION_FIELD = f"metadata.annotations.{SOURCE_LOCATION}"
@@ -121,12 +132,17 @@ def locator_path(locator: str) -> tuple[str, int] | None:
 
 @dataclass(frozen=True, slots=True)
 class DescriptorDocument:
-    """One valid entity of a file: its index in the file, ref and flattened fields."""
+    """One valid entity of a file: its index in the file, ref and flattened fields.
+
+    ``references`` are the files its placeholders were read from:
+    (field path, file path, version).
+    """
 
     index: int
     line: int
     ref: EntityRef
     fields: Mapping[str, JSONValue]
+    references: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +153,10 @@ class ParsedDescriptor:
     error: Backstage drops the whole file then, and an error can hide the
     documents after it). ``documents`` still holds what could be read; the
     caller decides between those and the file's previous observations.
+    ``ignored`` counts the documents that are no Backstage entity at all (a
+    Kubernetes manifest); ``dependencies`` are the other files its placeholders
+    looked at (path -> version, None for absent): a change to one of them
+    changes the parse.
     """
 
     source: str
@@ -145,6 +165,8 @@ class ParsedDescriptor:
     documents: tuple[DescriptorDocument, ...]
     findings: tuple[Finding, ...]
     ok: bool
+    ignored: int = 0
+    dependencies: tuple[tuple[str, str | None], ...] = ()
 
     def observe(
         self,
@@ -153,12 +175,16 @@ class ParsedDescriptor:
         observed_at: datetime,
         source_location: str | None,
         annotations: Mapping[str, str] | None = None,
+        reference_locator: Callable[[str, str], str] | None = None,
     ) -> tuple[Observation, ...]:
         """One intent observation per valid document, stamped with provenance.
 
         ``source_location`` and ``annotations`` (e.g. ``backstage.io/view-url``)
-        are added unless the document sets them itself.
+        are added unless the document sets them itself. ``reference_locator``
+        names a file a placeholder read (path, version); by default it is in the
+        same version as the descriptor (``repo@commit:path``).
         """
+        locate = reference_locator or (lambda path, version: f"{locator_prefix}:{path}")
         observations = []
         for document in self.documents:
             fields = dict(document.fields)
@@ -178,9 +204,25 @@ class ParsedDescriptor:
                     nature=Nature.INTENT,
                     provenance=provenance,
                     fields=fields,
+                    references=tuple(
+                        (field_path, locate(path, version))
+                        for field_path, path, version in document.references
+                    ),
                 )
             )
         return tuple(observations)
+
+    def located_findings(self, locator_prefix: str) -> tuple[Finding, ...]:
+        """The findings, each about one document given that document's locator as evidence."""
+        out = []
+        for f in self.findings:
+            document = f.evidence.get("document")
+            if isinstance(document, int) and "locator" not in f.evidence:
+                locator = file_locator(locator_prefix, self.path, document)
+                out.append(replace(f, evidence={**f.evidence, "locator": locator}))
+            else:
+                out.append(f)
+        return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,23 +235,82 @@ class DescriptorFile:
     ok: bool
 
 
-def parse_descriptor_file(data: bytes, *, source: str, scope: str, path: str) -> ParsedDescriptor:
-    """Parse and validate every document of one file. Never raises for bad data."""
+class _NoReferences:
+    """For a parse that has no files to read placeholders from."""
+
+    def resolve(self, base_file: str, target: str) -> str | Refusal:
+        return Refusal("cannot be read here")
+
+    def read(self, path: str, max_bytes: int) -> Referenced:
+        return Referenced(None, None, "cannot be read here")
+
+
+def parse_descriptor_file(
+    data: bytes,
+    *,
+    source: str,
+    scope: str,
+    path: str,
+    policy: EmissionPolicy = DEFAULT_POLICY,
+    references: ReferenceReader | None = None,
+) -> ParsedDescriptor:
+    """Parse and validate every document of one file, one document at a time.
+
+    Documents that are no Backstage entity are counted and left out; a kind
+    outside ``backstage.kinds`` is an ``unsupported-kind`` finding; placeholders
+    are resolved through ``references`` before validation. An entity repeated
+    in the file resolves to its last copy, as in Backstage. Never raises for
+    bad data.
+    """
     subject = file_subject(source, scope, path)
+    reader = references or _NoReferences()
     documents: list[DescriptorDocument] = []
     findings: list[Finding] = []
+    dependencies: dict[str, str | None] = {}
+    ignored = 0
     ok = True
-    for item in load_documents(data):
+    for item in iter_documents(data, max_file_bytes=policy.max_file_bytes):
         if isinstance(item, DocumentError):
+            if item.rule == "not-a-mapping":
+                ignored += 1  # a list or a scalar is no entity (an Ansible play, a value)
+                continue
             ok = False
             findings.append(_parse_finding(subject, path, item))
-        elif item.value is not None:  # an empty document (a trailing ``---``) is no entity
-            checked = _check_document(subject, path, item)
-            if isinstance(checked, Finding):
-                findings.append(checked)
-            else:
-                documents.append(checked)
-    return ParsedDescriptor(source, scope, path, tuple(documents), tuple(findings), ok)
+            continue
+        value = item.value
+        if not policy.is_entity(value):
+            ignored += 1
+            continue
+        kind = value.get("kind")
+        if isinstance(kind, str) and kind.lower() != LOCATION and not policy.allows(kind):
+            findings.append(unsupported_finding(subject, path, item, kind))
+            continue
+        resolution = resolve_placeholders(
+            value, path, reader, max_bytes=policy.max_placeholder_bytes
+        )
+        dependencies.update(resolution.dependencies)
+        if resolution.problems:
+            findings.append(placeholder_finding(subject, path, item, resolution.problems))
+            continue
+        checked = check_document(subject, path, item, policy)
+        if isinstance(checked, Finding):
+            findings.append(checked)
+        else:
+            ref, fields = checked
+            read_from = tuple((r.field, r.path, r.version) for r in resolution.references)
+            documents.append(DescriptorDocument(item.index, item.line, ref, fields, read_from))
+    dropped, findings = last_copies(subject, path, [(d.ref, d.index) for d in documents], findings)
+    kept = [d for d in documents if d.index not in dropped]
+    return ParsedDescriptor(
+        source,
+        scope,
+        path,
+        tuple(kept),
+        tuple(findings),
+        ok,
+        ignored=ignored,
+        dependencies=tuple(sorted(dependencies.items())),
+    )
 
 
 def read_descriptor_file(
@@ -221,9 +322,10 @@ def read_descriptor_file(
     locator_prefix: str,
     observed_at: datetime,
     source_location: str | None,
+    policy: EmissionPolicy = DEFAULT_POLICY,
 ) -> DescriptorFile:
     """Parse one file and stamp its valid documents as observations."""
-    parsed = parse_descriptor_file(data, source=source, scope=scope, path=path)
+    parsed = parse_descriptor_file(data, source=source, scope=scope, path=path, policy=policy)
     observations = parsed.observe(
         locator_prefix=locator_prefix,
         observed_at=observed_at,
@@ -244,51 +346,6 @@ def _parse_finding(subject: str, path: str, error: DocumentError) -> Finding:
         rule=error.rule,
         line=error.line,
     )
-
-
-def _check_document(subject: str, path: str, document: Document) -> DescriptorDocument | Finding:
-    violations = validate_entity(document.value)
-    if violations:
-        first = violations[0]
-        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
-        evidence: dict[str, JSONValue] = {
-            "path": path,
-            "document": document.index,
-            "line": document.line,
-            "field": first.field,
-            "rule": first.rule,
-            "violations": [
-                {"field": v.field, "rule": v.rule, "message": v.message} for v in violations
-            ],
-        }
-        entity = _entity_name(document.value)
-        if entity is not None:
-            evidence["entity"] = entity
-        said = first.message if first.field in first.message else f"{first.field}: {first.message}"
-        return finding(
-            Code.INVALID_ENTITY,
-            subject,
-            f"{path} document {document.index}: {said} [{first.rule}]{more}",
-            **evidence,
-        )
-    value = document.value
-    metadata = value["metadata"]
-    ref = EntityRef.of(value["kind"], metadata.get("namespace"), metadata["name"])
-    return DescriptorDocument(document.index, document.line, ref, flatten(value))
-
-
-def _entity_name(value: object) -> str | None:
-    """``kind:namespace/name`` as written, when the document has them as strings."""
-    if not isinstance(value, Mapping):
-        return None
-    metadata = value.get("metadata")
-    kind = value.get("kind")
-    if not isinstance(metadata, Mapping) or not isinstance(kind, str):
-        return None
-    name, namespace = metadata.get("name"), metadata.get("namespace")
-    if not isinstance(name, str):
-        return None
-    return f"{kind}:{namespace if isinstance(namespace, str) else 'default'}/{name}"
 
 
 # --- Location entities and the previous read -----------------------------------

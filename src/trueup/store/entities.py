@@ -27,9 +27,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from trueup.errors import StoreError
+from trueup.feed import feed_row
 from trueup.model.assembled import AssembledEntity, AssemblyResult
+from trueup.model.cause import revision_cause
 from trueup.model.finding import Finding
-from trueup.sinks.feed import feed_row
 from trueup.store.engine import JSONText, json_text
 from trueup.store.records import Change, CommitSummary
 from trueup.store.schema import entities, findings, revisions
@@ -55,12 +56,15 @@ class _Plan:
         self.revision_base: dict[str, Any] = {"at": now, "run_id": run_id, "cause": cause}
         self.new: list[dict[str, Any]] = []
         self.new_findings: list[Sequence[Finding]] = []
+        self.new_entities: list[AssembledEntity] = []
         self.revised: list[dict[str, Any]] = []  # rows that get a new revision number
         self.refreshed: list[dict[str, Any]] = []  # rows whose document changed, not content
         self.revisions: list[dict[str, Any]] = []
         self.findings: list[dict[str, Any]] = []
         self.clear_findings: list[int] = []  # entity ids whose findings are replaced
         self.counts = {f.name: 0 for f in fields(CommitSummary)}
+        # Revisions whose cause needs the entity's previous state: (row, entity id, new state).
+        self.explained: list[tuple[dict[str, Any], AssembledEntity | None]] = []
 
     def add(self, assembled: AssembledEntity, found: _Current | None) -> None:
         """Plan the writes for one entity of the result."""
@@ -88,7 +92,7 @@ class _Plan:
             change = Change.RESTORED if found.removed else Change.CHANGED
             number = found.revision + 1
             self.revised.append({**row, "revision": number, "updated_at": self.now})
-            self._revision(found.id, number, change, content_hash, document)
+            self._revision(found.id, number, change, content_hash, document, assembled=assembled)
             self.counts[change.value] += 1
         else:
             self.refreshed.append(row)  # newer ages, same content: no revision
@@ -103,18 +107,29 @@ class _Plan:
         self.revised.append(
             {"eid": gone.id, "revision": number, "removed": True, "updated_at": self.now}
         )
-        self._revision(gone.id, number, Change.REMOVED, None, None)
+        self._revision(gone.id, number, Change.REMOVED, None, None, assembled=None)
         self.clear_findings.append(gone.id)
         self.counts["removed"] += 1
 
     def apply(self, conn: Connection, loose_findings: Sequence[Finding]) -> None:
         """Make the planned writes, in bulk."""
+        _explain(conn, self.explained)  # before the rows holding the previous states change
         if self.new:
             for row, entity_id in zip(self.new, _allocate_ids(conn, len(self.new)), strict=True):
                 row["id"] = entity_id
             conn.execute(sa.insert(entities), self.new)
-            for row, entity_findings in zip(self.new, self.new_findings, strict=True):
-                self._revision(row["id"], 1, Change.CREATED, row["content_hash"], row["document"])
+            for row, entity_findings, assembled in zip(
+                self.new, self.new_findings, self.new_entities, strict=True
+            ):
+                revision = self._revision(
+                    row["id"],
+                    1,
+                    Change.CREATED,
+                    row["content_hash"],
+                    row["document"],
+                    assembled=None,
+                )
+                revision["cause"] += "; " + revision_cause(None, assembled)
                 self.findings.extend(_finding_rows(row["id"], entity_findings))
         by_id = entities.c.id == sa.bindparam("eid")
         # executemany needs one set of keys per statement: removals have fewer.
@@ -153,6 +168,7 @@ class _Plan:
             }
         )
         self.new_findings.append(assembled.findings)
+        self.new_entities.append(assembled)
         self.counts["created"] += 1
 
     def _revision(
@@ -162,17 +178,21 @@ class _Plan:
         change: Change,
         content_hash: str | None,
         document: JSONText | None,
-    ) -> None:
-        self.revisions.append(
-            {
-                **self.revision_base,
-                "entity_id": entity_id,
-                "number": number,
-                "change": change.value,
-                "content_hash": content_hash,
-                "document": document,
-            }
-        )
+        *,
+        assembled: AssembledEntity | None,  # the new state; None for a removal
+    ) -> dict[str, Any]:
+        row = {
+            **self.revision_base,
+            "entity_id": entity_id,
+            "number": number,
+            "change": change.value,
+            "content_hash": content_hash,
+            "document": document,
+        }
+        self.revisions.append(row)
+        if change is not Change.CREATED:
+            self.explained.append((row, assembled))
+        return row
 
 
 def write_entities(
@@ -188,6 +208,25 @@ def write_entities(
             plan.remove(gone)
     plan.apply(conn, result.findings)
     return plan.summary()
+
+
+def _explain(
+    conn: Connection, explained: Sequence[tuple[dict[str, Any], AssembledEntity | None]]
+) -> None:
+    """Add to each revision's cause what changed the entity (:func:`revision_cause`).
+
+    The previous states are read in bulk, only for the entities that changed.
+    """
+    ids = [row["entity_id"] for row, _ in explained]
+    previous: dict[int, AssembledEntity] = {}
+    for chunk in _chunks(ids):
+        query = sa.select(entities.c.id, entities.c.document).where(entities.c.id.in_(chunk))
+        for entity_id, document in conn.execute(query):
+            previous[entity_id] = AssembledEntity.from_json(document)
+    for row, assembled in explained:
+        cause = revision_cause(previous.get(row["entity_id"]), assembled)
+        if cause:
+            row["cause"] += "; " + cause
 
 
 def _key(assembled: AssembledEntity) -> tuple[str, str, str]:

@@ -79,7 +79,7 @@ def test_server_dying_mid_fetch_changes_nothing(
         proxy.limit = 64 * 1024  # the server "dies" after 64 KiB of the pack
         failed = read(source, data, previous=first)
         assert isinstance(failed, ScopeFailure), failed
-        assert failed.kind == FailureKind.UNREACHABLE
+        assert failed.kind == FailureKind.UNREACHABLE, failed.message
         assert proxy.cuts >= 1
         assert current_head(data) == first_head  # the working data did not switch
         assert next((data / "state").glob("*.json")).read_bytes() == state_before

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from trueup.config import GithubSourceConfig, GitSourceConfig
-from trueup.sources.git.catalog import path_in_repository
-from trueup.sources.git.source import reader_of, repository_name, web_links
+from urllib.parse import urlsplit
+
+import pytest
+
+from trueup.backstage_config import WebLinksConfig
+from trueup.git.remote import repository_name
+from trueup.sources.git.config import GitSourceConfig
+from trueup.sources.git.source import reader_of, web_links
+from trueup.sources.github.config import GithubSourceConfig
+from trueup.sources.repository_catalog.catalog import path_in_repository
 
 
 def test_repository_names_for_every_url_form() -> None:
@@ -48,3 +55,71 @@ def test_url_targets_into_other_configured_repositories_name_their_reader() -> N
     assert reader_of(url, others) == "source infra"
     assert reader_of("https://github.com/acme-apps/x/blob/main/c.yaml", others) == "source gh"
     assert reader_of("https://github.com/nobody/x/blob/main/c.yaml", others) is None
+
+
+def test_gitlab_links_use_its_dash_paths_and_nested_groups() -> None:
+    links = web_links("git@gitlab.com:acme/platform/catalog.git", "main")
+    location, extra = links.annotations("teams/a/catalog-info.yaml")
+    web = "https://gitlab.com/acme/platform/catalog"
+    assert location == f"url:{web}/-/tree/main/teams/a/"
+    assert extra == {
+        "backstage.io/view-url": f"{web}/-/blob/main/teams/a/catalog-info.yaml",
+        "backstage.io/edit-url": f"{web}/-/edit/main/teams/a/catalog-info.yaml",
+    }
+    # a self-hosted GitLab is recognised by its name
+    location, _ = web_links("https://gitlab.acme.io/ops/cat.git", "dev").annotations("c.yaml")
+    assert location == "url:https://gitlab.acme.io/ops/cat/-/tree/dev/"
+
+
+def test_bitbucket_cloud_links() -> None:
+    links = web_links("https://jdoe@bitbucket.org/acme/catalog.git", "main")
+    location, extra = links.annotations("a/catalog-info.yaml")
+    web = "https://bitbucket.org/acme/catalog"
+    assert location == f"url:{web}/src/main/a/"
+    assert extra == {
+        "backstage.io/view-url": f"{web}/src/main/a/catalog-info.yaml",
+        "backstage.io/edit-url": f"{web}/src/main/a/catalog-info.yaml?mode=edit&at=main",
+    }
+
+
+def test_bitbucket_server_links_from_scm_and_ssh_remotes() -> None:
+    web = "https://git.acme.io/projects/PLAT/repos/catalog"
+    at = "?at=refs%2Fheads%2Fmain"
+    for url in (
+        "https://git.acme.io/scm/plat/catalog.git",
+        "ssh://git@bitbucket.acme.io:7999/plat/catalog.git",
+    ):
+        location, extra = web_links(url, "main").annotations("a/catalog-info.yaml")
+        expected = web.replace("git.acme.io", urlsplit(url).hostname or "")
+        assert location == f"url:{expected}/browse/a/{at}", url
+        assert extra["backstage.io/view-url"] == f"{expected}/browse/a/catalog-info.yaml{at}"
+        assert extra["backstage.io/edit-url"] == extra["backstage.io/view-url"]  # no edit page
+    location, _ = web_links("https://git.acme.io/scm/~jdoe/notes.git", "main").annotations("c.y")
+    assert location == f"url:https://git.acme.io/users/jdoe/repos/notes/browse/{at}"
+
+
+def test_an_unknown_host_gets_links_only_from_configured_templates() -> None:
+    assert web_links("https://forge.acme.io/acme/catalog.git", "main").annotations("a.yaml") == (
+        None,
+        {},
+    )
+    templates = WebLinksConfig(
+        source_location="https://cgit.acme.io/catalog.git/tree/{folder}?h={branch}",
+        view_url="https://cgit.acme.io/catalog.git/tree/{path}?h={branch}",
+    )
+    links = web_links("git://git.acme.io/catalog.git", "main", templates)
+    location, extra = links.annotations("teams/a b.yaml")
+    assert location == "url:https://cgit.acme.io/catalog.git/tree/teams/?h=main"
+    assert extra == {
+        "backstage.io/view-url": "https://cgit.acme.io/catalog.git/tree/teams/a%20b.yaml?h=main"
+    }
+    # a host type given in configuration wins over the guess
+    forced = web_links(
+        "https://forge.acme.io/acme/catalog.git", "main", WebLinksConfig(host="gitlab")
+    )
+    assert forced.annotations("a.yaml")[0] == "url:https://forge.acme.io/acme/catalog/-/tree/main/"
+
+
+def test_a_template_with_an_unknown_name_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match="may use only"):
+        WebLinksConfig(view_url="https://x/{repo}/{path}")

@@ -424,3 +424,38 @@ def test_a_primary_limit_mid_read_degrades_the_rest_without_requests(
     assert {o.fields["metadata.description"] for o in h.stored["acme/search"].observations} == {
         "A component"
     }
+
+
+def test_placeholders_read_the_same_repository_and_ref_and_follow_their_file(
+    github: FakeGitHub, clock: FakeClock, tmp_path: Path
+) -> None:
+    api = (
+        "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: orders\n"
+        "spec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition:\n"
+        "    $text: {target}\n"
+    )
+    github.put_repo(
+        "acme/catalog",
+        {
+            "catalog-info.yaml": api.format(target="./specs/orders.yaml"),
+            "specs/orders.yaml": "version: 1\n",
+        },
+    )
+    h = Harness(github, clock, tmp_path)
+    h.read()
+    (orders,) = h.stored["acme/catalog"].observations
+    head = github.repos["acme/catalog"].branches["main"]
+    assert orders.fields["spec.definition"] == "version: 1\n"
+    assert orders.references == (
+        ("spec.definition", f"acme/catalog@{head[:12]}:specs/orders.yaml"),
+    )
+
+    before = len(github.log)
+    h.read()  # an unchanged head: the referenced file is known, nothing else is asked
+    assert {r.status for r in github.log[before:]} == {304}
+    assert h.stored["acme/catalog"].observations[0].fields["spec.definition"] == "version: 1\n"
+
+    github.push("acme/catalog", {"specs/orders.yaml": "version: 2\n"})  # only the spec changes
+    h.read()
+    assert h.stored["acme/catalog"].observations[0].fields["spec.definition"] == "version: 2\n"
+    assert h.source.files_parsed == 1

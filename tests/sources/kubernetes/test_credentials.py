@@ -24,8 +24,9 @@ from tests.sources.kubernetes.builders import deployment
 from tests.sources.kubernetes.conftest import TOKEN, Clusters
 from tests.sources.kubernetes.harness import NOW, names, read_all, store_at
 from trueup import pipeline
-from trueup.config import Config, KubernetesSourceConfig
+from trueup.config import Config
 from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.live import KubernetesLiveSource
 
 

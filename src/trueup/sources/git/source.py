@@ -1,14 +1,14 @@
 """The ``git`` source: Backstage descriptor files in one repository branch (intent).
 
-Built from a :class:`~trueup.config.GitSourceConfig` (by the source registry)
+Built from a :class:`~trueup.sources.git.config.GitSourceConfig` (by its plugin)
 and driven by the pipeline through ``observe``. One scope per source, named
 ``<repository name>@<branch>`` (``catalog@main``).
 
 A read fetches the branch into a bare clone under the source's data folder
-(:mod:`~trueup.sources.git.repository`) and then costs what changed:
+(:mod:`~trueup.git.repository`) and then costs what changed:
 
 - head unchanged since the last complete read: the snapshot is rebuilt from the
-  remembered parse results (:mod:`~trueup.sources.git.cache`), nothing parsed;
+  remembered parse results (:mod:`~trueup.sources.repository_catalog.cache`), nothing parsed;
 - new head: ``git diff-tree`` against the last read commit says which files were
   added, modified, renamed or deleted; only changed blobs are read and parsed.
   When the old head is not an ancestor of the new one (a force-push) this is
@@ -26,26 +26,26 @@ import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from trueup.config import GithubSourceConfig, GitSourceConfig, SourceConfig
+from trueup.config_model import SourceConfig
 from trueup.errors import RepositoryError, SourceError
+from trueup.git.remote import identity, repository_name
+from trueup.git.repository import GitRepository
 from trueup.model.finding import JSONValue
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
-from trueup.parse.catalog_yaml import MAX_FILE_BYTES
 from trueup.sources.base import ReadContext
 from trueup.sources.descriptors import IncludeGlobs
-from trueup.sources.git.cache import ScopeState, load_state, save_state
-from trueup.sources.git.catalog import (
+from trueup.sources.git.config import GitSourceConfig
+from trueup.sources.repository_catalog.cache import ScopeState, load_state, save_state
+from trueup.sources.repository_catalog.catalog import (
     CatalogRead,
     CatalogRequest,
     UrlTargets,
-    WebLinks,
     path_in_repository,
     read_catalog,
-    repository_of,
+    reader_of,
 )
-from trueup.sources.git.repository import GitRepository
+from trueup.sources.repository_catalog.weblinks import web_base, web_links
 
 
 class GitSource:
@@ -81,8 +81,12 @@ class GitSource:
         """Whether ``repository`` (a URL, ``owner/name`` or the scope) is the one read here."""
         if repository in (self.scope, self.config.url):
             return True
-        mine, theirs = _identity(self.config.url), _identity(repository)
+        mine, theirs = identity(self.config.url), identity(repository)
         return mine == theirs or (theirs.count("/") == 1 and mine.endswith("/" + theirs))
+
+    def scope_for(self, repository: str, data_dir: Path | None = None) -> str | None:
+        """This source's scope when ``repository`` is the one it reads (webhook refreshes)."""
+        return self.scope if self.serves(repository) else None
 
     def observe(self, context: ReadContext) -> Iterator[ScopeRead]:
         if context.scopes is not None and self.scope not in context.scopes:
@@ -123,14 +127,18 @@ class GitSource:
         state = load_state(state_path, source=self.id, scope=self.scope)
         current = repo.current(branch)
         patterns: list[JSONValue] = list(self._globs.patterns)
-        if state.extra.get("include") != patterns:
+        policy = context.emission
+        if state.extra.get("policy") != policy.fingerprint:
+            state = ScopeState()  # another emission policy parses differently: parse again
+        elif state.extra.get("include") != patterns:
             state = ScopeState(parsed=state.parsed)  # other globs: list the commit again
         elif state.commit is not None and current != state.commit:
             # cache and clone disagree (killed between the two writes, a restored
             # backup): list the commit again; parse results stay valid (keyed by blob)
             state = ScopeState(parsed=state.parsed)
         included = self._included(repo, state, head)
-        web = _web_base(self.config.url)
+        configured = self.config.web.base if self.config.web is not None else None
+        web = configured.rstrip("/") if configured else web_base(self.config.url)
         request = CatalogRequest(
             source=self.id,
             scope=self.scope,
@@ -139,17 +147,20 @@ class GitSource:
             included=included,
             observed_at=now,
             previous=context.previous.get(self.scope),
-            links=web_links(self.config.url, branch),
+            links=web_links(self.config.url, branch, self.config.web),
             urls=UrlTargets(
                 local=lambda url: path_in_repository(web, branch, url),
                 elsewhere=lambda url: reader_of(url, self._others),
             ),
+            policy=policy,
         )
-        result = read_catalog(request, _GitTree(repo, head), _GitBlobs(repo), state.parsed)
+        blobs = _GitBlobs(repo, policy.max_file_bytes)
+        result = read_catalog(request, _GitTree(repo, head), blobs, state.parsed)
         self.files_parsed = result.parsed_now
         if state.commit != head or result.parsed_now or result.files != state.files:
             remembered = ScopeState(head, dict(included), result.files, result.parsed)
             remembered.extra["include"] = patterns
+            remembered.extra["policy"] = policy.fingerprint
             save_state(state_path, remembered)
         if current != head:
             repo.switch(branch, head)
@@ -187,6 +198,7 @@ class GitSource:
             findings=tuple(result.findings),
             version=head,
             cause="; ".join(self.last_events),
+            ignored=result.ignored,
         )
 
 
@@ -200,81 +212,12 @@ class _GitTree:
 
 
 class _GitBlobs:
-    def __init__(self, repo: GitRepository) -> None:
+    def __init__(self, repo: GitRepository, max_bytes: int) -> None:
         self.repo = repo
+        self.max_bytes = max_bytes
 
-    def read(self, blobs: Collection[str]) -> Mapping[str, bytes | int]:
-        return self.repo.read_blobs(blobs, max_bytes=MAX_FILE_BYTES)
-
-
-# --- names and links ---------------------------------------------------------
-
-
-def repository_name(url: str) -> str:
-    """``https://host/acme/catalog.git`` → ``catalog``; a local path → its folder name."""
-    path = url.rstrip("/")
-    if "://" in path:
-        path = urlsplit(path).path.rstrip("/")
-    elif re.match(r"^[^/]+@[^/:]+:", path):  # git@host:acme/catalog.git
-        path = path.split(":", 1)[1]
-    name = path.rsplit("/", 1)[-1].removesuffix(".git")
-    return re.sub(r"[^A-Za-z0-9._-]", "-", name) or "repository"
-
-
-def web_links(url: str, branch: str) -> WebLinks:
-    """View URLs for http(s) and ssh remotes; ``file:`` locations for local ones."""
-    base = _web_base(url)
-    if base is not None:
-        return WebLinks(branch=branch, web=base)
-    if "://" not in url or url.startswith("file://"):
-        local = url.removeprefix("file://")
-        return WebLinks(branch=branch, local=str(Path(local).absolute()))
-    return WebLinks(branch=branch)
-
-
-def _web_base(url: str) -> str | None:
-    scp = re.match(r"^[^/@]+@([^/:]+):(.+)$", url)
-    if scp:
-        host, path = scp.group(1), scp.group(2)
-    elif url.startswith(("https://", "http://", "ssh://")):
-        parts = urlsplit(url)
-        host, path = parts.hostname or "", parts.path
-        if url.startswith("http") and parts.port:
-            host = f"{host}:{parts.port}"
-    else:
-        return None
-    path = path.strip("/").removesuffix(".git")
-    scheme = "http" if url.startswith("http://") else "https"
-    return f"{scheme}://{host}/{path}" if host and path else None
-
-
-def _identity(url: str) -> str:
-    """``host/owner/name`` of a remote (lowercase, no scheme, user or ``.git``)."""
-    scp = re.match(r"^[^/@]+@([^/:]+):(.+)$", url)
-    if scp:
-        return f"{scp.group(1)}/{scp.group(2).strip('/').removesuffix('.git')}".lower()
-    if "://" in url:
-        parts = urlsplit(url)
-        return f"{parts.hostname or ''}/{parts.path.strip('/').removesuffix('.git')}".lower()
-    return url.strip("/").removesuffix(".git").lower()
-
-
-def reader_of(url: str, sources: Sequence[SourceConfig]) -> str | None:
-    """``source <id>`` when one of ``sources`` reads the repository a web URL points into."""
-    target = repository_of(url)
-    if target is None:
-        return None
-    owner_name = target.split("/", 1)[1]
-    for other in sources:
-        if isinstance(other, GitSourceConfig):
-            web = _web_base(other.url)
-            if web is not None and repository_of(web) == target:
-                return f"source {other.id}"
-        elif isinstance(other, GithubSourceConfig):
-            listed = {r.lower() for r in other.repositories}
-            if owner_name in listed or owner_name.split("/")[0] == (other.org or "").lower():
-                return f"source {other.id}"
-    return None
+    def read(self, blobs: Collection[str]) -> Iterator[tuple[str, bytes | int]]:
+        return self.repo.iter_blobs(blobs, max_bytes=self.max_bytes)
 
 
 def _slug(text: str) -> str:

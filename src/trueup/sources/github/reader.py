@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,22 +34,22 @@ from typing import Any, TypedDict
 from urllib.parse import quote
 
 from trueup.errors import GithubError
+from trueup.git.repository import GitRepository
+from trueup.model.emission import DEFAULT_POLICY, EmissionPolicy
 from trueup.model.finding import JSONValue
 from trueup.model.observation import FailureKind, Nature, Snapshot
-from trueup.parse.catalog_yaml import MAX_FILE_BYTES
 from trueup.sources.descriptors import IncludeGlobs
-from trueup.sources.git.cache import ScopeState, load_state, save_state
-from trueup.sources.git.catalog import (
+from trueup.sources.github.client import SHA_ACCEPT, GithubClient
+from trueup.sources.repository_catalog.cache import ScopeState, load_state, save_state
+from trueup.sources.repository_catalog.catalog import (
     BlobReader,
     CatalogRequest,
     Tree,
     UrlTargets,
-    WebLinks,
     path_in_repository,
     read_catalog,
 )
-from trueup.sources.git.repository import GitRepository
-from trueup.sources.github.client import SHA_ACCEPT, GithubClient
+from trueup.sources.repository_catalog.weblinks import WebLinks
 
 
 class RepoPayload(TypedDict, total=False):
@@ -86,6 +86,7 @@ class RepoReadSettings:
     git_env: Mapping[str, str] = field(default_factory=dict)
     redact: tuple[str, ...] = ()
     elsewhere: Callable[[str], str | None] = lambda url: None  # who reads another repo's URL
+    policy: EmissionPolicy = DEFAULT_POLICY
 
 
 @dataclass
@@ -118,14 +119,24 @@ def read_repository(
     tree: Tree
     blobs: BlobReader
     patterns: list[JSONValue] = list(settings.globs.patterns)
-    if state.extra.get("include") != patterns:
+    cap = settings.policy.max_file_bytes
+    if state.extra.get("policy") != settings.policy.fingerprint:
+        state = ScopeState()  # another emission policy parses differently: parse again
+    elif state.extra.get("include") != patterns:
         state = ScopeState(parsed=state.parsed)  # other catalog paths: read the tree again
     if state.commit == head:
         included = dict(state.included)
         absent = state.extra.get("absent")
-        known = frozenset(absent) if isinstance(absent, list) else frozenset()
-        tree = _LazyApiTree(client, owner_repo, head, state.files, known)
-        blobs = _ApiBlobs(client, owner_repo, {})
+        missing = set(absent) if isinstance(absent, list) else set()
+        files = dict(state.files)
+        read_by_placeholders = state.extra.get("dependencies")
+        for path, blob in (read_by_placeholders or {}).items():
+            if isinstance(blob, str):
+                files.setdefault(path, blob)
+            else:
+                missing.add(path)
+        tree = _LazyApiTree(client, owner_repo, head, files, frozenset(missing))
+        blobs = _ApiBlobs(client, owner_repo, {}, cap)
     elif settings.use_git:
         repo = GitRepository(
             target.clone_url,
@@ -145,12 +156,12 @@ def read_repository(
         listing = repo.list_files(head)
         included = {p: b for p, b in listing.items() if settings.globs.matches(p)}
         tree = _MapTree(listing)
-        blobs = _GitBlobs(repo)
+        blobs = _GitBlobs(repo, cap)
     else:
         entries = _full_tree(client, owner_repo, head)
         included = {p: b for p, (b, _) in entries.items() if settings.globs.matches(p)}
         tree = _MapTree({p: b for p, (b, _) in entries.items()})
-        blobs = _ApiBlobs(client, owner_repo, {b: size for b, size in entries.values()})
+        blobs = _ApiBlobs(client, owner_repo, {b: size for b, size in entries.values()}, cap)
     request_web = target.html_url.rstrip("/") or None
     request = CatalogRequest(
         source=settings.source,
@@ -160,11 +171,12 @@ def read_repository(
         included=included,
         observed_at=now,
         previous=previous,
-        links=WebLinks(branch=target.branch, web=request_web),
+        links=WebLinks(branch=target.branch, web=request_web, host="github"),
         urls=UrlTargets(
             local=lambda url: path_in_repository(request_web, target.branch, url),
             elsewhere=settings.elsewhere,
         ),
+        policy=settings.policy,
     )
     result = read_catalog(request, tree, blobs, state.parsed)
     save_state(
@@ -174,7 +186,12 @@ def read_repository(
             included=included,
             files=result.files,
             parsed=result.parsed,
-            extra={"absent": list(result.absent), "include": patterns},
+            extra={
+                "absent": list(result.absent),
+                "include": patterns,
+                "policy": settings.policy.fingerprint,
+                "dependencies": dict(result.dependencies),
+            },
         ),
     )
     snapshot = Snapshot(
@@ -185,6 +202,7 @@ def read_repository(
         observations=tuple(result.observations),
         findings=tuple(result.findings),
         version=head,
+        ignored=result.ignored,
     )
     return RepoRead(snapshot, result.parsed_now)
 
@@ -256,15 +274,16 @@ class _LazyApiTree:
 
 
 class _ApiBlobs:
-    def __init__(self, client: GithubClient, repo: str, sizes: Mapping[str, int]) -> None:
-        self.client, self.repo, self.sizes = client, repo, sizes
+    def __init__(
+        self, client: GithubClient, repo: str, sizes: Mapping[str, int], max_bytes: int
+    ) -> None:
+        self.client, self.repo, self.sizes, self.max_bytes = client, repo, sizes, max_bytes
 
-    def read(self, blobs: Collection[str]) -> Mapping[str, bytes | int]:
-        out: dict[str, bytes | int] = {}
+    def read(self, blobs: Collection[str]) -> Iterator[tuple[str, bytes | int]]:
         for sha in sorted(blobs):
             size = self.sizes.get(sha, 0)
-            if size > MAX_FILE_BYTES:
-                out[sha] = size  # not downloaded: the parser's cap refuses it anyway
+            if size > self.max_bytes:
+                yield sha, size  # not downloaded: the parser's cap refuses it anyway
                 continue
             data = self.client.get_json(f"/repos/{self.repo}/git/blobs/{sha}", conditional=False)
             try:
@@ -273,16 +292,16 @@ class _ApiBlobs:
                 raise GithubError(
                     FailureKind.ERROR, f"{self.repo}: blob {sha} is not base64"
                 ) from exc
-            out[sha] = content if len(content) <= MAX_FILE_BYTES else len(content)
-        return out
+            yield sha, content if len(content) <= self.max_bytes else len(content)
 
 
 class _GitBlobs:
-    def __init__(self, repo: GitRepository) -> None:
+    def __init__(self, repo: GitRepository, max_bytes: int) -> None:
         self.repo = repo
+        self.max_bytes = max_bytes
 
-    def read(self, blobs: Collection[str]) -> Mapping[str, bytes | int]:
-        return self.repo.read_blobs(blobs, max_bytes=MAX_FILE_BYTES)
+    def read(self, blobs: Collection[str]) -> Iterator[tuple[str, bytes | int]]:
+        return self.repo.iter_blobs(blobs, max_bytes=self.max_bytes)
 
 
 def _path(full_name: str) -> str:

@@ -114,6 +114,35 @@ def prepare_context(path: str, context: str, *, allow_exec: bool) -> PreparedCon
     return prepare(document, context, base=Path(path).parent, allow_exec=allow_exec)
 
 
+def context_problems(
+    kubeconfig: str | None, wanted: Sequence[str], *, allow_exec: bool
+) -> list[str]:
+    """What ``trueup config check`` says of a live source's kubeconfig (nothing is run)."""
+    path = kubeconfig_path(kubeconfig)
+    try:
+        document = load_kubeconfig(path)
+    except KubeAuthError as exc:
+        return [f"kubeconfig: {exc}"]
+    contexts = document.get("contexts")
+    known = [
+        str(item.get("name"))
+        for item in (contexts if isinstance(contexts, list) else [])
+        if isinstance(item, Mapping)
+    ]
+    if not known:
+        return [f"kubeconfig: {path} defines no context"]
+    problems: list[str] = []
+    for name in wanted or known:
+        if name not in known:
+            problems.append(f"contexts: {name!r} is not a context of {path}")
+            continue
+        try:
+            prepare(document, name, base=Path(path).parent, allow_exec=allow_exec)
+        except KubeAuthError as exc:
+            problems.append(f"contexts: {exc}")
+    return problems
+
+
 def read_contexts(
     path: str, wanted: Sequence[str]
 ) -> tuple[list[ClusterIdentity | ContextProblem], list[str]]:
