@@ -138,3 +138,32 @@ def test_a_kubernetes_export_glob_refuses_a_link_out_of_its_folder_and_a_fifo(
     assert isinstance(prod, ScopeFailure) and "leads outside the folder" in prod.message
     assert isinstance(stage, ScopeFailure) and "FIFO (named pipe)" in stage.message
     assert MARKER not in prod.message
+
+
+def test_a_text_placeholder_naming_a_fifo_or_a_link_out_is_refused_never_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fifo: MakeFifo
+) -> None:
+    world = file_world(tmp_path / "world")
+    fifo(world.catalog / "pipe.txt", MARKER)
+    (tmp_path / "outside.txt").write_text(MARKER)
+    (world.catalog / "out.txt").symlink_to(tmp_path / "outside.txt")
+    for name, target in (("piped", "./pipe.txt"), ("linked", "./out.txt")):
+        world.write(
+            f"{name}.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\n"
+            f"metadata: {{name: {name}, description: {{$text: '{target}'}}}}\n"
+            "spec: {type: service, owner: x, lifecycle: production}\n",
+        )
+    assert run(capsys, "sync", "-c", str(world.config))[0] == 0
+    code, out, _ = run(capsys, "check", "-c", str(world.config), "--format", "json")
+    refused = {
+        f["subject"]: f["message"]
+        for f in json.loads(out)["findings"]
+        if f["evidence"].get("rule") == "placeholder"
+    }
+    assert set(refused) == {"cat:linked.yaml", "cat:piped.yaml"}
+    assert "is a FIFO (named pipe), not a file; not read" in refused["cat:piped.yaml"]
+    assert "out of the folder" in refused["cat:linked.yaml"]
+    code, exported, _ = run(capsys, "export", "-c", str(world.config))
+    assert code == 0 and "name: piped" not in exported  # refused, so not served
+    assert MARKER not in out + exported + _stored(world.database)
