@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from trueup.redaction import KNOWN_SECRETS
 from trueup.store import Store
 
 POSTGRES_ENV = "TRUEUP_TEST_POSTGRES_URL"
@@ -89,3 +90,11 @@ def store(db_url: str) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_known_secrets() -> Iterator[None]:
+    """Each test starts with an empty redaction registry (it is process-wide)."""
+    KNOWN_SECRETS.clear()
+    yield
+    KNOWN_SECRETS.clear()

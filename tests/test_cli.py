@@ -278,7 +278,7 @@ def test_init_writes_a_valid_starter_and_refuses_to_overwrite(
     assert run(capsys, "init", str(tmp_path))[0] == 1
     monkeypatch.setenv("TRUEUP_CONFIG", str(tmp_path / "trueup.yaml"))
     assert run(capsys, "config", "check")[0] == 0
-    (tmp_path / "catalog").mkdir()
+    assert (tmp_path / "catalog").is_dir()  # written with the starter, which reads it
     (tmp_path / "catalog" / "x.yaml").write_text(
         "apiVersion: backstage.io/v1alpha1\nkind: Group\n"
         "metadata: {name: team-a}\nspec: {type: team, children: []}\n"

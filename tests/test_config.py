@@ -346,7 +346,7 @@ def test_substituted_secrets_in_urls_are_redacted(
 
 def test_literal_credentials_in_urls_are_redacted() -> None:
     text = (
-        "database: postgresql://app:p@ss:word@db.example.com/trueup?sslpassword=s3cret\n"
+        "database: postgresql://app:p%40ss:word@db.example.com/trueup?sslpassword=s3cret\n"
         "public_url: https://trueup.example.com/ui\n"
         "sources:\n"
         "  - id: c\n    type: git\n    url: https://ghp_literaltoken@github.com/acme/c.git\n"
@@ -356,7 +356,7 @@ def test_literal_credentials_in_urls_are_redacted() -> None:
     )
     data = redacted(parse_config(text, "trueup.yaml", {}))
     shown = repr(data)
-    for secret in ("p@ss:word", "ss:word", "s3cret", "ghp_literaltoken", "ghp_oauthtoken"):
+    for secret in ("p%40ss:word", "ss:word", "s3cret", "ghp_literaltoken", "ghp_oauthtoken"):
         assert secret not in shown
     assert "abc123def" not in shown and "xyz789" not in shown
     assert data["database"] == (

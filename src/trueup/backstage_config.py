@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from trueup.errors import ConfigError
 from trueup.model.emission import CustomKind, EmissionPolicy, SchemaError
 from trueup.parse.catalog_yaml import Document, DocumentError, load_documents
+from trueup.path_policy import Refusal, read_file
 
 
 class _Model(BaseModel):
@@ -122,11 +123,9 @@ def _schema(custom: CustomKindConfig) -> dict[str, Any]:
     """A custom kind's schema file: JSON, or YAML read with the catalog files' limits."""
     path = Path(str(custom.schema_))
     where = f"backstage.custom_kinds[{custom.kind}].schema {path}"
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(_MAX_SCHEMA_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot be read: {exc.strerror}") from None
+    data = read_file(path, max_bytes=_MAX_SCHEMA_BYTES)  # a regular file, capped
+    if isinstance(data, Refusal):
+        raise ConfigError(f"{where}: cannot be read: it {data.reason}")
     documents = load_documents(data, max_file_bytes=_MAX_SCHEMA_BYTES)
     if len(documents) != 1 or not isinstance(documents[0], Document):
         problem = documents[0] if documents else None

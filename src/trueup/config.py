@@ -3,7 +3,14 @@
 SPEC section 2 is the contract. ``${VAR}`` is replaced from the environment;
 secrets are ``SecretStr`` and never printed. Unknown keys are errors naming the
 key and its line. Called by the CLI and the server. What ``trueup config
-show`` may print is decided in :mod:`trueup.redaction`.
+show`` may print is decided in :mod:`trueup.redaction`, which every secret of a
+loaded configuration feeds (:func:`~trueup.redaction.register_config`).
+
+The file is read through :mod:`trueup.path_policy` (a regular file, 1 MiB at
+most) and parsed by :mod:`trueup.parse.config_yaml`, the bounded, safe YAML of
+catalog files. An empty file is an error: a run with nothing configured would
+report success while doing nothing. The database URL and ``public_url`` are
+checked here, so every command refuses them before it starts.
 
 Sources, sinks and checks own their configuration models (in their plugin
 packages, on the bases in :mod:`trueup.config_model`): the ``sources:`` and
@@ -17,11 +24,12 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Never, Union
 
-import yaml
+import sqlalchemy as sa
 from pydantic import (
     Field,
     PrivateAttr,
@@ -45,14 +53,15 @@ from trueup.config_model import (
     SourceConfig,
     expand_user,
     parse_duration,
+    web_url,
 )
 from trueup.errors import ConfigError
+from trueup.parse.config_yaml import MAX_CONFIG_BYTES, config_document, line_of
+from trueup.path_policy import Refusal, read_file
 from trueup.plugins import Registry, registry
+from trueup.redaction import register_config
 
 DEFAULT_CONFIG = "trueup.yaml"
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_PLACEHOLDER = "TRUEUPENV0x"
-_PLACED = re.compile(_PLACEHOLDER + r"([A-Za-z_][A-Za-z0-9_]*?)" + _PLACEHOLDER)
 # Substituted values shorter than this are not masked by ``redacted``: they
 # would mask common words, and are no credible secret.
 _MIN_MASKED = 4
@@ -133,6 +142,19 @@ AnySource = Annotated[SerializeAsAny[SourceConfig], _by_type("source")]
 AnySink = Annotated[SerializeAsAny[SinkConfig], _by_type("sink")]
 
 
+def database_url(value: str) -> str:
+    """A SQLAlchemy URL for SQLite or PostgreSQL, or ValueError (never echoing it)."""
+    try:
+        backend = sa.make_url(value).get_backend_name()
+    except (sa.exc.ArgumentError, ValueError):
+        raise ValueError(
+            "is not a database URL (e.g. sqlite:///trueup.db or postgresql+psycopg://user@host/db)"
+        ) from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(f"names the {backend!r} backend; trueup stores in SQLite or PostgreSQL")
+    return value
+
+
 class MergeConfig(_Model):
     precedence: dict[str, list[str]] = {}
 
@@ -163,6 +185,8 @@ class ServerConfig(_Model):
 
 class Config(_Model):
     database: str = "sqlite:///trueup.db"
+    # How long a write waits for another writer (SQLite) before the command fails (exit 2).
+    database_lock_timeout: Duration = timedelta(minutes=10)
     public_url: str | None = None
     data_dir: str = ".trueup"  # clones, caches and ETags; relative to the config file
     sources: list[AnySource] = []
@@ -175,6 +199,21 @@ class Config(_Model):
     # Every value that ``${VAR}`` substitution put into this configuration (at
     # least _MIN_MASKED long): ``redacted`` masks them wherever they appear.
     _substituted: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        return database_url(value)
+
+    @field_validator("database_lock_timeout", mode="before")
+    @classmethod
+    def _lock_timeout(cls, value: object) -> object:
+        return parse_duration(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        return web_url(value)
 
     @field_validator("sources")
     @classmethod
@@ -212,131 +251,50 @@ class Config(_Model):
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
-    """Read, substitute and validate a config file. Raises ConfigError.
+    """Read, substitute and validate a config file. Raises ConfigError naming the file.
 
-    Local paths in it are made absolute against the file's own folder, whatever
-    the working directory and however ``path`` is spelt (relative, ``~``).
+    The file is read through :mod:`trueup.path_policy`: a regular file of at most
+    1 MiB (a FIFO or a device named by ``-c`` is refused, never opened for
+    reading). Local paths in it are made absolute against the file's own folder,
+    whatever the working directory and however ``path`` is spelt (relative, ``~``).
     """
     path = expand_user(Path(path))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from exc
+    data = read_file(path, max_bytes=MAX_CONFIG_BYTES)
+    if isinstance(data, Refusal):
+        raise ConfigError(f"{path}: cannot read the configuration: it {data.reason}")
     environ = os.environ if environ is None else environ
-    return parse_config(text, str(path), environ, path.parent.resolve())
+    return parse_config(data, str(path), environ, path.parent.resolve())
 
 
 def parse_config(
-    text: str, filename: str, environ: Mapping[str, str], base: Path | None = None
+    text: str | bytes, filename: str, environ: Mapping[str, str], base: Path | None = None
 ) -> Config:
-    """Substitute and validate config text; ``base`` (if given) anchors relative paths."""
-    # ``${VAR}`` is not valid inside a YAML flow mapping (``{token: ${X}}``, as
-    # SPEC section 2 writes it), so it is swapped for a plain-scalar placeholder
-    # before parsing and substituted in the parsed values: an environment value
-    # can never inject YAML syntax.
-    text = _ENV.sub(lambda m: f"{_PLACEHOLDER}{m.group(1)}{_PLACEHOLDER}", text)
-    recording = _Recording(environ)
+    """Substitute and validate config text; ``base`` (if given) anchors relative paths.
+
+    Parsed by :func:`trueup.parse.config_yaml.config_document`: the bounded, safe
+    YAML of catalog files. An empty file is an error.
+    """
+    document = config_document(text, filename, environ)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{filename}: not valid YAML: {exc}") from exc
-    if node is None:
-        data: Any = {}
-        lines: dict[tuple[Any, ...], int] = {}
-    else:
-        lines = {}
-        data = _build(node, (), lines, recording, filename)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{filename}: the configuration must be a mapping")
-    try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(document.data)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, filename, lines)) from None
+        raise ConfigError(_explain(exc, filename, document.lines)) from None
     if base is not None:
         config = _resolve_paths(config, base)
-    config._substituted = frozenset(v for v in recording.used if len(v) >= _MIN_MASKED)
+    used = document.environment_values
+    config._substituted = frozenset(v for v in used if len(v) >= _MIN_MASKED)
+    register_config(config)
     return config
 
 
-class _Recording(Mapping[str, str]):
-    """An environment that remembers which of its values were read."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-        self.used: set[str] = set()
-
-    def __getitem__(self, name: str) -> str:
-        value = self._environ[name]
-        self.used.add(value)
-        return value
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._environ
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._environ)
-
-    def __len__(self) -> int:
-        return len(self._environ)
-
-
-def _build(
-    node: yaml.Node,
-    path: tuple[Any, ...],
-    lines: dict[tuple[Any, ...], int],
-    environ: Mapping[str, str],
-    filename: str,
-) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in out:
-                raise ConfigError(
-                    f"{filename}:{key_node.start_mark.line + 1}: duplicate key {key!r}"
-                )
-            out[key] = _build(value_node, (*path, key), lines, environ, filename)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _build(item, (*path, i), lines, environ, filename) for i, item in enumerate(node.value)
-        ]
-    value = str(node.value)
-    if getattr(node, "style", None) is None:  # plain scalar: YAML 1.2 core schema, not 1.1
-        if value in ("null", "~", ""):
-            return None
-        if value in ("true", "false"):
-            return value == "true"
-        if re.fullmatch(r"[-+]?\d+", value):
-            return int(value)
-        if re.fullmatch(r"[-+]?(\.\d+|\d+(\.\d*)?)([eE][-+]?\d+)?", value):
-            return float(value)
-    return _substitute(value, environ, f"{filename}:{node.start_mark.line + 1}")
-
-
-def _substitute(value: str, environ: Mapping[str, str], where: str) -> str:
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in environ:
-            raise ConfigError(f"{where}: environment variable {name} is not set")
-        return environ[name]
-
-    return _PLACED.sub(replace, value)
-
-
-def _explain(exc: ValidationError, filename: str, lines: dict[tuple[Any, ...], int]) -> str:
+def _explain(exc: ValidationError, filename: str, lines: Mapping[Any, int]) -> str:
     messages = []
     for error in exc.errors():
         loc = _without_union_tag(tuple(error["loc"]))
         kind: Literal["source", "sink"] = "sink" if loc[:1] == ("sinks",) else "source"
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc = (*loc, "type")
-        line = None
-        for cut in range(len(loc), -1, -1):
-            line = lines.get(loc[:cut])
-            if line is not None:
-                break
+        line = line_of(lines, loc)
         key = ".".join(str(part) for part in loc) or "(root)"
         if error["type"] == "extra_forbidden":
             text = f"unknown key {key!r}"
@@ -347,8 +305,8 @@ def _explain(exc: ValidationError, filename: str, lines: dict[tuple[Any, ...], i
             known = registry().sources if kind == "source" else registry().sinks
             text = f"{key}: missing (one of: {', '.join(known)})"
         else:
-            text = f"{key}: {error['msg']}"
-        messages.append(f"{filename}:{line or 1}: {text}")
+            text = f"{key}: {error['msg'].removeprefix('Value error, ')}"
+        messages.append(f"{filename}:{line}: {text}")
     return "\n".join(messages)
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -53,6 +54,25 @@ def parse_duration(value: object) -> timedelta:
 
 
 Duration = Annotated[timedelta, Field(json_schema_extra={"format": "duration"})]
+
+
+def web_url(value: str | None) -> str | None:
+    """An ``http(s)://host[:port]/…`` URL, or ValueError saying what is wrong.
+
+    Never echoes the URL: it may hold a password. Plugins' models use it for
+    their URL keys (``api_url``, ``endpoint_url``), the configuration for ``public_url``.
+    """
+    if value is None:
+        return value
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("is not an http:// or https:// URL with a host")
+    del port
+    return value
 
 
 class ConfigModel(BaseModel):
@@ -113,6 +133,26 @@ class SourceConfig(ConfigModel):
     def reads_repository(self, key: str) -> bool:
         """Whether this source reads the repository ``key`` (``host/owner/name``, lower case)."""
         return False
+
+    def setup_problems(self) -> list[str]:
+        """What ``trueup config check`` finds wrong in what this source points to.
+
+        As ``sync`` would find it (a folder that does not exist, a kubeconfig
+        context it could not use), without running or reaching anything. Each
+        problem is ``key: what is wrong``; none by default.
+        """
+        return []
+
+
+def pattern_root_problem(key: str, pattern: str) -> list[str]:
+    """The folder a local path or glob starts from must exist (its matches may come later)."""
+    if "://" in pattern:
+        return []
+    if not any(c in pattern for c in "*?["):
+        return [] if Path(pattern).exists() else [f"{key}: {pattern} does not exist"]
+    fixed = pattern[: min(pattern.find(c) for c in "*?[" if c in pattern)]
+    folder = Path(fixed[: fixed.rfind("/") + 1] or ".")
+    return [] if folder.is_dir() else [f"{key}: the folder {folder} does not exist"]
 
 
 class SinkConfig(ConfigModel):

@@ -13,9 +13,10 @@
     │   ├── KubeApiError             a Kubernetes API server answered with an error Status
     │   ├── KubeAuthError            a kubeconfig context cannot be used
     │   └── ListFailedError          one resource type could not be listed completely
-    ├── StoreError               the database refused or lost a write
+    ├── StoreError               the database refused or lost a write (exit 2)
     │   ├── ConcurrentCommitError    another sync committed since this one read the store
-    │   └── KeptPartChangedError     a read kept a part that another commit has replaced
+    │   ├── KeptPartChangedError     a read kept a part that another commit has replaced
+    │   └── StoreLockedError         another writer held the database past the lock timeout
     └── SinkError                a sink could not publish what was committed (the commit stays)
         └── MirrorDivergedError      someone else changed the mirror's files: not overwritten
 
@@ -74,6 +75,10 @@ class ConcurrentCommitError(StoreError):
 
 class KeptPartChangedError(StoreError):
     """A read kept a part (a file) whose stored fingerprint is not the one it read against."""
+
+
+class StoreLockedError(StoreError):
+    """Another writer kept the database locked past the lock timeout; nothing was written."""
 
 
 # --- git and GitHub ------------------------------------------------------------------

@@ -26,7 +26,7 @@ from trueup.assemble.guard import PIPELINE_ORIGIN, guard_removals, is_accepted, 
 from trueup.assemble.precedence import Precedence
 from trueup.backstage_config import emission_policy
 from trueup.config import Config
-from trueup.errors import ConcurrentCommitError, ConfigError, SinkError
+from trueup.errors import ConcurrentCommitError, ConfigError, SinkError, StoreError
 from trueup.model.assembled import AssemblyResult
 from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
@@ -163,7 +163,11 @@ def sync(
             from_scratch,
         )
     except BaseException as exc:
-        store.finish_run(run_id, status="failed", now=now(), summary={"error": type(exc).__name__})
+        try:
+            summary = {"error": type(exc).__name__}
+            store.finish_run(run_id, status="failed", now=now(), summary=summary)
+        except StoreError:  # the store is what failed: the next run marks this one
+            log.warning("sync run %s: could not be closed as failed", run_id)
         raise
     return outcome
 

@@ -1,62 +1,197 @@
-"""What a configuration may show: ``trueup config show`` with every secret masked.
+"""The one redaction layer: every secret trueup knows is masked wherever text leaves it.
 
-``SecretStr`` fields are masked by their type; every value that ``${VAR}``
-substitution put into the configuration is masked wherever it appears; in every
-URL, the userinfo (``user:password@``, ``token@``) and the query values are
-masked. Called by the CLI (and later the server's config endpoint).
+Secrets must never reach findings, the database, output or logs (SPEC sections 2
+and 10). Rather than trusting each message to leave them out, every piece of
+text that leaves trueup passes through this module, which masks:
+
+- every value in :data:`KNOWN_SECRETS`, wherever it appears (also in its
+  JSON-escaped and URL-encoded forms). It is fed by the configuration
+  (:func:`register_config`: every ``SecretStr``, every ``${VAR}`` value, the
+  password and credential query values of every URL in it) and by the sources
+  at run time (a kubeconfig's tokens and token files, Terraform's sensitive
+  values). Values shorter than :data:`MIN_SECRET` are not masked: they would
+  mask common words and are no credible secret;
+- in every URL, the password of its userinfo (a lone ``token@`` too, for
+  ``http(s)``) and the values of query parameters named like credentials
+  (``token``, ``access_token``, ``sig``, ``X-Amz-Signature``…), as GitHub's and
+  Vault's guidance has it: a credential in a URL is a credential.
+
+Where it is applied — the choke points, each one call:
+
+- the store: every string parameter of every ``INSERT``/``UPDATE``
+  (:func:`redact_stored`, the same rule as :func:`redact_text`, called from
+  :mod:`trueup.store.engine`);
+- the terminal and machine output of every CLI command
+  (:mod:`trueup.cli.terminal`, :mod:`trueup.cli.machine`);
+- every log record (:func:`install_log_redaction`, called by the CLI);
+- ``trueup config show`` (:func:`redacted`, which also masks every query value).
+
+The registry is process-wide on purpose: log records and database parameters
+carry no context to find a per-sync registry through. It only ever grows while
+a process runs (a secret once known stays masked); tests clear it between tests.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+import threading
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from pydantic import BaseModel, SecretStr
 
 if TYPE_CHECKING:
     from trueup.config import Config
 
 MASK = "**********"
+MIN_SECRET = 4
 # A URL anywhere in a string: ``scheme://`` and everything up to whitespace.
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s]*")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]*")
 # A URL's userinfo: everything up to the last ``@`` before the host's end.
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#\s]*)@")
+# Query parameters that carry credentials: any word of the key (split at ``_``, ``-``,
+# ``.``) in the first set, or the whole key in the second.
+_CREDENTIAL_WORDS = frozenset(
+    {
+        "token",
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "signature",
+        "sig",
+        "credential",
+        "credentials",
+        "apikey",
+        "auth",
+        "authorization",
+        "session",
+        "sslpassword",
+    }
+)
+_CREDENTIAL_KEYS = frozenset({"key", "api_key", "api-key", "code", "access_key", "pass"})
 
 
-def redacted(config: Config) -> dict[str, Any]:
-    """The effective configuration as plain data, every secret replaced.
-
-    ``SecretStr`` fields are masked by their type; every value that ``${VAR}``
-    substitution put in is masked wherever it appears; in every URL, the
-    userinfo (``user:password@``, ``token@``) and the query values are masked.
-    """
-    data: dict[str, Any] = config.model_dump(mode="json", by_alias=True)
-    # Longest first, so that a value containing another is masked whole.
-    values = sorted(config._substituted, key=len, reverse=True)
-    result: dict[str, Any] = _redact_data(data, values)
-    return result
+def is_credential_key(key: str) -> bool:
+    """Whether a query parameter named ``key`` carries a credential."""
+    lowered = key.lower()
+    words = re.split(r"[_.-]", lowered)
+    return lowered in _CREDENTIAL_KEYS or any(word in _CREDENTIAL_WORDS for word in words)
 
 
-def _redact_data(data: Any, values: list[str]) -> Any:
-    if isinstance(data, dict):
-        return {key: _redact_data(value, values) for key, value in data.items()}
-    if isinstance(data, list):
-        return [_redact_data(item, values) for item in data]
-    if isinstance(data, str):
+class SecretRegistry:
+    """The secrets this process knows; thread-safe, only grows (tests clear it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: tuple[str, ...] = ()  # every form, longest first
+
+    def add(self, value: str | SecretStr | None) -> None:
+        """Mask ``value`` from now on (and its JSON-escaped and URL-encoded forms)."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not value or len(value) < MIN_SECRET:
+            return
+        forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe="")}
+        forms |= {json.dumps(value)[1:-1], quote(value)}
+        with self._lock:
+            known = set(self._values)
+            if forms <= known:
+                return
+            self._values = tuple(sorted(known | forms, key=lambda v: (-len(v), v)))
+
+    def add_all(self, values: Iterable[str | SecretStr | None]) -> None:
         for value in values:
-            data = data.replace(value, MASK)
-        return _URL.sub(lambda match: _redact_url(match.group(0)), data)
-    return data
+            self.add(value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values = ()
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:  # a stray debug print must not show them
+        return f"SecretRegistry({len(self._values)} forms)"
+
+    def mask(self, text: str) -> str:
+        """``text`` with every known secret replaced by :data:`MASK`."""
+        for value in self._values:
+            if value in text:
+                text = text.replace(value, MASK)
+        return text
 
 
-def _redact_url(url: str) -> str:
-    """Mask a URL's userinfo and query values; the rest stays readable."""
+KNOWN_SECRETS = SecretRegistry()
+
+
+def redact_text(text: str) -> str:
+    """``text`` safe to show or store: known secrets and URL credentials masked.
+
+    Returns ``text`` itself (the same object) when there is nothing to mask, so
+    the store's bulk writes copy nothing in the common case.
+    """
+    text = KNOWN_SECRETS.mask(text)
+    if "://" in text and _has_url_credential(text):
+        text = _URL.sub(lambda match: mask_url(match.group(0)), text)
+    return text
+
+
+# What is redacted in a stored row is what is redacted in output: one rule.
+redact_stored = redact_text
+
+# One query parameter of a URL (its key captured); where a URL's authority ends.
+_QUERY_KEY = re.compile(r"[?&;]([^=&;#\s\"'<>]+)=[^&;#\s\"'<>]")
+_AUTHORITY_END = re.compile(r"[/?#\s\"'<>]")
+_URL_END = re.compile(r"[\s\"'<>]")
+
+
+def _has_url_credential(text: str) -> bool:
+    """Whether some URL in ``text`` has userinfo or a credential query parameter.
+
+    Looks only at the text after each ``://`` (found with ``str.find``), so a
+    long document without credentials costs one scan at C speed.
+    """
+    start = text.find("://")
+    while start != -1:
+        rest = start + 3
+        authority = _AUTHORITY_END.search(text, rest)
+        if "@" in text[rest : authority.start() if authority else len(text)]:
+            return True
+        end = _URL_END.search(text, rest)
+        url = text[rest : end.start() if end else len(text)]
+        if "?" in url and any(is_credential_key(m.group(1)) for m in _QUERY_KEY.finditer(url)):
+            return True
+        start = text.find("://", rest)
+    return False
+
+
+def mask_url(url: str, *, every_query_value: bool = False) -> str:
+    """A URL with its password (or lone token) and credential query values masked.
+
+    ``every_query_value`` masks every query value (``config show``, where a
+    configured URL's query is as likely a credential as not).
+    """
     userinfo = _USERINFO.match(url)
     if userinfo:
+        masked: str | None
         user, colon, password = userinfo.group(2).partition(":")
-        # A user name is no secret, but a lone token (``token@``, ``token:@``,
-        # ``token:x-oauth-basic@``) is masked whole.
-        token = not colon or not password or password == "x-oauth-basic"
-        masked = MASK if token else f"{user}:{MASK}"
-        url = f"{userinfo.group(1)}{masked}@{url[userinfo.end() :]}"
+        scheme = userinfo.group(1).lower()
+        # A user name is no secret, but a lone token (``https://token@``,
+        # ``token:@``, ``token:x-oauth-basic@``) is masked whole.
+        if colon and password and password.strip("*") == "":
+            masked = None  # masked already (``user:****@``, as git's own messages do)
+        elif colon and password and password != "x-oauth-basic":
+            masked = f"{user}:{MASK}"
+        elif scheme.startswith(("http", "https")) or every_query_value:
+            masked = MASK
+        else:
+            masked = None  # ssh://git@host: a user name, nothing secret
+        if masked is not None:
+            url = f"{userinfo.group(1)}{masked}@{url[userinfo.end() :]}"
     head, mark, query = url.partition("?")
     if not mark:
         return url
@@ -65,7 +200,125 @@ def _redact_url(url: str) -> str:
     for pair in re.split(r"([&;])", query):
         if pair in ("&", ";", ""):
             pairs.append(pair)
-        else:
-            key, equals, _ = pair.partition("=")
+            continue
+        key, equals, value = pair.partition("=")
+        if every_query_value:
             pairs.append(f"{key}={MASK}" if equals else MASK)
+        elif equals and value and is_credential_key(key):
+            pairs.append(f"{key}={MASK}")
+        else:
+            pairs.append(pair)
     return f"{head}?{''.join(pairs)}{hash_}{fragment}"
+
+
+# --- fed by the configuration ------------------------------------------------------
+
+
+def register_config(config: Config) -> None:
+    """Teach :data:`KNOWN_SECRETS` every secret a configuration holds."""
+    KNOWN_SECRETS.add_all(config._substituted)
+    KNOWN_SECRETS.add_all(_secrets_in(config))
+
+
+def _secrets_in(value: Any) -> Iterable[str]:
+    """Every ``SecretStr`` of a model, and the credentials of every URL in its strings."""
+    if isinstance(value, SecretStr):
+        yield value.get_secret_value()
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _secrets_in(getattr(value, name))
+    elif isinstance(value, Mapping):
+        for inner in value.values():
+            yield from _secrets_in(inner)
+    elif isinstance(value, list | tuple):
+        for inner in value:
+            yield from _secrets_in(inner)
+    elif isinstance(value, str) and "://" in value:
+        for match in _URL.finditer(value):
+            yield from url_credentials(match.group(0))
+
+
+def url_credentials(url: str) -> list[str]:
+    """The password (or lone token) and credential query values of one URL."""
+    found: list[str] = []
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return found
+    userinfo = parts.netloc.rpartition("@")[0]
+    if userinfo:
+        user, colon, password = userinfo.partition(":")
+        if colon and password and password != "x-oauth-basic":
+            found.append(password)
+        elif parts.scheme.lower() in ("http", "https"):
+            found.append(user)  # a lone token; a user name of ssh:// is no secret
+    for pair in re.split(r"[&;]", parts.query):
+        key, equals, value = pair.partition("=")
+        if equals and value and is_credential_key(key):
+            found.append(value)
+    return [value for value in found if value]
+
+
+# --- config show -------------------------------------------------------------------
+
+
+def redacted(config: Config) -> dict[str, Any]:
+    """The effective configuration as plain data, every secret replaced (``config show``).
+
+    ``SecretStr`` fields are masked by their type; every value that ``${VAR}``
+    substitution put in is masked wherever it appears; in every URL, the
+    userinfo (``user:password@``, ``token@``) and every query value are masked.
+    """
+    data: dict[str, Any] = config.model_dump(mode="json", by_alias=True)
+    values = sorted(config._substituted, key=len, reverse=True)
+    result: dict[str, Any] = _config_data(data, values)
+    return result
+
+
+def _config_data(data: Any, values: list[str]) -> Any:
+    if isinstance(data, dict):
+        return {key: _config_data(value, values) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_config_data(item, values) for item in data]
+    if isinstance(data, str):
+        for value in values:
+            data = data.replace(value, MASK)
+        return _URL.sub(lambda match: mask_url(match.group(0), every_query_value=True), data)
+    return data
+
+
+# --- logs --------------------------------------------------------------------------
+
+_install_lock = threading.Lock()
+
+
+def install_log_redaction() -> None:
+    """Make every log record, from trueup or a library, pass through :func:`redact_text`.
+
+    The record factory formats the message (and any traceback) once, redacted,
+    so no handler can print the raw arguments. Safe to call more than once.
+    """
+    with _install_lock:
+        previous = logging.getLogRecordFactory()
+        if getattr(previous, "redacts", False):
+            return
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            return redact_record(previous(*args, **kwargs))
+
+        factory.redacts = True  # type: ignore[attr-defined]
+        logging.setLogRecordFactory(factory)
+
+
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """One log record with its message and traceback redacted in place."""
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):  # a bad format string: keep what can be shown
+        message = f"{record.msg!r} {record.args!r}"
+    record.msg, record.args = redact_text(message), None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+    if record.stack_info:
+        record.stack_info = redact_text(record.stack_info)
+    return record

@@ -1,4 +1,4 @@
-"""The schema: one Alembic migration, idempotent, matching the tables the store queries."""
+"""The schema: the Alembic migrations, idempotent, matching the tables the store queries."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_upgrade_creates_the_schema_on_an_empty_database(db_url: str) -> None:
         with store._engine.connect() as conn:
             assert set(sa.inspect(conn).get_table_names()) == TABLES | {"alembic_version"}
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0002_incremental"
+    assert version == "0003_run_owner"
 
 
 def test_upgrade_is_idempotent(db_url: str) -> None:

@@ -1,4 +1,8 @@
-"""The Typer application and what every command shares: options, config, store."""
+"""The Typer application and what every command shares: options, config, store.
+
+Output goes through :mod:`trueup.cli.terminal` (``console``, ``console_err``
+are re-exported here), never through ``print`` or a console of its own.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from trueup.cli.terminal import console, console_err
 from trueup.config import DEFAULT_CONFIG, Config, load_config
 from trueup.errors import ConfigError
 from trueup.store import Store
+
+__all__ = ["ConfigOption", "age", "app", "config_path", "console", "console_err", "open_store"]
 
 app = typer.Typer(
     name="trueup",
@@ -23,8 +29,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(highlight=False)
-console_err = Console(stderr=True, highlight=False)
 
 ConfigOption = Annotated[
     Path | None,
@@ -52,7 +56,7 @@ def read_config(option: Path | None) -> Config:
 
 @contextmanager
 def open_store(config: Config, *, upgrade: bool = False) -> Iterator[Store]:
-    store = Store.open(config.database)
+    store = Store.open(config.database, lock_timeout=config.database_lock_timeout.total_seconds())
     try:
         if upgrade:
             store.upgrade()

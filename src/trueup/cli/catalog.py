@@ -12,18 +12,17 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TextIO
-from xml.etree import ElementTree as ET
 
 import typer
-from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
 from trueup.assemble.assembler import KIND_NAMES
 from trueup.backstage_config import emission_policy
 from trueup.checks.scorecard import scorecard
 from trueup.cli import rejected
 from trueup.cli.app import ConfigOption, age, console, open_store, read_config
+from trueup.cli.machine import junit_report, write_json
+from trueup.cli.terminal import cell, say
 from trueup.errors import ConfigError, RefError
 from trueup.feed import render_json, render_yaml
 from trueup.model.assembled import VOLATILE_ANNOTATION, AssembledEntity
@@ -31,6 +30,7 @@ from trueup.model.fields import flatten
 from trueup.model.finding import Finding, Severity
 from trueup.model.ref import EntityRef, parse_ref
 from trueup.pipeline import refresh_freshness
+from trueup.redaction import redact_text
 from trueup.sinks.publish import publishable
 from trueup.store import Store
 
@@ -83,11 +83,12 @@ def print_findings(findings: Sequence[Finding]) -> None:
     """One line per finding, worst first, then the counts (``trueup check``, the demo)."""
     colour = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
     for f in findings:
-        label = f"[{colour[f.severity]}]{f.severity.value:<7}[/]"
-        text = escape(f"{f.code:<15} {f.subject}: {f.message}")
-        console.print(f"{label} {text}", markup=True, soft_wrap=True)
+        say(
+            (f"{f.severity.value:<7}", colour[f.severity]),
+            f" {f.code:<15} {f.subject}: {f.message}",
+        )
     counts = ", ".join(f"{sum(1 for f in findings if f.severity is s)} {s.value}" for s in Severity)
-    console.print(f"{len(findings)} findings ({counts})")
+    say(f"{len(findings)} findings ({counts})")
 
 
 def finding_json(f: Finding) -> dict[str, Any]:
@@ -112,33 +113,6 @@ def _fails(findings: Iterable[Finding], fail_on: FailOn) -> bool:
         return False
     threshold = Severity(fail_on.value).rank
     return any(f.severity.rank >= threshold for f in findings)
-
-
-def _junit(findings: list[Finding], fail_on: FailOn) -> str:
-    by_subject: dict[str, list[Finding]] = {}
-    for f in findings:
-        by_subject.setdefault(f.subject, []).append(f)
-    failing = [s for s, fs in by_subject.items() if _fails(fs, fail_on)]
-    suite = ET.Element(
-        "testsuite",
-        name="trueup",
-        tests=str(len(by_subject)),
-        failures=str(len(failing)),
-        errors="0",
-    )
-    for subject in sorted(by_subject):
-        case = ET.SubElement(suite, "testcase", classname="trueup.check", name=subject)
-        items = by_subject[subject]
-        text = "\n".join(f"{f.severity.value} {f.code}: {f.message}" for f in items)
-        if subject in failing:
-            worst = max(items, key=lambda f: f.severity.rank)
-            failure = ET.SubElement(case, "failure", message=worst.message, type=worst.code)
-            failure.text = text
-        else:
-            ET.SubElement(case, "system-out").text = text
-    root = ET.Element("testsuites")
-    root.append(suite)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def _field_rows(entity: AssembledEntity, now: datetime) -> Iterator[dict[str, Any]]:
@@ -223,9 +197,10 @@ def register(app: typer.Typer) -> None:
             rows = publishable(
                 store.feed_rows(kinds=kinds), emission_policy(loaded.backstage), held
             )
-            _write_chunks(render(rows), output)
+            # Stored rows were redacted when written; a secret learnt since is masked too.
+            _write_chunks((redact_text(chunk) for chunk in render(rows)), output)
         for f in held:  # on stderr: stdout is the feed
-            typer.echo(f"held back {f.subject}: {f.message} (sync to record it)", err=True)
+            say(f"held back {f.subject}: {f.message} (sync to record it)", err=True)
 
     @app.command()
     def check(
@@ -253,7 +228,7 @@ def register(app: typer.Typer) -> None:
         out: TextIO = sys.stdout
         if fmt is CheckFormat.json:
             counts = {s.value: sum(1 for f in findings if f.severity is s) for s in Severity}
-            json.dump(
+            write_json(
                 {
                     "findings": [finding_json(f) for f in findings],
                     "counts": counts,
@@ -261,12 +236,10 @@ def register(app: typer.Typer) -> None:
                     "scorecard": [row.to_json() for row in card],
                 },
                 out,
-                indent=2,
                 sort_keys=True,
             )
-            out.write("\n")
         elif fmt is CheckFormat.junit:
-            out.write(_junit(findings, fail_on))
+            out.write(junit_report(findings, lambda items: _fails(items, fail_on)))
         else:
             print_findings(findings)
             if by_owner:
@@ -276,12 +249,12 @@ def register(app: typer.Typer) -> None:
                         f"{c}={n}" for c, n in sorted(row.by_code.items(), key=lambda x: -x[1])[:3]
                     )
                     table.add_row(
-                        Text(row.owner),
+                        cell(row.owner),
                         str(row.entities),
                         str(row.score),
                         str(row.by_severity.get("error", 0)),
                         str(row.by_severity.get("warning", 0)),
-                        codes,
+                        cell(codes),
                     )
                 console.print(table)
         return 3 if _fails(findings, fail_on) else 0
@@ -305,12 +278,12 @@ def register(app: typer.Typer) -> None:
             rejected.show(target, refused, as_json=fmt is TextOrJson.json)
             return 0
         if stored is None:
-            console.print(f"no entity {target}", markup=False)
+            say(f"no entity {target}")
             return 1
         entity = stored.assembled
         rows = list(_field_rows(entity, now))
         if fmt is TextOrJson.json:
-            json.dump(
+            write_json(
                 {
                     "ref": str(entity.ref),
                     "removed": stored.removed,
@@ -324,20 +297,17 @@ def register(app: typer.Typer) -> None:
                     "entity": entity.entity,
                 },
                 sys.stdout,
-                indent=2,
-                default=str,
             )
-            sys.stdout.write("\n")
             return 0
         state = (
             "removed"
             if stored.removed
             else ("served" if entity.emitted else "NOT served (invalid)")
         )
-        console.print(
-            f"[bold]{escape(str(entity.ref))}[/bold]  revision {stored.revision}  {state}  "
+        say(
+            (str(entity.ref), "bold"),
+            f"  revision {stored.revision}  {state}  "
             f"quality {entity.score}/100{'  discovered' if entity.discovered else ''}",
-            markup=True,
         )
         table = Table(show_lines=False)
         for title in ("field", "value", "source", "locator", "age", "disputed by"):
@@ -348,7 +318,7 @@ def register(app: typer.Typer) -> None:
             )
             table.add_row(
                 *map(
-                    Text,
+                    cell,
                     (
                         row["field"],
                         _short(row["value"]),
@@ -365,18 +335,18 @@ def register(app: typer.Typer) -> None:
             for title in ("status", "place", "shown", "last known", "age", "source"):
                 places.add_column(title, overflow="fold")
             for p in entity.places:
-                shown = Text(f"{p.value} (stale)", style="yellow") if p.stale else Text(p.value)
+                shown = cell(f"{p.value} (stale)", "yellow") if p.stale else cell(p.value)
                 places.add_row(
-                    Text(p.key),
-                    Text(p.place),
+                    cell(p.key),
+                    cell(p.place),
                     shown,
-                    Text(p.last_known or '""'),
-                    Text(age(p.provenance.observed_at, now)),
-                    Text(p.provenance.source),
+                    cell(p.last_known or '""'),
+                    cell(age(p.provenance.observed_at, now)),
+                    cell(p.provenance.source),
                 )
             console.print(places)
         for f in entity.findings:
-            console.print(f"{f.severity.value:<7} {f.code:<15} {f.message}", markup=False)
+            say(f"{f.severity.value:<7} {f.code:<15} {f.message}")
         return 0
 
     @app.command()
@@ -390,7 +360,7 @@ def register(app: typer.Typer) -> None:
             target = resolve_ref(store, ref)
             revisions = store.revisions(target)
         if not revisions:
-            console.print(f"no history for {target}")
+            say(f"no history for {target}")
             return 1
         entries: list[dict[str, Any]] = []
         previous: AssembledEntity | None = None
@@ -406,29 +376,22 @@ def register(app: typer.Typer) -> None:
             )
             previous = rev.assembled
         if fmt is TextOrJson.json:
-            json.dump({"ref": str(target), "revisions": entries}, sys.stdout, indent=2, default=str)
-            sys.stdout.write("\n")
+            write_json({"ref": str(target), "revisions": entries}, sys.stdout)
             return 0
-        console.print(f"[bold]{escape(str(target))}[/bold]", markup=True)
+        say((str(target), "bold"))
         for entry in entries:
-            console.print(
-                f"#{entry['revision']} {entry['at']} {entry['change']} — {entry['cause']}",
-                markup=False,
-            )
+            say(f"#{entry['revision']} {entry['at']} {entry['change']} — {entry['cause']}")
             diff = entry["diff"]
             if entry["change"] == "created":
                 continue
             for key, value in diff["added"].items():
-                console.print(f"    + {key}: {_short(value)}", markup=False)
+                say(f"    + {key}: {_short(value)}")
             for key, value in diff["removed"].items():
-                console.print(f"    - {key}: {_short(value)}", markup=False)
+                say(f"    - {key}: {_short(value)}")
             for key, change in diff["changed"].items():
-                console.print(
-                    f"    ~ {key}: {_short(change['from'], 30)} → {_short(change['to'], 30)}",
-                    markup=False,
-                )
+                say(f"    ~ {key}: {_short(change['from'], 30)} → {_short(change['to'], 30)}")
             for message in diff["findings_added"]:
-                console.print(f"    ! {message}", markup=False)
+                say(f"    ! {message}")
             for message in diff["findings_resolved"]:
-                console.print(f"    ✓ {message}", markup=False)
+                say(f"    ✓ {message}")
         return 0

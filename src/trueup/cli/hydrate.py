@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from trueup.cli.app import ConfigOption, console, read_config
+from trueup.cli.app import ConfigOption, read_config
 from trueup.cli.run import print_summary
+from trueup.cli.terminal import say
 from trueup.hydrate import HydrateRequest, hydrate
 
 
@@ -71,10 +71,7 @@ def register(app: typer.Typer) -> None:
             )
             if report.held:
                 counts += f", {report.held} removals held (release: --accept-removals)"
-            console.print(
-                f"[bold]mirror[/bold] {escape(report.sink)}: {escape(report.note)} ({counts})",
-                soft_wrap=True,
-            )
+            say(("mirror", "bold"), f" {report.sink}: {report.note} ({counts})")
         for error in outcome.errors:
-            console.print(f"[red]mirror[/red] {escape(error)}", soft_wrap=True)
+            say(("mirror", "red"), f" {error}")
         return outcome.exit_code

@@ -8,16 +8,16 @@ configurations that use it (``trueup config check`` says so).
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from trueup.cli.app import console
+from trueup.cli.machine import write_json
+from trueup.cli.terminal import cell
 from trueup.plugins import registry
 
 
@@ -50,12 +50,11 @@ def register(app: typer.Typer) -> None:
                     for e in entries
                 ]
             }
-            json.dump(document, sys.stdout, indent=2)
-            sys.stdout.write("\n")
+            write_json(document, sys.stdout)
             return
         table = Table("kind", "name", "status", "from", "what")
         for e in entries:
-            status = Text("enabled", style="green") if e.enabled else Text("disabled", style="red")
-            what = Text(e.summary if e.enabled else (e.reason or ""))
-            table.add_row(Text(e.kind), Text(e.name), status, Text(e.distribution), what)
+            status = cell("enabled", "green") if e.enabled else cell("disabled", "red")
+            what = cell(e.summary if e.enabled else (e.reason or ""))
+            table.add_row(cell(e.kind), cell(e.name), status, cell(e.distribution), what)
         console.print(table)

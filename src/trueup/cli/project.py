@@ -15,19 +15,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
-from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
 from trueup.backstage_config import emission_policy
 from trueup.cli.app import ConfigOption, config_path, console, open_store, read_config
 from trueup.cli.catalog import print_findings
 from trueup.cli.run import print_summary, run_sync
+from trueup.cli.terminal import cell, say, say_block
 from trueup.config import DEFAULT_CONFIG, Config
+from trueup.config_check import check_config
 from trueup.errors import ConfigError
 from trueup.model.assembled import AssembledEntity
 from trueup.model.ref import EntityRef
-from trueup.pipeline import SyncOutcome, configured_sinks, selected_sources
+from trueup.pipeline import SyncOutcome, configured_sinks
 from trueup.redaction import redacted
 
 if TYPE_CHECKING:
@@ -86,37 +86,39 @@ def register(app: typer.Typer) -> None:
         directory: Annotated[Path, typer.Argument(help="Where to write trueup.yaml.")] = Path("."),
         force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
     ) -> None:
-        """Write a commented starter trueup.yaml."""
+        """Write a commented starter trueup.yaml (and the catalog folder it reads)."""
         target = directory / DEFAULT_CONFIG
         if target.exists() and not force:
             raise ConfigError(f"{target} already exists (use --force to overwrite)")
         directory.mkdir(parents=True, exist_ok=True)
         target.write_text(STARTER, encoding="utf-8")
-        console.print(f"wrote {target}")
+        (directory / "catalog").mkdir(exist_ok=True)  # the starter's file source reads it
+        say(f"wrote {target} and the folder {directory / 'catalog'}")
 
     @config_app.command("show")
     def config_show(config: ConfigOption = None) -> None:
         """Print the effective configuration, secrets redacted."""
         data = redacted(read_config(config))
-        console.print(yaml.safe_dump(data, sort_keys=False), end="", markup=False)
+        say_block(yaml.safe_dump(data, sort_keys=False))
 
     @config_app.command("check")
     def config_check(config: ConfigOption = None) -> None:
-        """Validate the configuration and that every source can be built."""
+        """Validate the configuration and what it points to, as sync would (runs nothing)."""
+        path = config_path(config)
         loaded = read_config(config)
         emission_policy(loaded.backstage)  # custom kinds' schemas are read and checked
-        selected_sources(loaded, ())  # every source and sink can be built by its plugin
+        problems = check_config(loaded, str(path))  # every source built by its plugin, too
+        if problems:
+            raise ConfigError("\n".join(problems))
         configured_sinks(loaded)
-        console.print(
-            f"{config_path(config)}: ok ({len(loaded.sources)} sources, {len(loaded.sinks)} sinks)"
-        )
+        say(f"{path}: ok ({len(loaded.sources)} sources, {len(loaded.sinks)} sinks)")
 
     @db_app.command("upgrade")
     def db_upgrade(config: ConfigOption = None) -> None:
         """Apply database migrations."""
         with open_store(read_config(config), upgrade=True):
             pass
-        console.print("database is up to date")
+        say("database is up to date")
 
     @app.command()
     def demo(
@@ -140,15 +142,14 @@ def register(app: typer.Typer) -> None:
 
         root = directory or Path(tempfile.mkdtemp(prefix="trueup-demo-"))
         world = write_demo_world(root)
-        console.print(f"[bold]demo world[/bold] written to {escape(str(root))}", soft_wrap=True)
+        say(("demo world", "bold"), f" written to {root}")
         if live:
             _demo_live(world)
         else:
             _demo_sync(world, world.config)
         if not once:
-            console.print(
-                "\n(the web server arrives with `trueup serve`; this demo stops after the sync)"
-            )
+            say("")
+            say("(the web server arrives with `trueup serve`; this demo stops after the sync)")
         return 0
 
 
@@ -163,30 +164,28 @@ def _demo_live(world: DemoWorld) -> None:
     tls = shutil.which("openssl") is not None
     with start_demo_clusters(world, tls=tls) as clusters:
         config = write_live_config(world, clusters)
-        console.print(
-            "[bold]live clusters[/bold] loopback Kubernetes API servers on 127.0.0.1 "
+        say(
+            ("live clusters", "bold"),
+            " loopback Kubernetes API servers on 127.0.0.1 "
             "(trueup's test server speaking the real protocol, not real clusters)",
-            soft_wrap=True,
         )
         for cluster in clusters.clusters:
             what = (
                 f"{cluster.name:<10} {cluster.url}  {cluster.objects} objects from {cluster.export}"
             )
-            console.print(f"  {escape(what)}", soft_wrap=True)
+            say(f"  {what}")
         contexts = ", ".join(clusters.contexts)
-        console.print(
-            f"  kubeconfig {escape(str(clusters.kubeconfig))}  (contexts {escape(contexts)})",
-            soft_wrap=True,
-        )
-        console.print(f"  config     {escape(str(config))}", soft_wrap=True)
+        say(f"  kubeconfig {clusters.kubeconfig}  (contexts {contexts})")
+        say(f"  config     {config}")
         if tls:
             first = clusters.contexts[0]
             reach = (
                 f"kubectl --kubeconfig {clusters.kubeconfig} --context {first} get deployments -A"
             )
-            console.print(f"  reach      {escape(reach)}  (while they run)", soft_wrap=True)
+            say(f"  reach      {reach}  (while they run)")
         _demo_sync(world, config)
-    console.print("\nlive clusters stopped")
+    say("")
+    say("live clusters stopped")
 
 
 def _demo_sync(world: DemoWorld, config: Path) -> None:
@@ -201,7 +200,8 @@ def _demo_sync(world: DemoWorld, config: Path) -> None:
             for name in (world.out_of_sync, world.degraded)
             if (stored := store.entity(EntityRef.of("component", None, name))) is not None
         ]
-    console.print("\n[bold]what trueup found[/bold]")
+    say("")
+    say(("what trueup found", "bold"))
     print_findings(findings)
     _print_status(drifted)
     _print_results(world, loaded, config, outcome)
@@ -212,23 +212,23 @@ def _print_status(drifted: list[AssembledEntity]) -> None:
     for entity in drifted:
         for place in entity.places:
             if place.key in ("argocd-sync", "argocd-health", "replicas"):
-                status.add_row(*map(Text, (entity.ref.name, place.key, place.place, place.value)))
-    console.print("\n[bold]status per place[/bold] (the entity shows the worst of them)")
+                status.add_row(*map(cell, (entity.ref.name, place.key, place.place, place.value)))
+    say("")
+    say(("status per place", "bold"), " (the entity shows the worst of them)")
     console.print(status)
 
 
 def _print_results(world: DemoWorld, loaded: Config, config: Path, outcome: SyncOutcome) -> None:
     exe = shutil.which("trueup") or str(Path(sys.executable).with_name("trueup"))
-    console.print("\n[bold]results[/bold]")
-    console.print(f"  database   {escape(loaded.database)}", soft_wrap=True)
+    say("")
+    say(("results", "bold"))
+    say(f"  database   {loaded.database}")
     for report in outcome.sinks:
-        console.print(
-            f"  sink       {escape(report.sink)} ({report.written} written)", soft_wrap=True
-        )
+        say(f"  sink       {report.sink} ({report.written} written)")
     for command in (
         f"check -c {config} --by-owner",
         f"explain component:{world.out_of_sync} -c {config}",
         f"history component:{world.out_of_sync} -c {config}",
         f"export -c {config}",
     ):
-        console.print(f"  try        {escape(exe)} {escape(command)}", soft_wrap=True)
+        say(f"  try        {exe} {command}")

@@ -9,12 +9,12 @@ document that declares it, with its locator, and why each was refused.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable
 from typing import Any
 
-from trueup.cli.app import console
+from trueup.cli.machine import write_json
+from trueup.cli.terminal import say
 from trueup.errors import RefError
 from trueup.model.finding import Finding
 from trueup.model.ref import EntityRef, parse_ref
@@ -46,17 +46,14 @@ def show(ref: EntityRef, found: list[Finding], *, as_json: bool) -> None:
             "documents": documents,
             "findings": [f.to_json() for f in found],
         }
-        json.dump(data, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        write_json(data, sys.stdout)
         return
-    console.print(
-        f"{ref}  declared but NOT served: refused before it became an entity", markup=False
-    )
+    say(f"{ref}  declared but NOT served: refused before it became an entity")
     for document in documents:
         line = f"  line {document['line']}" if document.get("line") is not None else ""
-        console.print(f"document  {document['locator']}{line}", markup=False)
+        say(f"document  {document['locator']}{line}")
     for f in found:
-        console.print(f"{f.severity.value:<7} {f.code:<16} {f.message}", markup=False)
+        say(f"{f.severity.value:<7} {f.code:<16} {f.message}")
 
 
 def _documents(found: list[Finding]) -> list[dict[str, Any]]:

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from trueup.cli.app import ConfigOption, console, open_store, read_config
+from trueup.cli.app import ConfigOption, config_path, console, open_store, read_config
+from trueup.cli.terminal import cell, clean, say
 from trueup.config import Config
+from trueup.errors import ConfigError
 from trueup.model.observation import ScopeFailure, ScopeRead
 from trueup.pipeline import SyncOutcome, sync
 
@@ -24,18 +25,15 @@ def run_sync(config: Config, *, only: Sequence[str], accept_removals: Sequence[s
 
         def progress(source_id: str, read: ScopeRead) -> None:
             if isinstance(read, ScopeFailure):
-                what = escape(f"{source_id}/{read.scope}: {read.kind.value}: {read.message}")
-                line = f"[red]✗[/red] {what}"
+                say(("✗", "red"), f" {source_id}/{read.scope}: {read.kind.value}: {read.message}")
             else:
-                count = len(read.observations)
                 kept = f", {len(read.kept)} unchanged parts kept" if read.kept else ""
-                line = (
-                    f"[green]✓[/green] {escape(f'{source_id}/{read.scope}')}: "
-                    f"{count} observations{kept}"
+                say(
+                    ("✓", "green"),
+                    f" {source_id}/{read.scope}: {len(read.observations)} observations{kept}",
                 )
-            console.print(line, markup=True)
             if status is not None:
-                status.update(f"read {source_id}/{read.scope}…")
+                status.update(clean(f"read {source_id}/{read.scope}…"))
 
         try:
             outcome = sync(
@@ -87,14 +85,14 @@ def print_summary(outcome: SyncOutcome) -> None:
             "not served",
         )
     for source_id, note in sorted(outcome.notes.items()):
-        table.add_row(escape(source_id), escape(note))
+        table.add_row(cell(source_id), cell(note))
     for (source, scope), count in sorted(outcome.held.items()):
-        table.add_row("[yellow]held[/yellow]", escape(f"{count} removals in {source}/{scope}"))
+        table.add_row(cell("held", "yellow"), cell(f"{count} removals in {source}/{scope}"))
     console.print(table)
     for partial in outcome.partial:
-        console.print(f"[yellow]partial[/yellow] {escape(partial.message)}", markup=True)
+        say(("partial", "yellow"), " ", partial.message)
     for held in outcome.held_back:
-        console.print(f"[yellow]held back[/yellow] {escape(held.subject)}: {escape(held.message)}")
+        say(("held back", "yellow"), f" {held.subject}: {held.message}")
     for report in outcome.sinks:
         line = f"{report.sink}: {report.written} written, {report.removed} removed"
         if report.held:
@@ -103,12 +101,12 @@ def print_summary(outcome: SyncOutcome) -> None:
             )
         if report.note:
             line += f"; {report.note}"
-        console.print(f"[green]sink[/green] {escape(line)}", markup=True)
+        say(("sink", "green"), " ", line)
     for error in outcome.sink_errors:
-        console.print(f"[red]sink[/red] {escape(error)} — the store is up to date", markup=True)
+        say(("sink", "red"), " ", error, " — the store is up to date")
     for failure in outcome.failures:
         what = f"{failure.source}/{failure.scope} ({failure.kind.value}): {failure.message}"
-        console.print(f"[red]failed[/red] {escape(what)} — last good data kept", markup=True)
+        say(("failed", "red"), " ", what, " — last good data kept")
 
 
 def register(app: typer.Typer) -> None:
@@ -129,6 +127,8 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Read every (or the named) source once, assemble, check, store and write sinks."""
         loaded = read_config(config)
+        if not loaded.sources:  # a run that reads nothing must not report success
+            raise ConfigError(f"{config_path(config)}: nothing to sync: no sources are configured")
         outcome = run_sync(loaded, only=source or (), accept_removals=accept_removals or ())
         print_summary(outcome)
         return outcome.exit_code

@@ -41,6 +41,8 @@ class Code(StrEnum):
     REMOVAL_HELD = "removal-held"
     SOURCE_FAILED = "source-failed"
     UNSUPPORTED_KIND = "unsupported-kind"  # a Backstage kind outside ``backstage.kinds``
+    # Beyond SPEC section 7's list: a source reaches its data insecurely (SPEC section 10).
+    INSECURE_CONNECTION = "insecure-connection"
 
 
 DEFAULT_SEVERITY: Mapping[Code, Severity] = MappingProxyType(
@@ -57,6 +59,7 @@ DEFAULT_SEVERITY: Mapping[Code, Severity] = MappingProxyType(
         Code.REMOVAL_HELD: Severity.ERROR,
         Code.SOURCE_FAILED: Severity.ERROR,
         Code.UNSUPPORTED_KIND: Severity.WARNING,
+        Code.INSECURE_CONNECTION: Severity.WARNING,
     }
 )
 

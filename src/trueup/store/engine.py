@@ -5,8 +5,14 @@ method runs inside :func:`translated`, so SQLAlchemy and driver exceptions leave
 the store only as :class:`~trueup.errors.StoreError` (chained with ``from``)
 whose message never contains the password of the database URL.
 
+Every string parameter of every ``INSERT`` and ``UPDATE`` passes through
+:func:`trueup.redaction.redact_stored` (a ``before_cursor_execute`` hook), so no
+secret that trueup knows is ever stored, whichever module wrote the row.
+
 SQLite is tuned for one writer and many readers: WAL, foreign keys on,
-``busy_timeout`` 5 s, ``synchronous=NORMAL``. The store issues ``BEGIN`` itself
+``busy_timeout`` 5 s (less if the store's lock timeout is shorter),
+``synchronous=NORMAL``; a writer refused after that is tried again by
+:func:`retry_while_locked`. The store issues ``BEGIN`` itself
 (pysqlite's own transaction handling is switched off) so that a write
 transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock up front
 instead of failing half-way when a read turns into a write.
@@ -15,20 +21,26 @@ instead of failing half-way when a read turns into a write.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine
 
-from trueup.errors import StoreError
+from trueup.errors import StoreError, StoreLockedError
+from trueup.redaction import redact_stored
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WRITE = "trueup_write"
 """Execution option that marks a connection's next transaction as a write."""
 
-_BUSY_TIMEOUT_MS = 5000
+BUSY_TIMEOUT = 5.0  # seconds SQLite itself waits for a lock before refusing a write
 _COMMIT_LOCK = 0x7472_7565_7570  # PostgreSQL advisory lock key ("trueup" in ASCII)
 
 
@@ -83,26 +95,69 @@ def redacted(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def create_engine(url: URL) -> Engine:
+def create_engine(url: URL, *, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
     """An engine for ``url`` with trueup's settings for its backend."""
     try:
         if url.get_backend_name() == "sqlite":
             engine = sa.create_engine(url, json_serializer=dump_json)
-            _tune_sqlite(engine)
+            _tune_sqlite(engine, int(busy_timeout * 1000))
         else:
             engine = sa.create_engine(url, json_serializer=dump_json, pool_pre_ping=True)
     except (exc.SQLAlchemyError, ImportError) as error:
         raise StoreError(f"cannot use database {redacted(url)}: {_reason(error, url)}") from error
+    event.listen(engine, "before_cursor_execute", _redact_parameters, retval=True)
     return engine
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _redact_parameters(
+    _conn: Connection,
+    _cursor: Any,
+    statement: str,
+    parameters: Any,
+    _context: Any,
+    executemany: bool,
+) -> tuple[str, Any]:
+    """Every string written passes through the redaction layer: no secret is ever stored.
+
+    Rows with nothing to mask are passed on as they are (no copy of a bulk write).
+    """
+    if statement.lstrip()[:6].upper() not in ("INSERT", "UPDATE"):
+        return statement, parameters
+    if not executemany:
+        return statement, _redacted_row(parameters)
+    rows = None
+    for index, row in enumerate(parameters):
+        redacted_row = _redacted_row(row)
+        if redacted_row is not row:
+            rows = rows if rows is not None else list(parameters)
+            rows[index] = redacted_row
+    return statement, parameters if rows is None else rows
+
+
+def _redacted_row(row: Any) -> Any:
+    """``row`` itself when none of its strings changes, else a redacted copy."""
+    if isinstance(row, dict):
+        changed = {
+            k: masked
+            for k, v in row.items()
+            if isinstance(v, str) and (masked := redact_stored(v)) is not v
+        }
+        return {**row, **changed} if changed else row
+    if isinstance(row, tuple | list):
+        values = [redact_stored(v) if isinstance(v, str) else v for v in row]
+        if all(new is old for new, old in zip(values, row, strict=True)):
+            return row
+        return type(row)(values)
+    return row
+
+
+def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # the "begin" listener below issues BEGIN
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
@@ -123,6 +178,38 @@ def serialise_writers(connection: Connection) -> None:
     """
     if connection.dialect.name == "postgresql":
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_COMMIT_LOCK)))
+
+
+def retry_while_locked(what: str, url: URL, attempt: Callable[[], T], *, timeout: float) -> T:
+    """Run ``attempt`` (one whole write transaction) until it is not refused as locked.
+
+    SQLite lets one writer in at a time; a second writer waits ``busy_timeout``
+    inside SQLite, then gets ``database is locked`` with its transaction rolled
+    back, so trying the whole transaction again is safe. It is tried again,
+    waiting a little longer each time, for ``timeout`` seconds in all; after
+    that :class:`StoreLockedError` says so (the CLI exits 2: nothing was written).
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        try:
+            return attempt()
+        except exc.OperationalError as error:
+            if not _is_locked(error):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise StoreLockedError(
+                    f"{what} failed on {redacted(url)}: the database stayed locked by another "
+                    f"writer for {timeout:g} s; nothing was written"
+                ) from error
+            log.info("%s: the database is locked by another writer; waiting", what)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def _is_locked(error: exc.OperationalError) -> bool:
+    text = str(getattr(error, "orig", error)).lower()
+    return "database is locked" in text or "database table is locked" in text
 
 
 @contextmanager

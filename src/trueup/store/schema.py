@@ -230,6 +230,10 @@ sync_runs = sa.Table(
     sa.Column("trigger", sa.String(255), nullable=False),
     sa.Column("sources", _json(), nullable=False),
     sa.Column("summary", _json(), nullable=False),
+    # Who runs it (migration 0002): a run left "running" by a dead owner is interrupted.
+    sa.Column("owner_host", sa.String(255), nullable=True),
+    sa.Column("owner_pid", sa.Integer, nullable=True),
+    sa.Column("owner_started", sa.String(32), nullable=True),
 )
 
 webhook_deliveries = sa.Table(

@@ -7,7 +7,10 @@ against :meth:`Store.previous_snapshots`; the API, feed, dashboard and CLI read
 through the query methods. A commit writes a whole sync result in one
 transaction, so a reader sees the previous complete state or the new one, never
 a mix (SPEC 5.6). Writers are serialised: ``BEGIN IMMEDIATE`` on SQLite, an
-advisory transaction lock on PostgreSQL.
+advisory transaction lock on PostgreSQL. A write that SQLite refuses because
+another writer holds the database is tried again for up to ``lock_timeout``
+(:func:`~trueup.store.engine.retry_while_locked`); a run left ``running`` by a
+killed process is marked ``interrupted`` by the next :meth:`Store.start_run`.
 
 After an ambiguous failure (the connection dropped during ``COMMIT``), re-read:
 :meth:`Store.runs` shows ``committed_at`` for a commit that landed, and calling
@@ -17,13 +20,13 @@ duplicate revisions: the content hashes already match).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
@@ -36,9 +39,11 @@ from trueup.model.observation import ScopeFailure, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.store import snapshots as snapshot_rows
 from trueup.store.engine import (
+    BUSY_TIMEOUT,
     WRITE,
     create_engine,
     parse_url,
+    retry_while_locked,
     serialise_writers,
     translated,
 )
@@ -58,10 +63,18 @@ from trueup.store.records import (
     StoredEntity,
     SyncRun,
 )
+from trueup.store.run_owner import (
+    hold_run_lock,
+    mark_interrupted,
+    release_run_lock,
+    this_process,
+)
 from trueup.store.schema import entities, findings, revisions, sync_runs
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+LOCK_TIMEOUT = 600.0  # seconds a write waits for another writer before it fails
+T = TypeVar("T")
 _NO_HOLDS: Mapping[tuple[str, str], int] = MappingProxyType({})
 _YIELD_PER = 1000
 
@@ -69,40 +82,62 @@ _YIELD_PER = 1000
 class Store:
     """Everything trueup keeps: snapshots, entities, history, findings, runs."""
 
-    def __init__(self, engine: Engine, url: URL) -> None:
+    def __init__(self, engine: Engine, url: URL, lock_timeout: float = LOCK_TIMEOUT) -> None:
         """Use :meth:`open`."""
         self._engine = engine
         self._url = url
+        self._lock_timeout = lock_timeout
+        self._run_locks: dict[int, Connection] = {}  # PostgreSQL: live runs' session locks
+        self._lock_engine: Engine | None = None
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect to ``url`` (a SQLAlchemy URL) and check that the database answers."""
+    def open(cls, url: str, *, lock_timeout: float = LOCK_TIMEOUT) -> Store:
+        """Connect to ``url`` (a SQLAlchemy URL) and check that the database answers.
+
+        ``lock_timeout``: how long a write waits for another writer (SQLite) before
+        failing with :class:`~trueup.errors.StoreLockedError`.
+        """
         parsed = parse_url(url)
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, busy_timeout=min(BUSY_TIMEOUT, lock_timeout))
         try:
             with translated("connecting", parsed), engine.connect():
                 pass
         except StoreError:
             engine.dispose()
             raise
-        return cls(engine, parsed)
+        return cls(engine, parsed, lock_timeout)
 
     def upgrade(self) -> None:
         """Apply the migrations shipped in the package (``alembic upgrade head``)."""
         from alembic import command  # imported here: only upgrades need Alembic
         from alembic.config import Config
+        from alembic.migration import MigrationContext
+        from alembic.script import ScriptDirectory
         from alembic.util.exc import CommandError
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
-        try:
-            with translated("upgrading the schema", self._url), self._engine.connect() as conn:
+
+        def attempt() -> None:
+            with self._engine.connect() as conn:
                 config.attributes["connection"] = conn.execution_options(**{WRITE: True})
                 command.upgrade(config, "head")
+
+        heads = set(ScriptDirectory.from_config(config).get_heads())
+        with translated("reading the schema version", self._url), self._read() as conn:
+            if set(MigrationContext.configure(conn).get_current_heads()) == heads:
+                return  # up to date: no write lock taken (syncs starting together)
+        try:
+            with translated("upgrading the schema", self._url):
+                self._retrying("upgrading the schema", attempt)
         except CommandError as error:  # e.g. the database is at a revision this trueup lacks
             raise StoreError(f"cannot upgrade the schema: {error}") from error
 
     def close(self) -> None:
+        for run_id in list(self._run_locks):
+            self._release_run(run_id)
+        if self._lock_engine is not None:
+            self._lock_engine.dispose()
         self._engine.dispose()
 
     def __enter__(self) -> Store:
@@ -119,20 +154,37 @@ class Store:
     # -- writes ---------------------------------------------------------------
 
     def start_run(self, *, trigger: str, sources: Sequence[str], now: datetime) -> int:
-        """Record a new sync run with status ``running``; returns its id."""
-        with translated("starting a sync run", self._url), self._write() as conn:
-            inserted = conn.execute(
-                sa.insert(sync_runs)
-                .values(
-                    started_at=now,
-                    status="running",
-                    trigger=trigger,
-                    sources=list(sources),
-                    summary={},
+        """Record a new sync run with status ``running``; returns its id.
+
+        Runs left ``running`` by a process that is gone are marked ``interrupted``
+        first (:mod:`trueup.store.run_owner` says how that is decided).
+        """
+        owner = this_process()
+
+        def attempt() -> int:
+            with self._write() as conn:
+                mark_interrupted(conn, now)
+                inserted = conn.execute(
+                    sa.insert(sync_runs)
+                    .values(
+                        started_at=now,
+                        status="running",
+                        trigger=trigger,
+                        sources=list(sources),
+                        summary={},
+                        owner_host=owner.host,
+                        owner_pid=owner.pid,
+                        owner_started=owner.started,
+                    )
+                    .returning(sync_runs.c.id)
                 )
-                .returning(sync_runs.c.id)
-            )
-            return int(inserted.scalar_one())
+                run_id = int(inserted.scalar_one())
+                if conn.dialect.name == "postgresql":  # held before the row is visible
+                    self._hold_run(run_id)
+                return run_id
+
+        with translated("starting a sync run", self._url):
+            return self._retrying("starting a sync run", attempt)
 
     def commit(
         self,
@@ -156,18 +208,32 @@ class Store:
         nothing is written (the caller assembles again from the new state).
         ``max_age`` (by source) records each entity's freshness schedule.
         """
-        with translated("commit", self._url), self._write() as conn:
-            _begin_commit(conn, run_id, now, based_on)
-            ids = snapshot_rows.scope_ids(conn, {(r.source, r.scope) for r in reads} | set(held))
-            applied = apply_reads(
-                conn, run_id, reads, scope_ids=ids, accepted=None, max_ratio=1.0, carried_held={}
+
+        def attempt() -> CommitSummary:
+            with self._write() as conn:
+                _begin_commit(conn, run_id, now, based_on)
+                keys = {(r.source, r.scope) for r in reads} | set(held)
+                ids = snapshot_rows.scope_ids(conn, keys)
+                applied = apply_reads(
+                    conn,
+                    run_id,
+                    reads,
+                    scope_ids=ids,
+                    accepted=None,
+                    max_ratio=1.0,
+                    carried_held={},
+                )
+                snapshot_rows.write_health(conn, ids, reads, held, applied.superseded)
+                summary = write_entities(
+                    conn, run_id, result, now=now, cause=cause, max_age=max_age
+                )
+                forget_assembly(conn)
+            return replace(
+                summary, snapshots_replaced=applied.replaced, snapshots_unchanged=applied.unchanged
             )
-            snapshot_rows.write_health(conn, ids, reads, held, applied.superseded)
-            summary = write_entities(conn, run_id, result, now=now, cause=cause, max_age=max_age)
-            forget_assembly(conn)
-        return replace(
-            summary, snapshots_replaced=applied.replaced, snapshots_unchanged=applied.unchanged
-        )
+
+        with translated("commit", self._url):
+            return self._retrying("commit", attempt)
 
     def commit_reads(
         self,
@@ -185,14 +251,19 @@ class Store:
         whose stored fingerprints changed meanwhile is not applied
         (``CommitResult.superseded``).
         """
-        with translated("commit", self._url), self._write() as conn:
-            _begin_commit(conn, run_id, request.now, based_on)
-            keys = {(r.source, r.scope) for r in reads} | set(request.carried_held)
-            ids = snapshot_rows.scope_ids(conn, keys)
-            result = commit_reads(conn, run_id, reads, request, scope_ids=ids, cause=cause)
-            counts = {key: len(refs) for key, refs in result.held.items()}
-            snapshot_rows.write_health(conn, ids, reads, counts, result.superseded)
-        return result
+
+        def attempt() -> CommitResult:
+            with self._write() as conn:
+                _begin_commit(conn, run_id, request.now, based_on)
+                keys = {(r.source, r.scope) for r in reads} | set(request.carried_held)
+                ids = snapshot_rows.scope_ids(conn, keys)
+                result = commit_reads(conn, run_id, reads, request, scope_ids=ids, cause=cause)
+                counts = {key: len(refs) for key, refs in result.held.items()}
+                snapshot_rows.write_health(conn, ids, reads, counts, result.superseded)
+            return result
+
+        with translated("commit", self._url):
+            return self._retrying("commit", attempt)
 
     def previous_snapshots(self) -> dict[tuple[str, str], Snapshot]:
         """The current snapshots as sources read against them: observations load on first use.
@@ -217,14 +288,22 @@ class Store:
         self, run_id: int, *, status: str, now: datetime, summary: Mapping[str, Any]
     ) -> None:
         """Close a sync run with its final status and a JSON-serialisable summary."""
-        with translated("finishing a sync run", self._url), self._write() as conn:
-            updated = conn.execute(
-                sa.update(sync_runs)
-                .where(sync_runs.c.id == run_id)
-                .values(finished_at=now, status=status, summary=dict(summary))
-            )
-            if updated.rowcount != 1:
-                raise StoreError(f"sync run {run_id} does not exist")
+
+        def attempt() -> None:
+            with self._write() as conn:
+                updated = conn.execute(
+                    sa.update(sync_runs)
+                    .where(sync_runs.c.id == run_id)
+                    .values(finished_at=now, status=status, summary=dict(summary))
+                )
+                if updated.rowcount != 1:
+                    raise StoreError(f"sync run {run_id} does not exist")
+
+        try:
+            with translated("finishing a sync run", self._url):
+                self._retrying("finishing a sync run", attempt)
+        finally:
+            self._release_run(run_id)
 
     # -- reads ----------------------------------------------------------------
 
@@ -409,6 +488,32 @@ class Store:
         ]
 
     # -- connections ----------------------------------------------------------
+
+    def _retrying(self, what: str, attempt: Callable[[], T]) -> T:
+        return retry_while_locked(what, self._url, attempt, timeout=self._lock_timeout)
+
+    def _hold_run(self, run_id: int) -> None:
+        """PostgreSQL: hold run ``run_id``'s session lock on a connection of its own."""
+        if self._lock_engine is None:  # its own connections: the pool serves the work
+            self._lock_engine = sa.create_engine(self._url, poolclass=sa.NullPool)
+        conn = self._lock_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            hold_run_lock(conn, run_id)
+        except BaseException:
+            conn.close()
+            raise
+        self._run_locks[run_id] = conn
+
+    def _release_run(self, run_id: int) -> None:
+        conn = self._run_locks.pop(run_id, None)
+        if conn is None:
+            return
+        try:
+            release_run_lock(conn, run_id)
+        except sa.exc.SQLAlchemyError:
+            pass  # the session is gone, and its lock with it
+        finally:
+            conn.close()
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:

@@ -294,10 +294,11 @@ def test_row34_every_type_forbidden_fails_the_scope(clusters: Clusters) -> None:
 
 def test_row36_credential_problems_fail_their_scope_only(clusters: Clusters) -> None:
     clusters.beta.apply(deployment("api", "shop"))
-    reads = read_all(live_source(clusters, "beta", "expired", "exec-fails", "nope"))
+    source = live_source(clusters, "beta", "expired", "exec-fails", "nope", allow_exec=True)
+    reads = read_all(source)
 
     assert names(reads["beta"]) == ["Deployment/api"]
-    for scope in ("expired", "exec-fails"):
+    for scope in ("expired", "exec-fails"):  # the plugin ran (allowed) and failed: no token
         failure = reads[scope]
         assert isinstance(failure, ScopeFailure) and failure.kind is FailureKind.FORBIDDEN
         assert "401" in failure.message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, Self
 
 from trueup.config_model import LocalPaths, SourceConfig
@@ -14,3 +15,6 @@ class FileSourceConfig(SourceConfig):
 
     def with_local_paths(self, paths: LocalPaths) -> Self:
         return self.model_copy(update={"path": paths.local(self.path)})
+
+    def setup_problems(self) -> list[str]:
+        return [] if Path(self.path).is_dir() else [f"path: the folder {self.path} does not exist"]

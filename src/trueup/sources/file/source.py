@@ -7,6 +7,11 @@ them targets (``spec.target``/``spec.targets``, relative to the file, as
 Backstage does), and turns each into observations with
 :mod:`trueup.sources.descriptors`.
 
+What is read follows :mod:`trueup.path_policy`: a file (or Location target)
+that resolves outside ``path`` through a symbolic link, or that is not a
+regular file (a FIFO, a socket, a device), is never read; it is an
+``invalid-file`` finding naming it, with the policy's rule.
+
 Failure isolation: a file that does not parse keeps the observations it had in
 the previous snapshot (the scope's other files are read as usual) and adds a
 finding. A root folder that is missing or unreadable, or a listing that could
@@ -48,6 +53,8 @@ from trueup.model.observation import (
     ScopeRead,
     Snapshot,
 )
+from trueup.path_policy import Refusal as PathRefusal
+from trueup.path_policy import Rule, check_under, read_under
 from trueup.sources.base import ReadContext
 from trueup.sources.containment import resolve_inside
 from trueup.sources.descriptors import (
@@ -113,17 +120,16 @@ class _FolderReferences:
         return self._seen[key]
 
     def _load(self, path: str, max_bytes: int) -> Referenced:
-        try:
-            with (self.root / path).open("rb") as handle:
-                data = handle.read(max_bytes + 1)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return Referenced(None, None, "does not exist")
-        except OSError as exc:
-            return Referenced(None, f"unreadable:{exc.errno}", f"cannot be read: {exc.strerror}")
-        digest = hashlib.sha256(data).hexdigest()
-        if len(data) > max_bytes:
-            return Referenced(None, digest, f"is over the {max_bytes}-byte placeholder cap")
-        return Referenced(data, digest)
+        """Through :mod:`trueup.path_policy`: a regular file under the folder, capped."""
+        data = read_under(self.root, path, max_bytes=max_bytes)
+        if isinstance(data, PathRefusal):
+            if data.rule in (Rule.MISSING, Rule.NOT_A_FILE):
+                return Referenced(None, None, "does not exist")
+            if data.rule is Rule.TOO_LARGE:  # its size is its version: a change is noticed
+                version = f"too-large:{data.reason}"
+                return Referenced(None, version, f"is over the {max_bytes}-byte placeholder cap")
+            return Referenced(None, f"refused:{data.rule}", data.reason)
+        return Referenced(data, hashlib.sha256(data).hexdigest())
 
 
 class FileSource:
@@ -247,7 +253,6 @@ class _Walk:
         self.remembered = remembered
         self.references = _FolderReferences(root)
         self.root = root
-        self.real_root = root.resolve()
         self.previous = previous
         self.previous_findings = previous_findings
         self.reads: dict[str, _FileRead] = {}
@@ -282,22 +287,19 @@ class _Walk:
     def _read(self, path: str) -> list[LocationTarget]:
         """Read and parse one file; return the Location targets it contributes."""
         source = self.source
-        try:
-            with (self.root / path).open("rb") as handle:
-                # the parser reports what is too large
-                data = handle.read(self.policy.max_file_bytes + 1)
-        except OSError as exc:
+        data = read_under(self.root, path, max_bytes=self.policy.max_file_bytes)
+        if isinstance(data, PathRefusal):  # outside the folder, a FIFO, too large: never read
             self.reads[path] = _FileRead(
-                digest=f"unreadable:{exc.errno}",
+                digest=f"refused:{data.rule}",
                 parsed=None,
                 findings=(
                     finding(
                         Code.INVALID_FILE,
                         file_subject(source.id, source.scope, path),
-                        f"{path}: the file cannot be read: {exc.strerror}",
+                        f"{path}: the file is not read: it {data.reason}",
                         path=path,
                         document=None,
-                        rule="unreadable",
+                        rule=data.rule.value,
                         line=None,
                     ),
                 ),
@@ -384,14 +386,12 @@ class _Walk:
         lexical = Path(os.path.normpath((self.root / path).parent / target.target))
         try:
             relative = lexical.relative_to(self.root).as_posix()
-            inside = lexical.resolve().is_relative_to(self.real_root)
         except ValueError:
-            inside = False
-        if not inside:
             self._problem(path, target, f"is outside the folder {self.root}")
             return None
-        if not lexical.is_file():
-            self._problem(path, target, "does not exist")
+        refused = check_under(self.root, relative)
+        if refused is not None:
+            self._problem(path, target, refused.reason)
             return None
         return relative
 
@@ -419,10 +419,10 @@ def _list_files(root: Path, globs: IncludeGlobs) -> list[str] | _Unlisted:
     for folder, dirs, names in os.walk(root, onerror=errors.append):
         dirs.sort()
         base = Path(folder).relative_to(root)
-        for name in names:
+        for name in names:  # files, links, FIFOs, sockets: anything but a folder
             relative = (base / name).as_posix()
-            if globs.matches(relative) and (Path(folder) / name).is_file():
-                matched.append(relative)
+            if globs.matches(relative):
+                matched.append(relative)  # read_under refuses what is not a regular file
     if errors:
         error = errors[0]
         if Path(str(error.filename)) == root:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import field_validator
@@ -29,6 +30,12 @@ class GitSourceConfig(SourceConfig):
 
     def with_local_paths(self, paths: LocalPaths) -> Self:
         return self.model_copy(update={"url": paths.git(self.url)})
+
+    def setup_problems(self) -> list[str]:
+        local = self.url.startswith("/")  # the loader made a local path absolute
+        if local and not Path(self.url).is_dir():
+            return [f"url: the repository folder {self.url} does not exist"]
+        return []
 
     def tracked_branch(self) -> TrackedBranch:
         return TrackedBranch(self.url, self.branch)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from trueup.config_model import Duration, SourceConfig, parse_duration
+from trueup.config_model import Duration, SourceConfig, parse_duration, web_url
 
 
 class GithubSourceConfig(SourceConfig):
@@ -34,6 +34,11 @@ class GithubSourceConfig(SourceConfig):
     @classmethod
     def _durations(cls, value: object) -> object:
         return parse_duration(value)
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str | None:
+        return web_url(value)
 
     @property
     def catalog_paths(self) -> list[str]:

@@ -7,7 +7,14 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator
 
-from trueup.config_model import ConfigModel, Duration, LocalPaths, SourceConfig, parse_duration
+from trueup.config_model import (
+    ConfigModel,
+    Duration,
+    LocalPaths,
+    SourceConfig,
+    parse_duration,
+    pattern_root_problem,
+)
 
 
 class MappingConfig(ConfigModel):
@@ -35,6 +42,8 @@ class KubernetesSourceConfig(SourceConfig):
     type: Literal["kubernetes"]
     kubeconfig: str | None = None
     contexts: list[str] = []  # each one scope; none: every context of the kubeconfig
+    # Run a context's exec credential plugin or auth-provider command (README, Security).
+    allow_exec: bool = False
     snapshot: str | None = None
     collect: list[Literal["workloads", "argocd", "crossplane"]] = [
         "workloads",
@@ -67,6 +76,14 @@ class KubernetesSourceConfig(SourceConfig):
     @classmethod
     def _durations(cls, value: object) -> object:
         return None if value is None else parse_duration(value)
+
+    def setup_problems(self) -> list[str]:
+        """The snapshot's folder; or the kubeconfig, its contexts and how they authenticate."""
+        if self.snapshot:
+            return pattern_root_problem("snapshot", self.snapshot)
+        from trueup.sources.kubernetes.kubeconfig import context_problems
+
+        return context_problems(self.kubeconfig, self.contexts, allow_exec=self.allow_exec)
 
     def with_local_paths(self, paths: LocalPaths) -> Self:
         update = {}

@@ -8,9 +8,12 @@ mixed), and a context whose server or CA changed since the last read is
 noticed (see :func:`identity_changed`) — resourceVersions and carried-over
 observations of another cluster are never reused.
 
-The kubeconfig is read here only to list contexts and identities; the client
-library loads credentials itself (:func:`~trueup.sources.kubernetes.transport.client_for`).
-A missing file, an unknown context or a context without a cluster is a
+The kubeconfig is read here (:func:`load_kubeconfig`: through
+:mod:`trueup.path_policy`, a regular file of at most 4 MiB, parsed with the same
+bounded, safe YAML as catalog files) to list contexts and identities, and to
+hand one checked context (:func:`prepare_context`, the rules of
+:mod:`~trueup.sources.kubernetes.credentials`) to the client library. A missing
+or unreadable file, an unknown context or a context without a cluster is a
 :class:`ContextProblem` for that scope only.
 """
 
@@ -23,9 +26,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from trueup.errors import KubeAuthError
+from trueup.parse.catalog_yaml import Document, load_documents
+from trueup.path_policy import Refusal, read_file
+from trueup.sources.kubernetes.credentials import PreparedContext, prepare
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
+MAX_KUBECONFIG_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +85,62 @@ def _ca_fingerprint(cluster: Mapping[str, object], base: Path) -> str:
             raw = data.encode()
     path = cluster.get("certificate-authority")
     if not raw and isinstance(path, str) and path:
-        try:
-            raw = (base / path).expanduser().read_bytes()
-        except OSError:
-            raw = path.encode()
+        found = read_file((base / path).expanduser(), max_bytes=MAX_KUBECONFIG_BYTES)
+        raw = path.encode() if isinstance(found, Refusal) else found
     return hashlib.sha256(raw).hexdigest()[:16] if raw else ""
+
+
+def load_kubeconfig(path: str) -> Mapping[str, object]:
+    """A kubeconfig file as data; raises KubeAuthError saying why it cannot be used."""
+    data = read_file(Path(path), max_bytes=MAX_KUBECONFIG_BYTES)
+    if isinstance(data, Refusal):
+        raise KubeAuthError(f"kubeconfig {data.message}")
+    documents = load_documents(data, max_file_bytes=MAX_KUBECONFIG_BYTES)
+    if not documents:
+        return {}
+    first = documents[0]
+    if not isinstance(first, Document):
+        where = f" (line {first.line})" if first.line else ""
+        raise KubeAuthError(f"kubeconfig {path}{where}: {first.message} [{first.rule}]")
+    if len(documents) > 1:
+        raise KubeAuthError(f"kubeconfig {path} holds more than one YAML document")
+    loaded: Mapping[str, object] = first.value
+    return loaded
+
+
+def prepare_context(path: str, context: str, *, allow_exec: bool) -> PreparedContext:
+    """One context of a kubeconfig, checked and ready for the client library."""
+    document = load_kubeconfig(path)
+    return prepare(document, context, base=Path(path).parent, allow_exec=allow_exec)
+
+
+def context_problems(
+    kubeconfig: str | None, wanted: Sequence[str], *, allow_exec: bool
+) -> list[str]:
+    """What ``trueup config check`` says of a live source's kubeconfig (nothing is run)."""
+    path = kubeconfig_path(kubeconfig)
+    try:
+        document = load_kubeconfig(path)
+    except KubeAuthError as exc:
+        return [f"kubeconfig: {exc}"]
+    contexts = document.get("contexts")
+    known = [
+        str(item.get("name"))
+        for item in (contexts if isinstance(contexts, list) else [])
+        if isinstance(item, Mapping)
+    ]
+    if not known:
+        return [f"kubeconfig: {path} defines no context"]
+    problems: list[str] = []
+    for name in wanted or known:
+        if name not in known:
+            problems.append(f"contexts: {name!r} is not a context of {path}")
+            continue
+        try:
+            prepare(document, name, base=Path(path).parent, allow_exec=allow_exec)
+        except KubeAuthError as exc:
+            problems.append(f"contexts: {exc}")
+    return problems
 
 
 def read_contexts(
@@ -90,11 +148,9 @@ def read_contexts(
 ) -> tuple[list[ClusterIdentity | ContextProblem], list[str]]:
     """The identities of the wanted contexts (all when none is named), and every context name."""
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        problem = f"kubeconfig {path} cannot be read: {exc}"
-        return [ContextProblem(name, problem) for name in (wanted or ["*"])], []
-    config: Mapping[str, object] = document if isinstance(document, Mapping) else {}
+        config = load_kubeconfig(path)
+    except KubeAuthError as exc:
+        return [ContextProblem(name, str(exc)) for name in (wanted or ["*"])], []
     contexts = config.get("contexts")
     names = [
         str(item["name"])

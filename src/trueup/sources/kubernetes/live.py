@@ -5,11 +5,14 @@ with ``kubeconfig``/``contexts``. Each context is one scope, named after it
 (:mod:`~trueup.sources.kubernetes.kubeconfig`); the clusters are read in
 parallel and each yields either a complete Snapshot or a ScopeFailure:
 
-- a context that cannot be loaded (unknown, no server, broken kubeconfig) →
-  ``invalid``; credentials the server rejects (401, e.g. an expired token or an
+- a context that cannot be loaded (unknown, no server, broken kubeconfig, a
+  credential command the source does not allow, a token file that holds no
+  token) → ``invalid``; credentials the server rejects (401, e.g. an expired token or an
   exec plugin that failed) → ``forbidden``; a cluster that cannot be reached,
   resets the connection mid-list or fails TLS verification → ``unreachable``.
   Only that scope fails; the pipeline keeps its previous snapshot;
+- a context read insecurely (``insecure-skip-tls-verify``, credentials over
+  ``http://``) is read, with one ``insecure-connection`` finding per problem;
 - otherwise: discovery (:mod:`~trueup.sources.kubernetes.resources`), one
   consistent paginated list per resource type (:mod:`~trueup.sources.kubernetes.pager`),
   the collectors and mappings, and the scope's snapshot with the last known
@@ -27,8 +30,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 
 from trueup.errors import (
@@ -38,13 +42,16 @@ from trueup.errors import (
     KubeUnreachableError,
     ListFailedError,
 )
+from trueup.model.finding import Code, finding
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.kubernetes.config import KubernetesSourceConfig
+from trueup.sources.kubernetes.credentials import SecurityNote
 from trueup.sources.kubernetes.kubeconfig import (
     ClusterIdentity,
     ContextProblem,
     kubeconfig_path,
+    prepare_context,
     read_contexts,
 )
 from trueup.sources.kubernetes.mappings import CompiledMapping, compile_mappings
@@ -66,7 +73,8 @@ def default_transport(config: KubernetesSourceConfig) -> TransportFactory:
     )
 
     def build(path: str, identity: ClusterIdentity) -> ApiTransport:
-        return ApiTransport(client_for(path, identity.context), timeouts)
+        prepared = prepare_context(path, identity.context, allow_exec=config.allow_exec)
+        return ApiTransport(client_for(prepared), timeouts, prepared.notes)
 
     return build
 
@@ -81,6 +89,24 @@ def scope_failure(source: str, scope: str, error: Exception, at: datetime) -> Sc
     if isinstance(error, KubeUnreachableError):
         return ScopeFailure(source, scope, FailureKind.UNREACHABLE, str(error), at)
     return ScopeFailure(source, scope, FailureKind.ERROR, f"{type(error).__name__}: {error}", at)
+
+
+def with_security_findings(read: ScopeRead, notes: Sequence[SecurityNote]) -> ScopeRead:
+    """The read with one ``insecure-connection`` finding per note (a failure is left as is)."""
+    if not notes or not isinstance(read, Snapshot):
+        return read
+    extra = tuple(
+        finding(
+            Code.INSECURE_CONNECTION,
+            f"scope:{read.source}/{read.scope}",
+            f"cluster {read.scope}: {note.message}",
+            source=read.source,
+            scope=read.scope,
+            kind=note.kind,
+        )
+        for note in notes
+    )
+    return replace(read, findings=(*read.findings, *extra))
 
 
 class KubernetesLiveSource:
@@ -139,7 +165,8 @@ class KubernetesLiveSource:
         except KubeAuthError as exc:
             return scope_failure(self.id, target.context, exc, now())
         try:
-            return self._read(transport, target, previous, now)
+            read = self._read(transport, target, previous, now)
+            return with_security_findings(read, transport.notes)
         except (KubeApiError, KubeUnreachableError) as exc:
             log.warning("kubernetes %s/%s: %s", self.id, target.context, exc)
             return scope_failure(self.id, target.context, exc, now())

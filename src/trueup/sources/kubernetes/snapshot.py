@@ -9,7 +9,10 @@ match is one scope (one cluster), named after it without its extension:
 - a folder: every ``*.json`` file directly inside it, merged.
 
 When the pattern is a glob, only folders and ``*.json`` files are matches (a
-README next to the exports is not a cluster). A scope whose files cannot be read
+README next to the exports is not a cluster). Files are read through
+:mod:`trueup.path_policy`: a match that leads outside the glob's folder through
+a symbolic link, or that is a FIFO, socket or device, fails its scope naming
+the file, and nothing of it is read. A scope whose files cannot be read
 or are not a JSON List is a :class:`ScopeFailure` naming the file and the
 position of the error; it replaces nothing. A scope read before that the pattern
 no longer matches (its export was deleted) is read as an empty snapshot, so the
@@ -47,12 +50,15 @@ from trueup.model.observation import (
     ScopeRead,
     Snapshot,
 )
+from trueup.path_policy import Refusal, Rule, check_under, read_file, read_under
 from trueup.sources.base import ReadContext
 from trueup.sources.kubernetes.collectors import collect, collect_items, defines_roles, roles_of
 from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.export_stream import ListHead, NotAStreamableList, list_items
 from trueup.sources.kubernetes.mappings import CompiledMapping, compile_mappings
 from trueup.sources.kubernetes.objects import as_map
+
+MAX_EXPORT_BYTES = 1024 * 1024 * 1024  # one export file; a larger one is refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +146,10 @@ class KubernetesSnapshotSource:
                 f"{named} would all be the scope {scope!r}; rename all but one",
                 context.now(),
             )
+        root = export_root(self.pattern)
+        refused = export_refusal(paths[0], root)
+        if refused is not None:  # checked before anything opens it: a FIFO would block
+            return ScopeFailure(self.id, scope, refused.kind, refused.message, context.now())
         fingerprint = export_fingerprint(paths[0])
         if isinstance(fingerprint, ExportError):
             return ScopeFailure(
@@ -169,7 +179,7 @@ class KubernetesSnapshotSource:
                 version=version,
                 parts={WHOLE: fingerprint},
             )
-        export = read_export(paths[0])
+        export = read_export(paths[0], root)
         if isinstance(export, ExportError):
             return ScopeFailure(self.id, scope, export.kind, export.message, context.now())
         collected = collect(
@@ -269,30 +279,71 @@ def find_exports(pattern: str) -> dict[str, list[Path]]:
     return scopes
 
 
+def export_root(pattern: str) -> Path | None:
+    """The folder a glob's matches must stay under (its part before the first wildcard)."""
+    if not glob.has_magic(pattern):
+        return None  # a path named in the configuration: read as named
+    fixed = pattern[: min(pattern.find(c) for c in "*?[" if c in pattern)]
+    return Path(fixed[: fixed.rfind("/") + 1] or ".")
+
+
 def scope_name(path: Path) -> str:
     """A file's name without its extension; a folder's name."""
     return path.name if path.is_dir() else path.stem
 
 
-def read_export(path: Path) -> Export | ExportError:
-    """Read one export file, or every ``*.json`` file of an export folder."""
+def export_refusal(path: Path, root: Path | None) -> ExportError | None:
+    """Why the path policy refuses an export (or a file of an export folder), or None.
+
+    The fingerprint and the streamed read open files directly, so they ask first.
+    """
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    base = root or (path if path.is_dir() else None)
+    for file in files:
+        if base is None:
+            found = read_file(file, max_bytes=0) if not file.is_file() else None
+            refused = found if isinstance(found, Refusal) else None
+        else:
+            refused = check_under(base, os.path.relpath(file, base))
+        if refused is not None:
+            unreadable = refused.rule in (Rule.UNREADABLE, Rule.FORBIDDEN)
+            kind = FailureKind.UNREACHABLE if unreadable else FailureKind.INVALID
+            return ExportError(kind, f"{file}: not read: it {refused.reason}")
+    return None
+
+
+def read_export(path: Path, root: Path | None = None) -> Export | ExportError:
+    """Read one export file, or every ``*.json`` file of an export folder.
+
+    Files are read through :mod:`trueup.path_policy`: under ``root`` (a glob's
+    fixed folder; the export folder itself when it was named), regular files
+    only, at most :data:`MAX_EXPORT_BYTES` each.
+    """
+    base: Path | None
     if path.is_dir():
-        files = sorted(p for p in path.glob("*.json") if p.is_file())
+        base = root or path
+        files = sorted(p for p in path.glob("*.json") if not p.is_dir() or p.is_symlink())
         if not files:
             return ExportError(FailureKind.INVALID, f"the folder {path} holds no *.json file")
     else:
-        files = [path]
+        base, files = root, [path]
     objects: list[object] = []
     versions: list[str] = []
     digest = hashlib.sha256()
     newest: float | None = None
     for file in files:
+        if base is None:
+            data = read_file(file, max_bytes=MAX_EXPORT_BYTES)
+        else:
+            data = read_under(base, os.path.relpath(file, base), max_bytes=MAX_EXPORT_BYTES)
+        if isinstance(data, Refusal):
+            unreadable = data.rule in (Rule.UNREADABLE, Rule.FORBIDDEN)
+            kind = FailureKind.UNREACHABLE if unreadable else FailureKind.INVALID
+            return ExportError(kind, f"{file}: not read: it {data.reason}")
         try:
-            data = file.read_bytes()
             modified = file.stat().st_mtime
         except OSError as exc:
-            kind = FailureKind.UNREACHABLE if path.is_dir() else FailureKind.INVALID
-            return ExportError(kind, f"{file}: cannot be read: {exc.strerror}")
+            return ExportError(FailureKind.UNREACHABLE, f"{file}: cannot be read: {exc.strerror}")
         parsed = parse_export(data, str(file))
         if isinstance(parsed, ExportError):
             return parsed

@@ -2,7 +2,10 @@
 
 trueup talks to clusters through the official ``kubernetes`` Python client
 (its kubeconfig loader: contexts, CA data, tokens, exec plugins, client
-certificates; its REST client: TLS, proxies, bearer-token refresh). It uses the
+certificates; its REST client: TLS, proxies, bearer-token refresh). The loader
+only ever sees a context that :mod:`~trueup.sources.kubernetes.credentials`
+has checked: no credential command runs unless the source allows it, and token
+files are read as client-go reads them. It uses the
 client's raw request path, not the generated typed APIs or its ``Watch`` helper,
 because trueup owns the list → watch → relist loop (none of the Python clients
 is a full informer): it needs every list page's ``resourceVersion`` and
@@ -36,9 +39,16 @@ import urllib3
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException, OpenApiException
 from kubernetes.config.config_exception import ConfigException
-from kubernetes.config.kube_config import load_kube_config
+from kubernetes.config.kube_config import KubeConfigLoader
 
 from trueup.errors import KubeApiError, KubeAuthError, KubeIdleError, KubeUnreachableError
+from trueup.redaction import KNOWN_SECRETS
+from trueup.sources.kubernetes.credentials import (
+    PreparedContext,
+    SecurityNote,
+    TokenFileRefresh,
+    handle_insecure_warnings,
+)
 
 JSONObject = dict[str, Any]  # one decoded JSON object from the API (narrowed by its reader)
 Params = Sequence[tuple[str, str]]
@@ -59,21 +69,38 @@ class Timeouts:
     request: float = 60.0  # one list page or discovery document
 
 
-def client_for(kubeconfig: str | None, context: str) -> ApiClient:
-    """An API client for one kubeconfig context; raises KubeAuthError when it cannot be made."""
+def client_for(prepared: PreparedContext) -> ApiClient:
+    """An API client for one context checked by ``credentials.prepare``.
+
+    Raises KubeAuthError when it cannot be made.
+    """
     configuration = Configuration()
     try:
-        load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig,
-            context=context,
-            client_configuration=configuration,
-            persist_config=False,
+        loader = KubeConfigLoader(  # type: ignore[no-untyped-call]
+            config_dict=prepared.document,
+            active_context=prepared.context,
+            config_base_path=str(prepared.base),
         )
+        loader.load_and_set(configuration)  # type: ignore[no-untyped-call]
     except (ConfigException, OSError, ValueError, KeyError, TypeError) as exc:
-        raise KubeAuthError(f"context {context!r}: {exc}") from exc
+        raise KubeAuthError(f"context {prepared.context!r}: {exc}") from exc
     # trueup owns retries and backoff (429, 5xx, resets): the library must not retry.
     configuration.retries = False
+    if prepared.token_file is not None:
+        where = f"context {prepared.context!r}"
+        refresh = TokenFileRefresh(prepared.token_file, where)
+        configuration.refresh_api_key_hook = refresh  # type: ignore[assignment]
+    if any(note.kind == "insecure-skip-tls-verify" for note in prepared.notes):
+        handle_insecure_warnings(prepared.server)
+    _remember_token(configuration)
     return ApiClient(configuration)
+
+
+def _remember_token(configuration: Configuration) -> None:
+    """The bearer token in use (static, from a file or a plugin) is a known secret."""
+    value = configuration.api_key.get("BearerToken")
+    if isinstance(value, str):
+        KNOWN_SECRETS.add(value.removeprefix("Bearer "))
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -138,9 +165,15 @@ class WatchStream:
 class ApiTransport:
     """GET JSON and open watches on one cluster, with errors translated."""
 
-    def __init__(self, client: ApiClient, timeouts: Timeouts = Timeouts()) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        timeouts: Timeouts = Timeouts(),
+        notes: tuple[SecurityNote, ...] = (),
+    ) -> None:
         self.client = client
         self.timeouts = timeouts
+        self.notes = notes  # insecure TLS, credentials over HTTP: shown as findings
 
     @property
     def server(self) -> str:
@@ -155,6 +188,7 @@ class ApiTransport:
                 header_params={"Accept": "application/json"},
                 auth_settings=["BearerToken"],
             )
+            _remember_token(self.client.configuration)  # a plugin may have refreshed it
             return self.client.call_api(
                 method, url, headers, _request_timeout=(self.timeouts.connect, read_timeout)
             )

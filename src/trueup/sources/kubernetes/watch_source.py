@@ -42,8 +42,14 @@ from trueup.model.observation import (
 )
 from trueup.sources.base import ReadContext
 from trueup.sources.kubernetes.config import KubernetesSourceConfig
+from trueup.sources.kubernetes.credentials import SecurityNote
 from trueup.sources.kubernetes.kubeconfig import ContextProblem
-from trueup.sources.kubernetes.live import KubernetesLiveSource, TransportFactory, scope_failure
+from trueup.sources.kubernetes.live import (
+    KubernetesLiveSource,
+    TransportFactory,
+    scope_failure,
+    with_security_findings,
+)
 from trueup.sources.kubernetes.transport import ApiTransport
 from trueup.sources.kubernetes.watch import ClusterWatcher, OnChange, Wait, WatchSettings, utc_now
 
@@ -128,8 +134,14 @@ class KubernetesWatchSource:
                 rng=self.rng,
             )
             self.watchers[target.context] = watcher
+
+            def noted(
+                scope: str, read: ScopeRead, notes: tuple[SecurityNote, ...] = transport.notes
+            ) -> None:
+                record(scope, with_security_findings(read, notes))
+
             thread = threading.Thread(
-                target=watcher.run, args=(record, self._stop), name=f"kubernetes {target.context}"
+                target=watcher.run, args=(noted, self._stop), name=f"kubernetes {target.context}"
             )
             self._threads.append(thread)
             thread.start()

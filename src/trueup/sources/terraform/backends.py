@@ -10,7 +10,9 @@ credentials → ``forbidden``, network trouble and 5xx → ``unreachable``, 429 
 credentials, query strings or response bodies, which may echo secrets).
 
 - ``path/to/x.tfstate``, a glob (``states/**/*.tfstate``) or a folder (every
-  ``*.tfstate`` below it);
+  ``*.tfstate`` below it), read through :mod:`trueup.path_policy`: a match that
+  leads outside the glob's folder through a symbolic link, or that is a FIFO,
+  socket or device, fails its scope (``invalid``) naming it, and is never read;
 - ``s3://bucket/key`` or ``s3://bucket/prefix/*.tfstate`` (``*`` stays within
   one ``/`` level, ``**`` crosses them), through boto3 with the usual
   credential chain and an optional ``endpoint_url`` for S3-compatible servers;
@@ -37,6 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from trueup.errors import ConfigError
 from trueup.model.observation import FailureKind
+from trueup.path_policy import Refusal, Rule, read_file, read_under
 from trueup.sources.terraform.config import TerraformSourceConfig
 
 if TYPE_CHECKING:
@@ -182,6 +185,7 @@ class LocalBackend:
     def __init__(self, config: TerraformSourceConfig) -> None:
         self.pattern = config.state
         self.limit = config.max_state_size
+        self.root: Path | None = None  # the folder a glob's matches must stay under
 
     def locate(self) -> list[StateLocation] | ReadFailure:
         pattern = self.pattern
@@ -192,35 +196,38 @@ class LocalBackend:
                 return [StateLocation(label, label, str(path), str(path))]
             pattern = str(path / "**" / f"*{EXTENSION}")
         base = Path(_fixed_folder(pattern) or ".")
+        self.root = base
         found: list[StateLocation] = []
         for match in sorted(glob.glob(pattern, recursive=True)):
             path = Path(match)
-            if not path.is_file():
-                continue
+            if path.is_dir() and not path.is_symlink():
+                continue  # a FIFO or a link is kept: fetch refuses it with a reason
             relative = PurePosixPath(path.relative_to(base).as_posix())
             label = state_label(relative, path.parent.name)
             found.append(StateLocation(label, label, str(path), str(path)))
         return found
 
     def fetch(self, location: StateLocation) -> bytes | ReadFailure:
-        try:
-            with open(location.target, "rb") as handle:
-                if os.fstat(handle.fileno()).st_size > self.limit:
-                    return _too_large(location.where, self.limit)
-                data = handle.read(self.limit + 1)
-        except FileNotFoundError:
-            return ReadFailure(FailureKind.NOT_INSTALLED, f"no state file at {location.where}")
-        except PermissionError:
-            return ReadFailure(FailureKind.FORBIDDEN, f"{location.where}: permission denied")
-        except IsADirectoryError:
-            return ReadFailure(FailureKind.INVALID, f"{location.where} is a folder, not a state")
-        except OSError as exc:
-            return ReadFailure(
-                FailureKind.UNREACHABLE, f"{location.where} cannot be read: {exc.strerror}"
-            )
-        if len(data) > self.limit:  # it grew while we read it
+        """The state's bytes through :mod:`trueup.path_policy`: a glob's match must stay
+        under the glob's folder and be a regular file; a named file is read as named."""
+        target = Path(location.target)
+        if self.root is None:
+            data = read_file(target, max_bytes=self.limit)
+        else:
+            data = read_under(self.root, os.path.relpath(target, self.root), max_bytes=self.limit)
+        if not isinstance(data, Refusal):
+            return data
+        if data.rule is Rule.TOO_LARGE:
             return _too_large(location.where, self.limit)
-        return data
+        if data.rule is Rule.MISSING:
+            return ReadFailure(FailureKind.NOT_INSTALLED, f"no state file at {location.where}")
+        if data.rule is Rule.FORBIDDEN:
+            return ReadFailure(FailureKind.FORBIDDEN, f"{location.where}: permission denied")
+        if data.rule is Rule.UNREADABLE:
+            return ReadFailure(FailureKind.UNREACHABLE, f"{location.where} {data.reason}")
+        if data.rule is Rule.NOT_A_FILE:
+            return ReadFailure(FailureKind.INVALID, f"{location.where} is a folder, not a state")
+        return ReadFailure(FailureKind.INVALID, f"{location.where} {data.reason}")
 
     def close(self) -> None:
         return None

@@ -7,7 +7,15 @@ from typing import Literal, Self
 
 from pydantic import Field, SecretStr, field_validator
 
-from trueup.config_model import ConfigModel, Duration, LocalPaths, SourceConfig, parse_duration
+from trueup.config_model import (
+    ConfigModel,
+    Duration,
+    LocalPaths,
+    SourceConfig,
+    parse_duration,
+    pattern_root_problem,
+    web_url,
+)
 
 
 class TerraformMappingConfig(ConfigModel):
@@ -55,5 +63,13 @@ class TerraformSourceConfig(SourceConfig):
     def _timeout(cls, value: object) -> object:
         return parse_duration(value)
 
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_url(cls, value: str | None) -> str | None:
+        return web_url(value)
+
     def with_local_paths(self, paths: LocalPaths) -> Self:
         return self.model_copy(update={"state": paths.local(self.state)})
+
+    def setup_problems(self) -> list[str]:
+        return pattern_root_problem("state", self.state)

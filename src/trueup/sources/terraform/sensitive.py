@@ -13,7 +13,12 @@ that nothing sensitive ever reaches an observation, a finding or a message:
   value that contains a secret;
 - :func:`safe_tags` keeps the tags and labels the same way;
 - :meth:`Secrets.redact` scrubs any text built from state data (error
-  messages) before it is shown.
+  messages) before it is shown;
+- :meth:`Secrets.maskable` is what the source hands to the redaction layer, so
+  that a sensitive value is masked wherever else it turns up (another source's
+  data, a log line, a stored row). A ``for_each`` key that is sensitive never
+  becomes part of an address: :mod:`~trueup.sources.terraform.state` replaces
+  it with ``(sensitive value N)``.
 """
 
 from __future__ import annotations
@@ -65,6 +70,8 @@ SECRET_TYPE = re.compile(
 # A value this short is only withheld where it appears whole, not inside other text.
 _MIN_CONTAINED = 4
 _MAX_VALUE = 1024
+_MIN_MASKED = 8
+_NUMBER = re.compile(r"[-+]?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?").fullmatch
 _USERINFO = re.compile(r"://[^/@\s]+@")
 REDACTED = "(redacted)"
 _BOOLEANS = frozenset({"true", "false"})
@@ -84,6 +91,17 @@ class Secrets:
         return any(
             text == secret or (len(secret) >= _MIN_CONTAINED and secret in text)
             for secret in self.values
+        )
+
+    def maskable(self) -> frozenset[str]:
+        """The values the redaction layer masks everywhere (``KNOWN_SECRETS``).
+
+        At least 8 characters and not a number: shorter ones and numbers would mask
+        ordinary words and counts in every source's data. This module withholds
+        them all from Terraform's own output wherever they appear.
+        """
+        return frozenset(
+            value for value in self.values if len(value) >= _MIN_MASKED and not _NUMBER(value)
         )
 
     def redact(self, text: str) -> str:

@@ -32,6 +32,7 @@ from collections.abc import Iterator
 
 from trueup.model.finding import Code, finding
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
+from trueup.redaction import KNOWN_SECRETS
 from trueup.sources.base import ReadContext
 from trueup.sources.terraform.backends import (
     Backend,
@@ -125,6 +126,7 @@ class TerraformSource:
             return self._failure(
                 context, location.scope, FailureKind.INVALID, f"{location.where}: {state.message}"
             )
+        KNOWN_SECRETS.add_all(state.secrets.maskable())  # masked wherever they turn up
         version = StateVersion(state.lineage, state.serial, state.digest)
         previous = context.previous.get(location.scope)
         before = StateVersion.parse(previous.version) if previous is not None else None

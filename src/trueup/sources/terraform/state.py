@@ -122,6 +122,8 @@ class StateFile:
     instances: tuple[Instance, ...]
     data_sources: int = 0  # data resource instances (read, not managed: skipped)
     deposed: int = 0  # deposed objects awaiting destruction (skipped)
+    # Its sensitive values, for the redaction layer; never shown.
+    secrets: Secrets = field(default_factory=Secrets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,7 @@ class _InvalidStateError(Exception):
 
 _VERSION_STRING = re.compile(r"^v?\d+(\.\d+)*(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_MODULE_KEY = re.compile(r'\[("(?:[^"\\]|\\.)*")\]')
 _MODULE_STEP = r'module\.[A-Za-z_][A-Za-z0-9_-]*(?:\[(?:\d+|"(?:[^"\\]|\\.)*")\])?'
 _MODULE = re.compile(rf"^{_MODULE_STEP}(?:\.{_MODULE_STEP})*$")
 _PROVIDER = re.compile(
@@ -219,6 +222,7 @@ def _read(state: RawState, secrets: Secrets) -> StateFile:
         instances=tuple(reader.instances),
         data_sources=reader.data_sources,
         deposed=reader.deposed,
+        secrets=secrets,
     )
 
 
@@ -252,6 +256,20 @@ class _Reader:
         self.data_sources = 0
         self.deposed = 0
         self.seen: set[tuple[str, str]] = set()
+        # Per resource (or module path): sensitive key -> its placeholder.
+        self.withheld: dict[str, dict[str, str]] = {}
+
+    def withhold(self, scope: str, key: str) -> str:
+        """A for_each key that is (or holds) a sensitive value, as a numbered placeholder.
+
+        Terraform refuses sensitive for_each values, but ``nonsensitive()`` and keys
+        derived from secrets still put them in the state as plain keys; they must
+        never become a name, title or annotation. The number follows the state's order.
+        """
+        if not self.secrets.touches(key):
+            return key
+        numbers = self.withheld.setdefault(scope, {})
+        return numbers.setdefault(key, f"(sensitive value {len(numbers) + 1})")
 
     def resource(self, resource: RawResource, index: int) -> None:
         mode, kind, name = resource.get("mode"), resource.get("type"), resource.get("name")
@@ -264,6 +282,7 @@ class _Reader:
             raise _InvalidStateError(
                 f"resource {kind}.{name} has an invalid module address {_show(module)}"
             )
+        module = _MODULE_KEY.sub(lambda m: self._module_key(m, module), module)
         label = f"{module}.{kind}.{name}" if module else f"{kind}.{name}"
         if mode not in ("managed", "data"):
             raise _InvalidStateError(
@@ -305,7 +324,9 @@ class _Reader:
         managed: bool,
         resource: tuple[str, str, str, str],
     ) -> None:
-        key = _index_key(instance, prefix, each)
+        raw_key = _index_key(instance, prefix, each)
+        raw_address = prefix + _key_suffix(raw_key)
+        key = self.withhold(prefix, raw_key) if isinstance(raw_key, str) else raw_key
         address = prefix + _key_suffix(key)
         status: object = instance.get("status")
         status = "" if status is None else status  # absent, null and "" all mean ready
@@ -318,10 +339,10 @@ class _Reader:
                 f"instance {address} has a deposed key {_show(deposed)}, "
                 "which is not correctly formatted"
             )
-        if (address, deposed) in self.seen:
+        if (raw_address, deposed) in self.seen:
             what = f"deposed object {deposed!r} of {address}" if deposed else f"instance {address}"
             raise _InvalidStateError(f"{what} appears more than once in the state")
-        self.seen.add((address, deposed))
+        self.seen.add((raw_address, deposed))
         attributes = _attributes(instance, address)
         if not managed:
             self.data_sources += 1
@@ -344,6 +365,11 @@ class _Reader:
                 tags=safe_tags(attributes, sensitive, self.secrets),
             )
         )
+
+    def _module_key(self, match: re.Match[str], module: str) -> str:
+        key = json.loads(match.group(1))
+        shown = self.withhold(module[: match.start()], key)
+        return match.group(0) if shown == key else f"[{json.dumps(shown)}]"
 
 
 def _index_key(instance: RawInstance, prefix: str, each: object) -> int | str | None:

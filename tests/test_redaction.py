@@ -1,0 +1,109 @@
+"""The one redaction layer: what it masks, where it is fed from, and the places it guards."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from trueup.config import parse_config
+from trueup.redaction import (
+    KNOWN_SECRETS,
+    MASK,
+    install_log_redaction,
+    mask_url,
+    redact_record,
+    redact_text,
+)
+from trueup.store import Store
+
+from .store.builders import T0
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:pw@host/x", f"https://user:{MASK}@host/x"),
+        ("https://ghp_token@github.com/a/b.git", f"https://{MASK}@github.com/a/b.git"),
+        ("https://t:x-oauth-basic@github.com/a", f"https://{MASK}@github.com/a"),
+        ("ssh://git@github.com/a/b.git", "ssh://git@github.com/a/b.git"),
+        ("https://h/s?token=abc&ref=main", f"https://h/s?token={MASK}&ref=main"),
+        ("https://h/s?X-Amz-Signature=ab&X-Amz-Credential=cd", None),
+        (
+            "https://h/s?access_token=a;api-key=b#frag",
+            f"https://h/s?access_token={MASK};api-key={MASK}#frag",
+        ),
+        ("https://h/s?page=2&sort=name", "https://h/s?page=2&sort=name"),
+    ],
+)
+def test_credentials_in_urls_are_masked_and_the_rest_stays_readable(
+    url: str, shown: str | None
+) -> None:
+    masked = mask_url(url)
+    if shown is not None:
+        assert masked == shown
+    else:
+        assert "ab" not in masked.split("?")[1] and "cd" not in masked.split("?")[1]
+
+
+def test_a_known_secret_is_masked_in_every_form_it_takes() -> None:
+    secret = 'pa"ss wörd/ü'
+    KNOWN_SECRETS.add(secret)
+    for text in (secret, 'pa\\"ss w\\u00f6rd/\\u00fc', "pa%22ss%20w%C3%B6rd%2F%C3%BC"):
+        assert redact_text(f"before {text} after") == f"before {MASK} after", text
+    KNOWN_SECRETS.add("abc")  # too short to be a credible secret: would mask words
+    assert redact_text("abc") == "abc"
+
+
+def test_nothing_to_mask_gives_back_the_same_text() -> None:
+    text = "url:http://trueup/backstage/entities.yaml catalog@1a2b:teams/a.yaml#0"
+    assert redact_text(text) is text
+
+
+def test_the_configuration_feeds_every_secret_it_holds() -> None:
+    parse_config(
+        "database: postgresql://app:db-Passw0rd@db/x\n"
+        "sources:\n"
+        "  - {id: gh, type: github, org: a, token: ghp_literal_token1}\n"
+        "  - {id: tf, type: terraform, state: 'https://h/s?token=state-Tok3n', "
+        "password: ${TF_PASS}}\n",
+        "t.yaml",
+        {"TF_PASS": "tf-Passw0rd"},
+    )
+    for secret in ("db-Passw0rd", "ghp_literal_token1", "state-Tok3n", "tf-Passw0rd"):
+        assert redact_text(f"a {secret} b") == f"a {MASK} b"
+
+
+def test_no_stored_row_holds_a_known_secret(tmp_path: Path) -> None:
+    KNOWN_SECRETS.add("stored-Secret-1")
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    with Store.open(url) as store:
+        store.upgrade()
+        run = store.start_run(trigger="stored-Secret-1 and https://u:pw@h/x", sources=[], now=T0)
+        store.finish_run(run, status="ok", now=T0, summary={"note": "stored-Secret-1"})
+    with sqlite3.connect(tmp_path / "t.db") as conn:
+        dump = "\n".join(conn.iterdump())
+    assert "stored-Secret-1" not in dump and "u:pw@" not in dump
+    assert f"{MASK} and https://u:{MASK}@h/x" in dump
+
+
+def test_log_records_and_their_tracebacks_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    install_log_redaction()
+    install_log_redaction()  # twice is once
+    KNOWN_SECRETS.add("log-Secret-42")
+    logger = logging.getLogger("trueup.test")
+    try:
+        raise ValueError("failed with log-Secret-42")
+    except ValueError:
+        logger.exception("reading %s failed", "https://u:log-Secret-42@h")
+    (record,) = caplog.records
+    assert record.getMessage() == f"reading https://u:{MASK}@h failed"
+    assert "log-Secret-42" not in caplog.text and f"ValueError: failed with {MASK}" in caplog.text
+
+
+def test_a_record_with_a_bad_format_string_is_still_redacted() -> None:
+    KNOWN_SECRETS.add("fmt-Secret-7")
+    record = logging.LogRecord("x", logging.INFO, "f", 1, "%d fmt-Secret-7", ("no",), None)
+    assert "fmt-Secret-7" not in redact_record(record).getMessage()
