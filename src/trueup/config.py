@@ -31,6 +31,7 @@ from pydantic import (
 from trueup.backstage_config import BackstageConfig, WebLinksConfig
 from trueup.errors import ConfigError
 from trueup.model.finding import Severity
+from trueup.server_config import ServerConfig
 
 DEFAULT_CONFIG = "trueup.yaml"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -273,25 +274,6 @@ class DirectorySinkConfig(_Model):
 
 
 SinkConfig = Annotated[GitSinkConfig | DirectorySinkConfig, Field(discriminator="type")]
-
-
-class TokenConfig(_Model):
-    name: str
-    role: Literal["read", "admin"]
-    token: SecretStr
-
-
-class WebhookSecretConfig(_Model):
-    secret: SecretStr | None = None
-    secrets: list[SecretStr] = []
-    token: SecretStr | None = None
-
-
-class ServerConfig(_Model):
-    listen: str = "127.0.0.1:8470"  # not 7007: that is Backstage's own backend port
-    public_feed: bool = False
-    tokens: list[TokenConfig] = []
-    webhooks: dict[Literal["github", "gitlab", "argocd"], WebhookSecretConfig] = {}
 
 
 class Config(_Model):

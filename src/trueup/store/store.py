@@ -44,6 +44,8 @@ from trueup.store.engine import (
     translated,
 )
 from trueup.store.entities import write_entities
+from trueup.store.operations import Operations
+from trueup.store.pages import Pages
 from trueup.store.records import (
     Change,
     CommitSummary,
@@ -326,6 +328,16 @@ class Store:
             )
             for row in rows
         ]
+
+    # -- the server's records and paginated reads -----------------------------
+
+    def operations(self) -> Operations:
+        """Webhook deliveries, the single-process job table and schedules."""
+        return Operations(self._engine, self._url)
+
+    def pages(self) -> Pages:
+        """Filtered, keyset-paginated reads of entities and findings (the API's lists)."""
+        return Pages(self._engine, self._url)
 
     # -- connections ----------------------------------------------------------
 
