@@ -16,10 +16,11 @@ from rich.markup import escape
 from trueup.cli import catalog as catalog
 from trueup.cli import project as project
 from trueup.cli import run as run
+from trueup.cli import serve as serve
 from trueup.cli.app import app, console_err
 from trueup.errors import TrueupError
 
-for module in (project, run, catalog):
+for module in (project, run, catalog, serve):
     module.register(app)
 
 
