@@ -64,9 +64,13 @@ def conninfo(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def build_app(dsn: str) -> procrastinate.App:
-    """The procrastinate app with trueup's tasks (sync, tick, watch)."""
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=dsn))
+def build_app(connector: procrastinate.BaseConnector) -> procrastinate.App:
+    """A procrastinate app with trueup's tasks (sync, tick, watch) on ``connector``.
+
+    Workers use an asynchronous connector; submitting from a request thread, on
+    that request's own connection, needs a synchronous one: two apps, same tasks.
+    """
+    app = procrastinate.App(connector=connector)
 
     @app.task(
         name="trueup.sync",
@@ -103,9 +107,9 @@ class SharedQueue:
 
     name = "procrastinate"
 
-    def __init__(self, app: procrastinate.App, dsn: str) -> None:
-        self.app = app
-        self._deferrer = app.with_connector(procrastinate.SyncPsycopgConnector(conninfo=dsn))
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._deferrer = build_app(procrastinate.SyncPsycopgConnector(conninfo=dsn))
 
     def submit(self, conn: Connection, job: SyncJob, now: datetime) -> Submitted:
         driver = conn.connection.driver_connection  # the psycopg connection of this transaction
@@ -133,7 +137,7 @@ class SharedWorker:
         self.config = config
         self.store = store
         self.queue = queue
-        self.app = queue.app
+        self.app = build_app(procrastinate.PsycopgConnector(conninfo=queue.dsn))
         self.runner = runner
         self.name = name
         self._stopping = asyncio.Event()

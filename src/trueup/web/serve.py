@@ -95,10 +95,9 @@ def build_server(
         queue = local
         background = LocalWorker(config, store, local, runner)
     else:
-        from trueup.scheduler.shared import SharedQueue, SharedWorker, build_app, conninfo
+        from trueup.scheduler.shared import SharedQueue, SharedWorker, conninfo
 
-        dsn = conninfo(parse_url(config.database))
-        shared = SharedQueue(build_app(dsn), dsn)
+        shared = SharedQueue(conninfo(parse_url(config.database)))
         queue = shared
         if role is not Role.api:
             background = SharedWorker(config, store, shared, runner, name)

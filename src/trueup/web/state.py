@@ -29,6 +29,7 @@ class ServerState:
     emission: EmissionPolicy
     metrics: Metrics = field(default_factory=Metrics)
     queue: JobQueue | None = None
+    body_deadline: float = 10.0  # seconds a webhook body may take to arrive
     _fresh: threading.Lock = field(default_factory=threading.Lock)
 
     def ensure_fresh(self) -> None:

@@ -161,7 +161,7 @@ async def _verified(
     request: Request, state: ServerState, kind: str, check: Callable[[bytes], None]
 ) -> bytes:
     try:
-        body = await read_body(request)
+        body = await read_body(request, deadline=state.body_deadline)
     except HTTPException as exc:
         state.metrics.webhooks.labels(
             kind, "too-large" if exc.status_code == 413 else "refused"
