@@ -68,6 +68,7 @@ class World:
         self.config_path.write_text(
             f"""\
 database: {db_url}
+public_url: http://trueup.test
 data_dir: {root / "data"}
 sources:
   - id: catalog
@@ -166,14 +167,19 @@ class ServeProcess:
             time.sleep(0.1)
         raise RuntimeError(f"trueup serve is not ready: {self.log.read_text()[-2000:]}")
 
-    def stop(self, timeout: float = 60) -> int:
-        """SIGTERM, then wait; returns the exit code."""
+    def stop(self, timeout: float = 60) -> bool:
+        """SIGTERM, then wait; whether the server shut down gracefully.
+
+        uvicorn re-raises the signal once it has shut down (exit status -15), as
+        a process stopped by SIGTERM should; the log says the shutdown completed.
+        """
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout=timeout)
+            code = self.process.wait(timeout=timeout)
         finally:
             self._out.close()
+        return code in (0, -signal.SIGTERM) and '"trueup stopped"' in self.log.read_text()
 
     def kill(self) -> None:
         if self.process.poll() is None:
