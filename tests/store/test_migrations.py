@@ -46,7 +46,8 @@ def test_upgrade_creates_the_schema_on_an_empty_database(db_url: str) -> None:
     with Store.open(db_url) as store:
         store.upgrade()
         with store._engine.connect() as conn:
-            assert _trueup_tables(sa.inspect(conn).get_table_names()) == TABLES | {"alembic_version"}
+            tables = _trueup_tables(sa.inspect(conn).get_table_names())
+            assert tables == TABLES | {"alembic_version"}
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     assert version == "0003_serve"
 
