@@ -66,6 +66,19 @@ def test_due_sources_skip_watched_clusters_and_wait_for_their_time() -> None:
     later = Schedule("b", T0, T0, 0, T0 + timedelta(minutes=1))
     assert due_sources(config, {"b": later}, T0) == ["a", "snap"]
     assert due_sources(config, {"b": later}, T0 + timedelta(minutes=1)) == ["a", "b", "snap"]
+    # First start: a source read 30 s ago waits for the rest of its interval.
+    recent = {"a": T0 - timedelta(seconds=30), "snap": T0 - timedelta(minutes=15)}
+    assert due_sources(config, {"b": later}, T0, recent) == ["snap"]
+
+
+def test_refreshes_are_run_before_periodic_syncs(store: Store) -> None:
+    queue = LocalQueue()
+    with store.operations().transaction() as conn:
+        queue.submit(conn, SyncJob("a"), T0)
+        queue.submit(conn, SyncJob("b"), T0)
+        pushed = queue.submit(conn, SyncJob("c", "repo", trigger="webhook github"), T0)
+    first = store.operations().claim_job(T0, busy=frozenset())
+    assert first is not None and first.id == pushed.job_id
 
 
 def test_a_tick_submits_each_due_source_once(store: Store) -> None:
@@ -96,7 +109,7 @@ def test_an_equal_waiting_job_absorbs_a_new_one(store: Store) -> None:
     assert claimed is not None and claimed.id == first.job_id
     assert operations.claim_job(T0, busy=frozenset({"a"})) is None  # one sync per source
     with operations.transaction() as conn:
-        assert Operations.waiting_job(conn, "sync", "a/scope") == releasing.job_id
+        assert Operations.waiting_job(conn, "refresh", "a/scope") == releasing.job_id
     assert operations.requeue_interrupted() == 1  # a process died while it ran
 
 

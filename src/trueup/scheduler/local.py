@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from trueup.config import Config
 from trueup.pipeline import utc_now
-from trueup.scheduler.jobs import SYNC, Submitted, SyncJob
+from trueup.scheduler.jobs import REFRESH, SYNC, Submitted, SyncJob
 from trueup.scheduler.runner import JobRunner
 from trueup.scheduler.ticker import refresh_shown_status, submit_due, watched_clusters
 from trueup.scheduler.watches import ClusterHold
@@ -42,12 +42,13 @@ class LocalQueue:
         self.wake = threading.Event()
 
     def submit(self, conn: Connection, job: SyncJob, now: datetime) -> Submitted:
+        kind = SYNC if job.periodic else REFRESH
         if (
             not job.accept_removals
-            and (waiting := Operations.waiting_job(conn, SYNC, job.target)) is not None
+            and (waiting := Operations.waiting_job(conn, kind, job.target)) is not None
         ):
             return Submitted(waiting, coalesced=True)
-        job_id = Operations.add_job(conn, SYNC, job.target, job.payload(), now)
+        job_id = Operations.add_job(conn, kind, job.target, job.payload(), now)
         self.wake.set()
         return Submitted(job_id)
 
