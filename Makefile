@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench mutation install harness clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,17 +16,28 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+# The Backstage compatibility harness (pinned npm packages, see backstage-harness/README.md).
+# npm ci runs again only when the lock changes; better-sqlite3 compiles from source (~1 min).
+HARNESS := backstage-harness
+HARNESS_STAMP := $(HARNESS)/node_modules/.installed
+
+$(HARNESS_STAMP): $(HARNESS)/package.json $(HARNESS)/package-lock.json
+	cd $(HARNESS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(HARNESS_STAMP)
+
+harness: $(HARNESS_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/trueup demo
 
-test: $(STAMP)
-	$(BIN)/ruff check src tests bench
+test: $(STAMP) $(HARNESS_STAMP)
+	$(BIN)/ruff check src tests bench tools
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 
 # The figures of SPEC section 9 and the issues; each prints its own table.
@@ -36,5 +47,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/kube_bench.py
 	$(BIN)/python bench/large_file.py
 
+# How many small changes to the truth rules their tests notice (docs/mutation.md).
+# Slow (minutes), so not part of `make test`. MUTATION_ARGS="--jobs 2 --module PATH".
+mutation: $(STAMP)
+	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(HARNESS)/node_modules
