@@ -16,7 +16,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trueup import __version__
@@ -104,7 +103,7 @@ def _time_requests(app: FastAPI, state: ServerState) -> None:
             try:
                 await wrapped(scope, receive, sending)
             finally:
-                route = _route(app, scope)
+                route = _route(scope)
                 histogram.labels(scope["method"], route, str(status[0])).observe(
                     time.perf_counter() - started
                 )
@@ -114,10 +113,9 @@ def _time_requests(app: FastAPI, state: ServerState) -> None:
     app.build_middleware_stack = build  # type: ignore[method-assign]
 
 
-def _route(app: FastAPI, scope: Scope) -> str:
-    """The route template that matched (``/api/v1/entities/{kind}/…``), or ``other``."""
-    for route in app.router.routes:
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", "other"))
-    return "other"
+def _route(scope: Scope) -> str:
+    """The route template that served the request (``/api/v1/entities/{kind}/…``), or
+    ``other`` (no route matched: a 404 of an unknown path)."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "other"
