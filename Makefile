@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/git_bench.py
 	$(BIN)/python bench/kube_bench.py
 	$(BIN)/python bench/large_file.py
+	$(BIN)/python bench/serve_bench.py --entities 10000 --pushes 20
 
 # How many small changes to the truth rules their tests notice (docs/mutation.md).
 # Slow (minutes), so not part of `make test`. MUTATION_ARGS="--jobs 2 --module PATH".
