@@ -196,6 +196,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
+    # SIGTERM ends the run through the finally below: the server is stopped, the world removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     root = Path(tempfile.mkdtemp(prefix="trueup-serve-bench-"))
     started = time.perf_counter()
     world = write_scaled_world(root, entities=args.entities)
