@@ -104,11 +104,14 @@ class Operations:
             return False
         return True
 
-    def deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
+    def deliveries(self, limit: int = 100) -> list[Delivery]:
         """The latest deliveries, newest first."""
         query = sa.select(webhook_deliveries).order_by(webhook_deliveries.c.id.desc()).limit(limit)
         with translated("reading deliveries", self._url), self._engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+            return [
+                Delivery(row.delivery_id, row.received_at, row.source, row.event, row.status)
+                for row in conn.execute(query)
+            ]
 
     # -- the single-process job table -----------------------------------------
 
