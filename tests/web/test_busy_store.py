@@ -24,7 +24,7 @@ def test_jobs_run_again_once_a_long_write_lock_is_released(
     path = db_url.removeprefix("sqlite:///")
     with serving(world.config, store) as (base, _):
         time.sleep(1.5)  # the start-up ticks are done
-        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        other = sqlite3.connect(path, timeout=10, isolation_level=None)
         other.execute("BEGIN EXCLUSIVE")
         time.sleep(6.5)  # every claim meanwhile fails after the 5 s busy timeout
         other.execute("ROLLBACK")
