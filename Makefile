@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/git_bench.py
 	$(BIN)/python bench/kube_bench.py
 	$(BIN)/python bench/large_file.py
+	$(BIN)/python bench/serve_bench.py --entities 10000 --pushes 20
 	$(BIN)/python bench/hydrate_bench.py --entities 10000
 
 # How many small changes to the truth rules their tests notice (docs/mutation.md).

@@ -33,7 +33,6 @@ import sqlalchemy as sa
 from pydantic import (
     Field,
     PrivateAttr,
-    SecretStr,
     SerializeAsAny,
     TypeAdapter,
     ValidationError,
@@ -60,6 +59,7 @@ from trueup.parse.config_yaml import MAX_CONFIG_BYTES, config_document, line_of
 from trueup.path_policy import Refusal, read_file
 from trueup.plugins import Registry, registry
 from trueup.redaction import register_config
+from trueup.server_config import ServerConfig, TokenConfig, WebhookSecretConfig
 
 DEFAULT_CONFIG = "trueup.yaml"
 # Substituted values shorter than this are not masked by ``redacted``: they
@@ -162,25 +162,6 @@ class MergeConfig(_Model):
 class SafetyConfig(_Model):
     max_removal_ratio: float = Field(0.5, ge=0.0, le=1.0)
     accept_removals: list[str] = []
-
-
-class TokenConfig(_Model):
-    name: str
-    role: Literal["read", "admin"]
-    token: SecretStr
-
-
-class WebhookSecretConfig(_Model):
-    secret: SecretStr | None = None
-    secrets: list[SecretStr] = []
-    token: SecretStr | None = None
-
-
-class ServerConfig(_Model):
-    listen: str = "127.0.0.1:8470"  # not 7007: that is Backstage's own backend port
-    public_feed: bool = False
-    tokens: list[TokenConfig] = []
-    webhooks: dict[Literal["github", "gitlab", "argocd"], WebhookSecretConfig] = {}
 
 
 class Config(_Model):

@@ -18,12 +18,13 @@ from trueup.cli import hydrate as hydrate
 from trueup.cli import plugins as plugins
 from trueup.cli import project as project
 from trueup.cli import run as run
+from trueup.cli import serve as serve
 from trueup.cli.app import app
 from trueup.cli.terminal import say, say_block
 from trueup.errors import StoreError, TrueupError
 from trueup.redaction import install_log_redaction
 
-for module in (project, run, hydrate, catalog, plugins):
+for module in (project, run, hydrate, catalog, plugins, serve):
     module.register(app)
 
 

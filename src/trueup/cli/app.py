@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +18,9 @@ from trueup.cli.terminal import console, console_err
 from trueup.config import DEFAULT_CONFIG, Config, load_config
 from trueup.errors import ConfigError
 from trueup.store import Store
+from trueup.views.age import age
+
+__all__ = ["ConfigOption", "age", "app", "config_path", "console", "open_store", "read_config"]
 
 __all__ = ["ConfigOption", "age", "app", "config_path", "console", "console_err", "open_store"]
 
@@ -63,17 +65,3 @@ def open_store(config: Config, *, upgrade: bool = False) -> Iterator[Store]:
         yield store
     finally:
         store.close()
-
-
-def age(moment: datetime | None, now: datetime) -> str:
-    """``42s``, ``5m``, ``3h``, ``2d`` ago; ``-`` when unknown."""
-    if moment is None:
-        return "-"
-    delta = now - moment
-    if delta < timedelta(0):
-        return "in the future"
-    seconds = int(delta.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"

@@ -1,13 +1,14 @@
 """Reading the stored catalog: ``export``, ``check``, ``explain`` and ``history``.
 
-The ``--format json`` shapes are documented in docs/cli-json.md and are stable.
+The ``--format json`` shapes are documented in docs/cli-json.md and are stable;
+they are built in :mod:`trueup.views`, which the API shares.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -16,23 +17,21 @@ from typing import Annotated, Any, TextIO
 import typer
 from rich.table import Table
 
-from trueup.assemble.assembler import KIND_NAMES
 from trueup.backstage_config import emission_policy
 from trueup.checks.scorecard import scorecard
 from trueup.cli import rejected
 from trueup.cli.app import ConfigOption, age, console, open_store, read_config
 from trueup.cli.machine import junit_report, write_json
 from trueup.cli.terminal import cell, say
-from trueup.errors import ConfigError, RefError
 from trueup.feed import render_json, render_yaml
-from trueup.model.assembled import VOLATILE_ANNOTATION, AssembledEntity
-from trueup.model.fields import flatten
 from trueup.model.finding import Finding, Severity
-from trueup.model.ref import EntityRef, parse_ref
 from trueup.pipeline import refresh_freshness
 from trueup.redaction import redact_text
 from trueup.sinks.publish import publishable
-from trueup.store import Store
+from trueup.views.entity import explain_view
+from trueup.views.history import history_view, revision_entries
+from trueup.views.quality import check_view, ordered
+from trueup.views.refs import resolve_ref
 
 
 class ExportFormat(StrEnum):
@@ -57,28 +56,6 @@ class TextOrJson(StrEnum):
     json = "json"
 
 
-def resolve_ref(store: Store, text: str) -> EntityRef:
-    """A full ref directly; without a kind, the one built-in kind that has that name.
-
-    One indexed lookup per built-in kind, never a scan of the catalog; an entity
-    of a custom kind is named with its kind.
-    """
-    try:
-        if ":" in text:
-            return parse_ref(text)
-        probe = parse_ref(text, default_kind="component")
-    except RefError as exc:
-        raise ConfigError(f"{text!r} is not an entity reference: {exc}") from exc
-    matches = [
-        candidate
-        for kind in KIND_NAMES
-        if store.entity(candidate := EntityRef(kind, probe.namespace, probe.name)) is not None
-    ]
-    if len(matches) > 1:
-        raise ConfigError(f"{text!r} is ambiguous: " + ", ".join(str(m) for m in matches))
-    return matches[0] if matches else probe
-
-
 def print_findings(findings: Sequence[Finding]) -> None:
     """One line per finding, worst first, then the counts (``trueup check``, the demo)."""
     colour = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
@@ -89,10 +66,6 @@ def print_findings(findings: Sequence[Finding]) -> None:
         )
     counts = ", ".join(f"{sum(1 for f in findings if f.severity is s)} {s.value}" for s in Severity)
     say(f"{len(findings)} findings ({counts})")
-
-
-def finding_json(f: Finding) -> dict[str, Any]:
-    return f.to_json()
 
 
 def _write_chunks(chunks: Iterable[str], output: Path | None) -> None:
@@ -113,59 +86,6 @@ def _fails(findings: Iterable[Finding], fail_on: FailOn) -> bool:
         return False
     threshold = Severity(fail_on.value).rank
     return any(f.severity.rank >= threshold for f in findings)
-
-
-def _field_rows(entity: AssembledEntity, now: datetime) -> Iterator[dict[str, Any]]:
-    for path, origin in sorted(entity.origins.items()):
-        w = origin.winner.provenance
-        yield {
-            "field": path,
-            "value": origin.winner.value,
-            "source": w.source,
-            "scope": w.scope,
-            "locator": w.locator,
-            "references": list(origin.winner.references),  # files a placeholder read it from
-            "observed_at": w.observed_at.isoformat(),
-            "age": age(w.observed_at, now),
-            "disputed_by": [
-                {
-                    "value": c.value,
-                    "source": c.provenance.source,
-                    "scope": c.provenance.scope,
-                    "locator": c.provenance.locator,
-                    "observed_at": c.provenance.observed_at.isoformat(),
-                }
-                for c in origin.losers
-            ],
-        }
-
-
-def _diff(old: AssembledEntity | None, new: AssembledEntity | None) -> dict[str, Any]:
-    def fields(e: AssembledEntity | None) -> dict[str, Any]:
-        if e is None:
-            return {}
-        flat = flatten(e.entity)
-        flat.pop(f"metadata.annotations.{VOLATILE_ANNOTATION}", None)
-        return flat
-
-    before, after = fields(old), fields(new)
-    return {
-        "added": {k: after[k] for k in sorted(after.keys() - before.keys())},
-        "removed": {k: before[k] for k in sorted(before.keys() - after.keys())},
-        "changed": {
-            k: {"from": before[k], "to": after[k]}
-            for k in sorted(before.keys() & after.keys())
-            if before[k] != after[k]
-        },
-        "findings_added": sorted(
-            {f.message for f in (new.findings if new else ())}
-            - {f.message for f in (old.findings if old else ())}
-        ),
-        "findings_resolved": sorted(
-            {f.message for f in (old.findings if old else ())}
-            - {f.message for f in (new.findings if new else ())}
-        ),
-    }
 
 
 def _short(value: Any, width: int = 60) -> str:
@@ -219,25 +139,12 @@ def register(app: typer.Typer) -> None:
         loaded = read_config(config)
         with open_store(loaded) as store:
             refresh_freshness(loaded, store)
-            findings = sorted(
-                store.findings(), key=lambda f: (-f.severity.rank, f.subject, f.code, f.message)
-            )
+            findings = ordered(store.findings())
             entity_scores = store.scores()
-        scores = {str(e.ref): e.score for e in entity_scores}
         card = scorecard(entity_scores, findings)
         out: TextIO = sys.stdout
         if fmt is CheckFormat.json:
-            counts = {s.value: sum(1 for f in findings if f.severity is s) for s in Severity}
-            write_json(
-                {
-                    "findings": [finding_json(f) for f in findings],
-                    "counts": counts,
-                    "scores": scores,
-                    "scorecard": [row.to_json() for row in card],
-                },
-                out,
-                sort_keys=True,
-            )
+            write_json(check_view(findings, entity_scores), out, sort_keys=True)
         elif fmt is CheckFormat.junit:
             out.write(junit_report(findings, lambda items: _fails(items, fail_on)))
         else:
@@ -281,23 +188,10 @@ def register(app: typer.Typer) -> None:
             say(f"no entity {target}")
             return 1
         entity = stored.assembled
-        rows = list(_field_rows(entity, now))
+        view = explain_view(stored, now)
+        rows = view["fields"]
         if fmt is TextOrJson.json:
-            write_json(
-                {
-                    "ref": str(entity.ref),
-                    "removed": stored.removed,
-                    "revision": stored.revision,
-                    "emitted": entity.emitted,
-                    "discovered": entity.discovered,
-                    "score": entity.score,
-                    "fields": rows,
-                    "places": [p.to_json() for p in entity.places],
-                    "findings": [finding_json(f) for f in entity.findings],
-                    "entity": entity.entity,
-                },
-                sys.stdout,
-            )
+            write_json(view, sys.stdout)
             return 0
         state = (
             "removed"
@@ -362,21 +256,9 @@ def register(app: typer.Typer) -> None:
         if not revisions:
             say(f"no history for {target}")
             return 1
-        entries: list[dict[str, Any]] = []
-        previous: AssembledEntity | None = None
-        for rev in revisions:
-            entries.append(
-                {
-                    "revision": rev.number,
-                    "at": rev.at.isoformat(),
-                    "change": rev.change,
-                    "cause": rev.cause,
-                    "diff": _diff(previous, rev.assembled),
-                }
-            )
-            previous = rev.assembled
+        entries = revision_entries(revisions)
         if fmt is TextOrJson.json:
-            write_json({"ref": str(target), "revisions": entries}, sys.stdout)
+            write_json(history_view(target, revisions), sys.stdout)
             return 0
         say((str(target), "bold"))
         for entry in entries:

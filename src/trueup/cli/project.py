@@ -20,6 +20,7 @@ from rich.table import Table
 from trueup.backstage_config import emission_policy
 from trueup.cli.app import ConfigOption, config_path, console, open_store, read_config
 from trueup.cli.catalog import print_findings
+from trueup.cli.demo_serve import serve_demo
 from trueup.cli.run import print_summary, run_sync
 from trueup.cli.terminal import cell, say, say_block
 from trueup.config import DEFAULT_CONFIG, Config
@@ -122,7 +123,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def demo(
-        once: Annotated[bool, typer.Option(help="Sync and exit (for tests and CI).")] = False,
+        once: Annotated[
+            bool, typer.Option(help="Sync and exit instead of serving (for tests and CI).")
+        ] = False,
+        listen: Annotated[
+            str, typer.Option(help="Where the demo serves its feed and API (HOST:PORT).")
+        ] = "127.0.0.1:8470",
         directory: Annotated[
             Path | None,
             typer.Option(
@@ -137,27 +143,27 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
     ) -> int:
-        """Build a small realistic world, sync it into SQLite and show the results."""
+        """Build a small realistic world, sync it into SQLite, show the results and serve it."""
         from trueup.world import write_demo_world
 
         root = directory or Path(tempfile.mkdtemp(prefix="trueup-demo-"))
         world = write_demo_world(root)
         say(("demo world", "bold"), f" written to {root}")
         if live:
-            _demo_live(world)
+            _demo_live(world, None if once else listen)
         else:
             _demo_sync(world, world.config)
-        if not once:
-            say("")
-            say("(the web server arrives with `trueup serve`; this demo stops after the sync)")
+            if not once:
+                serve_demo(read_config(world.config), listen)
         return 0
 
 
 # --- the demo ------------------------------------------------------------------------
 
 
-def _demo_live(world: DemoWorld) -> None:
-    """Serve the world's clusters on loopback API servers, sync them live, stop them."""
+def _demo_live(world: DemoWorld, listen: str | None) -> None:
+    """Serve the world's clusters on loopback API servers, sync them live (and serve the
+    result, watching them, when ``listen`` is given), stop them."""
     from trueup.world.live import start_demo_clusters, write_live_config
 
     # kubectl sends a bearer token only over TLS; openssl makes the certificate.
@@ -184,6 +190,8 @@ def _demo_live(world: DemoWorld) -> None:
             )
             say(f"  reach      {reach}  (while they run)")
         _demo_sync(world, config)
+        if listen is not None:
+            serve_demo(read_config(config), listen)
     say("")
     say("live clusters stopped")
 

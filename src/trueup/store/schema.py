@@ -19,7 +19,8 @@ What lives where:
   git heads, whether an actual source exists), to tell what must be assembled again;
 - ``revisions`` — every version of every entity, never deleted;
 - ``findings`` — the current findings (replaced on every commit);
-- ``sync_runs``, ``webhook_deliveries``, ``jobs`` — operations.
+- ``sync_runs``, ``webhook_deliveries``, ``jobs``, ``schedules`` — operations
+  (with PostgreSQL the job queue is procrastinate's own ``procrastinate_*`` tables).
 
 Times are stored in UTC (:class:`UTCDateTime`); entity refs sort bytewise on
 both backends (collation ``C`` on PostgreSQL) so ``ORDER BY`` matches
@@ -251,12 +252,29 @@ webhook_deliveries = sa.Table(
 jobs = sa.Table(
     "jobs",
     metadata,
+    # The durable queue of the single-process server (SQLite); with PostgreSQL the
+    # job queue is procrastinate's and this table stays empty.
     sa.Column("id", _id(), primary_key=True),
     sa.Column("kind", sa.String(64), nullable=False),
-    sa.Column("target", sa.Text, nullable=False),
-    sa.Column("state", sa.String(32), nullable=False),
-    sa.Column("lease_owner", sa.String(255), nullable=True),
-    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("target", sa.Text, nullable=False),  # "source" or "source/scope"
+    sa.Column("payload", _json(), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),  # todo, doing, done, failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Index(None, "state", "lease_until"),
+    sa.Column("started_at", UTCDateTime, nullable=True),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index(None, "state", "id"),
+    sa.Index(None, "kind", "target", "state"),
+)
+
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    # When each source is next due for its periodic sync, and how its last runs went.
+    sa.Column("source", sa.String(255), primary_key=True),
+    sa.Column("last_started_at", UTCDateTime, nullable=True),
+    sa.Column("last_finished_at", UTCDateTime, nullable=True),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_due_at", UTCDateTime, nullable=True),
 )

@@ -55,6 +55,8 @@ from trueup.store.incremental import (
     commit_reads,
     forget_assembly,
 )
+from trueup.store.operations import Operations
+from trueup.store.pages import Pages
 from trueup.store.records import (
     Change,
     CommitSummary,
@@ -486,6 +488,16 @@ class Store:
             )
             for row in rows
         ]
+
+    # -- the server's records and paginated reads -----------------------------
+
+    def operations(self) -> Operations:
+        """Webhook deliveries, the single-process job table and schedules."""
+        return Operations(self._engine, self._url)
+
+    def pages(self) -> Pages:
+        """Filtered, keyset-paginated reads of entities and findings (the API's lists)."""
+        return Pages(self._engine, self._url)
 
     # -- connections ----------------------------------------------------------
 

@@ -1,0 +1,107 @@
+"""What is due now: the periodic syncs, the freshness re-assembly, the clusters to watch.
+
+One tick at a time across all replicas (with PostgreSQL the tick is a
+procrastinate periodic job with a lock; with SQLite one loop). A source is due
+when its schedule's ``next_due_at`` has passed; submitting its job moves
+``next_due_at`` one interval on in the same transaction, so no later tick
+submits it again, and the run itself sets the real next time when it ends
+(:mod:`trueup.scheduler.timing`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from trueup.config import Config
+from trueup.pipeline import refresh_freshness
+from trueup.scheduler.jobs import JobQueue, SyncJob
+from trueup.scheduler.targets import is_watched
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
+from trueup.sources.kubernetes.kubeconfig import ContextProblem
+from trueup.store import Store
+from trueup.store.operations import Schedule
+from trueup.store.schema import schedules
+
+log = logging.getLogger(__name__)
+
+
+def due_sources(
+    config: Config,
+    known: Mapping[str, Schedule],
+    now: datetime,
+    last_read: Mapping[str, datetime] | None = None,
+) -> list[str]:
+    """The ids of the polled sources whose next sync is due at ``now`` (pure).
+
+    A source without a schedule yet (a server's first start) is due one
+    interval after its last successful read (``last_read``), or now if it was
+    never read: a restart does not re-sync a world that was synced a minute ago.
+    """
+    due = []
+    for source in config.sources:
+        if is_watched(config, source.id):
+            continue
+        schedule = known.get(source.id)
+        if schedule is not None and schedule.next_due_at is not None:
+            when = schedule.next_due_at
+        elif (read := (last_read or {}).get(source.id)) is not None:
+            when = read + source.interval
+        else:
+            when = now
+        if when <= now:
+            due.append(source.id)
+    return due
+
+
+def watched_clusters(config: Config) -> list[tuple[KubernetesSourceConfig, str]]:
+    """Every (live kubernetes source, context) the server keeps under a watch."""
+    from trueup.sources.kubernetes.live import KubernetesLiveSource
+
+    clusters = []
+    for source in config.sources:
+        if isinstance(source, KubernetesSourceConfig) and is_watched(config, source.id):
+            for target in KubernetesLiveSource(source).identities():
+                context = target.context
+                clusters.append((source, context))
+                if isinstance(target, ContextProblem):
+                    log.warning("kubernetes %s/%s: %s", source.id, context, target.message)
+    return clusters
+
+
+def submit_due(config: Config, store: Store, queue: JobQueue, now: datetime) -> list[SyncJob]:
+    """Submit a periodic job for every due source; returns them."""
+    operations = store.operations()
+    known = operations.schedules()
+    last_read: dict[str, datetime] = {}
+    if any(source.id not in known for source in config.sources):
+        for health in store.scopes():  # the oldest last success of each source's scopes
+            if (success := health.last_success_at) is not None:
+                last_read[health.source] = min(last_read.get(health.source, success), success)
+    due = due_sources(config, known, now, last_read)
+    if not due:
+        return []
+    submitted = []
+    with operations.transaction() as conn:
+        for source_id in due:
+            job = SyncJob(source_id)
+            queue.submit(conn, job, now)
+            _provisional(conn, source_id, now + config.source(source_id).interval)
+            submitted.append(job)
+    return submitted
+
+
+def refresh_shown_status(config: Config, store: Store) -> None:
+    """Re-assemble when shown status has turned stale since the last sync (SPEC 5.3)."""
+    refresh_freshness(config, store)
+
+
+def _provisional(conn: sa.Connection, source_id: str, due: datetime) -> None:
+    updated = conn.execute(
+        sa.update(schedules).where(schedules.c.source == source_id).values(next_due_at=due)
+    )
+    if updated.rowcount == 0:
+        conn.execute(sa.insert(schedules).values(source=source_id, next_due_at=due))
