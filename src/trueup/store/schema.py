@@ -148,6 +148,7 @@ entities = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),  # when the current revision was written
     sa.Column("refreshed_at", UTCDateTime, nullable=False),  # when the document was last written
     sa.UniqueConstraint("kind", "namespace", "name"),
+    sa.Index(None, "owner", "kind", "namespace", "name"),  # one owner's entities, by ref
 )
 
 revisions = sa.Table(
