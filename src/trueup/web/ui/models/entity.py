@@ -179,12 +179,14 @@ def status_summary(places: Sequence[PlaceStatus]) -> list[StatusValue]:
 def place_views(
     places: Sequence[PlaceStatus], locators: Locators, now: datetime
 ) -> list[PlaceView]:
-    """Places in order, each object's values together, freshness shown per object."""
+    """Stale places first, then by place; each object's values together, with its freshness."""
     grouped: dict[tuple[str, str], list[PlaceStatus]] = {}
     for status in places:
         grouped.setdefault((status.place, status.provenance.locator), []).append(status)
     views = []
-    for (place, _), values in sorted(grouped.items()):
+    # Stale places first: they are why a status shows Unknown.
+    ordered_places = sorted(grouped.items(), key=lambda item: (not _stale(item[1]), item[0]))
+    for (place, _), values in ordered_places:
         first = values[0].provenance
         views.append(
             PlaceView(
@@ -194,7 +196,7 @@ def place_views(
                 locator=locators.view(first.source, first.locator),
                 observed_at=first.observed_at.isoformat(),
                 age=age(first.observed_at, now),
-                stale=any(v.stale for v in values),
+                stale=_stale(values),
                 values=[
                     StatusValue(v.key, v.value, v.last_known, v.stale)
                     for v in sorted(values, key=lambda v: v.key)
@@ -202,6 +204,10 @@ def place_views(
             )
         )
     return views
+
+
+def _stale(values: Sequence[PlaceStatus]) -> bool:
+    return any(v.stale for v in values)
 
 
 def finding_views(findings: Sequence[Finding]) -> list[FindingView]:
