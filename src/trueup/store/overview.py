@@ -13,6 +13,7 @@ from collections.abc import Generator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
@@ -42,6 +43,12 @@ class ScoreChange:
     change: Change
     score: int | None
     owner: str | None
+
+
+@lru_cache(maxsize=65536)
+def _owner(raw: object, namespace: str) -> str | None:
+    """:func:`owner_ref` for an entity of ``namespace``; owners repeat, so it is cached."""
+    return owner_ref(raw, EntityRef("", namespace, ""))
 
 
 class Overview:
@@ -103,5 +110,5 @@ class Overview:
                     at=row.at,
                     change=change,
                     score=None if removed or row.score is None else int(row.score),
-                    owner=None if removed else owner_ref(row.owner, ref),
+                    owner=None if removed else _owner(row.owner, row.namespace),
                 )

@@ -69,6 +69,13 @@ def test_the_token_form_sets_a_strict_http_only_cookie(base: str) -> None:
         part.strip() for part in cookie.split(";")
     }
     assert "Secure" not in cookie  # plain http on loopback; https sets it
+    behind_tls = httpx.post(  # a TLS-terminating proxy on loopback says the scheme was https
+        f"{base}/ui/login",
+        data={"token": READ},
+        headers={"X-Forwarded-Proto": "https"},
+        follow_redirects=False,
+    )
+    assert "Secure" in {part.strip() for part in behind_tls.headers["set-cookie"].split(";")}
     for target in ("https://evil.example/ui/x", "//evil.example/ui", "/api/v1/entities"):
         away = httpx.post(
             f"{base}/ui/login", data={"token": READ, "next": target}, follow_redirects=False

@@ -39,9 +39,11 @@ class ScoreTrend:
         self._sums: dict[str, list[int]] = {}  # owner key -> [score total, entities]
         self._day: date | None = None
         self._closed: dict[date, dict[str, tuple[int, int]]] = {}  # end-of-day sums
+        self._ends: dict[date, dict[str, tuple[int, int]]] | None = None  # made once per add
 
     def add(self, changes: Iterable[ScoreChange]) -> None:
         """Apply revisions written after :attr:`last_id`, oldest first."""
+        self._ends = None
         for change in changes:
             if change.id <= self.last_id:
                 continue
@@ -76,9 +78,7 @@ class ScoreTrend:
         """One point per day, at most ``days`` back from ``today``, on which the owner had
         entities; a day without changes repeats the day before. ``owner`` is a full ref,
         :data:`~trueup.checks.scorecard.NO_OWNER` or :data:`EVERYONE`."""
-        ends = dict(self._closed)
-        if self._day is not None:
-            ends[self._day] = {k: (t, n) for k, (t, n) in self._sums.items() if n}
+        ends = self._endings()
         start = today - timedelta(days=days - 1)
         known: tuple[int, int] | None = None
         for day in sorted(ends):  # the state the window starts in
@@ -94,3 +94,11 @@ class ScoreTrend:
                 points.append(TrendPoint(day, round(known[0] / known[1]), known[1]))
             day += timedelta(days=1)
         return points
+
+    def _endings(self) -> dict[date, dict[str, tuple[int, int]]]:
+        """Each day's end state, today's (so far) included; kept until the next :meth:`add`."""
+        if self._ends is None:
+            self._ends = dict(self._closed)
+            if self._day is not None:
+                self._ends[self._day] = {k: (t, n) for k, (t, n) in self._sums.items() if n}
+        return self._ends
