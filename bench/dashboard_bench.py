@@ -9,7 +9,7 @@ page is fetched ``--repeat`` times and the time to its last byte printed
   catalog entities plus the cluster exports of their workloads, synced once
   with ``trueup sync`` — the catalog's first page, a page half way through (by
   its keyset cursor), the search and filters, an entity page, the scorecards
-  (first load after the sync, then warm) and the sources;
+  (the first load, which replays every revision, then warm) and the sources;
 - the history world: one catalog file whose entity changes ``--revisions``
   times, each change synced (:func:`trueup.pipeline.sync`, in this process) so
   the entity has that many revisions — its entity page, its whole history and a diff between the
