@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint bench install browser screenshots clean
+.PHONY: demo test lint bench mutation install harness browser screenshots clean
 
 # The dashboard's browser tests drive Debian's chromium (Playwright never downloads one).
 CHROMIUM := /usr/bin/chromium
@@ -20,6 +20,17 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+# The Backstage compatibility harness (pinned npm packages, see backstage-harness/README.md).
+# npm ci runs again only when the lock changes; better-sqlite3 compiles from source (~1 min).
+HARNESS := backstage-harness
+HARNESS_STAMP := $(HARNESS)/node_modules/.installed
+
+$(HARNESS_STAMP): $(HARNESS)/package.json $(HARNESS)/package-lock.json
+	cd $(HARNESS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(HARNESS_STAMP)
+
+harness: $(HARNESS_STAMP)
+
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-dejavu-core
@@ -29,14 +40,14 @@ browser: $(CHROMIUM)
 demo: $(STAMP)
 	$(BIN)/trueup demo
 
-test: $(STAMP) $(CHROMIUM)
-	$(BIN)/ruff check src tests bench docs
+test: $(STAMP) $(HARNESS_STAMP) $(CHROMIUM)
+	$(BIN)/ruff check src tests bench tools docs
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench docs
-	$(BIN)/ruff format --check src tests bench docs
+	$(BIN)/ruff check src tests bench tools docs
+	$(BIN)/ruff format --check src tests bench tools docs
 	$(BIN)/mypy
 
 # The figures of SPEC section 9 and the issues; each prints its own table.
@@ -45,11 +56,17 @@ bench: $(STAMP)
 	$(BIN)/python bench/git_bench.py
 	$(BIN)/python bench/kube_bench.py
 	$(BIN)/python bench/large_file.py
+	$(BIN)/python bench/serve_bench.py --entities 10000 --pushes 20
 	$(BIN)/python bench/dashboard_bench.py --entities 10000
+
+# How many small changes to the truth rules their tests notice (docs/mutation.md).
+# Slow (minutes), so not part of `make test`. MUTATION_ARGS="--jobs 2 --module PATH".
+mutation: $(STAMP)
+	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
 
 # The README's pictures of the dashboard, from the demo world with its history.
 screenshots: $(STAMP) $(CHROMIUM)
 	$(BIN)/python docs/screenshots/make_screenshots.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(HARNESS)/node_modules

@@ -176,3 +176,18 @@ def test_tokens_are_compared_against_every_configured_token() -> None:
     assert auth.identify("alpha-tokeN") is None
     assert auth.identify("") is None
     assert auth.identify(None) is None
+
+
+def test_metrics_report_scopes_syncs_and_request_latency_by_route(
+    world: World, store: Store, base: str
+) -> None:
+    httpx.get(f"{base}/api/v1/entities/component/default/payments", headers=AUTH)
+    text = httpx.get(f"{base}/metrics").text
+    scope = next(h.scope for h in store.scopes() if h.source == "catalog")
+    assert f'trueup_scope_items{{scope="{scope}",source="catalog"}} 2.0' in text
+    assert f'trueup_scope_failing{{scope="{scope}",source="catalog"}} 0.0' in text
+    assert "trueup_scope_age_seconds{" in text
+    route = 'route="/api/v1/entities/{kind}/{namespace}/{name}"'
+    assert (
+        f'trueup_http_request_duration_seconds_count{{method="GET",{route},status="200"}}' in text
+    )

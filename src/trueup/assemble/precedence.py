@@ -18,6 +18,8 @@ from functools import lru_cache
 from trueup.model.assembled import Candidate
 from trueup.model.observation import Nature
 
+DEFAULT_PATTERN = "*"  # applies only where no other pattern matches
+
 
 @dataclass(frozen=True)
 class Precedence:
@@ -93,8 +95,10 @@ def _order(precedence: Precedence, path: str) -> tuple[str, ...]:
         return tuple(rules[path])
     best: tuple[int, str] | None = None
     for pattern in rules:
-        if pattern != path and fnmatch.fnmatchcase(path, pattern):
+        if pattern != DEFAULT_PATTERN and fnmatch.fnmatchcase(path, pattern):
             literal = len(pattern.split("*", 1)[0])
             if best is None or literal > best[0]:
                 best = (literal, pattern)
-    return tuple(rules[best[1]]) if best else ()
+    if best is not None:
+        return tuple(rules[best[1]])
+    return tuple(rules.get(DEFAULT_PATTERN, ()))

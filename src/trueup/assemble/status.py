@@ -27,7 +27,7 @@ ORDERS: Mapping[str, tuple[str, ...]] = {
 }
 REPLICAS = "replicas"
 AGGREGATED = (*ORDERS, REPLICAS)
-_REPLICAS = re.compile(r"^(\d+)/(\d+)$")
+_REPLICAS = re.compile(r"([0-9]+)/([0-9]+)")  # the whole value: fullmatch
 
 
 def normalize(key: str, raw: str) -> str:
@@ -35,7 +35,7 @@ def normalize(key: str, raw: str) -> str:
     if key in ORDERS:
         return raw if raw in ORDERS[key] else UNKNOWN
     if key == REPLICAS:
-        return raw if _REPLICAS.match(raw) else UNKNOWN
+        return raw if _REPLICAS.fullmatch(raw) else UNKNOWN
     return raw if raw else UNKNOWN
 
 
@@ -79,7 +79,7 @@ def worst(key: str, places: Iterable[PlaceStatus]) -> str | None:
 
 
 def _replica_ratio(value: str) -> tuple[float, int]:
-    match = _REPLICAS.match(value)
+    match = _REPLICAS.fullmatch(value)
     if not match:
         return (-1.0, 0)
     ready, desired = int(match.group(1)), int(match.group(2))

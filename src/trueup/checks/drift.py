@@ -95,7 +95,8 @@ class DriftCheck:
             )
         for phrase in drift_summary(draft, context):
             if phrase == "not-deployed":
-                lifecycle = str((draft.entity.get("spec") or {}).get("lifecycle", ""))
+                spec = draft.entity.get("spec")
+                lifecycle = str(spec.get("lifecycle", "")) if isinstance(spec, dict) else ""
                 yield finding(
                     Code.DRIFT,
                     subject,

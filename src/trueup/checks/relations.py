@@ -57,14 +57,17 @@ def relation_targets(ref: EntityRef, spec: object) -> Iterator[tuple[str, str, E
 class RelationsCheck:
     def check(self, draft: Draft, context: CheckContext) -> Iterator[Finding]:
         subject = str(draft.ref)
-        spec = draft.entity.get("spec") or {}
-        if draft.declared and draft.ref.kind in OWNED_KINDS and not spec.get("owner"):
+        spec = draft.entity.get("spec")
+        owner = spec.get("owner") if isinstance(spec, dict) else None
+        if draft.declared and draft.ref.kind in OWNED_KINDS and not owner:
             yield finding(Code.MISSING_OWNER, subject, "no spec.owner", field="spec.owner")
         for name, raw, target in relation_targets(draft.ref, spec):
             if target is not None and target in context.refs:
                 continue
-            if name == "owner" and not draft.declared:
-                continue  # a discovered entity's owner is a placeholder, not a claim
+            if name == "owner" and not (draft.declared and owner):
+                # a discovered entity's owner is a placeholder, not a claim; an empty
+                # owner is "no spec.owner" above
+                continue
             reason = "is not a valid reference" if target is None else "resolves to nothing"
             yield finding(
                 Code.DANGLING_REF,

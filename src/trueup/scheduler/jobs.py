@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
-SYNC = "sync"
+SYNC = "sync"  # a periodic sync
+REFRESH = "refresh"  # a sync asked for by a webhook or the API: runs before periodic ones
 SCHEDULE = "schedule"  # the trigger of a periodic sync
 
 

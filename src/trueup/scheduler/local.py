@@ -19,8 +19,9 @@ from datetime import datetime
 from sqlalchemy.engine import Connection
 
 from trueup.config import Config
+from trueup.errors import StoreError
 from trueup.pipeline import utc_now
-from trueup.scheduler.jobs import SYNC, Submitted, SyncJob
+from trueup.scheduler.jobs import REFRESH, SYNC, Submitted, SyncJob
 from trueup.scheduler.runner import JobRunner
 from trueup.scheduler.ticker import refresh_shown_status, submit_due, watched_clusters
 from trueup.scheduler.watches import ClusterHold
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
 POLL_SECONDS = 0.25
+FINISH_ATTEMPTS = 8
 
 
 class LocalQueue:
@@ -42,12 +44,13 @@ class LocalQueue:
         self.wake = threading.Event()
 
     def submit(self, conn: Connection, job: SyncJob, now: datetime) -> Submitted:
+        kind = SYNC if job.periodic else REFRESH
         if (
             not job.accept_removals
-            and (waiting := Operations.waiting_job(conn, SYNC, job.target)) is not None
+            and (waiting := Operations.waiting_job(conn, kind, job.target)) is not None
         ):
             return Submitted(waiting, coalesced=True)
-        job_id = Operations.add_job(conn, SYNC, job.target, job.payload(), now)
+        job_id = Operations.add_job(conn, kind, job.target, job.payload(), now)
         self.wake.set()
         return Submitted(job_id)
 
@@ -107,7 +110,14 @@ class LocalWorker:
             job = None
             if len(self._running) < concurrency:
                 busy = frozenset(self._running)
-                job = await asyncio.to_thread(self.store.operations().claim_job, utc_now(), busy)
+                try:
+                    job = await asyncio.to_thread(
+                        self.store.operations().claim_job, utc_now(), busy
+                    )
+                except StoreError as exc:  # e.g. SQLite busy past its timeout: a long commit
+                    log.warning("cannot claim a job now (%s); trying again", exc)
+                    await asyncio.sleep(POLL_SECONDS)
+                    continue
             if job is None:
                 self.queue.wake.clear()
                 await asyncio.to_thread(self.queue.wake.wait, POLL_SECONDS)
@@ -133,6 +143,17 @@ class LocalWorker:
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.exception("job %s (%s) failed", job.id, job.target)
-        await asyncio.to_thread(
-            self.store.operations().finish_job, job.id, ok=error is None, now=utc_now(), error=error
-        )
+        for attempt in range(FINISH_ATTEMPTS):
+            try:
+                await asyncio.to_thread(
+                    self.store.operations().finish_job,
+                    job.id,
+                    ok=error is None,
+                    now=utc_now(),
+                    error=error,
+                )
+                return
+            except StoreError as exc:
+                log.warning("job %s: cannot record its end yet (%s)", job.id, exc)
+                await asyncio.sleep(min(5.0, 0.5 * 2**attempt))
+        log.error("job %s: its end is not recorded; it runs again at the next start", job.id)

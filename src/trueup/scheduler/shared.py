@@ -80,7 +80,15 @@ def build_app(connector: procrastinate.BaseConnector) -> procrastinate.App:
     )
     async def sync_job(context: procrastinate.JobContext, /, **payload: Any) -> None:
         runtime: SharedWorker = context.additional_context[_RUNTIME]
-        await asyncio.to_thread(runtime.runner.run, SyncJob.from_payload(payload))
+        job = SyncJob.from_payload(payload)
+        try:
+            await asyncio.to_thread(runtime.runner.run, job)
+        except Exception:
+            if not job.periodic:
+                raise  # a refresh is retried (RetryStrategy): its event must not be lost
+            # A periodic sync is not retried here: its failure is in its schedule, and
+            # the ticker runs it again after the back-off.
+            log.exception("periodic sync of %s failed", job.target)
 
     @app.periodic(cron="* * * * * *")  # every second; one replica defers each tick
     @app.task(

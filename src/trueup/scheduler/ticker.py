@@ -28,14 +28,30 @@ from trueup.store.schema import schedules
 log = logging.getLogger(__name__)
 
 
-def due_sources(config: Config, known: Mapping[str, Schedule], now: datetime) -> list[str]:
-    """The ids of the polled sources whose next sync is due at ``now`` (pure)."""
+def due_sources(
+    config: Config,
+    known: Mapping[str, Schedule],
+    now: datetime,
+    last_read: Mapping[str, datetime] | None = None,
+) -> list[str]:
+    """The ids of the polled sources whose next sync is due at ``now`` (pure).
+
+    A source without a schedule yet (a server's first start) is due one
+    interval after its last successful read (``last_read``), or now if it was
+    never read: a restart does not re-sync a world that was synced a minute ago.
+    """
     due = []
     for source in config.sources:
         if is_watched(config, source.id):
             continue
         schedule = known.get(source.id)
-        if schedule is None or schedule.next_due_at is None or schedule.next_due_at <= now:
+        if schedule is not None and schedule.next_due_at is not None:
+            when = schedule.next_due_at
+        elif (read := (last_read or {}).get(source.id)) is not None:
+            when = read + source.interval
+        else:
+            when = now
+        if when <= now:
             due.append(source.id)
     return due
 
@@ -58,7 +74,13 @@ def watched_clusters(config: Config) -> list[tuple[KubernetesSourceConfig, str]]
 def submit_due(config: Config, store: Store, queue: JobQueue, now: datetime) -> list[SyncJob]:
     """Submit a periodic job for every due source; returns them."""
     operations = store.operations()
-    due = due_sources(config, operations.schedules(), now)
+    known = operations.schedules()
+    last_read: dict[str, datetime] = {}
+    if any(source.id not in known for source in config.sources):
+        for health in store.scopes():  # the oldest last success of each source's scopes
+            if (success := health.last_success_at) is not None:
+                last_read[health.source] = min(last_read.get(health.source, success), success)
+    due = due_sources(config, known, now, last_read)
     if not due:
         return []
     submitted = []

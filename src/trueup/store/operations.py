@@ -121,9 +121,11 @@ class Operations:
         return int(inserted.scalar_one())
 
     def claim_job(self, now: datetime, busy: frozenset[str]) -> LocalJob | None:
-        """The oldest waiting job whose target is not ``busy``, marked doing."""
+        """The oldest waiting job whose source is not ``busy``, marked doing; refreshes
+        (kind ``refresh``) go before periodic syncs."""
         with self.transaction() as conn:
-            query = sa.select(jobs).where(jobs.c.state == TODO).order_by(jobs.c.id)
+            refresh_first = sa.case((jobs.c.kind == "refresh", 0), else_=1)
+            query = sa.select(jobs).where(jobs.c.state == TODO).order_by(refresh_first, jobs.c.id)
             for row in conn.execute(query.limit(200)):
                 if row.target.split("/", 1)[0] in busy:
                     continue

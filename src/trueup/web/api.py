@@ -28,7 +28,14 @@ from trueup.web.auth import require
 from trueup.web.state import ServerState, server_state
 
 PREFIX = "/api/v1"
-router = APIRouter(prefix=PREFIX, tags=["api"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A malformed reference or cursor"},
+    401: {"description": "No valid token"},
+    403: {"description": "The token's role does not allow this"},
+    404: {"description": "No such entity, revision or source"},
+    503: {"description": "The database does not answer"},
+}
+router = APIRouter(prefix=PREFIX, tags=["api"], responses=_ERRORS)
 reading = [Depends(require("read"))]
 admin = [Depends(require("admin"))]
 

@@ -11,12 +11,12 @@ request for ``/metrics`` by route template, never by raw path.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trueup import __version__
 from trueup.errors import RefError, StoreError
@@ -26,7 +26,6 @@ from trueup.web.state import ServerState
 
 OPENAPI_URL = "/api/v1/openapi.json"
 
-Respond = Callable[[Request], Awaitable[Response]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -82,24 +81,41 @@ async def _bad_ref(_request: Request, exc: Exception) -> Response:
 
 
 def _time_requests(app: FastAPI, state: ServerState) -> None:
+    """Time every HTTP request by route template (a plain ASGI wrapper: no extra task)."""
     histogram = state.metrics.http_seconds
+    inner = app.build_middleware_stack
 
-    @app.middleware("http")
-    async def timed(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        histogram.labels(request.method, _route(app, request), str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
-        return response
+    def build() -> ASGIApp:
+        wrapped = inner()
+
+        async def timed(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await wrapped(scope, receive, send)
+                return
+            started = time.perf_counter()
+            status = [500]
+
+            async def sending(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status[0] = message["status"]
+                await send(message)
+
+            try:
+                await wrapped(scope, receive, sending)
+            finally:
+                route = _route(scope)
+                histogram.labels(scope["method"], route, str(status[0])).observe(
+                    time.perf_counter() - started
+                )
+
+        return timed
+
+    app.build_middleware_stack = build  # type: ignore[method-assign]
 
 
-def _route(app: FastAPI, request: Request) -> str:
-    """The route template that matched (``/api/v1/entities/{kind}/…``), or ``other``."""
-    for route in app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", "other"))
-    return "other"
+def _route(scope: Scope) -> str:
+    """The route template that served the request (``/api/v1/entities/{kind}/…``), or
+    ``other`` (no route matched: a 404 of an unknown path)."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "other"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, Security
@@ -86,14 +86,14 @@ def require(
     query: bool = False,
     cookie: bool = False,
     public: Callable[[Request], bool] | None = None,
-) -> Callable[..., Principal]:
+) -> Callable[..., Awaitable[Principal]]:
     """A FastAPI dependency: the caller, who must hold ``role``; 401/403 otherwise.
 
     ``public(request)`` true lets anyone in as a reader (the feed when
     ``server.public_feed`` is set).
     """
 
-    def dependency(
+    async def dependency(  # async: no thread hop for a check that does no I/O
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Security(bearer),  # noqa: B008
     ) -> Principal:

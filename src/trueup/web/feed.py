@@ -27,7 +27,13 @@ from trueup.web.state import ServerState, server_state
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["feed"])
+router = APIRouter(
+    tags=["feed"],
+    responses={
+        401: {"description": "No valid token (bearer or ?token=)"},
+        503: {"description": "The database does not answer"},
+    },
+)
 
 _CHUNK = 64 * 1024  # bytes handed to the socket at a time
 
@@ -38,7 +44,8 @@ def _public(request: Request) -> bool:
 
 reader = require("read", query=True, public=_public)
 KindFilter = Annotated[
-    list[str] | None, Query(description="Only these kinds (repeatable), e.g. kind=component")
+    list[Annotated[str, Query(pattern=r"^[A-Za-z][A-Za-z0-9._-]{0,62}$")]] | None,
+    Query(description="Only these kinds (repeatable), e.g. kind=component"),
 ]
 
 

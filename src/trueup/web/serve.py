@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -80,7 +81,7 @@ def build_server(
     """The app and background work for ``role``; the store must be upgraded already."""
     metrics = Metrics()
     metrics.watch_scopes(store.scopes)
-    name = worker_name or f"{socket.gethostname()}"
+    name = worker_name or f"{socket.gethostname()}-{os.getpid()}"
     runner = JobRunner(config, store, metrics, worker=name)
     postgres = config.database.startswith("postgresql")
     queue: JobQueue

@@ -33,7 +33,18 @@ from trueup.web.body import read_body
 from trueup.web.signatures import SignatureError, bearer, verify_github, verify_token
 from trueup.web.state import ServerState, server_state
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = APIRouter(
+    prefix="/webhooks",
+    tags=["webhooks"],
+    responses={
+        400: {"description": "A required header is missing, or the body is not JSON"},
+        401: {"description": "The signature or token does not verify"},
+        404: {"description": "This webhook is not configured"},
+        408: {"description": "The body did not arrive in time"},
+        413: {"description": "The body is over 25 MB"},
+        503: {"description": "The database does not answer"},
+    },
+)
 
 _ACK: dict[int | str, dict[str, Any]] = {
     202: {"description": "Recorded; refresh jobs queued"},

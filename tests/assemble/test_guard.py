@@ -1,0 +1,75 @@
+"""Truth rule 4 (SPEC 5.4): what the ``removal-held`` finding says, and who releases it.
+
+A held read keeps every entity it would have removed, and its finding names the
+scope, the counts, a sorted sample of ten refs and the command that releases it.
+"""
+
+from __future__ import annotations
+
+from tests.assemble.builders import component, intent, snapshot
+from trueup.assemble.guard import guard_removals, is_accepted
+from trueup.model.observation import Nature, Snapshot
+
+
+def _scope(names: list[str]) -> Snapshot:
+    return snapshot(
+        "catalog",
+        "team-repo",
+        *[intent(component(n), scope="team-repo", path=f"{n}.yaml") for n in names],
+        nature=Nature.INTENT,
+    )
+
+
+NAMES = [f"svc-{i:02}" for i in range(20)]
+
+
+def test_the_held_finding_names_the_scope_counts_sample_and_release() -> None:
+    before, after = _scope(NAMES), _scope(NAMES[:5])
+    outcome = guard_removals(before, after, max_ratio=0.5, accepted=False)
+    held = outcome.finding
+    assert held is not None
+    assert (held.code, held.subject) == ("removal-held", "scope:catalog/team-repo")
+    assert held.message == (
+        "removals held in catalog/team-repo: the read would remove 15 of 20 entities "
+        "(75%, above max_removal_ratio 50%); release with "
+        "`trueup sync --accept-removals catalog/team-repo`"
+    )
+    assert held.evidence["held"] == 15
+    assert held.evidence["before"] == 20
+    assert held.evidence["sample"] == [f"component:default/svc-{i:02}" for i in range(5, 15)]
+    assert (held.evidence["source"], held.evidence["scope"]) == ("catalog", "team-repo")
+    assert held.evidence["origin"] == "pipeline"
+    assert outcome.held == before.refs - after.refs
+    assert outcome.snapshot.refs == before.refs  # nothing is removed while held
+
+
+def test_the_sample_lists_every_ref_when_fewer_than_ten_are_held() -> None:
+    outcome = guard_removals(_scope(NAMES[:6]), _scope(NAMES[:2]), max_ratio=0.5, accepted=False)
+    assert outcome.finding is not None
+    assert outcome.finding.evidence["sample"] == [
+        f"component:default/svc-{i:02}" for i in range(2, 6)
+    ]
+
+
+def test_an_empty_read_says_it_returned_nothing() -> None:
+    outcome = guard_removals(_scope(NAMES[:3]), _scope([]), max_ratio=1.0, accepted=False)
+    assert outcome.finding is not None
+    assert outcome.finding.message.startswith(
+        "removals held in catalog/team-repo: the read returned nothing where there were entities;"
+    )
+    assert outcome.finding.evidence["held"] == 3
+
+
+def test_a_first_read_and_a_read_that_only_adds_hold_nothing() -> None:
+    first = guard_removals(None, _scope([]), max_ratio=0.5, accepted=False)
+    assert (first.held, first.finding, first.snapshot.observations) == (frozenset(), None, ())
+    grown = _scope(NAMES)
+    added = guard_removals(_scope(NAMES[:2]), grown, max_ratio=0.0, accepted=False)
+    assert (added.held, added.finding, added.snapshot) == (frozenset(), None, grown)
+
+
+def test_a_source_id_releases_all_its_scopes_and_a_scope_only_itself() -> None:
+    assert is_accepted("catalog", "team-repo", frozenset({"catalog"}))
+    assert is_accepted("catalog", "team-repo", frozenset({"catalog/team-repo"}))
+    assert not is_accepted("catalog", "team-repo", frozenset({"catalog/other-repo"}))
+    assert not is_accepted("catalog", "team-repo", frozenset({"team-repo", "clusters"}))

@@ -1,0 +1,1 @@
+"""Developer tools that are not part of trueup itself: the mutation run (``make mutation``)."""
