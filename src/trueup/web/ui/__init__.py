@@ -25,6 +25,8 @@ from trueup.web.ui import catalog, entity, scorecard, session, sources
 from trueup.web.ui.templating import PREFIX, STATIC
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+"""Every page's route, flat: each module's router already carries the ``/ui`` prefix, and
+their routes are composed here in a plain list (no nested routers)."""
 
 _STYLESHEET = (STATIC / "ui.css").read_bytes()
 
@@ -40,6 +42,6 @@ def stylesheet() -> Response:
 
 
 for module in (session, catalog, entity, scorecard, sources):
-    router.include_router(module.router)
+    router.routes.extend(module.router.routes)
 
 __all__ = ["router"]

@@ -18,7 +18,7 @@ from trueup.web.ui.models.catalog import PAGE_SIZE, catalog_page, parse_query
 from trueup.web.ui.session import Viewer, page_context
 from trueup.web.ui.templating import PREFIX, render
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 OWNER_SUGGESTIONS = 500  # more owners than this: a plain text field, no list
 

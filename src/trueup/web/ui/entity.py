@@ -24,9 +24,9 @@ from trueup.web.ui.models.entity import entity_view, finding_views
 from trueup.web.ui.models.history import describe_cause, latest, revision_diff, timeline
 from trueup.web.ui.models.locators import Locators
 from trueup.web.ui.session import Viewer, error_page, page_context
-from trueup.web.ui.templating import render
+from trueup.web.ui.templating import PREFIX, render
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 _PART = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 Kind = Annotated[str, Path(pattern=r"^[A-Za-z][A-Za-z0-9._-]{0,62}$")]

@@ -27,9 +27,9 @@ from trueup.web.ui.models.chart import line_chart
 from trueup.web.ui.models.scorecard import Scorecards, scorecards
 from trueup.web.ui.models.trend import ScoreTrend
 from trueup.web.ui.session import Viewer, error_page, page_context
-from trueup.web.ui.templating import render
+from trueup.web.ui.templating import PREFIX, render
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 OWNERS_PER_PAGE = 100
 LISTED = 25  # stale and drifting entities listed on an owner's card

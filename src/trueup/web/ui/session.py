@@ -28,7 +28,7 @@ from fastapi.responses import RedirectResponse, Response
 from trueup.web.auth import COOKIE, Principal, TokenAuth, presented_token
 from trueup.web.ui.templating import PREFIX, SECURITY_HEADERS, render
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 _CSRF_CONTEXT = b"trueup dashboard form"
 LOGIN = f"{PREFIX}/login"

@@ -25,7 +25,7 @@ from trueup.web.ui.models.sources import run_views, source_views
 from trueup.web.ui.session import FORM_REFUSED, Viewer, error_page, form_refused, page_context
 from trueup.web.ui.templating import PREFIX, SECURITY_HEADERS, render
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 RUNS_SHOWN = 10
 _RELEASE_NAME = r"^[a-z0-9][a-z0-9._-]{0,62}(/[^\x00]{1,1024})?$"
