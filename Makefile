@@ -41,14 +41,17 @@ demo: $(STAMP)
 	$(BIN)/trueup demo
 
 test: $(STAMP) $(HARNESS_STAMP) $(CHROMIUM)
-	$(BIN)/ruff check src tests bench tools docs
+	$(BIN)/ruff check src tests bench tools examples docs
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/pytest
 
+# The layers and plugin boundaries of docs/ARCHITECTURE.md: [tool.importlinter] in pyproject.toml.
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench tools docs
-	$(BIN)/ruff format --check src tests bench tools docs
+	$(BIN)/ruff check src tests bench tools examples docs
+	$(BIN)/ruff format --check src tests bench tools examples docs
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 
 # The figures of SPEC section 9 and the issues; each prints its own table.
 bench: $(STAMP)
@@ -57,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/kube_bench.py
 	$(BIN)/python bench/large_file.py
 	$(BIN)/python bench/serve_bench.py --entities 10000 --pushes 20
+	$(BIN)/python bench/hydrate_bench.py --entities 10000
 	$(BIN)/python bench/dashboard_bench.py --entities 10000
 
 # How many small changes to the truth rules their tests notice (docs/mutation.md).

@@ -33,11 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the loopback GitHub API lives with the tests
 
 from tests.sources.github.fake_api import FakeClock, FakeGitHub, serve  # noqa: E402
-from trueup.config import GithubSourceConfig, GitSourceConfig  # noqa: E402
 from trueup.model.observation import Snapshot  # noqa: E402
 from trueup.sources.base import ReadContext  # noqa: E402
 from trueup.sources.git import GitSource  # noqa: E402
+from trueup.sources.git.config import GitSourceConfig  # noqa: E402
 from trueup.sources.github import GithubSource  # noqa: E402
+from trueup.sources.github.config import GithubSourceConfig  # noqa: E402
 from trueup.world import write_scaled_world  # noqa: E402
 
 INCLUDE = ["catalog-info.yaml", "catalog/*.yaml"]

@@ -11,8 +11,8 @@ Prints two figures (``make bench`` runs it; ``python bench/kube_bench.py --help`
    guard, assembly, commit) over the watcher's latest snapshots; the clock runs
    from the write on the API server to the commit that holds the new revision.
 
-The API servers run in a child process (``python -m trueup.world.kube_api``, the
-loopback server in :mod:`trueup.world.kube_api`) so that their work is not
+The API servers run in a child process (``python -m trueup.testing.kube_api``, the
+loopback server in :mod:`trueup.testing.kube_api`) so that their work is not
 counted in this process's time or memory.
 """
 
@@ -33,14 +33,15 @@ from typing import Any
 from unittest import mock
 
 from trueup import pipeline
-from trueup.config import Config, KubernetesSourceConfig
+from trueup.config import Config
 from trueup.model.observation import Snapshot
 from trueup.model.ref import EntityRef
 from trueup.sources.base import ReadContext
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.live import KubernetesLiveSource
 from trueup.sources.kubernetes.watch_source import KubernetesWatchSource
 from trueup.store import Store
-from trueup.world.kube_api import ContextEntry, write_kubeconfig
+from trueup.testing.kube_api import FakeContext, write_fake_kubeconfig
 
 
 def deployment(i: int, ready: int = 2) -> dict[str, Any]:
@@ -70,7 +71,7 @@ class Servers:
             [
                 sys.executable,
                 "-m",
-                "trueup.world.kube_api",
+                "trueup.testing.kube_api",
                 "--count",
                 str(count),
                 "--seed",
@@ -177,8 +178,8 @@ def main() -> None:
             f"{time.perf_counter() - started:.1f} s"
         )
         try:
-            contexts = [ContextEntry(f"c{i}", url) for i, url in enumerate(servers.urls)]
-            kubeconfig = write_kubeconfig(folder / "kubeconfig", contexts)
+            contexts = [FakeContext(f"c{i}", url) for i, url in enumerate(servers.urls)]
+            kubeconfig = write_fake_kubeconfig(folder / "kubeconfig", contexts)
             config = KubernetesSourceConfig(
                 id="bench",
                 type="kubernetes",

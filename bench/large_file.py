@@ -27,12 +27,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from trueup.config import FileSourceConfig, parse_config
+from trueup.config import parse_config
 from trueup.model.observation import Snapshot
 from trueup.pipeline import sync
 from trueup.sources.base import ReadContext
 from trueup.sources.descriptors import parse_descriptor_file
 from trueup.sources.file import FileSource
+from trueup.sources.file.config import FileSourceConfig
 from trueup.store import Store
 from trueup.world.generated_catalog import write_generated_catalog
 

@@ -7,19 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from trueup.config import (
-    DirectorySinkConfig,
-    FileSourceConfig,
-    GithubSourceConfig,
-    GitSinkConfig,
-    GitSourceConfig,
-    KubernetesSourceConfig,
-    TerraformSourceConfig,
-    load_config,
-    parse_config,
-)
+from trueup.config import load_config, parse_config
 from trueup.errors import ConfigError
 from trueup.redaction import redacted
+from trueup.sinks.directory.config import DirectorySinkConfig
+from trueup.sinks.git.config import GitSinkConfig
+from trueup.sources.file.config import FileSourceConfig
+from trueup.sources.git.config import GitSourceConfig
+from trueup.sources.github.config import GithubSourceConfig
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
+from trueup.sources.terraform.config import TerraformSourceConfig
 
 SPEC_EXAMPLE = """\
 database: sqlite:///trueup.db
@@ -139,7 +136,20 @@ def test_an_environment_value_cannot_inject_yaml() -> None:
             "  - id: a\n    type: file\n    path: y\n",
             "used twice",
         ),
-        ("sources:\n  - id: a\n    type: cvs\n", "does not match any of the expected tags"),
+        (
+            "sources:\n  - id: a\n    type: cvs\n",
+            "t.yaml:3: sources.0.type: unknown source type 'cvs' (available: file, git, github,",
+        ),
+        ("sources:\n  - id: a\n    path: x\n", "t.yaml:2: sources.0.type: missing (one of: file,"),
+        (
+            "sinks:\n  - type: git\n    url: x\n    brnch: main\n",
+            "t.yaml:4: unknown key 'sinks.0.brnch'",
+        ),
+        (
+            "checks:\n  completeness:\n    required_field: {}\n",
+            "t.yaml:3: unknown key 'checks.completeness.required_field'",
+        ),
+        ("checks:\n  relashuns: {}\n", "t.yaml:2: unknown key 'checks.relashuns'"),
         (
             "sources:\n  - id: c\n    type: file\n    path: x\n    interval: soon\n",
             "is not a duration",

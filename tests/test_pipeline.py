@@ -17,14 +17,15 @@ from typing import Any
 
 import pytest
 
-from trueup.config import Config, DirectorySinkConfig, parse_config
+from trueup.config import Config, parse_config
 from trueup.errors import ConfigError
 from trueup.model.finding import Code, Severity, finding
 from trueup.model.observation import Nature, Observation, Provenance, ScopeRead, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.pipeline import SyncOutcome, refresh_freshness, sync
+from trueup.plugins import registry
+from trueup.sinks.directory.config import DirectorySinkConfig
 from trueup.sources.base import ReadContext, Source
-from trueup.sources.registry import build_source
 from trueup.store import Store
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -338,7 +339,7 @@ def test_a_sources_own_findings_are_not_carried_over_as_failures(
 ) -> None:
     world.declare("payments")
     clock: Callable[[], datetime] = lambda: world.now  # noqa: E731
-    catalog = build_source(world.config().sources[0])
+    catalog = registry().create_source(world.config().sources[0])
     both = [catalog, _ClusterWithAMissingType(clock)]
     sync(world.config(), store, now=clock, sources=both)
     for minute in range(1, 4):  # syncs that read only the catalog (a webhook refresh)
@@ -355,7 +356,7 @@ def test_a_sources_own_findings_are_not_carried_over_as_failures(
 def test_a_scope_read_only_in_part_is_exit_2_with_its_data_kept(world: World, store: Store) -> None:
     world.declare("payments")
     clock: Callable[[], datetime] = lambda: world.now  # noqa: E731
-    catalog = build_source(world.config().sources[0])
+    catalog = registry().create_source(world.config().sources[0])
     forbidden = _ClusterWithAMissingType(clock, severity=Severity.ERROR)
     outcome = sync(world.config(), store, now=clock, sources=[catalog, forbidden])
     assert outcome.exit_code == 2 and not outcome.failures
@@ -405,7 +406,7 @@ def test_a_sync_that_commits_meanwhile_is_never_overwritten(world: World, store:
     world.sync(store)
     clock: Callable[[], datetime] = lambda: world.now  # noqa: E731
     config = world.config()
-    catalog, clusters = (build_source(s, config.sources) for s in config.sources)
+    catalog, clusters = (registry().create_source(s, config.sources) for s in config.sources)
     world.now += timedelta(minutes=1)
     world.run(argo_app("payments", health="Degraded"))
 

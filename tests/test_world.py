@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from trueup.config import GitSourceConfig, KubernetesSourceConfig, load_config
+from trueup.config import load_config
 from trueup.model.ref import EntityRef, parse_ref
+from trueup.sources.git.config import GitSourceConfig
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.world import (
     DemoWorld,
     ScaledWorld,

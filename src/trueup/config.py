@@ -2,245 +2,135 @@
 
 SPEC section 2 is the contract. ``${VAR}`` is replaced from the environment;
 secrets are ``SecretStr`` and never printed. Unknown keys are errors naming the
-key and its line. Called by the CLI and the server; sources get their own
-config model from here. What ``trueup config show`` may print is decided in
-:mod:`trueup.redaction`.
+key and its line. Called by the CLI and the server. What ``trueup config
+show`` may print is decided in :mod:`trueup.redaction`.
+
+Sources, sinks and checks own their configuration models (in their plugin
+packages, on the bases in :mod:`trueup.config_model`): the ``sources:`` and
+``sinks:`` lists are read as the model that each item's ``type:`` names, among
+the plugins the registry (:mod:`trueup.plugins`) found, and ``checks:`` holds
+one section per registered check. Nothing here names a plugin.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Never, Union
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
-    SecretStr,
+    SerializeAsAny,
+    TypeAdapter,
     ValidationError,
+    WrapValidator,
+    create_model,
     field_validator,
     model_validator,
 )
 
-from trueup.backstage_config import BackstageConfig, WebLinksConfig
+from trueup.backstage_config import BackstageConfig
+from trueup.config_model import (
+    ChecksConfig,
+    ConfigModel,
+    Duration,
+    LocalPaths,
+    SinkConfig,
+    SourceConfig,
+    expand_user,
+    parse_duration,
+)
 from trueup.errors import ConfigError
-from trueup.model.finding import Severity
-from trueup.server_config import ServerConfig
+from trueup.plugins import Registry, registry
+from trueup.server_config import ServerConfig, TokenConfig, WebhookSecretConfig
 
 DEFAULT_CONFIG = "trueup.yaml"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PLACEHOLDER = "TRUEUPENV0x"
 _PLACED = re.compile(_PLACEHOLDER + r"([A-Za-z_][A-Za-z0-9_]*?)" + _PLACEHOLDER)
 # Substituted values shorter than this are not masked by ``redacted``: they
 # would mask common words, and are no credible secret.
 _MIN_MASKED = 4
-# A remote git address: ``scheme://…``, ``user@host:path`` or ``host:path``.
-_REMOTE_GIT = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/]+@|^[^/:]{2,}:")
 _SQLITE = re.compile(r"^(sqlite(?:\+\w+)?:///)(.*)$", re.DOTALL)
 
-
-def parse_duration(value: object) -> timedelta:
-    """``30s``, ``10m``, ``1h``, ``2d`` or a number of seconds."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 10m, 1h, 2d)")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
-
-
-Duration = Annotated[timedelta, Field(json_schema_extra={"format": "duration"})]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _SourceBase(_Model):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
-    interval: Duration = timedelta(minutes=10)
-    max_age: Duration | None = None
-
-    @field_validator("interval", "max_age", mode="before")
-    @classmethod
-    def _duration(cls, value: object) -> object:
-        return None if value is None else parse_duration(value)
-
-
-class FileSourceConfig(_SourceBase):
-    type: Literal["file"]
-    path: str
-    include: list[str] = ["**/*.yaml", "**/*.yml"]
-
-
-class GitSourceConfig(_SourceBase):
-    type: Literal["git"]
-    url: str
-    branch: str = "main"
-    include: list[str] = ["**/catalog-info.yaml"]
-    web: WebLinksConfig | None = None  # default: guessed from the URL's host
-    timeout: Duration = timedelta(minutes=5)  # one git command (clone, fetch) at most
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _timeout(cls, value: object) -> object:
-        return parse_duration(value)
-
-
-class GithubSourceConfig(_SourceBase):
-    """Discovery over an organisation's repositories (or a list/globs of ``owner/name``)."""
-
-    type: Literal["github"]
-    org: str | None = None
-    repositories: list[str] = []  # ``owner/name`` or globs such as ``acme/*-service``
-    token: SecretStr | None = None
-    api_url: str = "https://api.github.com"
-    # Paths or globs (``**/catalog-info.yaml``) read in every repository.
-    catalog_path: str | list[str] = "catalog-info.yaml"
-    branch: str | None = None  # None: each repository's default branch
-    include_archived: bool = False
-    # Read file contents with ``git fetch`` instead of the API: no rate limit is
-    # spent on contents, worth it for repositories with many catalog files.
-    use_git_for_content: bool = False
-    timeout: Duration = timedelta(seconds=30)  # one HTTP request at most
-    max_retry_wait: Duration = timedelta(seconds=60)  # longer waits fail the scope instead
-    max_retries: int = Field(3, ge=0, le=10)  # for secondary rate limits, then degraded
-    per_page: int = Field(100, ge=1, le=100)
-
-    @field_validator("timeout", "max_retry_wait", mode="before")
-    @classmethod
-    def _durations(cls, value: object) -> object:
-        return parse_duration(value)
-
-    @property
-    def catalog_paths(self) -> list[str]:
-        paths = self.catalog_path
-        return [paths] if isinstance(paths, str) else list(paths)
-
-
-class MappingConfig(_Model):
-    """A declarative mapping (SPEC 4.4): a kind, a selector, expressions.
-
-    Expressions are JMESPath (default) or jq over the whole object; see
-    ``docs/mappings.md``. They are compiled when the source is built.
-    """
-
-    name: str | None = None  # shown in errors; default "<apiVersion> <kind>"
-    api_version: str = Field(alias="apiVersion")
-    kind: str
-    selector: str | None = None  # a label selector, sent to the server
-    language: Literal["jmespath", "jq"] = "jmespath"
-    entity_kind: str = "component"  # the kind of a ref written without one
-    ref: str
-    fields: dict[str, str] = {}
-    status: dict[str, str] = {}
-    links: dict[str, str] = {}  # annotation key -> expression of its value
-    link_selectors: list[str] = []  # annotation keys holding a label selector
-    place: str | None = None  # default: "<cluster>/<namespace>"
-
-
-class KubernetesSourceConfig(_SourceBase):
-    type: Literal["kubernetes"]
-    kubeconfig: str | None = None
-    contexts: list[str] = []  # each one scope; none: every context of the kubeconfig
-    snapshot: str | None = None
-    collect: list[Literal["workloads", "argocd", "crossplane"]] = [
-        "workloads",
-        "argocd",
-        "crossplane",
-    ]
-    mappings: list[MappingConfig] = []
-    max_age: Duration | None = timedelta(minutes=15)
-    namespaces: list[str] = []  # read only these namespaces; none: all (cluster-wide lists)
-    page_size: int = Field(500, ge=1, le=10000)
-    connect_timeout: Duration = timedelta(seconds=10)
-    request_timeout: Duration = timedelta(seconds=60)  # one list page or discovery request
-    max_retries: int = Field(3, ge=0, le=20)  # per request, on 429 / 5xx
-    max_retry_wait: Duration = timedelta(seconds=60)  # a longer Retry-After fails the read
-    watch_timeout: Duration = timedelta(minutes=5)  # timeoutSeconds asked of the server
-    watch_idle_timeout: Duration | None = None  # silent stream deadline; default timeout+30s
-    watch_refresh: Duration = timedelta(minutes=1)  # re-stamp observations of a healthy watch
-    rediscover_interval: Duration = timedelta(minutes=5)  # new CRDs/XRDs in watch mode
-
-    @field_validator(
-        "connect_timeout",
-        "request_timeout",
-        "max_retry_wait",
-        "watch_timeout",
-        "watch_idle_timeout",
-        "watch_refresh",
-        "rediscover_interval",
-        mode="before",
-    )
-    @classmethod
-    def _durations(cls, value: object) -> object:
-        return None if value is None else parse_duration(value)
-
-
-class TerraformMappingConfig(_Model):
-    """A rule that links Terraform resource instances to entities (SPEC 4.3).
-
-    Every match key given must match (``*`` matches any text, ``?`` one
-    character); a rule without match keys matches every instance. Of all the
-    rules that match, the first that sets ``name``, ``owner`` or ``system`` sets
-    it, and every ``component`` counts.
-    """
-
-    state: str | None = None  # glob on the scope name, e.g. "prod/*"
-    type: str | None = None  # glob on the resource type, e.g. "aws_db_*"
-    address: str | None = None  # glob on the instance address, e.g. "module.payments.*"
-    tags: dict[str, str] = {}  # tag or label key -> glob on its value
-    component: str | None = None  # the entity it is a dependency of (default kind component)
-    name: str | None = None  # the Resource entity's name, e.g. a declared one to enrich
-    owner: str | None = None
-    system: str | None = None
-
-
-class TerraformSourceConfig(_SourceBase):
-    type: Literal["terraform"]
-    # A path or glob of local files, s3://bucket/key (or s3://bucket/prefix/*.tfstate),
-    # or the http(s):// address of a Terraform HTTP state backend.
-    state: str
-    owner: str | None = None
-    max_age: Duration | None = timedelta(hours=24)
-    # s3://: any S3-compatible endpoint; credentials come from the usual AWS chain
-    # (environment, shared files, profile), never from this file.
-    endpoint_url: str | None = None
-    region: str | None = None
-    # http(s)://: optional basic auth and headers (e.g. Authorization: Bearer ${TOKEN}).
-    username: str | None = None
-    password: SecretStr | None = None
-    headers: dict[str, SecretStr] = {}
-    timeout: Duration = timedelta(seconds=30)
-    max_state_size: int = Field(256 * 1024 * 1024, ge=1)  # bytes; a larger state is refused
-    include_types: list[str] = ["*"]  # globs on resource types that become entities
-    exclude_types: list[str] = []
-    mappings: list[TerraformMappingConfig] = []
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _timeout(cls, value: object) -> object:
-        return parse_duration(value)
-
-
-SourceConfig = Annotated[
-    FileSourceConfig
-    | GitSourceConfig
-    | GithubSourceConfig
-    | KubernetesSourceConfig
-    | TerraformSourceConfig,
-    Field(discriminator="type"),
+_Model = ConfigModel  # the base of this file's own models
+__all__ = [
+    "DEFAULT_CONFIG",
+    "ChecksConfig",
+    "Config",
+    "Duration",
+    "MergeConfig",
+    "SafetyConfig",
+    "ServerConfig",
+    "SinkConfig",
+    "SourceConfig",
+    "TokenConfig",
+    "WebhookSecretConfig",
+    "load_config",
+    "parse_config",
+    "parse_duration",
 ]
+
+
+# --- plugin configurations, by ``type:`` ---------------------------------------
+
+
+@functools.cache
+def _union(kind: Literal["source", "sink"], registry: Registry) -> TypeAdapter[Any]:
+    """One discriminated union (on ``type``) of the registered plugins' config models."""
+    plugins = registry.sources if kind == "source" else registry.sinks
+    models = tuple(plugin.config for plugin in plugins.values())
+    if not models:
+        return TypeAdapter(Never)
+    if len(models) == 1:
+        return TypeAdapter(models[0])
+    union: Any = Union[models]  # noqa: UP007 - the members are known only at run time
+    tagged: Any = Annotated[union, Field(discriminator="type")]
+    return TypeAdapter(tagged)
+
+
+def _by_type(kind: Literal["source", "sink"]) -> Any:
+    """A validator that reads a list item as the config model its ``type:`` names."""
+
+    base = SourceConfig if kind == "source" else SinkConfig
+
+    def validate(value: Any, handler: Any) -> Any:
+        if isinstance(value, base):
+            return value  # built in code (tests, the demo): already validated
+        return _union(kind, registry()).validate_python(value)
+
+    return WrapValidator(validate)
+
+
+@functools.cache
+def _checks_model(registry: Registry) -> type[ChecksConfig]:
+    """``checks:`` with one section per registered check, each the check's own model."""
+    sections: dict[str, Any] = {
+        name: (plugin.config, Field(default_factory=plugin.config))
+        for name, plugin in registry.checks.items()
+    }
+    return create_model("ChecksConfig", __base__=ChecksConfig, **sections)
+
+
+def _checks(value: Any, handler: Any) -> Any:
+    if isinstance(value, ChecksConfig):
+        return value
+    if isinstance(value, dict) and "required_fields" in value:
+        # ``checks.required_fields`` is the completeness check's setting, as first spelt.
+        value = dict(value)
+        section = dict(value.get("completeness") or {})
+        section.setdefault("required_fields", value.pop("required_fields"))
+        value["completeness"] = section
+    return _checks_model(registry()).model_validate(value)
+
+
+AnySource = Annotated[SerializeAsAny[SourceConfig], _by_type("source")]
+AnySink = Annotated[SerializeAsAny[SinkConfig], _by_type("sink")]
 
 
 class MergeConfig(_Model):
@@ -252,39 +142,15 @@ class SafetyConfig(_Model):
     accept_removals: list[str] = []
 
 
-class ChecksConfig(_Model):
-    severity: dict[str, Severity] = {}
-    required_fields: dict[str, list[str]] = {
-        "Component": ["metadata.description", "spec.lifecycle", "spec.system"],
-        "API": ["metadata.description", "spec.lifecycle", "spec.system"],
-        "Resource": ["metadata.description", "spec.system"],
-        "System": ["metadata.description"],
-    }
-
-
-class GitSinkConfig(_Model):
-    type: Literal["git"]
-    url: str
-    branch: str = "main"
-
-
-class DirectorySinkConfig(_Model):
-    type: Literal["directory"]
-    path: str
-
-
-SinkConfig = Annotated[GitSinkConfig | DirectorySinkConfig, Field(discriminator="type")]
-
-
 class Config(_Model):
     database: str = "sqlite:///trueup.db"
     public_url: str | None = None
     data_dir: str = ".trueup"  # clones, caches and ETags; relative to the config file
-    sources: list[SourceConfig] = []
+    sources: list[AnySource] = []
     merge: MergeConfig = MergeConfig()
     safety: SafetyConfig = SafetyConfig()
-    checks: ChecksConfig = ChecksConfig()
-    sinks: list[SinkConfig] = []
+    checks: Annotated[SerializeAsAny[ChecksConfig], WrapValidator(_checks)] = ChecksConfig()
+    sinks: list[AnySink] = []
     backstage: BackstageConfig = BackstageConfig()
     server: ServerConfig = ServerConfig()
     # Every value that ``${VAR}`` substitution put into this configuration (at
@@ -332,7 +198,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
     Local paths in it are made absolute against the file's own folder, whatever
     the working directory and however ``path`` is spelt (relative, ``~``).
     """
-    path = _expand(Path(path))
+    path = expand_user(Path(path))
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -443,7 +309,10 @@ def _substitute(value: str, environ: Mapping[str, str], where: str) -> str:
 def _explain(exc: ValidationError, filename: str, lines: dict[tuple[Any, ...], int]) -> str:
     messages = []
     for error in exc.errors():
-        loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
+        loc = _without_union_tag(tuple(error["loc"]))
+        kind: Literal["source", "sink"] = "sink" if loc[:1] == ("sinks",) else "source"
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = (*loc, "type")
         line = None
         for cut in range(len(loc), -1, -1):
             line = lines.get(loc[:cut])
@@ -452,71 +321,37 @@ def _explain(exc: ValidationError, filename: str, lines: dict[tuple[Any, ...], i
         key = ".".join(str(part) for part in loc) or "(root)"
         if error["type"] == "extra_forbidden":
             text = f"unknown key {key!r}"
+        elif error["type"] == "union_tag_invalid":
+            tag = str((error.get("ctx") or {}).get("tag", ""))
+            text = f"{key}: {registry().unknown_type(kind, tag)}"
+        elif error["type"] == "union_tag_not_found":
+            known = registry().sources if kind == "source" else registry().sinks
+            text = f"{key}: missing (one of: {', '.join(known)})"
         else:
             text = f"{key}: {error['msg']}"
         messages.append(f"{filename}:{line or 1}: {text}")
     return "\n".join(messages)
 
 
-def _is_union_tag(part: object) -> bool:
-    return isinstance(part, str) and part in (
-        "file",
-        "git",
-        "github",
-        "kubernetes",
-        "terraform",
-        "directory",
-    )
-
-
-def _expand(path: Path) -> Path:
-    try:
-        return path.expanduser()
-    except RuntimeError as exc:  # no home directory to expand ``~`` with
-        raise ConfigError(f"{path}: {exc}") from exc
+def _without_union_tag(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``sources.1.git.url`` → ``sources.1.url``: pydantic names the union member it tried."""
+    if len(loc) >= 3 and loc[0] in ("sources", "sinks") and isinstance(loc[1], int):
+        plugins = registry().sources if loc[0] == "sources" else registry().sinks
+        if loc[2] in plugins:
+            return (*loc[:2], *loc[3:])
+    return loc
 
 
 def _resolve_paths(config: Config, base: Path) -> Config:
     """Relative file paths in the config are relative to the config file.
 
-    Every local path comes out absolute; URLs are left as they are.
+    Every local path comes out absolute; URLs are left as they are. A plugin's
+    model knows which of its keys are paths (``with_local_paths``).
     """
-    base = _expand(base).resolve()
-
-    def local(value: str) -> str:
-        if "://" in value:
-            return value
-        expanded = _expand(Path(value))
-        if expanded.is_absolute():
-            return str(expanded)
-        return os.path.normpath(base / expanded)
-
-    def git(url: str) -> str:
-        return url if _REMOTE_GIT.match(url) else local(url)
-
-    sources: list[Any] = []
-    for source in config.sources:
-        update: dict[str, Any] = {}
-        if isinstance(source, FileSourceConfig):
-            update["path"] = local(source.path)
-        if isinstance(source, KubernetesSourceConfig):
-            if source.snapshot:
-                update["snapshot"] = local(source.snapshot)
-            if source.kubeconfig:
-                update["kubeconfig"] = local(source.kubeconfig)
-        if isinstance(source, TerraformSourceConfig):
-            update["state"] = local(source.state)
-        if isinstance(source, GitSourceConfig):
-            update["url"] = git(source.url)
-        sources.append(source.model_copy(update=update))
-    sinks: list[Any] = []
-    for sink in config.sinks:
-        if isinstance(sink, DirectorySinkConfig):
-            sinks.append(sink.model_copy(update={"path": local(sink.path)}))
-        elif isinstance(sink, GitSinkConfig):
-            sinks.append(sink.model_copy(update={"url": git(sink.url)}))
-        else:
-            sinks.append(sink)
+    paths = LocalPaths(expand_user(base).resolve())
+    local = paths.local
+    sources = [source.with_local_paths(paths) for source in config.sources]
+    sinks = [sink.with_local_paths(paths) for sink in config.sinks]
     backstage = config.backstage.model_copy(
         update={
             "custom_kinds": [

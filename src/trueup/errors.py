@@ -13,8 +13,10 @@
     │   ├── KubeApiError             a Kubernetes API server answered with an error Status
     │   ├── KubeAuthError            a kubeconfig context cannot be used
     │   └── ListFailedError          one resource type could not be listed completely
-    └── StoreError               the database refused or lost a write
-        └── ConcurrentCommitError    another sync committed since this one read the store
+    ├── StoreError               the database refused or lost a write
+    │   └── ConcurrentCommitError    another sync committed since this one read the store
+    └── SinkError                a sink could not publish what was committed (the commit stays)
+        └── MirrorDivergedError      someone else changed the mirror's files: not overwritten
 
 A source error carries a :class:`FailureKind`: how the scope's read failed, as
 shown in its health. Bad *data* (an invalid catalog file, an unknown status
@@ -132,3 +134,11 @@ class ListFailedError(SourceError):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+class SinkError(TrueupError):
+    """A sink could not publish what was committed; the store is up to date, the sink is behind."""
+
+
+class MirrorDivergedError(SinkError):
+    """The git mirror holds changes trueup did not make; they are reported, never overwritten."""

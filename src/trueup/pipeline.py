@@ -19,23 +19,16 @@ from trueup.assemble.assembler import AssemblyPolicy, ScopeState, assemble
 from trueup.assemble.guard import PIPELINE_ORIGIN, guard_removals, is_accepted, scope_subject
 from trueup.assemble.precedence import Precedence
 from trueup.backstage_config import emission_policy
-from trueup.config import (
-    Config,
-    DirectorySinkConfig,
-    GitSourceConfig,
-    KubernetesSourceConfig,
-    TerraformSourceConfig,
-)
-from trueup.errors import ConcurrentCommitError, ConfigError
+from trueup.config import Config
+from trueup.errors import ConcurrentCommitError, ConfigError, SinkError
 from trueup.model.assembled import AssemblyResult
 from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
 from trueup.model.ref import EntityRef, parse_ref
-from trueup.model.repository import Head, repository_key
-from trueup.sinks.directory import write_directory
-from trueup.sinks.publish import publishable
+from trueup.model.repository import Head
+from trueup.plugins import registry
+from trueup.sinks.base import Publication, ScopeVersion, Sink, SinkReport, SinkSetup
 from trueup.sources.base import ReadContext, ReportsStatus, Source
-from trueup.sources.registry import build_source
 from trueup.store import CommitSummary, Store
 
 log = logging.getLogger(__name__)
@@ -65,6 +58,7 @@ class SyncOutcome:
     ignored: dict[str, int] = field(default_factory=dict)
     # Stored entities a sink did not publish (stored under another backstage.kinds).
     held_back: list[Finding] = field(default_factory=list)
+    sinks: list[SinkReport] = field(default_factory=list)  # what each sink wrote
     summary: CommitSummary | None = None
     result: AssemblyResult | None = None
 
@@ -74,21 +68,15 @@ class SyncOutcome:
 
 
 def policy_for(config: Config) -> AssemblyPolicy:
-    """The assembly policy a configuration implies."""
-    max_age = {}
-    for source in config.sources:
-        default = None
-        if isinstance(source, KubernetesSourceConfig | TerraformSourceConfig):
-            default = source.max_age
-        max_age[source.id] = source.max_age if source.max_age is not None else default
+    """The assembly policy a configuration implies (its checks built by their plugins)."""
     base = config.public_url or f"http://{config.server.listen}"
     return AssemblyPolicy(
         precedence=Precedence(config.merge.precedence, [s.id for s in config.sources]),
-        max_age=max_age,
+        max_age={source.id: source.max_age for source in config.sources},
         feed_url=f"{base.rstrip('/')}/backstage/entities.yaml",
         public_url=config.public_url,
-        required_fields=config.checks.required_fields,
         severity=config.checks.severity,
+        checks=registry().create_checks(config.checks),
         emission=emission_policy(config.backstage),
     )
 
@@ -98,7 +86,21 @@ def selected_sources(config: Config, only: Sequence[str]) -> list[Source]:
     unknown = [s for s in only if s not in known]
     if unknown:
         raise ConfigError(f"no source with id {', '.join(map(repr, unknown))}")
-    return [build_source(s, config.sources) for s in config.sources if not only or s.id in only]
+    plugins = registry()
+    return [
+        plugins.create_source(s, config.sources) for s in config.sources if not only or s.id in only
+    ]
+
+
+def configured_sinks(config: Config, data_dir: Path | None = None) -> list[Sink]:
+    """The configuration's sinks, each built by its plugin. Raises ConfigError."""
+    setup = SinkSetup(
+        sources=config.sources,
+        data_dir=(data_dir or Path(config.data_dir)) / "sinks",
+        max_removal_ratio=config.safety.max_removal_ratio,
+    )
+    plugins = registry()
+    return [plugins.create_sink(sink, setup) for sink in config.sinks]
 
 
 def sync(
@@ -220,13 +222,12 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
         for path, count in sorted(snapshot.ignored.items())
     }
 
-    for sink in config.sinks:
-        if isinstance(sink, DirectorySinkConfig):
-            try:
-                rows = publishable(store.feed_rows(), emission, outcome.held_back)
-                write_directory(Path(sink.path), rows)
-            except OSError as exc:  # the commit stands; the sink is behind and says so
-                outcome.sink_errors.append(f"directory sink {sink.path}: {exc.strerror or exc}")
+    if config.sinks:
+        write_sinks(
+            configured_sinks(config, data_dir),
+            publication(config, store, outcome, now()),
+            outcome,
+        )
     store.finish_run(
         outcome.run_id,
         status="partial" if outcome.exit_code else "ok",
@@ -350,15 +351,71 @@ def _superseded(read: ScopeRead, stored: Mapping[tuple[str, str], Snapshot]) -> 
 
 
 def _heads(config: Config, current: Mapping[tuple[str, str], Snapshot]) -> dict[str, Head]:
-    """The branch head each git source last read completely, by repository."""
+    """The head of each branch a source tracks, as it last read it completely, by repository."""
     heads: dict[str, Head] = {}
     for source in config.sources:
-        if not isinstance(source, GitSourceConfig):
+        tracked = source.tracked_branch()
+        if tracked is None:
             continue
         for (source_id, _), snapshot in current.items():
             if source_id == source.id and snapshot.version:
-                heads[repository_key(source.url)] = Head(source.branch, snapshot.version)
+                heads[tracked.key] = Head(tracked.branch, snapshot.version)
     return heads
+
+
+# --- sinks -------------------------------------------------------------------------
+
+
+def publication(
+    config: Config,
+    store: Store,
+    outcome: SyncOutcome,
+    read_at: datetime,
+    *,
+    accept_removals: bool = False,
+) -> Publication:
+    """What the sinks may publish after ``outcome``'s commit."""
+    health = store.scopes()
+    readable = {(h.source, h.scope) for h in health if h.read_at is not None}
+    return Publication(
+        store.feed_rows,
+        emission=emission_policy(config.backstage),
+        read_at=read_at,
+        run_id=outcome.run_id,
+        versions=[
+            ScopeVersion(h.source, h.scope, h.version or "", h.read_at)
+            for h in health
+            if h.read_at is not None
+        ],
+        contributors=lambda ref: _contributors(store, ref),
+        incomplete=[
+            f"{f.source}/{f.scope}" for f in outcome.failures if (f.source, f.scope) not in readable
+        ],
+        accept_removals=accept_removals,
+    )
+
+
+def write_sinks(sinks: Sequence[Sink], publication: Publication, outcome: SyncOutcome) -> None:
+    """Write every sink; one that fails is reported in ``outcome``, the commit stands."""
+    for sink in sinks:
+        try:
+            outcome.sinks.append(sink.write(publication))
+        except SinkError as exc:
+            outcome.sink_errors.append(f"{sink.name}: {exc}")
+        except OSError as exc:
+            outcome.sink_errors.append(f"{sink.name}: {exc.strerror or exc}")
+    outcome.held_back = publication.held_back
+
+
+def _contributors(store: Store, ref: EntityRef) -> tuple[str, ...]:
+    """The ``source/scope`` of everything an entity's stored state came from."""
+    stored = store.entity(ref)
+    if stored is None:
+        return ()
+    entity = stored.assembled
+    provenances = [origin.winner.provenance for origin in entity.origins.values()]
+    provenances += [place.provenance for place in entity.places]
+    return tuple(sorted({f"{p.source}/{p.scope}" for p in provenances}))
 
 
 def _observe(source: Source, context: ReadContext, now: Clock) -> list[ScopeRead]:

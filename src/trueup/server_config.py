@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from trueup.config_model import parse_duration
+
 Role = Literal["read", "admin"]
 WebhookKind = Literal["github", "gitlab", "argocd"]
 
@@ -54,8 +56,6 @@ class WebhookSecretConfig(_Model):
 
 
 def _duration(value: object) -> object:
-    from trueup.config import parse_duration  # config imports this module
-
     return parse_duration(value)
 
 

@@ -7,7 +7,7 @@ Strings that are safe as plain scalars under both YAML 1.1 (PyYAML) and YAML
 1.2 (Backstage's parser) are written plain, multi-line text as a literal block,
 everything else as a JSON string (a JSON string is a valid YAML double-quoted
 scalar). The output parses back to exactly the input under both; a test checks
-that on generated data. Called by :mod:`trueup.sinks.feed` and
+that on generated data. Called by :mod:`trueup.feed` and
 :mod:`trueup.world`.
 """
 

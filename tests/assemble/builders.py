@@ -7,6 +7,9 @@ from typing import Any
 
 from trueup.assemble.assembler import AssemblyPolicy
 from trueup.assemble.precedence import Precedence
+from trueup.checks.completeness import CompletenessCheck, CompletenessConfig
+from trueup.checks.drift import DriftCheck, StaleCheck
+from trueup.checks.relations import RelationsCheck
 from trueup.model.fields import flatten
 from trueup.model.observation import Nature, Observation, Provenance, Snapshot
 from trueup.model.ref import EntityRef
@@ -123,5 +126,16 @@ def policy(
         max_age={"clusters": max_age, "catalog": None, "other": None},
         feed_url=FEED,
         public_url=public_url,
-        required_fields={"Component": ["metadata.description", "spec.lifecycle", "spec.system"]},
+        checks=(
+            RelationsCheck(),
+            CompletenessCheck(
+                CompletenessConfig(
+                    required_fields={
+                        "Component": ["metadata.description", "spec.lifecycle", "spec.system"]
+                    }
+                )
+            ),
+            DriftCheck(),
+            StaleCheck(),
+        ),
     )

@@ -21,7 +21,7 @@ from tests.assemble.builders import (
 from trueup.assemble.assembler import AssemblyPolicy, ScopeState, assemble
 from trueup.checks import CheckContext, Draft
 from trueup.checks.base import apply_severity, count_summary, quality_score
-from trueup.checks.completeness import CompletenessCheck
+from trueup.checks.completeness import CompletenessCheck, CompletenessConfig
 from trueup.checks.relations import RelationsCheck
 from trueup.checks.scorecard import NO_OWNER, scorecard
 from trueup.model.assembled import EntityScore
@@ -137,14 +137,15 @@ def test_completeness_follows_the_configured_rules() -> None:
     doc = component("payments")
     del doc["metadata"]["description"]
     doc["spec"]["system"] = ""
-    context = CheckContext(
-        refs=frozenset(),
-        required_fields={"component": ["metadata.description", "spec.system", "spec.type"]},
+    rules = CompletenessConfig(
+        required_fields={"component": ["metadata.description", "spec.system", "spec.type"]}
     )
-    found = list(CompletenessCheck().check(draft(doc), context))
+    context = CheckContext(refs=frozenset())
+    found = list(CompletenessCheck(rules).check(draft(doc), context))
     assert sorted(f.evidence["field"] for f in found) == ["metadata.description", "spec.system"]
     assert all(f.code == "missing-field" for f in found)
-    assert list(CompletenessCheck().check(draft(doc), CheckContext(refs=frozenset()))) == []
+    none = CompletenessConfig(required_fields={})
+    assert list(CompletenessCheck(none).check(draft(doc), context)) == []
 
 
 def test_discovered_entities_get_undeclared_not_completeness_findings() -> None:

@@ -30,9 +30,9 @@ import pytest
 
 from trueup.backstage_config import emission_policy
 from trueup.config import Config, parse_config
+from trueup.feed import render_yaml
 from trueup.model.ref import parse_ref
 from trueup.pipeline import SyncOutcome, sync
-from trueup.sinks.feed import render_yaml
 from trueup.sinks.publish import publishable
 from trueup.store import Store
 from trueup.world.generated_catalog import generated_name, write_generated_catalog

@@ -9,9 +9,9 @@ import yaml
 
 from tests.assemble.builders import NOW, component, group, intent, policy, snapshot, system
 from trueup.assemble.assembler import assemble
+from trueup.feed import FeedRow, feed_row
 from trueup.model.assembled import AssembledEntity
 from trueup.sinks.directory import write_directory
-from trueup.sinks.feed import FeedRow, feed_row
 
 
 def assembled(*names: str) -> list[AssembledEntity]:

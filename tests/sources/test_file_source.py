@@ -6,11 +6,11 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from trueup.config import FileSourceConfig
 from trueup.model.finding import Finding, Severity
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.file import FileSource
+from trueup.sources.file.config import FileSourceConfig
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=10)
@@ -309,10 +309,10 @@ def test_a_broken_location_file_still_leads_to_its_previous_targets(tmp_path: Pa
 def test_an_unchanged_file_is_not_parsed_again_and_keeps_its_observations(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from trueup.config import FileSourceConfig
     from trueup.model.observation import Snapshot
     from trueup.sources.base import ReadContext
     from trueup.sources.file import FileSource
+    from trueup.sources.file.config import FileSourceConfig
 
     folder = tmp_path / "catalog"
     folder.mkdir()
@@ -355,10 +355,10 @@ def test_a_document_that_no_longer_names_its_entity_keeps_the_last_good_one(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from trueup.config import FileSourceConfig
     from trueup.model.observation import Snapshot
     from trueup.sources.base import ReadContext
     from trueup.sources.file import FileSource
+    from trueup.sources.file.config import FileSourceConfig
 
     folder = tmp_path / "catalog"
     folder.mkdir()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from trueup.config import Config, KubernetesSourceConfig
+from trueup.config import Config
 from trueup.errors import ConfigError
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.model.ref import EntityRef
@@ -18,6 +18,7 @@ from trueup.pipeline import sync
 from trueup.sources.base import ReadContext
 from trueup.sources.kubernetes import KubernetesSnapshotSource
 from trueup.sources.kubernetes.collectors import collect
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.store import Store
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

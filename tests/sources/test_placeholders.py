@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests.sources.git.conftest import WorkRepo, make_source, read
-from trueup.config import FileSourceConfig
 from trueup.model.emission import EmissionPolicy
 from trueup.model.observation import Observation, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.file import FileSource
+from trueup.sources.file.config import FileSourceConfig
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

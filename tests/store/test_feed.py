@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import yaml
 
-from trueup.sinks.feed import feed_row
+from trueup.feed import feed_row
 from trueup.store import Store
 
 from .builders import assembled, at, result

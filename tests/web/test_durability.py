@@ -100,7 +100,7 @@ def test_a_crash_after_the_durable_record_still_runs_the_job(
         with pytest.raises(httpx.TransportError):
             _push(world, crashing.url, "recorded")
         crashing.process.wait(timeout=10)
-    assert [d["delivery_id"] for d in store.operations().deliveries()] == ["github:recorded"]
+    assert [d.delivery_id for d in store.operations().deliveries()] == ["github:recorded"]
     with _serve(world, tmp_path) as restarted:
         _wait_for_shipping(store)
         assert _push(world, restarted.url, "recorded").json()["status"] == "replay"

@@ -154,7 +154,7 @@ def test_a_replay_is_a_no_op_with_one_job(world: World, store: Store, base: str)
     second = github(base, push(world), delivery="same")
     assert first.status_code == 202
     assert second.status_code == 200 and second.json()["status"] == "replay"
-    delivered = [d for d in store.operations().deliveries() if d["delivery_id"] == "github:same"]
+    delivered = [d for d in store.operations().deliveries() if d.delivery_id == "github:same"]
     assert len(delivered) == 1
 
 

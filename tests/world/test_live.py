@@ -24,9 +24,10 @@ import yaml
 
 from trueup import pipeline
 from trueup.cli import main
-from trueup.config import Config, KubernetesSourceConfig, load_config
+from trueup.config import Config, load_config
 from trueup.model.assembled import AssembledEntity
 from trueup.model.ref import EntityRef
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.store import Store
 from trueup.world import DemoWorld, write_demo_world
 from trueup.world.live import (
@@ -162,7 +163,7 @@ def test_each_server_holds_its_export_and_serves_its_kinds(world: DemoWorld) -> 
         token = yaml.safe_load(clusters.kubeconfig.read_text())["users"][0]["user"]["token"]
         for cluster, server in zip(clusters.clusters, clusters.servers, strict=True):
             assert cluster.objects == len(export_items(cluster.export))
-            stored = sum(len(t.keys) for t in server.store.tables.values())
+            stored = sum(len(t.keys) for t in server.state.tables.values())
             assert stored == cluster.objects  # exactly the export: no invented objects
             code, body = get(cluster.url, "/apis/argoproj.io/v1alpha1", token)
             assert code == 200 and b'"applications"' in body

@@ -77,7 +77,6 @@ class AssemblyPolicy:
     max_age: Mapping[str, timedelta | None]
     feed_url: str
     public_url: str | None = None
-    required_fields: Mapping[str, Sequence[str]] = field(default_factory=dict)
     severity: Mapping[str, Severity] = field(default_factory=dict)
     checks: Sequence[Check] = BUILTIN_CHECKS
     emission: EmissionPolicy = DEFAULT_POLICY  # what the Backstage reading the feed accepts
@@ -165,7 +164,6 @@ def assemble(
     refs = frozenset(intent) | frozenset(actual)
     context = CheckContext(
         refs=refs,
-        required_fields=policy.required_fields,
         actual_sources=has_actual_source,
         heads=scopes.heads,
     )

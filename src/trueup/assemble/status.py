@@ -13,10 +13,19 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
-from trueup.model.assembled import PlaceStatus
+from trueup.model.assembled import UNKNOWN, PlaceStatus
 from trueup.model.observation import Observation
 
-UNKNOWN = "Unknown"
+__all__ = [
+    "AGGREGATED",
+    "ORDERS",
+    "REPLICAS",
+    "UNKNOWN",
+    "is_stale",
+    "normalize",
+    "place_statuses",
+    "worst",
+]
 
 # Worst last. Argo CD health order from SPEC 5.2.
 ORDERS: Mapping[str, tuple[str, ...]] = {

@@ -1,11 +1,18 @@
-"""The check protocol and what a check sees."""
+"""The one shape every check has: the Check protocol, what a check sees, its plugin.
+
+A check is built by its plugin's factory from its own settings (``checks.<name>:``
+in the configuration, a :class:`~trueup.config_model.CheckConfig` model the
+plugin owns) and run by the assembler on every drafted entity. The registry
+(:mod:`trueup.plugins`) finds plugins through the ``trueup.checks`` entry points.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
+from trueup.config_model import CheckConfig
 from trueup.model.assembled import PlaceStatus
 from trueup.model.finding import Finding, Severity
 from trueup.model.ref import EntityRef
@@ -28,13 +35,26 @@ class CheckContext:
     """The catalog around the entity being checked."""
 
     refs: frozenset[EntityRef]
-    required_fields: Mapping[str, Sequence[str]] = field(default_factory=dict)
     actual_sources: bool = False  # at least one actual source is configured
     heads: Mapping[str, Head] = field(default_factory=dict)  # repository key -> branch head
 
 
 class Check(Protocol):
+    """A quality check. ``check`` is its one working method; bad data is findings, never raises."""
+
     def check(self, draft: Draft, context: CheckContext) -> Iterable[Finding]: ...
+
+
+SettingsT = TypeVar("SettingsT", bound=CheckConfig)
+
+
+@dataclass(frozen=True)
+class CheckPlugin(Generic[SettingsT]):
+    """What an entry point in the ``trueup.checks`` group names: settings model and factory."""
+
+    config: type[SettingsT]
+    create: Callable[[SettingsT], Check]
+    summary: str = ""
 
 
 def apply_severity(findings: Iterable[Finding], overrides: Mapping[str, Severity]) -> list[Finding]:

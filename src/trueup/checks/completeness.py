@@ -1,12 +1,28 @@
-"""``missing-field``: configurable completeness rules (``checks.required_fields``)."""
+"""``missing-field``: configurable completeness rules (``checks.completeness.required_fields``).
+
+The ``completeness`` check plugin; its settings are :class:`CompletenessConfig`.
+``checks.required_fields`` is read as the same setting (its older spelling).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from trueup.checks.base import CheckContext, Draft
+from trueup.checks.base import CheckContext, CheckPlugin, Draft
+from trueup.config_model import CheckConfig
 from trueup.model.finding import Code, Finding, finding
+
+
+class CompletenessConfig(CheckConfig):
+    """The fields each kind must have (field paths, by kind name)."""
+
+    required_fields: dict[str, list[str]] = {
+        "Component": ["metadata.description", "spec.lifecycle", "spec.system"],
+        "API": ["metadata.description", "spec.lifecycle", "spec.system"],
+        "Resource": ["metadata.description", "spec.system"],
+        "System": ["metadata.description"],
+    }
 
 
 def _lookup(entity: Any, path: str) -> Any:
@@ -19,11 +35,14 @@ def _lookup(entity: Any, path: str) -> Any:
 
 
 class CompletenessCheck:
+    def __init__(self, config: CompletenessConfig | None = None) -> None:
+        self.config = config or CompletenessConfig()
+
     def check(self, draft: Draft, context: CheckContext) -> Iterator[Finding]:
         if not draft.declared:
             return  # a discovered entity declares nothing; `undeclared` says so
         kind = str(draft.entity.get("kind", ""))
-        for kind_name, paths in context.required_fields.items():
+        for kind_name, paths in self.config.required_fields.items():
             if kind_name.lower() != kind.lower():
                 continue
             for path in paths:
@@ -31,3 +50,10 @@ class CompletenessCheck:
                     yield finding(
                         Code.MISSING_FIELD, str(draft.ref), f"{path} is missing", field=path
                     )
+
+
+PLUGIN = CheckPlugin(
+    config=CompletenessConfig,
+    create=CompletenessCheck,
+    summary="missing-field: the fields each kind must have",
+)

@@ -13,9 +13,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from trueup.assemble.status import UNKNOWN
-from trueup.checks.base import CheckContext, Draft
-from trueup.model.assembled import PlaceStatus
+from trueup.checks.base import CheckContext, CheckPlugin, Draft
+from trueup.config_model import CheckConfig
+from trueup.model.assembled import UNKNOWN, PlaceStatus
 from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.repository import Head, repository_key
 
@@ -151,3 +151,15 @@ class StaleCheck:
                 source=source,
                 observed_at=observed_at.isoformat(),
             )
+
+
+DRIFT_PLUGIN = CheckPlugin(
+    config=CheckConfig,
+    create=lambda config: DriftCheck(),
+    summary="drift, undeclared: intent against what is really running",
+)
+STALE_PLUGIN = CheckPlugin(
+    config=CheckConfig,
+    create=lambda config: StaleCheck(),
+    summary="stale: status older than its source's max_age",
+)

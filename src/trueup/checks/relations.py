@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from trueup.checks.base import CheckContext, Draft
+from trueup.checks.base import CheckContext, CheckPlugin, Draft
+from trueup.config_model import CheckConfig
 from trueup.errors import RefError
 from trueup.model.finding import Code, Finding, finding
 from trueup.model.ref import EntityRef, parse_ref
@@ -77,3 +78,10 @@ class RelationsCheck:
                 value=raw,
                 target=str(target) if target else None,
             )
+
+
+PLUGIN = CheckPlugin(
+    config=CheckConfig,
+    create=lambda config: RelationsCheck(),
+    summary="dangling-ref, missing-owner: relations that resolve to nothing",
+)

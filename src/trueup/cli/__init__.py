@@ -14,13 +14,15 @@ import typer
 from rich.markup import escape
 
 from trueup.cli import catalog as catalog
+from trueup.cli import hydrate as hydrate
+from trueup.cli import plugins as plugins
 from trueup.cli import project as project
 from trueup.cli import run as run
 from trueup.cli import serve as serve
 from trueup.cli.app import app, console_err
 from trueup.errors import TrueupError
 
-for module in (project, run, catalog, serve):
+for module in (project, run, hydrate, catalog, plugins, serve):
     module.register(app)
 
 

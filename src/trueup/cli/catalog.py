@@ -24,9 +24,9 @@ from trueup.backstage_config import emission_policy
 from trueup.checks.scorecard import scorecard
 from trueup.cli import rejected
 from trueup.cli.app import ConfigOption, age, console, open_store, read_config
+from trueup.feed import render_json, render_yaml
 from trueup.model.finding import Finding, Severity
 from trueup.pipeline import refresh_freshness
-from trueup.sinks.feed import render_json, render_yaml
 from trueup.sinks.publish import publishable
 from trueup.views.entity import explain_view
 from trueup.views.history import history_view, revision_entries

@@ -24,12 +24,12 @@ from trueup.cli.app import ConfigOption, config_path, console, open_store, read_
 from trueup.cli.catalog import print_findings
 from trueup.cli.demo_serve import serve_demo
 from trueup.cli.run import print_summary, run_sync
-from trueup.config import DEFAULT_CONFIG, Config, DirectorySinkConfig
+from trueup.config import DEFAULT_CONFIG, Config
 from trueup.errors import ConfigError
 from trueup.model.assembled import AssembledEntity
 from trueup.model.ref import EntityRef
+from trueup.pipeline import SyncOutcome, configured_sinks, selected_sources
 from trueup.redaction import redacted
-from trueup.sources.registry import build_source
 
 if TYPE_CHECKING:
     from trueup.world import DemoWorld
@@ -106,8 +106,8 @@ def register(app: typer.Typer) -> None:
         """Validate the configuration and that every source can be built."""
         loaded = read_config(config)
         emission_policy(loaded.backstage)  # custom kinds' schemas are read and checked
-        for source in loaded.sources:
-            build_source(source, loaded.sources)
+        selected_sources(loaded, ())  # every source and sink can be built by its plugin
+        configured_sinks(loaded)
         console.print(
             f"{config_path(config)}: ok ({len(loaded.sources)} sources, {len(loaded.sinks)} sinks)"
         )
@@ -211,7 +211,7 @@ def _demo_sync(world: DemoWorld, config: Path) -> None:
     console.print("\n[bold]what trueup found[/bold]")
     print_findings(findings)
     _print_status(drifted)
-    _print_results(world, loaded, config)
+    _print_results(world, loaded, config, outcome)
 
 
 def _print_status(drifted: list[AssembledEntity]) -> None:
@@ -224,14 +224,13 @@ def _print_status(drifted: list[AssembledEntity]) -> None:
     console.print(status)
 
 
-def _print_results(world: DemoWorld, loaded: Config, config: Path) -> None:
+def _print_results(world: DemoWorld, loaded: Config, config: Path, outcome: SyncOutcome) -> None:
     exe = shutil.which("trueup") or str(Path(sys.executable).with_name("trueup"))
-    sink = next((Path(s.path) for s in loaded.sinks if isinstance(s, DirectorySinkConfig)), None)
     console.print("\n[bold]results[/bold]")
     console.print(f"  database   {escape(loaded.database)}", soft_wrap=True)
-    if sink is not None:
+    for report in outcome.sinks:
         console.print(
-            f"  entities   {escape(str(sink))}/<namespace>/<kind>/<name>.yaml", soft_wrap=True
+            f"  sink       {escape(report.sink)} ({report.written} written)", soft_wrap=True
         )
     for command in (
         f"check -c {config} --by-owner",

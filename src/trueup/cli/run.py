@@ -81,6 +81,15 @@ def print_summary(outcome: SyncOutcome) -> None:
         console.print(f"[yellow]partial[/yellow] {escape(partial.message)}", markup=True)
     for held in outcome.held_back:
         console.print(f"[yellow]held back[/yellow] {escape(held.subject)}: {escape(held.message)}")
+    for report in outcome.sinks:
+        line = f"{report.sink}: {report.written} written, {report.removed} removed"
+        if report.held:
+            line += (
+                f", {report.held} removals held (release: trueup hydrate --push --accept-removals)"
+            )
+        if report.note:
+            line += f"; {report.note}"
+        console.print(f"[green]sink[/green] {escape(line)}", markup=True)
     for error in outcome.sink_errors:
         console.print(f"[red]sink[/red] {escape(error)} — the store is up to date", markup=True)
     for failure in outcome.failures:

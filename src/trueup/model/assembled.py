@@ -19,6 +19,8 @@ from trueup.model.observation import Nature, Provenance
 from trueup.model.ref import EntityRef, parse_ref
 
 VOLATILE_ANNOTATION = "trueup.io/observed-at"
+# A status value that is missing, unrecognised or older than its source's max_age.
+UNKNOWN = "Unknown"
 
 
 @dataclass(frozen=True, slots=True)

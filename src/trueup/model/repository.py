@@ -48,3 +48,16 @@ def _path_key(path: str) -> str:
 def _trim(text: str) -> str:
     text = text.rstrip("/")
     return text.removesuffix(".git").rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedBranch:
+    """A repository branch that a source reads as intent (``url`` as configured)."""
+
+    url: str
+    branch: str
+
+    @property
+    def key(self) -> str:
+        """The repository's identity, as :func:`repository_key` gives it."""
+        return repository_key(self.url)

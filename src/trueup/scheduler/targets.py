@@ -1,8 +1,8 @@
 """What an event names, in trueup's terms: the (source, scope) a webhook should refresh.
 
-Called by the webhook receiver. A push names a repository and a branch: the git
-and github sources that read that repository at that branch are asked which of
-their scopes it is (the same question ``sources/refresh.py`` asks). An Argo CD
+Called by the webhook receiver. A push names a repository and a branch: the
+sources that read that repository at that branch are asked which of their scopes
+it is (:func:`trueup.refresh.repository_scope`). An Argo CD
 notification names an Application: the scopes whose stored snapshot holds it.
 """
 
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from pathlib import Path
 
-from trueup.config import Config, GithubSourceConfig, GitSourceConfig, KubernetesSourceConfig
+from trueup.config import Config
+from trueup.refresh import repository_scope
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.store import Store
 
 _OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -23,32 +24,24 @@ def repository_targets(
 ) -> list[tuple[str, str]]:
     """The (source, scope) pairs that read one of ``names`` (``owner/name`` or URLs) at ``branch``.
 
-    ``branch`` None (a tag push, a branch deletion) matches nothing;
-    ``default_branch`` is the repository's, for sources that follow it.
+    Each source that reads git repositories is asked which scope reads the
+    repository (:func:`trueup.refresh.repository_scope`); a source that follows
+    a branch (``branch:``) matches only pushes to it, one without follows the
+    repository's default branch. ``branch`` None (a tag push) matches nothing.
     """
-    from trueup.sources.git import GitSource
-    from trueup.sources.github import GithubSource
-
     if branch is None:
         return []
     found: list[tuple[str, str]] = []
     names = [n for n in names if n]
     for source in config.sources:
-        if isinstance(source, GitSourceConfig):
-            if source.branch != branch:
-                continue
-            git = GitSource(source)
-            if any(git.serves(name) for name in names):
-                found.append((source.id, git.scope))
-        elif isinstance(source, GithubSourceConfig):
-            if branch != (source.branch or default_branch):
-                continue
-            root = Path(config.data_dir) / "sources" / source.id
-            for name in names:
-                scope = GithubSource(source).scope_for(name, root)
-                if scope is not None:
-                    found.append((source.id, scope))
-                    break
+        followed = getattr(source, "branch", None) or default_branch
+        if followed != branch:
+            continue
+        for name in names:
+            scope = repository_scope(config, source.id, name)
+            if scope is not None:
+                found.append((source.id, scope))
+                break
     return found
 
 

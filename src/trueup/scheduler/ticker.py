@@ -16,10 +16,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from trueup.config import Config, KubernetesSourceConfig
+from trueup.config import Config
 from trueup.pipeline import refresh_freshness
 from trueup.scheduler.jobs import JobQueue, SyncJob
 from trueup.scheduler.targets import is_watched
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.kubeconfig import ContextProblem
 from trueup.store import Store
 from trueup.store.operations import Schedule

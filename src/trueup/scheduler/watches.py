@@ -15,10 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from trueup.config import KubernetesSourceConfig
 from trueup.model.observation import ScopeRead
 from trueup.scheduler.jobs import SyncJob
 from trueup.scheduler.runner import JobRunner
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.live import TransportFactory
 from trueup.sources.kubernetes.watch_source import KubernetesWatchSource
 

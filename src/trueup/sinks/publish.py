@@ -20,9 +20,9 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from trueup.feed import FeedRow
 from trueup.model.emission import LOCATION, UNSUPPORTED_KIND, EmissionPolicy
 from trueup.model.finding import Code, Finding, finding
-from trueup.sinks.feed import FeedRow
 
 
 def publishable(

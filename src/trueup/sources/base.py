@@ -7,16 +7,22 @@ A source reads its scopes and yields, per scope, either a complete
 read that did not complete is a failure, and the engine keeps the previous
 snapshot. ``ReadContext.previous`` gives the last stored snapshot of each scope,
 so that a source can keep the last good observations of one broken file.
+
+A source type is a plugin: a :class:`SourcePlugin` (its configuration model,
+owned by the plugin, and a factory) named by an entry point in the
+``trueup.sources`` group. The registry (:mod:`trueup.plugins`) finds them; the
+built-ins are registered in trueup's own ``pyproject.toml`` the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
+from trueup.config_model import SourceConfig
 from trueup.model.emission import DEFAULT_POLICY, EmissionPolicy
 from trueup.model.observation import Nature, ScopeRead, Snapshot
 
@@ -62,3 +68,37 @@ class ReportsStatus(Protocol):
     """
 
     def status_note(self) -> str | None: ...
+
+
+@runtime_checkable
+class ReadsRepositories(Protocol):
+    """A source that reads git repositories and can name the scope reading one (optional).
+
+    The webhook receiver's targeted refresh asks it which scope to re-read after
+    a push to ``repository`` (``owner/name``, a clone URL or the scope itself);
+    ``data_dir`` is the source's own data folder.
+    """
+
+    def scope_for(self, repository: str, data_dir: Path) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class SourceSetup:
+    """What a source's factory is given besides the source's own configuration."""
+
+    others: Sequence[SourceConfig] = ()  # the other configured sources
+
+
+ConfigT = TypeVar("ConfigT", bound=SourceConfig)
+
+
+@dataclass(frozen=True)
+class SourcePlugin(Generic[ConfigT]):
+    """What an entry point in the ``trueup.sources`` group names: config model and factory.
+
+    ``config`` declares ``type: Literal["<name>"]`` with the entry point's name.
+    """
+
+    config: type[ConfigT]
+    create: Callable[[ConfigT, SourceSetup], Source]
+    summary: str = ""

@@ -27,10 +27,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from trueup.errors import StoreError
+from trueup.feed import feed_row
 from trueup.model.assembled import AssembledEntity, AssemblyResult
 from trueup.model.cause import revision_cause
 from trueup.model.finding import Finding
-from trueup.sinks.feed import feed_row
 from trueup.store.engine import JSONText, json_text
 from trueup.store.records import Change, CommitSummary
 from trueup.store.schema import entities, findings, revisions

@@ -35,6 +35,17 @@ class LocalJob:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    """A webhook delivery as recorded (``delivery_id`` is ``provider:id``)."""
+
+    delivery_id: str
+    received_at: datetime
+    provider: str
+    event: str
+    status: str  # queued, ignored
+
+
+@dataclass(frozen=True, slots=True)
 class Schedule:
     """When a source is next due, and how many of its last runs failed in a row."""
 
@@ -93,11 +104,14 @@ class Operations:
             return False
         return True
 
-    def deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
+    def deliveries(self, limit: int = 100) -> list[Delivery]:
         """The latest deliveries, newest first."""
         query = sa.select(webhook_deliveries).order_by(webhook_deliveries.c.id.desc()).limit(limit)
         with translated("reading deliveries", self._url), self._engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+            return [
+                Delivery(row.delivery_id, row.received_at, row.source, row.event, row.status)
+                for row in conn.execute(query)
+            ]
 
     # -- the single-process job table -----------------------------------------
 
@@ -162,11 +176,6 @@ class Operations:
         query = sa.select(jobs.c.state, sa.func.count()).group_by(jobs.c.state)
         with translated("reading jobs", self._url), self._engine.connect() as conn:
             return {state: int(count) for state, count in conn.execute(query)}
-
-    def job(self, job_id: int) -> dict[str, Any] | None:
-        with translated("reading a job", self._url), self._engine.connect() as conn:
-            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).one_or_none()
-        return None if row is None else dict(row._mapping)
 
     # -- schedules --------------------------------------------------------------
 

@@ -30,11 +30,11 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import URL, Connection, Engine
 
 from trueup.errors import ConcurrentCommitError, StoreError
+from trueup.feed import FeedRow
 from trueup.model.assembled import AssembledEntity, AssemblyResult, EntityScore
 from trueup.model.finding import Finding, Severity
 from trueup.model.observation import ScopeFailure, Snapshot
 from trueup.model.ref import EntityRef
-from trueup.sinks.feed import FeedRow
 from trueup.store import snapshots as snapshot_rows
 from trueup.store.engine import (
     WRITE,

@@ -19,8 +19,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from trueup.feed import render_json, render_yaml
 from trueup.model.finding import Finding
-from trueup.sinks.feed import render_json, render_yaml
 from trueup.sinks.publish import publishable
 from trueup.web.auth import Principal, require
 from trueup.web.state import ServerState, server_state

@@ -1,7 +1,7 @@
 """The demo's clusters as live Kubernetes API servers, for ``trueup demo --live`` and tests.
 
 :func:`start_demo_clusters` starts one loopback API server
-(:mod:`trueup.world.kube_api`, 127.0.0.1 only, a free port, a bearer token,
+(:mod:`trueup.testing.kube_api`, 127.0.0.1 only, a free port, a bearer token,
 TLS on request) per cluster export of a :class:`~trueup.world.demo.DemoWorld`,
 loaded with exactly that export's objects (the kinds they need are served, as
 the cluster's CRDs and Crossplane would; Argo CD and Crossplane count as
@@ -25,16 +25,16 @@ from typing import Any
 
 import yaml
 
-from trueup.world.demo import DemoWorld
-from trueup.world.kube_api import (
-    ContextEntry,
+from trueup.testing.kube_api import (
     FakeApiServer,
+    FakeContext,
     argocd_application_kind,
     load_export,
     self_signed,
-    write_kubeconfig,
+    write_fake_kubeconfig,
     xrd_kind,
 )
+from trueup.world.demo import DemoWorld
 
 # Every demo cluster runs the same platform: Argo CD and Crossplane are installed on
 # each, so discovery finds their APIs even where an export holds none of their objects.
@@ -122,12 +122,12 @@ def start_demo_clusters(world: DemoWorld, *, tls: bool = False) -> LiveClusters:
             server = FakeApiServer(name=export.stem, token=token, tls=certificate)
             servers.append(server)
             for kind in PLATFORM:
-                server.store.register(kind)
+                server.state.register(kind)
             count = load_export(server, items)
             clusters.append(LiveCluster(export.stem, server.url, export, count))
         ca_file = certificate[0] if certificate else None
-        contexts = [ContextEntry(c.name, c.url, token=token, ca_file=ca_file) for c in clusters]
-        kubeconfig = write_kubeconfig(world.root / KUBECONFIG, contexts)
+        contexts = [FakeContext(c.name, c.url, token=token, ca_file=ca_file) for c in clusters]
+        kubeconfig = write_fake_kubeconfig(world.root / KUBECONFIG, contexts)
     except BaseException:
         for server in servers:
             server.close()

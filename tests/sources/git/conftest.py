@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from trueup.config import GitSourceConfig
 from trueup.model.observation import ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.git import GitSource
+from trueup.sources.git.config import GitSourceConfig
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 _ENV = {

@@ -8,8 +8,8 @@ import pytest
 
 from tests.sources.git.conftest import WorkRepo, component, make_source, read
 from trueup.errors import RepositoryError
+from trueup.git.repository import GitRepository
 from trueup.model.observation import FailureKind, ScopeFailure
-from trueup.sources.git.repository import GitRepository
 
 
 def test_a_missing_object_in_the_remote_is_corrupt_not_unreachable(tmp_path: Path) -> None:

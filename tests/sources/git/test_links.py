@@ -7,9 +7,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from trueup.backstage_config import WebLinksConfig
-from trueup.config import GithubSourceConfig, GitSourceConfig
-from trueup.sources.git.catalog import path_in_repository
-from trueup.sources.git.source import reader_of, repository_name, web_links
+from trueup.git.remote import repository_name
+from trueup.sources.git.config import GitSourceConfig
+from trueup.sources.git.source import reader_of, web_links
+from trueup.sources.github.config import GithubSourceConfig
+from trueup.sources.repository_catalog.catalog import path_in_repository
 
 
 def test_repository_names_for_every_url_form() -> None:

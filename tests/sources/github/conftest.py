@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from trueup.assemble.guard import guard_removals
-from trueup.config import GithubSourceConfig
 from trueup.model.finding import Finding
 from trueup.model.observation import ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.github import GithubSource
+from trueup.sources.github.config import GithubSourceConfig
 
 from .fake_api import FakeClock, FakeGitHub, serve
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from trueup.world.kube_api import (
-    ContextEntry,
+from trueup.testing.kube_api import (
     FakeApiServer,
+    FakeContext,
     self_signed,
-    write_kubeconfig,
+    write_fake_kubeconfig,
 )
 
 TOKEN = "s3cr3t-token"
@@ -57,13 +57,13 @@ def cluster_set(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clusters]:
     ]
     alpha, beta, gamma = servers
     contexts = [
-        ContextEntry("alpha", alpha.url),
-        ContextEntry("beta", beta.url, token=TOKEN, ca_file=tls[0]),
-        ContextEntry("gamma", gamma.url, token=TOKEN, ca_file=tls[0], ca_inline=True),
-        ContextEntry("beta-again", beta.url, token=TOKEN, ca_file=tls[0], ca_inline=True),
-        ContextEntry("expired", beta.url, token="expired-token", ca_file=tls[0]),
-        ContextEntry("wrong-ca", beta.url, token=TOKEN, ca_file=wrong_cert),
-        ContextEntry(
+        FakeContext("alpha", alpha.url),
+        FakeContext("beta", beta.url, token=TOKEN, ca_file=tls[0]),
+        FakeContext("gamma", gamma.url, token=TOKEN, ca_file=tls[0], ca_inline=True),
+        FakeContext("beta-again", beta.url, token=TOKEN, ca_file=tls[0], ca_inline=True),
+        FakeContext("expired", beta.url, token="expired-token", ca_file=tls[0]),
+        FakeContext("wrong-ca", beta.url, token=TOKEN, ca_file=wrong_cert),
+        FakeContext(
             "exec-fails",
             beta.url,
             ca_file=tls[0],
@@ -75,9 +75,9 @@ def cluster_set(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clusters]:
                 }
             },
         ),
-        ContextEntry("down", f"http://127.0.0.1:{_closed_port()}"),
+        FakeContext("down", f"http://127.0.0.1:{_closed_port()}"),
     ]
-    kubeconfig = write_kubeconfig(folder / "kubeconfig", contexts)
+    kubeconfig = write_fake_kubeconfig(folder / "kubeconfig", contexts)
     try:
         yield Clusters(alpha, beta, gamma, kubeconfig)
     finally:

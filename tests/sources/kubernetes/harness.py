@@ -12,11 +12,12 @@ import pytest
 
 from tests.sources.kubernetes.conftest import Clusters
 from trueup import pipeline
-from trueup.config import Config, KubernetesSourceConfig
+from trueup.config import Config
 from trueup.model.finding import Finding
 from trueup.model.observation import ScopeRead, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.sources.base import ReadContext, Source
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.live import KubernetesLiveSource
 from trueup.store import Store
 

@@ -37,7 +37,7 @@ from tests.sources.kubernetes.harness import (
     store_at,
 )
 from trueup.model.observation import FailureKind, ScopeFailure
-from trueup.world.kube_api import Fault
+from trueup.testing.kube_api import Fault
 
 DEPLOYMENTS = r"/apis/apps/v1/deployments$"
 

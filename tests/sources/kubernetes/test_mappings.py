@@ -25,10 +25,10 @@ from tests.sources.kubernetes.builders import (
 )
 from tests.sources.kubernetes.conftest import Clusters
 from tests.sources.kubernetes.harness import live_source, read_all, snapshot
-from trueup.config import MappingConfig
 from trueup.errors import ConfigError
 from trueup.sources.kubernetes.builtin_mappings import builtin_mappings
 from trueup.sources.kubernetes.collectors import collect
+from trueup.sources.kubernetes.config import MappingConfig
 from trueup.sources.kubernetes.mappings import compile_mapping, compile_mappings
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)

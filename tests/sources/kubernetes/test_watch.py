@@ -20,7 +20,7 @@ from tests.sources.kubernetes.harness import k8s_config
 from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.kubernetes.watch import WatchSettings
 from trueup.sources.kubernetes.watch_source import KubernetesWatchSource
-from trueup.world.kube_api import Fault
+from trueup.testing.kube_api import Fault
 
 DEPLOYMENTS = r"/apis/apps/v1/deployments$"
 WAIT = 15.0

@@ -25,10 +25,10 @@ from typing import Any
 
 import pytest
 
-from trueup.config import TerraformSourceConfig
 from trueup.model.observation import ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.terraform import TerraformSource
+from trueup.sources.terraform.config import TerraformSourceConfig
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PLANTED = "planted-Secret-4f9c2e71"

@@ -8,12 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from tests.store.builders import assembled
-from trueup.config import (
-    GithubSourceConfig,
-    GitSourceConfig,
-    KubernetesSourceConfig,
-    TerraformSourceConfig,
-)
+from trueup.sources.git.config import GitSourceConfig
+from trueup.sources.github.config import GithubSourceConfig
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
+from trueup.sources.terraform.config import TerraformSourceConfig
 from trueup.model.assembled import Candidate, FieldOrigin, PlaceStatus
 from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import Nature, Provenance

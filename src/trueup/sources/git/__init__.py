@@ -1,13 +1,10 @@
 """The ``git`` source (SPEC 4.1): descriptor files from a git repository branch.
 
-:class:`GitSource` is the source; :class:`GitRepository` the clone it reads
-through the real ``git`` CLI (the ``github`` source reuses it to fetch
-contents), and :mod:`~trueup.sources.git.catalog` the per-commit catalog read
-both share.
+:class:`GitSource` is the source; it reads through the shared git plumbing
+(:mod:`trueup.git`) and the per-commit catalog read it shares with the
+``github`` source (:mod:`trueup.sources.repository_catalog`).
 """
 
-from trueup.errors import RepositoryError
-from trueup.sources.git.repository import GitRepository
 from trueup.sources.git.source import GitSource
 
-__all__ = ["GitRepository", "GitSource", "RepositoryError"]
+__all__ = ["GitSource"]

@@ -1,14 +1,14 @@
 """The ``git`` source: Backstage descriptor files in one repository branch (intent).
 
-Built from a :class:`~trueup.config.GitSourceConfig` (by the source registry)
+Built from a :class:`~trueup.sources.git.config.GitSourceConfig` (by its plugin)
 and driven by the pipeline through ``observe``. One scope per source, named
 ``<repository name>@<branch>`` (``catalog@main``).
 
 A read fetches the branch into a bare clone under the source's data folder
-(:mod:`~trueup.sources.git.repository`) and then costs what changed:
+(:mod:`~trueup.git.repository`) and then costs what changed:
 
 - head unchanged since the last complete read: the snapshot is rebuilt from the
-  remembered parse results (:mod:`~trueup.sources.git.cache`), nothing parsed;
+  remembered parse results (:mod:`~trueup.sources.repository_catalog.cache`), nothing parsed;
 - new head: ``git diff-tree`` against the last read commit says which files were
   added, modified, renamed or deleted; only changed blobs are read and parsed.
   When the old head is not an ancestor of the new one (a force-push) this is
@@ -26,25 +26,26 @@ import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from trueup.config import GithubSourceConfig, GitSourceConfig, SourceConfig
+from trueup.config_model import SourceConfig
 from trueup.errors import RepositoryError, SourceError
+from trueup.git.remote import identity, repository_name
+from trueup.git.repository import GitRepository
 from trueup.model.finding import JSONValue
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.descriptors import IncludeGlobs
-from trueup.sources.git.cache import ScopeState, load_state, save_state
-from trueup.sources.git.catalog import (
+from trueup.sources.git.config import GitSourceConfig
+from trueup.sources.repository_catalog.cache import ScopeState, load_state, save_state
+from trueup.sources.repository_catalog.catalog import (
     CatalogRead,
     CatalogRequest,
     UrlTargets,
     path_in_repository,
     read_catalog,
-    repository_of,
+    reader_of,
 )
-from trueup.sources.git.repository import GitRepository
-from trueup.sources.git.weblinks import web_base, web_links
+from trueup.sources.repository_catalog.weblinks import web_base, web_links
 
 
 class GitSource:
@@ -80,8 +81,12 @@ class GitSource:
         """Whether ``repository`` (a URL, ``owner/name`` or the scope) is the one read here."""
         if repository in (self.scope, self.config.url):
             return True
-        mine, theirs = _identity(self.config.url), _identity(repository)
+        mine, theirs = identity(self.config.url), identity(repository)
         return mine == theirs or (theirs.count("/") == 1 and mine.endswith("/" + theirs))
+
+    def scope_for(self, repository: str, data_dir: Path | None = None) -> str | None:
+        """This source's scope when ``repository`` is the one it reads (webhook refreshes)."""
+        return self.scope if self.serves(repository) else None
 
     def observe(self, context: ReadContext) -> Iterator[ScopeRead]:
         if context.scopes is not None and self.scope not in context.scopes:
@@ -213,49 +218,6 @@ class _GitBlobs:
 
     def read(self, blobs: Collection[str]) -> Iterator[tuple[str, bytes | int]]:
         return self.repo.iter_blobs(blobs, max_bytes=self.max_bytes)
-
-
-# --- names and links ---------------------------------------------------------
-
-
-def repository_name(url: str) -> str:
-    """``https://host/acme/catalog.git`` → ``catalog``; a local path → its folder name."""
-    path = url.rstrip("/")
-    if "://" in path:
-        path = urlsplit(path).path.rstrip("/")
-    elif re.match(r"^[^/]+@[^/:]+:", path):  # git@host:acme/catalog.git
-        path = path.split(":", 1)[1]
-    name = path.rsplit("/", 1)[-1].removesuffix(".git")
-    return re.sub(r"[^A-Za-z0-9._-]", "-", name) or "repository"
-
-
-def _identity(url: str) -> str:
-    """``host/owner/name`` of a remote (lowercase, no scheme, user or ``.git``)."""
-    scp = re.match(r"^[^/@]+@([^/:]+):(.+)$", url)
-    if scp:
-        return f"{scp.group(1)}/{scp.group(2).strip('/').removesuffix('.git')}".lower()
-    if "://" in url:
-        parts = urlsplit(url)
-        return f"{parts.hostname or ''}/{parts.path.strip('/').removesuffix('.git')}".lower()
-    return url.strip("/").removesuffix(".git").lower()
-
-
-def reader_of(url: str, sources: Sequence[SourceConfig]) -> str | None:
-    """``source <id>`` when one of ``sources`` reads the repository a web URL points into."""
-    target = repository_of(url)
-    if target is None:
-        return None
-    owner_name = target.split("/", 1)[1]
-    for other in sources:
-        if isinstance(other, GitSourceConfig):
-            web = web_base(other.url)
-            if web is not None and repository_of(web) == target:
-                return f"source {other.id}"
-        elif isinstance(other, GithubSourceConfig):
-            listed = {r.lower() for r in other.repositories}
-            if owner_name in listed or owner_name.split("/")[0] == (other.org or "").lower():
-                return f"source {other.id}"
-    return None
 
 
 def _slug(text: str) -> str:

@@ -34,12 +34,14 @@ from typing import Any, TypedDict
 from urllib.parse import quote
 
 from trueup.errors import GithubError
+from trueup.git.repository import GitRepository
 from trueup.model.emission import DEFAULT_POLICY, EmissionPolicy
 from trueup.model.finding import JSONValue
 from trueup.model.observation import FailureKind, Nature, Snapshot
 from trueup.sources.descriptors import IncludeGlobs
-from trueup.sources.git.cache import ScopeState, load_state, save_state
-from trueup.sources.git.catalog import (
+from trueup.sources.github.client import SHA_ACCEPT, GithubClient
+from trueup.sources.repository_catalog.cache import ScopeState, load_state, save_state
+from trueup.sources.repository_catalog.catalog import (
     BlobReader,
     CatalogRequest,
     Tree,
@@ -47,9 +49,7 @@ from trueup.sources.git.catalog import (
     path_in_repository,
     read_catalog,
 )
-from trueup.sources.git.repository import GitRepository
-from trueup.sources.git.weblinks import WebLinks
-from trueup.sources.github.client import SHA_ACCEPT, GithubClient
+from trueup.sources.repository_catalog.weblinks import WebLinks
 
 
 class RepoPayload(TypedDict, total=False):

@@ -1,6 +1,6 @@
 """The ``github`` source: catalog files across an organisation's repositories (intent).
 
-Built from a :class:`~trueup.config.GithubSourceConfig` (by the source registry)
+Built from a :class:`~trueup.sources.github.config.GithubSourceConfig` (by its plugin)
 and driven by the pipeline through ``observe``. One scope per repository, so
 that one failing repository never drops the others. A scope is named after the
 repository when it is first seen (``acme/payments``; for a repository listed in
@@ -42,19 +42,19 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from trueup.config import GithubSourceConfig
 from trueup.errors import GithubError, RepositoryError, SourceError
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.descriptors import IncludeGlobs
-from trueup.sources.git.catalog import repository_of
 from trueup.sources.github.client import GithubClient, RateLimit, RequestStats
+from trueup.sources.github.config import GithubSourceConfig
 from trueup.sources.github.reader import (
     RepoPayload,
     RepoReadSettings,
     RepoTarget,
     read_repository,
 )
+from trueup.sources.repository_catalog.catalog import repository_of
 
 _GLOB = set("*?[")
 

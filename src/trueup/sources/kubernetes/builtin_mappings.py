@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import yaml
 
-from trueup.config import MappingConfig
+from trueup.sources.kubernetes.config import MappingConfig
 
 BUILTIN_MAPPINGS_YAML = r"""
 - name: workloads (Deployment; StatefulSet is the same with its kind)

@@ -1,6 +1,6 @@
 """The ``kubernetes`` source on live clusters, for ``trueup sync``: one consistent read per scope.
 
-Built by the source registry from a :class:`~trueup.config.KubernetesSourceConfig`
+Built by its plugin from a :class:`~trueup.sources.kubernetes.config.KubernetesSourceConfig`
 with ``kubeconfig``/``contexts``. Each context is one scope, named after it
 (:mod:`~trueup.sources.kubernetes.kubeconfig`); the clusters are read in
 parallel and each yields either a complete Snapshot or a ScopeFailure:
@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from trueup.config import KubernetesSourceConfig
 from trueup.errors import (
     ConfigError,
     KubeApiError,
@@ -41,6 +40,7 @@ from trueup.errors import (
 )
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.kubeconfig import (
     ClusterIdentity,
     ContextProblem,

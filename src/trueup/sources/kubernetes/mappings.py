@@ -1,6 +1,7 @@
 """Declarative mappings (SPEC 4.4): any Kubernetes kind → entity observations, without code.
 
-A mapping (``mappings:`` of a ``kubernetes`` source, :class:`~trueup.config.MappingConfig`)
+A mapping (``mappings:`` of a ``kubernetes`` source,
+:class:`~trueup.sources.kubernetes.config.MappingConfig`)
 names an ``apiVersion`` and ``kind``, an optional label ``selector`` (sent to
 the server by the live reader, applied here in snapshot mode), and
 expressions in JMESPath (default) or jq, evaluated against the whole object:
@@ -36,11 +37,11 @@ from typing import Any, Protocol
 import jmespath
 import jmespath.exceptions
 
-from trueup.config import MappingConfig
 from trueup.errors import ConfigError, RefError
 from trueup.model.finding import JSONValue
 from trueup.model.observation import Nature, Observation
 from trueup.model.ref import parse_ref
+from trueup.sources.kubernetes.config import MappingConfig
 from trueup.sources.kubernetes.objects import as_map, as_text, labels_of, provenance_of
 
 

@@ -1,6 +1,6 @@
 """The ``kubernetes`` source in ``snapshot:`` mode: clusters read from ``kubectl`` exports.
 
-Built by the engine from a :class:`~trueup.config.KubernetesSourceConfig` whose
+Built by its plugin from a :class:`~trueup.sources.kubernetes.config.KubernetesSourceConfig` whose
 ``snapshot`` is a path or a glob (made absolute by the config loader). Each
 match is one scope (one cluster), named after it without its extension:
 
@@ -32,11 +32,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from trueup.config import KubernetesSourceConfig
 from trueup.errors import ConfigError
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.kubernetes.collectors import collect
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.mappings import compile_mappings
 
 

@@ -41,9 +41,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from trueup.config import KubernetesSourceConfig
 from trueup.errors import KubeApiError, KubeIdleError, KubeUnreachableError, ListFailedError
 from trueup.model.observation import FailureKind, Observation, ScopeFailure, ScopeRead, Snapshot
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.kubeconfig import ClusterIdentity
 from trueup.sources.kubernetes.objects import as_map, as_text
 from trueup.sources.kubernetes.pager import BACKOFF_INITIAL, BACKOFF_MAX, Listing, Pager

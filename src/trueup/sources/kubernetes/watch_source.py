@@ -25,10 +25,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 
-from trueup.config import KubernetesSourceConfig
 from trueup.errors import KubeAuthError
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.kubeconfig import ContextProblem
 from trueup.sources.kubernetes.live import KubernetesLiveSource, TransportFactory, scope_failure
 from trueup.sources.kubernetes.transport import ApiTransport

@@ -35,9 +35,9 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from trueup.config import TerraformSourceConfig
 from trueup.errors import ConfigError
 from trueup.model.observation import FailureKind
+from trueup.sources.terraform.config import TerraformSourceConfig
 
 if TYPE_CHECKING:
     import httpx

@@ -34,12 +34,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from trueup.config import TerraformSourceConfig
 from trueup.errors import ConfigError, RefError
 from trueup.model.finding import Code, Finding, JSONValue, finding
 from trueup.model.observation import Nature, Observation, Provenance
 from trueup.model.ref import EntityRef, parse_ref
 from trueup.model.validation import is_valid_name
+from trueup.sources.terraform.config import TerraformSourceConfig
 from trueup.sources.terraform.state import Instance, StateFile
 
 KUBERNETES_ID = "backstage.io/kubernetes-id"

@@ -1,7 +1,7 @@
 """The ``terraform`` source: Terraform state as actual state (SPEC 4.3).
 
 Built by the engine (``trueup.sources.registry``) from a
-:class:`~trueup.config.TerraformSourceConfig`. Each state its ``state:``
+:class:`~trueup.sources.terraform.config.TerraformSourceConfig`. Each state its ``state:``
 names is one scope (see :mod:`~trueup.sources.terraform.backends` for the
 scope names). A read of one scope is get → parse → succession → collect:
 
@@ -30,7 +30,6 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterator
 
-from trueup.config import TerraformSourceConfig
 from trueup.model.finding import Code, finding
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
@@ -41,6 +40,7 @@ from trueup.sources.terraform.backends import (
     open_backend,
     shown_location,
 )
+from trueup.sources.terraform.config import TerraformSourceConfig
 from trueup.sources.terraform.lineage import StateVersion, Verdict, succession
 from trueup.sources.terraform.mapping import StateRead, collect, rules_from_config
 from trueup.sources.terraform.state import StateError, parse_state

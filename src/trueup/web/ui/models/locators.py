@@ -6,7 +6,7 @@ A locator names one source version (``trueup.model.observation.Provenance``):
   commit* when the source knows a web address (a GitHub, GitLab or Bitbucket
   remote, a configured ``web:`` base or URL templates, a GitHub source's
   repositories), using the same URL shapes as the ``backstage.io/view-url``
-  annotation (:mod:`trueup.sources.git.weblinks`);
+  annotation (:mod:`trueup.sources.repository_catalog.weblinks`);
 - a file source: ``source@digest:path#document``;
 - Kubernetes: ``cluster/namespace/Kind/name@resourceVersion`` — named as the
   object it is (no link: a cluster has no web page of its own);
@@ -21,8 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import quote, urlsplit
 
-from trueup.config import GithubSourceConfig, GitSourceConfig, SourceConfig
-from trueup.sources.git.weblinks import WebLinks, web_links
+from trueup.config_model import SourceConfig
+from trueup.sources.git.config import GitSourceConfig
+from trueup.sources.github.config import GithubSourceConfig
+from trueup.sources.repository_catalog.weblinks import WebLinks, web_links
 
 _VIEW = "backstage.io/view-url"
 
@@ -119,7 +121,8 @@ def file_url(
         # Bitbucket Server names a commit with ``?at=<commit>``, not a ``refs/heads/`` branch.
         return f"{links.web}/browse/{quote(path, safe='/')}?at={quote(commit, safe='')}"
     _, extra = links.annotations(path)
-    return extra.get(_VIEW)
+    view = extra.get(_VIEW)
+    return view if isinstance(view, str) else None
 
 
 def github_web_root(api_url: str) -> str:

@@ -1,0 +1,143 @@
+"""The bases every configuration model builds on, and what the engine asks of a plugin's model.
+
+Sources, sinks and checks own their configuration models (SPEC section 11): a
+plugin's model subclasses :class:`SourceConfig`, :class:`SinkConfig` or
+:class:`CheckConfig` from here and lives in the plugin's own package.
+:mod:`trueup.config` assembles the file's model from the registered ones. Every
+model is frozen and refuses unknown keys (the loader names the key and its line).
+
+Whatever the engine needs to know about a configured source beyond its
+``observe`` is a method here with a neutral default, which a plugin's model
+overrides — never an ``isinstance`` test on a plugin's class elsewhere:
+
+- :meth:`SourceConfig.with_local_paths` / :meth:`SinkConfig.with_local_paths`:
+  make the paths it holds absolute against the configuration file's folder;
+- :meth:`SourceConfig.tracked_branch`: the one repository branch it reads as
+  intent (drift compares deployed revisions with that branch's head; the git
+  mirror sink refuses to write into that repository);
+- :meth:`SourceConfig.reads_repository`: whether a ``url`` Location target into
+  another repository is this source's to read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from trueup.errors import ConfigError
+from trueup.model.finding import Severity
+from trueup.model.repository import TrackedBranch
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+# A remote git address: ``scheme://…``, ``user@host:path`` or ``host:path``.
+_REMOTE_GIT = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/]+@|^[^/:]{2,}:")
+
+
+def parse_duration(value: object) -> timedelta:
+    """``30s``, ``10m``, ``1h``, ``2d`` or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 10m, 1h, 2d)")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+Duration = Annotated[timedelta, Field(json_schema_extra={"format": "duration"})]
+
+
+class ConfigModel(BaseModel):
+    """A frozen configuration model that refuses unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def expand_user(path: Path) -> Path:
+    """``~`` expanded; a ConfigError when there is no home directory to expand it with."""
+    try:
+        return path.expanduser()
+    except RuntimeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class LocalPaths:
+    """Makes a configuration's local paths absolute against the configuration file's folder."""
+
+    base: Path
+
+    def local(self, value: str) -> str:
+        """A file path made absolute (``~`` expanded); a URL (``scheme://``) as it is."""
+        if "://" in value:
+            return value
+        expanded = expand_user(Path(value))
+        if expanded.is_absolute():
+            return str(expanded)
+        return os.path.normpath(expand_user(self.base).resolve() / expanded)
+
+    def git(self, url: str) -> str:
+        """A local repository path made absolute; a remote address as it is."""
+        return url if _REMOTE_GIT.match(url) else self.local(url)
+
+
+class SourceConfig(ConfigModel):
+    """The keys every source has. A plugin's model adds its own and ``type: Literal[...]``."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
+    interval: Duration = timedelta(minutes=10)
+    max_age: Duration | None = None
+    type: str
+
+    @field_validator("interval", "max_age", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return None if value is None else parse_duration(value)
+
+    def with_local_paths(self, paths: LocalPaths) -> Self:
+        """This configuration with its local paths made absolute (none by default)."""
+        return self
+
+    def tracked_branch(self) -> TrackedBranch | None:
+        """The one repository branch this source reads as intent, if it reads one."""
+        return None
+
+    def reads_repository(self, key: str) -> bool:
+        """Whether this source reads the repository ``key`` (``host/owner/name``, lower case)."""
+        return False
+
+
+class SinkConfig(ConfigModel):
+    """The keys every sink has. A plugin's model adds its own and ``type: Literal[...]``."""
+
+    type: str
+
+    def with_local_paths(self, paths: LocalPaths) -> Self:
+        """This configuration with its local paths made absolute (none by default)."""
+        return self
+
+
+class CheckConfig(ConfigModel):
+    """A check's settings, under ``checks.<name>:``. A check with none uses this as it is."""
+
+
+class ChecksConfig(ConfigModel):
+    """``checks:``: severities by finding code, and one section per check that has settings.
+
+    :mod:`trueup.config` extends this with the sections of the registered checks.
+    """
+
+    severity: dict[str, Severity] = {}
+
+    def section(self, name: str, model: type[CheckConfig]) -> CheckConfig:
+        """The settings of the check ``name``: as configured, else ``model``'s defaults."""
+        configured = getattr(self, name, None)
+        return configured if isinstance(configured, CheckConfig) else model()

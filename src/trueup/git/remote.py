@@ -1,0 +1,91 @@
+"""Remote repository addresses: their names, their identity, and credentials kept out of sight.
+
+Used by :class:`~trueup.git.repository.GitRepository` and by the code that names
+repositories (the ``git`` source's scope, the mirror sink's messages).
+
+A URL may carry a credential (``https://x-access-token:TOKEN@github.com/…``, as
+CI jobs write them). :func:`remote_access` takes it out: git is given the bare
+URL, and the credential travels as an ``Authorization`` header in git's
+environment (``GIT_CONFIG_COUNT``/``KEY``/``VALUE``), so it never appears on a
+command line (``ps``), in a clone's ``.git/config``, or in git's messages; the
+secrets it returns are masked in every message trueup derives from git.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+_USERINFO_PASSWORD = re.compile(r"(://[^/@:]*):[^/@]*@")
+_SCP = re.compile(r"^[^/@]+@([^/:]+):(.+)$")  # git@host:owner/name.git
+
+
+def redact_url(url: str) -> str:
+    """The URL without a password or token (``https://user:****@host/…``)."""
+    return _USERINFO_PASSWORD.sub(r"\1:****@", url)
+
+
+def repository_name(url: str) -> str:
+    """``https://host/acme/catalog.git`` → ``catalog``; a local path → its folder name."""
+    path = url.rstrip("/")
+    if "://" in path:
+        path = urlsplit(path).path.rstrip("/")
+    elif re.match(r"^[^/]+@[^/:]+:", path):  # git@host:acme/catalog.git
+        path = path.split(":", 1)[1]
+    name = path.rsplit("/", 1)[-1].removesuffix(".git")
+    return re.sub(r"[^A-Za-z0-9._-]", "-", name) or "repository"
+
+
+def identity(url: str) -> str:
+    """``host/owner/name`` of a remote (lowercase, no scheme, user or ``.git``)."""
+    scp = _SCP.match(url)
+    if scp:
+        return f"{scp.group(1)}/{scp.group(2).strip('/').removesuffix('.git')}".lower()
+    if "://" in url:
+        parts = urlsplit(url)
+        return f"{parts.hostname or ''}/{parts.path.strip('/').removesuffix('.git')}".lower()
+    return url.strip("/").removesuffix(".git").lower()
+
+
+@dataclass(frozen=True)
+class RemoteAccess:
+    """How git reaches a remote: the URL it is given, extra environment, what to mask."""
+
+    url: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+
+
+def remote_access(url: str, env: Mapping[str, str] | None = None) -> RemoteAccess:
+    """Move an HTTP(S) URL's ``user:password@`` into an ``Authorization`` header.
+
+    Other URLs (local paths, ``ssh://``, ``git://``, ``git@host:``) and HTTP(S)
+    URLs without a password are returned as they are. ``env`` is the
+    environment the caller already gives git; a header is appended to the
+    ``GIT_CONFIG_*`` entries it holds.
+    """
+    given = dict(env or {})
+    parts = urlsplit(url) if "://" in url else None
+    if parts is None or parts.scheme not in ("http", "https") or parts.password is None:
+        return RemoteAccess(url, given)
+    user, password = unquote(parts.username or ""), unquote(parts.password)
+    netloc = parts.hostname or ""
+    if ":" in netloc:  # an IPv6 literal
+        netloc = f"[{netloc}]"
+    if parts.port is not None:
+        netloc = f"{netloc}:{parts.port}"
+    bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    index = int(given.get("GIT_CONFIG_COUNT", "0") or 0)
+    given.update(
+        {
+            "GIT_CONFIG_COUNT": str(index + 1),
+            f"GIT_CONFIG_KEY_{index}": "http.extraHeader",
+            f"GIT_CONFIG_VALUE_{index}": f"Authorization: Basic {token}",
+        }
+    )
+    secrets = tuple(s for s in (password, parts.password, token) if s)
+    return RemoteAccess(bare, given, secrets)

@@ -1,0 +1,18 @@
+"""The ``directory`` sink plugin, named by the ``trueup.sinks`` entry point ``directory``."""
+
+from __future__ import annotations
+
+from trueup.sinks.base import Sink, SinkPlugin, SinkSetup
+from trueup.sinks.directory.config import DirectorySinkConfig
+from trueup.sinks.directory.sink import DirectorySink
+
+
+def create(config: DirectorySinkConfig, setup: SinkSetup) -> Sink:
+    return DirectorySink(config)
+
+
+PLUGIN = SinkPlugin(
+    config=DirectorySinkConfig,
+    create=create,
+    summary="one YAML file per entity in a local folder",
+)

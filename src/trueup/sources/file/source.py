@@ -1,0 +1,441 @@
+"""The ``file`` source: a local folder of Backstage descriptor files (intent).
+
+Built by its plugin from a :class:`~trueup.sources.file.config.FileSourceConfig`; it reads
+one scope, named after the source id. It reads every file under ``path`` that
+the ``include`` globs match, plus every file that a ``Location`` entity among
+them targets (``spec.target``/``spec.targets``, relative to the file, as
+Backstage does), and turns each into observations with
+:mod:`trueup.sources.descriptors`.
+
+Failure isolation: a file that does not parse keeps the observations it had in
+the previous snapshot (the scope's other files are read as usual) and adds a
+finding. A root folder that is missing or unreadable, or a listing that could
+not be completed, is a :class:`ScopeFailure` and replaces nothing.
+
+Cost grows with change: each document's locator carries its file's content hash
+(``catalog@1a2b3c4d5e6f:teams/a.yaml#0``), so a file whose bytes did not change
+since the previous snapshot is not parsed again; its observations (with the
+time they were first seen) and findings are carried over as they were. What a
+file's parse depended on besides its bytes (the files its ``$text``/``$json``/
+``$yaml`` placeholders read, the emission policy) is remembered in
+``files.json`` in the source's data folder: a change to a referenced file alone
+parses the descriptor again. Placeholders read only inside the folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trueup.model.finding import Code, Finding, Severity, finding
+from trueup.model.observation import (
+    FailureKind,
+    Nature,
+    Observation,
+    ScopeFailure,
+    ScopeRead,
+    Snapshot,
+)
+from trueup.sources.base import ReadContext
+from trueup.sources.containment import resolve_inside
+from trueup.sources.descriptors import (
+    IncludeGlobs,
+    LocationTarget,
+    ParsedDescriptor,
+    file_subject,
+    kept_for_invalid,
+    location_problem,
+    location_targets,
+    observation_targets,
+    parse_descriptor_file,
+    previous_by_path,
+)
+from trueup.sources.file.config import FileSourceConfig
+from trueup.sources.placeholders import Referenced, Refusal
+
+_FOLLOWED_TYPES = (None, "file")
+
+
+@dataclass(frozen=True, slots=True)
+class _Unlisted:
+    """Why the folder could not be listed completely."""
+
+    kind: FailureKind
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class _FileRead:
+    """One file as read: its digest for the version, and what it parsed to."""
+
+    digest: str
+    parsed: ParsedDescriptor | None  # None when the file could not be read
+    findings: tuple[Finding, ...]
+    ignored: int = 0
+    dependencies: tuple[tuple[str, str | None], ...] = ()
+
+
+class _FolderReferences:
+    """Placeholder targets inside the folder, read once per read of the scope."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._seen: dict[tuple[str, int], Referenced] = {}
+
+    def resolve(self, base_file: str, target: str) -> str | Refusal:
+        if "://" in target:
+            return Refusal("is a URL; a file source reads placeholders from its own folder only")
+        path = resolve_inside(base_file, target, root=self.root)
+        return path if path is not None else Refusal(f"leads out of the folder {self.root}")
+
+    def read(self, path: str, max_bytes: int) -> Referenced:
+        key = (path, max_bytes)
+        if key not in self._seen:
+            self._seen[key] = self._load(path, max_bytes)
+        return self._seen[key]
+
+    def _load(self, path: str, max_bytes: int) -> Referenced:
+        try:
+            with (self.root / path).open("rb") as handle:
+                data = handle.read(max_bytes + 1)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return Referenced(None, None, "does not exist")
+        except OSError as exc:
+            return Referenced(None, f"unreadable:{exc.errno}", f"cannot be read: {exc.strerror}")
+        digest = hashlib.sha256(data).hexdigest()
+        if len(data) > max_bytes:
+            return Referenced(None, digest, f"is over the {max_bytes}-byte placeholder cap")
+        return Referenced(data, digest)
+
+
+class FileSource:
+    """Reads a folder of descriptor files; one scope, named after the source id."""
+
+    nature = Nature.INTENT
+
+    def __init__(self, config: FileSourceConfig) -> None:
+        self.config = config
+        self._globs = IncludeGlobs(config.include)
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def scope(self) -> str:
+        return self.config.id
+
+    def observe(self, context: ReadContext) -> Iterator[ScopeRead]:
+        yield self._read(context)
+
+    def _read(self, context: ReadContext) -> ScopeRead:
+        now = context.now()
+        root = Path(self.config.path).absolute()
+        included = _list_files(root, self._globs)
+        if isinstance(included, _Unlisted):
+            return ScopeFailure(self.id, self.scope, included.kind, included.message, now)
+
+        last = context.previous.get(self.scope)
+        previous = previous_by_path(last)
+        policy = context.emission
+        state_path = context.data_dir / "files.json" if context.data_dir is not None else None
+        remembered = _load_state(state_path, policy.fingerprint)
+        walk = _Walk(
+            self, root, previous, _findings_by_path(last), context=context, remembered=remembered
+        )
+        for path in included:
+            walk.visit(path)
+
+        version = _version(walk.reads)
+        observations: list[Observation] = []
+        findings: list[Finding] = []
+        state: dict[str, dict[str, Any]] = {}
+        for path in sorted(walk.reads):
+            read = walk.reads[path]
+            findings.extend(read.findings)
+            kept = walk.kept.get(path)
+            start = len(observations)
+            if kept is not None:
+                observations.extend(kept)
+            elif read.parsed is not None:
+                folder = (root / path).parent
+                fresh = read.parsed.observe(
+                    locator_prefix=_prefix(self.id, read.digest),
+                    observed_at=now,
+                    source_location=f"file:{folder}/",
+                    reference_locator=lambda where, version: f"{self.id}@{version[:12]}:{where}",
+                )
+                observations.extend(fresh)
+                observations.extend(kept_for_invalid(read.findings, previous.get(path, ()), fresh))
+            state[path] = {
+                "digest": read.digest,
+                "documents": len(observations) - start,
+                "ignored": read.ignored,
+                "dependencies": [list(d) for d in read.dependencies],
+            }
+        findings.extend(walk.location_findings)
+        if state_path is not None:
+            _save_state(state_path, policy.fingerprint, state)
+        return Snapshot(
+            source=self.id,
+            scope=self.scope,
+            nature=Nature.INTENT,
+            read_at=now,
+            observations=tuple(observations),
+            findings=tuple(findings),
+            version=version,
+            ignored={path: read.ignored for path, read in walk.reads.items() if read.ignored},
+        )
+
+
+class _Walk:
+    """Reads files and follows Location targets depth first, reporting loops."""
+
+    def __init__(
+        self,
+        source: FileSource,
+        root: Path,
+        previous: dict[str, tuple[Observation, ...]],
+        previous_findings: dict[str, tuple[Finding, ...]],
+        *,
+        context: ReadContext,
+        remembered: Mapping[str, Mapping[str, Any]],
+    ) -> None:
+        self.source = source
+        self.policy = context.emission
+        self.remembered = remembered
+        self.references = _FolderReferences(root)
+        self.root = root
+        self.real_root = root.resolve()
+        self.previous = previous
+        self.previous_findings = previous_findings
+        self.reads: dict[str, _FileRead] = {}
+        self.kept: dict[str, tuple[Observation, ...]] = {}
+        self.location_findings: list[Finding] = []
+
+    def visit(self, start: str) -> None:
+        if start in self.reads:
+            return
+        stack = [(start, iter(self._read(start)))]
+        on_stack = {start}
+        while stack:
+            path, targets = stack[-1]
+            target = next(targets, None)
+            if target is None:
+                stack.pop()
+                on_stack.discard(path)
+                continue
+            resolved = self._resolve(path, target)
+            if resolved is None:
+                continue
+            if resolved in on_stack:
+                self._problem(path, target, f"forms a loop back to {resolved}")
+                continue
+            if resolved in self.reads:
+                continue  # read already, through the globs or another Location
+            stack.append((resolved, iter(self._read(resolved))))
+            on_stack.add(resolved)
+
+    def _read(self, path: str) -> list[LocationTarget]:
+        """Read and parse one file; return the Location targets it contributes."""
+        source = self.source
+        try:
+            with (self.root / path).open("rb") as handle:
+                # the parser reports what is too large
+                data = handle.read(self.policy.max_file_bytes + 1)
+        except OSError as exc:
+            self.reads[path] = _FileRead(
+                digest=f"unreadable:{exc.errno}",
+                parsed=None,
+                findings=(
+                    finding(
+                        Code.INVALID_FILE,
+                        file_subject(source.id, source.scope, path),
+                        f"{path}: the file cannot be read: {exc.strerror}",
+                        path=path,
+                        document=None,
+                        rule="unreadable",
+                        line=None,
+                    ),
+                ),
+            )
+            self.kept[path] = self.previous.get(path, ())
+            return observation_targets(self.kept[path])
+        digest = hashlib.sha256(data).hexdigest()
+        before = self.previous.get(path, ())
+        entry = self.remembered.get(path)
+        if entry is not None and self._unchanged(entry, digest, before):
+            # The same bytes and references as last time: no parsing, the same
+            # observations and findings.
+            dependencies = tuple((str(p), v) for p, v in entry["dependencies"])
+            self.reads[path] = _FileRead(
+                digest,
+                None,
+                self.previous_findings.get(path, ()),
+                ignored=int(entry["ignored"]),
+                dependencies=dependencies,
+            )
+            self.kept[path] = before
+            return observation_targets(before)
+        parsed = parse_descriptor_file(
+            data,
+            source=source.id,
+            scope=source.scope,
+            path=path,
+            policy=self.policy,
+            references=self.references,
+        )
+        del data  # only the parsed documents are kept while the rest is read
+        prefix = _prefix(source.id, digest)
+        self.reads[path] = _FileRead(
+            digest,
+            parsed,
+            parsed.located_findings(prefix),
+            ignored=parsed.ignored,
+            dependencies=parsed.dependencies,
+        )
+        if not parsed.ok and self.previous.get(path):
+            self.kept[path] = self.previous[path]
+            return observation_targets(self.kept[path])
+        return [
+            target
+            for document in parsed.documents
+            for target in location_targets(document.index, document.fields)
+        ]
+
+    def _unchanged(
+        self, entry: Mapping[str, Any], digest: str, before: tuple[Observation, ...]
+    ) -> bool:
+        """The file, and every file its placeholders read, are as they were parsed last time."""
+        marker = _prefix(self.source.id, digest) + ":"
+        if entry.get("digest") != digest or entry.get("documents") != len(before):
+            return False
+        if not all(o.provenance.locator.startswith(marker) for o in before):
+            return False
+        max_bytes = self.policy.max_placeholder_bytes
+        return all(
+            self.references.read(str(p), max_bytes).version == v for p, v in entry["dependencies"]
+        )
+
+    def _resolve(self, path: str, target: LocationTarget) -> str | None:
+        """The target as a path relative to the root, or None after reporting why not."""
+        if target.type not in _FOLLOWED_TYPES:
+            self._problem(
+                path,
+                target,
+                f"has type {target.type!r}, which a file source does not follow",
+                severity=Severity.INFO,
+            )
+            return None
+        if "://" in target.target:
+            self._problem(path, target, "is a URL, which a file source does not follow")
+            return None
+        lexical = Path(os.path.normpath((self.root / path).parent / target.target))
+        try:
+            relative = lexical.relative_to(self.root).as_posix()
+            inside = lexical.resolve().is_relative_to(self.real_root)
+        except ValueError:
+            inside = False
+        if not inside:
+            self._problem(path, target, f"is outside the folder {self.root}")
+            return None
+        if not lexical.is_file():
+            self._problem(path, target, "does not exist")
+            return None
+        return relative
+
+    def _problem(
+        self,
+        path: str,
+        target: LocationTarget,
+        reason: str,
+        *,
+        severity: Severity | None = None,
+    ) -> None:
+        source = self.source
+        self.location_findings.append(
+            location_problem(source.id, source.scope, path, target, reason, severity=severity)
+        )
+
+
+def _list_files(root: Path, globs: IncludeGlobs) -> list[str] | _Unlisted:
+    """Every file under root that the globs match, as sorted relative POSIX paths."""
+    if not root.is_dir():
+        what = "does not exist" if not root.exists() else "is not a folder"
+        return _Unlisted(FailureKind.UNREACHABLE, f"the folder {root} {what}")
+    errors: list[OSError] = []
+    matched: list[str] = []
+    for folder, dirs, names in os.walk(root, onerror=errors.append):
+        dirs.sort()
+        base = Path(folder).relative_to(root)
+        for name in names:
+            relative = (base / name).as_posix()
+            if globs.matches(relative) and (Path(folder) / name).is_file():
+                matched.append(relative)
+    if errors:
+        error = errors[0]
+        if Path(str(error.filename)) == root:
+            return _Unlisted(
+                FailureKind.UNREACHABLE, f"the folder {root} cannot be read: {error.strerror}"
+            )
+        kind = FailureKind.FORBIDDEN if isinstance(error, PermissionError) else FailureKind.ERROR
+        return _Unlisted(kind, f"the folder {error.filename} cannot be listed: {error.strerror}")
+    return sorted(matched)
+
+
+def _prefix(source_id: str, digest: str) -> str:
+    """The locator prefix of one file's documents: the source and the file's content hash."""
+    return f"{source_id}@{digest[:12]}"
+
+
+def _findings_by_path(snapshot: Snapshot | None) -> dict[str, tuple[Finding, ...]]:
+    """The previous read's findings about each file (Location findings are recomputed)."""
+    grouped: dict[str, list[Finding]] = {}
+    for f in snapshot.findings if snapshot is not None else ():
+        path = f.evidence.get("path")
+        if isinstance(path, str) and f.evidence.get("rule") != "location-target":
+            grouped.setdefault(path, []).append(f)
+    return {path: tuple(items) for path, items in grouped.items()}
+
+
+def _version(reads: dict[str, _FileRead]) -> str:
+    """A short hash over every file read and its content."""
+    digest = hashlib.sha256()
+    for path in sorted(reads):
+        digest.update(f"{path}\0{reads[path].digest}\n".encode())
+    return digest.hexdigest()[:12]
+
+
+_STATE_FORMAT = 1
+
+
+def _load_state(path: Path | None, fingerprint: str) -> dict[str, dict[str, Any]]:
+    """What the last read remembered of each file; nothing when it was another policy."""
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("format") != _STATE_FORMAT:
+        return {}
+    if data.get("policy") != fingerprint or not isinstance(data.get("files"), dict):
+        return {}
+    return {str(k): v for k, v in data["files"].items() if isinstance(v, dict)}
+
+
+def _save_state(path: Path, fingerprint: str, files: dict[str, dict[str, Any]]) -> None:
+    """Write the remembered state atomically; a failure only costs parsing next time."""
+    data = {"format": _STATE_FORMAT, "policy": fingerprint, "files": files}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        temporary.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        return

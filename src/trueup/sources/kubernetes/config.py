@@ -1,0 +1,77 @@
+"""The ``kubernetes`` source's configuration (``type: kubernetes``) and its declarative mappings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal, Self
+
+from pydantic import Field, field_validator
+
+from trueup.config_model import ConfigModel, Duration, LocalPaths, SourceConfig, parse_duration
+
+
+class MappingConfig(ConfigModel):
+    """A declarative mapping (SPEC 4.4): a kind, a selector, expressions.
+
+    Expressions are JMESPath (default) or jq over the whole object; see
+    ``docs/mappings.md``. They are compiled when the source is built.
+    """
+
+    name: str | None = None  # shown in errors; default "<apiVersion> <kind>"
+    api_version: str = Field(alias="apiVersion")
+    kind: str
+    selector: str | None = None  # a label selector, sent to the server
+    language: Literal["jmespath", "jq"] = "jmespath"
+    entity_kind: str = "component"  # the kind of a ref written without one
+    ref: str
+    fields: dict[str, str] = {}
+    status: dict[str, str] = {}
+    links: dict[str, str] = {}  # annotation key -> expression of its value
+    link_selectors: list[str] = []  # annotation keys holding a label selector
+    place: str | None = None  # default: "<cluster>/<namespace>"
+
+
+class KubernetesSourceConfig(SourceConfig):
+    type: Literal["kubernetes"]
+    kubeconfig: str | None = None
+    contexts: list[str] = []  # each one scope; none: every context of the kubeconfig
+    snapshot: str | None = None
+    collect: list[Literal["workloads", "argocd", "crossplane"]] = [
+        "workloads",
+        "argocd",
+        "crossplane",
+    ]
+    mappings: list[MappingConfig] = []
+    max_age: Duration | None = timedelta(minutes=15)
+    namespaces: list[str] = []  # read only these namespaces; none: all (cluster-wide lists)
+    page_size: int = Field(500, ge=1, le=10000)
+    connect_timeout: Duration = timedelta(seconds=10)
+    request_timeout: Duration = timedelta(seconds=60)  # one list page or discovery request
+    max_retries: int = Field(3, ge=0, le=20)  # per request, on 429 / 5xx
+    max_retry_wait: Duration = timedelta(seconds=60)  # a longer Retry-After fails the read
+    watch_timeout: Duration = timedelta(minutes=5)  # timeoutSeconds asked of the server
+    watch_idle_timeout: Duration | None = None  # silent stream deadline; default timeout+30s
+    watch_refresh: Duration = timedelta(minutes=1)  # re-stamp observations of a healthy watch
+    rediscover_interval: Duration = timedelta(minutes=5)  # new CRDs/XRDs in watch mode
+
+    @field_validator(
+        "connect_timeout",
+        "request_timeout",
+        "max_retry_wait",
+        "watch_timeout",
+        "watch_idle_timeout",
+        "watch_refresh",
+        "rediscover_interval",
+        mode="before",
+    )
+    @classmethod
+    def _durations(cls, value: object) -> object:
+        return None if value is None else parse_duration(value)
+
+    def with_local_paths(self, paths: LocalPaths) -> Self:
+        update = {}
+        if self.snapshot:
+            update["snapshot"] = paths.local(self.snapshot)
+        if self.kubeconfig:
+            update["kubeconfig"] = paths.local(self.kubeconfig)
+        return self.model_copy(update=update)
