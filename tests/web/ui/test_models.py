@@ -8,14 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from tests.store.builders import assembled
-from trueup.sources.git.config import GitSourceConfig
-from trueup.sources.github.config import GithubSourceConfig
-from trueup.sources.kubernetes.config import KubernetesSourceConfig
-from trueup.sources.terraform.config import TerraformSourceConfig
 from trueup.model.assembled import Candidate, FieldOrigin, PlaceStatus
 from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import Nature, Provenance
 from trueup.model.ref import EntityRef, parse_ref
+from trueup.sources.git.config import GitSourceConfig
+from trueup.sources.github.config import GithubSourceConfig
+from trueup.sources.kubernetes.config import KubernetesSourceConfig
+from trueup.sources.terraform.config import TerraformSourceConfig
 from trueup.store.overview import ScoreChange
 from trueup.store.records import Change, Revision, StoredEntity
 from trueup.web.ui.models.badges import badges
