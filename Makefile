@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint bench mutation install harness clean
+.PHONY: demo test lint bench mutation install harness browser screenshots clean
+
+# The dashboard's browser tests drive Debian's chromium (Playwright never downloads one).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,19 +31,25 @@ $(HARNESS_STAMP): $(HARNESS)/package.json $(HARNESS)/package-lock.json
 
 harness: $(HARNESS_STAMP)
 
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-dejavu-core
+
+browser: $(CHROMIUM)
+
 demo: $(STAMP)
 	$(BIN)/trueup demo
 
-test: $(STAMP) $(HARNESS_STAMP)
-	$(BIN)/ruff check src tests bench tools examples
+test: $(STAMP) $(HARNESS_STAMP) $(CHROMIUM)
+	$(BIN)/ruff check src tests bench tools examples docs
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/pytest
 
 # The layers and plugin boundaries of docs/ARCHITECTURE.md: [tool.importlinter] in pyproject.toml.
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench tools examples
-	$(BIN)/ruff format --check src tests bench tools examples
+	$(BIN)/ruff check src tests bench tools examples docs
+	$(BIN)/ruff format --check src tests bench tools examples docs
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache --no-logo
 
@@ -51,11 +61,16 @@ bench: $(STAMP)
 	$(BIN)/python bench/large_file.py
 	$(BIN)/python bench/serve_bench.py --entities 10000 --pushes 20
 	$(BIN)/python bench/hydrate_bench.py --entities 10000
+	$(BIN)/python bench/dashboard_bench.py --entities 10000
 
 # How many small changes to the truth rules their tests notice (docs/mutation.md).
 # Slow (minutes), so not part of `make test`. MUTATION_ARGS="--jobs 2 --module PATH".
 mutation: $(STAMP)
 	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
+
+# The README's pictures of the dashboard, from the demo world with its history.
+screenshots: $(STAMP) $(CHROMIUM)
+	$(BIN)/python docs/screenshots/make_screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(HARNESS)/node_modules

@@ -58,7 +58,7 @@ def test_upgrade_creates_the_schema_on_an_empty_database(db_url: str) -> None:
             tables = _trueup_tables(sa.inspect(conn).get_table_names())
             assert tables == TABLES | {"alembic_version"}
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0004_serve"
+    assert version == "0005_dashboard"
 
 
 def test_upgrade_is_idempotent(db_url: str) -> None:

@@ -124,13 +124,7 @@ class AssembledEntity:
     def owner(self) -> str | None:
         """``spec.owner`` as a full reference (``group:default/team-a``), or None."""
         spec = self.entity.get("spec") or {}
-        raw = spec.get("owner") if isinstance(spec, Mapping) else None
-        if not isinstance(raw, str) or not raw:
-            return None
-        try:
-            return str(parse_ref(raw, default_kind="group", default_namespace=self.ref.namespace))
-        except RefError:
-            return raw
+        return owner_ref(spec.get("owner") if isinstance(spec, Mapping) else None, self.ref)
 
     def content_hash(self) -> str:
         """Changes exactly when the entity or its findings change (not on mere re-reads)."""
@@ -179,6 +173,18 @@ class AssembledEntity:
             observed_at=datetime.fromisoformat(str(observed)) if observed else None,
             sources=tuple(data.get("sources") or ()),
         )
+
+
+def owner_ref(raw: object, ref: EntityRef) -> str | None:
+    """An entity's ``spec.owner`` as written, made a full reference (a Group unless a kind
+    is given, in the entity's namespace unless one is given); kept as written when it is
+    no reference, None when it is absent or not text."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        return str(parse_ref(raw, default_kind="group", default_namespace=ref.namespace))
+    except RefError:
+        return raw
 
 
 @dataclass(frozen=True, slots=True)

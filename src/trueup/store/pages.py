@@ -32,6 +32,8 @@ class EntityFilter:
     finding: str | None = None  # a finding code, or "any"
     stale: bool | None = None
     discovered: bool | None = None
+    drift: bool | None = None  # has (or lacks) a drift finding
+    search: str | None = None  # a part of the name, any case (the dashboard's search)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +138,17 @@ def _entity_conditions(where: EntityFilter) -> list[sa.ColumnElement[bool]]:
     if where.namespace is not None:
         conditions.append(entities.c.namespace == where.namespace.lower())
     if where.owner is not None:
-        conditions.append(sa.func.lower(entities.c.owner) == where.owner.lower())
+        # Owners are stored as lowercase full refs (AssembledEntity.owner): the plain
+        # comparison lets the owner index serve the filter and the ref order.
+        conditions.append(entities.c.owner == where.owner.lower())
+    if where.search:
+        # Names are stored lowercase; LIKE wildcards typed by a person are matched literally.
+        conditions.append(entities.c.name.contains(where.search.lower(), autoescape=True))
     for code, wanted in (
         (where.finding, True),
         (Code.STALE.value if where.stale is not None else None, where.stale),
         (Code.UNDECLARED.value if where.discovered is not None else None, where.discovered),
+        (Code.DRIFT.value if where.drift is not None else None, where.drift),
     ):
         if code is None:
             continue

@@ -179,6 +179,7 @@ entities = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=True),
     sa.UniqueConstraint("kind", "namespace", "name"),
     sa.Index(None, "expires_at"),
+    sa.Index(None, "owner", "kind", "namespace", "name"),  # one owner's entities, by ref
 )
 
 entity_terms = sa.Table(

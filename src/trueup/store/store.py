@@ -56,6 +56,7 @@ from trueup.store.incremental import (
     forget_assembly,
 )
 from trueup.store.operations import Operations
+from trueup.store.overview import Overview
 from trueup.store.pages import Pages
 from trueup.store.records import (
     Change,
@@ -498,6 +499,10 @@ class Store:
     def pages(self) -> Pages:
         """Filtered, keyset-paginated reads of entities and findings (the API's lists)."""
         return Pages(self._engine, self._url)
+
+    def overview(self) -> Overview:
+        """The dashboard's facets (kinds, owners) and the score history of every revision."""
+        return Overview(self._engine, self._url)
 
     # -- connections ----------------------------------------------------------
 

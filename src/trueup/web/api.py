@@ -284,7 +284,7 @@ def list_runs(request: Request, limit: Limit = 20) -> list[dict[str, Any]]:
 def refresh(request: Request, body: m.RefreshRequest) -> dict[str, Any]:
     """Queue a sync of one source or one of its scopes now (admin)."""
     job = SyncJob(body.source, body.scope, trigger="api refresh")
-    return _submit(server_state(request), job)
+    return submit(server_state(request), job)
 
 
 @router.post("/removals/accept", response_model=m.Accepted, status_code=202, dependencies=admin)
@@ -294,10 +294,12 @@ def accept_removals(request: Request, body: m.AcceptRemovalsRequest) -> dict[str
     job = SyncJob(
         source, scope or None, trigger="api accept-removals", accept_removals=(body.name,)
     )
-    return _submit(server_state(request), job)
+    return submit(server_state(request), job)
 
 
-def _submit(state: ServerState, job: SyncJob) -> dict[str, Any]:
+def submit(state: ServerState, job: SyncJob) -> dict[str, Any]:
+    """Queue ``job`` (404 for an unknown source; a watched source needs no job); the
+    dashboard's admin forms submit through here too."""
     try:
         state.config.source(job.source)
     except ConfigError as exc:

@@ -1,9 +1,9 @@
 """The application factory: one FastAPI app with a router per concern.
 
-``create_app(state)`` mounts :data:`ROUTERS` (feed, health, API, webhooks) plus
-any ``extra`` routers a caller adds: the dashboard (``/ui``) is mounted this way,
-with its own router and templates, reading the same :class:`ServerState` and
-authenticating through :func:`trueup.web.auth.require` (``cookie=True``). The
+``create_app(state)`` mounts :func:`routers` (feed, health, API, webhooks and the
+dashboard under ``/ui``, :mod:`trueup.web.ui`) plus any ``extra`` routers a caller
+adds; the dashboard reads the same :class:`ServerState` and signs people in with
+the same tokens, kept in an HttpOnly cookie (:data:`trueup.web.auth.COOKIE`). The
 OpenAPI document is served at ``/api/v1/openapi.json``. A middleware times every
 request for ``/metrics`` by route template, never by raw path.
 """
@@ -32,11 +32,11 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 def routers(*, serving: bool = True) -> list[APIRouter]:
     """The routers a trueup server mounts, in order; a worker-only process (``serving``
     False) answers only health and metrics."""
-    from trueup.web import api, webhooks
+    from trueup.web import api, ui, webhooks
 
     if not serving:
         return [health.router]
-    return [feed.router, health.router, api.router, webhooks.router]
+    return [feed.router, health.router, api.router, webhooks.router, ui.router]
 
 
 def create_app(

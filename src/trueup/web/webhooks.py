@@ -224,7 +224,9 @@ def _record(state: ServerState, delivery: Delivery) -> dict[str, Any]:
         assert state.queue is not None
         jobs = []
         for source, scope in delivery.targets:
-            trigger = f"webhook {delivery.provider} {delivery.label}".strip()
+            # The delivery id lets a revision's cause name the webhook delivery behind it.
+            named = (delivery.provider, delivery.label, "delivery", delivery.delivery_id)
+            trigger = " ".join(["webhook", *(part for part in named if part)])
             submitted = state.queue.submit(conn, SyncJob(source, scope, trigger=trigger), now)
             jobs.append(
                 {

@@ -76,9 +76,10 @@ class DemoWorld:
     revision_behind: str = ""  # Component one cluster runs at an older commit than main's head
     commits: tuple[str, ...] = ()  # the catalog repository's commits, oldest first
 
-    def commit(self, message: str) -> str:
-        """Commit every change in the catalog repository (tests edit it); the new head."""
-        return _commit(self.catalog, message, datetime.now(UTC).replace(microsecond=0))
+    def commit(self, message: str, when: datetime | None = None) -> str:
+        """Commit every change in the catalog repository (tests edit it); the new head.
+        ``when`` dates the commit (default: now)."""
+        return _commit(self.catalog, message, (when or datetime.now(UTC)).replace(microsecond=0))
 
 
 _BEHIND = ("payments-api", "prod-us")  # deployed from the catalog repository, one commit behind
