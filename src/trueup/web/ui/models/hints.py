@@ -113,6 +113,10 @@ _HINTS: Mapping[str, Callable[[Evidence], str]] = {
         "Add the kind to backstage.kinds (and to Backstage's catalog.rules), or remove the "
         "document."
     ),
+    Code.INSECURE_CONNECTION.value: lambda _e: (
+        "Give the kubeconfig context the cluster's CA (certificate-authority-data) instead of "
+        "insecure-skip-tls-verify, and reach the API server over https."
+    ),
 }
 
 
