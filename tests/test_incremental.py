@@ -704,3 +704,43 @@ def test_a_file_record_written_by_another_read_never_stands_in_for_the_store(
             stored = store.entity(EntityRef.of("api", None, "shop-api"))
             assert stored is not None
             assert "version: '2'" in stored.assembled.entity["spec"]["definition"]
+
+
+def held_in(store: Store, source: str, scope: str) -> tuple[int, int]:
+    """The scope's held-removal count and how many removal-held findings the store shows."""
+    (health,) = [h for h in store.scopes() if (h.source, h.scope) == (source, scope)]
+    findings = store.findings(codes=("removal-held",))
+    return health.held_removals, sum(1 for f in findings if f.evidence.get("scope") == scope)
+
+
+def test_a_held_removal_stays_held_when_the_same_empty_export_is_read_again(
+    one_store: tuple[World, Store],
+) -> None:
+    world, store = one_store
+    running = (("pay", 0, 0), ("orders", 0, 0), ("cart", 0, 0))
+    step(world, store, ("cluster", 0, running))
+    emptied = step(world, store, ("cluster", 0, ()))
+    assert emptied.held == {("clusters", CLUSTERS[0]): 3}
+    assert held_in(store, "clusters", CLUSTERS[0]) == (3, 4)  # the scope and its 3 entities
+    world.apply(("tick", 1))
+    again = step(world, store)  # the export is unchanged: still empty, still no proof
+    assert again.held == {("clusters", CLUSTERS[0]): 3}
+    assert held_in(store, "clusters", CLUSTERS[0]) == (3, 4)
+    released = step(world, store, accept_removals=["clusters"])
+    assert released.held == {}
+    assert held_in(store, "clusters", CLUSTERS[0]) == (0, 0)
+
+
+def test_a_held_removal_in_a_file_that_is_read_again_unchanged_stays_held(
+    one_store: tuple[World, Store],
+) -> None:
+    world, store = one_store
+    world.apply(("pair", "pay", "orders", False))
+    step(world, store, ("declare", "cart", 0, 0, 9, True))
+    (world.catalog / "pair.yaml").write_text("")  # two of four entities gone at once
+    (world.catalog / "cart.yaml").unlink()
+    emptied = step(world, store)
+    assert emptied.held == {("catalog", "catalog"): 3}
+    again = step(world, store)
+    assert again.held == {("catalog", "catalog"): 3}
+    assert held_in(store, "catalog", "catalog")[0] == 3

@@ -201,15 +201,15 @@ def apply_read(
             change.held, change.finding = held
             carried = [row for row in removed if stored_ref(row.ref) in change.held]
             removed = [row for row in removed if stored_ref(row.ref) not in change.held]
-            # A carried row keeps a fingerprint for its part, so later reads revisit it.
-            held_parts = {
-                row.part: HELD for row in carried if row.part and row.part not in read.parts
-            }
+            # A part that carries held rows is stored with the HELD fingerprint, never the
+            # one just read: the next read of the same content cannot keep it unread, so
+            # it meets the guard again and the hold stays until the removal is accepted.
+            held_parts = {row.part: HELD for row in carried if row.part or row.part in read.parts}
 
     change.removed = removed
     change.removed_terms = _terms(conn, [row.id for row in removed])
     _delete(conn, [row.id for row in removed])
-    prints.write({**held_parts, **read.parts})
+    prints.write({**read.parts, **held_parts})
     count = (int(head.item_count) if head is not None else 0) - len(removed) + len(change.added)
     values: dict[str, Any] = {
         "run_id": run_id,
