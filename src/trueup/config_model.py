@@ -134,6 +134,10 @@ class SourceConfig(ConfigModel):
         """Whether this source reads the repository ``key`` (``host/owner/name``, lower case)."""
         return False
 
+    def file_url(self, repo: str, commit: str, path: str) -> str | None:
+        """The web page of a file this source read at ``commit``, if it knows one (none)."""
+        return None
+
     def setup_problems(self) -> list[str]:
         """What ``trueup config check`` finds wrong in what this source points to.
 

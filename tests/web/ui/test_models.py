@@ -15,6 +15,7 @@ from trueup.model.ref import EntityRef, parse_ref
 from trueup.sources.git.config import GitSourceConfig
 from trueup.sources.github.config import GithubSourceConfig
 from trueup.sources.kubernetes.config import KubernetesSourceConfig
+from trueup.sources.repository_catalog.weblinks import github_web_root
 from trueup.sources.terraform.config import TerraformSourceConfig
 from trueup.store.overview import ScoreChange
 from trueup.store.records import Change, Revision, StoredEntity
@@ -24,7 +25,7 @@ from trueup.web.ui.models.chart import line_chart, score_floor
 from trueup.web.ui.models.entity import entity_view
 from trueup.web.ui.models.hints import fix_hint
 from trueup.web.ui.models.history import describe_cause, latest, revision_diff, timeline
-from trueup.web.ui.models.locators import Locators, github_web_root
+from trueup.web.ui.models.locators import Locators
 from trueup.web.ui.models.trend import EVERYONE, ScoreTrend, TrendPoint
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

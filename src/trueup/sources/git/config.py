@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal, Self
@@ -12,7 +13,7 @@ from trueup.backstage_config import WebLinksConfig
 from trueup.config_model import Duration, LocalPaths, SourceConfig, parse_duration
 from trueup.model.repository import TrackedBranch
 from trueup.sources.repository_catalog.catalog import repository_of
-from trueup.sources.repository_catalog.weblinks import web_base
+from trueup.sources.repository_catalog.weblinks import commit_view_url, web_base, web_links
 
 
 class GitSourceConfig(SourceConfig):
@@ -43,3 +44,7 @@ class GitSourceConfig(SourceConfig):
     def reads_repository(self, key: str) -> bool:
         web = web_base(self.url)
         return web is not None and repository_of(web) == key
+
+    def file_url(self, repo: str, commit: str, path: str) -> str | None:
+        links = replace(web_links(self.url, self.branch, self.web), branch=commit)
+        return commit_view_url(links, path, commit)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr, field_validator
 
 from trueup.config_model import Duration, SourceConfig, parse_duration, web_url
+from trueup.sources.repository_catalog.weblinks import WebLinks, commit_view_url, github_web_root
 
 
 class GithubSourceConfig(SourceConfig):
@@ -49,3 +51,7 @@ class GithubSourceConfig(SourceConfig):
         owner_name = key.split("/", 1)[1] if "/" in key else key
         listed = {r.lower() for r in self.repositories}
         return owner_name in listed or owner_name.split("/")[0] == (self.org or "").lower()
+
+    def file_url(self, repo: str, commit: str, path: str) -> str | None:
+        web = f"{github_web_root(self.api_url)}/{quote(repo, safe='/')}"
+        return commit_view_url(WebLinks(branch=commit, web=web, host="github"), path, commit)

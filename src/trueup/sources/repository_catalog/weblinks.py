@@ -80,6 +80,26 @@ class WebLinks:
         return location, extra
 
 
+def commit_view_url(links: WebLinks, path: str, commit: str) -> str | None:
+    """The web page of ``path`` at ``commit`` (``links.branch`` is the commit), if known."""
+    if links.host == "bitbucket-server" and links.templates is None and links.web:
+        # Bitbucket Server names a commit with ``?at=<commit>``, not a ``refs/heads/`` branch.
+        return f"{links.web}/browse/{quote(path, safe='/')}?at={quote(commit, safe='')}"
+    _, extra = links.annotations(path)
+    view = extra.get(_VIEW)
+    return view if isinstance(view, str) else None
+
+
+def github_web_root(api_url: str) -> str:
+    """``https://api.github.com`` → ``https://github.com``; GitHub Enterprise's
+    ``https://ghe.example.com/api/v3`` → ``https://ghe.example.com``."""
+    parts = urlsplit(api_url.rstrip("/"))
+    host = parts.netloc
+    if host == "api.github.com":
+        return "https://github.com"
+    return f"{parts.scheme}://{host}"
+
+
 def web_links(url: str, branch: str, config: WebLinksConfig | None = None) -> WebLinks:
     """The links of a git remote: its host's URL shapes, configured templates, or ``file:``."""
     base = (config.base.rstrip("/") if config and config.base else None) or web_base(url)

@@ -18,13 +18,9 @@ Called by the entity, history and sources view models; pure.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from urllib.parse import quote, urlsplit
+from dataclasses import dataclass
 
 from trueup.config_model import SourceConfig
-from trueup.sources.git.config import GitSourceConfig
-from trueup.sources.github.config import GithubSourceConfig
-from trueup.sources.repository_catalog.weblinks import WebLinks, web_links
 
 _VIEW = "backstage.io/view-url"
 
@@ -80,9 +76,7 @@ class Locators:
         repo, commit, path, document = parts
         if kind == "file":
             return LocatorView(locator, "file", f"{path} #{document}")
-        url = None
-        if isinstance(config, GitSourceConfig | GithubSourceConfig):
-            url = file_url(config, repo, commit, path)
+        url = config.file_url(repo, commit, path) if config is not None else None
         return LocatorView(locator, "git file", f"{path} #{document} at {commit}", url)
 
 
@@ -105,31 +99,3 @@ def _terraform_label(locator: str) -> str:
     if not address or not serial:
         return locator
     return f"{address} in state {lineage}, serial {serial}"
-
-
-def file_url(
-    config: GitSourceConfig | GithubSourceConfig, repo: str, commit: str, path: str
-) -> str | None:
-    """The web page of ``path`` at ``commit``, when the source knows its repository's address."""
-    links: WebLinks
-    if isinstance(config, GithubSourceConfig):
-        web = f"{github_web_root(config.api_url)}/{quote(repo, safe='/')}"
-        links = WebLinks(branch=commit, web=web, host="github")
-    else:
-        links = replace(web_links(config.url, config.branch, config.web), branch=commit)
-    if links.host == "bitbucket-server" and links.templates is None and links.web:
-        # Bitbucket Server names a commit with ``?at=<commit>``, not a ``refs/heads/`` branch.
-        return f"{links.web}/browse/{quote(path, safe='/')}?at={quote(commit, safe='')}"
-    _, extra = links.annotations(path)
-    view = extra.get(_VIEW)
-    return view if isinstance(view, str) else None
-
-
-def github_web_root(api_url: str) -> str:
-    """``https://api.github.com`` → ``https://github.com``; GitHub Enterprise's
-    ``https://ghe.example.com/api/v3`` → ``https://ghe.example.com``."""
-    parts = urlsplit(api_url.rstrip("/"))
-    host = parts.netloc
-    if host == "api.github.com":
-        return "https://github.com"
-    return f"{parts.scheme}://{host}"
