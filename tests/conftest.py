@@ -61,7 +61,15 @@ def postgres_admin() -> Iterator[Engine | str]:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+_POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
+
+# For a test that is about one backend only (replicas share PostgreSQL; SQLite's file
+# lock): ``db_url`` and the fixtures built on it take just that backend.
+postgres_only = pytest.mark.parametrize("db_url", [_POSTGRES], indirect=True)
+sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(params=["sqlite", _POSTGRES])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL to an empty database: SQLite in tmp_path, or a fresh PostgreSQL database."""
     if request.param == "sqlite":

@@ -10,17 +10,16 @@ import sqlite3
 import time
 
 import httpx
-import pytest
 
+from tests.conftest import sqlite_only
 from tests.web.harness import ADMIN_AUTH, World, serving
 from trueup.store import Store
 
 
+@sqlite_only
 def test_jobs_run_again_once_a_long_write_lock_is_released(
     world: World, store: Store, db_url: str
 ) -> None:
-    if not db_url.startswith("sqlite"):
-        pytest.skip("SQLite's file lock")
     path = db_url.removeprefix("sqlite:///")
     with serving(world.config, store) as (base, _):
         time.sleep(1.5)  # the start-up ticks are done

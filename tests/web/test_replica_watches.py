@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 import yaml
 
+from tests.conftest import postgres_only
 from tests.web.harness import ServeProcess, free_port
 from trueup.config import load_config
 from trueup.pipeline import sync
@@ -56,11 +56,10 @@ def _touch(server: Any, app: dict[str, Any], health: str) -> None:
     server.apply(changed)
 
 
+@postgres_only
 def test_each_cluster_is_held_by_one_replica_and_taken_over(
     tmp_path: Path, db_url: str, store: Store
 ) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("replicas share a PostgreSQL database; with SQLite one process does it all")
     world = write_demo_world(tmp_path / "demo", now=datetime.now(UTC))
     with start_demo_clusters(world) as clusters:
         live = write_live_config(world, clusters)

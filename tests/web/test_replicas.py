@@ -14,8 +14,7 @@ from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
+from tests.conftest import postgres_only
 from tests.web.harness import ServeProcess, free_port
 from trueup.crashpoint import ENV, SYNC_READ
 from trueup.model.ref import EntityRef
@@ -43,11 +42,6 @@ def _world(root: Path, db_url: str, sources: int, interval: str) -> Path:
     return config
 
 
-def _need_postgres(db_url: str) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("replicas share a PostgreSQL database; with SQLite one process does it all")
-
-
 def _scheduled(store: Store) -> dict[str, list[SyncRun]]:
     """Committed periodic runs by source (a run refused for a concurrent commit and
     given up on committed nothing: it is a failed attempt, not a sync)."""
@@ -59,10 +53,10 @@ def _scheduled(store: Store) -> dict[str, list[SyncRun]]:
     return {source: sorted(runs, key=lambda r: r.id) for source, runs in by_source.items()}
 
 
+@postgres_only
 def test_two_replicas_sync_each_of_20_sources_once_per_interval(
     tmp_path: Path, db_url: str, store: Store
 ) -> None:
-    _need_postgres(db_url)
     config = _world(tmp_path, db_url, 20, f"{INTERVAL}s")
     replicas = [
         ServeProcess(config, free_port(), role="worker", log=tmp_path / f"r{i}.log")
@@ -92,10 +86,10 @@ def test_two_replicas_sync_each_of_20_sources_once_per_interval(
             assert gap <= timedelta(seconds=3 * INTERVAL), f"{source} was left behind"
 
 
+@postgres_only
 def test_a_replica_killed_mid_sync_leaves_its_job_to_the_other(
     tmp_path: Path, db_url: str, store: Store
 ) -> None:
-    _need_postgres(db_url)
     config = _world(tmp_path, db_url, 3, "1h")
     doomed = ServeProcess(
         config, free_port(), role="worker", env={ENV: SYNC_READ}, log=tmp_path / "doomed.log"
