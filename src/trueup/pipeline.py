@@ -16,7 +16,7 @@ give the same entities, findings and revisions (``tests/test_incremental.py``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -321,6 +321,7 @@ def _commit_incremental(
             s.id: tracked for s in config.sources if (tracked := s.tracked_branch()) is not None
         },
         bases=attempt.bases,
+        held_before=held_before(store),
     )
     committed = store.commit_reads(
         outcome.run_id, reads, request, cause=_cause(outcome, attempt.trigger), based_on=generation
@@ -422,6 +423,7 @@ def _decide(  # noqa: PLR0917 - one call site
     held: dict[tuple[str, str], frozenset[EntityRef]] = {}
     scope_findings: list[Finding] = []
     committed: list[ScopeRead] = []
+    holds = held_before(store)
     for read in reads:
         key = (read.source, read.scope)
         if isinstance(read, ScopeFailure):
@@ -435,6 +437,7 @@ def _decide(  # noqa: PLR0917 - one call site
             read,
             max_ratio=config.safety.max_removal_ratio,
             accepted=is_accepted(read.source, read.scope, accepted),
+            held_before=holds.get(key, frozenset()),
         )
         current[key] = guarded.snapshot
         committed.append(guarded.snapshot)
@@ -574,21 +577,33 @@ def _carry_over(
     scope_findings: list[Finding],
 ) -> None:
     """Failures and held removals of scopes not read in this run stay visible."""
-    held_refs: dict[tuple[str, str], set[EntityRef]] = {}
+    for f in _engine_findings(store):
+        key = (f.evidence["source"], f.evidence["scope"])
+        if key in read_now or key[0] in fully_read or not f.subject.startswith("scope:"):
+            continue
+        scope_findings.append(f)
+        if f.code == Code.SOURCE_FAILED:
+            failed.setdefault(key, f.message)
+    for key, refs in held_before(store).items():
+        if key not in read_now and key[0] not in fully_read:
+            held.setdefault(key, refs)
+
+
+def held_before(store: Store) -> dict[tuple[str, str], frozenset[EntityRef]]:
+    """The refs whose removal the last commit held, by scope (from its findings)."""
+    held: dict[tuple[str, str], set[EntityRef]] = {}
+    for f in _engine_findings(store):
+        if f.code == Code.REMOVAL_HELD and not f.subject.startswith("scope:"):
+            key = (f.evidence["source"], f.evidence["scope"])
+            held.setdefault(key, set()).add(parse_ref(f.subject))
+    return {key: frozenset(refs) for key, refs in held.items()}
+
+
+def _engine_findings(store: Store) -> Iterator[Finding]:
+    """The stored failures and holds the engine raised about scopes and their entities."""
     for f in store.findings(codes=(Code.SOURCE_FAILED, Code.REMOVAL_HELD)):
         source, scope = f.evidence.get("source"), f.evidence.get("scope")
         if not isinstance(source, str) or not isinstance(scope, str):
             continue
-        key = (source, scope)
-        if key in read_now or source in fully_read:
-            continue
-        if f.evidence.get("origin") != PIPELINE_ORIGIN:
-            continue  # a source's own finding lives in its stored snapshot, not here
-        if f.subject.startswith("scope:"):
-            scope_findings.append(f)
-            if f.code == Code.SOURCE_FAILED:
-                failed.setdefault(key, f.message)
-        elif f.code == Code.REMOVAL_HELD:
-            held_refs.setdefault(key, set()).add(parse_ref(f.subject))
-    for key, refs in held_refs.items():
-        held.setdefault(key, frozenset(refs))
+        if f.evidence.get("origin") == PIPELINE_ORIGIN:  # a source's own lives in its snapshot
+            yield f

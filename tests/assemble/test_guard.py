@@ -6,9 +6,11 @@ scope, the counts, a sorted sample of ten refs and the command that releases it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.assemble.builders import component, intent, snapshot
 from trueup.assemble.guard import guard_removals, is_accepted
-from trueup.model.observation import Nature, Snapshot
+from trueup.model.observation import HELD_PART, Nature, Snapshot
 
 
 def _scope(names: list[str]) -> Snapshot:
@@ -73,3 +75,44 @@ def test_a_source_id_releases_all_its_scopes_and_a_scope_only_itself() -> None:
     assert is_accepted("catalog", "team-repo", frozenset({"catalog/team-repo"}))
     assert not is_accepted("catalog", "team-repo", frozenset({"catalog/other-repo"}))
     assert not is_accepted("catalog", "team-repo", frozenset({"team-repo", "clusters"}))
+
+
+def test_a_hold_is_kept_while_the_held_refs_stay_away_whatever_the_share() -> None:
+    # 2 of 20 gone is under the ratio, but one of them was held by an earlier read.
+    before, after = _scope(NAMES), _scope(NAMES[2:])
+    held_before = {_scope(["svc-00"]).observations[0].ref}
+    outcome = guard_removals(before, after, max_ratio=0.5, accepted=False, held_before=held_before)
+    assert outcome.held == held_before  # svc-01 is removed, svc-00 stays held
+    assert outcome.snapshot.refs == after.refs | held_before
+    assert outcome.finding is not None
+    assert outcome.finding.message == (
+        "removals held in catalog/team-repo: an earlier read held these removals and they "
+        "are not accepted yet; release with `trueup sync --accept-removals catalog/team-repo`"
+    )
+    assert outcome.finding.evidence["held"] == 1
+    released = guard_removals(before, after, max_ratio=0.5, accepted=True, held_before=held_before)
+    assert (released.held, released.finding) == (frozenset(), None)
+    back = guard_removals(
+        before,
+        _scope(NAMES[:1] + NAMES[2:]),
+        max_ratio=0.5,
+        accepted=False,
+        held_before=held_before,
+    )
+    assert (back.held, back.finding) == (frozenset(), None)  # svc-00 came back
+
+
+def test_a_part_that_carries_held_observations_gets_the_held_fingerprint() -> None:
+    filed = _scope(NAMES[:2])
+    before = replace(
+        filed, observations=tuple(replace(o, part=f"{o.ref.name}.yaml") for o in filed.observations)
+    )
+    emptied = replace(_scope([]), parts={"svc-00.yaml": "new", "other.yaml": "read"})
+    outcome = guard_removals(before, emptied, max_ratio=0.5, accepted=False)
+    assert outcome.held == before.refs
+    # svc-01.yaml is gone from the read, svc-00.yaml was read again: both are revisited.
+    assert outcome.snapshot.parts == {
+        "svc-00.yaml": HELD_PART,
+        "svc-01.yaml": HELD_PART,
+        "other.yaml": "read",
+    }

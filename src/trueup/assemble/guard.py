@@ -8,7 +8,10 @@ removes, counted in the database). A read that would remove more than
 there was something, is held: the held entities' previous observations are
 carried into the new snapshot and a ``removal-held`` finding says why, until
 the removals are accepted (``trueup sync --accept-removals SOURCE_OR_SCOPE``
-or config).
+or config). A hold is kept, not decided again: a ref held by an earlier read
+that the new read still lacks stays held whatever share it now is (the held
+rows themselves count in the scope, so the share of a repeated read can fall
+under the ratio without any proof having come).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Set
 from dataclasses import dataclass, replace
 
 from trueup.model.finding import Code, Finding, finding
-from trueup.model.observation import Snapshot
+from trueup.model.observation import Snapshot, held_parts
 from trueup.model.ref import EntityRef
 
 
@@ -39,9 +42,17 @@ def scope_subject(source: str, scope: str) -> str:
 
 
 def guard_removals(
-    previous: Snapshot | None, new: Snapshot, *, max_ratio: float, accepted: bool
+    previous: Snapshot | None,
+    new: Snapshot,
+    *,
+    max_ratio: float,
+    accepted: bool,
+    held_before: Set[EntityRef] = frozenset(),
 ) -> GuardOutcome:
-    """Decide whether the removals in ``new`` may take effect."""
+    """Decide whether the removals in ``new`` may take effect.
+
+    ``held_before`` are the scope's refs whose removal an earlier read had held.
+    """
     if previous is None or accepted:
         return GuardOutcome(new, frozenset(), None)
     before = previous.refs
@@ -52,12 +63,17 @@ def guard_removals(
         removed=before - new.refs,
         empty=not new.observations,
         max_ratio=max_ratio,
+        held_before=held_before,
     )
     if decision is None:
         return GuardOutcome(new, frozenset(), None)
     held, reason = decision
     carried = tuple(o for o in previous.observations if o.ref in held)
-    merged = replace(new, observations=(*new.observations, *carried))
+    merged = replace(
+        new,
+        observations=(*new.observations, *carried),
+        parts={**new.parts, **held_parts((o.part for o in carried), new.parts)},
+    )
     return GuardOutcome(merged, held, reason)
 
 
@@ -69,23 +85,30 @@ def decide_removals(
     removed: Set[EntityRef],
     empty: bool,
     max_ratio: float,
+    held_before: Set[EntityRef] = frozenset(),
 ) -> tuple[frozenset[EntityRef], Finding] | None:
     """The refs to hold and the finding that says why, or None when the removals may go.
 
     ``before`` is the number of refs the stored snapshot has, ``removed`` those
-    the new read no longer has, ``empty`` whether the new read has nothing.
+    the new read no longer has, ``empty`` whether the new read has nothing,
+    ``held_before`` the refs whose removal an earlier read held: those of them
+    still removed stay held even when the share alone would let them go.
     """
     if not removed:
         return None
     share = len(removed) / before
     if not empty and share <= max_ratio:
-        return None
-    reason = (
-        "the read returned nothing where there were entities"
-        if empty
-        else f"the read would remove {len(removed)} of {before} entities "
-        f"({share:.0%}, above max_removal_ratio {max_ratio:.0%})"
-    )
+        removed = removed & held_before
+        if not removed:
+            return None
+        reason = "an earlier read held these removals and they are not accepted yet"
+    else:
+        reason = (
+            "the read returned nothing where there were entities"
+            if empty
+            else f"the read would remove {len(removed)} of {before} entities "
+            f"({share:.0%}, above max_removal_ratio {max_ratio:.0%})"
+        )
     sample = sorted(str(ref) for ref in removed)[:10]
     held = finding(
         Code.REMOVAL_HELD,

@@ -10,7 +10,7 @@ read that did not complete, and replaces nothing.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -158,6 +158,9 @@ class Snapshot:
     # unchanged: they are not repeated in ``observations``. A part's observations
     # are always replaced as a whole. The part ``""`` holds the observations
     # without a part, so ``kept={""}`` keeps a whole scope that has no parts.
+    # A part whose stored observations a held removal carries is stored with the
+    # fingerprint HELD_PART, never the one last read: the next read of the same
+    # content cannot keep it, so the removal meets the guard again (rule 5.4).
     parts: Mapping[str, str] = field(default_factory=dict)
     kept: frozenset[str] = frozenset()
     # A snapshot handed to a source as ``previous``: its parts, loaded on demand.
@@ -167,6 +170,18 @@ class Snapshot:
     def refs(self) -> frozenset[EntityRef]:
         """The refs of ``observations`` (of a snapshot with kept parts: of its new ones only)."""
         return frozenset(o.ref for o in self.observations)
+
+
+HELD_PART = "(held)"  # the fingerprint of a part whose observations a held removal carries
+
+
+def held_parts(carried: Iterable[str | None], read_parts: Mapping[str, str]) -> dict[str, str]:
+    """The fingerprints of the parts that carry held observations (of ``carried`` parts).
+
+    A part the read still has, or a named part it no longer has, gets
+    :data:`HELD_PART`; a scope without parts and without fingerprints gets none.
+    """
+    return {part or "": HELD_PART for part in carried if part or (part or "") in read_parts}
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,8 @@ class CommitRequest:
     max_ratio: float = 0.5
     failed: Mapping[ScopeKey, str] = field(default_factory=dict)  # failures in force
     carried_held: Mapping[ScopeKey, frozenset[EntityRef]] = field(default_factory=dict)
+    # The refs whose removal the last commit held, by scope: they stay held while absent.
+    held_before: Mapping[ScopeKey, frozenset[EntityRef]] = field(default_factory=dict)
     scope_findings: Sequence[Finding] = ()  # failures and holds of scopes, not from the guard
     # The stored snapshot each read was made against (``StoredParts.token``):
     # its kept parts need no checking while it is still the stored one.
@@ -139,6 +141,7 @@ def apply_reads(
     max_ratio: float,
     carried_held: Mapping[ScopeKey, frozenset[EntityRef]],
     bases: Mapping[ScopeKey, str] | None = None,
+    held_before: Mapping[ScopeKey, frozenset[EntityRef]] | None = None,
 ) -> Applied:
     """Apply every successful read to its scope and link what it added.
 
@@ -165,6 +168,7 @@ def apply_reads(
                 or f"{read.source}/{read.scope}" in accepted,
                 max_ratio=max_ratio,
                 base=(bases or {}).get(key),
+                held_before=(held_before or {}).get(key, frozenset()),
             )
         except KeptPartChangedError:
             applied.superseded.append(key)
@@ -217,6 +221,7 @@ def commit_reads(
         max_ratio=request.max_ratio,
         carried_held=request.carried_held,
         bases=request.bases,
+        held_before=request.held_before,
     )
     dirty, held, everything = applied.dirty, applied.held, applied.everything
     guard_findings = applied.guard_findings

@@ -33,7 +33,7 @@ from trueup.assemble.guard import decide_removals
 from trueup.assemble.linking import annotation_pairs
 from trueup.errors import KeptPartChangedError, StoreError
 from trueup.model.finding import Finding
-from trueup.model.observation import Nature, Observation, Snapshot
+from trueup.model.observation import Nature, Observation, Snapshot, held_parts
 from trueup.model.ref import EntityRef
 from trueup.store.engine import JSONText, json_text
 from trueup.store.schema import observation_terms, observations, snapshot_parts, snapshots
@@ -136,12 +136,15 @@ def apply_read(
     accepted: bool,
     max_ratio: float,
     base: str | None = None,
+    held_before: frozenset[EntityRef] = frozenset(),
 ) -> ScopeChange:
     """Bring one scope's rows in line with ``read``, holding removals that lack proof.
 
-    ``base`` is the token (:func:`token`) of the stored snapshot the read kept
-    its parts from: when it is still the stored one, the kept parts need no
-    checking and only the changed parts' fingerprints are read. Raises
+    ``held_before`` are the refs whose removal an earlier read held (they stay
+    held while absent, see :func:`decide_removals`). ``base`` is the token
+    (:func:`token`) of the stored snapshot the read kept its parts from: when it
+    is still the stored one, the kept parts need no checking and only the
+    changed parts' fingerprints are read. Raises
     :class:`KeptPartChangedError` when ``read`` keeps a part that was stored
     with another fingerprint meanwhile (a newer read of the scope landed).
     """
@@ -184,7 +187,7 @@ def apply_read(
     change.added.extend(_insert(conn, scope_id, pending))
     removed = [row for rows in by_digest.values() for row in rows]
 
-    held_parts: dict[str, str] = {}
+    held_prints: dict[str, str] = {}
     if head is not None and removed and not accepted:
         held = _guard(
             conn,
@@ -196,20 +199,20 @@ def apply_read(
             first_added=min((obs_id for obs_id, _ in change.added), default=None),
             stored_count=int(head.item_count),
             max_ratio=max_ratio,
+            held_before=held_before,
         )
         if held is not None:
             change.held, change.finding = held
             carried = [row for row in removed if stored_ref(row.ref) in change.held]
             removed = [row for row in removed if stored_ref(row.ref) not in change.held]
-            # A part that carries held rows is stored with the HELD fingerprint, never the
-            # one just read: the next read of the same content cannot keep it unread, so
-            # it meets the guard again and the hold stays until the removal is accepted.
-            held_parts = {row.part: HELD for row in carried if row.part or row.part in read.parts}
+            # Stored with the HELD_PART fingerprint: the next read of the same content
+            # cannot keep these parts unread, so the removal meets the guard again.
+            held_prints = held_parts((row.part for row in carried), read.parts)
 
     change.removed = removed
     change.removed_terms = _terms(conn, [row.id for row in removed])
     _delete(conn, [row.id for row in removed])
-    prints.write({**read.parts, **held_parts})
+    prints.write({**read.parts, **held_prints})
     count = (int(head.item_count) if head is not None else 0) - len(removed) + len(change.added)
     values: dict[str, Any] = {
         "run_id": run_id,
@@ -224,9 +227,6 @@ def apply_read(
     else:
         conn.execute(sa.update(snapshots).where(snapshots.c.scope_id == scope_id), values)
     return change
-
-
-HELD = "(held)"  # the fingerprint of a part whose rows a held removal carries
 
 
 def token(run_id: int | None) -> str:
@@ -340,6 +340,7 @@ def _guard(
     first_added: int | None,
     stored_count: int,
     max_ratio: float,
+    held_before: frozenset[EntityRef],
 ) -> tuple[frozenset[EntityRef], Finding] | None:
     """Rule 4 on counted rows: the refs the read removes from the scope, held or not."""
     losing = Counter(row.ref for row in removed)
@@ -369,6 +370,7 @@ def _guard(
         removed=gone,
         empty=stored_count - len(removed) + added_count == 0,
         max_ratio=max_ratio,
+        held_before=held_before,
     )
 
 

@@ -189,7 +189,7 @@ class FileSource:
             documents: int | None = None
             if kept is not None:
                 stored_print = previous.fingerprint(path)
-                if stored_print is not None:  # the store keeps these rows as they are
+                if stored_print is not None and path not in walk.unusable:  # the store keeps them
                     kept_parts.add(path)
                     parts[path] = stored_print
                     documents = walk.documents.get(path, len(kept))
@@ -257,6 +257,10 @@ class _Walk:
         self.previous_findings = previous_findings
         self.reads: dict[str, _FileRead] = {}
         self.kept: dict[str, tuple[Observation, ...]] = {}
+        # Files whose bytes could not be used (refused, not parsing): their previous
+        # observations stand, but the part is stored with this read's fingerprint, so a
+        # later read of the old bytes parses them again rather than keep these findings.
+        self.unusable: set[str] = set()
         # Files kept unloaded from the store: how many observations files.json says they have.
         self.documents: dict[str, int] = {}
         self.location_findings: list[Finding] = []
@@ -305,6 +309,7 @@ class _Walk:
                 ),
             )
             self.kept[path] = self.previous.get(path, ())
+            self.unusable.add(path)
             return observation_targets(self.kept[path])
         digest = hashlib.sha256(data).hexdigest()
         entry = self.remembered.get(path)
@@ -344,6 +349,7 @@ class _Walk:
         )
         if not parsed.ok and self.previous.get(path):
             self.kept[path] = self.previous.get(path)
+            self.unusable.add(path)
             return observation_targets(self.kept[path])
         return [
             target
