@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Self
+from typing import TYPE_CHECKING, Annotated, Self
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -34,6 +34,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from trueup.errors import ConfigError
 from trueup.model.finding import Severity
 from trueup.model.repository import TrackedBranch
+
+if TYPE_CHECKING:
+    from trueup.sources.base import WatchedSource
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -137,6 +140,23 @@ class SourceConfig(ConfigModel):
     def file_url(self, repo: str, commit: str, path: str) -> str | None:
         """The web page of a file this source read at ``commit``, if it knows one (none)."""
         return None
+
+    def watched(self) -> bool:
+        """Whether a server keeps this source current by watching it, not by polling (no)."""
+        return False
+
+    def watched_scopes(self) -> list[tuple[str, str | None]]:
+        """The scopes a server watches, each with the problem that stops it, if any (none)."""
+        return []
+
+    def watch(self, scope: str) -> WatchedSource:
+        """The watch that keeps one of :meth:`watched_scopes` current."""
+        raise NotImplementedError(f"source {self.id} is not watched")
+
+    def announces(self, kind: str) -> bool:
+        """Whether notifications about objects of ``kind`` (an Argo CD ``Application``)
+        name objects this source reads, so such a notification refreshes it (no)."""
+        return False
 
     def setup_problems(self) -> list[str]:
         """What ``trueup config check`` finds wrong in what this source points to.

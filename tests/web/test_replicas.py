@@ -58,14 +58,23 @@ def test_two_replicas_sync_each_of_20_sources_once_per_interval(
     tmp_path: Path, db_url: str, store: Store
 ) -> None:
     config = _world(tmp_path, db_url, 20, f"{INTERVAL}s")
+    started = time.monotonic()  # each process starts as it is made: count from here
     replicas = [
         ServeProcess(config, free_port(), role="worker", log=tmp_path / f"r{i}.log")
         for i in range(2)
     ]
+    # Until every source has been synced 3 times (about 9 s on a quiet machine; a busy
+    # one syncs slower, so the bounds below are on what happened, not on the clock).
     try:
         for replica in replicas:
             replica.wait_ready()
-        time.sleep(4 * INTERVAL + 1)
+        deadline = started + 120
+        while time.monotonic() < deadline:
+            runs = _scheduled(store)
+            if len(runs) == 20 and all(len(r) >= 3 for r in runs.values()):
+                break
+            time.sleep(0.5)
+        elapsed = time.monotonic() - started
     finally:
         for replica in replicas:
             assert replica.stop()
@@ -73,17 +82,18 @@ def test_two_replicas_sync_each_of_20_sources_once_per_interval(
     assert sorted(runs) == [f"s{i:02d}" for i in range(20)]
     workers = {run.trigger for source_runs in runs.values() for run in source_runs}
     assert len(workers) == 2, f"one replica did all the work: {workers}"
+    counts = {source: len(source_runs) for source, source_runs in runs.items()}
+    assert min(counts.values()) >= 3, counts
+    assert max(counts.values()) - min(counts.values()) <= 2, f"a source left behind: {counts}"
     shortest = timedelta(seconds=INTERVAL * (1 - JITTER) - 0.05)
+    most = int(elapsed / shortest.total_seconds()) + 2  # the first sync is due at once
     for source, source_runs in runs.items():
-        # About 13 s at a 3 s interval: 4 or 5 syncs; one attempt refused by a concurrent
-        # commit (the engine's optimistic concurrency) and run again later may cost one.
-        assert 3 <= len(source_runs) <= 5, (source, [r.started_at for r in source_runs])
+        assert len(source_runs) <= most, (source, [r.started_at for r in source_runs])
         for before, after in itertools.pairwise(source_runs):
             assert before.finished_at is not None
             assert before.finished_at <= after.started_at, f"{source} synced twice at once"
             gap = after.started_at - before.started_at
             assert gap >= shortest, f"{source} synced too soon"
-            assert gap <= timedelta(seconds=3 * INTERVAL), f"{source} was left behind"
 
 
 @postgres_only

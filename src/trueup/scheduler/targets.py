@@ -13,7 +13,6 @@ from collections.abc import Iterable
 
 from trueup.config import Config
 from trueup.refresh import repository_scope
-from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.store import Store
 
 _OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -46,18 +45,18 @@ def repository_targets(
 
 
 def application_targets(config: Config, store: Store, application: str) -> list[tuple[str, str]]:
-    """The (source, scope) pairs of kubernetes sources whose snapshot holds this Application."""
+    """The (source, scope) pairs whose snapshot holds this Application, of the sources that
+    read Applications (:meth:`~trueup.config_model.SourceConfig.announces`)."""
     if not _OBJECT_NAME.match(application):
         return []
-    kubernetes = {s.id for s in config.sources if isinstance(s, KubernetesSourceConfig)}
+    reading = {s.id for s in config.sources if s.announces("Application")}
     return [
         (source, scope)
         for source, scope in store.pages().scopes_observing("Application", application)
-        if source in kubernetes
+        if source in reading
     ]
 
 
 def is_watched(config: Config, source_id: str) -> bool:
-    """A live Kubernetes source: the server keeps it current by watching, not by polling."""
-    source = config.source(source_id)
-    return isinstance(source, KubernetesSourceConfig) and not source.snapshot
+    """A source the server keeps current by watching (a live cluster), not by polling."""
+    return config.source(source_id).watched()

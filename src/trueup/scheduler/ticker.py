@@ -17,11 +17,10 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from trueup.config import Config
+from trueup.config_model import SourceConfig
 from trueup.pipeline import refresh_freshness
 from trueup.scheduler.jobs import JobQueue, SyncJob
 from trueup.scheduler.targets import is_watched
-from trueup.sources.kubernetes.config import KubernetesSourceConfig
-from trueup.sources.kubernetes.kubeconfig import ContextProblem
 from trueup.store import Store
 from trueup.store.operations import Schedule
 from trueup.store.schema import schedules
@@ -57,18 +56,16 @@ def due_sources(
     return due
 
 
-def watched_clusters(config: Config) -> list[tuple[KubernetesSourceConfig, str]]:
-    """Every (live kubernetes source, context) the server keeps under a watch."""
-    from trueup.sources.kubernetes.live import KubernetesLiveSource
-
+def watched_clusters(config: Config) -> list[tuple[SourceConfig, str]]:
+    """Every (watched source, scope) the server keeps under a watch (a live cluster)."""
     clusters = []
     for source in config.sources:
-        if isinstance(source, KubernetesSourceConfig) and is_watched(config, source.id):
-            for target in KubernetesLiveSource(source).identities():
-                context = target.context
-                clusters.append((source, context))
-                if isinstance(target, ContextProblem):
-                    log.warning("kubernetes %s/%s: %s", source.id, context, target.message)
+        if not is_watched(config, source.id):
+            continue
+        for scope, problem in source.watched_scopes():
+            clusters.append((source, scope))
+            if problem is not None:
+                log.warning("%s %s/%s: %s", source.type, source.id, scope, problem)
     return clusters
 
 

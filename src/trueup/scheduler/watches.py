@@ -1,13 +1,13 @@
-"""Holding a Kubernetes cluster under a long-lived watch, and syncing it on every change.
+"""Holding a cluster under a long-lived watch, and syncing it on every change.
 
-A :class:`ClusterHold` is one cluster (one kubeconfig context of a live
-``kubernetes`` source) watched by this process: its
-:class:`~trueup.sources.kubernetes.watch_source.KubernetesWatchSource` keeps the
-latest complete read, and a thread of its own runs a sync of that one scope
-after each change (changes that arrive during a sync are folded into the next
-one). Only the holder ever syncs that scope. With PostgreSQL the hold is a
-long-running procrastinate job (so exactly one replica holds each cluster, and
-a dead replica's clusters are taken over); with SQLite the process holds them all.
+A :class:`ClusterHold` is one watched scope (one kubeconfig context of a live
+``kubernetes`` source: the watch its source config's ``watch()`` builds) held
+by this process: the watch keeps the latest complete read, and a thread of its
+own runs a sync of that one scope after each change (changes that arrive during
+a sync are folded into the next one). Only the holder ever syncs that scope.
+With PostgreSQL the hold is a long-running procrastinate job (so exactly one
+replica holds each cluster, and a dead replica's clusters are taken over); with
+SQLite the process holds them all.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 
+from trueup.config_model import SourceConfig
 from trueup.model.observation import ScopeRead
 from trueup.scheduler.jobs import SyncJob
 from trueup.scheduler.runner import JobRunner
-from trueup.sources.kubernetes.config import KubernetesSourceConfig
-from trueup.sources.kubernetes.live import TransportFactory
-from trueup.sources.kubernetes.watch_source import KubernetesWatchSource
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +31,13 @@ class ClusterHold:
     def __init__(
         self,
         runner: JobRunner,
-        source: KubernetesSourceConfig,
+        source: SourceConfig,
         context: str,
-        *,
-        transport_for: TransportFactory | None = None,
     ) -> None:
         self.runner = runner
         self.source_id = source.id
         self.context = context
-        self.watch = KubernetesWatchSource(
-            source.model_copy(update={"contexts": [context]}), transport_for=transport_for
-        )
+        self.watch = source.watch(context)
         self._changed = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(

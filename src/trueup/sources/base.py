@@ -59,6 +59,14 @@ class Source(Protocol):
         ...
 
 
+class WatchedSource(Source, Protocol):
+    """A source kept current by a watch: it calls ``on_change(scope, read)`` after changes."""
+
+    def start(self, on_change: Callable[[str, ScopeRead], None] | None = None) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @runtime_checkable
 class ReportsStatus(Protocol):
     """A source that has something to say about itself after a read (optional).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import Field, field_validator
 
@@ -15,6 +15,9 @@ from trueup.config_model import (
     parse_duration,
     pattern_root_problem,
 )
+
+if TYPE_CHECKING:
+    from trueup.sources.base import WatchedSource
 
 
 class MappingConfig(ConfigModel):
@@ -84,6 +87,31 @@ class KubernetesSourceConfig(SourceConfig):
         from trueup.sources.kubernetes.kubeconfig import context_problems
 
         return context_problems(self.kubeconfig, self.contexts, allow_exec=self.allow_exec)
+
+    def watched(self) -> bool:
+        """A live source is watched by a server; a snapshot folder is polled."""
+        return not self.snapshot
+
+    def watched_scopes(self) -> list[tuple[str, str | None]]:
+        """Each context of the kubeconfig this source reads, and what stops it if anything."""
+        if not self.watched():
+            return []
+        from trueup.sources.kubernetes.kubeconfig import ContextProblem
+        from trueup.sources.kubernetes.live import KubernetesLiveSource
+
+        return [
+            (t.context, t.message if isinstance(t, ContextProblem) else None)
+            for t in KubernetesLiveSource(self).identities()
+        ]
+
+    def watch(self, scope: str) -> WatchedSource:
+        from trueup.sources.kubernetes.watch_source import KubernetesWatchSource
+
+        return KubernetesWatchSource(self.model_copy(update={"contexts": [scope]}))
+
+    def announces(self, kind: str) -> bool:
+        """Argo CD notifications name Applications, which this source reads."""
+        return kind == "Application" and "argocd" in self.collect
 
     def with_local_paths(self, paths: LocalPaths) -> Self:
         update = {}
