@@ -16,7 +16,7 @@ give the same entities, findings and revisions (``tests/test_incremental.py``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,12 +30,13 @@ from trueup.errors import ConcurrentCommitError, ConfigError, SinkError, StoreEr
 from trueup.model.assembled import AssemblyResult
 from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
-from trueup.model.ref import EntityRef, parse_ref
+from trueup.model.ref import EntityRef
 from trueup.model.repository import Head
 from trueup.plugins import registry
 from trueup.sinks.base import Publication, ScopeVersion, Sink, SinkReport, SinkSetup
 from trueup.sources.base import ReadContext, ReportsStatus, Source
 from trueup.store import CommitSummary, Store
+from trueup.store.carried import engine_findings, held_before
 from trueup.store.entities import expires_at
 from trueup.store.incremental import CommitRequest
 from trueup.store.snapshots import materialised, superseded
@@ -577,7 +578,7 @@ def _carry_over(
     scope_findings: list[Finding],
 ) -> None:
     """Failures and held removals of scopes not read in this run stay visible."""
-    for f in _engine_findings(store):
+    for f in engine_findings(store):
         key = (f.evidence["source"], f.evidence["scope"])
         if key in read_now or key[0] in fully_read or not f.subject.startswith("scope:"):
             continue
@@ -587,23 +588,3 @@ def _carry_over(
     for key, refs in held_before(store).items():
         if key not in read_now and key[0] not in fully_read:
             held.setdefault(key, refs)
-
-
-def held_before(store: Store) -> dict[tuple[str, str], frozenset[EntityRef]]:
-    """The refs whose removal the last commit held, by scope (from its findings)."""
-    held: dict[tuple[str, str], set[EntityRef]] = {}
-    for f in _engine_findings(store):
-        if f.code == Code.REMOVAL_HELD and not f.subject.startswith("scope:"):
-            key = (f.evidence["source"], f.evidence["scope"])
-            held.setdefault(key, set()).add(parse_ref(f.subject))
-    return {key: frozenset(refs) for key, refs in held.items()}
-
-
-def _engine_findings(store: Store) -> Iterator[Finding]:
-    """The stored failures and holds the engine raised about scopes and their entities."""
-    for f in store.findings(codes=(Code.SOURCE_FAILED, Code.REMOVAL_HELD)):
-        source, scope = f.evidence.get("source"), f.evidence.get("scope")
-        if not isinstance(source, str) or not isinstance(scope, str):
-            continue
-        if f.evidence.get("origin") == PIPELINE_ORIGIN:  # a source's own lives in its snapshot
-            yield f

@@ -41,7 +41,7 @@ from trueup.model.finding import Finding
 from trueup.model.ref import EntityRef
 from trueup.model.repository import repository_key
 from trueup.store.engine import JSONText, json_text
-from trueup.store.records import Change, CommitSummary
+from trueup.store.records import Change, CommitSummary, StoredEntity
 from trueup.store.schema import entities, entity_terms, findings, revisions
 
 RELATION = "r:"
@@ -503,3 +503,38 @@ def _group_by_keys(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]
 def _chunks(ids: list[int]) -> Iterator[list[int]]:
     for start in range(0, len(ids), _CHUNK):
         yield ids[start : start + _CHUNK]
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def entity_query() -> sa.Select[Any]:
+    """The columns a :class:`StoredEntity` is read from (:func:`stored_entity`)."""
+    return sa.select(
+        entities.c.kind,
+        entities.c.namespace,
+        entities.c.name,
+        entities.c.document,
+        entities.c.revision,
+        entities.c.updated_at,
+        entities.c.removed,
+    )
+
+
+def matching(ref: EntityRef) -> tuple[sa.ColumnElement[bool], ...]:
+    """The conditions that select one entity's row, as refs compare (case-insensitively)."""
+    return (
+        entities.c.kind == ref.kind.lower(),
+        entities.c.namespace == ref.namespace.lower(),
+        entities.c.name == ref.name.lower(),
+    )
+
+
+def stored_entity(row: sa.Row[Any]) -> StoredEntity:
+    return StoredEntity(
+        ref=EntityRef(row.kind, row.namespace, row.name),
+        assembled=AssembledEntity.from_json(row.document),
+        revision=row.revision,
+        updated_at=row.updated_at,
+        removed=row.removed,
+    )

@@ -47,7 +47,7 @@ from trueup.store.engine import (
     serialise_writers,
     translated,
 )
-from trueup.store.entities import by_ref_keys, write_entities
+from trueup.store.entities import by_ref_keys, entity_query, matching, stored_entity, write_entities
 from trueup.store.incremental import (
     CommitRequest,
     CommitResult,
@@ -321,7 +321,7 @@ class Store:
         A consumer that stops early (a client that hangs up mid-feed) should
         ``close()`` the generator to give its connection back at once.
         """
-        query = _entity_query().order_by(entities.c.kind, entities.c.namespace, entities.c.name)
+        query = entity_query().order_by(entities.c.kind, entities.c.namespace, entities.c.name)
         if not include_removed:
             query = query.where(entities.c.removed.is_(False))
         query = query.execution_options(yield_per=_YIELD_PER)
@@ -332,7 +332,7 @@ class Store:
             closing(conn.execute(query)) as rows,
         ):
             for row in rows:
-                yield _stored_entity(row)
+                yield stored_entity(row)
 
     def feed_rows(
         self, *, kinds: frozenset[str] | None = None, refs: Collection[EntityRef] | None = None
@@ -398,17 +398,17 @@ class Store:
 
     def entity(self, ref: EntityRef) -> StoredEntity | None:
         """One entity, removed ones included (``removed`` says so)."""
-        query = _entity_query().where(*_matches(ref))
+        query = entity_query().where(*matching(ref))
         with translated("reading an entity", self._url), self._read() as conn:
             row = conn.execute(query).one_or_none()
-        return None if row is None else _stored_entity(row)
+        return None if row is None else stored_entity(row)
 
     def revisions(self, ref: EntityRef) -> list[Revision]:
         """The history of one entity, oldest first."""
         query = (
             sa.select(revisions, entities.c.kind, entities.c.namespace, entities.c.name)
             .join(entities, entities.c.id == revisions.c.entity_id)
-            .where(*_matches(ref))
+            .where(*matching(ref))
             .order_by(revisions.c.number)
         )
         with translated("reading revisions", self._url), self._read() as conn:
@@ -549,36 +549,6 @@ class Store:
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
-
-
-def _entity_query() -> sa.Select[Any]:
-    return sa.select(
-        entities.c.kind,
-        entities.c.namespace,
-        entities.c.name,
-        entities.c.document,
-        entities.c.revision,
-        entities.c.updated_at,
-        entities.c.removed,
-    )
-
-
-def _matches(ref: EntityRef) -> tuple[sa.ColumnElement[bool], ...]:
-    return (
-        entities.c.kind == ref.kind.lower(),
-        entities.c.namespace == ref.namespace.lower(),
-        entities.c.name == ref.name.lower(),
-    )
-
-
-def _stored_entity(row: sa.Row[Any]) -> StoredEntity:
-    return StoredEntity(
-        ref=EntityRef(row.kind, row.namespace, row.name),
-        assembled=AssembledEntity.from_json(row.document),
-        revision=row.revision,
-        updated_at=row.updated_at,
-        removed=row.removed,
-    )
 
 
 def _begin_commit(conn: Connection, run_id: int, now: datetime, based_on: int | None) -> None:
