@@ -10,8 +10,10 @@ read that did not complete, and replaces nothing.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+import hashlib
+import json
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -182,6 +184,45 @@ def held_parts(carried: Iterable[str | None], read_parts: Mapping[str, str]) -> 
     :data:`HELD_PART`; a scope without parts and without fingerprints gets none.
     """
     return {part or "": HELD_PART for part in carried if part or (part or "") in read_parts}
+
+
+def kept_when_unchanged(
+    read: Snapshot, previous: Snapshot | None, *, unversioned: Callable[[str], str] | None = None
+) -> Snapshot:
+    """A scope read whole, with the stored observations kept where nothing changed.
+
+    An observation that is as stored, its time aside, is the stored one: it
+    keeps the time it was first seen with this content (as a catalog folder's
+    unchanged files do). ``unversioned`` takes the version out of an
+    observation's text (a git source's commit in its locators), so a file that
+    did not change at a new head keeps the locator of the commit it was first
+    read at: still true, and not a change to assemble. When every observation
+    is as stored, the read keeps the stored ones ("kept", part ``""``) and
+    costs no write and no assembly. The read carries the fingerprint of its
+    content as its one part ``""``.
+    """
+    if any(o.part for o in read.observations):
+        return read  # a source that reads parts keeps them itself
+    plain = unversioned or (lambda text: text)
+    texts = [plain(_timeless(o)) for o in read.observations]
+    digest = hashlib.sha256("\n".join(sorted(texts)).encode()).hexdigest()
+    parts = {"": f"content {digest}"}
+    if previous is None:
+        return replace(read, parts=parts)
+    if previous.parts.get("") == parts[""]:  # never when it carries held rows (HELD_PART)
+        return replace(read, observations=(), parts=parts, kept=frozenset({""}))
+    stored = previous.stored.observations([""]) if previous.stored else previous.observations
+    seen = {plain(_timeless(o)): o for o in stored}
+    observations = tuple(
+        seen.get(text, o) for o, text in zip(read.observations, texts, strict=True)
+    )
+    return replace(read, observations=observations, parts=parts)
+
+
+def _timeless(observation: Observation) -> str:
+    data = observation.to_json()
+    data["provenance"] = {**observation.provenance.to_json(), "observed_at": None}
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from trueup.model.observation import ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.git import GitSource
 from trueup.sources.git.config import GitSourceConfig
+from trueup.store.snapshots import materialised
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 _ENV = {
@@ -124,7 +125,9 @@ def read(
     )
     reads = list(source.observe(context))
     assert len(reads) == 1
-    return reads[0]
+    # As the store holds it: a read that keeps the stored observations, with them.
+    stored = {(source.id, scope): snap for scope, snap in context.previous.items()}
+    return materialised(reads[0], stored)
 
 
 def free_port() -> int:

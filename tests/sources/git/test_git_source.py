@@ -4,6 +4,7 @@ renames, deletions, force-pushes and per-file failure isolation."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 from trueup.model.finding import Finding
@@ -53,12 +54,15 @@ def test_unchanged_head_parses_nothing_and_gives_the_same_snapshot(tmp_path: Pat
     repo.commit()
     source = make_source(str(repo.path))
     first = read(source, tmp_path / "data")
-    second = read(source, tmp_path / "data", previous=first)
+    later = NOW + timedelta(minutes=10)
+    second = read(source, tmp_path / "data", previous=first, now=later)
     assert source.files_parsed == 0
     assert isinstance(first, Snapshot) and isinstance(second, Snapshot)
-    assert [(o.ref, o.fields, o.provenance.locator) for o in first.observations] == [
-        (o.ref, o.fields, o.provenance.locator) for o in second.observations
-    ]
+    assert second.read_at == later
+    # The stored observations are kept as they are, with the time they were first seen:
+    # nothing to write, nothing to assemble again.
+    assert second.observations == first.observations
+    assert {o.provenance.observed_at for o in second.observations} == {NOW}
 
 
 def test_new_head_reparses_only_changed_files_and_handles_add_delete_rename(

@@ -21,6 +21,7 @@ from trueup.model.observation import ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.github import GithubSource
 from trueup.sources.github.config import GithubSourceConfig
+from trueup.store.snapshots import materialised
 
 from .fake_api import FakeClock, FakeGitHub, serve
 
@@ -66,7 +67,9 @@ class Harness:
         context = ReadContext(
             now=self.now, previous=dict(self.stored), data_dir=self.data_dir, scopes=scopes
         )
-        reads = {r.scope: r for r in self.source.observe(context)}
+        # As the store holds it: a read that keeps the stored observations, with them.
+        stored = {(self.source.id, scope): snap for scope, snap in self.stored.items()}
+        reads = {r.scope: materialised(r, stored) for r in self.source.observe(context)}
         for scope, read in reads.items():
             if isinstance(read, ScopeFailure):
                 continue

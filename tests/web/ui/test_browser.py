@@ -54,7 +54,9 @@ ARTIFACTS = Path(
 class Dashboard:
     url: str
     history: DemoHistory
-    head: str  # the catalog's head commit, 12 characters
+    # The commit that last changed the showcase's file (12 characters): where its
+    # fields were first read, the commit their locators name at every later head.
+    head: str
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +79,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
             else:
                 os.environ[key] = value
     head = subprocess.run(
-        ["git", "rev-parse", "HEAD"],
+        ["git", "log", "-1", "--format=%H", "--", "payments/payments-api/catalog-info.yaml"],
         cwd=history.world.catalog,
         capture_output=True,
         text=True,

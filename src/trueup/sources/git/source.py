@@ -32,7 +32,14 @@ from trueup.errors import RepositoryError, SourceError
 from trueup.git.remote import identity, repository_name
 from trueup.git.repository import GitRepository
 from trueup.model.finding import JSONValue
-from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
+from trueup.model.observation import (
+    FailureKind,
+    Nature,
+    ScopeFailure,
+    ScopeRead,
+    Snapshot,
+    kept_when_unchanged,
+)
 from trueup.sources.base import ReadContext
 from trueup.sources.descriptors import IncludeGlobs
 from trueup.sources.git.config import GitSourceConfig
@@ -44,6 +51,7 @@ from trueup.sources.repository_catalog.catalog import (
     path_in_repository,
     read_catalog,
     reader_of,
+    unversioned,
 )
 from trueup.sources.repository_catalog.weblinks import web_base, web_links
 
@@ -164,7 +172,11 @@ class GitSource:
             save_state(state_path, remembered)
         if current != head:
             repo.switch(branch, head)
-        return self._snapshot(result, head, now)
+        return kept_when_unchanged(
+            self._snapshot(result, head, now),
+            context.previous.get(self.scope),
+            unversioned=unversioned(request.repo),
+        )
 
     def _included(self, repo: GitRepository, state: ScopeState, head: str) -> dict[str, str]:
         """The files the globs match at ``head``, from the last read plus a diff when possible."""

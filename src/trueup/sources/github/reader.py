@@ -37,7 +37,7 @@ from trueup.errors import GithubError
 from trueup.git.repository import GitRepository
 from trueup.model.emission import DEFAULT_POLICY, EmissionPolicy
 from trueup.model.finding import JSONValue
-from trueup.model.observation import FailureKind, Nature, Snapshot
+from trueup.model.observation import FailureKind, Nature, Snapshot, kept_when_unchanged
 from trueup.sources.descriptors import IncludeGlobs
 from trueup.sources.github.client import SHA_ACCEPT, GithubClient
 from trueup.sources.repository_catalog.cache import ScopeState, load_state, save_state
@@ -48,6 +48,7 @@ from trueup.sources.repository_catalog.catalog import (
     UrlTargets,
     path_in_repository,
     read_catalog,
+    unversioned,
 )
 from trueup.sources.repository_catalog.weblinks import WebLinks
 
@@ -204,7 +205,8 @@ def read_repository(
         version=head,
         ignored=result.ignored,
     )
-    return RepoRead(snapshot, result.parsed_now)
+    kept = kept_when_unchanged(snapshot, previous, unversioned=unversioned(target.full_name))
+    return RepoRead(kept, result.parsed_now)
 
 
 def _full_tree(client: GithubClient, repo: str, commit: str) -> dict[str, tuple[str, int]]:

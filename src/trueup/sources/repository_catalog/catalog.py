@@ -18,6 +18,7 @@ does not validate keeps its entity's previous observation.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -147,6 +148,16 @@ class CatalogRead:
 
 
 _FOLLOWED = (None, "file", "url")
+
+
+def unversioned(repo: str) -> Callable[[str], str]:
+    """Takes the commit out of ``repo``'s locators (``repo@<commit>:path#n`` → ``repo@:path#n``).
+
+    What a read gives :func:`~trueup.model.observation.kept_when_unchanged`: a
+    file unchanged at a new head is the observation stored, locator and all.
+    """
+    commit = re.compile(re.escape(repo) + r"@[0-9a-f]{12}:")
+    return lambda text: commit.sub(f"{repo}@:", text)
 
 
 def read_catalog(
