@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
-from trueup.model.assembled import AssembledEntity
 from trueup.model.finding import Code, Finding, Severity
 from trueup.model.ref import EntityRef
 from trueup.store.engine import translated
+from trueup.store.entities import entity_query, stored_entity
 from trueup.store.records import StoredEntity
 from trueup.store.schema import entities, findings, observations, scopes
 
@@ -55,15 +55,7 @@ class Pages:
         self, where: EntityFilter, *, after: EntityRef | None, limit: int
     ) -> list[StoredEntity]:
         """Up to ``limit`` current entities after ``after``, ordered by ref."""
-        query = sa.select(
-            entities.c.kind,
-            entities.c.namespace,
-            entities.c.name,
-            entities.c.document,
-            entities.c.revision,
-            entities.c.updated_at,
-            entities.c.removed,
-        ).where(entities.c.removed.is_(False), *_entity_conditions(where))
+        query = entity_query().where(entities.c.removed.is_(False), *_entity_conditions(where))
         if after is not None:
             key = (after.kind.lower(), after.namespace.lower(), after.name.lower())
             query = query.where(
@@ -72,16 +64,7 @@ class Pages:
         query = query.order_by(entities.c.kind, entities.c.namespace, entities.c.name).limit(limit)
         with translated("reading a page of entities", self._url), self._engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [
-            StoredEntity(
-                ref=EntityRef(row.kind, row.namespace, row.name),
-                assembled=AssembledEntity.from_json(row.document),
-                revision=row.revision,
-                updated_at=row.updated_at,
-                removed=row.removed,
-            )
-            for row in rows
-        ]
+        return [stored_entity(row) for row in rows]
 
     def findings(
         self, where: FindingFilter, *, after: int | None, limit: int
