@@ -196,12 +196,13 @@ def _escape(text: str) -> str:
 def mark_moved_heads(
     conn: Connection, dirty: Dirty, before: Mapping[str, list[str]], now: Mapping[str, Head]
 ) -> None:
-    moved = {
-        key
-        for key in set(before) | set(now)
-        if (now[key].branch, now[key].commit) != tuple(before.get(key, ("", "")))
-        if key in now
-    } | (set(before) - set(now))
+    """Entities deployed from a repository whose tracked head moved, appeared or went away.
+
+    ``before`` is the saved state (repository key -> [branch, commit]); a head goes
+    away when its source is no longer configured or tracks another url.
+    """
+    moved = set(before) - set(now)
+    moved.update(key for key, head in now.items() if before.get(key) != [head.branch, head.commit])
     dirty.refs.update(_entities_with(conn, [HEAD + key for key in moved]))
 
 
