@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from trueup.assemble.assembler import AssemblyPolicy
-from trueup.assemble.linking import SELECTOR_ANNOTATIONS, build_index
+from trueup.assemble.linking import build_index
 from trueup.assemble.precedence import Precedence
 from trueup.model.finding import Finding, Severity
 from trueup.model.observation import Nature, Observation, Provenance, Snapshot
@@ -56,7 +56,9 @@ POLICY = AssemblyPolicy(
 )
 SHOP = "https://git.example.com/shop.git"
 OTHER = "https://git.example.com/other.git"
-APP_SELECTOR, LABEL_SELECTOR = SELECTOR_ANNOTATIONS
+APP_SELECTOR = "argocd/app-selector"
+LABEL_SELECTOR = "backstage.io/kubernetes-label-selector"
+WORKFLOW_SELECTOR = "example.com/workflow-selector"  # a mapping's own link_selectors key
 KUBERNETES_ID = "backstage.io/kubernetes-id"
 
 
@@ -145,7 +147,8 @@ def test_an_added_intent_observation_makes_its_ref_and_link_keys_dirty() -> None
     dirty.intent(declared("pay", {APP_SELECTOR: "app=pay,tier", KUBERNETES_ID: "pay"}))
     assert dirty.refs == {ref("pay")}
     assert dirty.pairs == {"argocd/app-selector=app=pay,tier", "backstage.io/kubernetes-id=pay"}
-    assert dirty.selector_keys == {APP_SELECTOR}  # a kubernetes-id is no selector
+    # Any annotation may hold the selector a mapping's link_selectors names.
+    assert dirty.selector_keys == {APP_SELECTOR, KUBERNETES_ID}
 
 
 def test_an_added_location_makes_nothing_dirty() -> None:
@@ -180,7 +183,7 @@ def test_removed_rows_make_intent_refs_targets_and_annotations_dirty() -> None:
         "backstage.io/kubernetes-id=pay",
         "backstage.io/kubernetes-id=root",
     }
-    assert dirty.selector_keys == {LABEL_SELECTOR}
+    assert dirty.selector_keys == {LABEL_SELECTOR, KUBERNETES_ID}
 
 
 def test_findings_make_the_entities_they_name_dirty() -> None:
@@ -249,6 +252,18 @@ def test_a_kubernetes_id_that_appears_claims_the_objects_labelled_with_it(store:
     assert set(moved.revised) == {ref("pay"), ref("cart")}
 
 
+def test_a_selector_under_a_mappings_own_annotation_key_claims_cluster_objects(
+    store: Store,
+) -> None:
+    nightly = running("nightly", labels={"team": "pay"}, selectors=(WORKFLOW_SELECTOR,))
+    commit(store, catalog(declared("pay")), cluster(nightly))
+    assert places(store, "nightly") == {"eu/shop"}
+    commit(store, catalog(declared("pay", {WORKFLOW_SELECTOR: "team=pay"})))
+    assert (places(store, "pay"), places(store, "nightly")) == ({"eu/shop"}, None)
+    commit(store, catalog(declared("pay", {WORKFLOW_SELECTOR: "team=web"})))
+    assert (places(store, "pay"), places(store, "nightly")) == (set(), {"eu/shop"})
+
+
 def test_after_a_migration_asks_for_a_rebuild_every_actual_observation_is_linked_again(
     store: Store,
 ) -> None:
@@ -276,7 +291,7 @@ def test_the_stored_link_lookup_answers_as_the_in_memory_index_does(store: Store
         declared("payments", {KUBERNETES_ID: "pay", APP_SELECTOR: "tier=web,app!=cart"}),
         declared("cart", {KUBERNETES_ID: "cart", LABEL_SELECTOR: "app in (cart)"}),  # invalid
         declared("search", {"ArgoCD/App-Selector": "app=search", LABEL_SELECTOR: "app=search"}),
-        declared("orders", {"argocd/app-name": "orders-app"}),
+        declared("orders", {"argocd/app-name": "orders-app", WORKFLOW_SELECTOR: "team=shop"}),
     ]
     commit(store, catalog(*entities, declared("root", {"argocd/app-name": "x"}, kind="location")))
     index = build_index({o.ref: [o.fields] for o in entities})
@@ -287,7 +302,7 @@ def test_the_stored_link_lookup_answers_as_the_in_memory_index_does(store: Store
         ("argocd/app-name", "orders-app"),
         (APP_SELECTOR, "app=pay"),
     ]
-    keys = list(SELECTOR_ANNOTATIONS)
+    keys = [APP_SELECTOR, LABEL_SELECTOR, WORKFLOW_SELECTOR, "ArgoCD/App-Selector"]
     with connected(store) as conn:
         asked = _LinkLookup(conn)
         assert [asked.declared_with(p) for p in pairs] == [index.declared_with(p) for p in pairs]

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from trueup.assemble.assembler import finding_ref, is_structural
-from trueup.assemble.linking import SELECTOR_ANNOTATIONS, Selector, link_targets, parse_selector
+from trueup.assemble.linking import Selector, link_targets, parse_selector
 from trueup.model.finding import Finding
 from trueup.model.observation import Nature, Observation
 from trueup.model.ref import EntityRef
@@ -73,9 +73,8 @@ class Dirty:
     def _annotation(self, term: str) -> None:
         pair = term[len(ANNOTATION) :]
         self.pairs.add(pair)
-        key = pair.partition("=")[0]
-        if key in SELECTOR_ANNOTATIONS:
-            self.selector_keys.add(key)
+        # Any annotation may hold a selector: a mapping's link_selectors name the keys.
+        self.selector_keys.add(pair.partition("=")[0])
 
 
 def relink(
