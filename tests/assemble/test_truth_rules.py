@@ -321,6 +321,21 @@ def test_app_selector_links_by_labels_and_suppresses_app_name() -> None:
     )  # the unmatched app is discovered
 
 
+def test_a_mappings_own_selector_annotation_links_by_labels() -> None:
+    """A mapping's ``link_selectors`` may name any annotation key (docs/mappings.md)."""
+    doc = component("payments")
+    doc["metadata"]["annotations"] = {"example.com/workflow-selector": "team=pay"}
+    catalog = snapshot("catalog", "catalog", *base_catalog(doc))
+    nightly = replace(
+        argo_app("pay-nightly", labels={"team": "pay"}),
+        links=(),
+        selectors=("example.com/workflow-selector",),
+    )
+    result = assemble([catalog, snapshot("clusters", "prod-eu", nightly)], policy(), now=NOW)
+    assert {p.place for p in one(result).places} == {"prod-eu/in-cluster/pay-nightly"}
+    assert EntityRef.of("component", None, "pay-nightly") not in result.entities
+
+
 def test_nothing_observes_it_any_more_so_it_leaves() -> None:
     catalog = snapshot("catalog", "catalog", *base_catalog())
     assert PAYMENTS not in assemble([catalog], policy(), now=NOW).entities

@@ -4,7 +4,8 @@ Backstage's own plugins link cluster objects to entities by annotations on the
 entity: ``backstage.io/kubernetes-id`` (the same value as the object's label),
 ``argocd/app-name``, or a label selector in ``argocd/app-selector`` /
 ``backstage.io/kubernetes-label-selector``. An observation names the
-annotation pairs and selector keys that may link it; when no declared entity
+annotation pairs and selector keys that may link it (a declarative mapping's
+``link_selectors`` may name any annotation key); when no declared entity
 matches, its own fallback ref applies (a declared entity of that name, or a
 discovered one).
 """
@@ -19,7 +20,6 @@ from typing import Protocol
 from trueup.model.observation import Observation
 from trueup.model.ref import EntityRef
 
-SELECTOR_ANNOTATIONS = ("argocd/app-selector", "backstage.io/kubernetes-label-selector")
 _PREFIX = "metadata.annotations."
 
 
@@ -127,17 +127,21 @@ class LinkIndex:
 
 
 def build_index(declared: Mapping[EntityRef, Iterable[Mapping[str, object]]]) -> LinkIndex:
-    """Index every declared entity's annotations (its intent fields)."""
+    """Index every declared entity's annotations (its intent fields).
+
+    Every annotation that parses as a selector is indexed under its key: which
+    keys hold selectors is up to the observations (the built-in collectors and
+    the mappings' ``link_selectors``), not to this index.
+    """
     by_annotation: dict[tuple[str, str], set[EntityRef]] = defaultdict(set)
     selectors: dict[str, list[tuple[EntityRef, Selector]]] = defaultdict(list)
     for ref, field_sets in declared.items():
         for fields in field_sets:
             for key, value in annotation_pairs(fields):
                 by_annotation[(key, value)].add(ref)
-                if key in SELECTOR_ANNOTATIONS:
-                    selector = parse_selector(value)
-                    if selector is not None:
-                        selectors[key].append((ref, selector))
+                selector = parse_selector(value)
+                if selector is not None:
+                    selectors[key].append((ref, selector))
     return LinkIndex(
         declared=frozenset(declared),
         by_annotation={k: tuple(sorted(v)) for k, v in by_annotation.items()},

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from trueup.assemble.assembler import finding_ref, is_structural
-from trueup.assemble.linking import SELECTOR_ANNOTATIONS, Selector, link_targets, parse_selector
+from trueup.assemble.linking import Selector, link_targets, parse_selector
 from trueup.model.finding import Finding
 from trueup.model.observation import Nature, Observation
 from trueup.model.ref import EntityRef
@@ -73,9 +73,8 @@ class Dirty:
     def _annotation(self, term: str) -> None:
         pair = term[len(ANNOTATION) :]
         self.pairs.add(pair)
-        key = pair.partition("=")[0]
-        if key in SELECTOR_ANNOTATIONS:
-            self.selector_keys.add(key)
+        # Any annotation may hold a selector: a mapping's link_selectors name the keys.
+        self.selector_keys.add(pair.partition("=")[0])
 
 
 def relink(
@@ -196,12 +195,13 @@ def _escape(text: str) -> str:
 def mark_moved_heads(
     conn: Connection, dirty: Dirty, before: Mapping[str, list[str]], now: Mapping[str, Head]
 ) -> None:
-    moved = {
-        key
-        for key in set(before) | set(now)
-        if (now[key].branch, now[key].commit) != tuple(before.get(key, ("", "")))
-        if key in now
-    } | (set(before) - set(now))
+    """Entities deployed from a repository whose tracked head moved, appeared or went away.
+
+    ``before`` is the saved state (repository key -> [branch, commit]); a head goes
+    away when its source is no longer configured or tracks another url.
+    """
+    moved = set(before) - set(now)
+    moved.update(key for key, head in now.items() if before.get(key) != [head.branch, head.commit])
     dirty.refs.update(_entities_with(conn, [HEAD + key for key in moved]))
 
 
