@@ -76,3 +76,8 @@ def test_declarations_order_by_path_then_numeric_document_index() -> None:
         "repo@1:b.yaml#0",
     ]
     assert declared_at("prod-eu/shop/Deployment/x@7") == ("prod-eu/shop/Deployment/x@7", -1)
+    # A "#" that names no document index (a resource address, a file name) orders by text.
+    assert declared_at("payments/aws_db_instance.main#primary") == (
+        "payments/aws_db_instance.main#primary",
+        -1,
+    )

@@ -70,6 +70,11 @@ def test_a_first_read_and_a_read_that_only_adds_hold_nothing() -> None:
     assert (added.held, added.finding, added.snapshot) == (frozenset(), None, grown)
 
 
+def test_a_scope_that_had_nothing_and_reads_nothing_holds_nothing() -> None:
+    nothing = guard_removals(_scope([]), _scope([]), max_ratio=0.5, accepted=False)
+    assert (nothing.held, nothing.finding, nothing.snapshot.observations) == (frozenset(), None, ())
+
+
 def test_a_source_id_releases_all_its_scopes_and_a_scope_only_itself() -> None:
     assert is_accepted("catalog", "team-repo", frozenset({"catalog"}))
     assert is_accepted("catalog", "team-repo", frozenset({"catalog/team-repo"}))
