@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from trueup.config import parse_config
 from trueup.redaction import (
@@ -18,6 +19,7 @@ from trueup.redaction import (
     redact_text,
 )
 from trueup.store import Store
+from trueup.store.engine import create_engine
 
 from .store.builders import T0
 
@@ -87,6 +89,33 @@ def test_no_stored_row_holds_a_known_secret(tmp_path: Path) -> None:
         dump = "\n".join(conn.iterdump())
     assert "stored-Secret-1" not in dump and "u:pw@" not in dump
     assert f"{MASK} and https://u:{MASK}@h/x" in dump
+
+
+@pytest.mark.parametrize("position", [0, 255, 256, 599])
+def test_a_bulk_write_masks_the_one_row_that_needs_it(db_url: str, position: int) -> None:
+    """Rows of an executemany are checked together; a row that needs masking is still found."""
+    KNOWN_SECRETS.add("bulk-Secret-1")
+    KNOWN_SECRETS.add("two\nlines")
+    table = sa.Table("t", sa.MetaData(), sa.Column("a", sa.Text), sa.Column("b", sa.Text))
+    engine = create_engine(sa.make_url(db_url))
+    rows = [{"a": f"url:https://host/{i}", "b": f"row {i}"} for i in range(600)]
+    rows[position] = {"a": "x bulk-Secret-1 y", "b": "https://h/s?token=abc"}
+    rows[(position + 1) % 600] = {"a": "https://u:pw@h/x", "b": "ends with two"}
+    rows[(position + 2) % 600] = {"a": "lines on", "b": "https://h/s?token="}
+    try:
+        with engine.begin() as conn:
+            table.create(conn)
+            conn.execute(sa.insert(table), rows)
+            stored = [tuple(r) for r in conn.execute(sa.select(table.c.a, table.c.b))]
+    finally:
+        engine.dispose()
+    assert stored[position] == (f"x {MASK} y", f"https://h/s?token={MASK}")
+    assert stored[(position + 1) % 600] == (f"https://u:{MASK}@h/x", "ends with two")
+    assert stored[(position + 2) % 600] == ("lines on", "https://h/s?token=")
+    expected = {i: (f"url:https://host/{i}", f"row {i}") for i in range(600)}
+    for i in (position, position + 1, position + 2):
+        expected.pop(i % 600)
+    assert {i: stored[i] for i in expected} == expected
 
 
 def test_log_records_and_their_tracebacks_are_redacted(caplog: pytest.LogCaptureFixture) -> None:

@@ -35,13 +35,19 @@ class FeedRow:
 
 def feed_row(entity: AssembledEntity) -> FeedRow | None:
     """The feed's rendering of one entity; None when it is not emitted."""
+    texts = feed_texts(entity)
+    if texts is None:
+        return None
+    return FeedRow(ref=entity.ref, content_hash=entity.content_hash(), yaml=texts[0], json=texts[1])
+
+
+def feed_texts(entity: AssembledEntity) -> tuple[str, str] | None:
+    """:func:`feed_row`'s YAML and JSON texts alone (the store has the content hash)."""
     if not entity.emitted:
         return None
-    return FeedRow(
-        ref=entity.ref,
-        content_hash=entity.content_hash(),
-        yaml=dump_document(entity.entity),
-        json=json.dumps(entity.entity, ensure_ascii=False, separators=(",", ":")),
+    return (
+        dump_document(entity.entity),
+        json.dumps(entity.entity, ensure_ascii=False, separators=(",", ":")),
     )
 
 

@@ -163,7 +163,13 @@ def _read(real: str, checked: os.stat_result, shown: str, max_bytes: int) -> byt
             return Refusal(shown, Rule.SPECIAL_FILE, "is not a regular file; not read")
         os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(max_bytes + 1)
+            # Sized by the file, not by the cap: a read of ``max_bytes`` allocates that
+            # much for every small file. What the file gained since is read on, up to
+            # one byte past the cap.
+            expected = min(opened.st_size, max_bytes)
+            data = handle.read(expected + 1)
+            if expected < len(data) <= max_bytes:
+                data += handle.read(max_bytes + 1 - len(data))
     except OSError as exc:
         return _os_refusal(shown, exc)
     finally:

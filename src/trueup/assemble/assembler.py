@@ -476,14 +476,34 @@ def _annotate(  # noqa: PLR0917 - one call site
 
 def _unrepresentable(value: Any, path: str = "") -> list[Violation]:
     """NaN and infinities: YAML can write them, JSON cannot, and a feed reader would fail."""
+    if not _has_non_finite(value):  # the common case, without building a path per node
+        return []
+    return _non_finite(value, path)
+
+
+def _has_non_finite(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return True
+        elif isinstance(item, dict | Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _non_finite(value: Any, path: str = "") -> list[Violation]:
     if isinstance(value, float) and not math.isfinite(value):
         return [Violation(path or "<root>", "non-finite-number", f"{value} is not a JSON number")]
     if isinstance(value, Mapping):
-        return [
-            v for k, item in value.items() for v in _unrepresentable(item, f"{path}.{k}".strip("."))
-        ]
+        return [v for k, item in value.items() for v in _non_finite(item, f"{path}.{k}".strip("."))]
     if isinstance(value, list):
-        return [v for i, item in enumerate(value) for v in _unrepresentable(item, f"{path}[{i}]")]
+        return [v for i, item in enumerate(value) for v in _non_finite(item, f"{path}[{i}]")]
     return []
 
 

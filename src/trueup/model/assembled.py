@@ -21,6 +21,9 @@ from trueup.model.ref import EntityRef, parse_ref
 VOLATILE_ANNOTATION = "trueup.io/observed-at"
 # A status value that is missing, unrecognised or older than its source's max_age.
 UNKNOWN = "Unknown"
+# The JSON of the provenances an entity's to_json() has written, by id(): fields read
+# from one observation share its Provenance, rendered once.
+_Provenances = dict[int, dict[str, JSONValue]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +35,17 @@ class Candidate:
     provenance: Provenance
     references: tuple[str, ...] = ()  # locators of the files a placeholder read it from
 
-    def to_json(self) -> dict[str, JSONValue]:
-        data = {"value": self.value, "nature": self.nature.value, **self.provenance.to_json()}
+    def to_json(self, provenances: _Provenances | None = None) -> dict[str, JSONValue]:
+        """``provenances``: the JSON of provenances already written, by id (shared, not
+        rendered again: an entity's fields mostly come from one or two observations)."""
+        if provenances is None:
+            provenance = self.provenance.to_json()
+        else:
+            found = provenances.get(id(self.provenance))
+            if found is None:
+                found = provenances[id(self.provenance)] = self.provenance.to_json()
+            provenance = found
+        data = {"value": self.value, "nature": self.nature.value, **provenance}
         if self.references:
             data["references"] = list(self.references)
         return data
@@ -55,8 +67,11 @@ class FieldOrigin:
     winner: Candidate
     losers: tuple[Candidate, ...] = ()
 
-    def to_json(self) -> dict[str, JSONValue]:
-        return {"winner": self.winner.to_json(), "losers": [c.to_json() for c in self.losers]}
+    def to_json(self, provenances: _Provenances | None = None) -> dict[str, JSONValue]:
+        return {
+            "winner": self.winner.to_json(provenances),
+            "losers": [c.to_json(provenances) for c in self.losers],
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, JSONValue]) -> FieldOrigin:
@@ -143,10 +158,11 @@ class AssembledEntity:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def to_json(self) -> dict[str, JSONValue]:
+        provenances: _Provenances = {}
         return {
             "ref": str(self.ref),
             "entity": self.entity,
-            "origins": {path: origin.to_json() for path, origin in self.origins.items()},
+            "origins": {path: origin.to_json(provenances) for path, origin in self.origins.items()},
             "places": [p.to_json() for p in self.places],
             "findings": [f.to_json() for f in self.findings],
             "discovered": self.discovered,

@@ -16,6 +16,7 @@ The merge works on *fields*, each a path string:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from sys import intern
 from typing import Any
 
 from trueup.model.finding import JSONValue
@@ -24,19 +25,23 @@ _KEYED = ("metadata.labels.", "metadata.annotations.")
 
 
 def flatten(entity: Mapping[str, Any]) -> dict[str, JSONValue]:
-    """Split an entity document into field paths. Unknown root keys are kept whole."""
+    """Split an entity document into field paths. Unknown root keys are kept whole.
+
+    The paths are interned: a sync holds 100,000 observations of a dozen paths each,
+    mostly the same dozen.
+    """
     out: dict[str, JSONValue] = {}
     for root, value in entity.items():
         if root == "metadata" and isinstance(value, Mapping):
             for key, inner in value.items():
                 if key in ("labels", "annotations") and isinstance(inner, Mapping):
                     for sub, subvalue in inner.items():
-                        out[f"metadata.{key}.{sub}"] = subvalue
+                        out[intern(f"metadata.{key}.{sub}")] = subvalue
                 else:
-                    out[f"metadata.{key}"] = inner
+                    out[intern(f"metadata.{key}")] = inner
         elif root == "spec" and isinstance(value, Mapping):
             for key, inner in value.items():
-                out[f"spec.{key}"] = inner
+                out[intern(f"spec.{key}")] = inner
         else:
             out[root] = value
     return out

@@ -9,6 +9,7 @@ lowercased identity; the spelling a source used lives on in the entity itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from trueup.errors import RefError
 
@@ -51,6 +52,13 @@ def parse_ref(
     """
     if not isinstance(text, str):
         raise RefError(f"entity reference must be a string, got {type(text).__name__}")
+    return _parse(text, default_kind, default_namespace)
+
+
+# Relation fields name the same few thousand refs over and over (every Component's
+# owner and system): parsed once each. A RefError is raised anew on every call.
+@lru_cache(maxsize=16384)
+def _parse(text: str, default_kind: str | None, default_namespace: str) -> EntityRef:
     if not text:
         raise RefError("entity reference is empty")
     # Backstage's parseEntityRef: split at the first ':' and the first '/'; a '/'

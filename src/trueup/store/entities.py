@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection
 
 from trueup.checks.relations import relation_targets
 from trueup.errors import StoreError
-from trueup.feed import feed_row
+from trueup.feed import feed_texts
 from trueup.model.assembled import AssembledEntity, AssemblyResult
 from trueup.model.cause import revision_cause
 from trueup.model.finding import Finding
@@ -461,10 +461,10 @@ def _dump(assembled: AssembledEntity, data: Any) -> JSONText:
 
 def _feed(assembled: AssembledEntity) -> dict[str, Any]:
     """The columns read without decoding the document: feed text, owner and score."""
-    row = feed_row(assembled)
+    texts = feed_texts(assembled)
     return {
-        "feed_yaml": row.yaml if row else None,
-        "feed_json": row.json if row else None,
+        "feed_yaml": texts[0] if texts else None,
+        "feed_json": texts[1] if texts else None,
         "owner": assembled.owner,
         "score": assembled.score,
     }

@@ -88,19 +88,23 @@ def relink(
     fresh = set(todo)
     old: dict[int, list[str]] = defaultdict(list)
     terms = [LINK + p for p in dirty.pairs] + [SELECTOR + k for k in dirty.selector_keys]
+    # The rows to re-link: their ids first, then only the stored ones are read and
+    # decoded (the rows just added are in memory already; a first sync adds them all).
+    wanted: set[int] = set()
     if everything:
-        query = sa.select(observations.c.id, observations.c.payload).where(
-            observations.c.nature == Nature.ACTUAL.value
-        )
-        todo.update((i, rows.decode(p)) for i, p in conn.execute(query))
+        query = sa.select(observations.c.id).where(observations.c.nature == Nature.ACTUAL.value)
+        wanted.update(conn.execute(query).scalars())
     else:
         for chunk in rows.chunks(sorted(terms)):
-            query = (
-                sa.select(observations.c.id, observations.c.payload)
-                .join(observation_terms, observation_terms.c.observation_id == observations.c.id)
-                .where(observation_terms.c.term.in_(chunk))
+            query = sa.select(observation_terms.c.observation_id).where(
+                observation_terms.c.term.in_(chunk)
             )
-            todo.update((i, rows.decode(p)) for i, p in conn.execute(query))
+            wanted.update(conn.execute(query).scalars())
+    for chunk in rows.chunks(sorted(wanted - fresh)):
+        query = sa.select(observations.c.id, observations.c.payload).where(
+            observations.c.id.in_(chunk)
+        )
+        todo.update((i, rows.decode(p)) for i, p in conn.execute(query))
     stored = [i for i in todo if i not in fresh]
     for chunk in rows.chunks(sorted(stored)):
         query = sa.select(observation_terms.c.observation_id, observation_terms.c.term).where(

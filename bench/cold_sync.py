@@ -1,0 +1,84 @@
+"""Time one cold ``trueup sync`` of a generated world: ``python bench/cold_sync.py --entities N``.
+
+Writes a scaled world (``trueup.world.write_scaled_world``, seed 1) into a fresh
+temporary folder, or copies one given with ``--world DIR`` (written by
+``bench/world_gen.py``) so generation stays out of repeated runs, then runs
+``trueup sync`` on it as its own process and prints its wall time and peak RSS
+(max RSS from ``wait4``) and CPU time, with the sync's own start-to-commit time from its run
+record. ``--profile FILE`` runs the sync under cProfile and writes the stats
+there (the wall time then includes the profiler's overhead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import closing
+from datetime import datetime
+from pathlib import Path
+
+from trueup.world import write_scaled_world
+
+
+def _commit_seconds(database: Path) -> float | None:
+    with closing(sqlite3.connect(database)) as conn:
+        row = conn.execute(
+            "SELECT started_at, finished_at FROM sync_runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    if row is None or row[1] is None:
+        return None
+    started, finished = (datetime.fromisoformat(value) for value in row)
+    return (finished - started).total_seconds()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--entities", type=int, default=100_000)
+    parser.add_argument("--world", type=Path, help="a world written by bench/world_gen.py")
+    parser.add_argument("--profile", type=Path, help="write cProfile stats here")
+    parser.add_argument("--keep", action="store_true", help="keep the synced world")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="trueup-cold-"))
+    world = root / "world"
+    if args.world is not None:
+        shutil.copytree(args.world, world)
+        label = str(args.world)
+    else:
+        write_scaled_world(world, entities=args.entities)
+        label = f"{args.entities} entities"
+    config = world / "trueup.yaml"
+    command = [sys.executable]
+    if args.profile is not None:
+        command += ["-m", "cProfile", "-o", str(args.profile.resolve())]
+        command += ["-m", "trueup", "sync", "-c", str(config)]
+    else:
+        command += ["-m", "trueup", "sync", "-c", str(config)]
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    started = time.perf_counter()
+    with open(os.devnull, "w") as sink:
+        proc = subprocess.Popen(command, stdout=sink)
+        _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime  # less sensitive to other work on the machine
+    committed = _commit_seconds(world / "trueup.db")
+    done = f", done after {committed:.2f} s" if committed is not None else ""
+    print(
+        f"cold sync ({label}): {elapsed:.2f} s wall, {cpu:.2f} s CPU,"
+        f" peak RSS {usage.ru_maxrss / 1024:.1f} MiB, exit {code}{done} (load before {load})"
+    )
+    if args.keep:
+        print(f"world kept in {world}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0 if code in (0, 2, 3) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
