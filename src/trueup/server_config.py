@@ -9,6 +9,7 @@ starts accepting unsigned events (SPEC 6.4).
 from __future__ import annotations
 
 from datetime import timedelta
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -16,6 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from trueup.config_model import parse_duration
 
 Role = Literal["read", "admin"]
+
+
+class ServeRole(StrEnum):
+    """What one ``trueup serve`` process does: HTTP and background work, or one of them."""
+
+    all = "all"
+    api = "api"
+    worker = "worker"
+
+
 WebhookKind = Literal["github", "gitlab", "argocd"]
 
 

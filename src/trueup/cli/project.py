@@ -20,7 +20,6 @@ from rich.table import Table
 from trueup.backstage_config import emission_policy
 from trueup.cli.app import ConfigOption, config_path, console, open_store, read_config
 from trueup.cli.catalog import print_findings
-from trueup.cli.demo_serve import serve_demo
 from trueup.cli.run import print_summary, run_sync
 from trueup.cli.terminal import cell, say, say_block
 from trueup.config import DEFAULT_CONFIG, Config
@@ -154,6 +153,8 @@ def register(app: typer.Typer) -> None:
         else:
             _demo_sync(world, world.config)
             if not once:
+                from trueup.cli.demo_serve import serve_demo  # the web stack
+
                 serve_demo(read_config(world.config), listen)
         return 0
 
@@ -191,6 +192,8 @@ def _demo_live(world: DemoWorld, listen: str | None) -> None:
             say(f"  reach      {reach}  (while they run)")
         _demo_sync(world, config)
         if listen is not None:
+            from trueup.cli.demo_serve import serve_demo  # the web stack
+
             serve_demo(read_config(config), listen)
     say("")
     say("live clusters stopped")

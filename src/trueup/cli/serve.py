@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from trueup.cli.app import ConfigOption, open_store, read_config
-from trueup.web.serve import Role, build_server, configure_logging, run
+from trueup.server_config import ServeRole as Role
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +24,8 @@ def register(app: typer.Typer) -> None:
         log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
     ) -> None:
         """Serve the feed, the API and webhooks, and run the scheduler, until stopped."""
+        from trueup.web.serve import build_server, configure_logging, run  # the web stack
+
         loaded = read_config(config)
         if listen is not None:
             server_section = loaded.server.model_copy(update={"listen": listen})

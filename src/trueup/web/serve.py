@@ -23,7 +23,6 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
 import uvicorn
@@ -36,6 +35,7 @@ from trueup.metrics import Metrics
 from trueup.scheduler.jobs import JobQueue
 from trueup.scheduler.local import LocalQueue, LocalWorker
 from trueup.scheduler.runner import JobRunner
+from trueup.server_config import ServeRole
 from trueup.store import Store
 from trueup.store.engine import parse_url
 from trueup.web.app import create_app
@@ -44,10 +44,7 @@ from trueup.web.state import ServerState
 log = logging.getLogger(__name__)
 
 
-class Role(StrEnum):
-    all = "all"
-    api = "api"
-    worker = "worker"
+Role = ServeRole  # what one process does (all, api, worker)
 
 
 class Background(Protocol):
