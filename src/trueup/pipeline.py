@@ -36,7 +36,7 @@ from trueup.plugins import registry
 from trueup.sinks.base import Publication, ScopeVersion, Sink, SinkReport, SinkSetup
 from trueup.sources.base import ReadContext, ReportsStatus, Source
 from trueup.store import CommitSummary, Store
-from trueup.store.carried import engine_findings, held_before
+from trueup.store.carried import Carried, carried
 from trueup.store.entities import expires_at
 from trueup.store.incremental import CommitRequest
 from trueup.store.snapshots import materialised, superseded
@@ -301,13 +301,14 @@ def _commit_incremental(
     """Commit the reads; the store guards, applies and assembles what changed."""
     config, store, outcome, now = attempt.config, attempt.store, attempt.outcome, attempt.now
     failed, scope_findings = _sort_reads(reads, outcome)
-    carried: dict[tuple[str, str], frozenset[EntityRef]] = {}
+    last = carried(store)
+    carried_held: dict[tuple[str, str], frozenset[EntityRef]] = {}
     _carry_over(
-        store,
+        last,
         read_now={(r.source, r.scope) for r in reads},
         fully_read=attempt.fully_read,
         failed=failed,
-        held=carried,
+        held=carried_held,
         scope_findings=scope_findings,
     )
     request = CommitRequest(
@@ -316,13 +317,13 @@ def _commit_incremental(
         accepted=frozenset(attempt.accept_removals) | frozenset(config.safety.accept_removals),
         max_ratio=config.safety.max_removal_ratio,
         failed=failed,
-        carried_held=carried,
+        carried_held=carried_held,
         scope_findings=scope_findings,
         tracked={
             s.id: tracked for s in config.sources if (tracked := s.tracked_branch()) is not None
         },
         bases=attempt.bases,
-        held_before=held_before(store),
+        held_before=last.held,
     )
     committed = store.commit_reads(
         outcome.run_id, reads, request, cause=_cause(outcome, attempt.trigger), based_on=generation
@@ -424,7 +425,7 @@ def _decide(  # noqa: PLR0917 - one call site
     held: dict[tuple[str, str], frozenset[EntityRef]] = {}
     scope_findings: list[Finding] = []
     committed: list[ScopeRead] = []
-    holds = held_before(store)
+    last = carried(store)
     for read in reads:
         key = (read.source, read.scope)
         if isinstance(read, ScopeFailure):
@@ -438,7 +439,7 @@ def _decide(  # noqa: PLR0917 - one call site
             read,
             max_ratio=config.safety.max_removal_ratio,
             accepted=is_accepted(read.source, read.scope, accepted),
-            held_before=holds.get(key, frozenset()),
+            held_before=last.held.get(key, frozenset()),
         )
         current[key] = guarded.snapshot
         committed.append(guarded.snapshot)
@@ -453,7 +454,7 @@ def _decide(  # noqa: PLR0917 - one call site
             scope_findings.append(guarded.finding)
 
     _carry_over(
-        store,
+        last,
         read_now={(r.source, r.scope) for r in reads},
         fully_read=fully_read,
         failed=failed,
@@ -569,7 +570,7 @@ def _failure_finding(failure: ScopeFailure) -> Finding:
 
 
 def _carry_over(
-    store: Store,
+    last: Carried,
     *,
     read_now: set[tuple[str, str]],
     fully_read: set[str],
@@ -578,13 +579,13 @@ def _carry_over(
     scope_findings: list[Finding],
 ) -> None:
     """Failures and held removals of scopes not read in this run stay visible."""
-    for f in engine_findings(store):
+    for f in last.scope_findings:
         key = (f.evidence["source"], f.evidence["scope"])
-        if key in read_now or key[0] in fully_read or not f.subject.startswith("scope:"):
+        if key in read_now or key[0] in fully_read:
             continue
         scope_findings.append(f)
         if f.code == Code.SOURCE_FAILED:
             failed.setdefault(key, f.message)
-    for key, refs in held_before(store).items():
+    for key, refs in last.held.items():
         if key not in read_now and key[0] not in fully_read:
             held.setdefault(key, refs)
