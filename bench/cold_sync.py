@@ -14,27 +14,17 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import closing
-from datetime import datetime
 from pathlib import Path
 
 from trueup.world import write_scaled_world
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/run.py, beside it
 
-def _commit_seconds(database: Path) -> float | None:
-    with closing(sqlite3.connect(database)) as conn:
-        row = conn.execute(
-            "SELECT started_at, finished_at FROM sync_runs ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-    if row is None or row[1] is None:
-        return None
-    started, finished = (datetime.fromisoformat(value) for value in row)
-    return (finished - started).total_seconds()
+from bench.run import last_run_seconds
 
 
 def main() -> int:
@@ -67,7 +57,7 @@ def main() -> int:
     elapsed = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime  # less sensitive to other work on the machine
-    committed = _commit_seconds(world / "trueup.db")
+    committed = last_run_seconds(world / "trueup.db")
     done = f", done after {committed:.2f} s" if committed is not None else ""
     print(
         f"cold sync ({label}): {elapsed:.2f} s wall, {cpu:.2f} s CPU,"

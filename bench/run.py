@@ -50,17 +50,23 @@ class Measure:
         )
 
 
-def with_commit_time(m: Measure, config: Path) -> Measure:
-    """The last sync run's start-to-finish time, read from the world's SQLite database."""
-    database = config.parent / "trueup.db"
+def last_run_seconds(database: Path) -> float | None:
+    """The last sync run's start-to-finish time, from its record in a SQLite database."""
     with closing(sqlite3.connect(database)) as conn:
         row = conn.execute(
             "SELECT started_at, finished_at FROM sync_runs ORDER BY id DESC LIMIT 1"
         ).fetchone()
     if row is None or row[1] is None:
-        return m
-    started, committed = (datetime.fromisoformat(value) for value in row)
-    m.committed = (committed - started).total_seconds()
+        return None
+    started, finished = (datetime.fromisoformat(value) for value in row)
+    return (finished - started).total_seconds()
+
+
+def with_commit_time(m: Measure, config: Path) -> Measure:
+    """The measure with the last sync run's start-to-finish time, from the world's database."""
+    seconds = last_run_seconds(config.parent / "trueup.db")
+    if seconds is not None:
+        m.committed = seconds
     return m
 
 
