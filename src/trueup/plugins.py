@@ -127,11 +127,17 @@ def load_registry(found: Iterable[EntryPoint] | None = None) -> Registry:
     loaded: dict[Kind, dict[str, Any]] = {"source": {}, "sink": {}, "check": {}}
     owners: dict[tuple[Kind, str], str] = {}
     entries: list[PluginEntry] = []
-    for point in sorted(found, key=_claim_order):
+    # Reading a package's name and version parses its metadata: once per package.
+    named: dict[int, str] = {}
+    owned: list[tuple[EntryPoint, str]] = []
+    for point in found:
+        if id(point.dist) not in named:
+            named[id(point.dist)] = _distribution(point)
+        owned.append((point, named[id(point.dist)]))
+    for point, where in sorted(owned, key=_claim_order):
         kind = kinds.get(point.group)
         if kind is None:
             continue
-        where = _distribution(point)
         plugin, reason = _load(kind, point)
         if reason is None and (kind, point.name) in owners:
             reason = f"the name {point.name!r} is already taken by {owners[(kind, point.name)]}"
@@ -143,9 +149,9 @@ def load_registry(found: Iterable[EntryPoint] | None = None) -> Registry:
     return Registry(loaded["source"], loaded["sink"], loaded["check"], entries)
 
 
-def _claim_order(point: EntryPoint) -> tuple[str, str, bool, str, str]:
+def _claim_order(owned: tuple[EntryPoint, str]) -> tuple[str, str, bool, str, str]:
     """Who gets a name two packages claim: trueup's own plugin, then by package name."""
-    dist = _distribution(point)
+    point, dist = owned
     return (point.group, point.name, not dist.startswith("trueup "), dist, point.value)
 
 

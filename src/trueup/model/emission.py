@@ -25,17 +25,15 @@ import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from jsonschema import exceptions as schema_errors
-from jsonschema.protocols import Validator
-from jsonschema.validators import validator_for
-from referencing.exceptions import Unresolvable
+from typing import TYPE_CHECKING, Any
 
 from trueup.errors import RefError
 from trueup.model.ref import parse_ref
 from trueup.model.template_kind import TEMPLATE_API_VERSIONS, TEMPLATE_SCHEMA
 from trueup.model.validation import BUILTIN_API_VERSIONS, Violation, validate_entity
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 BUILTIN_KINDS = ("Component", "API", "Resource", "System", "Domain", "Group", "User")
 LOCATION = "location"  # followed by the sources that read it, never emitted
@@ -63,6 +61,9 @@ class SchemaError(ValueError):
 
 def check_schema(schema: Mapping[str, Any], what: str) -> None:
     """Raise SchemaError when ``schema`` is not a valid JSON Schema."""
+    from jsonschema import exceptions as schema_errors
+    from jsonschema.validators import validator_for
+
     try:
         validator_for(schema).check_schema(dict(schema))
     except schema_errors.SchemaError as exc:
@@ -79,15 +80,13 @@ class EmissionPolicy:
     max_placeholder_bytes: int = MAX_PLACEHOLDER_BYTES
     _allowed: frozenset[str] = field(init=False, repr=False, compare=False)
     _custom: Mapping[str, CustomKind] = field(init=False, repr=False, compare=False)
+    # Built on first use: most catalogs never need JSON Schema (nor its import).
     _validators: dict[str, Validator] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_allowed", frozenset(k.lower() for k in self.kinds))
         object.__setattr__(self, "_custom", {c.kind.lower(): c for c in self.custom})
-        validators: dict[str, Validator] = {"template": _validator(TEMPLATE_SCHEMA)}
-        for custom in self.custom:
-            validators[custom.kind.lower()] = _validator(custom.schema)
-        object.__setattr__(self, "_validators", validators)
+        object.__setattr__(self, "_validators", {})
 
     @property
     def fingerprint(self) -> str:
@@ -145,7 +144,7 @@ class EmissionPolicy:
         found = validate_entity(entity)
         if not found:
             found = self.recognised(entity)
-        if not found and isinstance(kind, str) and kind.lower() in self._validators:
+        if not found and isinstance(kind, str) and self._has_schema(kind.lower()):
             found = self._schema(kind.lower(), entity)
         return found
 
@@ -182,8 +181,21 @@ class EmissionPolicy:
             ]
         return []
 
+    def _has_schema(self, kind: str) -> bool:
+        return kind == "template" or kind in self._custom
+
+    def _validator(self, kind: str) -> Validator:
+        validator = self._validators.get(kind)
+        if validator is None:
+            schema = TEMPLATE_SCHEMA if kind == "template" else self._custom[kind].schema
+            validator = self._validators[kind] = _validator(schema)
+        return validator
+
     def _schema(self, kind: str, entity: Mapping[str, Any]) -> list[Violation]:
-        validator = self._validators[kind]
+        from jsonschema import exceptions as schema_errors
+        from referencing.exceptions import Unresolvable
+
+        validator = self._validator(kind)
         try:
             errors = sorted(validator.iter_errors(entity), key=lambda e: list(e.absolute_path))
         except (Unresolvable, schema_errors.UnknownType) as exc:
@@ -200,6 +212,8 @@ class EmissionPolicy:
 
 
 def _validator(schema: Mapping[str, Any]) -> Validator:
+    from jsonschema.validators import validator_for
+
     cls: Any = validator_for(schema)
     validator: Validator = cls(schema)
     return validator

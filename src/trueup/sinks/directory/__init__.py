@@ -5,7 +5,25 @@
 ``directory`` in the ``trueup.sinks`` group).
 """
 
-from trueup.sinks.directory.config import DirectorySinkConfig
-from trueup.sinks.directory.sink import DirectoryReport, DirectorySink, write_directory
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from trueup.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from trueup.sinks.directory.config import DirectorySinkConfig
+    from trueup.sinks.directory.sink import DirectoryReport, DirectorySink, write_directory
 
 __all__ = ["DirectoryReport", "DirectorySink", "DirectorySinkConfig", "write_directory"]
+
+# Imported on first use: loading the plugin entry point must not import the directory sink.
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "DirectoryReport": "trueup.sinks.directory.sink",
+        "DirectorySink": "trueup.sinks.directory.sink",
+        "write_directory": "trueup.sinks.directory.sink",
+        "DirectorySinkConfig": "trueup.sinks.directory.config",
+    },
+)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from trueup.sinks.base import Sink, SinkPlugin, SinkSetup
 from trueup.sinks.directory.config import DirectorySinkConfig
-from trueup.sinks.directory.sink import DirectorySink
 
 
 def create(config: DirectorySinkConfig, setup: SinkSetup) -> Sink:
+    from trueup.sinks.directory.sink import DirectorySink
+
     return DirectorySink(config)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from trueup.sinks.base import Sink, SinkPlugin, SinkSetup
 from trueup.sinks.git.config import GitSinkConfig
-from trueup.sinks.git.sink import GitSink
 
 
 def create(config: GitSinkConfig, setup: SinkSetup) -> Sink:
+    from trueup.sinks.git.sink import GitSink
+
     return GitSink(config, setup)
 
 

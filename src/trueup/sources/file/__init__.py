@@ -5,7 +5,23 @@ configuration model, ``plugin`` registers both (entry point ``file`` in the
 ``trueup.sources`` group).
 """
 
-from trueup.sources.file.config import FileSourceConfig
-from trueup.sources.file.source import FileSource
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from trueup.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from trueup.sources.file.config import FileSourceConfig
+    from trueup.sources.file.source import FileSource
 
 __all__ = ["FileSource", "FileSourceConfig"]
+
+# Imported on first use: loading the plugin entry point must not import the file source.
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "FileSource": "trueup.sources.file.source",
+        "FileSourceConfig": "trueup.sources.file.config",
+    },
+)

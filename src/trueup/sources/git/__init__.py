@@ -5,6 +5,21 @@
 ``github`` source (:mod:`trueup.sources.repository_catalog`).
 """
 
-from trueup.sources.git.source import GitSource
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from trueup.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from trueup.sources.git.source import GitSource
 
 __all__ = ["GitSource"]
+
+# Imported on first use: loading the plugin entry point must not import the git source.
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "GitSource": "trueup.sources.git.source",
+    },
+)

@@ -14,8 +14,9 @@ used only in :mod:`~trueup.sources.kubernetes.transport`.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trueup.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from trueup.sources.kubernetes.live import KubernetesLiveSource
@@ -25,14 +26,11 @@ if TYPE_CHECKING:
 __all__ = ["KubernetesLiveSource", "KubernetesSnapshotSource", "KubernetesWatchSource"]
 
 # Imported on first use: reading exports must not pay for loading the Kubernetes client.
-_HOMES = {
-    "KubernetesLiveSource": "trueup.sources.kubernetes.live",
-    "KubernetesSnapshotSource": "trueup.sources.kubernetes.snapshot",
-    "KubernetesWatchSource": "trueup.sources.kubernetes.watch_source",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(importlib.import_module(_HOMES[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "KubernetesLiveSource": "trueup.sources.kubernetes.live",
+        "KubernetesSnapshotSource": "trueup.sources.kubernetes.snapshot",
+        "KubernetesWatchSource": "trueup.sources.kubernetes.watch_source",
+    },
+)

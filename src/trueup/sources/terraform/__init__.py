@@ -9,6 +9,21 @@ S3-compatible server) and HTTP state backends
 instance into a Resource observation (:mod:`~trueup.sources.terraform.mapping`).
 """
 
-from trueup.sources.terraform.source import TerraformSource
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from trueup.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from trueup.sources.terraform.source import TerraformSource
 
 __all__ = ["TerraformSource"]
+
+# Imported on first use: loading the plugin entry point must not import the terraform source.
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "TerraformSource": "trueup.sources.terraform.source",
+    },
+)
