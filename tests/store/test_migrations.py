@@ -12,6 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 import trueup.store
 from trueup.assemble.assembler import AssemblyPolicy
@@ -21,6 +22,7 @@ from trueup.model.ref import EntityRef
 from trueup.store import Store
 from trueup.store.incremental import CommitRequest
 from trueup.store.schema import metadata
+from trueup.store.store import MIGRATIONS, SCHEMA_HEAD
 
 from .builders import T0
 
@@ -89,6 +91,23 @@ def test_a_database_ahead_of_this_trueup_is_a_store_error(store: Store) -> None:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999_future'"))
     with pytest.raises(StoreError, match="cannot upgrade the schema"):
         store.upgrade()
+
+
+def test_schema_head_names_the_one_head_of_the_shipped_migrations() -> None:
+    """A database at SCHEMA_HEAD is not upgraded: it must be the newest migration there is."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_heads() == [SCHEMA_HEAD]
+
+
+def test_a_database_behind_the_head_is_upgraded(db_url: str) -> None:
+    config = Config(str(Path(trueup.store.__file__).parent / "alembic.ini"))
+    config.cmd_opts = argparse.Namespace(x=[f"url={db_url}"])
+    command.upgrade(config, "0004_serve")
+    with Store.open(db_url) as store:
+        assert store.schema_version() == {"0004_serve"}
+        store.upgrade()
+        assert store.schema_version() == {SCHEMA_HEAD}
 
 
 def test_the_shipped_alembic_ini_runs_the_migrations(db_url: str) -> None:

@@ -75,6 +75,10 @@ from trueup.store.run_owner import (
 from trueup.store.schema import entities, findings, revisions, sync_runs
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest migration shipped (``alembic heads``): a database already there is not
+# upgraded, and Alembic is not even imported (a tenth of a second of every command).
+# tests/store/test_migrations.py checks that this is the one head of MIGRATIONS.
+SCHEMA_HEAD = "0005_dashboard"
 
 LOCK_TIMEOUT = 600.0  # seconds a write waits for another writer before it fails
 T = TypeVar("T")
@@ -112,6 +116,8 @@ class Store:
 
     def upgrade(self) -> None:
         """Apply the migrations shipped in the package (``alembic upgrade head``)."""
+        if self.schema_version() == {SCHEMA_HEAD}:
+            return  # up to date: no write lock taken (syncs starting together)
         from alembic import command  # imported here: only upgrades need Alembic
         from alembic.config import Config
         from alembic.migration import MigrationContext
@@ -135,6 +141,14 @@ class Store:
                 self._retrying("upgrading the schema", attempt)
         except CommandError as error:  # e.g. the database is at a revision this trueup lacks
             raise StoreError(f"cannot upgrade the schema: {error}") from error
+
+    def schema_version(self) -> set[str]:
+        """The migrations the database is at (``alembic current``); empty when it has none."""
+        version = sa.table("alembic_version", sa.column("version_num", sa.String))
+        with translated("reading the schema version", self._url), self._read() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return set()
+            return {str(row) for row in conn.execute(sa.select(version.c.version_num)).scalars()}
 
     def close(self) -> None:
         for run_id in list(self._run_locks):
