@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
+	# An editable install compiles nothing; every command would compile trueup again
+	# (where PYTHONDONTWRITEBYTECODE is set, the bytecode is never cached).
+	$(BIN)/python -m compileall -q src > /dev/null
 	touch $(STAMP)
 
 install: $(STAMP)

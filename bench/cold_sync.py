@@ -24,10 +24,11 @@ from trueup.world import write_scaled_world
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/run.py, beside it
 
-from bench.run import last_run_seconds
+from bench.run import compiled, last_run_seconds
 
 
 def main() -> int:
+    compiled()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--entities", type=int, default=100_000)
     parser.add_argument("--world", type=Path, help="a world written by bench/world_gen.py")
