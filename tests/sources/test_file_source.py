@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from trueup.model.observation import FailureKind, Nature, ScopeFailure, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.file import FileSource
 from trueup.sources.file.config import FileSourceConfig
+from trueup.sources.lstat_memo import RACY_NS
+
+from .opens import opened_during
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=10)
@@ -376,3 +380,49 @@ def test_a_document_that_no_longer_names_its_entity_keeps_the_last_good_one(
         assert isinstance(second, Snapshot)
         assert second.observations == first.observations  # the last good one, as it was
         assert [f.code for f in second.findings] == ["invalid-entity"]
+
+
+def test_a_file_with_the_lstat_of_its_last_read_is_neither_opened_nor_parsed(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "catalog"
+    write(folder, "a.yaml", component("alpha"))
+    write(folder, "b.yaml", component("beta"), "kind: Group\nmetadata: {name: Bad_Name!}\n")
+    (tmp_path / "outside.yaml").write_text(component("secret-outside"))
+    source = FileSource(FileSourceConfig(id="catalog", type="file", path=str(folder)))
+    data = tmp_path / "data"
+
+    def read(previous: Snapshot | None, now: datetime) -> Snapshot:
+        context = ReadContext(
+            now=lambda: now,
+            previous={"catalog": previous} if previous is not None else {},
+            data_dir=data,
+        )
+        (result,) = source.observe(context)
+        assert isinstance(result, Snapshot), result
+        return result
+
+    # Files written within the racy window of a read are read again next time: wait it out.
+    time.sleep(RACY_NS / 1e9 + 0.2)
+    first, opened = opened_during(lambda: read(None, NOW), suffix=".yaml")
+    assert opened == ["a.yaml", "b.yaml"]
+    second, opened = opened_during(lambda: read(first, LATER), suffix=".yaml")
+    assert opened == []  # neither opened nor hashed: the lstat is the one remembered
+    assert second.observations == first.observations
+    assert [f.code for f in second.findings] == [f.code for f in first.findings]
+    assert second.version == first.version
+
+    write(folder, "b.yaml", component("beta", "changed"))
+    at = LATER + timedelta(minutes=1)
+    third, opened = opened_during(lambda: read(second, at), suffix=".yaml")
+    assert opened == ["b.yaml"]  # a new lstat: read, hashed and parsed again
+    assert names(third) == ["alpha", "beta"]
+    assert third.findings == ()
+
+    (folder / "a.yaml").unlink()
+    (folder / "a.yaml").symlink_to(tmp_path / "outside.yaml")
+    at = LATER + timedelta(minutes=2)
+    fourth, opened = opened_during(lambda: read(third, at), suffix=".yaml")
+    assert "outside.yaml" not in opened
+    assert [f.evidence.get("rule") for f in fourth.findings] == ["outside-root"]
+    assert "secret-outside" not in names(fourth)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,11 @@ from trueup.sources.base import ReadContext
 from trueup.sources.kubernetes import KubernetesSnapshotSource
 from trueup.sources.kubernetes.collectors import collect
 from trueup.sources.kubernetes.config import KubernetesSourceConfig
+from trueup.sources.kubernetes.snapshot import export_fingerprint
+from trueup.sources.lstat_memo import RACY_NS, stat_key
 from trueup.store import Store
+
+from .opens import opened_during
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 EXPORTED = datetime(2025, 5, 30, 8, 30, tzinfo=UTC)
@@ -539,3 +544,24 @@ def test_a_deleted_export_is_held_by_the_pipeline_until_accepted(
     assert us_only not in {e.ref for e in store.entities()}
     assert places(shared) == {"prod-eu/payments"}
     assert "removal-held" not in {f.code for f in store.findings()}
+
+
+def test_an_export_found_with_its_remembered_lstat_is_not_hashed_again(tmp_path: Path) -> None:
+    path = write_list(tmp_path / "hub.json", [deployment("api")], mtime=NOW)
+    memo: dict[str, Any] = {}
+    time.sleep(RACY_NS / 1e9 + 0.2)  # written within the racy window: not remembered
+    started = time.time_ns()
+    first, opened = opened_during(lambda: export_fingerprint(path, memo, started), suffix=".json")
+    assert opened == ["hub.json"]
+    assert list(memo) == [str(path)]
+    second, opened = opened_during(lambda: export_fingerprint(path, memo, started), suffix=".json")
+    assert (second, opened) == (first, [])  # one lstat, no read
+
+    write_list(path, [deployment("api", replicas=5)], mtime=NOW)
+    third, opened = opened_during(
+        lambda: export_fingerprint(path, memo, time.time_ns()), suffix=".json"
+    )
+    assert opened == ["hub.json"]
+    assert third != first
+    assert list(memo) == [str(path)]  # the new lstat is too recent to stand for its bytes
+    assert memo[str(path)]["stat"] != stat_key(path.lstat())

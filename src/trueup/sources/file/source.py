@@ -26,6 +26,14 @@ file's parse depended on besides its bytes (the files its ``$text``/``$json``/
 ``files.json`` in the source's data folder: a change to a referenced file alone
 parses the descriptor again. Placeholders read only inside the folder.
 
+As git does for its index, ``files.json`` also keeps each file's ``lstat``
+(device, inode, size, modification and change times in nanoseconds, mode): a
+plain regular file the listing finds with the same ``lstat`` is not even read
+or hashed (:mod:`trueup.sources.lstat_memo`). A file written just before the
+read is not trusted that way (it could change again within the same clock tick), nor is a
+symbolic link or a file reached only through a Location: those are read
+through :mod:`trueup.path_policy` every time.
+
 Each file is a *part* of the scope (``Observation.part``; its fingerprint,
 :func:`~trueup.sources.file.previous.part_fingerprint`, covers its content
 hash and the versions of the files its placeholders read). Against a stored
@@ -37,8 +45,9 @@ changed, broke or holds a Location has its stored observations read.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
+import stat
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -76,6 +85,7 @@ from trueup.sources.file.previous import (
     StoredPrevious,
     part_fingerprint,
 )
+from trueup.sources.lstat_memo import load_memo, save_memo, stat_key, trusted_stat
 from trueup.sources.placeholders import Referenced, Refusal
 
 _FOLLOWED_TYPES = (None, "file")
@@ -154,6 +164,7 @@ class FileSource:
 
     def _read(self, context: ReadContext) -> ScopeRead:
         now = context.now()
+        started_ns = time.time_ns()  # the file system's clock, not the (testable) run clock
         root = Path(self.config.path).absolute()
         included = _list_files(root, self._globs)
         if isinstance(included, _Unlisted):
@@ -170,7 +181,13 @@ class FileSource:
         state_path = context.data_dir / "files.json" if context.data_dir is not None else None
         remembered = _load_state(state_path, policy.fingerprint)
         walk = _Walk(
-            self, root, previous, _findings_by_path(last), context=context, remembered=remembered
+            self,
+            root,
+            previous,
+            _findings_by_path(last),
+            context=context,
+            remembered=remembered,
+            listed=included,
         )
         for path in included:
             walk.visit(path)
@@ -218,6 +235,9 @@ class FileSource:
                 "ignored": read.ignored,
                 "dependencies": [list(d) for d in read.dependencies],
             }
+            trusted = _trusted_stat(included.get(path), read.digest, started_ns)
+            if trusted is not None:
+                state[path]["stat"] = trusted
         findings.extend(walk.location_findings)
         if state_path is not None:
             _save_state(state_path, policy.fingerprint, state)
@@ -247,10 +267,12 @@ class _Walk:
         *,
         context: ReadContext,
         remembered: Mapping[str, Mapping[str, Any]],
+        listed: Mapping[str, os.stat_result],
     ) -> None:
         self.source = source
         self.policy = context.emission
         self.remembered = remembered
+        self.listed = listed
         self.references = _FolderReferences(root)
         self.root = root
         self.previous = previous
@@ -290,6 +312,10 @@ class _Walk:
 
     def _read(self, path: str) -> list[LocationTarget]:
         """Read and parse one file; return the Location targets it contributes."""
+        entry = self.remembered.get(path)
+        known = self._known_digest(path, entry)
+        if entry is not None and known is not None and self._unchanged(path, entry, known):
+            return self._keep(path, entry, known)
         source = self.source
         data = read_under(self.root, path, max_bytes=self.policy.max_file_bytes)
         if isinstance(data, PathRefusal):  # outside the folder, a FIFO, too large: never read
@@ -312,24 +338,8 @@ class _Walk:
             self.unusable.add(path)
             return observation_targets(self.kept[path])
         digest = hashlib.sha256(data).hexdigest()
-        entry = self.remembered.get(path)
-        if entry is not None and self._unchanged(path, entry, digest):
-            # The same bytes and references as last time: no parsing, the same
-            # observations and findings.
-            dependencies = tuple((str(p), v) for p, v in entry["dependencies"])
-            self.reads[path] = _FileRead(
-                digest,
-                None,
-                self.previous_findings.get(path, ()),
-                ignored=int(entry["ignored"]),
-                dependencies=dependencies,
-            )
-            if self.previous.fingerprint(path) is None:
-                self.kept[path] = self.previous.get(path, ())
-            else:  # loaded only when needed: the store keeps them
-                self.kept[path] = ()
-                self.documents[path] = int(entry["documents"])
-            return self.previous.kept_targets(path)
+        if entry is not None and digest != known and self._unchanged(path, entry, digest):
+            return self._keep(path, entry, digest)
         parsed = parse_descriptor_file(
             data,
             source=source.id,
@@ -356,6 +366,40 @@ class _Walk:
             for document in parsed.documents
             for target in location_targets(document.index, document.fields)
         ]
+
+    def _known_digest(self, path: str, entry: Mapping[str, Any] | None) -> str | None:
+        """The remembered digest when the listing found the file exactly as remembered.
+
+        Only a plain regular file (``lstat``, so not a link) found by the listing,
+        whose ``lstat`` is the one remembered with that digest: its bytes are then
+        those hashed last time, and it lies in the folder as the listing walked it.
+        """
+        listed = self.listed.get(path)
+        if entry is None or listed is None or not stat.S_ISREG(listed.st_mode):
+            return None
+        remembered = entry.get("stat")
+        digest = entry.get("digest")
+        if remembered != stat_key(listed) or not isinstance(digest, str):
+            return None
+        return digest
+
+    def _keep(self, path: str, entry: Mapping[str, Any], digest: str) -> list[LocationTarget]:
+        """The same bytes and references as last time: no parsing, the same
+        observations and findings."""
+        dependencies = tuple((str(p), v) for p, v in entry["dependencies"])
+        self.reads[path] = _FileRead(
+            digest,
+            None,
+            self.previous_findings.get(path, ()),
+            ignored=int(entry["ignored"]),
+            dependencies=dependencies,
+        )
+        if self.previous.fingerprint(path) is None:
+            self.kept[path] = self.previous.get(path, ())
+        else:  # loaded only when needed: the store keeps them
+            self.kept[path] = ()
+            self.documents[path] = int(entry["documents"])
+        return self.previous.kept_targets(path)
 
     def _unchanged(self, path: str, entry: Mapping[str, Any], digest: str) -> bool:
         """The file, and every file its placeholders read, are as they were parsed last time.
@@ -415,20 +459,39 @@ class _Walk:
         )
 
 
-def _list_files(root: Path, globs: IncludeGlobs) -> list[str] | _Unlisted:
-    """Every file under root that the globs match, as sorted relative POSIX paths."""
+def _list_files(root: Path, globs: IncludeGlobs) -> dict[str, os.stat_result] | _Unlisted:
+    """Every file under root that the globs match (relative POSIX paths, sorted), with
+    its ``lstat``. Folders are walked as ``os.walk`` does: links to folders are not
+    entered; links, FIFOs and sockets are listed like files (read_under refuses
+    what is not a regular file)."""
     if not root.is_dir():
         what = "does not exist" if not root.exists() else "is not a folder"
         return _Unlisted(FailureKind.UNREACHABLE, f"the folder {root} {what}")
     errors: list[OSError] = []
-    matched: list[str] = []
-    for folder, dirs, names in os.walk(root, onerror=errors.append):
-        dirs.sort()
-        base = Path(folder).relative_to(root)
-        for name in names:  # files, links, FIFOs, sockets: anything but a folder
-            relative = (base / name).as_posix()
-            if globs.matches(relative):
-                matched.append(relative)  # read_under refuses what is not a regular file
+    matched: dict[str, os.stat_result] = {}
+    folders = [(str(root), "")]
+    while folders:
+        folder, base = folders.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listing = list(entries)
+        except OSError as failure:
+            errors.append(failure)
+            continue
+        below: list[tuple[str, str]] = []
+        for entry in listing:
+            relative = f"{base}{entry.name}"
+            try:
+                is_dir = entry.is_dir()
+                status = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue  # gone since it was listed
+            if is_dir:
+                if not entry.is_symlink():
+                    below.append((entry.path, f"{relative}/"))
+            elif globs.matches(relative):
+                matched[relative] = status
+        folders.extend(sorted(below, reverse=True))
     if errors:
         error = errors[0]
         if Path(str(error.filename)) == root:
@@ -437,7 +500,12 @@ def _list_files(root: Path, globs: IncludeGlobs) -> list[str] | _Unlisted:
             )
         kind = FailureKind.FORBIDDEN if isinstance(error, PermissionError) else FailureKind.ERROR
         return _Unlisted(kind, f"the folder {error.filename} cannot be listed: {error.strerror}")
-    return sorted(matched)
+    return dict(sorted(matched.items()))
+
+
+def _trusted_stat(status: os.stat_result | None, digest: str, started_ns: int) -> list[int] | None:
+    """The lstat to remember with ``digest``, or None when it may not stand for the bytes."""
+    return None if digest.startswith("refused:") else trusted_stat(status, started_ns)
 
 
 def _prefix(source_id: str, digest: str) -> str:
@@ -468,13 +536,8 @@ _STATE_FORMAT = 1
 
 def _load_state(path: Path | None, fingerprint: str) -> dict[str, dict[str, Any]]:
     """What the last read remembered of each file; nothing when it was another policy."""
-    if path is None:
-        return {}
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("format") != _STATE_FORMAT:
+    data = load_memo(path)
+    if data.get("format") != _STATE_FORMAT:
         return {}
     if data.get("policy") != fingerprint or not isinstance(data.get("files"), dict):
         return {}
@@ -483,11 +546,4 @@ def _load_state(path: Path | None, fingerprint: str) -> dict[str, dict[str, Any]
 
 def _save_state(path: Path, fingerprint: str, files: dict[str, dict[str, Any]]) -> None:
     """Write the remembered state atomically; a failure only costs parsing next time."""
-    data = {"format": _STATE_FORMAT, "policy": fingerprint, "files": files}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        temporary.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError:
-        return
+    save_memo(path, {"format": _STATE_FORMAT, "policy": fingerprint, "files": files})

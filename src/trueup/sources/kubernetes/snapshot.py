@@ -36,10 +36,12 @@ import glob
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from trueup.errors import ConfigError
 from trueup.model.observation import (
@@ -57,6 +59,7 @@ from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.export_stream import ListHead, NotAStreamableList, list_items
 from trueup.sources.kubernetes.mappings import CompiledMapping, compile_mappings
 from trueup.sources.kubernetes.objects import as_map
+from trueup.sources.lstat_memo import load_memo, save_memo, stat_key, trusted_stat
 
 MAX_EXPORT_BYTES = 1024 * 1024 * 1024  # one export file; a larger one is refused
 
@@ -98,6 +101,9 @@ class KubernetesSnapshotSource:
         def wanted(scope: str) -> bool:
             return context.scopes is None or scope in context.scopes
 
+        started_ns = time.time_ns()  # the file system's clock, not the (testable) run clock
+        memo_path = context.data_dir / "exports.json" if context.data_dir is not None else None
+        memo = load_memo(memo_path)
         matches = find_exports(self.pattern)
         if not matches and not context.previous:  # nothing was ever read: likely a wrong path
             if wanted(self.id):
@@ -111,7 +117,16 @@ class KubernetesSnapshotSource:
             return
         for scope, paths in sorted(matches.items()):
             if wanted(scope):
-                yield self._read_scope(context, scope, paths)
+                yield self._read_scope(context, scope, paths, memo, started_ns)
+        exported = {str(p) for paths in matches.values() for p in paths}
+        save_memo(
+            memo_path,
+            {
+                name: value
+                for name, value in memo.items()
+                if str(Path(name).parent) in exported or name in exported
+            },
+        )
         for scope in sorted(set(context.previous) - set(matches)):
             if wanted(scope):  # its export is gone: an empty read, which the removal guard holds
                 yield self._vanished(context, scope)
@@ -136,7 +151,14 @@ class KubernetesSnapshotSource:
             version="vanished",
         )
 
-    def _read_scope(self, context: ReadContext, scope: str, paths: Sequence[Path]) -> ScopeRead:
+    def _read_scope(
+        self,
+        context: ReadContext,
+        scope: str,
+        paths: Sequence[Path],
+        memo: dict[str, Any],
+        started_ns: int,
+    ) -> ScopeRead:
         if len(paths) > 1:
             named = ", ".join(str(p) for p in paths)
             return ScopeFailure(
@@ -150,7 +172,7 @@ class KubernetesSnapshotSource:
         refused = export_refusal(paths[0], root)
         if refused is not None:  # checked before anything opens it: a FIFO would block
             return ScopeFailure(self.id, scope, refused.kind, refused.message, context.now())
-        fingerprint = export_fingerprint(paths[0])
+        fingerprint = export_fingerprint(paths[0], memo, started_ns)
         if isinstance(fingerprint, ExportError):
             return ScopeFailure(
                 self.id, scope, fingerprint.kind, fingerprint.message, context.now()
@@ -205,19 +227,40 @@ WHOLE = ""  # the part of a scope's observations that have no part of their own
 _CHUNK = 1 << 20
 
 
-def export_fingerprint(path: Path) -> str | ExportError:
-    """A hash over an export's file names, modification times and bytes (read in chunks)."""
+def export_fingerprint(
+    path: Path, memo: dict[str, Any] | None = None, started_ns: int = 0
+) -> str | ExportError:
+    """A hash over an export's file names, modification times and bytes (read in chunks).
+
+    ``memo`` (file → its lstat and digest, :mod:`trueup.sources.lstat_memo`) spares
+    hashing a file found as it was; files hashed now are remembered in it when
+    they were written well before ``started_ns``.
+    """
     files = sorted(p for p in path.glob("*.json") if p.is_file()) if path.is_dir() else [path]
     digest = hashlib.sha256()
     for file in files:
         try:
-            with file.open("rb") as handle:
-                digest.update(f"{file.name}\0{os.fstat(handle.fileno()).st_mtime_ns}\0".encode())
-                while chunk := handle.read(_CHUNK):
-                    digest.update(chunk)
+            status = file.lstat()
+            known = memo.get(str(file)) if memo is not None else None
+            if isinstance(known, dict) and known.get("stat") == stat_key(status):
+                file_digest = str(known["digest"])
+            else:
+                file_digest = _file_digest(file)
+                trusted = trusted_stat(status, started_ns)
+                if memo is not None and trusted is not None:
+                    memo[str(file)] = {"stat": trusted, "digest": file_digest}
         except OSError as exc:
             kind = FailureKind.UNREACHABLE if path.is_dir() else FailureKind.INVALID
             return ExportError(kind, f"{file}: cannot be read: {exc.strerror}")
+        digest.update(f"{file.name}\0{status.st_mtime_ns}\0{file_digest}\n".encode())
+    return digest.hexdigest()
+
+
+def _file_digest(file: Path) -> str:
+    digest = hashlib.sha256()
+    with file.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
     return digest.hexdigest()
 
 
