@@ -15,6 +15,7 @@ from trueup.model.assembled import AssembledEntity
 from trueup.model.ref import EntityRef
 from trueup.sinks.base import Publication
 from trueup.sinks.directory import DirectorySink, DirectorySinkConfig, write_directory
+from trueup.sinks.directory.sink import JOURNAL, MANIFEST, read_manifest
 
 
 def assembled(*names: str) -> list[AssembledEntity]:
@@ -135,3 +136,49 @@ def test_without_a_manifest_the_full_pass_runs(tmp_path: Path) -> None:
     payments = EntityRef.of("component", None, "payments")
     report = sink(tmp_path).write(publication_of(first, frozenset({payments}), []))
     assert (report.written, report.removed) == (3, 0)  # every entity, not the revised one only
+
+
+def test_an_update_journals_its_files_and_the_next_full_pass_folds_them(tmp_path: Path) -> None:
+    first = entities("payments", "orders")
+    sink(tmp_path).write(publication_of(first, None, []))
+    manifest = (tmp_path / MANIFEST).read_bytes()
+    payments = EntityRef.of("component", None, "payments")
+    orders = EntityRef.of("component", None, "orders")
+    (tmp_path / "default" / "component" / "mine.yaml").write_text("not the sink's\n")
+    mine = EntityRef.of("component", None, "mine")
+    changed = [
+        replace(row, yaml=row.yaml + "# changed\n", content_hash="changed")
+        if row.ref == payments
+        else row
+        for row in first
+        if row.ref != orders
+    ]
+    report = sink(tmp_path).write(publication_of(changed, frozenset({payments, orders, mine}), []))
+    assert (report.written, report.removed) == (1, 1)
+    assert (tmp_path / MANIFEST).read_bytes() == manifest  # not rewritten: journalled
+    assert len((tmp_path / JOURNAL).read_text().splitlines()) == 2
+    assert (tmp_path / "default" / "component" / "mine.yaml").exists()  # not the sink's file
+    known = read_manifest(tmp_path)
+    assert known is not None
+    assert known["default/component/payments.yaml"] == "changed"
+    assert "default/component/orders.yaml" not in known
+
+    # The full pass reads the journal: the journalled file is unchanged, and it folds it.
+    report = write_directory(tmp_path, changed)
+    assert (report.written, report.unchanged, report.deleted) == (0, 3, 0)
+    assert not (tmp_path / JOURNAL).exists()
+    assert read_manifest(tmp_path) == known
+    # A file the journal recorded as written is deleted when its entity leaves.
+    report = write_directory(tmp_path, [row for row in changed if row.ref != payments])
+    assert report.deleted == 1
+    assert not (tmp_path / "default" / "component" / "payments.yaml").exists()
+
+
+def test_a_journal_line_cut_short_by_a_crash_is_skipped(tmp_path: Path) -> None:
+    write_directory(tmp_path, entities("payments"))
+    with (tmp_path / JOURNAL).open("a") as journal:
+        journal.write('["default/component/x.yaml","h"]\n["default/comp')
+    known = read_manifest(tmp_path)
+    assert known is not None
+    assert known["default/component/x.yaml"] == "h"
+    assert len(known) == 4

@@ -13,6 +13,11 @@ When the publication knows which entities the commit revised
 rewritten (:func:`update_directory`): the other files stand, so a sync that
 changed nothing costs no pass over every entity. Without a manifest (a first
 run, a folder emptied by hand) it declines and the full pass runs instead.
+Such an update does not rewrite the manifest either (100,000 entries): it
+appends what it wrote and deleted to ``.trueup-manifest.journal``, one JSON
+line per file, which every reader applies on top of the manifest and which is
+folded into it by the next full pass, or once it grows past
+:data:`JOURNAL_LIMIT` bytes.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from trueup.sinks.base import Publication, SinkReport
 from trueup.sinks.directory.config import DirectorySinkConfig
 
 MANIFEST = ".trueup-manifest.json"
+JOURNAL = ".trueup-manifest.journal"
+JOURNAL_LIMIT = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +57,7 @@ def write_directory(path: Path, rows: Iterable[FeedRow]) -> DirectoryReport:
     """Bring the folder in line with the emitted entities; report what was done."""
     path.mkdir(parents=True, exist_ok=True)
     manifest_path = path / MANIFEST
-    try:
-        before: dict[str, str] = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        before = {}
+    before = read_manifest(path) or {}
     after: dict[str, str] = {}
     written = unchanged = 0
     for row in rows:
@@ -75,7 +79,41 @@ def write_directory(path: Path, rows: Iterable[FeedRow]) -> DirectoryReport:
         except FileNotFoundError:
             pass
     _replace(manifest_path, json.dumps(after, sort_keys=True, separators=(",", ":")))
+    (path / JOURNAL).unlink(missing_ok=True)
     return DirectoryReport(written, unchanged, deleted)
+
+
+def read_manifest(path: Path) -> dict[str, str] | None:
+    """Every file the sink wrote in ``path`` and its content hash; None without a manifest."""
+    try:
+        manifest: dict[str, str] = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    try:
+        lines = (path / JOURNAL).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        try:
+            relative, digest = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a crash: its file is rewritten by a full pass
+        if digest is None:
+            manifest.pop(relative, None)
+        else:
+            manifest[relative] = digest
+    return manifest
+
+
+def _journal(path: Path, entries: list[tuple[str, str | None]]) -> None:
+    """Record written (hash) and deleted (None) files; fold the journal when it is large."""
+    journal = path / JOURNAL
+    with journal.open("a", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(entry, separators=(",", ":")) + "\n" for entry in entries)
+    if journal.stat().st_size > JOURNAL_LIMIT:
+        manifest = read_manifest(path) or {}
+        _replace(path / MANIFEST, json.dumps(manifest, sort_keys=True, separators=(",", ":")))
+        journal.unlink()
 
 
 def update_directory(
@@ -86,36 +124,46 @@ def update_directory(
     ``rows`` are the emitted ones among ``changed``; a changed entity without a
     row (removed, or no longer emitted) loses its file.
     """
-    manifest_path = path / MANIFEST
-    try:
-        manifest: dict[str, str] = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    if not (path / MANIFEST).is_file():
         return None
-    written = deleted = 0
+    entries: list[tuple[str, str | None]] = []
     kept: set[str] = set()
     for row in rows:
         relative = relative_path(row)
         kept.add(relative)
-        if manifest.get(relative) == row.content_hash and (path / relative).exists():
-            continue
         target = path / relative
+        if _holds(target, row.yaml):
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
         _replace(target, row.yaml)
-        manifest[relative] = row.content_hash
-        written += 1
-    for ref in changed:
-        relative = _relative(ref)
-        if relative in kept or relative not in manifest:
+        entries.append((relative, row.content_hash))
+    gone = [
+        relative
+        for relative in map(_relative, changed)
+        if relative not in kept and (path / relative).exists()
+    ]
+    manifest = read_manifest(path) if gone else None  # only the sink's own files are deleted
+    for relative in gone:
+        if manifest is None or relative not in manifest:
             continue
-        del manifest[relative]
         try:
             (path / relative).unlink()
-            deleted += 1
         except FileNotFoundError:
-            pass
-    if written or deleted:
-        _replace(manifest_path, json.dumps(manifest, sort_keys=True, separators=(",", ":")))
+            continue
+        entries.append((relative, None))
+    if entries:
+        _journal(path, entries)
+    written = sum(1 for _, digest in entries if digest is not None)
+    deleted = len(entries) - written
     return DirectoryReport(written, len(changed) - written - deleted, deleted)
+
+
+def _holds(target: Path, text: str) -> bool:
+    """Whether the file already holds exactly ``text`` (read only for revised entities)."""
+    try:
+        return target.read_text(encoding="utf-8") == text
+    except (OSError, ValueError):
+        return False
 
 
 def _replace(target: Path, text: str) -> None:
