@@ -1,5 +1,5 @@
 """``python -m trueup`` runs the command line."""
 
-from trueup.cli import entry
+from trueup.launch import entry
 
 entry()
