@@ -9,8 +9,12 @@ Each step runs ``trueup`` as its own process, so wall time and peak memory
 
 For each world: a cold sync, a sync with nothing changed, a sync after one
 catalog file changed (``touch_one_file``), the export and the check; then the
-nothing-changed sync and the export added up. The machine's load average is
-printed before and after (other work on a shared machine slows every figure).
+nothing-changed sync and the export added up. The steady-state steps (nothing
+changed, one file changed, export) run ``--rounds`` times (5) and the median is
+shown, with the largest peak memory: single runs on a shared machine vary by a
+third. A sync also shows, from its run record, when it was done (its commit
+landed and its sinks written), start-up aside. The machine's load average is printed before and
+after (other work on a shared machine slows every figure).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import sys
 import tempfile
 import time
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -41,12 +45,14 @@ class Measure:
     # A sync: from its start to its end (the commit landed, sinks written), as its run
     # record says: the process's start-up and exit aside.
     committed: float | None = None
+    rounds: int = 1  # a median of this many runs
 
     def line(self) -> str:
         commit = f"  done after {self.committed:.2f} s" if self.committed is not None else ""
+        median = f"  (median of {self.rounds})" if self.rounds > 1 else ""
         return (
             f"{self.step:<46} {self.seconds:8.2f} s {self.peak_mib:9.1f} MiB  "
-            f"exit {self.exit_code}{commit}"
+            f"exit {self.exit_code}{commit}{median}"
         )
 
 
@@ -70,6 +76,18 @@ def with_commit_time(m: Measure, config: Path) -> Measure:
     return m
 
 
+def median_of(measures: list[Measure]) -> Measure:
+    """The run of median wall time; peak memory is the largest of them all."""
+    ordered = sorted(measures, key=lambda m: m.seconds)
+    middle = ordered[len(ordered) // 2]
+    return replace(
+        middle,
+        peak_mib=max(m.peak_mib for m in measures),
+        exit_code=max(m.exit_code for m in measures),
+        rounds=len(measures),
+    )
+
+
 def measure(step: str, *args: str, quiet: bool = True) -> Measure:
     start = time.perf_counter()
     with open(os.devnull, "w") as sink:
@@ -85,19 +103,33 @@ def measure(step: str, *args: str, quiet: bool = True) -> Measure:
     return Measure(step, elapsed, usage.ru_maxrss / 1024, code)
 
 
-def bench_world(label: str, config: Path, out: Path, world: ScaledWorld | None) -> list[Measure]:
+def bench_world(
+    label: str, config: Path, out: Path, world: ScaledWorld | None, rounds: int
+) -> list[Measure]:
     c = str(config)
+
+    def sync(step: str) -> Measure:
+        return with_commit_time(measure(f"{label}: {step}", "sync", "-c", c), config)
+
     steps = [
-        with_commit_time(measure(f"{label}: sync (cold)", "sync", "-c", c), config),
-        with_commit_time(measure(f"{label}: sync (nothing changed)", "sync", "-c", c), config),
+        sync("sync (cold)"),
+        median_of([sync("sync (nothing changed)") for _ in range(rounds)]),
     ]
     if world is not None:
-        touch_one_file(world, len(world.files) // 2)
-        changed = measure(f"{label}: sync (one catalog file changed)", "sync", "-c", c)
-        steps.append(with_commit_time(changed, config))
+        changed = []
+        for round_ in range(rounds):
+            touch_one_file(world, len(world.files) // 2 + round_)
+            changed.append(sync("sync (one catalog file changed)"))
+        steps.append(median_of(changed))
+    exported = str(out / f"{label}.yaml")
     return [
         *steps,
-        measure(f"{label}: export yaml", "export", "-c", c, "-o", str(out / f"{label}.yaml")),
+        median_of(
+            [
+                measure(f"{label}: export yaml", "export", "-c", c, "-o", exported)
+                for _ in range(rounds)
+            ]
+        ),
         measure(
             f"{label}: check --format json",
             "check",
@@ -134,16 +166,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--entities", type=int, default=10_000)
     parser.add_argument("--keep", action="store_true", help="keep the generated worlds")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="runs of each steady-state step (median shown)"
+    )
     args = parser.parse_args()
     load_before = _load()
     root = Path(tempfile.mkdtemp(prefix="trueup-bench-"))
     results: list[Measure] = []
     demo = write_demo_world(root / "demo")
-    results += bench_world("demo", demo.config, root, None)
+    results += bench_world("demo", demo.config, root, None, args.rounds)
     started = time.perf_counter()
     scaled = write_scaled_world(root / "scaled", entities=args.entities)
     generated = time.perf_counter() - started
-    results += bench_world(f"{args.entities} entities", scaled.config, root, scaled)
+    results += bench_world(f"{args.entities} entities", scaled.config, root, scaled, args.rounds)
     print(f"load average before: {load_before}")
     print(f"world generation ({args.entities} entities): {generated:.2f} s")
     print(f"{'step':<46} {'wall':>10} {'peak RSS':>13}")
