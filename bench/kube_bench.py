@@ -168,7 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clusters", type=int, default=3)
     parser.add_argument("--objects", type=int, default=20_000)
-    parser.add_argument("--events", type=int, default=20)
+    parser.add_argument("--events", type=int, default=50)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
