@@ -82,6 +82,17 @@ def publication_of(
     return Publication(lambda: stored, read_at=NOW, revised=revised, rows_of=rows_of)
 
 
+def payments_changed_orders_gone(rows: list[FeedRow]) -> list[FeedRow]:
+    """``rows`` after a commit that changed the payments component and removed orders."""
+    return [
+        replace(row, yaml=row.yaml + "# changed\n", content_hash="changed")
+        if row.ref.name == "payments"
+        else row
+        for row in rows
+        if row.ref.name != "orders"
+    ]
+
+
 def sink(path: Path) -> DirectorySink:
     return DirectorySink(DirectorySinkConfig(type="directory", path=str(path)))
 
@@ -95,13 +106,7 @@ def test_after_an_incremental_commit_only_the_revised_entities_are_read_and_writ
     assert asked == []
     payments = EntityRef.of("component", None, "payments")
     orders = EntityRef.of("component", None, "orders")
-    changed = [
-        replace(row, yaml=row.yaml + "# changed\n", content_hash="changed")
-        if row.ref == payments
-        else row
-        for row in first
-        if row.ref != orders
-    ]
+    changed = payments_changed_orders_gone(first)
     (tmp_path / "default" / "group" / "team-a.yaml").unlink()  # not revised: left alone
     report = sink(tmp_path).write(publication_of(changed, frozenset({payments, orders}), asked))
     assert asked == [{payments, orders}]
@@ -146,13 +151,7 @@ def test_an_update_journals_its_files_and_the_next_full_pass_folds_them(tmp_path
     orders = EntityRef.of("component", None, "orders")
     (tmp_path / "default" / "component" / "mine.yaml").write_text("not the sink's\n")
     mine = EntityRef.of("component", None, "mine")
-    changed = [
-        replace(row, yaml=row.yaml + "# changed\n", content_hash="changed")
-        if row.ref == payments
-        else row
-        for row in first
-        if row.ref != orders
-    ]
+    changed = payments_changed_orders_gone(first)
     report = sink(tmp_path).write(publication_of(changed, frozenset({payments, orders, mine}), []))
     assert (report.written, report.removed) == (1, 1)
     assert (tmp_path / MANIFEST).read_bytes() == manifest  # not rewritten: journalled
