@@ -30,9 +30,9 @@ As git does for its index, ``files.json`` also keeps each file's ``lstat``
 (device, inode, size, modification and change times in nanoseconds, mode): a
 plain regular file the listing finds with the same ``lstat`` is not even read
 or hashed (:mod:`trueup.sources.lstat_memo`). A file written just before the
-read is not trusted that way (it could change again within the same clock tick), nor is a
-symbolic link or a file reached only through a Location: those are read
-through :mod:`trueup.path_policy` every time.
+read is not trusted that way (it could change again within the same clock
+tick), nor is a symbolic link or a file reached only through a Location: those
+are read through :mod:`trueup.path_policy` every time.
 
 Each file is a *part* of the scope (``Observation.part``; its fingerprint,
 :func:`~trueup.sources.file.previous.part_fingerprint`, covers its content
