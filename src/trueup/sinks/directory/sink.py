@@ -56,7 +56,6 @@ def _relative(ref: EntityRef) -> str:
 def write_directory(path: Path, rows: Iterable[FeedRow]) -> DirectoryReport:
     """Bring the folder in line with the emitted entities; report what was done."""
     path.mkdir(parents=True, exist_ok=True)
-    manifest_path = path / MANIFEST
     before = read_manifest(path) or {}
     after: dict[str, str] = {}
     written = unchanged = 0
@@ -78,8 +77,7 @@ def write_directory(path: Path, rows: Iterable[FeedRow]) -> DirectoryReport:
             deleted += 1
         except FileNotFoundError:
             pass
-    _replace(manifest_path, json.dumps(after, sort_keys=True, separators=(",", ":")))
-    (path / JOURNAL).unlink(missing_ok=True)
+    _write_manifest(path, after)
     return DirectoryReport(written, unchanged, deleted)
 
 
@@ -105,15 +103,19 @@ def read_manifest(path: Path) -> dict[str, str] | None:
     return manifest
 
 
+def _write_manifest(path: Path, manifest: dict[str, str]) -> None:
+    """Replace the manifest with ``manifest``; the journal is folded into it."""
+    _replace(path / MANIFEST, json.dumps(manifest, sort_keys=True, separators=(",", ":")))
+    (path / JOURNAL).unlink(missing_ok=True)
+
+
 def _journal(path: Path, entries: list[tuple[str, str | None]]) -> None:
     """Record written (hash) and deleted (None) files; fold the journal when it is large."""
     journal = path / JOURNAL
     with journal.open("a", encoding="utf-8") as handle:
         handle.writelines(json.dumps(entry, separators=(",", ":")) + "\n" for entry in entries)
     if journal.stat().st_size > JOURNAL_LIMIT:
-        manifest = read_manifest(path) or {}
-        _replace(path / MANIFEST, json.dumps(manifest, sort_keys=True, separators=(",", ":")))
-        journal.unlink()
+        _write_manifest(path, read_manifest(path) or {})
 
 
 def update_directory(
@@ -131,9 +133,7 @@ def update_directory(
     for row in rows:
         relative = relative_path(row)
         kept.add(relative)
-        target = path / relative
-        if _holds(target, row.yaml):
-            continue
+        target = path / relative  # revised: its content changed, no need to compare
         target.parent.mkdir(parents=True, exist_ok=True)
         _replace(target, row.yaml)
         entries.append((relative, row.content_hash))
@@ -156,14 +156,6 @@ def update_directory(
     written = sum(1 for _, digest in entries if digest is not None)
     deleted = len(entries) - written
     return DirectoryReport(written, len(changed) - written - deleted, deleted)
-
-
-def _holds(target: Path, text: str) -> bool:
-    """Whether the file already holds exactly ``text`` (read only for revised entities)."""
-    try:
-        return target.read_text(encoding="utf-8") == text
-    except (OSError, ValueError):
-        return False
 
 
 def _replace(target: Path, text: str) -> None:
