@@ -406,8 +406,10 @@ def test_a_file_with_the_lstat_of_its_last_read_is_neither_opened_nor_parsed(
     time.sleep(RACY_NS / 1e9 + 0.2)
     first, opened = opened_during(lambda: read(None, NOW), suffix=".yaml")
     assert opened == ["a.yaml", "b.yaml"]
+    state = (data / "files.json").stat()
     second, opened = opened_during(lambda: read(first, LATER), suffix=".yaml")
     assert opened == []  # neither opened nor hashed: the lstat is the one remembered
+    assert (data / "files.json").stat().st_ino == state.st_ino  # nothing new to remember
     assert second.observations == first.observations
     assert [f.code for f in second.findings] == [f.code for f in first.findings]
     assert second.version == first.version
@@ -416,6 +418,7 @@ def test_a_file_with_the_lstat_of_its_last_read_is_neither_opened_nor_parsed(
     at = LATER + timedelta(minutes=1)
     third, opened = opened_during(lambda: read(second, at), suffix=".yaml")
     assert opened == ["b.yaml"]  # a new lstat: read, hashed and parsed again
+    assert (data / "files.json").stat().st_ino != state.st_ino  # its new digest remembered
     assert names(third) == ["alpha", "beta"]
     assert third.findings == ()
 

@@ -56,9 +56,10 @@ def load_memo(path: Path | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def save_memo(path: Path | None, data: dict[str, Any]) -> None:
-    """Write it atomically; a failure only costs hashing again next time."""
-    if path is None:
+def save_memo(path: Path | None, data: dict[str, Any], loaded: dict[str, Any]) -> None:
+    """Write it atomically, unless it is what was ``loaded`` (an unchanged folder
+    writes nothing); a failure only costs hashing again next time."""
+    if path is None or data == loaded:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -240,7 +240,7 @@ class FileSource:
                 state[path]["stat"] = trusted
         findings.extend(walk.location_findings)
         if state_path is not None:
-            _save_state(state_path, policy.fingerprint, state)
+            _save_state(state_path, policy.fingerprint, state, remembered)
         return Snapshot(
             source=self.id,
             scope=self.scope,
@@ -544,6 +544,16 @@ def _load_state(path: Path | None, fingerprint: str) -> dict[str, dict[str, Any]
     return {str(k): v for k, v in data["files"].items() if isinstance(v, dict)}
 
 
-def _save_state(path: Path, fingerprint: str, files: dict[str, dict[str, Any]]) -> None:
-    """Write the remembered state atomically; a failure only costs parsing next time."""
-    save_memo(path, {"format": _STATE_FORMAT, "policy": fingerprint, "files": files})
+def _save_state(
+    path: Path,
+    fingerprint: str,
+    files: dict[str, dict[str, Any]],
+    remembered: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """Write the state atomically, unless it is the ``remembered`` one; a failure only
+    costs parsing next time."""
+    save_memo(
+        path,
+        {"format": _STATE_FORMAT, "policy": fingerprint, "files": files},
+        {"format": _STATE_FORMAT, "policy": fingerprint, "files": remembered},
+    )

@@ -103,7 +103,8 @@ class KubernetesSnapshotSource:
 
         started_ns = time.time_ns()  # the file system's clock, not the (testable) run clock
         memo_path = context.data_dir / "exports.json" if context.data_dir is not None else None
-        memo = load_memo(memo_path)
+        loaded = load_memo(memo_path)
+        memo = dict(loaded)
         matches = find_exports(self.pattern)
         if not matches and not context.previous:  # nothing was ever read: likely a wrong path
             if wanted(self.id):
@@ -119,14 +120,12 @@ class KubernetesSnapshotSource:
             if wanted(scope):
                 yield self._read_scope(context, scope, paths, memo, started_ns)
         exported = {str(p) for paths in matches.values() for p in paths}
-        save_memo(
-            memo_path,
-            {
-                name: value
-                for name, value in memo.items()
-                if str(Path(name).parent) in exported or name in exported
-            },
-        )
+        kept = {
+            name: value
+            for name, value in memo.items()
+            if name in exported or str(Path(name).parent) in exported
+        }
+        save_memo(memo_path, kept, loaded)
         for scope in sorted(set(context.previous) - set(matches)):
             if wanted(scope):  # its export is gone: an empty read, which the removal guard holds
                 yield self._vanished(context, scope)
