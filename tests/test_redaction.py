@@ -19,6 +19,7 @@ from trueup.redaction import (
     redact_text,
 )
 from trueup.store import Store
+from trueup.store.bulk import insert_rows
 from trueup.store.engine import create_engine
 
 from .store.builders import T0
@@ -91,9 +92,16 @@ def test_no_stored_row_holds_a_known_secret(tmp_path: Path) -> None:
     assert f"{MASK} and https://u:{MASK}@h/x" in dump
 
 
+@pytest.mark.parametrize("bulk", [False, True], ids=["sqlalchemy", "insert_rows"])
 @pytest.mark.parametrize("position", [0, 255, 256, 599])
-def test_a_bulk_write_masks_the_one_row_that_needs_it(db_url: str, position: int) -> None:
-    """Rows of an executemany are checked together; a row that needs masking is still found."""
+def test_a_bulk_write_masks_the_one_row_that_needs_it(
+    db_url: str, position: int, *, bulk: bool
+) -> None:
+    """Rows of an executemany are checked together; a row that needs masking is still found.
+
+    The store's own bulk inserts (:func:`trueup.store.bulk.insert_rows`) go to the
+    driver below SQLAlchemy's statement handling, and are masked all the same.
+    """
     KNOWN_SECRETS.add("bulk-Secret-1")
     KNOWN_SECRETS.add("two\nlines")
     table = sa.Table("t", sa.MetaData(), sa.Column("a", sa.Text), sa.Column("b", sa.Text))
@@ -105,7 +113,10 @@ def test_a_bulk_write_masks_the_one_row_that_needs_it(db_url: str, position: int
     try:
         with engine.begin() as conn:
             table.create(conn)
-            conn.execute(sa.insert(table), rows)
+            if bulk:
+                insert_rows(conn, table, rows)
+            else:
+                conn.execute(sa.insert(table), rows)
             stored = [tuple(r) for r in conn.execute(sa.select(table.c.a, table.c.b))]
     finally:
         engine.dispose()

@@ -40,6 +40,7 @@ from trueup.model.cause import revision_cause
 from trueup.model.finding import Finding
 from trueup.model.ref import EntityRef
 from trueup.model.repository import repository_key
+from trueup.store.bulk import insert_rows
 from trueup.store.engine import JSONText, json_text
 from trueup.store.records import Change, CommitSummary, StoredEntity
 from trueup.store.schema import entities, entity_terms, findings, revisions
@@ -152,7 +153,7 @@ class _Plan:
         if self.new:
             for row, entity_id in zip(self.new, _allocate_ids(conn, len(self.new)), strict=True):
                 row["id"] = entity_id
-            conn.execute(sa.insert(entities), self.new)
+            insert_rows(conn, entities, self.new)
             for row, entity_findings, assembled in zip(
                 self.new, self.new_findings, self.new_entities, strict=True
             ):
@@ -176,14 +177,14 @@ class _Plan:
         if self.expiring:
             conn.execute(sa.update(entities).where(by_id), self.expiring)
         if self.revisions:
-            conn.execute(sa.insert(revisions), self.revisions)
+            insert_rows(conn, revisions, self.revisions)
         if loose_findings is not None:
             conn.execute(sa.delete(findings).where(findings.c.entity_id.is_(None)))
         for chunk in _chunks(self.clear_findings):
             conn.execute(sa.delete(findings).where(findings.c.entity_id.in_(chunk)))
         rows = self.findings + _finding_rows(None, loose_findings or ())
         if rows:
-            conn.execute(sa.insert(findings), rows)
+            insert_rows(conn, findings, rows)
         _write_terms(conn, self.terms)
 
     def summary(self) -> CommitSummary:
@@ -369,7 +370,7 @@ def _write_terms(conn: Connection, terms: Sequence[tuple[int | None, list[str]]]
         for term in items
     ]
     if rows:
-        conn.execute(sa.insert(entity_terms), rows)
+        insert_rows(conn, entity_terms, rows)
 
 
 def _key(ref: EntityRef) -> tuple[str, str, str]:

@@ -29,6 +29,7 @@ from trueup.model.observation import Nature, Observation
 from trueup.model.ref import EntityRef
 from trueup.model.repository import Head
 from trueup.store import observations as rows
+from trueup.store.bulk import insert_rows
 from trueup.store.entities import HEAD, RELATION
 from trueup.store.observations import ANNOTATION, LINK, SELECTOR, TARGET, stored_ref
 from trueup.store.schema import entities, entity_terms, observation_terms, observations, scopes
@@ -134,7 +135,7 @@ def relink(
             )
         )
     if inserts:
-        conn.execute(sa.insert(observation_terms), inserts)
+        insert_rows(conn, observation_terms, inserts)
 
 
 class _LinkLookup:

@@ -35,6 +35,7 @@ from trueup.errors import KeptPartChangedError, StoreError
 from trueup.model.finding import Finding
 from trueup.model.observation import Nature, Observation, Snapshot, held_parts
 from trueup.model.ref import EntityRef
+from trueup.store.bulk import insert_rows
 from trueup.store.engine import JSONText, json_text
 from trueup.store.schema import observation_terms, observations, snapshot_parts, snapshots
 
@@ -399,8 +400,9 @@ def _insert(
     if not items:
         return []
     ids = allocate_ids(conn, observations, len(items))
-    conn.execute(
-        sa.insert(observations),
+    insert_rows(
+        conn,
+        observations,
         [
             {
                 "id": obs_id,
@@ -420,7 +422,7 @@ def _insert(
         for term in terms_of(item.observation)
     ]
     if term_rows:
-        conn.execute(sa.insert(observation_terms), term_rows)
+        insert_rows(conn, observation_terms, term_rows)
     return [(obs_id, item.observation) for obs_id, item in zip(ids, items, strict=True)]
 
 

@@ -1,0 +1,92 @@
+"""Bulk inserts below SQLAlchemy's per-row parameter handling.
+
+``conn.execute(sa.insert(table), rows)`` builds, for every row, a parameter
+dictionary through the compiled statement (``construct_params``) and runs each
+value's bind processor from there: at 100,000 entities that bookkeeping costs
+more than SQLite's own work. :func:`insert_rows` compiles the ``INSERT`` once
+for the rows' columns, converts each value with the same bind processor
+SQLAlchemy would use (UTC times, JSON columns, booleans, variants per dialect),
+and hands the rows to the driver's ``executemany`` through
+:meth:`~sqlalchemy.engine.Connection.exec_driver_sql`. The connection's cursor
+events still run, so every string still passes the store's redaction hook
+(:mod:`trueup.store.engine`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+_Processor = Callable[[Any], Any] | None
+_compiled: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...], bool]] = {}
+
+
+def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``INSERT`` ``rows`` into ``table`` in one executemany; rows may differ in their keys.
+
+    Each row names its columns by key, as with ``conn.execute(sa.insert(table), rows)``;
+    a column a row leaves out gets its default, so rows are grouped by their keys.
+    """
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    dialect = conn.dialect
+    for keys, group in groups.items():
+        statement, order, positional = _statement(dialect, table, keys)
+        processors = [(key, _processor(dialect, table.c[key])) for key in order]
+        if positional:
+            params: list[Any] = [
+                tuple(row[key] if proc is None else proc(row[key]) for key, proc in processors)
+                for row in group
+            ]
+        else:
+            params = [
+                {key: row[key] if proc is None else proc(row[key]) for key, proc in processors}
+                for row in group
+            ]
+        conn.exec_driver_sql(statement, params)
+
+
+def _statement(
+    dialect: Dialect, table: sa.Table, keys: tuple[str, ...]
+) -> tuple[str, tuple[str, ...], bool]:
+    """The ``INSERT`` text for ``keys``, the order its parameters take, and if positional."""
+    cache_key = (dialect.name, table.name, keys)
+    found = _compiled.get(cache_key)
+    if found is None:
+        compiled = sa.insert(table).compile(dialect=dialect, column_keys=list(keys))
+        positional = bool(compiled.positional)
+        order = tuple(compiled.positiontup or ()) if positional else keys
+        if set(order) != set(keys):  # a column key that is not its bind name
+            raise ValueError(f"cannot bulk-insert {table.name} columns {sorted(keys)}")
+        found = _compiled[cache_key] = (str(compiled), order, positional)
+    return found
+
+
+def _processor(dialect: Dialect, column: sa.Column[Any]) -> _Processor:
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if process is None or not _is_time(column):
+        return process
+    # The rows of one write mostly share a time (the commit's "now"): convert it once.
+    # Equal aware times are the same instant, so they convert to the same value.
+    seen: dict[Any, Any] = {}
+
+    def remembered(value: Any) -> Any:
+        try:
+            return seen[value]
+        except KeyError:
+            converted = seen[value] = process(value)
+            return converted
+
+    return remembered
+
+
+def _is_time(column: sa.Column[Any]) -> bool:
+    try:
+        return column.type.python_type is datetime
+    except NotImplementedError:
+        return False
