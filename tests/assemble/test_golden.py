@@ -25,7 +25,9 @@ from tests.assemble.builders import (
     system,
 )
 from trueup.assemble.assembler import ScopeState, assemble
-from trueup.model.assembled import AssemblyResult
+from trueup.model.assembled import AssembledEntity, AssemblyResult, Candidate, FieldOrigin
+from trueup.model.observation import Nature, Provenance
+from trueup.model.ref import EntityRef
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -97,3 +99,44 @@ def test_entity_list_matches_golden() -> None:
         for ref, e in result.entities.items()
     }
     _check("entities", summary)
+
+
+def test_the_stored_form_reads_back_as_the_entity_with_each_provenance_once() -> None:
+    entities = list(_world().entities.values())
+    assert any(o.losers for e in entities for o in e.origins.values())  # the world has losers
+    assert any(e.places for e in entities)  # and places
+    for entity in entities:
+        stored = json.loads(json.dumps(entity.to_stored()))  # through JSON, as the store keeps it
+        assert AssembledEntity.from_json(stored) == entity
+        # Documents stored before the compact form are read as they were.
+        assert AssembledEntity.from_json(json.loads(json.dumps(entity.to_json()))) == entity
+        candidates = [c for o in entity.origins.values() for c in (o.winner, *o.losers)]
+        distinct = {(c.provenance, c.nature) for c in candidates}
+        distinct |= {(p.provenance, Nature.ACTUAL) for p in entity.places}
+        assert len(stored["provenances"]) == len(distinct)
+        assert len(json.dumps(stored)) < len(json.dumps(entity.to_json()))
+
+
+def test_a_candidate_read_from_files_keeps_its_references_in_the_stored_form() -> None:
+    seen = Provenance("catalog", "catalog", "catalog@abc:a.yaml#0", NOW)
+    entity = AssembledEntity(
+        ref=EntityRef("component", "default", "payments"),
+        entity={"kind": "Component", "metadata": {"description": "from a file"}},
+        origins={
+            "metadata.description": FieldOrigin(
+                Candidate("from a file", Nature.INTENT, seen, ("catalog@abc:docs/d.md",)),
+                (Candidate("other", Nature.ACTUAL, seen),),  # one provenance, two natures
+            )
+        },
+        places=(),
+        findings=(),
+        discovered=False,
+        emitted=True,
+        score=100,
+    )
+    stored = json.loads(json.dumps(entity.to_stored()))
+    assert stored["fields"]["metadata.description"] == [
+        ["from a file", 0, ["catalog@abc:docs/d.md"]],
+        ["other", 1],
+    ]
+    assert AssembledEntity.from_json(stored) == entity

@@ -3,6 +3,7 @@ replaced, and a commit that fails anywhere leaves the previous state intact."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -14,6 +15,7 @@ from trueup.model.assembled import AssemblyResult
 from trueup.model.observation import ScopeFailure, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.store import Change, CommitSummary, Store
+from trueup.store.schema import entities, revisions
 
 from .builders import assembled, at, finding, ref, result, snapshot
 
@@ -265,3 +267,28 @@ def test_readers_see_the_previous_state_while_a_commit_is_under_way(store: Store
         sa.event.remove(store._engine, "before_cursor_execute", read_midway)
     assert seen == [before]
     assert visible(store) != before
+
+
+def test_a_document_stored_in_the_earlier_full_form_is_read_then_compacted_without_a_revision(
+    store: Store, db_url: str
+) -> None:
+    commit(store, result(assembled("a")))
+    engine = sa.create_engine(db_url)
+    try:
+        full = assembled("a").to_json()  # each field with its whole provenance
+        with engine.begin() as conn:
+            # as the earlier release wrote it: its hash is of that text
+            conn.execute(
+                sa.update(entities).values(document=full, document_hash="of the full text")
+            )
+            conn.execute(sa.update(revisions).values(document=full))
+        stored = store.entity(ref("a"))
+        assert stored is not None and stored.assembled == assembled("a")
+        assert [r.assembled for r in store.revisions(ref("a"))] == [assembled("a")]
+        summary = commit(store, result(assembled("a")), minutes=10)
+        assert (summary.unchanged, summary.revisions_written) == (1, 0)
+        with engine.connect() as conn:
+            document = conn.execute(sa.select(entities.c.document)).scalar_one()
+        assert document == json.loads(json.dumps(assembled("a").to_stored()))
+    finally:
+        engine.dispose()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -172,16 +172,68 @@ class AssembledEntity:
             "sources": list(self.sources),
         }
 
+    def to_stored(self) -> dict[str, JSONValue]:
+        """The compact form the store keeps; :meth:`from_json` reads it back.
+
+        As :meth:`to_json`, but each provenance (with its nature) is written once, in
+        ``provenances``, and fields and places refer to it by index: an entity's
+        fields mostly come from one or two observations, so this is about half the
+        size. A field is ``[winner, *losers]``, a candidate ``[value, provenance]``
+        or ``[value, provenance, references]``.
+        """
+        table: list[JSONValue] = []
+        index: dict[tuple[int, str], int] = {}
+
+        def at(provenance: Provenance, nature: str) -> int:
+            key = (id(provenance), nature)
+            found = index.get(key)
+            if found is None:
+                found = index[key] = len(table)
+                table.append({"nature": nature, **provenance.to_json()})
+            return found
+
+        def candidate(c: Candidate) -> list[JSONValue]:
+            item: list[JSONValue] = [c.value, at(c.provenance, c.nature.value)]
+            if c.references:
+                item.append(list(c.references))
+            return item
+
+        return {
+            "ref": str(self.ref),
+            "entity": self.entity,
+            "fields": {
+                path: [candidate(o.winner), *(candidate(c) for c in o.losers)]
+                for path, o in self.origins.items()
+            },
+            "places": [
+                {**p.to_json(), "provenance": at(p.provenance, Nature.ACTUAL.value)}
+                for p in self.places
+            ],
+            "provenances": table,
+            "findings": [f.to_json() for f in self.findings],
+            "discovered": self.discovered,
+            "emitted": self.emitted,
+            "score": self.score,
+            "observed_at": self.observed_at.isoformat() if self.observed_at else None,
+            "sources": list(self.sources),
+        }
+
     @classmethod
     def from_json(cls, data: Mapping[str, JSONValue]) -> AssembledEntity:
+        """An entity from :meth:`to_json` or from its stored form (:meth:`to_stored`)."""
         kind, _, rest = str(data["ref"]).partition(":")
         namespace, _, name = rest.partition("/")
         observed = data.get("observed_at")
+        if "fields" in data:
+            origins, places = _stored_origins_and_places(data)
+        else:
+            origins = {p: FieldOrigin.from_json(o) for p, o in (data.get("origins") or {}).items()}
+            places = tuple(PlaceStatus.from_json(p) for p in data.get("places") or ())
         return cls(
             ref=EntityRef(kind, namespace, name),
             entity=data["entity"],
-            origins={p: FieldOrigin.from_json(o) for p, o in (data.get("origins") or {}).items()},
-            places=tuple(PlaceStatus.from_json(p) for p in data.get("places") or ()),
+            origins=origins,
+            places=places,
             findings=tuple(Finding.from_json(f) for f in data.get("findings") or ()),
             discovered=bool(data["discovered"]),
             emitted=bool(data["emitted"]),
@@ -189,6 +241,28 @@ class AssembledEntity:
             observed_at=datetime.fromisoformat(str(observed)) if observed else None,
             sources=tuple(data.get("sources") or ()),
         )
+
+
+def _stored_origins_and_places(
+    data: Mapping[str, Any],
+) -> tuple[dict[str, FieldOrigin], tuple[PlaceStatus, ...]]:
+    """The origins and places of :meth:`AssembledEntity.to_stored`'s form."""
+    table = [(Nature(p["nature"]), Provenance.from_json(p)) for p in data["provenances"]]
+
+    def candidate(item: Sequence[Any]) -> Candidate:
+        nature, provenance = table[item[1]]
+        references = tuple(item[2]) if len(item) > 2 else ()
+        return Candidate(item[0], nature, provenance, references)
+
+    origins = {
+        path: FieldOrigin(candidate(items[0]), tuple(candidate(c) for c in items[1:]))
+        for path, items in data["fields"].items()
+    }
+    places = tuple(
+        PlaceStatus.from_json({**p, "provenance": data["provenances"][p["provenance"]]})
+        for p in data.get("places") or ()
+    )
+    return origins, places
 
 
 def owner_ref(raw: object, ref: EntityRef) -> str | None:

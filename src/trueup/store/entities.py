@@ -90,7 +90,7 @@ class _Plan:
         self, assembled: AssembledEntity, found: _Current | None, expires_at: datetime | None
     ) -> None:
         """Plan the writes for one entity of the result."""
-        data = assembled.to_json()
+        data = assembled.to_stored()
         document = _dump(assembled, data)
         document_hash = _sha256(document)
         if found is None:
@@ -476,7 +476,7 @@ def _sha256(text: str) -> str:
 
 
 def _findings_hash(assembled: AssembledEntity, data: Mapping[str, Any]) -> str:
-    """Hash of the findings part of ``data`` (the entity's to_json()), evidence included."""
+    """Hash of the findings part of ``data`` (the entity's to_stored()), evidence included."""
     return _sha256(_dump(assembled, data["findings"]))
 
 

@@ -163,7 +163,7 @@ entities = sa.Table(
     sa.Column(
         "findings_hash", sa.String(64), nullable=False
     ),  # sha256 of its findings, evidence too
-    sa.Column("document", _json(), nullable=False),  # AssembledEntity.to_json()
+    sa.Column("document", _json(), nullable=False),  # AssembledEntity.to_stored()
     # The Backstage document as the feed serves it, rendered once when it changes;
     # NULL when the entity is not emitted (it breaks Backstage's rules).
     sa.Column("feed_yaml", sa.Text, nullable=True),
