@@ -59,6 +59,7 @@ def write_directory(path: Path, rows: Iterable[FeedRow]) -> DirectoryReport:
     before = read_manifest(path) or {}
     after: dict[str, str] = {}
     written = unchanged = 0
+    folders: set[str] = set()  # made (or found) this pass: one mkdir per folder, not per file
     for row in rows:
         relative = relative_path(row)
         digest = row.content_hash
@@ -67,7 +68,10 @@ def write_directory(path: Path, rows: Iterable[FeedRow]) -> DirectoryReport:
         if before.get(relative) == digest and target.exists():
             unchanged += 1
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
+        folder = relative.rpartition("/")[0]
+        if folder not in folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(folder)
         _replace(target, row.yaml)
         written += 1
     deleted = 0
@@ -159,8 +163,20 @@ def update_directory(
 
 
 def _replace(target: Path, text: str) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    """Write ``text`` beside ``target``, then rename it over ``target`` (atomic).
+
+    With ``os`` calls rather than a text file object: a full pass writes a file
+    per entity, and the file object's set-up cost more than the write itself.
+    """
+    folder, name = os.path.split(target)
+    tmp = os.path.join(folder, f".{name}.tmp")
+    data = memoryview(text.encode())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
     os.replace(tmp, target)
 
 
