@@ -22,6 +22,8 @@ from trueup.model.assembled import AssembledEntity
 from trueup.model.ref import EntityRef
 from trueup.yaml_text import dump_document
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once
+
 
 @dataclass(frozen=True, slots=True)
 class FeedRow:
@@ -47,7 +49,7 @@ def feed_texts(entity: AssembledEntity) -> tuple[str, str] | None:
         return None
     return (
         dump_document(entity.entity),
-        json.dumps(entity.entity, ensure_ascii=False, separators=(",", ":")),
+        _COMPACT.encode(entity.entity),
     )
 
 

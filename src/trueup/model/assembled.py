@@ -21,6 +21,8 @@ from trueup.model.ref import EntityRef, parse_ref
 VOLATILE_ANNOTATION = "trueup.io/observed-at"
 # A status value that is missing, unrecognised or older than its source's max_age.
 UNKNOWN = "Unknown"
+# content_hash()'s serialiser, built once (json.dumps with options builds one per call).
+_HASHED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 # The JSON of the provenances an entity's to_json() has written, by id(): fields read
 # from one observation share its Provenance, rendered once.
 _Provenances = dict[int, dict[str, JSONValue]]
@@ -154,7 +156,7 @@ class AssembledEntity:
             ),
             "emitted": self.emitted,
         }
-        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+        text = _HASHED.encode(payload)
         return hashlib.sha256(text.encode()).hexdigest()
 
     def to_json(self) -> dict[str, JSONValue]:
@@ -206,7 +208,14 @@ class AssembledEntity:
                 for path, o in self.origins.items()
             },
             "places": [
-                {**p.to_json(), "provenance": at(p.provenance, Nature.ACTUAL.value)}
+                {
+                    "key": p.key,
+                    "place": p.place,
+                    "value": p.value,
+                    "last_known": p.last_known,
+                    "stale": p.stale,
+                    "provenance": at(p.provenance, Nature.ACTUAL.value),
+                }
                 for p in self.places
             ],
             "provenances": table,
