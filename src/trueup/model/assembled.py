@@ -184,14 +184,19 @@ class AssembledEntity:
         or ``[value, provenance, references]``.
         """
         table: list[JSONValue] = []
-        index: dict[tuple[int, str], int] = {}
+        index: dict[tuple[Provenance, str], int] = {}
+        seen: dict[tuple[int, str], int] = {}  # by id first: hashing a Provenance costs more
 
         def at(provenance: Provenance, nature: str) -> int:
-            key = (id(provenance), nature)
-            found = index.get(key)
+            found = seen.get((id(provenance), nature))
             if found is None:
-                found = index[key] = len(table)
-                table.append({"nature": nature, **provenance.to_json()})
+                # By value: equal provenances share an entry, so an entity read back from
+                # its stored form is written as the same text again.
+                found = index.get((provenance, nature))
+                if found is None:
+                    found = index[(provenance, nature)] = len(table)
+                    table.append({"nature": nature, **provenance.to_json()})
+                seen[(id(provenance), nature)] = found
             return found
 
         def candidate(c: Candidate) -> list[JSONValue]:
@@ -268,7 +273,14 @@ def _stored_origins_and_places(
         for path, items in data["fields"].items()
     }
     places = tuple(
-        PlaceStatus.from_json({**p, "provenance": data["provenances"][p["provenance"]]})
+        PlaceStatus(
+            key=str(p["key"]),
+            place=str(p["place"]),
+            value=str(p["value"]),
+            last_known=str(p["last_known"]),
+            stale=bool(p["stale"]),
+            provenance=table[p["provenance"]][1],
+        )
         for p in data.get("places") or ()
     )
     return origins, places
