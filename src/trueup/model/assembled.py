@@ -159,6 +159,17 @@ class AssembledEntity:
         text = _HASHED.encode(payload)
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def _judged(self) -> dict[str, JSONValue]:
+        """The keys :meth:`to_json` and :meth:`to_stored` share after the fields and places."""
+        return {
+            "findings": [f.to_json() for f in self.findings],
+            "discovered": self.discovered,
+            "emitted": self.emitted,
+            "score": self.score,
+            "observed_at": self.observed_at.isoformat() if self.observed_at else None,
+            "sources": list(self.sources),
+        }
+
     def to_json(self) -> dict[str, JSONValue]:
         provenances: _Provenances = {}
         return {
@@ -166,12 +177,7 @@ class AssembledEntity:
             "entity": self.entity,
             "origins": {path: origin.to_json(provenances) for path, origin in self.origins.items()},
             "places": [p.to_json() for p in self.places],
-            "findings": [f.to_json() for f in self.findings],
-            "discovered": self.discovered,
-            "emitted": self.emitted,
-            "score": self.score,
-            "observed_at": self.observed_at.isoformat() if self.observed_at else None,
-            "sources": list(self.sources),
+            **self._judged(),
         }
 
     def to_stored(self) -> dict[str, JSONValue]:
@@ -224,12 +230,7 @@ class AssembledEntity:
                 for p in self.places
             ],
             "provenances": table,
-            "findings": [f.to_json() for f in self.findings],
-            "discovered": self.discovered,
-            "emitted": self.emitted,
-            "score": self.score,
-            "observed_at": self.observed_at.isoformat() if self.observed_at else None,
-            "sources": list(self.sources),
+            **self._judged(),
         }
 
     @classmethod
