@@ -47,8 +47,9 @@ _FORBIDDEN = (
     "could not read username",
     "could not read password",
     "permission denied",
-    "403",
-    "401",
+    # git's words for an HTTP status; a bare "401" would also match a port or a path
+    "returned error: 401",
+    "returned error: 403",
     "terminal prompts disabled",
 )
 # The repository answered, but its data is damaged: not "unreachable".

@@ -162,6 +162,12 @@ def test_http_401_is_forbidden_and_404_unreachable_and_secrets_stay_hidden(
     assert failed.kind == FailureKind.FORBIDDEN
     assert "s3cret-pass" not in failed.message
     with http_status(404) as port:
-        failed = read(make_source(f"http://127.0.0.1:{port}/acme/gone.git"), tmp_path / "d2")
+        # "401" and "403" in the URL (as in a port such as 40137) do not make it forbidden
+        url = f"http://127.0.0.1:{port}/team-401/gone-403.git"
+        failed = read(make_source(url), tmp_path / "d2")
     assert isinstance(failed, ScopeFailure)
     assert failed.kind == FailureKind.UNREACHABLE
+    with http_status(403) as port:
+        failed = read(make_source(f"http://127.0.0.1:{port}/acme/closed.git"), tmp_path / "d3")
+    assert isinstance(failed, ScopeFailure)
+    assert failed.kind == FailureKind.FORBIDDEN
