@@ -3,7 +3,7 @@
 ``conn.execute(sa.insert(table), rows)`` builds, for every row, a parameter
 dictionary through the compiled statement (``construct_params``) and runs each
 value's bind processor from there: at 100,000 entities that bookkeeping costs
-more than SQLite's own work. :func:`insert_rows` compiles the ``INSERT`` once
+about as much as SQLite's own work. :func:`insert_rows` compiles the ``INSERT`` once
 for the rows' columns, converts each value with the same bind processor
 SQLAlchemy would use (UTC times, JSON columns, booleans, variants per dialect),
 and hands the rows to the driver's ``executemany`` through
@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
 _Processor = Callable[[Any], Any] | None
-_compiled: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...], bool]] = {}
+# By table (the object: two tables may share a name), driver and keys.
+_compiled: dict[tuple[sa.Table, type, str, tuple[str, ...]], tuple[str, tuple[str, ...], bool]] = {}
 
 
 def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -55,7 +56,7 @@ def _statement(
     dialect: Dialect, table: sa.Table, keys: tuple[str, ...]
 ) -> tuple[str, tuple[str, ...], bool]:
     """The ``INSERT`` text for ``keys``, the order its parameters take, and if positional."""
-    cache_key = (dialect.name, table.name, keys)
+    cache_key = (table, type(dialect), dialect.paramstyle, keys)
     found = _compiled.get(cache_key)
     if found is None:
         compiled = sa.insert(table).compile(dialect=dialect, column_keys=list(keys))
