@@ -8,6 +8,7 @@ with a removal revision.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ import pytest
 
 from trueup.config import Config, parse_config
 from trueup.errors import ConfigError
+from trueup.gc_policy import HELD_THRESHOLD, reads_held
 from trueup.model.finding import Code, Severity, finding
 from trueup.model.observation import Nature, Observation, Provenance, ScopeRead, Snapshot
 from trueup.model.ref import EntityRef
@@ -446,3 +448,44 @@ def test_status_turns_unknown_at_read_time_without_a_new_sync(world: World, stor
         "prod-eu/argocd/Application/payments@11 (status argocd-health"
     ), cause
     assert refresh_freshness(config, store, now=lambda: T0 + timedelta(minutes=17)) is None
+
+
+class _Stopped(BaseException):
+    """Stops a sync the way an interrupt does."""
+
+
+class _RecordsTheCollector:
+    """Wraps a source: records the cyclic collector's thresholds while it reads."""
+
+    def __init__(self, inner: Source, fail: bool = False) -> None:
+        self.inner, self.fail = inner, fail
+        self.id, self.nature = inner.id, inner.nature
+        self.seen: list[tuple[int, int, int]] = []
+
+    def observe(self, context: ReadContext) -> Iterator[ScopeRead]:
+        self.seen.append(gc.get_threshold())
+        if self.fail:
+            raise _Stopped  # what a source's own errors are not: it ends the sync
+        yield from self.inner.observe(context)
+
+
+def test_full_collections_wait_while_a_sync_holds_its_reads_and_resume_after(
+    world: World, store: Store
+) -> None:
+    world.declare("payments")
+    before = gc.get_threshold()
+    catalog = registry().create_source(world.config().sources[0])
+    reading = _RecordsTheCollector(catalog)
+    sync(world.config(), store, sources=[reading])
+    assert reading.seen == [(before[0], before[1], HELD_THRESHOLD)]
+    assert gc.get_threshold() == before
+    with reads_held():  # a sync inside another (a server's two threads): restored by the last
+        sync(world.config(), store, sources=[reading])
+        assert gc.get_threshold()[2] == HELD_THRESHOLD
+    assert gc.get_threshold() == before
+    broken = _RecordsTheCollector(catalog, fail=True)
+    with pytest.raises(_Stopped):
+        sync(world.config(), store, sources=[broken])
+    assert broken.seen[0][2] == HELD_THRESHOLD
+    assert gc.get_threshold() == before
+    assert store.entity(ref("payments")) is not None

@@ -27,6 +27,7 @@ from trueup.assemble.precedence import Precedence
 from trueup.backstage_config import emission_policy
 from trueup.config import Config
 from trueup.errors import ConcurrentCommitError, ConfigError, SinkError, StoreError
+from trueup.gc_policy import reads_held
 from trueup.model.assembled import AssemblyResult
 from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
@@ -150,19 +151,20 @@ def sync(
     run_id = store.start_run(trigger=trigger, sources=[s.id for s in sources], now=now())
     outcome = SyncOutcome(run_id=run_id)
     try:
-        _run(
-            config,
-            store,
-            sources,
-            outcome,
-            accept_removals,
-            now,
-            progress,
-            trigger,
-            data_dir,
-            frozenset(scopes) or None,
-            from_scratch,
-        )
+        with reads_held():  # the reads live until the commit ends: no full collections
+            _run(
+                config,
+                store,
+                sources,
+                outcome,
+                accept_removals,
+                now,
+                progress,
+                trigger,
+                data_dir,
+                frozenset(scopes) or None,
+                from_scratch,
+            )
     except BaseException as exc:
         try:
             summary = {"error": type(exc).__name__}

@@ -1,0 +1,63 @@
+"""Full garbage collections held off while a sync holds its reads.
+
+A sync keeps everything it read (every observation of every scope) alive until
+its commit ends. CPython's cyclic collector runs a full collection each time
+the objects that survived into its oldest generation grow by a quarter, and
+each full collection walks every one of them: at 100,000 entities that was 29
+walks over the whole world, about 20 s of a cold sync's 130 s. Reference
+counting frees what a sync drops either way; only cycles wait for the cyclic
+collector, and a sync makes few (the peak memory of a 100,000-entity cold sync
+is the same with and without full collections).
+
+:func:`reads_held` raises the oldest generation's threshold for as long as a
+sync runs, so young collections go on and full ones wait; the threshold in
+force before comes back when the last sync of the process ends, and the next
+full collection then happens as it normally would.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# Full collections wait for this many young (second-generation) collections:
+# far more than any sync makes (about 1,300 at 100,000 entities).
+HELD_THRESHOLD = 1_000_000
+
+
+class _Hold:
+    """How many syncs of this process are running, and the threshold from before the first."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.saved: tuple[int, int, int] = gc.get_threshold()
+
+    def enter(self) -> None:
+        with self.lock:
+            if self.depth == 0:
+                self.saved = gc.get_threshold()
+                young, middle, _ = self.saved
+                gc.set_threshold(young, middle, HELD_THRESHOLD)
+            self.depth += 1
+
+    def leave(self) -> None:
+        with self.lock:
+            self.depth -= 1
+            if self.depth == 0:
+                gc.set_threshold(*self.saved)
+
+
+_hold = _Hold()
+
+
+@contextmanager
+def reads_held() -> Iterator[None]:
+    """Full collections wait until this block (and any other in the process) ends."""
+    _hold.enter()
+    try:
+        yield
+    finally:
+        _hold.leave()
