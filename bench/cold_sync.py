@@ -31,7 +31,7 @@ from trueup.world import write_scaled_world
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/run.py, beside it
 
-from bench.run import compiled, last_run_seconds
+from bench.run import compiled, filesystem_note, last_run_seconds
 
 
 def main() -> int:
@@ -48,6 +48,8 @@ def main() -> int:
     if args.instructions and shutil.which("valgrind") is None:
         parser.error("--instructions needs valgrind (apt-get install valgrind)")
     root = Path(tempfile.mkdtemp(prefix="trueup-cold-"))
+    if (note := filesystem_note(root)) is not None:
+        print(note, file=sys.stderr)
     world = root / "world"
     if args.world is not None:
         shutil.copytree(args.world, world)
