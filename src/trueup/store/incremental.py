@@ -260,7 +260,8 @@ def commit_reads(
         known=applied.written,
     )
     moved = assembler.run(refs)
-    naming = dependents(conn, [ref for ref, _ in moved]) - refs
+    # Every entity is among ``refs`` when everything is assembled: none is left to name them.
+    naming = set() if everything else dependents(conn, [ref for ref, _ in moved]) - refs
     if naming:
         assembler.run(naming)
 
