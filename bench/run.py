@@ -151,9 +151,9 @@ def _load() -> str:
 def filesystem_note(folder: Path) -> str | None:
     """A warning when ``folder`` is on an ext4 file system that has no journal.
 
-    There, making a file skips, one by one, the inodes freed in the last one to
-    six minutes (ext4's ``recently_deleted``), and a sync that writes 100,000
-    sink files can spend tens of seconds more in the kernel. Measured here, same
+    There, making a file soon after many were deleted walks the freed inodes one
+    by one (``perf`` shows the time under ext4's ``recently_deleted``), and a sync
+    that writes 100,000 sink files can spend tens of seconds more in the kernel. Measured here, same
     code and world: a 100k cold sync took 94 s (37 s of it system time) in a
     folder made again right after the previous world's was deleted from it, and
     75 s (18 s system) in a new folder beside it.
