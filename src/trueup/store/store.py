@@ -21,7 +21,7 @@ duplicate revisions: the content hashes already match).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,6 +38,7 @@ from trueup.model.finding import Finding, Severity
 from trueup.model.observation import ScopeFailure, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.store import snapshots as snapshot_rows
+from trueup.store.checkpoint import Checkpoints
 from trueup.store.engine import (
     BUSY_TIMEOUT,
     WRITE,
@@ -96,6 +97,7 @@ class Store:
         self._lock_timeout = lock_timeout
         self._run_locks: dict[int, Connection] = {}  # PostgreSQL: live runs' session locks
         self._lock_engine: Engine | None = None
+        self._checkpoints = Checkpoints(engine)
 
     @classmethod
     def open(cls, url: str, *, lock_timeout: float = LOCK_TIMEOUT) -> Store:
@@ -155,6 +157,7 @@ class Store:
             self._release_run(run_id)
         if self._lock_engine is not None:
             self._lock_engine.dispose()
+        self._checkpoints.wait()
         self._engine.dispose()
 
     def __enter__(self) -> Store:
@@ -227,7 +230,7 @@ class Store:
         """
 
         def attempt() -> CommitSummary:
-            with self._write() as conn:
+            with self._write(large=True) as conn:
                 _begin_commit(conn, run_id, now, based_on)
                 keys = {(r.source, r.scope) for r in reads} | set(held)
                 ids = snapshot_rows.scope_ids(conn, keys)
@@ -270,7 +273,7 @@ class Store:
         """
 
         def attempt() -> CommitResult:
-            with self._write() as conn:
+            with self._write(large=True) as conn:
                 _begin_commit(conn, run_id, request.now, based_on)
                 keys = {(r.source, r.scope) for r in reads} | set(request.carried_held)
                 ids = snapshot_rows.scope_ids(conn, keys)
@@ -547,11 +550,15 @@ class Store:
             conn.close()
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A connection in a write transaction, committed when the block succeeds."""
+    def _write(self, *, large: bool = False) -> Iterator[Connection]:
+        """A connection in a write transaction, committed when the block succeeds.
+
+        ``large`` (a sync's commit): SQLite copies its log into the database file on a
+        thread of its own afterwards (:mod:`trueup.store.checkpoint`).
+        """
         with self._engine.connect() as conn:
             conn.execution_options(**{WRITE: True})
-            with conn.begin():
+            with self._checkpoints.deferred(conn) if large else nullcontext(), conn.begin():
                 yield conn
 
     @contextmanager
