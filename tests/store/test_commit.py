@@ -70,6 +70,39 @@ def test_newer_ages_update_the_stored_entity_without_a_revision(store: Store) ->
     assert (stored.revision, stored.updated_at) == (1, at(0))
 
 
+def test_a_revision_shares_the_entity_document_until_it_is_rewritten_then_keeps_its_own(
+    store: Store,
+) -> None:
+    def stored_documents() -> list[bool]:  # whether each revision row holds its own copy
+        with store._engine.connect() as conn:
+            query = sa.select(revisions.c.document.is_not(None)).order_by(revisions.c.number)
+            return [bool(own) for own in conn.execute(query).scalars()]
+
+    original = assembled("a")
+    commit(store, result(original))
+    assert stored_documents() == [False]  # one copy, the entity's
+    fresher = assembled("a", when=at(10))
+    commit(store, result(fresher), minutes=10)  # newer ages: no revision, a new document
+    assert stored_documents() == [True]
+    commit(store, result(assembled("a", owner="team-b")), minutes=20)
+    commit(store, result(), minutes=30)  # removed: the document stays the entity's
+    commit(store, result(assembled("a", owner="team-c")), minutes=40)  # restored
+    assert stored_documents() == [True, True, False, False]
+    history = store.revisions(ref("a"))
+    assert [r.change for r in history] == [
+        Change.CREATED,
+        Change.CHANGED,
+        Change.REMOVED,
+        Change.RESTORED,
+    ]
+    assert [r.assembled for r in history] == [
+        original,  # as written, not with the ages of the refresh
+        assembled("a", owner="team-b"),
+        None,
+        assembled("a", owner="team-c"),
+    ]
+
+
 def test_a_change_writes_exactly_one_revision_with_its_cause(store: Store) -> None:
     commit(store, result(assembled("a"), assembled("b")))
     summary = commit(

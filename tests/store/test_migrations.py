@@ -24,7 +24,7 @@ from trueup.store.incremental import CommitRequest
 from trueup.store.schema import metadata
 from trueup.store.store import MIGRATIONS, SCHEMA_HEAD
 
-from .builders import T0
+from .builders import T0, assembled, result
 
 TABLES = {
     "scopes",
@@ -60,7 +60,7 @@ def test_upgrade_creates_the_schema_on_an_empty_database(db_url: str) -> None:
             tables = _trueup_tables(sa.inspect(conn).get_table_names())
             assert tables == TABLES | {"alembic_version"}
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0005_dashboard"
+    assert version == SCHEMA_HEAD
 
 
 def test_upgrade_is_idempotent(db_url: str) -> None:
@@ -108,6 +108,36 @@ def test_a_database_behind_the_head_is_upgraded(db_url: str) -> None:
         assert store.schema_version() == {"0004_serve"}
         store.upgrade()
         assert store.schema_version() == {SCHEMA_HEAD}
+
+
+def test_a_downgrade_gives_every_revision_its_own_document_again(db_url: str) -> None:
+    """Below 0006 a revision without a document is a removal: the downgrade copies them back."""
+    config = Config(str(Path(trueup.store.__file__).parent / "alembic.ini"))
+    config.cmd_opts = argparse.Namespace(x=[f"url={db_url}"])
+    with Store.open(db_url) as store:
+        store.upgrade()
+        run = store.start_run(trigger="test", sources=[], now=T0)
+        store.commit(run, [], result(assembled("pay")), now=T0, cause="t")
+        [created] = store.revisions(EntityRef.of("component", None, "pay"))
+        assert created.assembled is not None
+    engine = sa.create_engine(db_url)
+    own = sa.text("SELECT count(*) FROM revisions WHERE document IS NOT NULL")
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(own).scalar_one() == 0  # shared with the entity
+        command.downgrade(config, "0005_dashboard")
+        with engine.connect() as conn:
+            assert conn.execute(own).scalar_one() == 1
+            stored = conn.execute(sa.text("SELECT document FROM entities")).scalar_one()
+            copied = conn.execute(sa.text("SELECT document FROM revisions")).scalar_one()
+        assert _decoded(copied) == _decoded(stored)
+    finally:
+        engine.dispose()
+
+
+def _decoded(document: object) -> object:
+    """A JSON column read with plain SQL: text on SQLite, decoded by psycopg."""
+    return json.loads(document) if isinstance(document, str) else document
 
 
 def test_the_shipped_alembic_ini_runs_the_migrations(db_url: str) -> None:

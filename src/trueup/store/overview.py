@@ -21,6 +21,7 @@ from sqlalchemy.engine import URL, Engine
 from trueup.model.assembled import owner_ref
 from trueup.model.ref import EntityRef
 from trueup.store.engine import translated
+from trueup.store.entities import revision_document
 from trueup.store.records import Change
 from trueup.store.schema import entities, revisions
 
@@ -78,7 +79,7 @@ class Overview:
 
     def score_changes(self, *, after: int = 0) -> Generator[ScoreChange, None, None]:
         """Every revision with an id above ``after``, oldest first, streamed."""
-        document = revisions.c.document
+        document = revision_document()
         query = (
             sa.select(
                 revisions.c.id,

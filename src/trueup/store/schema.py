@@ -17,7 +17,8 @@ What lives where:
   heads) and ``expires_at`` (when status it shows as fresh turns stale);
 - ``assembly_state`` — what the last commit assembled with (policy fingerprint,
   git heads, whether an actual source exists), to tell what must be assembled again;
-- ``revisions`` — every version of every entity, never deleted;
+- ``revisions`` — every version of every entity, never deleted; the latest one
+  shares its entity's document (its own ``document`` NULL) until that is rewritten;
 - ``findings`` — the current findings (replaced on every commit);
 - ``sync_runs``, ``webhook_deliveries``, ``jobs``, ``schedules`` — operations
   (with PostgreSQL the job queue is procrastinate's own ``procrastinate_*`` tables).
@@ -202,7 +203,9 @@ revisions = sa.Table(
     sa.Column("cause", sa.Text, nullable=False),
     sa.Column("change", sa.String(16), nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=True),  # NULL for a removal
-    sa.Column("document", _json(), nullable=True),  # NULL for a removal
+    # NULL for a removal, and while the revision shares the entity's document
+    # (content_hash set): read it with store.entities.revision_document().
+    sa.Column("document", _json(), nullable=True),
     sa.UniqueConstraint("entity_id", "number"),
     sa.Index(None, "run_id"),
 )

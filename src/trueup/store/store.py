@@ -48,7 +48,14 @@ from trueup.store.engine import (
     serialise_writers,
     translated,
 )
-from trueup.store.entities import by_ref_keys, entity_query, matching, stored_entity, write_entities
+from trueup.store.entities import (
+    by_ref_keys,
+    entity_query,
+    matching,
+    revision_document,
+    stored_entity,
+    write_entities,
+)
 from trueup.store.incremental import (
     CommitRequest,
     CommitResult,
@@ -79,7 +86,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration shipped (``alembic heads``): a database already there is not
 # upgraded, and Alembic is not even imported (a tenth of a second of every command).
 # tests/store/test_migrations.py checks that this is the one head of MIGRATIONS.
-SCHEMA_HEAD = "0005_dashboard"
+SCHEMA_HEAD = "0006_shared_revision_document"
 
 LOCK_TIMEOUT = 600.0  # seconds a write waits for another writer before it fails
 T = TypeVar("T")
@@ -423,7 +430,13 @@ class Store:
     def revisions(self, ref: EntityRef) -> list[Revision]:
         """The history of one entity, oldest first."""
         query = (
-            sa.select(revisions, entities.c.kind, entities.c.namespace, entities.c.name)
+            sa.select(
+                *[c for c in revisions.c if c is not revisions.c.document],
+                revision_document().label("document"),
+                entities.c.kind,
+                entities.c.namespace,
+                entities.c.name,
+            )
             .join(entities, entities.c.id == revisions.c.entity_id)
             .where(*matching(ref))
             .order_by(revisions.c.number)
