@@ -225,7 +225,7 @@ class _Plan:
             "number": number,
             "change": change.value,
             "content_hash": content_hash,
-            "document": None,  # the entity's own until it changes (_freeze_revisions)
+            "document": None,  # shares the entity's until that is rewritten (_freeze_revisions)
         }
         self.revisions.append(row)
         if change is not Change.CREATED:
@@ -289,8 +289,8 @@ def _freeze_revisions(conn: Connection, entity_ids: Sequence[int]) -> None:
     """Give each entity's latest revision its own copy of the document about to be replaced.
 
     A revision is written without its document, which is the entity's own
-    (``entities.document``) until that changes: most entities never change, and
-    storing every document twice was a quarter of a cold sync's bytes. So before
+    (``entities.document``) until that is rewritten: most entities never change, and
+    storing every document twice was over a quarter of a cold sync's bytes. So before
     a document is rewritten, the one revision that still shares it (document NULL,
     content hash set: not a removal) gets a copy, in the database, without a round trip.
     """
