@@ -42,6 +42,7 @@ from trueup.model.ref import EntityRef
 from trueup.model.repository import repository_key
 from trueup.store.bulk import insert_rows
 from trueup.store.engine import JSONText, json_text
+from trueup.store.history import freeze_revisions
 from trueup.store.records import Change, CommitSummary, StoredEntity
 from trueup.store.schema import entities, entity_terms, findings, revisions
 
@@ -151,7 +152,7 @@ class _Plan:
         """Make the planned writes, in bulk; ``loose_findings`` None leaves those alone."""
         _explain(conn, self.explained)  # before the rows holding the previous states change
         rewritten = [row["eid"] for row in (*self.revised, *self.refreshed) if "document" in row]
-        _freeze_revisions(conn, rewritten)  # likewise
+        freeze_revisions(conn, rewritten)  # likewise
         if self.new:
             for row, entity_id in zip(self.new, _allocate_ids(conn, len(self.new)), strict=True):
                 row["id"] = entity_id
@@ -225,7 +226,7 @@ class _Plan:
             "number": number,
             "change": change.value,
             "content_hash": content_hash,
-            "document": None,  # shares the entity's until that is rewritten (_freeze_revisions)
+            "document": None,  # shares the entity's until that is rewritten (store/history.py)
         }
         self.revisions.append(row)
         if change is not Change.CREATED:
@@ -257,45 +258,6 @@ def write_entities(
             plan.remove(gone)
     plan.apply(conn, result.findings)
     return plan.summary()
-
-
-_FREEZE = (
-    sa.update(revisions)
-    .where(
-        revisions.c.entity_id == sa.bindparam("eid"),
-        revisions.c.document.is_(None),
-        revisions.c.content_hash.is_not(None),
-    )
-    .values(
-        document=sa.select(entities.c.document)
-        .where(entities.c.id == revisions.c.entity_id)
-        .scalar_subquery()
-    )
-)
-
-
-def revision_document() -> sa.ColumnElement[Any]:
-    """A revision's document in a query joining ``revisions`` to ``entities``: its own
-    copy, or the entity's while they share it (see :func:`_freeze_revisions`); NULL for
-    a removal."""
-    shared = sa.func.coalesce(revisions.c.document, entities.c.document)
-    return sa.type_coerce(
-        sa.case((revisions.c.content_hash.is_(None), sa.null()), else_=shared),
-        revisions.c.document.type,
-    )
-
-
-def _freeze_revisions(conn: Connection, entity_ids: Sequence[int]) -> None:
-    """Give each entity's latest revision its own copy of the document about to be replaced.
-
-    A revision is written without its document, which is the entity's own
-    (``entities.document``) until that is rewritten: most entities never change, and
-    storing every document twice was over a quarter of a cold sync's bytes. So before
-    a document is rewritten, the one revision that still shares it (document NULL,
-    content hash set: not a removal) gets a copy, in the database, without a round trip.
-    """
-    if entity_ids:
-        conn.execute(_FREEZE, [{"eid": entity_id} for entity_id in entity_ids])
 
 
 def _explain(

@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL, Engine
 from trueup.model.assembled import owner_ref
 from trueup.model.ref import EntityRef
 from trueup.store.engine import translated
-from trueup.store.entities import revision_document
+from trueup.store.history import revision_document
 from trueup.store.records import Change
 from trueup.store.schema import entities, revisions
 

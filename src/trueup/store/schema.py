@@ -204,7 +204,7 @@ revisions = sa.Table(
     sa.Column("change", sa.String(16), nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=True),  # NULL for a removal
     # NULL for a removal, and while the revision shares the entity's document
-    # (content_hash set): read it with store.entities.revision_document().
+    # (content_hash set): read it with store.history.revision_document().
     sa.Column("document", _json(), nullable=True),
     sa.UniqueConstraint("entity_id", "number"),
     sa.Index(None, "run_id"),

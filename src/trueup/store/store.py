@@ -33,7 +33,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 
 from trueup.errors import ConcurrentCommitError, StoreError
 from trueup.feed import FeedRow
-from trueup.model.assembled import AssembledEntity, AssemblyResult, EntityScore
+from trueup.model.assembled import AssemblyResult, EntityScore
 from trueup.model.finding import Finding, Severity
 from trueup.model.observation import ScopeFailure, Snapshot
 from trueup.model.ref import EntityRef
@@ -52,10 +52,10 @@ from trueup.store.entities import (
     by_ref_keys,
     entity_query,
     matching,
-    revision_document,
     stored_entity,
     write_entities,
 )
+from trueup.store.history import history
 from trueup.store.incremental import (
     CommitRequest,
     CommitResult,
@@ -67,7 +67,6 @@ from trueup.store.operations import Operations
 from trueup.store.overview import Overview
 from trueup.store.pages import Pages
 from trueup.store.records import (
-    Change,
     CommitSummary,
     Revision,
     ScopeHealth,
@@ -80,7 +79,7 @@ from trueup.store.run_owner import (
     release_run_lock,
     this_process,
 )
-from trueup.store.schema import entities, findings, revisions, sync_runs
+from trueup.store.schema import entities, findings, sync_runs
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration shipped (``alembic heads``): a database already there is not
@@ -429,33 +428,8 @@ class Store:
 
     def revisions(self, ref: EntityRef) -> list[Revision]:
         """The history of one entity, oldest first."""
-        query = (
-            sa.select(
-                *[c for c in revisions.c if c is not revisions.c.document],
-                revision_document().label("document"),
-                entities.c.kind,
-                entities.c.namespace,
-                entities.c.name,
-            )
-            .join(entities, entities.c.id == revisions.c.entity_id)
-            .where(*matching(ref))
-            .order_by(revisions.c.number)
-        )
         with translated("reading revisions", self._url), self._read() as conn:
-            rows = conn.execute(query).all()
-        return [
-            Revision(
-                ref=EntityRef(row.kind, row.namespace, row.name),
-                number=row.number,
-                at=row.at,
-                run_id=row.run_id,
-                cause=row.cause,
-                change=Change(row.change),
-                assembled=AssembledEntity.from_json(row.document) if row.document else None,
-                content_hash=row.content_hash,
-            )
-            for row in rows
-        ]
+            return history(conn, *matching(ref))
 
     def findings(
         self, *, codes: Collection[str] | None = None, loose: bool = False

@@ -6,7 +6,7 @@ Create Date: 2026-12-06
 
 From this version on, a revision is written without its document (``revisions.document``
 NULL, ``content_hash`` set): it is the entity's own (``entities.document``) until that is
-rewritten, when the revision gets its copy (``store/entities.py``, ``_freeze_revisions``).
+rewritten, when the revision gets its copy (``store/history.py``, ``freeze_revisions``).
 Most entities never change, so this halves what a cold sync stores. No table changes, and
 rows written before keep their copies; the version exists so that an older trueup, which
 would read such a revision as having no document, refuses this database instead
