@@ -5,8 +5,11 @@ temporary folder, or copies one given with ``--world DIR`` (written by
 ``bench/world_gen.py``) so generation stays out of repeated runs, then runs
 ``trueup sync`` on it as its own process and prints its wall time and peak RSS
 (max RSS from ``wait4``) and CPU time, with the sync's own start-to-commit time from its run
-record. ``--profile FILE`` runs the sync under cProfile and writes the stats
-there (the wall time then includes the profiler's overhead).
+record. With assembly workers (``assembly_workers`` in ``trueup.yaml``) the peak RSS is
+the largest of the processes', and each counts the pages it shares with the others; so the
+sum of their proportional set sizes (PSS: a shared page counted once in all) is sampled
+too, every 0.2 s, and its peak printed. ``--profile FILE`` runs the sync under cProfile and
+writes the stats there (the wall time then includes the profiler's overhead).
 
 ``--instructions`` runs it under valgrind's callgrind instead and prints the
 instructions it executed (with ``PYTHONHASHSEED=0``): on a shared machine whose
@@ -24,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -74,8 +78,10 @@ def main() -> int:
     with open(os.devnull, "w") as sink:
         errors = subprocess.PIPE if args.instructions else None
         proc = subprocess.Popen(command, stdout=sink, stderr=errors, env=env, text=True)
+        pss = PssSampler(proc.pid)
         report = proc.stderr.read() if proc.stderr is not None else ""
         _, status, usage = os.wait4(proc.pid, 0)
+        pss.stop()
     elapsed = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime  # less sensitive to other work on the machine
@@ -83,7 +89,8 @@ def main() -> int:
     done = f", done after {committed:.2f} s" if committed is not None else ""
     print(
         f"cold sync ({label}): {elapsed:.2f} s wall, {cpu:.2f} s CPU,"
-        f" peak RSS {usage.ru_maxrss / 1024:.1f} MiB, exit {code}{done} (load before {load})"
+        f" peak RSS {usage.ru_maxrss / 1024:.1f} MiB, peak PSS of its processes"
+        f" {pss.peak / 1024:.1f} MiB, exit {code}{done} (load before {load})"
     )
     if args.instructions:
         found = re.search(r"Collected : (\d+)", report)
@@ -94,6 +101,47 @@ def main() -> int:
     else:
         shutil.rmtree(root, ignore_errors=True)
     return 0 if code in (0, 2, 3) else 1
+
+
+class PssSampler:
+    """The peak of the summed PSS of a process and its descendants (Linux), sampled."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak = pid, 0  # KiB
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(0.2):
+            self.peak = max(self.peak, sum(_pss(pid) for pid in _tree(self.pid)))
+
+
+def _tree(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
+
+
+def _pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 if __name__ == "__main__":
