@@ -48,7 +48,7 @@ from tests.conftest import POSTGRES_ENV, REQUIRE_ENV
 from trueup.config import Config, parse_config
 from trueup.model.assembled import AssembledEntity
 from trueup.pipeline import SyncOutcome, refresh_freshness, sync
-from trueup.store import Store
+from trueup.store import Store, assembly
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 NAMES = ("pay", "orders", "search", "cart", "ghost")
@@ -183,7 +183,7 @@ def deployment(name: str, ready: int) -> dict[str, Any]:
 class World:
     """Catalog files and cluster exports on disk, and the clock both stores sync at."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, workers: int = 1) -> None:
         self.catalog = root / "catalog"
         self.exports = root / "exports"
         self.catalog.mkdir(parents=True)
@@ -194,6 +194,7 @@ class World:
             json.dumps(
                 {
                     "database": "sqlite://",
+                    "assembly_workers": workers,
                     "data_dir": str(root / "data"),
                     "sources": [
                         {"id": "catalog", "type": "file", "path": str(self.catalog)},
@@ -477,8 +478,13 @@ def _opened(url: str) -> Iterator[Store]:
         store.close()
 
 
-def replay(root: Path, stores: Pair, steps: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> None:
-    world = World(root)
+def replay(
+    root: Path,
+    stores: Pair,
+    steps: list[tuple[tuple[Any, ...], dict[str, Any]]],
+    workers: int = 1,
+) -> None:
+    world = World(root, workers)
     run(world, stores, {})
     assert_same_state(stores)
     for change, how in steps:
@@ -550,6 +556,19 @@ def test_incremental_equals_from_scratch_on_sqlite(
     folder = tmp_path_factory.mktemp("oracle")
     with sqlite_pair(folder) as stores:
         replay(folder, stores, steps)
+
+
+@settings(ORACLE, max_examples=int(os.environ.get("TRUEUP_ORACLE_WORKER_EXAMPLES", "12")))
+@found_examples
+@given(steps=STEPS)
+def test_incremental_in_worker_processes_equals_from_scratch(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[tuple[Any, ...], dict[str, Any]]]
+) -> None:
+    """The same, with batches of two refs assembled in two forked workers (store/parallel.py)."""
+    folder = tmp_path_factory.mktemp("oracle")
+    with pytest.MonkeyPatch.context() as patch, sqlite_pair(folder) as stores:
+        patch.setattr(assembly, "BATCH", 2)  # a world this small still makes many batches
+        replay(folder, stores, steps, workers=2)
 
 
 @pytest.mark.postgres
@@ -636,6 +655,22 @@ def test_a_group_that_appears_resolves_the_refs_that_named_it(
     assert "dangling-ref" not in finding_codes(store, "pay")
     # The groups file was rewritten (both Groups re-read), and the Component naming the new one.
     assert appeared.assembled == 3
+
+
+def test_workers_know_the_stored_entities_their_batches_name(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Group that is stored and not assembled again resolves the owners that name it."""
+    monkeypatch.setattr(assembly, "BATCH", 2)  # five Components: three batches, two workers
+    with _opened(db_url) as store:
+        world = World(tmp_path / "world", workers=2)
+        declared = [("declare", n, 1, 0, 9, True) for n in NAMES]
+        step(world, store, ("groups", (True, True)), *declared)
+        changed = step(world, store, *[("declare", n, 1, 0, 9, False) for n in NAMES])
+        assert changed.assembled == len(NAMES)  # the Groups are not among them
+        for name in NAMES:
+            assert "dangling-ref" not in finding_codes(store, name)
+            assert "missing-field" in finding_codes(store, name)  # assembled anew, undescribed
 
 
 def test_an_annotation_that_changes_moves_the_cluster_objects(

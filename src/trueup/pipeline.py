@@ -38,7 +38,7 @@ from trueup.sinks.base import Publication, ScopeVersion, Sink, SinkReport, SinkS
 from trueup.sources.base import ReadContext, ReportsStatus, Source
 from trueup.store import CommitSummary, Store
 from trueup.store.carried import Carried, carried
-from trueup.store.entities import expires_at
+from trueup.store.encoded import expires_at
 from trueup.store.incremental import CommitRequest
 from trueup.store.snapshots import materialised, superseded
 
@@ -326,6 +326,7 @@ def _commit_incremental(
         },
         bases=attempt.bases,
         held_before=last.held,
+        workers=config.assembly_workers,
     )
     committed = store.commit_reads(
         outcome.run_id, reads, request, cause=_cause(outcome, attempt.trigger), based_on=generation

@@ -2,17 +2,21 @@
 
 Called by :mod:`trueup.store.incremental` inside the commit transaction. Each
 batch loads its refs' intent observations and the actual observations linked
-to them (``t:`` terms), merges each entity with
-:func:`trueup.assemble.assembler.assemble_entity` — the function
-``assemble()`` uses — and writes the batch through
-:class:`~trueup.store.entities.EntityWriter`. A relation check asks whether
-a ref exists: for a dirty ref its new observations say so, for any other its
-stored row.
+to them (``t:`` terms; those this commit wrote are taken from memory), merges
+each entity with :func:`trueup.assemble.assembler.assemble_entity` — the
+function ``assemble()`` uses — encodes it (:mod:`trueup.store.encoded`), and
+writes the batch through :class:`~trueup.store.entities.EntityWriter`.
+
+With ``workers`` above 1, a run of more than one batch is assembled and
+encoded in forked processes (:mod:`trueup.store.parallel`): this process
+reads each batch's inputs and writes each result, in the batches' order, so
+the rows written are the same as with one process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,18 +30,22 @@ from trueup.assemble.assembler import (
     is_structural,
 )
 from trueup.checks import CheckContext
-from trueup.model.assembled import AssembledEntity
 from trueup.model.finding import Finding
 from trueup.model.observation import Nature, Observation
 from trueup.model.ref import EntityRef
 from trueup.model.repository import Head
 from trueup.store import observations as rows
-from trueup.store.entities import EntityWriter, expires_at
-from trueup.store.observations import TARGET
+from trueup.store.encoded import Encoded, encode_entity
+from trueup.store.entities import EntityWriter
+from trueup.store.observations import TARGET, Handle
+from trueup.store.parallel import ordered_map
 from trueup.store.records import Change
 from trueup.store.schema import entities, observation_terms, observations
 
 BATCH = 2000
+
+Inputs = list[tuple[EntityRef, list[Handle], list[Handle]]]  # a batch: each ref's observations
+Assembled = tuple[list[Encoded], list[EntityRef]]  # a batch's entities, and its absent refs
 
 
 class BatchAssembler:
@@ -55,68 +63,50 @@ class BatchAssembler:
         heads: Mapping[str, Head],
         writer: EntityWriter,
         known: Mapping[int, Observation],
+        workers: int = 1,
     ) -> None:
         """``extra``: findings about each ref from snapshots and holds; ``known``: the
-        observations this commit wrote, by row id (not read back)."""
+        observations this commit wrote, by row id (not read back). ``workers``: how many
+        processes assemble a run of more than one batch (:mod:`trueup.store.parallel`)."""
         self.conn = conn
-        self.policy = policy
-        self.now = now
-        self.failed = failed
         self.known = known
-        self.extra = extra
-        self.actual_sources = actual_sources
-        self.heads = heads
         self.writer = writer
+        self.workers = workers
         self.assembled = 0
-        self.present: dict[EntityRef, bool] = {}
+        self.job = _Job(
+            policy,
+            now=now,
+            failed=failed,
+            extra=extra,
+            actual_sources=actual_sources,
+            heads=heads,
+            known=known,
+            stored=lambda ref: _stored(conn, ref),
+        )
 
     def run(self, refs: Collection[EntityRef]) -> list[tuple[EntityRef, Change]]:
         ordered = sorted(refs)
         self._presence(ordered)
-        context = CheckContext(
-            refs=_Present(self._exists),
-            actual_sources=self.actual_sources,
-            heads=self.heads,
-        )
+        batches = list(rows.chunks(ordered, BATCH))
+        workers = min(self.workers, len(batches)) if len(batches) > 1 else 1
+        if workers > 1:
+            current = _current_refs(self.conn)
+            self.job.stored = current.__contains__  # a worker cannot ask the database
         moved: list[tuple[EntityRef, Change]] = []
-        for batch in rows.chunks(ordered, BATCH):
-            names = [str(ref) for ref in batch]
-            intent = rows.intent_of(self.conn, names, self.known)
-            actual = rows.actual_of(self.conn, names, self.known)
-            done: list[tuple[AssembledEntity, datetime | None]] = []
-            absent: list[EntityRef] = []
-            for ref, name in zip(batch, names, strict=True):
-                mine = [o for o in intent.get(name, ()) if not is_structural(o.ref)]
-                theirs = actual.get(name, [])
-                if not mine and not theirs:
-                    absent.append(ref)
-                    continue
-                entity = assemble_entity(
-                    ref,
-                    _ordered(mine),
-                    _ordered(theirs),
-                    self._extra(ref, mine, theirs),
-                    self.policy,
-                    context,
-                    self.now,
-                )
-                done.append((entity, expires_at(entity, self.policy.max_age)))
+        for done, absent in ordered_map(self.job, self._inputs(batches), workers):
             self.assembled += len(done)
             moved.extend(self.writer.write(done, absent))
         return moved
 
-    def _extra(
-        self, ref: EntityRef, intent: Sequence[Observation], actual: Sequence[Observation]
-    ) -> list[Finding]:
-        found = list(self.extra.get(ref, ()))
-        failed = self.failed
-        keys = {
-            (o.provenance.source, o.provenance.scope)
-            for o in (*intent, *actual)
-            if (o.provenance.source, o.provenance.scope) in failed
-        }
-        found.extend(failed_finding(ref, s, c, failed[(s, c)]) for s, c in sorted(keys))
-        return found
+    def _inputs(self, batches: Sequence[Sequence[EntityRef]]) -> Iterator[Inputs]:
+        for batch in batches:
+            names = [str(ref) for ref in batch]
+            intent = rows.intent_of(self.conn, names, self.known)
+            actual = rows.actual_of(self.conn, names, self.known)
+            yield [
+                (ref, intent.get(name, []), actual.get(name, []))
+                for ref, name in zip(batch, names, strict=True)
+            ]
 
     def _presence(self, refs: Sequence[EntityRef]) -> None:
         """Whether each ref has observations that make it an entity now."""
@@ -132,22 +122,95 @@ class BatchAssembler:
             )
             have.update(t[len(TARGET) :] for t in self.conn.execute(targets.distinct()).scalars())
         for ref, name in zip(refs, names, strict=True):
-            self.present[ref] = name in have and not is_structural(ref)
+            self.job.present[ref] = name in have and not is_structural(ref)
+
+
+@dataclass
+class _Job:
+    """Assembles and encodes one batch; runs here or in a forked worker.
+
+    A relation check asks whether a ref exists: for a ref of this run its new
+    observations say so (``present``), for any other its stored row, which
+    this commit does not change (only the refs it assembles are written). A
+    worker answers that from the current refs read before it was forked.
+    """
+
+    policy: AssemblyPolicy
+    now: datetime
+    failed: Mapping[tuple[str, str], str]
+    extra: Mapping[EntityRef, list[Finding]]
+    actual_sources: bool
+    heads: Mapping[str, Head]
+    known: Mapping[int, Observation]
+    stored: Callable[[EntityRef], bool]  # whether a ref's stored entity is current
+    present: dict[EntityRef, bool] = field(default_factory=dict)
+    seal: bool = False  # in a worker: what it encodes is sent back whole
+
+    def __call__(self, inputs: Inputs) -> Assembled:
+        context = CheckContext(
+            refs=_Present(self._exists),
+            actual_sources=self.actual_sources,
+            heads=self.heads,
+        )
+        done: list[Encoded] = []
+        absent: list[EntityRef] = []
+        for ref, intent, actual in inputs:
+            mine = [o for o in rows.resolve(intent, self.known) if not is_structural(o.ref)]
+            theirs = rows.resolve(actual, self.known)
+            if not mine and not theirs:
+                absent.append(ref)
+                continue
+            entity = assemble_entity(
+                ref,
+                _ordered(mine),
+                _ordered(theirs),
+                self._extra(ref, mine, theirs),
+                self.policy,
+                context,
+                self.now,
+            )
+            encoded = encode_entity(entity, self.policy.max_age)
+            done.append(encoded.sealed() if self.seal else encoded)
+        return done, absent
+
+    def forked(self) -> None:
+        """In a worker: what it encodes is sealed, to be sent back."""
+        self.seal = True
+
+    def _extra(
+        self, ref: EntityRef, intent: Sequence[Observation], actual: Sequence[Observation]
+    ) -> list[Finding]:
+        found = list(self.extra.get(ref, ()))
+        failed = self.failed
+        keys = {
+            (o.provenance.source, o.provenance.scope)
+            for o in (*intent, *actual)
+            if (o.provenance.source, o.provenance.scope) in failed
+        }
+        found.extend(failed_finding(ref, s, c, failed[(s, c)]) for s, c in sorted(keys))
+        return found
 
     def _exists(self, ref: EntityRef) -> bool:
         if ref not in self.present:
-            self.present[ref] = (
-                self.conn.execute(
-                    sa.select(entities.c.id).where(
-                        entities.c.kind == ref.kind,
-                        entities.c.namespace == ref.namespace,
-                        entities.c.name == ref.name,
-                        entities.c.removed.is_(False),
-                    )
-                ).first()
-                is not None
-            )
+            self.present[ref] = self.stored(ref)
         return self.present[ref]
+
+
+def _stored(conn: Connection, ref: EntityRef) -> bool:
+    query = sa.select(entities.c.id).where(
+        entities.c.kind == ref.kind,
+        entities.c.namespace == ref.namespace,
+        entities.c.name == ref.name,
+        entities.c.removed.is_(False),
+    )
+    return conn.execute(query).first() is not None
+
+
+def _current_refs(conn: Connection) -> frozenset[EntityRef]:
+    query = sa.select(entities.c.kind, entities.c.namespace, entities.c.name).where(
+        entities.c.removed.is_(False)
+    )
+    return frozenset(EntityRef(*row) for row in conn.execute(query))
 
 
 class _Present(frozenset[EntityRef]):

@@ -23,33 +23,23 @@ what to assemble again, and writes through :class:`EntityWriter` batch by batch.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from trueup.checks.relations import relation_targets
-from trueup.errors import StoreError
-from trueup.feed import feed_texts
 from trueup.model.assembled import AssembledEntity, AssemblyResult
 from trueup.model.cause import revision_cause
 from trueup.model.finding import Finding
 from trueup.model.ref import EntityRef
-from trueup.model.repository import repository_key
 from trueup.store.bulk import insert_rows
-from trueup.store.engine import JSONText, json_text
+from trueup.store.encoded import Encoded, MaxAge, encode_entity, finding_row
 from trueup.store.history import freeze_revisions
 from trueup.store.records import Change, CommitSummary, StoredEntity
 from trueup.store.schema import entities, entity_terms, findings, revisions
-
-RELATION = "r:"
-HEAD = "h:"
-DISCOVERED = "d:"
-MaxAge = Mapping[str, timedelta | None]
 
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's variable limit
 
@@ -73,8 +63,7 @@ class _Plan:
         self.now = now
         self.revision_base: dict[str, Any] = {"at": now, "run_id": run_id, "cause": cause}
         self.new: list[dict[str, Any]] = []
-        self.new_findings: list[Sequence[Finding]] = []
-        self.new_entities: list[AssembledEntity] = []
+        self.new_entities: list[Encoded] = []
         self.revised: list[dict[str, Any]] = []  # rows that get a new revision number
         self.refreshed: list[dict[str, Any]] = []  # rows whose document changed, not content
         self.revisions: list[dict[str, Any]] = []
@@ -84,51 +73,45 @@ class _Plan:
         self.expiring: list[dict[str, Any]] = []  # rows whose expiry alone moved
         self.revised_refs: list[EntityRef] = []  # entities that got a revision
         self.counts = {f.name: 0 for f in fields(CommitSummary)}
-        # Revisions whose cause needs the entity's previous state: (row, entity id, new state).
-        self.explained: list[tuple[dict[str, Any], AssembledEntity | None]] = []
+        # Revisions whose cause needs the entity's previous state: (row, new state).
+        self.explained: list[tuple[dict[str, Any], Encoded | None]] = []
 
-    def add(
-        self, assembled: AssembledEntity, found: _Current | None, expires_at: datetime | None
-    ) -> None:
+    def add(self, encoded: Encoded, found: _Current | None) -> None:
         """Plan the writes for one entity of the result."""
-        data = assembled.to_stored()
-        document = _dump(assembled, data)
-        document_hash = _sha256(document)
         if found is None:
-            self._create(assembled, document, document_hash, _findings_hash(assembled, data))
-            self.new[-1]["expires_at"] = expires_at
+            self._create(encoded)
             return
-        if not found.removed and found.document_hash == document_hash:
+        if not found.removed and found.document_hash == encoded.document_hash:
             self.counts["unchanged"] += 1  # the common case: nothing to write at all
-            if found.expires_at != expires_at:
-                self.expiring.append({"eid": found.id, "expires_at": expires_at})
+            if found.expires_at != encoded.expires_at:
+                self.expiring.append({"eid": found.id, "expires_at": encoded.expires_at})
             return
-        self.terms.append((found.id, terms_of(assembled)))
-        content_hash = assembled.content_hash()
+        written = encoded.write()
+        self.terms.append((found.id, written.terms))
         row = {
             "eid": found.id,
-            "content_hash": content_hash,
-            "document_hash": document_hash,
-            "findings_hash": _findings_hash(assembled, data),
-            "document": document,
-            **_feed(assembled),
+            "content_hash": written.content_hash,
+            "document_hash": encoded.document_hash,
+            "findings_hash": encoded.findings_hash,
+            "document": encoded.document,
+            **written.feed,
             "removed": False,
             "refreshed_at": self.now,
-            "expires_at": expires_at,
+            "expires_at": encoded.expires_at,
         }
-        if found.removed or content_hash != found.content_hash:
+        if found.removed or written.content_hash != found.content_hash:
             change = Change.RESTORED if found.removed else Change.CHANGED
             number = found.revision + 1
             self.revised.append({**row, "revision": number, "updated_at": self.now})
-            self._revision(found.id, number, change, content_hash, assembled=assembled)
+            self._revision(found.id, number, change, written.content_hash, assembled=encoded)
             self.counts[change.value] += 1
-            self.revised_refs.append(assembled.ref)
+            self.revised_refs.append(encoded.ref)
         else:
             self.refreshed.append(row)  # newer ages, same content: no revision
             self.counts["unchanged"] += 1
-        if found.removed or row["findings_hash"] != found.findings_hash:
+        if found.removed or encoded.findings_hash != found.findings_hash:
             self.clear_findings.append(found.id)
-            self.findings.extend(_finding_rows(found.id, assembled.findings))
+            self.findings.extend({"entity_id": found.id, **f} for f in written.findings)
 
     def remove(self, gone: _Current) -> None:
         """Plan the removal of a current entity that the result no longer has."""
@@ -157,15 +140,14 @@ class _Plan:
             for row, entity_id in zip(self.new, _allocate_ids(conn, len(self.new)), strict=True):
                 row["id"] = entity_id
             insert_rows(conn, entities, self.new)
-            for row, entity_findings, assembled in zip(
-                self.new, self.new_findings, self.new_entities, strict=True
-            ):
+            for row, encoded in zip(self.new, self.new_entities, strict=True):
+                written = encoded.write()
                 revision = self._revision(
                     row["id"], 1, Change.CREATED, row["content_hash"], assembled=None
                 )
-                revision["cause"] += "; " + revision_cause(None, assembled)
-                self.findings.extend(_finding_rows(row["id"], entity_findings))
-                self.terms.append((row["id"], terms_of(assembled)))
+                revision["cause"] += "; " + written.first_seen
+                self.findings.extend({"entity_id": row["id"], **f} for f in written.findings)
+                self.terms.append((row["id"], written.terms))
         by_id = entities.c.id == sa.bindparam("eid")
         # executemany needs one set of keys per statement: removals have fewer.
         for rows in _group_by_keys(self.revised):
@@ -188,28 +170,27 @@ class _Plan:
     def summary(self) -> CommitSummary:
         return CommitSummary(**{**self.counts, "revisions_written": len(self.revisions)})
 
-    def _create(
-        self, assembled: AssembledEntity, document: JSONText, document_hash: str, findings_hash: str
-    ) -> None:
+    def _create(self, encoded: Encoded) -> None:
+        written = encoded.write()
         self.new.append(
             {
-                **dict(zip(("kind", "namespace", "name"), _key(assembled.ref), strict=True)),
+                **dict(zip(("kind", "namespace", "name"), _key(encoded.ref), strict=True)),
                 "revision": 1,
-                "content_hash": assembled.content_hash(),
-                "document_hash": document_hash,
-                "findings_hash": findings_hash,
-                "document": document,
-                **_feed(assembled),
+                "content_hash": written.content_hash,
+                "document_hash": encoded.document_hash,
+                "findings_hash": encoded.findings_hash,
+                "document": encoded.document,
+                **written.feed,
                 "removed": False,
                 "created_at": self.now,
                 "updated_at": self.now,
                 "refreshed_at": self.now,
+                "expires_at": encoded.expires_at,
             }
         )
-        self.new_findings.append(assembled.findings)
-        self.new_entities.append(assembled)
+        self.new_entities.append(encoded)
         self.counts["created"] += 1
-        self.revised_refs.append(assembled.ref)
+        self.revised_refs.append(encoded.ref)
 
     def _revision(
         self,
@@ -218,7 +199,7 @@ class _Plan:
         change: Change,
         content_hash: str | None,
         *,
-        assembled: AssembledEntity | None,  # the new state; None for a removal
+        assembled: Encoded | None,  # the new state; None for a removal
     ) -> dict[str, Any]:
         row = {
             **self.revision_base,
@@ -251,8 +232,7 @@ def write_entities(
     current = _load_current(conn)
     plan = _Plan(now=now, run_id=run_id, cause=cause)
     for assembled in result.entities.values():
-        expires = expires_at(assembled, max_age) if max_age is not None else None
-        plan.add(assembled, current.pop(_key(assembled.ref), None), expires)
+        plan.add(encode_entity(assembled, max_age), current.pop(_key(assembled.ref), None))
     for gone in current.values():
         if not gone.removed:
             plan.remove(gone)
@@ -260,9 +240,7 @@ def write_entities(
     return plan.summary()
 
 
-def _explain(
-    conn: Connection, explained: Sequence[tuple[dict[str, Any], AssembledEntity | None]]
-) -> None:
+def _explain(conn: Connection, explained: Sequence[tuple[dict[str, Any], Encoded | None]]) -> None:
     """Add to each revision's cause what changed the entity (:func:`revision_cause`).
 
     The previous states are read in bulk, only for the entities that changed.
@@ -273,8 +251,9 @@ def _explain(
         query = sa.select(entities.c.id, entities.c.document).where(entities.c.id.in_(chunk))
         for entity_id, document in conn.execute(query):
             previous[entity_id] = AssembledEntity.from_json(document)
-    for row, assembled in explained:
-        cause = revision_cause(previous.get(row["entity_id"]), assembled)
+    for row, encoded in explained:
+        new = encoded.assembled() if encoded is not None else None
+        cause = revision_cause(previous.get(row["entity_id"]), new)
         if cause:
             row["cause"] += "; " + cause
 
@@ -289,25 +268,23 @@ class EntityWriter:
         self.revised: list[EntityRef] = []  # entities that got a revision, in write order
 
     def write(
-        self,
-        assembled: Sequence[tuple[AssembledEntity, datetime | None]],
-        absent: Collection[EntityRef],
+        self, assembled: Sequence[Encoded], absent: Collection[EntityRef]
     ) -> list[tuple[EntityRef, Change]]:
-        """Write the assembled entities (with their expiry) and remove the absent ones.
+        """Write the assembled entities and remove the absent ones.
 
         Returns the entities whose presence changed (created, restored, removed).
         """
-        keys = [_key(a.ref) for a, _ in assembled] + [_key(ref) for ref in absent]
+        keys = [_key(a.ref) for a in assembled] + [_key(ref) for ref in absent]
         current = _load_current(self.conn, keys)
         plan = _Plan(now=self.now, run_id=self.run_id, cause=self.cause)
         moved: list[tuple[EntityRef, Change]] = []
-        for entity, expires in assembled:
-            found = current.get(_key(entity.ref))
+        for encoded in assembled:
+            found = current.get(_key(encoded.ref))
             if found is None:
-                moved.append((entity.ref, Change.CREATED))
+                moved.append((encoded.ref, Change.CREATED))
             elif found.removed:
-                moved.append((entity.ref, Change.RESTORED))
-            plan.add(entity, found, expires)
+                moved.append((encoded.ref, Change.RESTORED))
+            plan.add(encoded, found)
         for ref in absent:
             gone = current.get(_key(ref))
             if gone is not None and not gone.removed:
@@ -327,33 +304,6 @@ def _counts(plan: _Plan) -> Iterator[tuple[str, int]]:
     summary = plan.summary()
     for f in fields(CommitSummary):
         yield f.name, getattr(summary, f.name)
-
-
-def expires_at(assembled: AssembledEntity, max_age: MaxAge) -> datetime | None:
-    """When the first status the entity shows as fresh turns stale, or None if never."""
-    moments = [
-        place.provenance.observed_at + age
-        for place in assembled.places
-        if not place.stale and (age := max_age.get(place.provenance.source)) is not None
-    ]
-    return min(moments) if moments else None
-
-
-def terms_of(assembled: AssembledEntity) -> list[str]:
-    """What the entity's checks depend on beyond its own observations."""
-    terms = {
-        RELATION + str(target)
-        for _, _, target in relation_targets(assembled.ref, assembled.entity.get("spec"))
-        if target is not None
-    }
-    terms.update(
-        HEAD + repository_key(place.value)
-        for place in assembled.places
-        if place.key == "argocd-repo"
-    )
-    if assembled.discovered:
-        terms.add(DISCOVERED)
-    return sorted(terms)
 
 
 def _write_terms(conn: Connection, terms: Sequence[tuple[int | None, list[str]]]) -> None:
@@ -450,45 +400,8 @@ def _current(row: tuple[Any, ...]) -> _Current:
     )
 
 
-def _dump(assembled: AssembledEntity, data: Any) -> JSONText:
-    try:
-        return json_text(data)
-    except (TypeError, ValueError) as error:
-        raise StoreError(f"entity {assembled.ref} cannot be stored: {error}") from error
-
-
-def _feed(assembled: AssembledEntity) -> dict[str, Any]:
-    """The columns read without decoding the document: feed text, owner and score."""
-    texts = feed_texts(assembled)
-    return {
-        "feed_yaml": texts[0] if texts else None,
-        "feed_json": texts[1] if texts else None,
-        "owner": assembled.owner,
-        "score": assembled.score,
-    }
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _findings_hash(assembled: AssembledEntity, data: Mapping[str, Any]) -> str:
-    """Hash of the findings part of ``data`` (the entity's to_stored()), evidence included."""
-    return _sha256(_dump(assembled, data["findings"]))
-
-
 def _finding_rows(entity_id: int | None, items: Iterable[Finding]) -> list[dict[str, Any]]:
-    return [
-        {
-            "entity_id": entity_id,
-            "subject": f.subject,
-            "code": f.code,
-            "severity": f.severity.value,
-            "message": f.message,
-            "evidence": dict(f.evidence),
-        }
-        for f in items
-    ]
+    return [{"entity_id": entity_id, **finding_row(f)} for f in items]
 
 
 def _group_by_keys(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:

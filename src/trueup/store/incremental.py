@@ -102,6 +102,7 @@ class CommitRequest:
     # its kept parts need no checking while it is still the stored one.
     bases: Mapping[ScopeKey, str] = field(default_factory=dict)
     tracked: Mapping[str, TrackedBranch] = field(default_factory=dict)  # source id -> its branch
+    workers: int = 1  # processes that assemble a large set of entities (store/parallel.py)
 
 
 @dataclass
@@ -258,6 +259,7 @@ def commit_reads(
         heads=heads,
         writer=EntityWriter(conn, run_id=run_id, now=request.now, cause=cause),
         known=applied.written,
+        workers=request.workers,
     )
     moved = assembler.run(refs)
     # Every entity is among ``refs`` when everything is assembled: none is left to name them.

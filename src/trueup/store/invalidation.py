@@ -30,7 +30,7 @@ from trueup.model.ref import EntityRef
 from trueup.model.repository import Head
 from trueup.store import observations as rows
 from trueup.store.bulk import insert_rows
-from trueup.store.entities import HEAD, RELATION
+from trueup.store.encoded import HEAD, RELATION
 from trueup.store.observations import ANNOTATION, LINK, SELECTOR, TARGET, stored_ref
 from trueup.store.schema import entities, entity_terms, observation_terms, observations, scopes
 

@@ -449,13 +449,17 @@ def decode(payload: Any) -> Observation:
     return Observation.from_json(payload)
 
 
+Handle = int | Mapping[str, Any]
+"""An observation to assemble: its row id among those in memory (``known``), or its payload."""
+
+
 def intent_of(
     conn: Connection, refs: Collection[str], known: Mapping[int, Observation]
-) -> dict[str, list[Observation]]:
+) -> dict[str, list[Handle]]:
     """The intent observations of each ref (Location entities aside), by ref.
 
     ``known`` holds observations already in memory by row id (those this commit
-    wrote): they are not read back.
+    wrote): they are not read back. :func:`resolve` makes handles observations.
     """
     query = sa.select(observations.c.ref, observations.c.id).where(
         observations.c.nature == Nature.INTENT.value
@@ -471,7 +475,7 @@ def intent_of(
 
 def actual_of(
     conn: Connection, refs: Collection[str], known: Mapping[int, Observation]
-) -> dict[str, list[Observation]]:
+) -> dict[str, list[Handle]]:
     """The actual observations that enrich each ref (its ``t:`` terms, repeated as linked)."""
     query = sa.select(observation_terms.c.term, observation_terms.c.observation_id)
     pairs: list[tuple[str, int]] = []
@@ -482,20 +486,24 @@ def actual_of(
     return _by_key(conn, pairs, known)
 
 
+def resolve(handles: Iterable[Handle], known: Mapping[int, Observation]) -> list[Observation]:
+    return [known[h] if isinstance(h, int) else decode(h) for h in handles]
+
+
 def _by_key(
     conn: Connection, pairs: Sequence[tuple[str, int]], known: Mapping[int, Observation]
-) -> dict[str, list[Observation]]:
-    """Observations grouped by key, ordered by row id; only the unknown ones are read."""
+) -> dict[str, list[Handle]]:
+    """Handles grouped by key, ordered by row id; only the unknown payloads are read."""
     missing = sorted({obs_id for _, obs_id in pairs if obs_id not in known})
-    loaded: dict[int, Observation] = {}
+    loaded: dict[int, Mapping[str, Any]] = {}
     for chunk in chunks(missing):
         query = sa.select(observations.c.id, observations.c.payload).where(
             observations.c.id.in_(chunk)
         )
-        loaded.update((obs_id, decode(payload)) for obs_id, payload in conn.execute(query))
-    found: dict[str, list[Observation]] = defaultdict(list)
+        loaded.update((obs_id, payload) for obs_id, payload in conn.execute(query))
+    found: dict[str, list[Handle]] = defaultdict(list)
     for key, obs_id in sorted(pairs, key=lambda pair: pair[1]):
-        found[key].append(known[obs_id] if obs_id in known else loaded[obs_id])
+        found[key].append(obs_id if obs_id in known else loaded[obs_id])
     return found
 
 

@@ -1,0 +1,155 @@
+"""An assembled entity encoded as the store writes it.
+
+:func:`encode_entity` serialises the stored document and hashes it: what
+:mod:`trueup.store.entities` needs to tell an unchanged entity from one to
+rewrite. The rest (content hash, feed texts, dependency terms, the cause of a
+first revision) is computed only when a write needs it, from the assembled
+entity, unless :meth:`Encoded.sealed` computed it already: then the entity
+itself is dropped and the encoding can cross to another process as strings
+(:mod:`trueup.store.parallel`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from trueup.checks.relations import relation_targets
+from trueup.errors import StoreError
+from trueup.feed import feed_texts
+from trueup.model.assembled import AssembledEntity
+from trueup.model.cause import revision_cause
+from trueup.model.finding import Finding
+from trueup.model.ref import EntityRef
+from trueup.model.repository import repository_key
+from trueup.store.engine import JSONText, json_text
+
+RELATION = "r:"
+HEAD = "h:"
+DISCOVERED = "d:"
+MaxAge = Mapping[str, timedelta | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What writing an entity needs beyond its document, computed once."""
+
+    content_hash: str
+    feed: dict[str, Any]  # feed_yaml, feed_json, owner, score
+    terms: list[str]
+    findings: list[dict[str, Any]]  # its findings' rows, without the entity id
+    first_seen: str  # the cause of a first revision: revision_cause(None, entity)
+
+
+@dataclass(slots=True)
+class Encoded:
+    """One assembled entity's stored document with its hashes and expiry."""
+
+    ref: EntityRef
+    document: JSONText
+    document_hash: str
+    findings_hash: str
+    expires_at: datetime | None
+    entity: AssembledEntity | None  # None once sealed
+    written: Written | None = None
+
+    def sealed(self) -> Encoded:
+        """Everything a write may need computed now, and the entity dropped."""
+        self.write()
+        self.entity = None
+        return self
+
+    def write(self) -> Written:
+        if self.written is None:
+            entity = self.assembled()
+            self.written = Written(
+                content_hash=entity.content_hash(),
+                feed=_feed(entity),
+                terms=terms_of(entity),
+                findings=[finding_row(f) for f in entity.findings],
+                first_seen=revision_cause(None, entity),
+            )
+        return self.written
+
+    def assembled(self) -> AssembledEntity:
+        """The entity; read back from its document once sealed (only a change needs it)."""
+        if self.entity is not None:
+            return self.entity
+        return AssembledEntity.from_json(json.loads(self.document))
+
+
+def encode_entity(entity: AssembledEntity, max_age: MaxAge | None) -> Encoded:
+    """``entity`` encoded; ``max_age`` (by source) sets its expiry, None records none."""
+    data = entity.to_stored()
+    document = _dump(entity, data)
+    return Encoded(
+        ref=entity.ref,
+        document=document,
+        document_hash=_sha256(document),
+        findings_hash=_sha256(_dump(entity, data["findings"])),
+        expires_at=expires_at(entity, max_age) if max_age is not None else None,
+        entity=entity,
+    )
+
+
+def expires_at(assembled: AssembledEntity, max_age: MaxAge) -> datetime | None:
+    """When the first status the entity shows as fresh turns stale, or None if never."""
+    moments = [
+        place.provenance.observed_at + age
+        for place in assembled.places
+        if not place.stale and (age := max_age.get(place.provenance.source)) is not None
+    ]
+    return min(moments) if moments else None
+
+
+def terms_of(assembled: AssembledEntity) -> list[str]:
+    """What the entity's checks depend on beyond its own observations."""
+    terms = {
+        RELATION + str(target)
+        for _, _, target in relation_targets(assembled.ref, assembled.entity.get("spec"))
+        if target is not None
+    }
+    terms.update(
+        HEAD + repository_key(place.value)
+        for place in assembled.places
+        if place.key == "argocd-repo"
+    )
+    if assembled.discovered:
+        terms.add(DISCOVERED)
+    return sorted(terms)
+
+
+def finding_row(finding: Finding) -> dict[str, Any]:
+    return {
+        "subject": finding.subject,
+        "code": finding.code,
+        "severity": finding.severity.value,
+        "message": finding.message,
+        "evidence": dict(finding.evidence),
+    }
+
+
+def _dump(assembled: AssembledEntity, data: Any) -> JSONText:
+    try:
+        return json_text(data)
+    except (TypeError, ValueError) as error:
+        raise StoreError(f"entity {assembled.ref} cannot be stored: {error}") from error
+
+
+def _feed(assembled: AssembledEntity) -> dict[str, Any]:
+    """The columns read without decoding the document: feed text, owner and score."""
+    texts = feed_texts(assembled)
+    return {
+        "feed_yaml": texts[0] if texts else None,
+        "feed_json": texts[1] if texts else None,
+        "owner": assembled.owner,
+        "score": assembled.score,
+    }
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,97 @@
+"""``store.parallel.ordered_map``: batches in forked workers, results in order."""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures.process import BrokenProcessPool
+
+import pytest
+
+from trueup.store.parallel import can_fork, ordered_map
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="needs os.fork")
+
+
+class Square:
+    """Squares an item, later ones faster, and says which process did it."""
+
+    def __init__(self) -> None:
+        self.in_worker = False
+        self.parent = os.getpid()
+
+    def __call__(self, item: int) -> tuple[int, int, bool]:
+        time.sleep(0.002 * (10 - item % 10))  # the first batches finish last
+        return item * item, os.getpid(), self.in_worker
+
+    def forked(self) -> None:
+        self.in_worker = True
+
+
+def test_results_come_in_the_order_of_the_items_from_forked_workers() -> None:
+    job = Square()
+    results = list(ordered_map(job, range(40), workers=2))
+    assert [square for square, _, _ in results] == [n * n for n in range(40)]
+    pids = {pid for _, pid, _ in results}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert all(in_worker for _, _, in_worker in results)
+    assert not job.in_worker  # forked() ran in the workers only
+
+
+def test_one_worker_runs_the_job_in_this_process() -> None:
+    results = list(ordered_map(Square(), range(5), workers=1))
+    assert [square for square, _, _ in results] == [0, 1, 4, 9, 16]
+    assert {pid for _, pid, _ in results} == {os.getpid()}
+
+
+def test_items_are_taken_as_results_are_taken_not_all_at_once() -> None:
+    taken: list[int] = []
+
+    def items() -> object:
+        for n in range(20):
+            taken.append(n)
+            yield n
+
+    results = ordered_map(Square(), items(), workers=2)  # type: ignore[arg-type]
+    assert next(results)[0] == 0
+    assert len(taken) == 3  # two workers, one item queued
+    assert [r[0] for r in results] == [n * n for n in range(1, 20)]
+
+
+class Fails:
+    def __call__(self, item: int) -> int:
+        if item == 3:
+            raise ValueError(f"item {item} is bad")
+        return item
+
+    def forked(self) -> None:
+        pass
+
+
+def test_an_error_in_a_worker_reaches_the_caller_with_its_message() -> None:
+    with pytest.raises(ValueError, match="item 3 is bad"):
+        list(ordered_map(Fails(), range(10), workers=2))
+
+
+class Dies:
+    def __call__(self, item: int) -> int:
+        if item == 2:
+            os._exit(9)
+        return item
+
+    def forked(self) -> None:
+        pass
+
+
+def test_a_worker_that_dies_breaks_the_map_instead_of_hanging_it() -> None:
+    with pytest.raises(BrokenProcessPool):
+        list(ordered_map(Dies(), range(10), workers=2))
+
+
+def test_maps_do_not_nest_but_follow_one_another() -> None:
+    outer = ordered_map(Square(), range(3), workers=2)
+    next(outer)
+    with pytest.raises(RuntimeError, match="does not nest"):
+        next(ordered_map(Square(), range(3), workers=2))
+    outer.close()
+    assert [r[0] for r in ordered_map(Square(), range(3), workers=2)] == [0, 1, 4]
