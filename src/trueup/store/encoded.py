@@ -59,11 +59,12 @@ class Encoded:
 
     def sealed(self) -> Encoded:
         """Everything a write may need computed now, and the entity dropped."""
-        self.write()
+        self.for_write()
         self.entity = None
         return self
 
-    def write(self) -> Written:
+    def for_write(self) -> Written:
+        """What a write of the entity needs beyond its document (computed once)."""
         if self.written is None:
             entity = self.assembled()
             self.written = Written(

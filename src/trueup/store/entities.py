@@ -86,7 +86,7 @@ class _Plan:
             if found.expires_at != encoded.expires_at:
                 self.expiring.append({"eid": found.id, "expires_at": encoded.expires_at})
             return
-        written = encoded.write()
+        written = encoded.for_write()
         self.terms.append((found.id, written.terms))
         row = {
             "eid": found.id,
@@ -141,7 +141,7 @@ class _Plan:
                 row["id"] = entity_id
             insert_rows(conn, entities, self.new)
             for row, encoded in zip(self.new, self.new_entities, strict=True):
-                written = encoded.write()
+                written = encoded.for_write()
                 revision = self._revision(
                     row["id"], 1, Change.CREATED, row["content_hash"], assembled=None
                 )
@@ -171,7 +171,7 @@ class _Plan:
         return CommitSummary(**{**self.counts, "revisions_written": len(self.revisions)})
 
     def _create(self, encoded: Encoded) -> None:
-        written = encoded.write()
+        written = encoded.for_write()
         self.new.append(
             {
                 **dict(zip(("kind", "namespace", "name"), _key(encoded.ref), strict=True)),
