@@ -154,9 +154,11 @@ class _Job:
         )
         done: list[Encoded] = []
         absent: list[EntityRef] = []
+        decoded: dict[int, Observation] = {}  # read from the database, decoded once a batch
         for ref, intent, actual in inputs:
-            mine = [o for o in rows.resolve(intent, self.known) if not is_structural(o.ref)]
-            theirs = rows.resolve(actual, self.known)
+            resolved = rows.resolve(intent, self.known, decoded)
+            mine = [o for o in resolved if not is_structural(o.ref)]
+            theirs = rows.resolve(actual, self.known, decoded)
             if not mine and not theirs:
                 absent.append(ref)
                 continue

@@ -449,8 +449,9 @@ def decode(payload: Any) -> Observation:
     return Observation.from_json(payload)
 
 
-Handle = int | Mapping[str, Any]
-"""An observation to assemble: its row id among those in memory (``known``), or its payload."""
+Handle = int | tuple[int, Mapping[str, Any]]
+"""An observation to assemble: its row id among those in memory (``known``), or its row id
+and payload read from the database."""
 
 
 def intent_of(
@@ -486,8 +487,20 @@ def actual_of(
     return _by_key(conn, pairs, known)
 
 
-def resolve(handles: Iterable[Handle], known: Mapping[int, Observation]) -> list[Observation]:
-    return [known[h] if isinstance(h, int) else decode(h) for h in handles]
+def resolve(
+    handles: Iterable[Handle], known: Mapping[int, Observation], decoded: dict[int, Observation]
+) -> list[Observation]:
+    """The observations; a payload is decoded once into ``decoded`` (by row id)."""
+    found: list[Observation] = []
+    for handle in handles:
+        if isinstance(handle, int):
+            found.append(known[handle])
+            continue
+        obs_id, payload = handle
+        if obs_id not in decoded:
+            decoded[obs_id] = decode(payload)
+        found.append(decoded[obs_id])
+    return found
 
 
 def _by_key(
@@ -503,7 +516,7 @@ def _by_key(
         loaded.update((obs_id, payload) for obs_id, payload in conn.execute(query))
     found: dict[str, list[Handle]] = defaultdict(list)
     for key, obs_id in sorted(pairs, key=lambda pair: pair[1]):
-        found[key].append(obs_id if obs_id in known else loaded[obs_id])
+        found[key].append(obs_id if obs_id in known else (obs_id, loaded[obs_id]))
     return found
 
 
