@@ -88,7 +88,7 @@ class BatchAssembler:
         ordered = sorted(refs)
         self._presence(ordered)
         batches = list(rows.chunks(ordered, BATCH))
-        workers = min(self.workers, len(batches)) if len(batches) > 1 else 1
+        workers = min(self.workers, len(batches))  # one batch runs here
         if workers > 1:
             current = _current_refs(self.conn)
             self.job.stored = current.__contains__  # a worker cannot ask the database

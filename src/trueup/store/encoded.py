@@ -2,8 +2,8 @@
 
 :func:`encode_entity` serialises the stored document and hashes it: what
 :mod:`trueup.store.entities` needs to tell an unchanged entity from one to
-rewrite. The rest (content hash, feed texts, dependency terms, the cause of a
-first revision) is computed only when a write needs it, from the assembled
+rewrite. The rest (content hash, feed texts, dependency terms, finding rows; the
+cause of a first revision) is computed only when a write needs it, from the assembled
 entity, unless :meth:`Encoded.sealed` computed it already: then the entity
 itself is dropped and the encoding can cross to another process as strings
 (:mod:`trueup.store.parallel`).
@@ -42,7 +42,6 @@ class Written:
     feed: dict[str, Any]  # feed_yaml, feed_json, owner, score
     terms: list[str]
     findings: list[dict[str, Any]]  # its findings' rows, without the entity id
-    first_seen: str  # the cause of a first revision: revision_cause(None, entity)
 
 
 @dataclass(slots=True)
@@ -56,10 +55,12 @@ class Encoded:
     expires_at: datetime | None
     entity: AssembledEntity | None  # None once sealed
     written: Written | None = None
+    first_seen_in: str | None = None  # the cause of a first revision, once computed
 
     def sealed(self) -> Encoded:
         """Everything a write may need computed now, and the entity dropped."""
         self.for_write()
+        self.first_seen()
         self.entity = None
         return self
 
@@ -72,9 +73,14 @@ class Encoded:
                 feed=_feed(entity),
                 terms=terms_of(entity),
                 findings=[finding_row(f) for f in entity.findings],
-                first_seen=revision_cause(None, entity),
             )
         return self.written
+
+    def first_seen(self) -> str:
+        """The cause of the entity's first revision: the sources it was first seen in."""
+        if self.first_seen_in is None:
+            self.first_seen_in = revision_cause(None, self.assembled())
+        return self.first_seen_in
 
     def assembled(self) -> AssembledEntity:
         """The entity; read back from its document once sealed (only a change needs it)."""

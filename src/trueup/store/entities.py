@@ -145,7 +145,7 @@ class _Plan:
                 revision = self._revision(
                     row["id"], 1, Change.CREATED, row["content_hash"], assembled=None
                 )
-                revision["cause"] += "; " + written.first_seen
+                revision["cause"] += "; " + encoded.first_seen()
                 self.findings.extend({"entity_id": row["id"], **f} for f in written.findings)
                 self.terms.append((row["id"], written.terms))
         by_id = entities.c.id == sa.bindparam("eid")

@@ -59,11 +59,12 @@ def ordered_map(job: Job[In, Out], items: Iterable[In], workers: int) -> Iterato
     if _JOB:
         raise RuntimeError("ordered_map does not nest")
     _JOB.append(job)  # forked with the workers, at the first submit
-    pool = ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("fork"), initializer=_started
-    )
     pending: deque[Future[Out]] = deque()
+    pool = None
     try:
+        pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork"), initializer=_started
+        )
         for item in items:
             pending.append(pool.submit(_call, item))
             if len(pending) > workers:
@@ -71,9 +72,8 @@ def ordered_map(job: Job[In, Out], items: Iterable[In], workers: int) -> Iterato
         while pending:
             yield pending.popleft().result()
     finally:
-        for future in pending:
-            future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)  # those not started never run
         _JOB.clear()
 
 
