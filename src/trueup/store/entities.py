@@ -103,7 +103,7 @@ class _Plan:
             change = Change.RESTORED if found.removed else Change.CHANGED
             number = found.revision + 1
             self.revised.append({**row, "revision": number, "updated_at": self.now})
-            self._revision(found.id, number, change, written.content_hash, assembled=encoded)
+            self._revision(found.id, number, change, written.content_hash, new=encoded)
             self.counts[change.value] += 1
             self.revised_refs.append(encoded.ref)
         else:
@@ -125,7 +125,7 @@ class _Plan:
                 "expires_at": None,
             }
         )
-        self._revision(gone.id, number, Change.REMOVED, None, assembled=None)
+        self._revision(gone.id, number, Change.REMOVED, None, new=None)
         self.clear_findings.append(gone.id)
         self.terms.append((gone.id, []))
         self.counts["removed"] += 1
@@ -143,7 +143,7 @@ class _Plan:
             for row, encoded in zip(self.new, self.new_entities, strict=True):
                 written = encoded.for_write()
                 revision = self._revision(
-                    row["id"], 1, Change.CREATED, row["content_hash"], assembled=None
+                    row["id"], 1, Change.CREATED, row["content_hash"], new=None
                 )
                 revision["cause"] += "; " + encoded.first_seen()
                 self.findings.extend({"entity_id": row["id"], **f} for f in written.findings)
@@ -199,7 +199,9 @@ class _Plan:
         change: Change,
         content_hash: str | None,
         *,
-        assembled: Encoded | None,  # the new state; None for a removal
+        # The state its cause compares with the stored one; None for a removal. A
+        # creation's cause (first seen in) is added by the caller.
+        new: Encoded | None,
     ) -> dict[str, Any]:
         row = {
             **self.revision_base,
@@ -211,7 +213,7 @@ class _Plan:
         }
         self.revisions.append(row)
         if change is not Change.CREATED:
-            self.explained.append((row, assembled))
+            self.explained.append((row, new))
         return row
 
 

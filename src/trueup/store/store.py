@@ -48,13 +48,7 @@ from trueup.store.engine import (
     serialise_writers,
     translated,
 )
-from trueup.store.entities import (
-    by_ref_keys,
-    entity_query,
-    matching,
-    stored_entity,
-    write_entities,
-)
+from trueup.store.entities import by_ref_keys, entity_query, matching, stored_entity, write_entities
 from trueup.store.history import history
 from trueup.store.incremental import (
     CommitRequest,
