@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from trueup.store.bulk import insert_rows
+from tests.conftest import postgres_only
+from trueup.store.bulk import ANALYZE_AFTER, insert_rows
 from trueup.store.engine import create_engine, parse_url
 from trueup.store.schema import metadata, scopes, snapshots, sync_runs
 
@@ -68,3 +70,54 @@ def test_a_naive_time_is_refused_as_sqlalchemy_refuses_it(db_url: str) -> None:
                 )
     finally:
         engine.dispose()
+
+
+PROBE = sa.Table(
+    "probe",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("term", sa.Text, nullable=False, index=True),
+)
+
+
+def _analysed(conn: sa.Connection) -> bool:
+    query = sa.text("SELECT count(*) FROM pg_stats WHERE tablename = 'probe'")
+    return bool(conn.execute(query).scalar())
+
+
+@postgres_only
+def test_a_table_grown_in_one_transaction_is_analysed_so_its_index_is_used(db_url: str) -> None:
+    """Planned without statistics, ``term IN (100 terms)`` scans the whole table each time."""
+    engine = create_engine(parse_url(db_url))
+    rows = [{"id": n, "term": f"t:{n}"} for n in range(10 * ANALYZE_AFTER)]
+    wanted = ", ".join(f"'t:{n}'" for n in range(1, 10_000, 100))
+    try:
+        with engine.begin() as conn:
+            PROBE.create(conn)
+            insert_rows(conn, PROBE, rows[: ANALYZE_AFTER - 1])
+            early = _analysed(conn)
+            for start in range(ANALYZE_AFTER - 1, len(rows), 1_000):  # batches, as a sync writes
+                insert_rows(conn, PROBE, rows[start : start + 1_000])
+            late = _analysed(conn)
+            plan = conn.exec_driver_sql(
+                f"EXPLAIN SELECT id FROM probe WHERE term IN ({wanted})"
+            ).scalars()
+            text = "\n".join(plan)
+    finally:
+        engine.dispose()
+    assert (early, late) == (False, True)
+    assert "Index" in text and "Seq Scan" not in text, text
+
+
+def test_sqlite_tables_are_not_analysed_by_inserts(tmp_path: Path) -> None:
+    engine = create_engine(parse_url(f"sqlite:///{tmp_path / 'probe.db'}"))
+    try:
+        with engine.begin() as conn:
+            PROBE.create(conn)
+            insert_rows(conn, PROBE, [{"id": n, "term": f"t:{n}"} for n in range(ANALYZE_AFTER)])
+            stat = conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
+            ).scalar()
+    finally:
+        engine.dispose()
+    assert stat == 0  # SQLite plans from its indexes alone; ANALYZE would only cost time
