@@ -20,7 +20,7 @@ from trueup.redaction import (
 )
 from trueup.store import Store
 from trueup.store.bulk import insert_rows
-from trueup.store.engine import create_engine
+from trueup.store.engine import JSONText, create_engine
 
 from .store.builders import T0
 
@@ -90,6 +90,60 @@ def test_no_stored_row_holds_a_known_secret(tmp_path: Path) -> None:
         dump = "\n".join(conn.iterdump())
     assert "stored-Secret-1" not in dump and "u:pw@" not in dump
     assert f"{MASK} and https://u:{MASK}@h/x" in dump
+
+
+def test_a_run_stores_no_known_secret_on_either_backend(db_url: str) -> None:
+    """The run's trigger is a text column, its summary a JSON one."""
+    KNOWN_SECRETS.add("stored-Secret-1")
+    with Store.open(db_url) as store:
+        store.upgrade()
+        run = store.start_run(trigger="stored-Secret-1", sources=[], now=T0)
+        store.finish_run(run, status="ok", now=T0, summary={"note": "a stored-Secret-1 b"})
+    engine = create_engine(sa.make_url(db_url))
+    try:
+        with engine.connect() as conn:
+            query = "SELECT trigger, CAST(summary AS TEXT) FROM sync_runs"
+            stored = [tuple(r) for r in conn.exec_driver_sql(query)]
+    finally:
+        engine.dispose()
+    assert stored == [(MASK, f'{{"note":"a {MASK} b"}}')]
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["sqlalchemy", "insert_rows"])
+@pytest.mark.parametrize("many", [1, 300], ids=["one row", "300 rows"])
+def test_json_values_are_masked_as_text_is(db_url: str, *, bulk: bool, many: int) -> None:
+    """JSON reaches the driver as text on SQLite and as the driver's own value on PostgreSQL."""
+    KNOWN_SECRETS.add("json-Secret-1")
+    table = sa.Table(
+        "j", sa.MetaData(), sa.Column("id", sa.Integer), sa.Column("v", sa.JSON(none_as_null=True))
+    )
+    values = [
+        {"note": "x json-Secret-1 y", "n": [1, None]},
+        JSONText('{"url":"https://u:pw@h/x"}'),
+        {"clean": "nothing here"},
+        None,
+    ]
+    rows = [{"id": i, "v": values[i % len(values)]} for i in range(max(many, len(values)))]
+    engine = create_engine(sa.make_url(db_url))
+    try:
+        with engine.begin() as conn:
+            table.create(conn)
+            if bulk:
+                insert_rows(conn, table, rows)
+            else:
+                for row in rows if many == 1 else [rows]:
+                    conn.execute(sa.insert(table), row)
+            stored = {
+                i: v for i, v in conn.execute(sa.select(table.c.id, table.c.v)) if i < len(values)
+            }
+    finally:
+        engine.dispose()
+    assert stored == {
+        0: {"note": f"x {MASK} y", "n": [1, None]},
+        1: {"url": f"https://u:{MASK}@h/x"},
+        2: {"clean": "nothing here"},
+        3: None,
+    }
 
 
 @pytest.mark.parametrize("bulk", [False, True], ids=["sqlalchemy", "insert_rows"])
