@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import postgres_only
-from trueup.store.bulk import ANALYZE_AFTER, insert_rows
-from trueup.store.engine import create_engine, parse_url
-from trueup.store.schema import metadata, scopes, snapshots, sync_runs
+from trueup.store.bulk import ANALYZE_AFTER, COPY_FROM, insert_rows
+from trueup.store.engine import JSONText, create_engine, parse_url
+from trueup.store.schema import UTCDateTime, metadata, scopes, snapshots, sync_runs
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -121,3 +121,56 @@ def test_sqlite_tables_are_not_analysed_by_inserts(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert stat == 0  # SQLite plans from its indexes alone; ANALYZE would only cost time
+
+
+MIXED = sa.Table(
+    "mixed",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("text", sa.Text, nullable=True),
+    sa.Column("doc", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("at", UTCDateTime, nullable=True),
+    sa.Column("flag", sa.Boolean, nullable=False),
+)
+
+
+def _mixed(n: int) -> dict[str, object]:
+    tokyo = timezone(timedelta(hours=9))
+    docs = [{"a": [1, None, "é"]}, JSONText('{"b":"tab\\there"}'), None, {"q": 'x"y\\z'}]
+    return {
+        "id": n,
+        "text": [None, "plain", "tab\tnew\nline \\ back", "é ☃"][n % 4],
+        "doc": docs[n % 4],
+        "at": [T0, T0.astimezone(tokyo), None][n % 3],
+        "flag": n % 2 == 0,
+    }
+
+
+@pytest.mark.parametrize("count", [COPY_FROM - 1, COPY_FROM], ids=["executemany", "copy"])
+def test_a_large_insert_stores_what_sqlalchemy_stores(db_url: str, count: int) -> None:
+    """On PostgreSQL COPY_FROM rows go through COPY: the same values come back."""
+    engine = create_engine(parse_url(db_url))
+    rows = [_mixed(n) for n in range(count)]
+    try:
+        with engine.begin() as conn:
+            MIXED.create(conn)
+            insert_rows(conn, MIXED, rows)
+            bulk = [tuple(r) for r in conn.execute(sa.select(MIXED).order_by(MIXED.c.id))]
+            conn.execute(sa.delete(MIXED))
+            conn.execute(sa.insert(MIXED), rows)
+            plain = [tuple(r) for r in conn.execute(sa.select(MIXED).order_by(MIXED.c.id))]
+    finally:
+        engine.dispose()
+    assert bulk == plain
+    assert bulk[1] == (1, "plain", {"b": "tab\there"}, T0, False)
+
+
+def test_a_copy_that_breaks_a_constraint_fails_as_an_insert_does(db_url: str) -> None:
+    engine = create_engine(parse_url(db_url))
+    rows = [_mixed(n % (COPY_FROM // 2)) for n in range(COPY_FROM)]  # every id twice
+    try:
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            MIXED.create(conn)
+            insert_rows(conn, MIXED, rows)
+    finally:
+        engine.dispose()

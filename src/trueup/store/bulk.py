@@ -11,8 +11,9 @@ and hands the rows to the driver's ``executemany`` through
 events still run, so every string still passes the store's redaction hook
 (:mod:`trueup.store.engine`).
 
-On PostgreSQL a large insert also refreshes the table's planner statistics
-(:func:`_keep_statistics`), inside the same transaction.
+On PostgreSQL an insert of :data:`COPY_FROM` rows or more is a ``COPY``
+(:func:`_copy`), masked by the same redaction; a large insert also refreshes the
+table's planner statistics (:func:`_keep_statistics`), inside the same transaction.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
+from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
+
+from trueup.store.engine import redacted_rows
 
 _Processor = Callable[[Any], Any] | None
 # By table (the object: two tables may share a name), driver and keys.
@@ -43,6 +47,13 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, A
     for keys, group in groups.items():
         statement, order, positional = _statement(dialect, table, keys)
         processors = [(key, _processor(dialect, table.c[key])) for key in order]
+        if dialect.name == "postgresql" and len(group) >= COPY_FROM:
+            values = [
+                tuple(row[key] if proc is None else proc(row[key]) for key, proc in processors)
+                for row in group
+            ]
+            _copy(conn, table, order, values)
+            continue
         if positional:
             params: list[Any] = [
                 tuple(row[key] if proc is None else proc(row[key]) for key, proc in processors)
@@ -55,6 +66,36 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, A
             ]
         conn.exec_driver_sql(statement, params)
     _keep_statistics(conn, table, len(rows))
+
+
+# On PostgreSQL a write of this many rows goes through COPY; below it, executemany is as quick.
+COPY_FROM = 100
+
+
+def _copy(conn: Connection, table: sa.Table, order: Sequence[str], rows: list[Any]) -> None:
+    """``COPY … FROM STDIN``: PostgreSQL's bulk load, about 6 times faster than executemany.
+
+    The values are those SQLAlchemy's bind processors made, so psycopg writes them
+    as it would bind them (JSON through the engine's serialiser). A ``COPY``
+    passes no cursor hook, so its rows are masked here; a driver error comes out
+    as SQLAlchemy's, as an ``INSERT``'s would.
+    """
+    preparer = conn.dialect.identifier_preparer
+    columns = ", ".join(preparer.quote(table.c[key].name) for key in order)
+    statement = f"COPY {preparer.format_table(table)} ({columns}) FROM STDIN"
+    masked = redacted_rows(rows)
+    driver = conn.connection.driver_connection
+    if driver is None:  # invalidated: SQLAlchemy refuses an execute on it likewise
+        raise exc.ResourceClosedError("the database connection was invalidated")
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in masked:
+                copy.write_row(row)
+    except dbapi_error as error:
+        raise exc.DBAPIError.instance(
+            statement, None, error, dbapi_error, dialect=conn.dialect
+        ) from error
 
 
 # A table is analysed again once this many rows were inserted since, and at least as many as

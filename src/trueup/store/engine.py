@@ -129,17 +129,25 @@ def _redact_parameters(
         return statement, parameters
     if not executemany:
         return statement, _redacted_row(parameters)
-    rows = None
-    for start in range(0, len(parameters), _CHECKED_TOGETHER):
-        if _all_clean(parameters[start : start + _CHECKED_TOGETHER]):
+    return statement, redacted_rows(parameters)
+
+
+def redacted_rows(rows: Sequence[Any]) -> Sequence[Any]:
+    """``rows`` themselves when no value in them has anything to mask, else a masked copy.
+
+    For a write that bypasses the cursor hook (``COPY`` in :mod:`trueup.store.bulk`).
+    """
+    copied = None
+    for start in range(0, len(rows), _CHECKED_TOGETHER):
+        if _all_clean(rows[start : start + _CHECKED_TOGETHER]):
             continue  # the common case: nothing in these rows to mask
-        for index in range(start, min(start + _CHECKED_TOGETHER, len(parameters))):
-            row = parameters[index]
+        for index in range(start, min(start + _CHECKED_TOGETHER, len(rows))):
+            row = rows[index]
             redacted_row = _redacted_row(row)
             if redacted_row is not row:
-                rows = rows if rows is not None else list(parameters)
-                rows[index] = redacted_row
-    return statement, parameters if rows is None else rows
+                copied = copied if copied is not None else list(rows)
+                copied[index] = redacted_row
+    return rows if copied is None else copied
 
 
 _CHECKED_TOGETHER = 256  # rows of a bulk write whose strings are checked as one text
