@@ -162,11 +162,15 @@ def _all_clean(rows: Sequence[Any]) -> bool:
     this is True only when redacting each string on its own would change none.
     """
     texts: list[str] = []
+    json_possible = "psycopg.types.json" in sys.modules  # see _driver_json
     for row in rows:
         values = row.values() if isinstance(row, dict) else row
         if not isinstance(row, dict | tuple | list):
             return False  # a shape _redacted_row passes on as it is
-        texts.extend(text for v in values if (text := _text(v)) is not None)
+        if json_possible:
+            texts.extend(text for v in values if (text := _text(v)) is not None)
+        else:  # SQLite: only strings are stored as text
+            texts.extend(v for v in values if isinstance(v, str))
     joined = "\n".join(texts)
     return redact_stored(joined) is joined
 
