@@ -11,6 +11,9 @@ sum of their proportional set sizes (PSS: a shared page counted once in all) is 
 too, every 0.2 s, and its peak printed. ``--profile FILE`` runs the sync under cProfile and
 writes the stats there (the wall time then includes the profiler's overhead).
 
+``--database URL`` (a PostgreSQL server) runs it on a fresh database made there
+(see ``bench/run.py``) instead of SQLite.
+
 ``--instructions`` runs it under valgrind's callgrind instead and prints the
 instructions it executed (with ``PYTHONHASHSEED=0``): on a shared machine whose
 wall and CPU times vary by a third between identical runs, this count moves by
@@ -35,7 +38,7 @@ from trueup.world import write_scaled_world
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/run.py, beside it
 
-from bench.run import compiled, filesystem_note, last_run_seconds
+from bench.run import Databases, compiled, filesystem_note, last_run_seconds, world_database
 
 
 def main() -> int:
@@ -47,6 +50,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the synced world")
     parser.add_argument(
         "--instructions", action="store_true", help="count instructions under callgrind"
+    )
+    parser.add_argument(
+        "--database",
+        help="a PostgreSQL server's URL: the world gets a fresh database there (default: SQLite)",
     )
     args = parser.parse_args()
     if args.instructions and shutil.which("valgrind") is None:
@@ -62,6 +69,9 @@ def main() -> int:
         write_scaled_world(world, entities=args.entities)
         label = f"{args.entities} entities"
     config = world / "trueup.yaml"
+    databases = Databases(args.database) if args.database else None
+    if databases is not None:
+        label += f", PostgreSQL database {databases.point(config)}"
     command = [sys.executable]
     env = None
     if args.instructions:
@@ -85,7 +95,7 @@ def main() -> int:
     elapsed = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime  # less sensitive to other work on the machine
-    committed = last_run_seconds(world / "trueup.db")
+    committed = last_run_seconds(world_database(config))
     done = f", done after {committed:.2f} s" if committed is not None else ""
     print(
         f"cold sync ({label}): {elapsed:.2f} s wall, {cpu:.2f} s CPU,"
@@ -100,6 +110,8 @@ def main() -> int:
         print(f"world kept in {world}")
     else:
         shutil.rmtree(root, ignore_errors=True)
+        if databases is not None:
+            databases.drop()
     return 0 if code in (0, 2, 3) else 1
 
 

@@ -6,6 +6,11 @@ Each step runs ``trueup`` as its own process, so wall time and peak memory
 
     python bench/run.py                     # demo world + 10,000 entities
     python bench/run.py --entities 100000   # the SPEC's 100k target
+    python bench/run.py --database postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+With ``--database`` naming a PostgreSQL server (any database on it: the bench only
+connects there to make its own), each world gets a fresh database
+``trueup_bench_<pid>_<n>``, dropped at the end unless ``--keep``.
 
 For each world: a cold sync, a sync with nothing changed, a sync after one
 catalog file changed (``touch_one_file``), the export and the check; then the
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -56,24 +62,83 @@ class Measure:
         )
 
 
-def last_run_seconds(database: Path) -> float | None:
-    """The last sync run's start-to-finish time, from its record in a SQLite database."""
-    with closing(sqlite3.connect(database)) as conn:
-        row = conn.execute(
-            "SELECT started_at, finished_at FROM sync_runs ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+_LAST_RUN = "SELECT started_at, finished_at FROM sync_runs ORDER BY id DESC LIMIT 1"
+
+
+def last_run_seconds(database: Path | str) -> float | None:
+    """The last sync run's start-to-finish time, from its record in the world's database.
+
+    ``database`` is a SQLite file or a SQLAlchemy URL (a PostgreSQL world).
+    """
+    if isinstance(database, Path):
+        with closing(sqlite3.connect(database)) as conn:
+            row = conn.execute(_LAST_RUN).fetchone()
+    else:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(database)
+        try:
+            with engine.connect() as conn:
+                row = conn.exec_driver_sql(_LAST_RUN).fetchone()
+        finally:
+            engine.dispose()
     if row is None or row[1] is None:
         return None
-    started, finished = (datetime.fromisoformat(value) for value in row)
+    started, finished = (
+        value if isinstance(value, datetime) else datetime.fromisoformat(value) for value in row
+    )
     return (finished - started).total_seconds()
+
+
+def world_database(config: Path) -> Path | str:
+    """Where the world of ``config`` keeps its store: its SQLite file, or its database URL."""
+    match = re.search(r"^database: (\S+)$", config.read_text(encoding="utf-8"), re.MULTILINE)
+    if match is None or match.group(1).startswith("sqlite:"):
+        return config.parent / "trueup.db"
+    return match.group(1)
 
 
 def with_commit_time(m: Measure, config: Path) -> Measure:
     """The measure with the last sync run's start-to-finish time, from the world's database."""
-    seconds = last_run_seconds(config.parent / "trueup.db")
+    seconds = last_run_seconds(world_database(config))
     if seconds is not None:
         m.committed = seconds
     return m
+
+
+class Databases:
+    """Fresh PostgreSQL databases for the worlds of one bench run, one each.
+
+    ``server`` is a URL of any database on the server; each world's ``trueup.yaml``
+    is pointed at a new database made beside it, and ``drop()`` removes them all.
+    """
+
+    def __init__(self, server: str) -> None:
+        import sqlalchemy as sa
+
+        self._url = sa.make_url(server)
+        self._engine = sa.create_engine(self._url, isolation_level="AUTOCOMMIT")
+        self._made: list[str] = []
+
+    def point(self, config: Path) -> str:
+        name = f"trueup_bench_{os.getpid()}_{len(self._made)}"
+        with self._engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        self._made.append(name)
+        url = self._url.set(database=name).render_as_string(hide_password=False)
+        text = config.read_text(encoding="utf-8")
+        config.write_text(
+            re.sub(r"^database: .*$", f"database: {url}", text, count=1, flags=re.MULTILINE),
+            encoding="utf-8",
+        )
+        return name
+
+    def drop(self) -> None:
+        with self._engine.connect() as conn:
+            for name in self._made:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._engine.dispose()
 
 
 def median_of(measures: list[Measure]) -> Measure:
@@ -194,19 +259,30 @@ def main() -> int:
     parser.add_argument(
         "--rounds", type=int, default=5, help="runs of each steady-state step (median shown)"
     )
+    parser.add_argument(
+        "--database",
+        help="a PostgreSQL server's URL: each world gets a fresh database there (default: SQLite)",
+    )
     args = parser.parse_args()
+    databases = Databases(args.database) if args.database else None
     load_before = _load()
     root = Path(tempfile.mkdtemp(prefix="trueup-bench-"))
     if (note := filesystem_note(root)) is not None:
         print(note, file=sys.stderr)
     results: list[Measure] = []
     demo = write_demo_world(root / "demo")
+    if databases is not None:
+        databases.point(demo.config)
     results += bench_world("demo", demo.config, root, None, args.rounds)
     started = time.perf_counter()
     scaled = write_scaled_world(root / "scaled", entities=args.entities)
     generated = time.perf_counter() - started
+    if databases is not None:
+        databases.point(scaled.config)
     results += bench_world(f"{args.entities} entities", scaled.config, root, scaled, args.rounds)
     print(f"load average before: {load_before}")
+    if args.database:
+        print(f"store: PostgreSQL ({args.database}), a fresh database per world")
     print(f"world generation ({args.entities} entities): {generated:.2f} s")
     print(f"{'step':<46} {'wall':>10} {'peak RSS':>13}")
     for m in results:
@@ -233,6 +309,8 @@ def main() -> int:
         import shutil
 
         shutil.rmtree(root, ignore_errors=True)
+        if databases is not None:
+            databases.drop()
     else:
         print(f"worlds kept in {root}")
     return 0 if all(m.exit_code in (0, 2, 3) for m in results) else 1
