@@ -10,6 +10,8 @@ Prints two figures (``make bench`` runs it; ``python bench/kube_bench.py --help`
    change it reports runs ``trueup.pipeline.sync`` (real SQLite store, removal
    guard, assembly, commit) over the watcher's latest snapshots; the clock runs
    from the write on the API server to the commit that holds the new revision.
+   ``--database URL`` (a PostgreSQL server) stores it in a fresh database made
+   there (``bench/run.py``) instead of SQLite.
 
 The API servers run in a child process (``python -m trueup.testing.kube_api``, the
 loopback server in :mod:`trueup.testing.kube_api`) so that their work is not
@@ -43,6 +45,10 @@ from trueup.sources.kubernetes.live import KubernetesLiveSource
 from trueup.sources.kubernetes.watch_source import KubernetesWatchSource
 from trueup.store import Store
 from trueup.testing.kube_api import FakeContext, write_fake_kubeconfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/run.py, beside it
+
+from bench.run import Databases
 
 
 def deployment(i: int, ready: int = 2) -> dict[str, Any]:
@@ -117,10 +123,15 @@ def initial_list(config: KubernetesSourceConfig) -> None:
     )
 
 
-def watch_latency(
-    config: KubernetesSourceConfig, servers: Servers, events: int, objects: int, folder: Path
+def watch_latency(  # noqa: PLR0917 - a benchmark's knobs
+    config: KubernetesSourceConfig,
+    servers: Servers,
+    events: int,
+    objects: int,
+    folder: Path,
+    database: str | None,
 ) -> None:
-    store = Store.open(f"sqlite:///{folder / 'bench.db'}")
+    store = Store.open(database or f"sqlite:///{folder / 'bench.db'}")
     store.upgrade()
     changed = threading.Event()
     source = KubernetesWatchSource(config)
@@ -169,7 +180,12 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=3)
     parser.add_argument("--objects", type=int, default=20_000)
     parser.add_argument("--events", type=int, default=50)
+    parser.add_argument(
+        "--database",
+        help="a PostgreSQL server's URL: the store is a fresh database there (default: SQLite)",
+    )
     args = parser.parse_args()
+    databases = Databases(args.database) if args.database else None
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         seed = folder / "seed.json"
@@ -192,9 +208,12 @@ def main() -> None:
                 page_size=500,
             )
             initial_list(config)
-            watch_latency(config, servers, args.events, args.objects, folder)
+            database = databases.create() if databases is not None else None
+            watch_latency(config, servers, args.events, args.objects, folder, database)
         finally:
             servers.close()
+            if databases is not None:
+                databases.drop()
 
 
 if __name__ == "__main__":

@@ -120,19 +120,24 @@ class Databases:
         self._engine = sa.create_engine(self._url, isolation_level="AUTOCOMMIT")
         self._made: list[str] = []
 
-    def point(self, config: Path) -> str:
+    def create(self) -> str:
+        """The URL of a new, empty database on the server."""
         name = f"trueup_bench_{os.getpid()}_{len(self._made)}"
         with self._engine.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         self._made.append(name)
-        url = self._url.set(database=name).render_as_string(hide_password=False)
+        return self._url.set(database=name).render_as_string(hide_password=False)
+
+    def point(self, config: Path) -> str:
+        """Point the world of ``config`` at a new database; its name."""
+        url = self.create()
         text = config.read_text(encoding="utf-8")
         config.write_text(
             re.sub(r"^database: .*$", f"database: {url}", text, count=1, flags=re.MULTILINE),
             encoding="utf-8",
         )
-        return name
+        return self._made[-1]
 
     def drop(self) -> None:
         with self._engine.connect() as conn:

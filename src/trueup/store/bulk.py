@@ -47,14 +47,8 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, A
     for keys, group in groups.items():
         statement, order, positional = _statement(dialect, table, keys)
         processors = [(key, _processor(dialect, table.c[key])) for key in order]
-        if dialect.name == "postgresql" and len(group) >= COPY_FROM:
-            values = [
-                tuple(row[key] if proc is None else proc(row[key]) for key, proc in processors)
-                for row in group
-            ]
-            _copy(conn, table, order, values)
-            continue
-        if positional:
+        copied = dialect.name == "postgresql" and len(group) >= COPY_FROM
+        if copied or positional:
             params: list[Any] = [
                 tuple(row[key] if proc is None else proc(row[key]) for key, proc in processors)
                 for row in group
@@ -64,7 +58,10 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, A
                 {key: row[key] if proc is None else proc(row[key]) for key, proc in processors}
                 for row in group
             ]
-        conn.exec_driver_sql(statement, params)
+        if copied:
+            _copy(conn, table, order, params)
+        else:
+            conn.exec_driver_sql(statement, params)
     _keep_statistics(conn, table, len(rows))
 
 
