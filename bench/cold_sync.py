@@ -107,7 +107,7 @@ def main() -> int:
         counted = f"{int(found.group(1)):,}" if found else "not reported (see valgrind's output)"
         print(f"instructions executed: {counted}")
     if args.keep:
-        print(f"world kept in {world}")
+        print(f"world kept in {world}")  # and its PostgreSQL database, named above
     else:
         shutil.rmtree(root, ignore_errors=True)
         if databases is not None:

@@ -139,6 +139,10 @@ class Databases:
         )
         return self._made[-1]
 
+    @property
+    def names(self) -> list[str]:
+        return list(self._made)
+
     def drop(self) -> None:
         with self._engine.connect() as conn:
             for name in self._made:
@@ -318,6 +322,8 @@ def main() -> int:
             databases.drop()
     else:
         print(f"worlds kept in {root}")
+        if databases is not None:
+            print(f"their PostgreSQL databases kept: {', '.join(databases.names)}")
     return 0 if all(m.exit_code in (0, 2, 3) for m in results) else 1
 
 
