@@ -283,6 +283,40 @@ def test_row34_404_on_discovery_of_one_group_leaves_other_groups_alone(clusters:
     assert any(f.evidence["resource"].startswith("Application") for f in read.findings)
 
 
+def _app_in(namespace: str, name: str, health: str) -> dict[str, object]:
+    status = healthy_status()
+    status["health"]["status"] = health
+    app = application(name, status=status)
+    app["metadata"]["namespace"] = namespace
+    return app
+
+
+def test_row34_403_in_one_namespace_carries_over_only_that_namespace(
+    clusters: Clusters, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forbidden namespace carries over its own objects, not the other namespaces' old ones."""
+    clusters.alpha.apply(
+        ARGO_CRD, _app_in("argocd", "shop", "Degraded"), _app_in("team", "site", "Healthy")
+    )
+    extra = {"namespaces": ["argocd", "team"], "collect": ["argocd"]}
+    config = k8s_config(clusters, "alpha", **extra)
+    source = live_source(clusters, "alpha", **extra)
+    with store_at(tmp_path) as store:
+        run_sync(monkeypatch, store, source, config)
+        clusters.alpha.fault(Fault(r"/namespaces/team/applications$", status=403, times=-1))
+        clusters.alpha.apply(_app_in("argocd", "shop", "Healthy"))  # read completely: now Healthy
+        outcome = run_sync(monkeypatch, store, source, config, now=LATER)
+
+        (read,) = outcome.snapshots
+        # shop once (as read now), site carried over from the forbidden namespace
+        assert names(read) == ["Application/shop", "Application/site"]
+        (found,) = problems(read)
+        assert found.evidence["kind"] == "forbidden"
+        # the namespace read completely shows what it holds now, not a carried-over old status
+        assert annotations(store, "component:default/shop")["trueup.io/argocd-health"] == "Healthy"
+        assert annotations(store, "component:default/site")["trueup.io/argocd-health"] == "Healthy"
+
+
 def test_row34_every_type_forbidden_fails_the_scope(clusters: Clusters) -> None:
     clusters.alpha.fault(Fault(r"^/(api|apis)/", status=403, times=-1))
     read = read_all(live_source(clusters, "alpha", collect=["workloads"]))["alpha"]

@@ -208,7 +208,15 @@ class KubernetesLiveSource:
             try:
                 listing = pager.list_all(rtype.path(), selector=rtype.selector)
             except ListFailedError as exc:
-                failures.append(TypeFailure(rtype.name, exc.kind, exc.message, kinds=(rtype.kind,)))
+                failures.append(
+                    TypeFailure(
+                        rtype.name,
+                        exc.kind,
+                        exc.message,
+                        kinds=(rtype.kind,),
+                        namespace=rtype.namespace,
+                    )
+                )
                 continue
             observed_at = now()
             observations += observe_items(

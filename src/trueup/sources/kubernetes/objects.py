@@ -80,3 +80,9 @@ def locator_kind(observation: Observation) -> str:
     # From the right: a context name may hold slashes (EKS: ``arn:…:cluster/name``).
     parts = observation.provenance.locator.rsplit("/", 3)
     return parts[2] if len(parts) == 4 else ""
+
+
+def locator_namespace(observation: Observation) -> str:
+    """The namespace segment of an observation's locator (empty when cluster-scoped)."""
+    parts = observation.provenance.locator.rsplit("/", 3)
+    return parts[1] if len(parts) == 4 else ""

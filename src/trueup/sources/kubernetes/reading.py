@@ -27,7 +27,7 @@ from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import FailureKind, Nature, Observation, Snapshot
 from trueup.sources.kubernetes.collectors import collect_object
 from trueup.sources.kubernetes.kubeconfig import ClusterIdentity, identity_changed
-from trueup.sources.kubernetes.objects import locator_kind
+from trueup.sources.kubernetes.objects import locator_kind, locator_namespace
 from trueup.sources.kubernetes.resources import CROSSPLANE_FAMILY, ResourceType, TypeFailure
 
 _WORDS = {
@@ -89,12 +89,18 @@ def carried_over(
     """The previous observations of the types that failed now (not of those read fine)."""
     if previous is None or not failures:
         return []
-    kinds = {k for f in failures for k in f.kinds}
+    kinds = {k for f in failures if f.namespace is None for k in f.kinds}
+    # a type read per namespace carries over that namespace only: the others were read
+    in_namespace = {(k, f.namespace) for f in failures if f.namespace is not None for k in f.kinds}
     families = {f.family for f in failures if f.family}
     out = []
     for observation in previous.observations:
         kind = locator_kind(observation)
-        if kind in kinds or (_family(observation) in families and kind not in read_kinds):
+        if (
+            kind in kinds
+            or (in_namespace and (kind, locator_namespace(observation)) in in_namespace)
+            or (_family(observation) in families and kind not in read_kinds)
+        ):
             out.append(observation)
     return out
 

@@ -78,7 +78,8 @@ class ResourceType:
 class TypeFailure:
     """One type (or family of types) of one cluster that could not be read completely.
 
-    ``kinds`` are the Kind names whose previous observations are carried over;
+    ``kinds`` are the Kind names whose previous observations are carried over
+    (only those in ``namespace`` when the type was read in one namespace);
     ``family`` carries every previous observation of that family not read now
     (used when the kinds themselves are unknown, e.g. the XRDs cannot be listed).
     """
@@ -88,6 +89,7 @@ class TypeFailure:
     message: str
     kinds: tuple[str, ...] = ()
     family: str | None = None
+    namespace: str | None = None
 
 
 @dataclass

@@ -424,7 +424,11 @@ class ClusterWatcher:
         self._stop_reflectors()
         for rtype in set(self._states) - set(discovery.types):
             gone = TypeFailure(
-                rtype.name, FailureKind.NOT_INSTALLED, "no longer served", kinds=(rtype.kind,)
+                rtype.name,
+                FailureKind.NOT_INSTALLED,
+                "no longer served",
+                kinds=(rtype.kind,),
+                namespace=rtype.namespace,
             )
             self._states[rtype].failure = gone
         kept = {t: s for t, s in self._states.items() if t not in discovery.types}
@@ -459,7 +463,13 @@ class ClusterWatcher:
                     put(
                         _Failed(
                             rtype,
-                            TypeFailure(rtype.name, exc.kind, exc.message, kinds=(rtype.kind,)),
+                            TypeFailure(
+                                rtype.name,
+                                exc.kind,
+                                exc.message,
+                                kinds=(rtype.kind,),
+                                namespace=rtype.namespace,
+                            ),
                         )
                     )
                     self._pause(halt, "list failed", self._backoff(attempt))
@@ -501,7 +511,9 @@ class ClusterWatcher:
             if exc.status == 429:
                 return ("429 Retry-After", exc.retry_after, version)  # back off, do not relist
             if exc.status in (403, 404):
-                failure = TypeFailure(rtype.name, *_failure(exc), kinds=(rtype.kind,))
+                failure = TypeFailure(
+                    rtype.name, *_failure(exc), kinds=(rtype.kind,), namespace=rtype.namespace
+                )
                 self._queue.put(_Failed(rtype, failure))
                 return ("watch refused", None, None)
             if exc.status == 401:
