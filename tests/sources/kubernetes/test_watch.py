@@ -14,9 +14,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.sources.kubernetes.builders import deployment, service
+from tests.sources.kubernetes.builders import (
+    ARGO_CRD,
+    application,
+    deployment,
+    healthy_status,
+    service,
+)
 from tests.sources.kubernetes.conftest import Clusters
-from tests.sources.kubernetes.harness import k8s_config
+from tests.sources.kubernetes.harness import k8s_config, live_source, read_all, snapshot
 from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.kubernetes.watch import WatchSettings
 from trueup.sources.kubernetes.watch_source import KubernetesWatchSource
@@ -222,3 +228,43 @@ def test_a_cluster_that_is_down_is_a_scope_failure_not_an_empty_cluster(clusters
         failure = source.latest()["down"]
         assert isinstance(failure, ScopeFailure) and failure.kind is FailureKind.UNREACHABLE
         assert not any(isinstance(r, Snapshot) and r.scope == "down" for r in reads)
+
+
+def _shop_app(health: str) -> dict[str, Any]:
+    status = healthy_status()
+    status["health"]["status"] = health
+    return application("shop", status=status)
+
+
+def _health(read: Snapshot) -> list[str]:
+    return sorted(str(o.status.get("argocd-health")) for o in read.observations)
+
+
+def test_a_type_lost_by_rediscovery_keeps_its_watched_state_not_the_stored_one(
+    clusters: Clusters,
+) -> None:
+    server = clusters.alpha
+    server.apply(ARGO_CRD, _shop_app("Degraded"))
+    stored = snapshot(read_all(live_source(clusters, "alpha", collect=["argocd"]))["alpha"])
+    source = KubernetesWatchSource(
+        k8s_config(clusters, "alpha", collect=["argocd"]),
+        settings=WatchSettings(watch_timeout=60.0, idle_timeout=5.0, rediscover=0.2),
+        wait=short_wait,
+        rng=lambda: 0.0,
+    )
+    source.start(previous={"alpha": stored})
+    try:
+        until(source, "alpha", lambda r: _health(r) == ["Degraded"])
+        server.apply(_shop_app("Healthy"))
+        until(source, "alpha", lambda r: _health(r) == ["Healthy"])
+
+        server.fault(Fault(r"^/apis/argoproj.io/v1alpha1$", status=403, times=-1))
+        read = until(
+            source,
+            "alpha",
+            lambda r: any(f.evidence.get("kind") == "forbidden" for f in r.findings),
+        )
+        # the last status the watch saw, once: not the stored Degraded beside it
+        assert _health(read) == ["Healthy"]
+    finally:
+        source.stop()

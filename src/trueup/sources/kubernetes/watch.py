@@ -362,7 +362,7 @@ class ClusterWatcher:
         """The scope as known now (call from the applier thread, or once it stopped)."""
         observations: list[Observation] = []
         failures = list(self._discovery_failures)
-        unlisted: list[TypeFailure] = list(self._discovery_failures)
+        unlisted: list[TypeFailure] = []
         read_kinds: set[str] = set()
         for rtype, state in self._states.items():
             observations.extend(state.observations.values())
@@ -372,6 +372,11 @@ class ClusterWatcher:
                 failures.append(state.failure)
                 if not state.listed:
                     unlisted.append(state.failure)
+        # A type a rediscovery lost keeps its state (its last known objects): only kinds
+        # this watcher never listed come from the previous snapshot.
+        unlisted += [
+            f for f in self._discovery_failures if not f.kinds or not set(f.kinds) <= read_kinds
+        ]
         return build_snapshot(
             source=self.source,
             identity=self.identity,
