@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,12 @@ from tests.sources.terraform.conftest import (
     read_all,
     state_text,
 )
+from trueup import pipeline
+from trueup.config import Config
 from trueup.errors import ConfigError
 from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.terraform import TerraformSource
+from trueup.store import Store
 
 OTHER_LINEAGE = "0c3d8a8e-2f9a-4b7e-a1c4-7d0e5f6a9b21"
 
@@ -165,6 +169,37 @@ def test_a_state_that_disappears_is_read_as_empty_for_the_removal_guard(tmp_path
     after = {r.scope: snapshot(r) for r in read_all(source, before)}
     assert after["payments"].observations == ()
     assert len(after["other"].observations) == 6
+
+
+def test_a_rollback_after_the_state_went_missing_is_still_refused(tmp_path: Path) -> None:
+    """A state gone for one read (held by the removal guard) keeps its serial for the next."""
+    path = write(tmp_path / "states/payments.tfstate", variant(serial=10))
+    settings = config(f"{tmp_path}/states/*.tfstate")
+    store = Store.open(f"sqlite:///{tmp_path / 'trueup.db'}")
+    store.upgrade()
+
+    def sync(minutes: int) -> pipeline.SyncOutcome:
+        return pipeline.sync(
+            Config(sources=[settings]),
+            store,
+            now=lambda: NOW + timedelta(minutes=minutes),
+            sources=[TerraformSource(settings)],
+        )
+
+    try:
+        assert sync(0).exit_code == 0
+        path.unlink()
+        sync(1)  # read as empty: the removal guard holds the entities
+        rolled_back = variant(serial=5)
+        rolled_back["resources"][1]["instances"][0]["attributes"]["engine_version"] = "9.6"
+        write(path, rolled_back)
+        outcome = sync(2)
+        assert outcome.snapshots == []
+        (refused,) = outcome.failures
+        assert refused.kind is FailureKind.INVALID
+        assert "rolled back: serial 5 < 10" in refused.message
+    finally:
+        store.close()
 
 
 def test_two_files_with_one_scope_name_are_refused(tmp_path: Path) -> None:

@@ -19,8 +19,9 @@ scope names). A read of one scope is get → parse → succession → collect:
 
 The snapshot's version is ``<lineage>/<serial>#<digest>``. A state that a
 pattern no longer matches is read as empty, so the removal guard holds its
-entities until the removal is accepted. Observations are as old as the read:
-a state is what Terraform knows *now*. Nothing sensitive in a state reaches an
+entities until the removal is accepted; that read keeps the version read last,
+so a rolled-back state that reappears there is still refused. Observations are
+as old as the read: a state is what Terraform knows *now*. Nothing sensitive in a state reaches an
 observation, a finding, a failure message or a log line.
 """
 
@@ -114,6 +115,8 @@ class TerraformSource:
                     nature=Nature.ACTUAL,
                     read_at=context.now(),
                     observations=(),
+                    # the last lineage and serial stay: a rollback that reappears is refused
+                    version=context.previous[scope].version,
                 )
 
     def _read(self, backend: Backend, context: ReadContext, location: StateLocation) -> ScopeRead:
