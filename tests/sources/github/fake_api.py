@@ -263,6 +263,8 @@ class FakeGitHub:
             etag = 'W/"' + hashlib.sha256(body).hexdigest() + '"'
             extra["etag"] = etag
             if headers.get("if-none-match") == etag:
+                # as on GitHub: no pagination headers on a 304 (app-sre/github-mirror#57)
+                extra.pop("link", None)
                 return 304, extra, b""
         return status, extra, body
 

@@ -155,6 +155,27 @@ def test_listing_failing_on_page_3_is_discarded_whole(
     assert not any("/commits/" in r.path for r in github.log[-3:])
 
 
+def test_a_repository_added_after_a_full_last_page_is_listed(
+    github: FakeGitHub, clock: FakeClock, tmp_path: Path
+) -> None:
+    """GitHub's ETag covers a page's body, not its Link header: a full last page stays a
+    304 when a page is added after it (app-sre/github-mirror#57), so it is asked again."""
+    for name in ("billing", "payments"):
+        github.put_repo(f"acme/{name}", {"catalog-info.yaml": component(name)})
+    h = Harness(github, clock, tmp_path, per_page=2)
+    h.read()
+    assert set(h.stored) == {"acme/billing", "acme/payments"}
+    github.put_repo("acme/zeta", {"catalog-info.yaml": component("zeta")})  # listed last
+    reads = h.read()
+    assert set(snapshots(reads)) == {"acme/billing", "acme/payments", "acme/zeta"}
+    assert h.names("acme/zeta") == {"zeta"}
+
+    before = len(github.log)
+    h.read()  # a last page that is not full is still answered by a 304
+    listing = [r for r in github.log[before:] if r.path.startswith("/orgs/acme/repos")]
+    assert [r.status for r in listing] == [304, 304]
+
+
 def test_listing_reset_mid_body_is_discarded_whole(
     github: FakeGitHub, clock: FakeClock, tmp_path: Path
 ) -> None:

@@ -8,7 +8,8 @@ Used by :class:`~trueup.sources.github.source.GithubSource` (one client per read
   count against the rate limit.
 - **Pagination** follows ``Link: rel="next"`` as given (URLs are never built);
   :meth:`GithubClient.paginate` raises if any page fails, so a caller never sees
-  a partial listing.
+  a partial listing. A full last page answered by a ``304`` is asked again
+  without ``If-None-Match``: GitHub's ETag does not cover the ``Link`` header.
 - **Rate limits.** ``x-ratelimit-*`` of every answer is kept in
   :attr:`GithubClient.rate_limit` (persisted). A primary limit (403/429 with
   ``x-ratelimit-remaining: 0``) blocks every request until ``x-ratelimit-reset``.
@@ -36,7 +37,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
@@ -173,6 +174,8 @@ class GithubClient:
         response = self.get(path, params=params)
         seen = {response.url}
         while True:
+            if response.status == 304 and response.next_url is None:
+                response = self._fresh_if_full(response)
             page = response.json()
             if not isinstance(page, list):
                 raise GithubError(FailureKind.ERROR, f"{response.url}: a listing is not a list")
@@ -183,6 +186,18 @@ class GithubClient:
                 raise GithubError(FailureKind.ERROR, f"{response.url}: pagination loops")
             seen.add(response.next_url)
             response = self.get(response.next_url)
+
+    def _fresh_if_full(self, response: Response) -> Response:
+        """A last page answered by a 304 from the cache, asked again when it is full.
+
+        GitHub's ETag is of the body alone: a full last page stays ``304`` (without
+        a ``Link`` header) when a page is added after it, so the cached "no next
+        page" would hide the new items.
+        """
+        page = response.json()
+        if isinstance(page, list) and len(page) >= _page_size(response.url):
+            return self.get(response.url, conditional=False)
+        return response
 
     def save(self) -> None:
         """Persist ETags, permanent redirects and the rate-limit state (atomically)."""
@@ -343,6 +358,12 @@ def _next_link(header: str | None) -> str | None:
         if match:
             return match.group(1)
     return None
+
+
+def _page_size(url: str) -> int:
+    """The ``per_page`` a listing URL asks for (GitHub: 30 by default, at most 100)."""
+    asked = parse_qs(urlsplit(url).query).get("per_page", ["30"])[-1]
+    return min(int(asked), 100) if asked.isdigit() and int(asked) > 0 else 30
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
