@@ -222,6 +222,29 @@ def test_403_on_one_watched_type_keeps_its_objects_with_a_finding(clusters: Clus
         ]
 
 
+def _seen_at(read: ScopeRead, kind: str) -> list[object]:
+    assert isinstance(read, Snapshot), read
+    return [
+        o.provenance.observed_at for o in read.observations if f"/{kind}/" in o.provenance.locator
+    ]
+
+
+def test_a_watch_that_keeps_failing_lets_its_objects_turn_stale(clusters: Clusters) -> None:
+    """No watch, no news: the type's objects keep the time they were last known, not now."""
+    server = clusters.alpha
+    server.apply(deployment("api", "shop"), service("api", "shop"))
+    server.fault(Fault(DEPLOYMENTS, watch=True, status=503, times=-1))
+    with watching(clusters, "alpha", refresh=0.05) as (source, _):
+        first = until(source, "alpha", lambda r: replicas(r) == {"shop": "2/2"})
+        (listed_at,) = _seen_at(first, "Deployment")
+        assert eventually(lambda: len(server.requests_to(DEPLOYMENTS, watch=True)) >= 3)
+        # the healthy Service watch is re-stamped meanwhile; the Deployment is not
+        later = until(
+            source, "alpha", lambda r: _seen_at(r, "Service") != _seen_at(first, "Service")
+        )
+        assert _seen_at(later, "Deployment") == [listed_at]
+
+
 def test_a_cluster_that_is_down_is_a_scope_failure_not_an_empty_cluster(clusters: Clusters) -> None:
     with watching(clusters, "down", "alpha") as (source, reads):
         assert source.wait_for(lambda latest: isinstance(latest.get("down"), ScopeFailure), WAIT)

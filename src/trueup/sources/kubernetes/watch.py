@@ -17,7 +17,8 @@ server feeds those to the pipeline. Per resource type, one reflector thread
   objects that vanished in the gap are dropped and recorded as
   :class:`Tombstone` values; then watch from the new list's resourceVersion;
 - 429 → wait its ``Retry-After`` (else back off) and re-watch *without
-  relisting*;
+  relisting*; while a type's watch cannot run (429, 5xx, an ERROR event) its
+  objects are not re-stamped, so they age into stale;
 - 403/404 → the type is *no access*/*not installed*: its last known objects
   stay (they age into stale), a finding says why, and it is retried with backoff.
 
@@ -513,16 +514,17 @@ class ClusterWatcher:
             if exc.status == 410:
                 self.stats.expired += 1
                 return "relist"
-            if exc.status == 429:
-                return ("429 Retry-After", exc.retry_after, version)  # back off, do not relist
             if exc.status in (403, 404):
                 failure = TypeFailure(
                     rtype.name, *_failure(exc), kinds=(rtype.kind,), namespace=rtype.namespace
                 )
                 self._queue.put(_Failed(rtype, failure))
                 return ("watch refused", None, None)
-            if exc.status == 401:
-                self._queue.put(_Lost(rtype, FailureKind.FORBIDDEN, str(exc)))
+            # no watch, no news: the type's objects are not re-stamped until one runs again
+            lost = {401: FailureKind.FORBIDDEN, 429: FailureKind.RATE_LIMITED}
+            self._queue.put(_Lost(rtype, lost.get(exc.status, FailureKind.ERROR), str(exc)))
+            if exc.status == 429:
+                return ("429 Retry-After", exc.retry_after, version)  # back off, do not relist
             return (f"watch answered {exc.status}", None, version)
         except KubeUnreachableError as exc:
             self._queue.put(_Lost(rtype, FailureKind.UNREACHABLE, str(exc)))
@@ -561,6 +563,7 @@ class ClusterWatcher:
             try:
                 event = json.loads(line)
             except ValueError:
+                self._queue.put(_Lost(rtype, FailureKind.ERROR, "a watch event is not JSON"))
                 return ("garbled event", None, version)
             kind = as_text(as_map(event).get("type"))
             obj = as_map(as_map(event).get("object"))
@@ -568,7 +571,9 @@ class ClusterWatcher:
                 if obj.get("code") == 410:
                     self.stats.expired += 1
                     return "relist"
-                return (f"watch error {obj.get('code')}", None, version)
+                said = f"watch error {obj.get('code')}"
+                self._queue.put(_Lost(rtype, FailureKind.ERROR, said))
+                return (said, None, version)
             new_version = as_text(as_map(obj.get("metadata")).get("resourceVersion"))
             if kind == "BOOKMARK":
                 self.stats.bookmarks += 1
