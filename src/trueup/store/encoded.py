@@ -12,7 +12,6 @@ itself is dropped and the encoding can cross to another process as strings
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +25,7 @@ from trueup.model.cause import revision_cause
 from trueup.model.finding import Finding
 from trueup.model.ref import EntityRef
 from trueup.model.repository import repository_key
-from trueup.store.engine import JSONText, json_text
+from trueup.store.engine import JSONText, json_text, load_json
 
 RELATION = "r:"
 HEAD = "h:"
@@ -86,7 +85,7 @@ class Encoded:
         """The entity; read back from its document once sealed (only a change needs it)."""
         if self.entity is not None:
             return self.entity
-        return AssembledEntity.from_json(json.loads(self.document))
+        return AssembledEntity.from_json(load_json(self.document))
 
 
 def encode_entity(entity: AssembledEntity, max_age: MaxAge | None) -> Encoded:

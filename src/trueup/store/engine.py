@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -66,10 +68,22 @@ def json_default(value: Any) -> Any:
 
 
 # Built once: json.dumps() with options constructs a new encoder on every call.
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default)
-_CANONICAL = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=json_default
+# allow_nan=False: a non-finite float raises, and _encode writes it as below.
+_COMPACT = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=json_default
 )
+_CANONICAL = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False, default=json_default
+)
+
+# JSON has no NaN or infinities, yet a catalog file may hold them (YAML's .nan, .inf):
+# Python's NaN/Infinity tokens are refused by PostgreSQL's json type and SQLite's JSON
+# functions. They are written as numbers out of a double's range, which no finite float
+# is written as (its repr), and read back as they were (load_json).
+_NON_FINITE_TEXT = {"inf": "1e999999", "-inf": "-1e999999", "nan": "0e999999"}
+_NON_FINITE_READ = {text: float(name) for name, text in _NON_FINITE_TEXT.items()}
+# Stand-ins for non-finite floats while encoding: no stored string can know this token.
+_STAND_IN = {name: f"\0{secrets.token_hex(16)}:{name}\0" for name in _NON_FINITE_TEXT}
 
 
 def json_text(value: Any, *, canonical: bool = False) -> JSONText:
@@ -77,14 +91,66 @@ def json_text(value: Any, *, canonical: bool = False) -> JSONText:
 
     Raises TypeError (or ValueError) for values JSON cannot represent.
     """
-    return JSONText((_CANONICAL if canonical else _COMPACT).encode(value))
+    return JSONText(_encode(_CANONICAL if canonical else _COMPACT, value))
 
 
 def dump_json(value: Any) -> str:
     """The engine's serialiser for JSON columns: :class:`JSONText` passes through."""
     if isinstance(value, JSONText):
         return str(value)
-    return _COMPACT.encode(value)
+    return _encode(_COMPACT, value)
+
+
+def load_json(text: str | bytes) -> Any:
+    """The engine's deserialiser for JSON columns: reads what :func:`json_text` wrote."""
+    return json.loads(text, parse_float=_read_float)
+
+
+def _read_float(text: str) -> float:
+    found = _NON_FINITE_READ.get(text)
+    return float(text) if found is None else found
+
+
+def _encode(encoder: json.JSONEncoder, value: Any) -> str:
+    try:
+        return encoder.encode(value)
+    except ValueError:
+        if not _has_non_finite(value):
+            raise
+    text = encoder.encode(_stand_ins(value))
+    for name, stand_in in _STAND_IN.items():
+        text = text.replace(encoder.encode(stand_in), _NON_FINITE_TEXT[name])
+    return text
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, Mapping):
+        return any(_has_non_finite(k) or _has_non_finite(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(item) for item in value)
+    return False
+
+
+def _stand_ins(value: Any) -> Any:
+    """``value`` with each non-finite float replaced by its stand-in string.
+
+    A non-finite mapping key becomes the text the encoder always gave it (``NaN``).
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _STAND_IN[repr(value)]
+    if isinstance(value, Mapping):
+        return {_key(k): _stand_ins(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_stand_ins(item) for item in value]
+    return value
+
+
+def _key(key: Any) -> Any:
+    if isinstance(key, float) and not math.isfinite(key):
+        return {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[repr(key)]
+    return key
 
 
 def parse_url(url: str) -> URL:
@@ -103,10 +169,12 @@ def create_engine(url: URL, *, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
     """An engine for ``url`` with trueup's settings for its backend."""
     try:
         if url.get_backend_name() == "sqlite":
-            engine = sa.create_engine(url, json_serializer=dump_json)
+            engine = sa.create_engine(url, json_serializer=dump_json, json_deserializer=load_json)
             _tune_sqlite(engine, int(busy_timeout * 1000))
         else:
-            engine = sa.create_engine(url, json_serializer=dump_json, pool_pre_ping=True)
+            engine = sa.create_engine(
+                url, json_serializer=dump_json, json_deserializer=load_json, pool_pre_ping=True
+            )
     except (exc.SQLAlchemyError, ImportError) as error:
         raise StoreError(f"cannot use database {redacted(url)}: {_reason(error, url)}") from error
     event.listen(engine, "before_cursor_execute", _redact_parameters, retval=True)
