@@ -37,7 +37,13 @@ from trueup.model.observation import Nature, Observation, Snapshot, held_parts
 from trueup.model.ref import EntityRef
 from trueup.store.bulk import insert_rows
 from trueup.store.engine import JSONText, json_text
-from trueup.store.schema import observation_terms, observations, snapshot_parts, snapshots
+from trueup.store.schema import (
+    bytewise,
+    observation_terms,
+    observations,
+    snapshot_parts,
+    snapshots,
+)
 
 ANNOTATION = "a:"
 LINK = "l:"
@@ -527,7 +533,9 @@ def read_snapshots(
     heads = conn.execute(sa.select(snapshots)).all()
     found: dict[int, list[Observation]] = {row.scope_id: [] for row in heads}
     query = sa.select(observations.c.scope_id, observations.c.payload).order_by(
-        observations.c.scope_id, observations.c.ref, observations.c.digest
+        observations.c.scope_id,
+        bytewise(observations.c.ref, conn.dialect),
+        observations.c.digest,
     )
     for scope_id, payload in conn.execute(query.execution_options(yield_per=2000)):
         found[scope_id].append(decode(payload))

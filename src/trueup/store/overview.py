@@ -23,7 +23,7 @@ from trueup.model.ref import EntityRef
 from trueup.store.engine import translated
 from trueup.store.history import revision_document
 from trueup.store.records import Change
-from trueup.store.schema import entities, revisions
+from trueup.store.schema import bytewise, entities, revisions
 
 _YIELD_PER = 2000
 
@@ -67,11 +67,12 @@ class Overview:
 
     def owners(self, limit: int = 1000) -> list[str]:
         """Up to ``limit`` owners (full refs), sorted; owners of removed entities too."""
+        owner = bytewise(entities.c.owner, self._engine.dialect)  # DISTINCT: order as selected
         query = (
-            sa.select(entities.c.owner)
+            sa.select(owner)
             .where(entities.c.owner.is_not(None))
             .distinct()
-            .order_by(entities.c.owner)
+            .order_by(owner)
             .limit(limit)
         )
         with translated("reading owners", self._url), self._engine.connect() as conn:

@@ -81,6 +81,15 @@ def _name() -> sa.types.TypeEngine[str]:
     return sa.String().with_variant(sa.String(collation="C"), "postgresql")
 
 
+def bytewise(column: sa.ColumnElement[str], dialect: Dialect) -> sa.ColumnElement[str]:
+    """``column`` to ``ORDER BY``, sorted by bytes as SQLite and Python sort text.
+
+    A PostgreSQL database's default collation may be a language's (``en-US`` puts
+    ``a_b`` before ``A``); the ref columns are ``C`` already (:func:`_name`).
+    """
+    return column.collate("C") if dialect.name == "postgresql" else column
+
+
 def _json() -> sa.JSON:
     # none_as_null: Python None is SQL NULL, not the JSON literal 'null'.
     return sa.JSON(none_as_null=True)

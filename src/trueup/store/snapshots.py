@@ -32,7 +32,7 @@ from trueup.model.observation import (
 )
 from trueup.store import observations as rows
 from trueup.store.records import ScopeHealth
-from trueup.store.schema import scopes, snapshot_parts, snapshots
+from trueup.store.schema import bytewise, scopes, snapshot_parts, snapshots
 
 ScopeKey = tuple[str, str]
 Connect = Callable[[], AbstractContextManager[Connection]]
@@ -193,7 +193,7 @@ def read_health(conn: Connection) -> list[ScopeHealth]:
         sa.select(scopes, snapshots.c.nature, snapshots.c.read_at, snapshots.c.version)
         .add_columns(snapshots.c.item_count)
         .outerjoin(snapshots, snapshots.c.scope_id == scopes.c.id)
-        .order_by(scopes.c.source, scopes.c.scope)
+        .order_by(bytewise(scopes.c.source, conn.dialect), bytewise(scopes.c.scope, conn.dialect))
     )
     return [
         ScopeHealth(

@@ -73,7 +73,7 @@ from trueup.store.run_owner import (
     release_run_lock,
     this_process,
 )
-from trueup.store.schema import entities, findings, sync_runs
+from trueup.store.schema import bytewise, entities, findings, sync_runs
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration shipped (``alembic heads``): a database already there is not
@@ -432,8 +432,9 @@ class Store:
 
         ``loose`` keeps only those that belong to no entity (files, scopes).
         """
+        text = (findings.c.subject, findings.c.code, findings.c.message)
         query = sa.select(findings).order_by(
-            findings.c.subject, findings.c.code, findings.c.message, findings.c.id
+            *(bytewise(column, self._engine.dialect) for column in text), findings.c.id
         )
         if codes is not None:
             query = query.where(findings.c.code.in_(sorted(codes)))
