@@ -7,6 +7,7 @@ and by :mod:`trueup.scheduler`. Get one with :meth:`trueup.store.Store.operation
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,16 @@ from trueup.store.engine import WRITE, translated
 from trueup.store.schema import jobs, schedules, webhook_deliveries
 
 TODO, DOING, DONE, FAILED = "todo", "doing", "done", "failed"
+_DELIVERY_ID_LENGTH = 255  # webhook_deliveries.delivery_id
+
+
+def _delivery_key(delivery_id: str) -> str:
+    """The delivery id as recorded: one longer than the column (a sender's header) keeps
+    its start and ends with the sha256 of the whole, so distinct ids stay distinct."""
+    if len(delivery_id) <= _DELIVERY_ID_LENGTH:
+        return delivery_id
+    digest = hashlib.sha256(delivery_id.encode()).hexdigest()
+    return f"{delivery_id[: _DELIVERY_ID_LENGTH - len(digest) - 8]}…sha256:{digest}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +91,7 @@ class Operations:
     def delivery_status(conn: Connection, delivery_id: str) -> str | None:
         """The status of a delivery seen before, or None."""
         query = sa.select(webhook_deliveries.c.status).where(
-            webhook_deliveries.c.delivery_id == delivery_id
+            webhook_deliveries.c.delivery_id == _delivery_key(delivery_id)
         )
         return conn.execute(query).scalar_one_or_none()
 
@@ -93,7 +104,7 @@ class Operations:
             with conn.begin_nested():
                 conn.execute(
                     sa.insert(webhook_deliveries).values(
-                        delivery_id=delivery_id,
+                        delivery_id=_delivery_key(delivery_id),
                         received_at=now,
                         source=source,
                         event=event[:255],

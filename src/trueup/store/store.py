@@ -189,7 +189,7 @@ class Store:
                     .values(
                         started_at=now,
                         status="running",
-                        trigger=trigger,
+                        trigger=_clipped(trigger, sync_runs.c.trigger),
                         sources=list(sources),
                         summary={},
                         owner_host=owner.host,
@@ -572,3 +572,9 @@ def _begin_commit(conn: Connection, run_id: int, now: datetime, based_on: int | 
 def _generation(conn: Connection) -> int:
     query = sa.select(sa.func.max(sync_runs.c.id)).where(sync_runs.c.committed_at.is_not(None))
     return int(conn.execute(query).scalar() or 0)
+
+
+def _clipped(text: str, column: sa.Column[str]) -> str:
+    """``text`` within the column's length (PostgreSQL refuses more), an ellipsis showing a cut."""
+    limit = column.type.length if isinstance(column.type, sa.String) else None
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
