@@ -299,6 +299,25 @@ class ClusterState:
             self.events.clear()
             self.changed.notify_all()
 
+    def restore(self, rv: int) -> None:
+        """Go back to a backup taken at ``rv`` (an etcd restore): later writes are forgotten.
+
+        The store's resourceVersion goes back to ``rv``; served types stay as they are.
+        """
+        with self.changed:
+            for table in self.tables.values():
+                for okey in list(table.keys):
+                    kept = [(r, o) for r, o in table.versions[okey] if r <= rv]
+                    if kept:
+                        table.versions[okey] = kept
+                    else:
+                        del table.versions[okey]
+                        table.keys.remove(okey)
+            self.events = [e for e in self.events if e.rv <= rv]
+            self.rv = rv
+            self.compacted = min(self.compacted, rv)
+            self.changed.notify_all()
+
     # --- reads
 
     def check_rv(self, rv: int) -> None:

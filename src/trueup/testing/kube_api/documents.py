@@ -163,3 +163,17 @@ def expired_event(requested: int, oldest: int) -> Obj:
         "type": "ERROR",
         "object": status_body(410, f"too old resource version: {requested} ({oldest})"),
     }
+
+
+def too_large_event(requested: int, current: int) -> Obj:
+    """The ERROR event a watch gets from a resourceVersion the store has not reached.
+
+    What kube-apiserver's watch cache sends (``NewTooLargeResourceVersionError``)
+    once its short wait for that version is over, e.g. after an etcd restore.
+    """
+    status = status_body(504, f"Too large resource version: {requested}, current: {current}")
+    status["details"] = {
+        "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        "retryAfterSeconds": 1,
+    }
+    return {"type": "ERROR", "object": status}

@@ -78,11 +78,13 @@ class FakeApiServer:
         tls: tuple[Path, Path] | None = None,
         bookmark_interval: float = 0.5,
         window: int = 1000,
+        fresh_wait: float = 3.0,
     ) -> None:
         self.name = name
         self.token = token
         self.state = ClusterState(window=window)
         self.bookmark_interval = bookmark_interval
+        self.fresh_wait = fresh_wait  # how long a watch waits for a resourceVersion ahead
         self.faults: list[Fault] = []
         self.requests: list[Request] = []
         self.lock = threading.Lock()
@@ -123,6 +125,12 @@ class FakeApiServer:
             self.faults.clear()
             self.requests.clear()
         self.bookmark_interval = 0.5
+        self.fresh_wait = 3.0
+        self._server.drop_connections()
+
+    def restore(self, rv: int) -> None:
+        """An etcd restore from a backup at ``rv``, then an API server restart (watches end)."""
+        self.state.restore(rv)
         self._server.drop_connections()
 
     def fault(self, fault: Fault) -> Fault:

@@ -6,9 +6,10 @@ sends the current objects as ADDED; then it replays the cluster state's history 
 its cursor and waits for changes: ADDED/MODIFIED/DELETED as a selector sees
 them (an update that moves an object into or out of the selector is ADDED or
 DELETED), BOOKMARK events when asked, an ERROR 410 when the history was
-compacted past the cursor, and the end of the stream at ``timeoutSeconds`` or
-when the server closes. Faults can reset the connection after N bytes or
-expire the watch after N events.
+compacted past the cursor, an ERROR 504 "Too large resource version" when the
+store does not reach the cursor within ``fresh_wait`` (after an etcd restore),
+and the end of the stream at ``timeoutSeconds`` or when the server closes.
+Faults can reset the connection after N bytes or expire the watch after N events.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from trueup.testing.kube_api.cluster_state import Event, ExpiredError, ResourceInfo
-from trueup.testing.kube_api.documents import chunk, expired_event
+from trueup.testing.kube_api.documents import chunk, expired_event, too_large_event
 from trueup.testing.kube_api.faults import TRUE, Fault, Request
 from trueup.testing.kube_api.selectors import Filter, Obj
 
@@ -97,6 +98,18 @@ class WatchStream:
             return False
         return True
 
+    def _wait_for(self, rv: int) -> bool:
+        """Whether the store reaches ``rv`` within ``fresh_wait`` (as the watch cache waits)."""
+        state = self.api.state
+        deadline = time.monotonic() + self.api.fresh_wait
+        with state.changed:
+            while state.rv < rv and not self.api.closing.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                state.changed.wait(left)
+            return state.rv >= rv
+
     def run(self, request: Request, info: ResourceInfo, flt: Filter) -> None:
         state = self.api.state
         text = request.query.get("resourceVersion", "")
@@ -113,6 +126,10 @@ class WatchStream:
                     return
         else:
             cursor = int(text)
+            if not self._wait_for(cursor):
+                self.out.write(chunk(too_large_event(cursor, state.rv)))
+                end_stream(self.out)
+                return
         last_bookmark = time.monotonic()
         while not self.api.closing.is_set():
             try:
