@@ -144,6 +144,52 @@ def test_row31_410_relists_tombstones_the_gap_and_rewatches_from_the_new_version
         until(source, "alpha", lambda r: replicas(r).get("app0") == "2/2")
 
 
+def test_a_too_large_version_on_watch_start_relists(clusters: Clusters) -> None:
+    """HTTP 504 "Too large resource version": the version is unknown here, so relist (as a 410)."""
+    server = clusters.alpha
+    server.apply(deployment("api", "shop"))
+    server.fault(
+        Fault(
+            DEPLOYMENTS,
+            watch=True,
+            status=504,
+            message="Too large resource version: 999, current: 101",
+            retry_after=1,
+        )
+    )
+    with watching(clusters, "alpha") as (source, _):
+        until(source, "alpha", lambda r: replicas(r) == {"shop": "2/2"})
+        assert eventually(lambda: len(server.requests_to(DEPLOYMENTS, watch=True)) >= 2)
+        assert list_starts(server) == 2  # the first list and one relist
+
+        server.apply(deployment("api", "shop", ready=1))
+        until(source, "alpha", lambda r: replicas(r) == {"shop": "1/2"})
+
+
+def test_after_an_etcd_restore_the_too_large_version_relists_and_recovers(
+    clusters: Clusters,
+) -> None:
+    """The store went back in time: the watch's version is ahead of it (ERROR 504 event)."""
+    server = clusters.alpha
+    server.bookmark_interval = 3600
+    server.fresh_wait = 0.1
+    server.apply(deployment("old", "oldapp"))
+    backup = server.state.rv
+    server.apply(deployment("new", "newapp"))
+    with watching(clusters, "alpha") as (source, _):
+        until(source, "alpha", lambda r: set(replicas(r)) == {"oldapp", "newapp"})
+        server.restore(backup)  # "new" was written after the backup: it is gone
+
+        read = until(source, "alpha", lambda r: set(replicas(r)) == {"oldapp"})
+        assert len(read.observations) == 1
+        watcher = source.watchers["alpha"]
+        assert [(t.kind, t.name) for t in watcher.tombstones] == [("Deployment", "new")]
+        assert list_starts(server) == 2  # one relist, not a loop
+
+        server.apply(deployment("old", "oldapp", ready=1))  # and the new watch works
+        until(source, "alpha", lambda r: replicas(r) == {"oldapp": "1/2"})
+
+
 # --- row 32: silent watch, bookmarks, end of stream ------------------------------------------
 
 

@@ -13,7 +13,8 @@ server feeds those to the pipeline. Per resource type, one reflector thread
 - a normal end of stream, a silent stream (no bytes before the client-side
   idle deadline) or a broken connection → re-watch from the last
   resourceVersion, without relisting (connection trouble backs off 0.8 s → 30 s);
-- 410 ``Expired`` (an ERROR event, or the HTTP answer) → relist from scratch;
+- 410 ``Expired``, or 504 "Too large resource version" (an ERROR event, or the
+  HTTP answer; the store went back, e.g. an etcd restore) → relist from scratch;
   objects that vanished in the gap are dropped and recorded as
   :class:`Tombstone` values; then watch from the new list's resourceVersion;
 - 429 → wait its ``Retry-After`` (else back off) and re-watch *without
@@ -511,7 +512,7 @@ class ClusterWatcher:
         try:
             stream = self.transport.watch(rtype.path(), params, idle)
         except KubeApiError as exc:
-            if exc.status == 410:
+            if exc.status == 410 or _too_large(exc.status, exc.message):
                 self.stats.expired += 1
                 return "relist"
             if exc.status in (403, 404):
@@ -568,7 +569,7 @@ class ClusterWatcher:
             kind = as_text(as_map(event).get("type"))
             obj = as_map(as_map(event).get("object"))
             if kind == "ERROR":
-                if obj.get("code") == 410:
+                if obj.get("code") == 410 or _too_large(obj.get("code"), obj.get("message")):
                     self.stats.expired += 1
                     return "relist"
                 said = f"watch error {obj.get('code')}"
@@ -581,6 +582,15 @@ class ClusterWatcher:
                 self._queue.put(_Event(rtype, kind, dict(obj)))
             version = new_version or version
         return version
+
+
+def _too_large(code: object, message: object) -> bool:
+    """A 504 "Too large resource version": the server has not reached (or lost) our version.
+
+    kube-apiserver answers so when the store went back in time (an etcd restore);
+    waiting does not help, so like a 410 it means relist (client-go's reflector does).
+    """
+    return code == 504 and "Too large resource version" in as_text(message)
 
 
 def _failure(exc: KubeApiError) -> tuple[FailureKind, str]:
