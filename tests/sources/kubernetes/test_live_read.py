@@ -18,6 +18,7 @@ import pytest
 from tests.sources.kubernetes.builders import (
     ARGO_CRD,
     application,
+    crd,
     deployment,
     healthy_status,
     service,
@@ -365,3 +366,67 @@ def test_row36_a_context_whose_server_changed_carries_nothing_over(clusters: Clu
     assert kinds == {"not-installed", "cluster-changed"}
     changed = next(f for f in read.findings if f.evidence["kind"] == "cluster-changed")
     assert clusters.alpha.url in changed.message and clusters.beta.url in changed.message
+
+
+# --- the same Kind in two API groups ----------------------------------------------------------
+
+SIG_APP_CRD = crd("app.k8s.io", "Application", "applications", versions=("v1beta1",))
+SIG_APP_MAPPING = {
+    "apiVersion": "app.k8s.io/v1beta1",
+    "kind": "Application",
+    "ref": "join('', ['system:', metadata.name])",
+}
+
+
+def _sig_app(name: str) -> dict[str, object]:
+    return {
+        "apiVersion": "app.k8s.io/v1beta1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd"},
+        "spec": {},
+    }
+
+
+def test_a_failed_kind_carries_over_its_own_group_not_another_of_the_same_kind(
+    clusters: Clusters,
+) -> None:
+    """An Application (app.k8s.io) mapped beside Argo CD's: one failing keeps only its own."""
+    clusters.alpha.apply(
+        ARGO_CRD,
+        SIG_APP_CRD,
+        _app_in("argocd", "shop", "Degraded"),
+        _app_in("argocd", "retired", "Healthy"),
+        _sig_app("catalog"),
+    )
+    extra = {"collect": ["argocd"], "mappings": [SIG_APP_MAPPING]}
+    source = live_source(clusters, "alpha", **extra)
+    first = snapshot(read_all(source)["alpha"])
+    assert len(first.observations) == 3
+
+    clusters.alpha.fault(Fault(r"^/apis/app.k8s.io/v1beta1/applications$", status=403, times=-1))
+    clusters.alpha.apply(_app_in("argocd", "shop", "Healthy"))
+    clusters.alpha.delete(_app_in("argocd", "retired", "Healthy"))
+    read = snapshot(read_all(source, previous={"alpha": first}, now=LATER)["alpha"])
+
+    # Argo CD's Applications as read now (shop once, retired gone); catalog carried over
+    assert sorted((str(o.ref), o.provenance.observed_at) for o in read.observations) == [
+        ("component:default/shop", LATER),
+        ("system:default/catalog", NOW),
+    ]
+    (found,) = problems(read)
+    assert found.evidence["kind"] == "forbidden"
+
+
+def test_objects_read_before_their_kind_became_ambiguous_are_still_carried_over(
+    clusters: Clusters,
+) -> None:
+    """A previous read named them ``Application`` alone: kept rather than lost when theirs fails."""
+    clusters.alpha.apply(ARGO_CRD, SIG_APP_CRD, _app_in("argocd", "shop", "Degraded"))
+    before = snapshot(read_all(live_source(clusters, "alpha", collect=["argocd"]))["alpha"])
+    assert names(before) == ["Application/shop"]
+
+    clusters.alpha.fault(Fault(r"^/apis/argoproj.io/v1alpha1/applications$", status=403, times=-1))
+    clusters.alpha.apply(_sig_app("catalog"))
+    source = live_source(clusters, "alpha", collect=["argocd"], mappings=[SIG_APP_MAPPING])
+    read = snapshot(read_all(source, previous={"alpha": before}, now=LATER)["alpha"])
+    assert names(read) == ["Application.app.k8s.io/catalog", "Application/shop"]

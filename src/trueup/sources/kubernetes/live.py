@@ -213,7 +213,7 @@ class KubernetesLiveSource:
                         rtype.name,
                         exc.kind,
                         exc.message,
-                        kinds=(rtype.kind,),
+                        kinds=(rtype.locator_kind,),
                         namespace=rtype.namespace,
                     )
                 )
@@ -227,7 +227,7 @@ class KubernetesLiveSource:
                 observed_at=observed_at,
             )
             versions.append(listing.resource_version)
-            read_kinds.add(rtype.kind)
+            read_kinds.add(rtype.locator_kind)
         blocking = [f for f in failures if f.kind is not FailureKind.NOT_INSTALLED]
         if not read_kinds and blocking:
             kind = Counter(f.kind for f in blocking).most_common(1)[0][0]

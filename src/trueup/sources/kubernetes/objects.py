@@ -75,6 +75,15 @@ def provenance_of(source: str, scope: str, obj: KubernetesObject, at: datetime) 
     return Provenance(source=source, scope=scope, locator=locator(scope, obj), observed_at=at)
 
 
+def with_locator_kind(locator_text: str, kind: str) -> str:
+    """The locator with another Kind segment (``Kind.group`` when the Kind is ambiguous)."""
+    parts = locator_text.rsplit("/", 3)
+    if len(parts) != 4:
+        return locator_text
+    parts[2] = kind
+    return "/".join(parts)
+
+
 def locator_kind(observation: Observation) -> str:
     """The Kind segment of an observation's locator (``cluster/ns/Kind/name@rv``)."""
     # From the right: a context name may hold slashes (EKS: ``arn:…:cluster/name``).

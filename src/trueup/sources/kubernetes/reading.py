@@ -8,8 +8,9 @@ from the type). :func:`build_snapshot` makes the scope's snapshot:
 - the observations of every type read completely;
 - for each type that could not be read (403 *no access*, 404 *not installed*,
   a failed page, rate limits), the type's observations from the previous
-  snapshot of the scope, recognised by the Kind in their locator (or by family
-  when the kinds are unknown), carried over with their old ``observed_at`` so
+  snapshot of the scope, recognised by the Kind in their locator (``Kind.group``
+  when the source wants that Kind in two API groups; or by family when the kinds
+  are unknown), carried over with their old ``observed_at`` so
   they turn stale, never deleted — plus a ``source-failed`` finding on the scope
   that says which type and why;
 - nothing is carried over from a previous snapshot of *another* cluster (the
@@ -21,13 +22,14 @@ The snapshot's ``version`` is ``rv=<highest list resourceVersion> server=<url> c
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import FailureKind, Nature, Observation, Snapshot
 from trueup.sources.kubernetes.collectors import collect_object
 from trueup.sources.kubernetes.kubeconfig import ClusterIdentity, identity_changed
-from trueup.sources.kubernetes.objects import locator_kind, locator_namespace
+from trueup.sources.kubernetes.objects import locator_kind, locator_namespace, with_locator_kind
 from trueup.sources.kubernetes.resources import CROSSPLANE_FAMILY, ResourceType, TypeFailure
 
 _WORDS = {
@@ -53,13 +55,17 @@ def observe_item(
     observed_at: datetime,
 ) -> Observation | None:
     obj = with_kind(rtype, item)
+    seen: Observation | None = None
     if rtype.mapping is not None:
         if not rtype.mapping.applies_to(obj):
             return None
-        return rtype.mapping.observe(obj, source=source, scope=scope, observed_at=observed_at)
-    if rtype.role is None:
-        return None
-    return collect_object(obj, rtype.role, source=source, scope=scope, observed_at=observed_at)
+        seen = rtype.mapping.observe(obj, source=source, scope=scope, observed_at=observed_at)
+    elif rtype.role is not None:
+        seen = collect_object(obj, rtype.role, source=source, scope=scope, observed_at=observed_at)
+    if seen is None or not rtype.qualified:
+        return seen
+    located = with_locator_kind(seen.provenance.locator, rtype.locator_kind)
+    return replace(seen, provenance=replace(seen.provenance, locator=located))
 
 
 def observe_items(
@@ -83,15 +89,26 @@ def _family(observation: Observation) -> str | None:
     return None
 
 
+def _named(failure: TypeFailure) -> set[str]:
+    """The locator Kinds of a failed type: ``Kind.group``, and the bare Kind of older reads.
+
+    An observation stored before its Kind was qualified (a second group of the same
+    Kind newly wanted) cannot tell its group: it is carried rather than lost.
+    """
+    return {*failure.kinds, *(k.partition(".")[0] for k in failure.kinds)}
+
+
 def carried_over(
     previous: Snapshot | None, failures: Sequence[TypeFailure], read_kinds: frozenset[str]
 ) -> list[Observation]:
     """The previous observations of the types that failed now (not of those read fine)."""
     if previous is None or not failures:
         return []
-    kinds = {k for f in failures if f.namespace is None for k in f.kinds}
+    kinds = {k for f in failures if f.namespace is None for k in _named(f)}
     # a type read per namespace carries over that namespace only: the others were read
-    in_namespace = {(k, f.namespace) for f in failures if f.namespace is not None for k in f.kinds}
+    in_namespace = {
+        (k, f.namespace) for f in failures if f.namespace is not None for k in _named(f)
+    }
     families = {f.family for f in failures if f.family}
     out = []
     for observation in previous.observations:

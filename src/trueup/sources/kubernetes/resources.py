@@ -22,7 +22,7 @@ cannot be reached raises :class:`~trueup.sources.kubernetes.transport.KubeUnreac
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from trueup.errors import KubeApiError, ListFailedError
 from trueup.model.observation import FailureKind
@@ -54,10 +54,16 @@ class ResourceType:
     mapping: CompiledMapping | None = None  # a declarative mapping
     selector: str = ""
     namespace: str | None = None  # read one namespace only
+    qualified: bool = False  # its Kind is wanted in another group too
 
     @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def locator_kind(self) -> str:
+        """The Kind in its objects' locators: ``Kind.group`` when the Kind alone is ambiguous."""
+        return qualified_kind(self.kind, self.group, self.qualified)
 
     @property
     def name(self) -> str:
@@ -106,6 +112,15 @@ class Wanted:
     role: Role | None = None
     mapping: CompiledMapping | None = None
     selector: str = ""
+    qualified: bool = False
+
+    @property
+    def locator_kind(self) -> str:
+        return qualified_kind(self.kind, self.group, self.qualified)
+
+
+def qualified_kind(kind: str, group: str, qualified: bool) -> str:
+    return f"{kind}.{group}" if qualified and group else kind
 
 
 WORKLOAD_KINDS = (
@@ -137,7 +152,12 @@ def wanted_types(groups: Iterable[str], mappings: Sequence[CompiledMapping]) -> 
         wanted.append(
             Wanted(group, version, mapping.kind, mapping=mapping, selector=mapping.selector.text)
         )
-    return wanted
+    # A Kind wanted in two groups (a mapped app.k8s.io Application beside Argo CD's) is
+    # named with its group in locators, so a failure of one never carries the other's.
+    kind_groups: dict[str, set[str]] = {}
+    for want in wanted:
+        kind_groups.setdefault(want.kind, set()).add(want.group)
+    return [replace(w, qualified=True) if len(kind_groups[w.kind]) > 1 else w for w in wanted]
 
 
 def _resource_list_path(group: str, version: str) -> str:
@@ -173,7 +193,7 @@ class Discoverer:
             name = f"{want.kind} ({want.group or 'core'}/{want.version})"
             if isinstance(document, TypeFailure):
                 found.failures.append(
-                    TypeFailure(name, document.kind, document.message, kinds=(want.kind,))
+                    TypeFailure(name, document.kind, document.message, kinds=(want.locator_kind,))
                 )
                 continue
             resource = next(
@@ -191,7 +211,7 @@ class Discoverer:
                         name,
                         FailureKind.NOT_INSTALLED,
                         f"{want.group or 'core'}/{want.version} serves no {want.kind}",
-                        kinds=(want.kind,),
+                        kinds=(want.locator_kind,),
                     )
                 )
                 continue
@@ -205,6 +225,7 @@ class Discoverer:
                     role=want.role,
                     mapping=want.mapping,
                     selector=want.selector,
+                    qualified=want.qualified,
                 )
             )
         if "crossplane" in self.groups:
@@ -341,6 +362,7 @@ def _with_namespace(rtype: ResourceType, namespace: str) -> ResourceType:
         mapping=rtype.mapping,
         selector=rtype.selector,
         namespace=namespace,
+        qualified=rtype.qualified,
     )
 
 

@@ -369,7 +369,7 @@ class ClusterWatcher:
         for rtype, state in self._states.items():
             observations.extend(state.observations.values())
             if state.listed:
-                read_kinds.add(rtype.kind)
+                read_kinds.add(rtype.locator_kind)
             if state.failure is not None:
                 failures.append(state.failure)
                 if not state.listed:
@@ -434,7 +434,7 @@ class ClusterWatcher:
                 rtype.name,
                 FailureKind.NOT_INSTALLED,
                 "no longer served",
-                kinds=(rtype.kind,),
+                kinds=(rtype.locator_kind,),
                 namespace=rtype.namespace,
             )
             self._states[rtype].failure = gone
@@ -474,7 +474,7 @@ class ClusterWatcher:
                                 rtype.name,
                                 exc.kind,
                                 exc.message,
-                                kinds=(rtype.kind,),
+                                kinds=(rtype.locator_kind,),
                                 namespace=rtype.namespace,
                             ),
                         )
@@ -517,7 +517,10 @@ class ClusterWatcher:
                 return "relist"
             if exc.status in (403, 404):
                 failure = TypeFailure(
-                    rtype.name, *_failure(exc), kinds=(rtype.kind,), namespace=rtype.namespace
+                    rtype.name,
+                    *_failure(exc),
+                    kinds=(rtype.locator_kind,),
+                    namespace=rtype.namespace,
                 )
                 self._queue.put(_Failed(rtype, failure))
                 return ("watch refused", None, None)
