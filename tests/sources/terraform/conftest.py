@@ -17,6 +17,7 @@ import base64
 import json
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -211,8 +212,8 @@ class _Server(ThreadingHTTPServer):
     state: StateServer
 
 
-@pytest.fixture
-def state_server() -> Iterator[StateServer]:
+@contextmanager
+def _serving() -> Iterator[StateServer]:
     server = _Server(("127.0.0.1", 0), _Handler)
     server.state = StateServer(url=f"http://127.0.0.1:{server.server_address[1]}")
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
@@ -223,3 +224,16 @@ def state_server() -> Iterator[StateServer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def state_server() -> Iterator[StateServer]:
+    with _serving() as state:
+        yield state
+
+
+@pytest.fixture
+def other_server() -> Iterator[StateServer]:
+    """A second backend on another port: another origin."""
+    with _serving() as state:
+        yield state

@@ -108,3 +108,53 @@ def test_a_server_nobody_listens_on_is_unreachable() -> None:
     assert isinstance(read, ScopeFailure)
     assert read.kind is FailureKind.UNREACHABLE
     assert "ConnectError" in read.message
+
+
+# --- redirects: credentials stay with the configured origin --------------------------------
+
+SECRETS = {"username": "ci", "password": "s3cret-pass", "headers": {"X-Api-Key": "k-123"}}
+
+
+def test_credentials_never_follow_a_redirect_to_another_origin(
+    state_server: StateServer, other_server: StateServer
+) -> None:
+    """Neither basic auth nor a configured header (an API key) goes to another host or port."""
+    state_server.basic_auth = ("ci", "s3cret-pass")
+    state_server.answers[PATH] = Answer(302, headers={"Location": f"{other_server.url}/blob?sig=x"})
+    other_server.answers["/blob"] = Answer(body=fixture_bytes("v4-aws.tfstate"))
+    read = read_all(TerraformSource(config(state_server.url + PATH, **SECRETS)))[0]
+    assert isinstance(read, Snapshot), read
+    (followed,) = other_server.requests
+    assert "x-api-key" not in followed and "authorization" not in followed
+    assert "k-123" not in str(followed) and "s3cret" not in str(followed)
+
+
+def test_a_redirect_within_the_origin_keeps_the_credentials(state_server: StateServer) -> None:
+    state_server.basic_auth = ("ci", "s3cret-pass")
+    state_server.answers[PATH] = Answer(301, headers={"Location": "/moved/state"})
+    state_server.answers["/moved/state"] = Answer(body=fixture_bytes("v4-aws.tfstate"))
+    read = read_all(TerraformSource(config(state_server.url + PATH, **SECRETS)))[0]
+    assert isinstance(read, Snapshot), read
+    assert [r["path"] for r in state_server.requests] == [PATH, "/moved/state"]
+    assert state_server.requests[-1]["x-api-key"] == "k-123"
+
+
+def test_another_origin_that_wants_credentials_fails_naming_the_rule(
+    state_server: StateServer, other_server: StateServer
+) -> None:
+    state_server.answers[PATH] = Answer(307, headers={"Location": f"{other_server.url}/s?sig=x"})
+    other_server.basic_auth = ("ci", "s3cret-pass")
+    read = read_all(TerraformSource(config(state_server.url + PATH, **SECRETS)))[0]
+    assert isinstance(read, ScopeFailure), read
+    assert read.kind is FailureKind.FORBIDDEN
+    assert f"redirected to {other_server.url}/s" in read.message
+    assert "credentials are not sent to another origin" in read.message
+    assert "sig=x" not in read.message and "s3cret" not in read.message
+
+
+def test_a_redirect_loop_is_an_error_not_a_hang(state_server: StateServer) -> None:
+    state_server.answers[PATH] = Answer(302, headers={"Location": PATH})
+    read = read_all(TerraformSource(config(state_server.url + PATH)))[0]
+    assert isinstance(read, ScopeFailure), read
+    assert read.kind is FailureKind.ERROR and "more than 20 redirects" in read.message
+    assert len(state_server.requests) == 21

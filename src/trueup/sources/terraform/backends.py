@@ -17,7 +17,10 @@ credentials, query strings or response bodies, which may echo secrets).
   one ``/`` level, ``**`` crosses them), through boto3 with the usual
   credential chain and an optional ``endpoint_url`` for S3-compatible servers;
 - ``https://…`` (or ``http://``): a Terraform HTTP state backend, read with a
-  GET through httpx, with optional basic auth and headers.
+  GET through httpx, with optional basic auth and headers. Redirects are
+  followed, but the credentials (basic auth and every configured header) go to
+  the configured origin only (scheme, host, port; or its https upgrade): a
+  redirect elsewhere (a pre-signed object-storage URL) is asked without them.
 
 Scope names are stable and readable: the path relative to the pattern's fixed
 folder for local files (``prod/payments``), the object URL for S3
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
 EXTENSION = ".tfstate"
 DEFAULT_FILE = "terraform"  # terraform.tfstate, the default state file name
 _MAGIC = re.compile(r"[*?\[]")
+MAX_REDIRECTS = 20  # as httpx follows them
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,17 +384,19 @@ class HttpBackend:
         if self._client is None:
             import httpx
 
-            auth = None
-            if self.config.username is not None or self.config.password is not None:
-                password = self.config.password.get_secret_value() if self.config.password else ""
-                auth = httpx.BasicAuth(self.config.username or "", password)
-            self._client = httpx.Client(
-                auth=auth,
-                headers={k: v.get_secret_value() for k, v in self.config.headers.items()},
-                timeout=self.config.timeout.total_seconds(),
-                follow_redirects=True,
-            )
+            # Redirects are followed by fetch(): credentials go to the configured origin only.
+            self._client = httpx.Client(timeout=self.config.timeout.total_seconds())
         return self._client
+
+    def _credentials(self) -> tuple[dict[str, str], httpx.BasicAuth | None]:
+        """The configured headers and basic auth (for the configured origin only)."""
+        import httpx
+
+        auth = None
+        if self.config.username is not None or self.config.password is not None:
+            password = self.config.password.get_secret_value() if self.config.password else ""
+            auth = httpx.BasicAuth(self.config.username or "", password)
+        return {k: v.get_secret_value() for k, v in self.config.headers.items()}, auth
 
     def locate(self) -> list[StateLocation] | ReadFailure:
         path = PurePosixPath(urlsplit(self.where).path or "/")
@@ -400,28 +406,58 @@ class HttpBackend:
     def fetch(self, location: StateLocation) -> bytes | ReadFailure:
         import httpx
 
+        url = httpx.URL(location.target)
+        home = _origin(url)
+        headers, auth = self._credentials()
+        secret = bool(headers) or auth is not None or bool(url.userinfo)
         try:
-            with self.client().stream("GET", location.target) as response:
-                failure = _http_failure(response.status_code, location.where)
-                if failure is not None:
-                    return failure
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > self.limit:
-                        return _too_large(location.where, self.limit)
-                    chunks.append(chunk)
+            for _ in range(MAX_REDIRECTS + 1):
+                # A configured header may hold a credential (an API key): like the basic
+                # auth, it goes to the configured origin (or its https upgrade) only.
+                trusted = _same_origin(home, _origin(url))
+                with self.client().stream(
+                    "GET", url, headers=headers if trusted else None, auth=auth if trusted else None
+                ) as response:
+                    if response.next_request is not None:  # a redirect: follow it here
+                        url = response.next_request.url
+                        continue
+                    where = location.where
+                    if not trusted:
+                        rule = "; credentials are not sent to another origin" if secret else ""
+                        where += f" (redirected to {shown_location(str(url))}{rule})"
+                    failure = _http_failure(response.status_code, where)
+                    if failure is not None:
+                        return failure
+                    chunks: list[bytes] = []
+                    size = 0
+                    for chunk in response.iter_bytes():
+                        size += len(chunk)
+                        if size > self.limit:
+                            return _too_large(location.where, self.limit)
+                        chunks.append(chunk)
+                    return b"".join(chunks)
         except httpx.TimeoutException:
             return ReadFailure(FailureKind.UNREACHABLE, f"{location.where}: timed out")
         except httpx.HTTPError as exc:  # connection refused, TLS, protocol: translated here
             return ReadFailure(FailureKind.UNREACHABLE, f"{location.where}: {type(exc).__name__}")
-        return b"".join(chunks)
+        return ReadFailure(
+            FailureKind.ERROR, f"{location.where}: more than {MAX_REDIRECTS} redirects"
+        )
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """Scheme, host and port (the scheme's default when none is given)."""
+    return url.scheme, url.host, url.port or {"http": 80, "https": 443}.get(url.scheme)
+
+
+def _same_origin(home: tuple[str, str, int | None], here: tuple[str, str, int | None]) -> bool:
+    """``here`` is ``home``, or its upgrade from http to https on the default ports."""
+    return here == home or (home == ("http", here[1], 80) and here == ("https", home[1], 443))
 
 
 def _http_failure(status: int, where: str) -> ReadFailure | None:
