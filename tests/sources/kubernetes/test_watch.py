@@ -161,6 +161,7 @@ def test_a_too_large_version_on_watch_start_relists(clusters: Clusters) -> None:
         until(source, "alpha", lambda r: replicas(r) == {"shop": "2/2"})
         assert eventually(lambda: len(server.requests_to(DEPLOYMENTS, watch=True)) >= 2)
         assert list_starts(server) == 2  # the first list and one relist
+        assert ("too large resourceVersion", 1.0) in source.watchers["alpha"].stats.waits
 
         server.apply(deployment("api", "shop", ready=1))
         until(source, "alpha", lambda r: replicas(r) == {"shop": "1/2"})
@@ -185,6 +186,7 @@ def test_after_an_etcd_restore_the_too_large_version_relists_and_recovers(
         watcher = source.watchers["alpha"]
         assert [(t.kind, t.name) for t in watcher.tombstones] == [("Deployment", "new")]
         assert list_starts(server) == 2  # one relist, not a loop
+        assert ("too large resourceVersion", 1.0) in watcher.stats.waits
 
         server.apply(deployment("old", "oldapp", ready=1))  # and the new watch works
         until(source, "alpha", lambda r: replicas(r) == {"oldapp": "1/2"})

@@ -13,8 +13,9 @@ server feeds those to the pipeline. Per resource type, one reflector thread
 - a normal end of stream, a silent stream (no bytes before the client-side
   idle deadline) or a broken connection → re-watch from the last
   resourceVersion, without relisting (connection trouble backs off 0.8 s → 30 s);
-- 410 ``Expired``, or 504 "Too large resource version" (an ERROR event, or the
-  HTTP answer; the store went back, e.g. an etcd restore) → relist from scratch;
+- 410 ``Expired`` (an ERROR event, or the HTTP answer) → relist from scratch;
+  so does a 504 "Too large resource version" (the store went back, e.g. an etcd
+  restore), after its ``Retry-After`` (else backoff) so it cannot spin;
   objects that vanished in the gap are dropped and recorded as
   :class:`Tombstone` values; then watch from the new list's resourceVersion;
 - 429 → wait its ``Retry-After`` (else back off) and re-watch *without
@@ -61,6 +62,7 @@ log = logging.getLogger(__name__)
 OnChange = Callable[[str, ScopeRead], None]
 Wait = Callable[[threading.Event, float], None]
 ObjectKey = tuple[str, str]
+TOO_LARGE = "too large resourceVersion"
 
 
 def utc_now() -> datetime:
@@ -512,9 +514,12 @@ class ClusterWatcher:
         try:
             stream = self.transport.watch(rtype.path(), params, idle)
         except KubeApiError as exc:
-            if exc.status == 410 or _too_large(exc.status, exc.message):
+            if exc.status == 410:
                 self.stats.expired += 1
                 return "relist"
+            if _too_large(exc.status, exc.message):
+                self.stats.expired += 1
+                return (TOO_LARGE, exc.retry_after, None)  # relist, after its Retry-After
             if exc.status in (403, 404):
                 failure = TypeFailure(
                     rtype.name,
@@ -572,9 +577,13 @@ class ClusterWatcher:
             kind = as_text(as_map(event).get("type"))
             obj = as_map(as_map(event).get("object"))
             if kind == "ERROR":
-                if obj.get("code") == 410 or _too_large(obj.get("code"), obj.get("message")):
+                if obj.get("code") == 410:
                     self.stats.expired += 1
                     return "relist"
+                if _too_large(obj.get("code"), obj.get("message")):
+                    self.stats.expired += 1
+                    wait = as_map(obj.get("details")).get("retryAfterSeconds")
+                    return (TOO_LARGE, float(wait) if isinstance(wait, int) else None, None)
                 said = f"watch error {obj.get('code')}"
                 self._queue.put(_Lost(rtype, FailureKind.ERROR, said))
                 return (said, None, version)
