@@ -298,13 +298,14 @@ def accept_removals(request: Request, body: m.AcceptRemovalsRequest) -> dict[str
 
 
 def submit(state: ServerState, job: SyncJob) -> dict[str, Any]:
-    """Queue ``job`` (404 for an unknown source; a watched source needs no job); the
-    dashboard's admin forms submit through here too."""
+    """Queue ``job`` (404 for an unknown source; a watched source needs no refresh, but
+    a release of its held removals is a job like any other: the watch's own syncs never
+    accept them); the dashboard's admin forms submit through here too."""
     try:
         state.config.source(job.source)
     except ConfigError as exc:
         raise HTTPException(404, detail=str(exc)) from exc
-    if is_watched(state.config, job.source):
+    if is_watched(state.config, job.source) and not job.accept_removals:
         return {"target": job.target, "status": "watched"}
     if state.queue is None:
         raise HTTPException(503, detail="this process records no jobs (no worker configured)")
