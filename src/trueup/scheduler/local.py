@@ -5,17 +5,21 @@ no claiming protocol: the worker loop is the only consumer, and at start-up it
 puts back any job a killed predecessor left half-done (its sync either committed
 or rolled back as a whole). :class:`LocalQueue` is the submitting side, used
 inside the caller's transaction; :class:`LocalWorker` runs the jobs, the ticks
-and the cluster watches.
+and the cluster watches. A refresh (a webhook's or the API's) whose sync fails
+(the store busy or full) is tried again after a back-off, as the shared queue
+does; a periodic sync is not: its schedule backs off instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from trueup.config import Config
@@ -26,13 +30,16 @@ from trueup.scheduler.runner import JobRunner
 from trueup.scheduler.ticker import refresh_shown_status, submit_due, watched_clusters
 from trueup.scheduler.watches import ClusterHold
 from trueup.store import Store
-from trueup.store.operations import LocalJob, Operations
+from trueup.store.operations import TODO, LocalJob, Operations
+from trueup.store.schema import jobs
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
 POLL_SECONDS = 0.25
 FINISH_ATTEMPTS = 8
+REFRESH_ATTEMPTS = 5  # as the shared queue's retry strategy
+REFRESH_BACKOFF = 2.0  # seconds before the second attempt, doubling
 
 
 class LocalQueue:
@@ -136,15 +143,24 @@ class LocalWorker:
     async def _run(self, job: LocalJob) -> None:
         # Not cancelled at shutdown: a sync runs to its commit (or its rollback).
         error = None
+        sync_job = SyncJob.from_payload(job.payload)
         try:
-            await asyncio.shield(
-                asyncio.to_thread(self.runner.run, SyncJob.from_payload(job.payload))
-            )
+            await asyncio.shield(asyncio.to_thread(self.runner.run, sync_job))
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.exception("job %s (%s) failed", job.id, job.target)
+        again = error is not None and not sync_job.periodic and job.attempts < REFRESH_ATTEMPTS
+        if again:  # its source stays busy meanwhile; a stop puts it back at once
+            with contextlib.suppress(TimeoutError):
+                delay = REFRESH_BACKOFF * 2 ** (job.attempts - 1)
+                await asyncio.wait_for(self._stopping.wait(), delay)
         for attempt in range(FINISH_ATTEMPTS):
             try:
+                if again:
+                    await asyncio.to_thread(self._again, job.id, error)
+                    log.warning("job %s (%s) is queued again", job.id, job.target)
+                    self.queue.wake.set()
+                    return
                 await asyncio.to_thread(
                     self.store.operations().finish_job,
                     job.id,
@@ -157,3 +173,12 @@ class LocalWorker:
                 log.warning("job %s: cannot record its end yet (%s)", job.id, exc)
                 await asyncio.sleep(min(5.0, 0.5 * 2**attempt))
         log.error("job %s: its end is not recorded; it runs again at the next start", job.id)
+
+    def _again(self, job_id: int, error: str | None) -> None:
+        """Put a failed refresh back in the queue (its attempts are counted by each claim)."""
+        with self.store.operations().transaction() as conn:
+            conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(state=TODO, started_at=None, error=error)
+            )
