@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from pydantic import SecretStr
 
 from tests.web.harness import ADMIN, ADMIN_AUTH, AUTH, READ, serving
@@ -38,7 +39,10 @@ def _wait(what: str, predicate: Any, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
-def test_accepting_removals_of_a_watched_cluster_releases_them(tmp_path: Path) -> None:
+@pytest.mark.parametrize("whole_source", [False, True], ids=["scope", "source"])
+def test_accepting_removals_of_a_watched_cluster_releases_them(
+    tmp_path: Path, whole_source: bool
+) -> None:
     world = write_demo_world(tmp_path / "demo", now=datetime.now(UTC))
     with start_demo_clusters(world) as clusters:
         config = load_config(write_live_config(world, clusters))
@@ -52,19 +56,20 @@ def test_accepting_removals_of_a_watched_cluster_releases_them(tmp_path: Path) -
         with Store.open(config.database) as store:
             store.upgrade()
             sync(config, store, trigger="test")
-            eu = clusters.clusters[0]
+            index = 1 if whole_source else 0  # not the source's first context
+            eu = clusters.clusters[index]
             with serving(config, store) as (base, _):
                 before = _scope(base, "clusters", eu.name)
                 assert before["item_count"] > 0 and before["held_removals"] == 0
                 for obj in export_items(eu.export):
-                    clusters.servers[0].delete(obj)
+                    clusters.servers[index].delete(obj)
                 _wait(
                     "the emptied cluster's removals were never held",
                     lambda: _scope(base, "clusters", eu.name)["held_removals"] > 0,
                 )
                 answer = httpx.post(
                     f"{base}/api/v1/removals/accept",
-                    json={"name": f"clusters/{eu.name}"},
+                    json={"name": "clusters" if whole_source else f"clusters/{eu.name}"},
                     headers=ADMIN_AUTH,
                     timeout=30,
                 )

@@ -111,14 +111,12 @@ class JobRunner:
                 self._schedule_next(job.source, started, failed)
 
     def _sources(self, job: SyncJob) -> Sequence[Source]:
+        """The watch of the scope ``job`` names, when this process holds it; else the
+        source itself (a whole watched source is read directly: a watch holds one scope)."""
         with self._lock:
-            held = [
-                reader
-                for (source, scope), reader in self._watched.items()
-                if source == job.source and (job.scope is None or scope == job.scope)
-            ]
-        if held:
-            return held[:1]
+            held = self._watched.get((job.source, job.scope)) if job.scope else None
+        if held is not None:
+            return [held]
         return selected_sources(self.config, [job.source])
 
     def _schedule_next(self, source_id: str, started: datetime, failed: bool) -> None:
