@@ -5,7 +5,10 @@ dashboard under ``/ui``, :mod:`trueup.web.ui`) plus any ``extra`` routers a call
 adds; the dashboard reads the same :class:`ServerState` and signs people in with
 the same tokens, kept in an HttpOnly cookie (:data:`trueup.web.auth.COOKIE`). The
 OpenAPI document is served at ``/api/v1/openapi.json``. A middleware times every
-request for ``/metrics`` by route template, never by raw path.
+request for ``/metrics`` by route template, never by raw path; another refuses a
+request body over :data:`MAX_FORM_BODY` (413) before it is read whole, since FastAPI
+reads a body before it checks the token (the webhooks read theirs themselves, up
+to 25 MB: :mod:`trueup.web.body`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +28,8 @@ from trueup.web.auth import TokenAuth
 from trueup.web.state import ServerState
 
 OPENAPI_URL = "/api/v1/openapi.json"
+MAX_FORM_BODY = 64 * 1024  # bytes an API or dashboard request may carry (a form, a refresh)
+_OWN_BODY = "/webhooks/"  # routes that read and limit their bodies themselves
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -65,10 +70,49 @@ def create_app(
     app.state.auth = TokenAuth(state.config.server.tokens)
     for router in [*routers(serving=serving), *extra]:
         app.include_router(router)
+    app.add_middleware(_BodyLimit, limit=MAX_FORM_BODY)
     app.add_exception_handler(StoreError, _store_unavailable)
     app.add_exception_handler(RefError, _bad_ref)
     _time_requests(app, state)
     return app
+
+
+class _BodyLimit:
+    """413 for a body over ``limit``: at once when ``Content-Length`` says so, else as
+    soon as the received bytes pass it (a plain ASGI wrapper of ``receive``)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(_OWN_BODY):
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await _too_large(self.limit)(scope, receive, send)
+                return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise HTTPException(413, detail=f"the body is over the {self.limit}-byte limit")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _too_large(limit: int) -> Response:
+    return JSONResponse(
+        {"detail": f"the body is over the {limit}-byte limit"},
+        status_code=413,
+        headers={"Connection": "close"},
+    )
 
 
 async def _store_unavailable(_request: Request, exc: Exception) -> Response:
