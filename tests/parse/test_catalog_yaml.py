@@ -352,6 +352,40 @@ def test_control_characters_are_a_syntax_error_with_a_line() -> None:
     assert (error.rule, error.line) == ("yaml-syntax", 2)
 
 
+@pytest.mark.parametrize(
+    ("text", "field", "line"),
+    [
+        ('spec:\n  owner: "team\\0a"\n', "spec.owner", 2),
+        ('metadata: {description: "a\\x00b"}', "metadata.description", 1),
+        ('spec:\n  tags: [ok, "x\\u0000"]\n', "spec.tags[1]", 2),
+        (
+            'metadata:\n  annotations:\n    "ex.io/a\\0b": v\n',
+            "metadata.annotations.ex.io/a\\0b",
+            3,
+        ),
+        ('a: !!str "\\0"\n', "a", 1),
+        ('a: &x "\\0"\nb: *x\n', "a", 1),
+    ],
+)
+def test_a_nul_in_a_key_or_value_refuses_the_document_naming_the_field(
+    text: str, field: str, line: int
+) -> None:
+    error = error_of(text)
+    assert (error.rule, error.index, error.line, error.field) == ("nul-character", 0, line, field)
+    assert "\0" not in error.message and field in error.message
+
+
+def test_a_nul_spoils_only_its_document() -> None:
+    results = load_documents('a: 1\n---\nb: "\\0"\n---\nc: 3\n')
+    assert results == [
+        Document(0, {"a": 1}, 1),
+        DocumentError(
+            1, "nul-character", "b holds a NUL character (U+0000), which cannot be stored", 3, "b"
+        ),
+        Document(2, {"c": 3}, 4),
+    ]
+
+
 # --- documents (row 25) ---
 
 

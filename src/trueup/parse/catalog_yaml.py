@@ -18,6 +18,10 @@ How it reads, and why:
   (``8080:`` becomes ``"8080"``, a null key ``""``).
 - Only the core tags ``!!str !!int !!float !!bool !!null !!map !!seq`` are
   allowed; any other tag is refused by name.
+- A NUL character (U+0000, only a double-quoted ``\\0``, ``\\x00`` or
+  ``\\u0000`` can make one) in any key or value refuses its document
+  (``nul-character``, naming the field): PostgreSQL stores no NUL in text,
+  and its JSON operators refuse ``\\u0000`` anywhere in a value.
 - Hostile input is bounded: file size (checked before decoding), alias uses,
   nesting depth, and the node count with every alias counted at its expanded
   size, so an alias bomb is refused without ever being expanded.
@@ -75,6 +79,7 @@ _OCT = re.compile(r"0o[0-7]+").fullmatch
 _HEX = re.compile(r"0x[0-9a-fA-F]+").fullmatch
 _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?").fullmatch
 _NOT_FOUND = object()
+NUL_CHARACTER = "nul-character"  # the rule that refuses a NUL in a key or a value
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +99,7 @@ class DocumentError:
     rule: str  # stable rule id, e.g. "yaml-syntax", "duplicate-key", "alias-limit"
     message: str
     line: int | None = None
+    field: str | None = None  # the field path, when the rule is about one field
 
 
 def load_documents(
@@ -283,9 +289,9 @@ def _key_text(value: Any) -> str:
 class _DocumentRuleError(Exception):
     """Internal: the current document broke a rule; carries the error."""
 
-    def __init__(self, rule: str, message: str, event: Any) -> None:
+    def __init__(self, rule: str, message: str, event: Any, field: str | None = None) -> None:
         super().__init__(message)
-        self.rule, self.message = rule, message
+        self.rule, self.message, self.field = rule, message, field
         self.line: int = event.start_mark.line + 1
 
 
@@ -363,7 +369,9 @@ class _Builder:
             elif cls is DocumentEndEvent:
                 self._finish_document()
         except _DocumentRuleError as failed:
-            self.error = DocumentError(self.index, failed.rule, failed.message, failed.line)
+            self.error = DocumentError(
+                self.index, failed.rule, failed.message, failed.line, failed.field
+            )
 
     def fail_stream(self, rule: str, message: str, line: int | None) -> None:
         """A syntax error ended the stream; the open document (if any) is lost."""
@@ -400,6 +408,8 @@ class _Builder:
 
     def _special_scalar(self, event: Any) -> Any:
         """A quoted, block or tagged scalar."""
+        if "\0" in event.value:  # only a double-quoted escape makes one: never plain
+            self._nul(event)
         tag: str | None = event.tag
         if tag is None or tag == "!":
             return event.value
@@ -429,6 +439,20 @@ class _Builder:
             value = copy.deepcopy(value)  # bounded by the node limit; no shared mutable trees
         self._add(value, event)
 
+    def _nul(self, event: Any) -> None:
+        """Refuse the document for a NUL in the scalar ``event`` (a key or a value)."""
+        parts: list[str] = []
+        for frame in self.stack:
+            if not frame.is_map:
+                parts.append(f"[{len(frame.container)}]")
+                continue
+            key = frame.key if frame.key is not _NOT_FOUND else event.value  # it is the key
+            shown = _field_part(key)
+            parts.append(f".{shown}" if parts else shown)
+        field = "".join(parts) or "<root>"
+        message = f"{field} holds a NUL character (U+0000), which cannot be stored"
+        raise _DocumentRuleError(NUL_CHARACTER, message, event, field)
+
     def _node_limit(self, event: Event) -> None:
         message = f"more than {self.max_nodes} nodes in one document (aliases expanded)"
         raise _DocumentRuleError("node-limit", message, event)
@@ -449,6 +473,12 @@ class _Builder:
         else:
             frame.container[frame.key] = value
             frame.key = _NOT_FOUND
+
+
+def _field_part(key: str) -> str:
+    """One key of a field path as shown: a NUL as ``\\0``, a long key cut short."""
+    shown = key.replace("\0", "\\0")
+    return shown if len(shown) <= 80 else f"{shown[:75]}...{shown[-2:]}"
 
 
 def _refuse_tag(tag: str, node: str, event: Event) -> None:

@@ -337,14 +337,19 @@ def read_descriptor_file(
 def _parse_finding(subject: str, path: str, error: DocumentError) -> Finding:
     where = "the file" if error.index is None else f"document {error.index}"
     line = f" (line {error.line})" if error.line is not None else ""
+    evidence: dict[str, JSONValue] = {
+        "path": path,
+        "document": error.index,
+        "rule": error.rule,
+        "line": error.line,
+    }
+    if error.field is not None:
+        evidence["field"] = error.field
     return finding(
         Code.INVALID_FILE,
         subject,
         f"{path}: {where} does not parse{line}: {error.message} [{error.rule}]",
-        path=path,
-        document=error.index,
-        rule=error.rule,
-        line=error.line,
+        **evidence,
     )
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from trueup.parse.catalog_yaml import Document, DocumentError, load_documents
+from trueup.parse.catalog_yaml import NUL_CHARACTER, Document, DocumentError, load_documents
 
 KEYS = ("$text", "$json", "$yaml")
 
@@ -156,12 +156,13 @@ class _Failed:
 def _content(key: str, data: bytes) -> Any:
     text = data.decode("utf-8", "replace")  # Buffer.toString('utf-8'), as Backstage reads it
     if key == "$text":
-        return text
+        return _NUL_FAILURE if "\0" in text else text
     if key == "$json":
         try:
-            return json.loads(text, parse_constant=_no_constant)
+            value = json.loads(text, parse_constant=_no_constant)
         except (ValueError, RecursionError) as exc:
             return _Failed(f"is not valid JSON: {exc}")
+        return _NUL_FAILURE if _holds_nul(value) else value
     documents: list[Document | DocumentError] = load_documents(data, mappings_only=False)
     errors = [d for d in documents if isinstance(d, DocumentError)]
     if errors:
@@ -170,6 +171,27 @@ def _content(key: str, data: bytes) -> Any:
         return _Failed(f"holds {len(documents)} YAML documents; exactly one is expected")
     value = documents[0]
     return value.value if isinstance(value, Document) else None
+
+
+# As the catalog parser refuses a NUL in a document (rule ``nul-character``): the store
+# cannot keep one, so content holding one is not used either.
+_NUL_FAILURE = _Failed(f"holds a NUL character (U+0000), which cannot be stored [{NUL_CHARACTER}]")
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a parsed JSON value holds a NUL in any key or string."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if "\0" in node:
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def _no_constant(name: str) -> float:
