@@ -231,3 +231,22 @@ def test_a_nul_read_through_a_placeholder_refuses_the_document(
     assert found.evidence["field"] == "metadata.description"
     assert "[nul-character]" in found.message
     no_nul_anywhere(store.findings())
+
+
+def test_a_nul_in_a_kubernetes_annotation_refuses_the_object(world: World, store: Store) -> None:
+    world.write("svc.yaml", component("svc"))
+    world.export(app("svc", "the shop"), app("other", "fine"), app("lone", "the\0shop"))
+    outcome = world.sync(store)
+    assert outcome.summary is not None  # committed
+    list(store.overview().score_changes())  # the history reads on PostgreSQL too
+    other = store.entity(ref("other"))
+    assert other is not None
+    assert other.assembled.entity["metadata"]["description"] == "fine"
+    assert owner_of(store, "svc") == "team-a"
+    assert store.entity(ref("lone")) is None
+    (found,) = nul_findings(store)
+    assert found.evidence["field"] == "metadata.description"
+    assert "prod/shop/App/lone" in found.message and "[nul-character]" in found.message
+    no_nul_anywhere(store.findings())
+    world.sync(store)  # the export unchanged: the finding stands
+    assert nul_findings(store) == [found]

@@ -176,6 +176,71 @@ class Snapshot:
 
 HELD_PART = "(held)"  # the fingerprint of a part whose observations a held removal carries
 
+# The rule that refuses input holding a NUL character (U+0000): PostgreSQL keeps no NUL
+# in a text column, and its JSON operators refuse ``\\u0000`` anywhere in a value, so
+# one such value would fail every commit, or every read of the history, on PostgreSQL.
+NUL_CHARACTER = "nul-character"
+
+
+def nul_field(observation: Observation) -> str | None:
+    """Where ``observation`` holds a NUL character, shown without it; None when nowhere.
+
+    A field path (``metadata.description``), ``status.<key>``, ``labels.<key>``,
+    ``links.<key>``, ``place``, ``ref`` or ``locator``. Sources that build
+    observations from raw payloads (Kubernetes objects) refuse such an
+    observation with a finding naming the field, as the catalog parser refuses a
+    document (:mod:`trueup.parse.catalog_yaml`).
+    """
+    ref = observation.ref
+    if "\0" in ref.kind or "\0" in ref.namespace or "\0" in ref.name:
+        return "ref"
+    if "\0" in observation.provenance.locator:
+        return "locator"
+    for key, value in observation.fields.items():
+        if "\0" in key or holds_nul(value):
+            return show_nul(key)
+    if observation.place is not None and "\0" in observation.place:
+        return "place"
+    pairs = (
+        ("status", observation.status.items()),
+        ("labels", observation.labels.items()),
+        ("links", observation.links),
+        ("references", observation.references),
+    )
+    for name, items in pairs:
+        for key, value in items:
+            if "\0" in key or "\0" in value:
+                return f"{name}.{show_nul(key)}"
+    if any("\0" in selector for selector in observation.selectors):
+        return "selectors"
+    return None
+
+
+def show_nul(text: str) -> str:
+    """``text`` with each NUL written ``\\0``: a name or path to show and store."""
+    return text.replace("\0", "\\0")
+
+
+def holds_nul(value: JSONValue) -> bool:
+    """Whether a JSON value holds a NUL character in any string or key."""
+    if isinstance(value, str):
+        return "\0" in value
+    if not isinstance(value, dict | list):
+        return False
+    stack: list[JSONValue] = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if "\0" in node:
+                return True
+        elif isinstance(node, dict):
+            if any("\0" in key for key in node):
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
 
 def held_parts(carried: Iterable[str | None], read_parts: Mapping[str, str]) -> dict[str, str]:
     """The fingerprints of the parts that carry held observations (of ``carried`` parts).

@@ -53,6 +53,8 @@ from yaml.events import (
     SequenceStartEvent,
 )
 
+from trueup.model.observation import NUL_CHARACTER, show_nul
+
 MAX_FILE_BYTES = 64 * 1024 * 1024  # the default of ``backstage.max_file_bytes``
 MAX_ALIASES = 100  # per document, as npm yaml's maxAliasCount
 MAX_NODES = 100_000  # per document, aliases counted at their expanded size
@@ -79,7 +81,6 @@ _OCT = re.compile(r"0o[0-7]+").fullmatch
 _HEX = re.compile(r"0x[0-9a-fA-F]+").fullmatch
 _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?").fullmatch
 _NOT_FOUND = object()
-NUL_CHARACTER = "nul-character"  # the rule that refuses a NUL in a key or a value
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,7 +478,7 @@ class _Builder:
 
 def _field_part(key: str) -> str:
     """One key of a field path as shown: a NUL as ``\\0``, a long key cut short."""
-    shown = key.replace("\0", "\\0")
+    shown = show_nul(key)
     return shown if len(shown) <= 80 else f"{shown[:75]}...{shown[-2:]}"
 
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from trueup.parse.catalog_yaml import NUL_CHARACTER, Document, DocumentError, load_documents
+from trueup.model.observation import NUL_CHARACTER, holds_nul
+from trueup.parse.catalog_yaml import Document, DocumentError, load_documents
 
 KEYS = ("$text", "$json", "$yaml")
 
@@ -162,7 +163,7 @@ def _content(key: str, data: bytes) -> Any:
             value = json.loads(text, parse_constant=_no_constant)
         except (ValueError, RecursionError) as exc:
             return _Failed(f"is not valid JSON: {exc}")
-        return _NUL_FAILURE if _holds_nul(value) else value
+        return _NUL_FAILURE if holds_nul(value) else value
     documents: list[Document | DocumentError] = load_documents(data, mappings_only=False)
     errors = [d for d in documents if isinstance(d, DocumentError)]
     if errors:
@@ -176,22 +177,6 @@ def _content(key: str, data: bytes) -> Any:
 # As the catalog parser refuses a NUL in a document (rule ``nul-character``): the store
 # cannot keep one, so content holding one is not used either.
 _NUL_FAILURE = _Failed(f"holds a NUL character (U+0000), which cannot be stored [{NUL_CHARACTER}]")
-
-
-def _holds_nul(value: Any) -> bool:
-    """Whether a parsed JSON value holds a NUL in any key or string."""
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            if "\0" in node:
-                return True
-        elif isinstance(node, dict):
-            stack.extend(node)
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return False
 
 
 def _no_constant(name: str) -> float:

@@ -430,3 +430,19 @@ def test_objects_read_before_their_kind_became_ambiguous_are_still_carried_over(
     source = live_source(clusters, "alpha", collect=["argocd"], mappings=[SIG_APP_MAPPING])
     read = snapshot(read_all(source, previous={"alpha": before}, now=LATER)["alpha"])
     assert names(read) == ["Application.app.k8s.io/catalog", "Application/shop"]
+
+
+def test_an_object_whose_status_holds_a_nul_is_refused_with_a_finding(
+    clusters: Clusters,
+) -> None:
+    broken = healthy_status()
+    broken["health"] = {"status": "Healthy\0"}
+    clusters.alpha.apply(
+        ARGO_CRD, application("shop", status=healthy_status()), application("site", status=broken)
+    )
+    read = snapshot(read_all(live_source(clusters, "alpha"))["alpha"])
+    assert names(read) == ["Application/shop"]
+    (found,) = [f for f in read.findings if f.evidence.get("rule") == "nul-character"]
+    assert found.evidence["field"] == "status.argocd-health"
+    assert str(found.evidence["object"]).startswith("alpha/argocd/Application/site@")
+    assert "alpha/argocd/Application/site" in found.message and "\0" not in found.message

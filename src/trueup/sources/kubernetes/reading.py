@@ -14,7 +14,9 @@ from the type). :func:`build_snapshot` makes the scope's snapshot:
   they turn stale, never deleted — plus a ``source-failed`` finding on the scope
   that says which type and why;
 - nothing is carried over from a previous snapshot of *another* cluster (the
-  context's server or CA changed): a finding says so instead.
+  context's server or CA changed): a finding says so instead;
+- an object whose observation holds a NUL character is refused with a finding
+  (:func:`~trueup.sources.kubernetes.objects.without_nul`).
 
 The snapshot's ``version`` is ``rv=<highest list resourceVersion> server=<url> ca=<fp>``.
 """
@@ -29,7 +31,12 @@ from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import FailureKind, Nature, Observation, Snapshot
 from trueup.sources.kubernetes.collectors import collect_object
 from trueup.sources.kubernetes.kubeconfig import ClusterIdentity, identity_changed
-from trueup.sources.kubernetes.objects import locator_kind, locator_namespace, with_locator_kind
+from trueup.sources.kubernetes.objects import (
+    locator_kind,
+    locator_namespace,
+    with_locator_kind,
+    without_nul,
+)
 from trueup.sources.kubernetes.resources import CROSSPLANE_FAMILY, ResourceType, TypeFailure
 
 _WORDS = {
@@ -163,6 +170,8 @@ def build_snapshot(
     """
     scope = identity.context
     findings = [failure_finding(source, scope, f) for f in failures]
+    read, refused = without_nul(source, scope, observations)
+    findings += refused
     changed = identity_changed(identity, previous.version) if previous is not None else None
     if changed is not None:
         findings.append(
@@ -183,7 +192,7 @@ def build_snapshot(
         scope=scope,
         nature=Nature.ACTUAL,
         read_at=read_at,
-        observations=(*observations, *carried),
+        observations=(*read, *carried),
         findings=tuple(findings),
         version=version_of(identity, versions),
     )

@@ -58,7 +58,7 @@ from trueup.sources.kubernetes.collectors import collect, collect_items, defines
 from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.export_stream import ListHead, NotAStreamableList, list_items
 from trueup.sources.kubernetes.mappings import CompiledMapping, compile_mappings
-from trueup.sources.kubernetes.objects import as_map
+from trueup.sources.kubernetes.objects import as_map, without_nul
 from trueup.sources.lstat_memo import load_memo, save_memo, stat_key, trusted_stat
 
 MAX_EXPORT_BYTES = 1024 * 1024 * 1024  # one export file; a larger one is refused
@@ -184,20 +184,22 @@ class KubernetesSnapshotSource:
                 nature=Nature.ACTUAL,
                 read_at=context.now(),
                 observations=(),
+                findings=before.findings,  # about the same objects (a refused NUL)
                 version=before.version,
                 parts={WHOLE: fingerprint},
                 kept=frozenset({WHOLE}),
             )
         streamed = self._streamed(paths[0], scope)
         if streamed is not None:
-            observations, version = streamed
+            observations, unstored = without_nul(self.id, scope, streamed[0])
             return Snapshot(
                 source=self.id,
                 scope=scope,
                 nature=Nature.ACTUAL,
                 read_at=context.now(),
-                observations=observations,
-                version=version,
+                observations=tuple(observations),
+                findings=tuple(unstored),
+                version=streamed[1],
                 parts={WHOLE: fingerprint},
             )
         export = read_export(paths[0], root)
@@ -211,12 +213,14 @@ class KubernetesSnapshotSource:
             groups=self.config.collect,
             mappings=self.mappings,
         )
+        observations, unstored = without_nul(self.id, scope, collected.observations)
         return Snapshot(
             source=self.id,
             scope=scope,
             nature=Nature.ACTUAL,
             read_at=context.now(),
-            observations=collected.observations,
+            observations=tuple(observations),
+            findings=tuple(unstored),
             version=export.version,
             parts={WHOLE: fingerprint},
         )
