@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from trueup.errors import FailureKind
-from trueup.model.finding import Finding, JSONValue
+from trueup.model.finding import Code, Finding, JSONValue, finding
 from trueup.model.ref import EntityRef
 
 
@@ -214,6 +214,42 @@ def nul_field(observation: Observation) -> str | None:
     if any("\0" in selector for selector in observation.selectors):
         return "selectors"
     return None
+
+
+def without_nul(
+    source: str, scope: str, observations: Iterable[Observation]
+) -> tuple[list[Observation], list[Finding]]:
+    """The observations without those holding a NUL character, and a finding for each of those.
+
+    For sources that build observations from raw payloads (a Kubernetes object,
+    a Terraform resource instance): such an item is refused as an item the
+    source cannot map is skipped, and its ``invalid-entity`` finding (about the
+    scope) names it by its locator, with the field and the rule. The check runs
+    on what would be stored, so a NUL elsewhere in an item is no reason to
+    refuse it.
+    """
+    kept: list[Observation] = []
+    refused: list[Finding] = []
+    for observation in observations:
+        where = nul_field(observation)
+        if where is None:
+            kept.append(observation)
+            continue
+        named = show_nul(observation.provenance.locator)
+        refused.append(
+            finding(
+                Code.INVALID_ENTITY,
+                f"scope:{source}/{scope}",
+                f"{named}: {where} holds a NUL character (U+0000), which cannot be stored; "
+                f"it is not read [{NUL_CHARACTER}]",
+                source=source,
+                scope=scope,
+                locator=named,
+                field=where,
+                rule=NUL_CHARACTER,
+            )
+        )
+    return kept, refused
 
 
 def show_nul(text: str) -> str:

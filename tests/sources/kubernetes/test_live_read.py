@@ -444,5 +444,5 @@ def test_an_object_whose_status_holds_a_nul_is_refused_with_a_finding(
     assert names(read) == ["Application/shop"]
     (found,) = [f for f in read.findings if f.evidence.get("rule") == "nul-character"]
     assert found.evidence["field"] == "status.argocd-health"
-    assert str(found.evidence["object"]).startswith("alpha/argocd/Application/site@")
+    assert str(found.evidence["locator"]).startswith("alpha/argocd/Application/site@")
     assert "alpha/argocd/Application/site" in found.message and "\0" not in found.message

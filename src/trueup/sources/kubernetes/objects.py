@@ -7,19 +7,15 @@ falls back to an empty value. Used by :mod:`~trueup.sources.kubernetes.collector
 :mod:`~trueup.sources.kubernetes.mappings`; ``locator`` is the provenance
 locator of SPEC 1 (``cluster/namespace/Kind/name@resourceVersion``), which
 the live reader also uses to recognise the observations of one resource type.
-:func:`without_nul` refuses the observations that hold a NUL character, each
-with a finding: the snapshot reader and :func:`~trueup.sources.kubernetes.reading.build_snapshot`
-(live reads and watches) pass theirs through it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TypedDict, cast
 
-from trueup.model.finding import Code, Finding, finding
-from trueup.model.observation import NUL_CHARACTER, Observation, Provenance, nul_field, show_nul
+from trueup.model.observation import Observation, Provenance
 
 KUBERNETES_ID = "backstage.io/kubernetes-id"
 
@@ -99,38 +95,3 @@ def locator_namespace(observation: Observation) -> str:
     """The namespace segment of an observation's locator (empty when cluster-scoped)."""
     parts = observation.provenance.locator.rsplit("/", 3)
     return parts[1] if len(parts) == 4 else ""
-
-
-def without_nul(
-    source: str, scope: str, observations: Iterable[Observation]
-) -> tuple[list[Observation], list[Finding]]:
-    """The observations without those holding a NUL character, and a finding for each of those.
-
-    A NUL (an annotation ``"a\\u0000b"`` in an export, a label, a name) cannot be
-    stored on PostgreSQL: the object is refused as an object no collector can
-    take is skipped, and the finding names it, the field and the rule. The
-    check runs on what would be stored, so a NUL elsewhere in an object is no
-    reason to refuse it.
-    """
-    kept: list[Observation] = []
-    refused: list[Finding] = []
-    for observation in observations:
-        where = nul_field(observation)
-        if where is None:
-            kept.append(observation)
-            continue
-        named = show_nul(observation.provenance.locator)
-        refused.append(
-            finding(
-                Code.INVALID_ENTITY,
-                f"scope:{source}/{scope}",
-                f"{named}: {where} holds a NUL character (U+0000), which cannot be stored; "
-                f"the object is not read [{NUL_CHARACTER}]",
-                source=source,
-                scope=scope,
-                object=named,
-                field=where,
-                rule=NUL_CHARACTER,
-            )
-        )
-    return kept, refused

@@ -16,7 +16,7 @@ from the type). :func:`build_snapshot` makes the scope's snapshot:
 - nothing is carried over from a previous snapshot of *another* cluster (the
   context's server or CA changed): a finding says so instead;
 - an object whose observation holds a NUL character is refused with a finding
-  (:func:`~trueup.sources.kubernetes.objects.without_nul`).
+  (:func:`~trueup.model.observation.without_nul`).
 
 The snapshot's ``version`` is ``rv=<highest list resourceVersion> server=<url> ca=<fp>``.
 """
@@ -28,14 +28,13 @@ from dataclasses import replace
 from datetime import datetime
 
 from trueup.model.finding import Code, Finding, Severity, finding
-from trueup.model.observation import FailureKind, Nature, Observation, Snapshot
+from trueup.model.observation import FailureKind, Nature, Observation, Snapshot, without_nul
 from trueup.sources.kubernetes.collectors import collect_object
 from trueup.sources.kubernetes.kubeconfig import ClusterIdentity, identity_changed
 from trueup.sources.kubernetes.objects import (
     locator_kind,
     locator_namespace,
     with_locator_kind,
-    without_nul,
 )
 from trueup.sources.kubernetes.resources import CROSSPLANE_FAMILY, ResourceType, TypeFailure
 

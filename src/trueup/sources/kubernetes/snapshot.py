@@ -51,6 +51,7 @@ from trueup.model.observation import (
     ScopeFailure,
     ScopeRead,
     Snapshot,
+    without_nul,
 )
 from trueup.path_policy import Refusal, Rule, check_under, read_file, read_under
 from trueup.sources.base import ReadContext
@@ -58,7 +59,7 @@ from trueup.sources.kubernetes.collectors import collect, collect_items, defines
 from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.export_stream import ListHead, NotAStreamableList, list_items
 from trueup.sources.kubernetes.mappings import CompiledMapping, compile_mappings
-from trueup.sources.kubernetes.objects import as_map, without_nul
+from trueup.sources.kubernetes.objects import as_map
 from trueup.sources.lstat_memo import load_memo, save_memo, stat_key, trusted_stat
 
 MAX_EXPORT_BYTES = 1024 * 1024 * 1024  # one export file; a larger one is refused
