@@ -26,6 +26,7 @@ from trueup.pipeline import SyncOutcome, sync
 from trueup.store import Store
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+TF_LINEAGE = "b1a7f3c2-6d4e-4f1a-9c2b-0e8d7a6f5b41"
 
 BASE = """\
 apiVersion: backstage.io/v1alpha1
@@ -250,3 +251,63 @@ def test_a_nul_in_a_kubernetes_annotation_refuses_the_object(world: World, store
     no_nul_anywhere(store.findings())
     world.sync(store)  # the export unchanged: the finding stands
     assert nul_findings(store) == [found]
+
+
+def terraform_state(*, engine: str = "postgres", lineage: str = TF_LINEAGE) -> str:
+    def resource(name: str, engine: str) -> dict[str, Any]:
+        return {
+            "mode": "managed",
+            "type": "aws_db_instance",
+            "name": name,
+            "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
+            "instances": [{"attributes": {"id": name, "engine": engine}}],
+        }
+
+    state = {
+        "version": 4,
+        "terraform_version": "1.9.0",
+        "serial": 1,
+        "lineage": lineage,
+        "outputs": {},
+        "resources": [resource("main", "postgres"), resource("odd", engine)],
+    }
+    return json.dumps(state)
+
+
+def terraform_sync(tmp_path: Path, db_url: str, store: Store, state: str) -> SyncOutcome:
+    (tmp_path / "prod.tfstate").write_text(state)
+    text = json.dumps(
+        {
+            "database": db_url,
+            "sources": [
+                {"id": "infra", "type": "terraform", "state": str(tmp_path / "prod.tfstate")}
+            ],
+        }
+    )
+    return sync(parse_config(text, "test.yaml", {}), store, now=lambda: T0, data_dir=tmp_path)
+
+
+def test_a_nul_in_a_terraform_attribute_refuses_that_instance(
+    tmp_path: Path, db_url: str, store: Store
+) -> None:
+    outcome = terraform_sync(tmp_path, db_url, store, terraform_state(engine="post\0gres"))
+    assert outcome.summary is not None  # committed
+    list(store.overview().score_changes())  # the history reads on PostgreSQL too
+    names = sorted(e.ref.name for e in store.entities())
+    assert names == ["prod.aws_db_instance.main"]
+    (found,) = nul_findings(store)
+    assert found.evidence["field"] == "metadata.annotations.trueup.io/terraform-engine"
+    assert "aws_db_instance.odd" in found.message and "[nul-character]" in found.message
+    no_nul_anywhere(store.findings())
+
+
+def test_a_nul_in_a_terraform_lineage_refuses_the_state(
+    tmp_path: Path, db_url: str, store: Store
+) -> None:
+    outcome = terraform_sync(tmp_path, db_url, store, terraform_state(lineage="b1a7\0f3c2"))
+    assert outcome.exit_code == 2  # the scope failed: nothing of it is read
+    assert [(f.source, f.scope) for f in outcome.failures] == [("infra", "prod")]
+    assert "lineage" in outcome.failures[0].message
+    assert "\0" not in outcome.failures[0].message
+    health = {s.scope: s for s in store.scopes()}["prod"]
+    assert health.last_error is not None and "\0" not in health.last_error

@@ -22,7 +22,9 @@ source's ``owner``), ``spec.system`` (a rule's), ``spec.dependencyOf``,
 ``trueup.io/terraform-address``, ``-type``, ``-provider``, ``-state`` and one
 ``trueup.io/terraform-<attribute>`` per allow-listed attribute (see
 :mod:`~trueup.sources.terraform.sensitive`). Status: ``terraform-status``,
-``Ready`` or ``Tainted``.
+``Ready`` or ``Tainted``. An instance whose observation would hold a NUL
+character (an attribute value, a provider address) is not read, with an
+``invalid-entity`` finding naming it and the field (rule ``nul-character``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from datetime import datetime
 
 from trueup.errors import ConfigError, RefError
 from trueup.model.finding import Code, Finding, JSONValue, finding
-from trueup.model.observation import Nature, Observation, Provenance
+from trueup.model.observation import Nature, Observation, Provenance, without_nul
 from trueup.model.ref import EntityRef, parse_ref
 from trueup.model.validation import is_valid_name
 from trueup.sources.terraform.config import TerraformSourceConfig
@@ -189,7 +191,7 @@ class StateRead:
 def collect(
     state: StateFile, read: StateRead, rules: Rules
 ) -> tuple[tuple[Observation, ...], tuple[Finding, ...]]:
-    """One observation per wanted managed instance, and findings about bad links."""
+    """One observation per wanted managed instance, and findings about bad links and NULs."""
     wanted = [i for i in state.instances if rules.wants(i)]
     matched = {i.address: [r for r in rules.mappings if r.matches(read.scope, i)] for i in wanted}
     names = _names(read, wanted, matched)
@@ -200,7 +202,6 @@ def collect(
         applied = matched[instance.address]
         ref = EntityRef.of("resource", "default", names[instance.address])
         components, bad = _components(instance, applied)
-        findings.extend(_bad_link(ref, instance, key, value) for key, value in bad)
         fields: dict[str, JSONValue] = {
             "spec.type": READABLE_TYPES.get(instance.type, instance.type),
             "metadata.title": instance.address,
@@ -219,18 +220,21 @@ def collect(
             fields["spec.system"] = system
         if components:
             fields["spec.dependencyOf"] = [str(c) for c in components]
-        observations.append(
-            Observation(
-                ref=ref,
-                nature=Nature.ACTUAL,
-                provenance=Provenance(
-                    read.source, read.scope, f"{locator}:{instance.address}", read.observed_at
-                ),
-                fields=fields,
-                status={STATUS: "Tainted" if instance.tainted else "Ready"},
-                links=((ADDRESS, instance.address),),
-            )
+        observation = Observation(
+            ref=ref,
+            nature=Nature.ACTUAL,
+            provenance=Provenance(
+                read.source, read.scope, f"{locator}:{instance.address}", read.observed_at
+            ),
+            fields=fields,
+            status={STATUS: "Tainted" if instance.tainted else "Ready"},
+            links=((ADDRESS, instance.address),),
         )
+        accepted, refused = without_nul(read.source, read.scope, (observation,))
+        findings.extend(refused)
+        if accepted:
+            observations.append(observation)
+            findings.extend(_bad_link(ref, instance, key, value) for key, value in bad)
     observations.sort(key=lambda o: (o.ref, o.provenance.locator))
     return tuple(observations), tuple(sorted(findings, key=Finding.key))
 

@@ -10,7 +10,7 @@ Terraform's own reader (``internal/states/statefile``: ``read.go`` and
   byte offset) holding an object with ``"version": 4``; a missing version,
   versions 0-3 (written before Terraform 0.12) and versions above 4 are
   refused, each with its own reason;
-- ``lineage`` must be present; ``serial`` is a whole number ≥ 0;
+- ``lineage`` must be present, without a NUL character; ``serial`` is a whole number ≥ 0;
   ``terraform_version`` must be a version string;
 - every resource has ``mode`` ``managed`` or ``data``, a type, a name, a
   provider address that parses (current or legacy form) and instances whose
@@ -201,6 +201,8 @@ def _read(state: RawState, secrets: Secrets) -> StateFile:
     lineage = state.get("lineage")
     if not isinstance(lineage, str) or not lineage.strip():
         raise _InvalidStateError('the state has no "lineage": it cannot be told apart from others')
+    if "\0" in lineage:  # it names every stored version of the state; no store keeps a NUL
+        raise _InvalidStateError('the "lineage" holds a NUL character (U+0000) [nul-character]')
     outputs = state.get("outputs", {})
     if not isinstance(outputs, dict):
         raise _InvalidStateError(f'"outputs" must be an object, not {_kind(outputs)}')
