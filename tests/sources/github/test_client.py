@@ -61,3 +61,15 @@ def test_etags_and_the_rate_limit_survive_a_restart(
     assert again.rate_limit.remaining is not None
     again.close()
     assert TOKEN not in cache.read_text()
+
+
+def test_an_error_message_holding_a_nul_is_shown_escaped(
+    github: FakeGitHub, clock: FakeClock
+) -> None:
+    github.script(r"^/repos/acme/z$", Fault(400, {}, {"message": "bad\0request"}))
+    api = client(github.base_url, clock)
+    with pytest.raises(GithubError) as raised:
+        api.get("/repos/acme/z")
+    api.close()
+    # it becomes the scope's failure and a finding: PostgreSQL stores no NUL
+    assert "\0" not in str(raised.value) and "bad\\0request" in str(raised.value)

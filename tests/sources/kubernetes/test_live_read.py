@@ -38,6 +38,7 @@ from tests.sources.kubernetes.harness import (
     store_at,
 )
 from trueup.model.observation import FailureKind, ScopeFailure
+from trueup.store import Store
 from trueup.testing.kube_api import Fault
 
 DEPLOYMENTS = r"/apis/apps/v1/deployments$"
@@ -446,3 +447,17 @@ def test_an_object_whose_status_holds_a_nul_is_refused_with_a_finding(
     assert found.evidence["field"] == "status.argocd-health"
     assert str(found.evidence["locator"]).startswith("alpha/argocd/Application/site@")
     assert "alpha/argocd/Application/site" in found.message and "\0" not in found.message
+
+
+def test_a_nul_in_an_api_error_message_is_shown_escaped_and_the_sync_commits(
+    clusters: Clusters, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clusters.alpha.apply(deployment("api", "shop"), service("api", "shop"))
+    clusters.alpha.fault(
+        Fault(DEPLOYMENTS, status=403, message="deployments.apps is forbidden\0here", times=-1)
+    )
+    config = k8s_config(clusters, "alpha")
+    outcome = run_sync(monkeypatch, store, live_source(clusters, "alpha"), config)
+    assert outcome.summary is not None  # committed, on PostgreSQL too
+    (found,) = [f for f in store.findings() if f.evidence.get("resource") == "deployments.apps"]
+    assert "deployments.apps is forbidden\\0here" in found.message

@@ -42,7 +42,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 
 from trueup.errors import GithubError, RateLimitedError
-from trueup.model.observation import FailureKind
+from trueup.model.observation import FailureKind, show_nul
 
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _SECONDARY_BACKOFF = 60.0  # GitHub: "wait for at least one minute", then exponentially
@@ -347,7 +347,9 @@ def _message(body: bytes) -> str:
     except ValueError:
         return ""
     message = data.get("message") if isinstance(data, dict) else None
-    return str(message)[:200] if message else ""
+    # It becomes the scope's failure and a finding: never with a NUL, which PostgreSQL
+    # cannot store (the whole commit would fail).
+    return show_nul(str(message)[:200]) if message else ""
 
 
 def _next_link(header: str | None) -> str | None:

@@ -42,6 +42,7 @@ from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import KubeConfigLoader
 
 from trueup.errors import KubeApiError, KubeAuthError, KubeIdleError, KubeUnreachableError
+from trueup.model.observation import show_nul
 from trueup.redaction import KNOWN_SECRETS
 from trueup.sources.kubernetes.credentials import (
     PreparedContext,
@@ -119,7 +120,11 @@ def _api_error(status: int, reason: str, data: bytes, headers: Any) -> KubeApiEr
     status_body = cast(StatusBody, body if isinstance(body, dict) else {})
     message = status_body.get("message") if isinstance(status_body.get("message"), str) else ""
     reason_text = status_body.get("reason") if isinstance(status_body.get("reason"), str) else ""
-    return KubeApiError(status, reason_text or reason, message or "", _retry_after(headers))
+    # The server's words end up in findings and the scope's health: never with a NUL,
+    # which PostgreSQL cannot store (the whole commit would fail).
+    return KubeApiError(
+        status, show_nul(reason_text or reason), show_nul(message or ""), _retry_after(headers)
+    )
 
 
 class WatchStream:

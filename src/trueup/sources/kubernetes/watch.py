@@ -584,7 +584,7 @@ class ClusterWatcher:
                     self.stats.expired += 1
                     wait = as_map(obj.get("details")).get("retryAfterSeconds")
                     return (TOO_LARGE, float(wait) if isinstance(wait, int) else None, None)
-                said = f"watch error {obj.get('code')}"
+                said = f"watch error {obj.get('code')!r}"  # as data: never a NUL
                 self._queue.put(_Lost(rtype, FailureKind.ERROR, said))
                 return (said, None, version)
             new_version = as_text(as_map(obj.get("metadata")).get("resourceVersion"))
