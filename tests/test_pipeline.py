@@ -122,7 +122,9 @@ class World:
                 "safety": {"max_removal_ratio": 0.5, **safety},
             }
         )
-        return parse_config(text, "test.yaml", {})
+        # Anchored at the world's folder: its data_dir (the sources' memos of what they read)
+        # is the world's own, not the working directory's, shared by every test.
+        return parse_config(text, "test.yaml", {}, self.root)
 
     def sync(self, store: Store, **kwargs: Any) -> SyncOutcome:
         clock: Callable[[], datetime] = lambda: self.now  # noqa: E731
