@@ -242,3 +242,16 @@ def test_provider_addresses_parse_in_current_and_legacy_forms(
     raw: object, source: str | None
 ) -> None:
     assert parse_provider(raw) == source
+
+
+def test_a_module_key_that_is_not_a_json_string_refuses_the_state() -> None:
+    """A raw control character in a module key: the state is refused with a reason,
+    never an exception out of the parser (which would fail the whole source)."""
+
+    def change(document: dict[str, Any]) -> None:
+        bucket = next(r for r in document["resources"] if r.get("module") == 'module.buckets["eu"]')
+        bucket["module"] = 'module.buckets["e\x01u"]'
+
+    message = refused(edited(change))
+    assert "module.buckets" in message and "module key" in message
+    assert "\x01" not in message  # shown escaped

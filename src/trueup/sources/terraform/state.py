@@ -369,7 +369,13 @@ class _Reader:
         )
 
     def _module_key(self, match: re.Match[str], module: str) -> str:
-        key = json.loads(match.group(1))
+        try:
+            key = json.loads(match.group(1))
+        except ValueError:  # a raw control character: Terraform writes it escaped
+            raise _InvalidStateError(
+                f"resource module address {_show(module)} has a module key that is not "
+                "a valid string"
+            ) from None
         shown = self.withhold(module[: match.start()], key)
         return match.group(0) if shown == key else f"[{json.dumps(shown)}]"
 
