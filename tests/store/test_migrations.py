@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from trueup.errors import StoreError
 from trueup.model.ref import EntityRef
 from trueup.store import Store
 from trueup.store.incremental import CommitRequest
-from trueup.store.schema import metadata
+from trueup.store.schema import metadata, sync_runs
 from trueup.store.store import MIGRATIONS, SCHEMA_HEAD
 
 from .builders import T0, assembled, result
@@ -208,3 +209,60 @@ def test_stored_observations_survive_the_incremental_migration(db_url: str) -> N
         assert (committed.entities, committed.assembled) == (1, 1)
         stored = store.entity(EntityRef.of("component", None, "pay"))
         assert stored is not None and stored.assembled.entity["spec"]["owner"] == "team-a"
+
+
+def test_committed_runs_are_numbered_in_the_order_their_commits_landed(db_url: str) -> None:
+    """0006 → 0007 numbers the committed runs by ``committed_at`` (then id), above the old
+    generation (the highest committed id), so the generation never takes an old value."""
+    config = Config(str(Path(trueup.store.__file__).parent / "alembic.ini"))
+    config.cmd_opts = argparse.Namespace(x=[f"url={db_url}"])
+    command.upgrade(config, "0006_shared_revision_document")
+    committed = [T0 + timedelta(minutes=m) for m in (1, 3, 2)] + [None, T0 + timedelta(minutes=2)]
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            ids = [
+                conn.execute(
+                    sa.insert(sync_runs)
+                    .values(
+                        started_at=T0,
+                        committed_at=at,
+                        status="ok",
+                        trigger="test",
+                        sources=[],
+                        summary={"fresh_until": None},
+                    )
+                    .returning(sync_runs.c.id)
+                ).scalar_one()
+                for at in committed
+            ]
+    finally:
+        engine.dispose()
+    first, second, third, uncommitted, tied = ids
+    with Store.open(db_url) as store:
+        store.upgrade()
+        with store._engine.connect() as conn:
+            numbers = dict(conn.execute(sa.select(sync_runs.c.id, sync_runs.c.commit_number)).all())
+        old = max(first, second, third, tied)
+        assert numbers == {
+            first: old + 1,
+            third: old + 2,
+            tied: old + 3,
+            second: old + 4,
+            uncommitted: None,
+        }
+        assert store.generation() == old + 4
+        last = store.last_commit()
+        assert last is not None and last.id == second
+        run = store.start_run(trigger="test", sources=[], now=T0)
+        store.commit(run, [], result(assembled("pay")), now=T0, cause="t", based_on=old + 4)
+        assert store.generation() == old + 5
+        last = store.last_commit()
+        assert last is not None and last.id == run
+    command.downgrade(config, "0006_shared_revision_document")
+    with Store.open(db_url) as store:
+        assert store.schema_version() == {"0006_shared_revision_document"}
+        store.upgrade()
+        # Five committed runs, numbered above the highest committed id: past every
+        # generation this database had before, on either side of the downgrade.
+        assert store.generation() == run + 5 > old + 5

@@ -240,6 +240,9 @@ sync_runs = sa.Table(
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime, nullable=True),
     sa.Column("committed_at", UTCDateTime, nullable=True),  # set by the commit transaction
+    # Commits in the order they landed, 1, 2, 3… (migration 0007): runs overlap, so the
+    # run that commits last need not have the highest id. Its max is the store generation.
+    sa.Column("commit_number", sa.Integer, nullable=True),
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("trigger", sa.String(255), nullable=False),
     sa.Column("sources", _json(), nullable=False),
@@ -248,6 +251,7 @@ sync_runs = sa.Table(
     sa.Column("owner_host", sa.String(255), nullable=True),
     sa.Column("owner_pid", sa.Integer, nullable=True),
     sa.Column("owner_started", sa.String(32), nullable=True),
+    sa.Index(None, "commit_number", unique=True),
 )
 
 webhook_deliveries = sa.Table(

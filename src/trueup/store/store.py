@@ -79,7 +79,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration shipped (``alembic heads``): a database already there is not
 # upgraded, and Alembic is not even imported (a tenth of a second of every command).
 # tests/store/test_migrations.py checks that this is the one head of MIGRATIONS.
-SCHEMA_HEAD = "0006_shared_revision_document"
+SCHEMA_HEAD = "0007_commit_number"
 
 LOCK_TIMEOUT = 600.0  # seconds a write waits for another writer before it fails
 T = TypeVar("T")
@@ -300,7 +300,13 @@ class Store:
             yield conn
 
     def generation(self) -> int:
-        """The id of the last sync run whose commit landed (0 before any)."""
+        """How many commits have landed: every commit moves it, whichever run made it.
+
+        0 before any. Runs overlap, so the run that commits last need not have the
+        highest id; each commit is numbered in its own transaction, one more than the
+        last (``sync_runs.commit_number``). After the upgrade that introduced it the
+        count starts above the highest committed run id, the generation before.
+        """
         with translated("reading the generation", self._url), self._read() as conn:
             return _generation(conn)
 
@@ -471,23 +477,23 @@ class Store:
             return snapshot_rows.read_health(conn)
 
     def runs(self, limit: int = 20) -> list[SyncRun]:
-        """The latest sync runs, newest first."""
+        """The latest sync runs, newest (last started) first."""
         query = sa.select(sync_runs).order_by(sync_runs.c.id.desc()).limit(limit)
         with translated("reading sync runs", self._url), self._read() as conn:
             rows = conn.execute(query).all()
-        return [
-            SyncRun(
-                id=row.id,
-                started_at=row.started_at,
-                finished_at=row.finished_at,
-                status=row.status,
-                trigger=row.trigger,
-                sources=tuple(row.sources),
-                summary=row.summary,
-                committed_at=row.committed_at,
-            )
-            for row in rows
-        ]
+        return [_sync_run(row) for row in rows]
+
+    def last_commit(self) -> SyncRun | None:
+        """The run whose commit landed last (not the last started: runs overlap), or None."""
+        query = (
+            sa.select(sync_runs)
+            .where(sync_runs.c.commit_number.is_not(None))
+            .order_by(sync_runs.c.commit_number.desc())
+            .limit(1)
+        )
+        with translated("reading sync runs", self._url), self._read() as conn:
+            row = conn.execute(query).one_or_none()
+        return None if row is None else _sync_run(row)
 
     # -- the server's records and paginated reads -----------------------------
 
@@ -555,23 +561,43 @@ class Store:
 
 
 def _begin_commit(conn: Connection, run_id: int, now: datetime, based_on: int | None) -> None:
-    """Serialise writers, refuse a commit based on an older generation, mark the run."""
+    """Serialise writers, refuse a commit based on an older generation, number the commit.
+
+    Read after the writers' lock (PostgreSQL reads committed data per statement), the
+    generation is the last commit's number: this one is the next, whichever run it is.
+    """
     serialise_writers(conn)
-    if based_on is not None and (landed := _generation(conn)) != based_on:
+    landed = _generation(conn)
+    if based_on is not None and landed != based_on:
         raise ConcurrentCommitError(
-            f"sync run {landed} committed after this result was assembled "
-            f"from generation {based_on}"
+            f"another commit landed after this result was assembled "
+            f"(generation {based_on}, now {landed})"
         )
     marked = conn.execute(
-        sa.update(sync_runs).where(sync_runs.c.id == run_id).values(committed_at=now)
+        sa.update(sync_runs)
+        .where(sync_runs.c.id == run_id)
+        .values(committed_at=now, commit_number=landed + 1)
     )
     if marked.rowcount != 1:
         raise StoreError(f"commit refers to sync run {run_id}, which does not exist")
 
 
 def _generation(conn: Connection) -> int:
-    query = sa.select(sa.func.max(sync_runs.c.id)).where(sync_runs.c.committed_at.is_not(None))
-    return int(conn.execute(query).scalar() or 0)
+    """The last commit's number, 0 before any (the max of a unique index: one lookup)."""
+    return int(conn.execute(sa.select(sa.func.max(sync_runs.c.commit_number))).scalar() or 0)
+
+
+def _sync_run(row: sa.Row[Any]) -> SyncRun:
+    return SyncRun(
+        id=row.id,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        status=row.status,
+        trigger=row.trigger,
+        sources=tuple(row.sources),
+        summary=row.summary,
+        committed_at=row.committed_at,
+    )
 
 
 def _clipped(text: str, column: sa.Column[str]) -> str:

@@ -3,7 +3,7 @@
 Exactly what ``trueup export`` prints: the stored feed rows read through
 :func:`trueup.sinks.publish.publishable`, the whole-feed safety gate. Backstage's
 URL reader polls it, so a poll that finds nothing new must be cheap: the ETag
-is the store generation (the last committed sync) plus the fingerprint of what
+is the store generation (moved by every commit, whichever sync made it) plus the fingerprint of what
 else shapes the bytes (emission policy, URLs, trueup's version, the kind
 filter, the format), and an ``If-None-Match`` that matches is answered 304
 without reading a single entity.
