@@ -401,10 +401,10 @@ def refresh_freshness(config: Config, store: Store, *, now: Clock = utc_now) -> 
     older than its source's ``max_age`` must be shown as Unknown even if no sync
     ran since (SPEC 5.3). Reads no source; returns None when nothing turned stale.
     """
-    committed = [run for run in store.runs(limit=20) if run.committed_at is not None]
-    if not committed:
+    last = store.last_commit()
+    if last is None:
         return None
-    fresh_until = committed[0].summary.get("fresh_until")
+    fresh_until = last.summary.get("fresh_until")
     if not isinstance(fresh_until, str) or datetime.fromisoformat(fresh_until) > now():
         return None
     return sync(config, store, now=now, sources=[], trigger="freshness")

@@ -101,9 +101,6 @@ def _config(root: Path, db_url: str) -> Config:
     return parse_config(text, "test.yaml", {})
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the last commit's freshness is read from the highest-id committed run"
-)
 def test_status_turns_unknown_after_an_earlier_started_sync_commits_last(
     tmp_path: Path, db_url: str, store: Store
 ) -> None:

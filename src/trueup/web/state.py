@@ -70,8 +70,8 @@ class ServerState:
 
 def fresh_until(store: Store) -> datetime:
     """When the first status shown as fresh expires, per the last committed run."""
-    committed = [run for run in store.runs(limit=20) if run.committed_at is not None]
-    moment = committed[0].summary.get("fresh_until") if committed else None
+    last = store.last_commit()
+    moment = last.summary.get("fresh_until") if last is not None else None
     if isinstance(moment, str):
         return datetime.fromisoformat(moment)
     return datetime.max.replace(tzinfo=UTC)
