@@ -81,6 +81,12 @@ def _name() -> sa.types.TypeEngine[str]:
     return sa.String().with_variant(sa.String(collation="C"), "postgresql")
 
 
+def clipped(text: str, column: sa.Column[str]) -> str:
+    """``text`` within the column's length (PostgreSQL refuses more), an ellipsis showing a cut."""
+    limit = column.type.length if isinstance(column.type, sa.String) else None
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
 def bytewise(column: sa.ColumnElement[str], dialect: Dialect) -> sa.ColumnElement[str]:
     """``column`` to ``ORDER BY``, sorted by bytes as SQLite and Python sort text.
 

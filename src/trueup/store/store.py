@@ -73,7 +73,7 @@ from trueup.store.run_owner import (
     release_run_lock,
     this_process,
 )
-from trueup.store.schema import bytewise, entities, findings, sync_runs
+from trueup.store.schema import bytewise, clipped, entities, findings, sync_runs
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration shipped (``alembic heads``): a database already there is not
@@ -189,7 +189,7 @@ class Store:
                     .values(
                         started_at=now,
                         status="running",
-                        trigger=_clipped(trigger, sync_runs.c.trigger),
+                        trigger=clipped(trigger, sync_runs.c.trigger),
                         sources=list(sources),
                         summary={},
                         owner_host=owner.host,
@@ -598,9 +598,3 @@ def _sync_run(row: sa.Row[Any]) -> SyncRun:
         summary=row.summary,
         committed_at=row.committed_at,
     )
-
-
-def _clipped(text: str, column: sa.Column[str]) -> str:
-    """``text`` within the column's length (PostgreSQL refuses more), an ellipsis showing a cut."""
-    limit = column.type.length if isinstance(column.type, sa.String) else None
-    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"

@@ -208,15 +208,7 @@ class KubernetesLiveSource:
             try:
                 listing = pager.list_all(rtype.path(), selector=rtype.selector)
             except ListFailedError as exc:
-                failures.append(
-                    TypeFailure(
-                        rtype.name,
-                        exc.kind,
-                        exc.message,
-                        kinds=(rtype.locator_kind,),
-                        namespace=rtype.namespace,
-                    )
-                )
+                failures.append(rtype.failed(exc.kind, exc.message))
                 continue
             observed_at = now()
             observations += observe_items(

@@ -73,6 +73,18 @@ class ResourceType:
             text += f" in {self.namespace}"
         return text + (f" [{self.selector}]" if self.selector and self.mapping else "")
 
+    def failed(self, kind: FailureKind, message: str) -> TypeFailure:
+        """This type could not be read: its own objects (its Kind, its namespace) carry over."""
+        return TypeFailure(
+            self.name, kind, message, kinds=(self.locator_kind,), namespace=self.namespace
+        )
+
+    def refused(self, error: KubeApiError) -> TypeFailure:
+        """A 403 (no access) or 404 (not installed) answer about this type."""
+        if error.status == 403:
+            return self.failed(FailureKind.FORBIDDEN, f"no access: {error}")
+        return self.failed(FailureKind.NOT_INSTALLED, f"not installed: {error}")
+
     def path(self) -> str:
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
         if self.namespace and self.namespaced:

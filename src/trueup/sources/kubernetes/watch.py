@@ -431,15 +431,9 @@ class ClusterWatcher:
         ):
             return False
         self._stop_reflectors()
+        gone = FailureKind.NOT_INSTALLED
         for rtype in set(self._states) - set(discovery.types):
-            gone = TypeFailure(
-                rtype.name,
-                FailureKind.NOT_INSTALLED,
-                "no longer served",
-                kinds=(rtype.locator_kind,),
-                namespace=rtype.namespace,
-            )
-            self._states[rtype].failure = gone
+            self._states[rtype].failure = rtype.failed(gone, "no longer served")
         kept = {t: s for t, s in self._states.items() if t not in discovery.types}
         self._states = {**kept, **{t: self._states.get(t, _TypeState()) for t in discovery.types}}
         self._start(discovery)
@@ -472,13 +466,7 @@ class ClusterWatcher:
                     put(
                         _Failed(
                             rtype,
-                            TypeFailure(
-                                rtype.name,
-                                exc.kind,
-                                exc.message,
-                                kinds=(rtype.locator_kind,),
-                                namespace=rtype.namespace,
-                            ),
+                            rtype.failed(exc.kind, exc.message),
                         )
                     )
                     self._pause(halt, "list failed", self._backoff(attempt))
@@ -521,13 +509,7 @@ class ClusterWatcher:
                 self.stats.expired += 1
                 return (TOO_LARGE, exc.retry_after, None)  # relist, after its Retry-After
             if exc.status in (403, 404):
-                failure = TypeFailure(
-                    rtype.name,
-                    *_failure(exc),
-                    kinds=(rtype.locator_kind,),
-                    namespace=rtype.namespace,
-                )
-                self._queue.put(_Failed(rtype, failure))
+                self._queue.put(_Failed(rtype, rtype.refused(exc)))
                 return ("watch refused", None, None)
             # no watch, no news: the type's objects are not re-stamped until one runs again
             lost = {401: FailureKind.FORBIDDEN, 429: FailureKind.RATE_LIMITED}
@@ -603,12 +585,6 @@ def _too_large(code: object, message: object) -> bool:
     waiting does not help, so like a 410 it means relist (client-go's reflector does).
     """
     return code == 504 and "Too large resource version" in as_text(message)
-
-
-def _failure(exc: KubeApiError) -> tuple[FailureKind, str]:
-    if exc.status == 403:
-        return FailureKind.FORBIDDEN, f"no access: {exc}"
-    return FailureKind.NOT_INSTALLED, f"not installed: {exc}"
 
 
 def _part(rtype: ResourceType, key: ObjectKey) -> str:
