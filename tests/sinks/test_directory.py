@@ -181,3 +181,20 @@ def test_a_journal_line_cut_short_by_a_crash_is_skipped(tmp_path: Path) -> None:
     assert known is not None
     assert known["default/component/x.yaml"] == "h"
     assert len(known) == 4
+
+
+def test_an_entry_journalled_after_a_torn_line_is_kept(tmp_path: Path) -> None:
+    """A journal line cut short by a crash must not swallow the next update's entry."""
+    first = entities("payments")
+    sink(tmp_path).write(publication_of(first, None, []))
+    with (tmp_path / JOURNAL).open("a") as journal:
+        journal.write('["default/component/x.yaml","h"]\n["default/comp')  # a crash mid-line
+    extra = entities("payments", "orders")
+    orders = EntityRef.of("component", None, "orders")
+    sink(tmp_path).write(publication_of(extra, frozenset({orders}), []))
+    target = tmp_path / "default" / "component" / "orders.yaml"
+    assert target.exists()
+
+    # orders leaves: the sink wrote its file, so the sink deletes it.
+    sink(tmp_path).write(publication_of(first, frozenset({orders}), []))
+    assert not target.exists()

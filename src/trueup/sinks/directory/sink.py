@@ -116,8 +116,13 @@ def _write_manifest(path: Path, manifest: dict[str, str]) -> None:
 def _journal(path: Path, entries: list[tuple[str, str | None]]) -> None:
     """Record written (hash) and deleted (None) files; fold the journal when it is large."""
     journal = path / JOURNAL
-    with journal.open("a", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(entry, separators=(",", ":")) + "\n" for entry in entries)
+    text = "".join(json.dumps(entry, separators=(",", ":")) + "\n" for entry in entries)
+    with journal.open("a+b") as handle:
+        if handle.seek(0, os.SEEK_END):
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                text = "\n" + text  # a line a crash cut short stays a line of its own
+        handle.write(text.encode())
     if journal.stat().st_size > JOURNAL_LIMIT:
         _write_manifest(path, read_manifest(path) or {})
 
