@@ -6,6 +6,7 @@ from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.assemble.builders import NOW, component, group, intent, policy, snapshot, system
@@ -181,6 +182,30 @@ def test_a_journal_line_cut_short_by_a_crash_is_skipped(tmp_path: Path) -> None:
     assert known is not None
     assert known["default/component/x.yaml"] == "h"
     assert len(known) == 4
+
+
+def test_an_update_that_failed_is_caught_up_by_the_next_write(tmp_path: Path) -> None:
+    """A write that failed half-way (disk full, a kill) leaves no file behind for good.
+
+    The store has committed the change; the next sync revises nothing more, so
+    the sink itself must know that its last update did not finish.
+    """
+    first = entities("payments", "orders")
+    sink(tmp_path).write(publication_of(first, None, []))
+    payments = EntityRef.of("component", None, "payments")
+    orders = EntityRef.of("component", None, "orders")
+    changed = payments_changed_orders_gone(first)
+    blocker = tmp_path / "default" / "component" / ".payments.yaml.tmp"
+    blocker.mkdir()  # the write of payments fails, as on a full disk
+    with pytest.raises(OSError):
+        sink(tmp_path).write(publication_of(changed, frozenset({payments, orders}), []))
+    blocker.rmdir()
+
+    sink(tmp_path).write(publication_of(changed, frozenset(), []))  # nothing new revised
+
+    target = tmp_path / "default" / "component" / "payments.yaml"
+    assert target.read_text().endswith("# changed\n")
+    assert not (tmp_path / "default" / "component" / "orders.yaml").exists()
 
 
 def test_an_entry_journalled_after_a_torn_line_is_kept(tmp_path: Path) -> None:

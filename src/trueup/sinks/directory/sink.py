@@ -18,6 +18,11 @@ appends what it wrote and deleted to ``.trueup-manifest.journal``, one JSON
 line per file, which every reader applies on top of the manifest and which is
 folded into it by the next full pass, or once it grows past
 :data:`JOURNAL_LIMIT` bytes.
+
+The store has committed before the sink writes, so a write that stops half-way
+(a full disk, a kill) is not revised again by the next sync: every write marks
+the folder (``.trueup-manifest.pending``) until it has finished, and a marked
+folder gets the full pass, which compares every file.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from trueup.sinks.directory.config import DirectorySinkConfig
 
 MANIFEST = ".trueup-manifest.json"
 JOURNAL = ".trueup-manifest.journal"
+PENDING = ".trueup-manifest.pending"  # a write began and has not finished
 JOURNAL_LIMIT = 1 << 20
 
 
@@ -56,6 +62,7 @@ def _relative(ref: EntityRef) -> str:
 def write_directory(path: Path, rows: Iterable[FeedRow]) -> DirectoryReport:
     """Bring the folder in line with the emitted entities; report what was done."""
     path.mkdir(parents=True, exist_ok=True)
+    (path / PENDING).touch()
     before = read_manifest(path) or {}
     after: dict[str, str] = {}
     written = unchanged = 0
@@ -82,6 +89,7 @@ def write_directory(path: Path, rows: Iterable[FeedRow]) -> DirectoryReport:
         except FileNotFoundError:
             pass
     _write_manifest(path, after)
+    (path / PENDING).unlink()
     return DirectoryReport(written, unchanged, deleted)
 
 
@@ -130,13 +138,15 @@ def _journal(path: Path, entries: list[tuple[str, str | None]]) -> None:
 def update_directory(
     path: Path, rows: Iterable[FeedRow], changed: Collection[EntityRef]
 ) -> DirectoryReport | None:
-    """Rewrite the files of the ``changed`` entities only; None when there is no manifest.
+    """Rewrite the files of the ``changed`` entities only; None when there is no manifest
+    or the last write did not finish (the full pass must compare every file).
 
     ``rows`` are the emitted ones among ``changed``; a changed entity without a
     row (removed, or no longer emitted) loses its file.
     """
-    if not (path / MANIFEST).is_file():
+    if not (path / MANIFEST).is_file() or (path / PENDING).exists():
         return None
+    (path / PENDING).touch()
     entries: list[tuple[str, str | None]] = []
     kept: set[str] = set()
     for row in rows:
@@ -162,6 +172,7 @@ def update_directory(
         entries.append((relative, None))
     if entries:
         _journal(path, entries)
+    (path / PENDING).unlink()
     written = sum(1 for _, digest in entries if digest is not None)
     deleted = len(entries) - written
     return DirectoryReport(written, len(changed) - written - deleted, deleted)
