@@ -234,3 +234,34 @@ def test_git_placeholders_read_the_same_commit_and_urls_into_the_repository(
     assert isinstance(again, Snapshot)
     assert by_name(again)["orders"].fields["spec.definition"] == "version: 2\n"
     assert source.files_parsed == 1  # the one descriptor whose placeholder file changed
+
+
+def test_git_placeholder_urls_are_decoded_before_they_are_kept_inside_the_repository(
+    tmp_path: Path,
+) -> None:
+    # A percent-encoded ``..`` or NUL in a URL placeholder is one document's problem:
+    # the other entities of the file and the repository are read as usual.
+    work = WorkRepo(tmp_path / "work")
+    work.write("specs/orders.yaml", "version: 1\n")
+    base = "https://github.com/acme/catalog/blob/main"
+    work.write(
+        "apis/catalog-info.yaml",
+        api("orders", "../specs/orders.yaml"),
+        api("climbs", f"{base}/%2E%2E/outside.yaml"),
+        api("nul", f"{base}/specs/a%00b.yaml"),
+        api("dotted", f"{base}/apis/%2e%2e/specs/orders.yaml"),
+    )
+    work.commit()
+    source = make_source(
+        str(work.path), web={"base": "https://github.com/acme/catalog", "host": "github"}
+    )
+    snap = read(source, tmp_path / "data")
+    assert isinstance(snap, Snapshot), snap
+    found = by_name(snap)
+    assert found["orders"].fields["spec.definition"] == "version: 1\n"
+    # As a browser resolves it (%2e%2e is a ``..`` segment): the file in the same commit.
+    assert found["dotted"].fields["spec.definition"] == "version: 1\n"
+    assert {"climbs", "nul"}.isdisjoint(found)
+    said = problems(snap)
+    assert any("climbs" in m or "%2E%2E" in m for m in said), said
+    assert any("a%00b" in m for m in said), said

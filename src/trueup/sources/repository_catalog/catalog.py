@@ -77,7 +77,12 @@ class UrlTargets:
 
 
 def path_in_repository(web: str | None, branch: str, url: str) -> str | None:
-    """The path a ``<web>/blob/<branch>/<path>`` URL names (``/tree/``, ``/-/blob/`` too)."""
+    """The path a ``<web>/blob/<branch>/<path>`` URL names (``/tree/``, ``/-/blob/`` too).
+
+    Percent-escapes are decoded before the path is normalised, as a browser reads
+    the URL (``%2e%2e`` is a ``..`` segment): a path that then leaves the
+    repository, or holds a NUL, names nothing in it.
+    """
     if web is None:
         return None
     mine, theirs = urlsplit(web), urlsplit(url)
@@ -91,8 +96,7 @@ def path_in_repository(web: str | None, branch: str, url: str) -> str | None:
     for kind in ("blob", "tree", "raw"):
         lead = f"{kind}/{branch}/"
         if rest.startswith(lead):
-            inside = posixpath.normpath(rest[len(lead) :])
-            return None if inside.startswith("..") or inside == "." else inside
+            return resolve_inside("", unquote(rest[len(lead) :]))
     return None
 
 
@@ -411,7 +415,7 @@ class CommitReferences:
                     "is a URL outside this repository and branch; trueup reads placeholders "
                     "from the commit being read only"
                 )
-            return unquote(inside)
+            return inside
         path = resolve_inside(base_file, target)
         return path if path is not None else Refusal("leads out of the repository")
 
