@@ -20,12 +20,16 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 _USERINFO_PASSWORD = re.compile(r"(://[^/@:]*):[^/@]*@")
+# ``https://<token>@host/…``: over HTTP(S) a user without a password is a token (GitHub,
+# Bitbucket access tokens); an ``ssh://git@`` user is no secret and stays.
+_USERINFO_TOKEN = re.compile(r"(?i)(\bhttps?://)[^/@:\s'\"]+@")
 _SCP = re.compile(r"^[^/@]+@([^/:]+):(.+)$")  # git@host:owner/name.git
 
 
 def redact_url(url: str) -> str:
-    """The URL without a password or token (``https://user:****@host/…``)."""
-    return _USERINFO_PASSWORD.sub(r"\1:****@", url)
+    """The URL without a password or token (``https://user:****@host/…``,
+    ``https://****@host/…``)."""
+    return _USERINFO_TOKEN.sub(r"\1****@", _USERINFO_PASSWORD.sub(r"\1:****@", url))
 
 
 def repository_name(url: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -171,3 +172,18 @@ def test_http_401_is_forbidden_and_404_unreachable_and_secrets_stay_hidden(
         failed = read(make_source(f"http://127.0.0.1:{port}/acme/closed.git"), tmp_path / "d3")
     assert isinstance(failed, ScopeFailure)
     assert failed.kind == FailureKind.FORBIDDEN
+
+
+def test_a_token_written_as_the_url_user_stays_hidden_when_the_server_never_answers(
+    tmp_path: Path,
+) -> None:
+    # ``https://<token>@host/…`` is how GitHub and others document a token in a clone URL.
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        port = silent.getsockname()[1]
+        url = f"http://ghp_s3cretToken@127.0.0.1:{port}/acme/catalog.git"
+        failed = read(make_source(url, timeout="1s"), tmp_path / "data")
+    assert isinstance(failed, ScopeFailure), failed
+    assert failed.kind == FailureKind.UNREACHABLE
+    assert "no answer" in failed.message
+    assert "s3cretToken" not in failed.message
+    assert f"http://****@127.0.0.1:{port}/acme/catalog.git" in failed.message
