@@ -310,6 +310,26 @@ def test_a_broken_location_file_still_leads_to_its_previous_targets(tmp_path: Pa
     assert [f.code for f in second.findings] == ["invalid-file"]
 
 
+def test_an_invalid_location_document_still_leads_to_its_previous_targets(
+    tmp_path: Path,
+) -> None:
+    # The file parses, but its Location no longer validates: the Location keeps its last
+    # good observation, and so do the entities of the (unchanged) files it targeted.
+    write(tmp_path, "catalog-info.yaml", component("top"), location("root", "./teams/a.yaml"))
+    write(tmp_path, "teams/a.yaml", component("payments"))
+    first = snapshot(tmp_path, include=["catalog-info.yaml"])
+    assert names(first) == ["payments", "root", "top"]
+
+    broken = location("root", "./teams/a.yaml").replace("name: root", "name: 'root!'")
+    write(tmp_path, "catalog-info.yaml", component("top"), broken)
+    second = snapshot(tmp_path, include=["catalog-info.yaml"], previous=first)
+
+    assert names(second) == ["payments", "root", "top"]
+    assert [f.code for f in second.findings] == ["invalid-entity"]
+    third = snapshot(tmp_path, include=["catalog-info.yaml"], previous=second, now=LATER)
+    assert names(third) == ["payments", "root", "top"]
+
+
 def test_an_unchanged_file_is_not_parsed_again_and_keeps_its_observations(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 

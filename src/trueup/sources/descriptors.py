@@ -437,6 +437,29 @@ def kept_for_invalid(
     name), so the previous observation is matched by the entity the document
     names *or* by its place in the file (the document index of its locator).
     """
+    return _kept(findings, previous, {o.ref for o in fresh})
+
+
+def followed_targets(
+    parsed: ParsedDescriptor, previous: Sequence[Observation]
+) -> list[LocationTarget]:
+    """The Location targets a parsed file leads to.
+
+    Those of its valid documents, and those of the previous observations its
+    invalid documents keep (:func:`kept_for_invalid`): a Location that no longer
+    validates keeps its last good observation, and still leads where it led, so
+    the entities of the files it targeted are not dropped because of it.
+    """
+    targets = [t for d in parsed.documents for t in location_targets(d.index, d.fields)]
+    if previous and any(f.code == Code.INVALID_ENTITY for f in parsed.findings):
+        present = {d.ref for d in parsed.documents}
+        targets.extend(observation_targets(_kept(parsed.findings, previous, present)))
+    return targets
+
+
+def _kept(
+    findings: Sequence[Finding], previous: Sequence[Observation], present: set[EntityRef]
+) -> list[Observation]:
     broken: set[EntityRef] = set()
     indices: set[int] = set()
     for f in findings:
@@ -451,7 +474,6 @@ def kept_for_invalid(
                 broken.add(parse_ref(named))
             except RefError:
                 continue
-    present = {o.ref for o in fresh}
     kept = []
     for o in previous:
         where = locator_path(o.provenance.locator)

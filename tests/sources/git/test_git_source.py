@@ -203,6 +203,33 @@ def test_locations_are_followed_with_loops_missing_and_outside_targets_reported(
     assert source.files_parsed == 2  # the changed Location file and the newly targeted one
 
 
+def test_an_invalid_location_document_still_leads_to_its_previous_targets(
+    tmp_path: Path,
+) -> None:
+    # The file parses, but its Location no longer validates: the Location keeps its last
+    # good observation, and so do the entities of the (unchanged) file it targeted.
+    repo = WorkRepo(tmp_path / "catalog")
+    repo.write("catalog-info.yaml", component("top"), location("root", "./teams/a.yaml"))
+    repo.write("teams/a.yaml", component("a"), component("b"))
+    repo.commit()
+    source = make_source(str(repo.path))
+    data = tmp_path / "data"
+    first = read(source, data)
+    assert isinstance(first, Snapshot)
+    assert names(first) == {"top", "root", "a", "b"}
+
+    broken = location("root", "./teams/a.yaml").replace("name: root", "name: 'root!'")
+    repo.write("catalog-info.yaml", component("top"), broken)
+    repo.commit()
+    second = read(source, data, previous=first)
+    assert isinstance(second, Snapshot)
+    assert names(second) == {"top", "root", "a", "b"}
+    assert [f.code for f in second.findings] == ["invalid-entity"]
+    again = read(source, data, previous=second)  # the same head, from the cache
+    assert isinstance(again, Snapshot)
+    assert names(again) == {"top", "root", "a", "b"}
+
+
 def test_a_missing_branch_and_a_missing_repository_are_failures(tmp_path: Path) -> None:
     repo = WorkRepo(tmp_path / "catalog")
     repo.write("catalog-info.yaml", component("a"))

@@ -71,9 +71,9 @@ from trueup.sources.descriptors import (
     LocationTarget,
     ParsedDescriptor,
     file_subject,
+    followed_targets,
     kept_for_invalid,
     location_problem,
-    location_targets,
     observation_targets,
     parse_descriptor_file,
     previous_by_path,
@@ -361,11 +361,7 @@ class _Walk:
             self.kept[path] = self.previous.get(path)
             self.unusable.add(path)
             return observation_targets(self.kept[path])
-        return [
-            target
-            for document in parsed.documents
-            for target in location_targets(document.index, document.fields)
-        ]
+        return followed_targets(parsed, self.previous.get(path, ()))
 
     def _known_digest(self, path: str, entry: Mapping[str, Any] | None) -> str | None:
         """The remembered digest when the listing found the file exactly as remembered.

@@ -34,9 +34,9 @@ from trueup.sources.descriptors import (
     LocationTarget,
     ParsedDescriptor,
     file_subject,
+    followed_targets,
     kept_for_invalid,
     location_problem,
-    location_targets,
     observation_targets,
     parse_descriptor_file,
     previous_by_path,
@@ -313,7 +313,7 @@ class _Walk:
         kept = self.previous.get(path)
         if not parsed.ok and kept:
             return observation_targets(kept)
-        return [t for d in parsed.documents for t in location_targets(d.index, d.fields)]
+        return followed_targets(parsed, kept or ())
 
     def _resolve(self, path: str, target: LocationTarget) -> str | None:
         if target.type not in _FOLLOWED:
