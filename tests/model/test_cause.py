@@ -90,3 +90,63 @@ def test_created_removed_and_findings_only() -> None:
     assert revision_cause(entity(), entity(findings=("x",))) == (
         "none of its sources changed (its findings did)"
     )
+
+
+def _deployments(api: str, worker: str, *, worker_version: str = "7") -> AssembledEntity:
+    """Two Deployments of one component in one namespace: two values at one place."""
+
+    def replicas(name: str, value: str, version: str) -> PlaceStatus:
+        seen = Provenance("clusters", "prod-eu", f"prod-eu/shop/Deployment/{name}@{version}", T0)
+        return PlaceStatus("replicas", "prod-eu/shop", value, value, False, seen)
+
+    return replace(
+        entity(),
+        places=(
+            replicas("payments-api", api, "7"),
+            replicas("payments-worker", worker, worker_version),
+        ),
+    )
+
+
+def test_of_two_objects_at_one_place_only_the_one_that_changed_is_named() -> None:
+    cause = revision_cause(
+        _deployments("2/2", "1/1"), _deployments("2/2", "0/1", worker_version="8")
+    )
+    assert cause == "changed by prod-eu/shop/Deployment/payments-worker@8 (status replicas)"
+
+
+def test_a_field_change_does_not_credit_an_unchanged_object_sharing_a_place() -> None:
+    before = _deployments("2/2", "1/1")
+    after = replace(
+        before,
+        origins={
+            **before.origins,
+            "spec.owner": FieldOrigin(
+                Candidate(
+                    "team-b",
+                    Nature.INTENT,
+                    Provenance(
+                        "catalog", "catalog@main", "catalog@cccccccccccc:teams/a.yaml#3", T0
+                    ),
+                )
+            ),
+        },
+    )
+    assert (
+        revision_cause(before, after)
+        == "changed by catalog@cccccccccccc:teams/a.yaml#3 (spec.owner)"
+    )
+
+
+def test_a_place_that_no_longer_reports_is_named() -> None:
+    before = entity()
+    gone = Provenance("clusters", "prod-us", "prod-us/argocd/Application/payments@5", T0)
+    before = replace(
+        before,
+        places=(
+            *before.places,
+            PlaceStatus("argocd-health", "prod-us/in-cluster", "Degraded", "Degraded", False, gone),
+        ),
+    )
+    cause = revision_cause(before, entity())
+    assert cause == "changed by prod-us/argocd/Application/payments@5 (status argocd-health)"

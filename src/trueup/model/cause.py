@@ -6,7 +6,7 @@ commit and the file (``catalog@1a2b3c4d5e6f:teams/a.yaml#0``), for clusters the
 object and its resourceVersion (``prod-eu/shop/Deployment/payments@123``), for
 Terraform the state's lineage and serial. A field that changed is credited to
 the declaration or observation that now provides it (or provided it, when it
-went away); a status value to the place that reported it. When nothing of the
+went away); a status value to the object that reported it (or last reported it). When nothing of the
 entity's own inputs changed (only its findings, because another entity
 changed), it says so.
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from trueup.model.assembled import VOLATILE_ANNOTATION, AssembledEntity, Candidate
+from trueup.model.assembled import VOLATILE_ANNOTATION, AssembledEntity, Candidate, PlaceStatus
 
 _SHOWN = 4  # locators named in a cause; the rest are counted
 _VOLATILE_FIELD = f"metadata.annotations.{VOLATILE_ANNOTATION}"
@@ -43,16 +43,26 @@ def revision_cause(old: AssembledEntity | None, new: AssembledEntity | None) -> 
         if origin is not None:
             for locator in _field_locators(origin.winner.provenance.locator, origin.winner):
                 changed.setdefault(locator, []).append(path)
-    old_places = {(p.key, p.place): p for p in old.places}
+    old_places = {_place_identity(p): p for p in old.places}
     for place in new.places:
-        seen = old_places.get((place.key, place.place))
+        seen = old_places.pop(_place_identity(place), None)
         if seen is None or (seen.value, seen.last_known) != (place.value, place.last_known):
             changed.setdefault(place.provenance.locator, []).append(f"status {place.key}")
+    for place in old_places.values():  # a place that no longer reports
+        changed.setdefault(place.provenance.locator, []).append(f"status {place.key}")
     if not changed:
         return "none of its sources changed (its findings did)"
     parts = [f"{locator} ({_fields(paths)})" for locator, paths in sorted(changed.items())]
     more = f" and {len(parts) - _SHOWN} more" if len(parts) > _SHOWN else ""
     return "changed by " + "; ".join(parts[:_SHOWN]) + more
+
+
+def _place_identity(place: PlaceStatus) -> tuple[str, str, str, str, str]:
+    """One status value of one object: several objects may report at one place (two
+    Deployments in a namespace); the object is its locator without the version read."""
+    seen = place.provenance
+    head, at, _ = seen.locator.rpartition("@")
+    return (place.key, place.place, seen.source, seen.scope, head if at else seen.locator)
 
 
 def _field_locators(locator: str, candidate: Candidate) -> list[str]:
