@@ -128,3 +128,21 @@ def test_staleness_is_strictly_older_than_max_age() -> None:
     assert not is_stale(seen, timedelta(minutes=15), NOW)
     assert is_stale(seen - timedelta(seconds=1), timedelta(minutes=15), NOW)
     assert not is_stale(seen - timedelta(days=365), None, NOW)
+
+
+def test_status_dated_further_in_the_future_than_max_age_is_unknown() -> None:
+    """A snapshot file whose modification time is a year ahead (a skewed clock, an
+    archive unpacked with its times) is not fresh for a year: its age cannot be told."""
+    ahead = timedelta(days=-365)  # observed at NOW + 365 days
+    entity = _payments(argo_app("payments", age=ahead), max_age=timedelta(minutes=15))
+    notes = entity.entity["metadata"]["annotations"]
+    assert notes["trueup.io/argocd-health"] == UNKNOWN
+    health = next(p for p in entity.places if p.key == "argocd-health")
+    assert (health.value, health.last_known, health.stale) == (UNKNOWN, "Healthy", True)
+    assert "stale" in {f.code for f in entity.findings}
+
+
+def test_a_small_clock_skew_within_max_age_stays_fresh() -> None:
+    max_age = timedelta(minutes=15)
+    assert not is_stale(NOW + max_age, max_age, NOW)
+    assert is_stale(NOW + max_age + timedelta(seconds=1), max_age, NOW)

@@ -2,9 +2,9 @@
 
 Each actual observation carries status values seen at one place. A value is
 shown as ``Unknown`` when it is missing, unrecognised, or older than its
-source's ``max_age``; the last known value stays available. An aggregate over
-places is the worst of them, and any Unknown place makes it Unknown: a fresh
-place never hides one that cannot be seen.
+source's ``max_age`` (or dated further ahead than that); the last known value
+stays available. An aggregate over places is the worst of them, and any Unknown
+place makes it Unknown: a fresh place never hides one that cannot be seen.
 """
 
 from __future__ import annotations
@@ -49,10 +49,15 @@ def normalize(key: str, raw: str) -> str:
 
 
 def is_stale(observed_at: datetime, max_age: timedelta | None, now: datetime) -> bool:
-    """Older than max_age. A time in the future (clock skew) is not treated as fresh forever."""
+    """Older than max_age, or dated further ahead than max_age.
+
+    A time in the future (clock skew, a file with a future modification time) has
+    no age that can be told: within max_age of now it is taken for a skew and is
+    fresh; further ahead it is stale, not fresh for as long as it is ahead.
+    """
     if max_age is None:
         return False
-    return now - observed_at > max_age
+    return abs(now - observed_at) > max_age
 
 
 def place_statuses(
