@@ -321,6 +321,26 @@ def test_app_selector_links_by_labels_and_suppresses_app_name() -> None:
     )  # the unmatched app is discovered
 
 
+def test_app_selector_links_before_the_applications_kubernetes_id_label() -> None:
+    """SPEC 4.2: an Application links by the entity annotation ``argocd/app-name`` or
+    ``argocd/app-selector``, *else* by its own ``backstage.io/kubernetes-id`` label."""
+    selecting = component("payments")
+    selecting["metadata"]["annotations"] = {"argocd/app-selector": "team=pay"}
+    labelled = component("pay-runtime")
+    labelled["metadata"]["annotations"] = {"backstage.io/kubernetes-id": "pay-runtime"}
+    catalog = snapshot("catalog", "catalog", *base_catalog(selecting, labelled))
+    app = argo_app(
+        "pay-eu",
+        health="Degraded",
+        label="pay-runtime",
+        labels={"team": "pay", "backstage.io/kubernetes-id": "pay-runtime"},
+    )
+    result = assemble([catalog, snapshot("clusters", "prod-eu", app)], policy(), now=NOW)
+    assert annotations(one(result))["trueup.io/argocd-health"] == "Degraded"
+    runtime = one(result, EntityRef.of("component", None, "pay-runtime"))
+    assert "trueup.io/argocd-health" not in annotations(runtime)
+
+
 def test_a_mappings_own_selector_annotation_links_by_labels() -> None:
     """A mapping's ``link_selectors`` may name any annotation key (docs/mappings.md)."""
     doc = component("payments")

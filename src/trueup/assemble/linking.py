@@ -84,20 +84,45 @@ class LinkLookup(Protocol):
 def link_targets(observation: Observation, lookup: LinkLookup) -> tuple[EntityRef, ...]:
     """The entities an actual observation enriches, in a stable order.
 
-    The first of its link pairs that a declared entity carries decides; else the
-    first selector key whose selectors match its labels; else its own ref.
+    The first step (see :func:`link_steps`) that finds a declared entity decides:
+    a link pair that an entity carries, or a selector key whose selectors match
+    the observation's labels; else its own ref.
     """
-    for pair in observation.links:
-        found = lookup.declared_with(pair)
+    for step in link_steps(observation):
+        if isinstance(step, tuple):
+            found = lookup.declared_with(step)
+        else:
+            found = tuple(
+                ref for ref, sel in lookup.selectors_for(step) if sel.matches(observation.labels)
+            )
         if found:
             return found
-    for key in observation.selectors:
-        matched = tuple(
-            ref for ref, sel in lookup.selectors_for(key) if sel.matches(observation.labels)
-        )
-        if matched:
-            return matched
     return (observation.ref,)
+
+
+def link_steps(observation: Observation) -> list[tuple[str, str] | str]:
+    """The link pairs in their order, each selector key right after the last pair of its
+    own plugin (the annotation prefix before ``/``), the others after every pair.
+
+    An Argo CD Application links by the entity annotation ``argocd/app-name`` or
+    ``argocd/app-selector``, and only else by its ``backstage.io/kubernetes-id``
+    label (SPEC 4.2): its selector comes before that label's pair.
+    """
+    steps: list[tuple[str, str] | str] = list(observation.links)
+    for key in observation.selectors:
+        plugin = _plugin(key)
+        own = [i for i, step in enumerate(steps) if _plugin(_key_of(step)) == plugin]
+        steps.insert(own[-1] + 1 if own else len(steps), key)
+    return steps
+
+
+def _key_of(step: tuple[str, str] | str) -> str:
+    return step[0] if isinstance(step, tuple) else step
+
+
+def _plugin(key: str) -> str | None:
+    prefix, slash, _ = key.partition("/")
+    return prefix if slash else None
 
 
 def annotation_pairs(fields: Mapping[str, object]) -> Iterator[tuple[str, str]]:
