@@ -194,6 +194,28 @@ def test_a_failed_read_replaces_nothing_and_is_reported(world: World, store: Sto
     assert "stale" in {f.code for f in stored.assembled.findings}
 
 
+def test_status_dated_ahead_turns_fresh_when_the_clock_catches_up(
+    world: World, store: Store
+) -> None:
+    """An export dated 2 h ahead (a skewed clock) is Unknown now, and fresh once within
+    max_age of it, with nothing else changed: its entity is assembled again then."""
+    world.declare("payments")
+    world.now = T0 + timedelta(hours=2)
+    world.run(argo_app("payments", health="Healthy"))  # the export's mtime: 2 h ahead
+    world.now = T0
+    world.sync(store)
+
+    def health() -> str:
+        stored = store.entity(ref("payments"))
+        assert stored is not None
+        return str(stored.assembled.entity["metadata"]["annotations"]["trueup.io/argocd-health"])
+
+    assert health() == "Unknown"
+    world.now = T0 + timedelta(hours=1, minutes=50)  # within max_age (15 m) of the export
+    world.sync(store)
+    assert health() == "Healthy"
+
+
 def test_large_removals_are_held_until_accepted(world: World, store: Store) -> None:
     names = [f"svc-{i}" for i in range(8)]
     world.declare(*names)

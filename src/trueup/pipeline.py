@@ -351,11 +351,12 @@ def _commit_from_scratch(
         config, store, stored, whole, outcome, attempt.accept_removals, attempt.fully_read, now
     )
     policy = policy_for(config)
+    at = now()
     outcome.summary = store.commit(
         outcome.run_id,
         committed,
         result,
-        now=now(),
+        now=at,
         cause=_cause(outcome, attempt.trigger),
         held=outcome.held,
         based_on=generation,
@@ -363,7 +364,7 @@ def _commit_from_scratch(
     )
     outcome.result = result
     outcome.entities = outcome.assembled = len(result.entities)
-    return _fresh_until(result, policy)
+    return _fresh_until(result, policy, at)
 
 
 def _sort_reads(
@@ -388,9 +389,9 @@ def _sort_reads(
     return failed, scope_findings
 
 
-def _fresh_until(result: AssemblyResult, policy: AssemblyPolicy) -> datetime | None:
-    """When the first status shown as fresh turns stale, or None if never."""
-    moments = [m for e in result.entities.values() if (m := expires_at(e, policy.max_age))]
+def _fresh_until(result: AssemblyResult, policy: AssemblyPolicy, at: datetime) -> datetime | None:
+    """When the first status shown changes with time alone (``expires_at``), or None."""
+    moments = [m for e in result.entities.values() if (m := expires_at(e, policy.max_age, at))]
     return min(moments) if moments else None
 
 

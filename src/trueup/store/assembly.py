@@ -171,7 +171,7 @@ class _Job:
                 context,
                 self.now,
             )
-            encoded = encode_entity(entity, self.policy.max_age)
+            encoded = encode_entity(entity, self.policy.max_age, self.now)
             done.append(encoded.sealed() if self.seal else encoded)
         return done, absent
 

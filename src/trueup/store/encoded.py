@@ -88,8 +88,13 @@ class Encoded:
         return AssembledEntity.from_json(load_json(self.document))
 
 
-def encode_entity(entity: AssembledEntity, max_age: MaxAge | None) -> Encoded:
-    """``entity`` encoded; ``max_age`` (by source) sets its expiry, None records none."""
+def encode_entity(
+    entity: AssembledEntity, max_age: MaxAge | None, now: datetime | None = None
+) -> Encoded:
+    """``entity`` encoded; ``max_age`` (by source) sets its expiry, None records none.
+
+    ``now`` is the time it was assembled at (see :func:`expires_at`).
+    """
     data = entity.to_stored()
     document = _dump(entity, data)
     return Encoded(
@@ -97,18 +102,30 @@ def encode_entity(entity: AssembledEntity, max_age: MaxAge | None) -> Encoded:
         document=document,
         document_hash=_sha256(document),
         findings_hash=_sha256(_dump(entity, data["findings"])),
-        expires_at=expires_at(entity, max_age) if max_age is not None else None,
+        expires_at=expires_at(entity, max_age, now) if max_age is not None else None,
         entity=entity,
     )
 
 
-def expires_at(assembled: AssembledEntity, max_age: MaxAge) -> datetime | None:
-    """When the first status the entity shows as fresh turns stale, or None if never."""
-    moments = [
-        place.provenance.observed_at + age
-        for place in assembled.places
-        if not place.stale and (age := max_age.get(place.provenance.source)) is not None
-    ]
+def expires_at(
+    assembled: AssembledEntity, max_age: MaxAge, now: datetime | None = None
+) -> datetime | None:
+    """When the entity must be assembled again for its freshness, or None if never.
+
+    That is when the first status it shows as fresh turns stale, or when one it
+    shows as stale because it is dated further ahead than ``max_age`` (a skewed
+    clock) comes within it of the clock, and turns fresh; ``now``, the time of
+    the assembly, tells those from statuses that are stale because they are old.
+    """
+    moments = []
+    for place in assembled.places:
+        if (age := max_age.get(place.provenance.source)) is None:
+            continue
+        seen = place.provenance.observed_at
+        if not place.stale:
+            moments.append(seen + age)
+        elif now is not None and seen - age > now:
+            moments.append(seen - age)
     return min(moments) if moments else None
 
 

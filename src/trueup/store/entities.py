@@ -234,7 +234,7 @@ def write_entities(
     current = _load_current(conn)
     plan = _Plan(now=now, run_id=run_id, cause=cause)
     for assembled in result.entities.values():
-        plan.add(encode_entity(assembled, max_age), current.pop(_key(assembled.ref), None))
+        plan.add(encode_entity(assembled, max_age, now), current.pop(_key(assembled.ref), None))
     for gone in current.values():
         if not gone.removed:
             plan.remove(gone)
