@@ -133,7 +133,9 @@ def test_an_app_with_a_repository_but_no_revision_yet_is_not_revision_drift() ->
 
 
 @pytest.mark.parametrize(
-    "target", [None, "", "HEAD", "main"], ids=["missing", "unknown", "HEAD", "branch"]
+    "target",
+    [None, "", "HEAD", "main", "refs/heads/main"],
+    ids=["missing", "unknown", "HEAD", "branch", "full-ref"],
 )
 def test_a_missing_or_unknown_target_revision_tracks_the_default_branch(target: str | None) -> None:
     assert _drift(_payments(_app(deployed=OLD, compared=OLD, target=target)))[0] == [BEHIND]

@@ -41,7 +41,8 @@ def revisions_behind(draft: Draft, context: CheckContext) -> list[Behind]:
     """Places whose deployed revision is not the head a git source read of that branch.
 
     Only single-source apps whose repository a git source reads, tracking that
-    source's branch (or ``HEAD``); a stale or unknown revision is not compared.
+    source's branch (as ``main`` or ``refs/heads/main``, or ``HEAD``); a stale or unknown
+    revision is not compared.
     """
     if not context.heads:
         return []
@@ -59,7 +60,7 @@ def revisions_behind(draft: Draft, context: CheckContext) -> list[Behind]:
         head = context.heads.get(repository_key(repo.value))
         target = values.get("argocd-target-revision")
         tracked = target.value if target is not None and target.value != UNKNOWN else ""
-        if head is None or tracked not in ("", "HEAD", head.branch):
+        if head is None or tracked not in ("", "HEAD", head.branch, f"refs/heads/{head.branch}"):
             continue
         if not head.commit.startswith(revision.value) and not revision.value.startswith(
             head.commit
