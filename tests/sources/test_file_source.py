@@ -272,6 +272,26 @@ def test_a_symlink_out_of_the_folder_is_outside(tmp_path: Path) -> None:
     assert "outside the folder" in location_problems(snap)[0].message
 
 
+def test_a_link_to_a_folder_is_not_followed_and_says_so(tmp_path: Path) -> None:
+    """Files under a folder link are not read (out of the folder, or read twice inside it):
+    a finding names each link, never silently."""
+    root = tmp_path / "catalog"
+    write(tmp_path, "elsewhere/team.yaml", component("outside"))
+    write(root, "inside/svc.yaml", component("svc"))
+    (root / "teams").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (root / "again").symlink_to(root / "inside", target_is_directory=True)
+    snap = snapshot(root)
+    assert names(snap) == ["svc"]
+    links = [f for f in snap.findings if f.evidence.get("rule") == "folder-link"]
+    assert [(f.subject, f.evidence["path"]) for f in links] == [
+        ("catalog:again", "again"),
+        ("catalog:teams", "teams"),
+    ]
+    outside, inside = links[1], links[0]
+    assert "leads outside the folder" in outside.message
+    assert "is not followed" in inside.message and str(tmp_path) not in outside.message
+
+
 def test_a_location_loop_is_a_finding_and_each_file_is_read_once(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", location("a", "./b.yaml"), component("from-a"))
     write(tmp_path, "b.yaml", location("b", "./a.yaml"))

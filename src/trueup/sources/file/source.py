@@ -166,7 +166,8 @@ class FileSource:
         now = context.now()
         started_ns = time.time_ns()  # the file system's clock, not the (testable) run clock
         root = Path(self.config.path).absolute()
-        included = _list_files(root, self._globs)
+        folder_links: list[str] = []
+        included = _list_files(root, self._globs, folder_links)
         if isinstance(included, _Unlisted):
             return ScopeFailure(self.id, self.scope, included.kind, included.message, now)
 
@@ -239,6 +240,7 @@ class FileSource:
             if trusted is not None:
                 state[path]["stat"] = trusted
         findings.extend(walk.location_findings)
+        findings.extend(self._folder_link(root, link) for link in sorted(folder_links))
         if state_path is not None:
             _save_state(state_path, policy.fingerprint, state, remembered)
         return Snapshot(
@@ -253,6 +255,27 @@ class FileSource:
             parts=parts,
             kept=frozenset(kept_parts),
         )
+
+    def _folder_link(self, root: Path, link: str) -> Finding:
+        """A link to a folder is never entered: files under it would be read from outside
+        the folder, or twice; a finding says so rather than skipping them silently."""
+        try:
+            inside = (root / link).resolve().is_relative_to(root.resolve())
+        except (OSError, RuntimeError):  # a loop of links
+            inside = False
+        why = "is not followed" if inside else "leads outside the folder and is not followed"
+        return finding(
+            Code.INVALID_FILE,
+            file_subject(self.id, self.scope, link),
+            f"{link}: a link to a folder {why}; the files under it are not read",
+            path=link,
+            document=None,
+            rule=FOLDER_LINK,
+            line=None,
+        )
+
+
+FOLDER_LINK = "folder-link"  # the rule of a link to a folder, never entered
 
 
 class _Walk:
@@ -455,11 +478,13 @@ class _Walk:
         )
 
 
-def _list_files(root: Path, globs: IncludeGlobs) -> dict[str, os.stat_result] | _Unlisted:
+def _list_files(
+    root: Path, globs: IncludeGlobs, folder_links: list[str]
+) -> dict[str, os.stat_result] | _Unlisted:
     """Every file under root that the globs match (relative POSIX paths, sorted), with
     its ``lstat``. Folders are walked as ``os.walk`` does: links to folders are not
-    entered; links, FIFOs and sockets are listed like files (read_under refuses
-    what is not a regular file)."""
+    entered (each is added to ``folder_links``); links, FIFOs and sockets are listed
+    like files (read_under refuses what is not a regular file)."""
     if not root.is_dir():
         what = "does not exist" if not root.exists() else "is not a folder"
         return _Unlisted(FailureKind.UNREACHABLE, f"the folder {root} {what}")
@@ -485,6 +510,8 @@ def _list_files(root: Path, globs: IncludeGlobs) -> dict[str, os.stat_result] | 
             if is_dir:
                 if not entry.is_symlink():
                     below.append((entry.path, f"{relative}/"))
+                else:
+                    folder_links.append(relative)
             elif globs.matches(relative):
                 matched[relative] = status
         folders.extend(sorted(below, reverse=True))
