@@ -19,16 +19,21 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import uvicorn
+from pydantic import SecretStr
 
 from tests.sources.git.conftest import WorkRepo, component
 from trueup.config import Config, load_config
 from trueup.pipeline import sync
+from trueup.server_config import TokenConfig
 from trueup.store import Store
 from trueup.web.serve import Role, Server, build_server
+from trueup.world import write_demo_world
+from trueup.world.live import LiveClusters, start_demo_clusters, write_live_config
 
 READ = "read-token-for-tests-0001"
 ADMIN = "admin-token-for-tests-0002"
@@ -100,6 +105,26 @@ server:
 
     def sync(self, store: Store) -> None:
         sync(self.config, store, trigger="test")
+
+
+@contextmanager
+def live_demo(tmp_path: Path) -> Iterator[tuple[LiveClusters, Config, Store]]:
+    """The demo world's clusters on loopback API servers, its live configuration with the
+    read and admin tokens, and its SQLite store synced once."""
+    world = write_demo_world(tmp_path / "demo", now=datetime.now(UTC))
+    with start_demo_clusters(world) as clusters:
+        config = load_config(write_live_config(world, clusters))
+        tokens = [
+            TokenConfig(name="r", role="read", token=SecretStr(READ)),
+            TokenConfig(name="a", role="admin", token=SecretStr(ADMIN)),
+        ]
+        config = config.model_copy(
+            update={"server": config.server.model_copy(update={"tokens": tokens})}
+        )
+        with Store.open(config.database) as store:
+            store.upgrade()
+            sync(config, store, trigger="test")
+            yield clusters, config, store
 
 
 @contextmanager

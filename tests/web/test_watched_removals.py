@@ -9,21 +9,14 @@ from its watch and never polled.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from tests.web.harness import ADMIN, ADMIN_AUTH, AUTH, READ, serving
-from trueup.config import load_config
-from trueup.pipeline import sync
-from trueup.server_config import TokenConfig
-from trueup.store import Store
-from trueup.world import write_demo_world
-from trueup.world.live import export_items, start_demo_clusters, write_live_config
+from tests.web.harness import ADMIN_AUTH, AUTH, live_demo, serving
+from trueup.world.live import export_items
 
 
 def _scope(base: str, source: str, scope: str) -> dict[str, Any]:
@@ -43,39 +36,27 @@ def _wait(what: str, predicate: Any, timeout: float = 30) -> None:
 def test_accepting_removals_of_a_watched_cluster_releases_them(
     tmp_path: Path, whole_source: bool
 ) -> None:
-    world = write_demo_world(tmp_path / "demo", now=datetime.now(UTC))
-    with start_demo_clusters(world) as clusters:
-        config = load_config(write_live_config(world, clusters))
-        tokens = [
-            TokenConfig(name="r", role="read", token=SecretStr(READ)),
-            TokenConfig(name="a", role="admin", token=SecretStr(ADMIN)),
-        ]
-        config = config.model_copy(
-            update={"server": config.server.model_copy(update={"tokens": tokens})}
-        )
-        with Store.open(config.database) as store:
-            store.upgrade()
-            sync(config, store, trigger="test")
-            index = 1 if whole_source else 0  # not the source's first context
-            eu = clusters.clusters[index]
-            with serving(config, store) as (base, _):
-                before = _scope(base, "clusters", eu.name)
-                assert before["item_count"] > 0 and before["held_removals"] == 0
-                for obj in export_items(eu.export):
-                    clusters.servers[index].delete(obj)
-                _wait(
-                    "the emptied cluster's removals were never held",
-                    lambda: _scope(base, "clusters", eu.name)["held_removals"] > 0,
-                )
-                answer = httpx.post(
-                    f"{base}/api/v1/removals/accept",
-                    json={"name": "clusters" if whole_source else f"clusters/{eu.name}"},
-                    headers=ADMIN_AUTH,
-                    timeout=30,
-                )
-                assert answer.status_code == 202
-                _wait(
-                    f"accepted removals stay held ({answer.json()})",
-                    lambda: _scope(base, "clusters", eu.name)["held_removals"] == 0,
-                )
-                assert _scope(base, "clusters", eu.name)["item_count"] == 0
+    with live_demo(tmp_path) as (clusters, config, store):
+        index = 1 if whole_source else 0  # not the source's first context
+        eu = clusters.clusters[index]
+        with serving(config, store) as (base, _):
+            before = _scope(base, "clusters", eu.name)
+            assert before["item_count"] > 0 and before["held_removals"] == 0
+            for obj in export_items(eu.export):
+                clusters.servers[index].delete(obj)
+            _wait(
+                "the emptied cluster's removals were never held",
+                lambda: _scope(base, "clusters", eu.name)["held_removals"] > 0,
+            )
+            answer = httpx.post(
+                f"{base}/api/v1/removals/accept",
+                json={"name": "clusters" if whole_source else f"clusters/{eu.name}"},
+                headers=ADMIN_AUTH,
+                timeout=30,
+            )
+            assert answer.status_code == 202
+            _wait(
+                f"accepted removals stay held ({answer.json()})",
+                lambda: _scope(base, "clusters", eu.name)["held_removals"] == 0,
+            )
+            assert _scope(base, "clusters", eu.name)["item_count"] == 0

@@ -10,69 +10,51 @@ from __future__ import annotations
 
 import copy
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from pydantic import SecretStr
 
-from tests.web.harness import ADMIN, ADMIN_AUTH, AUTH, READ, serving
-from trueup.config import load_config
+from tests.web.harness import ADMIN_AUTH, AUTH, live_demo, serving
 from trueup.model.assembled import AssembledEntity
 from trueup.model.ref import EntityRef
-from trueup.pipeline import sync
-from trueup.server_config import TokenConfig
 from trueup.store import Store
-from trueup.world import write_demo_world
-from trueup.world.live import export_items, start_demo_clusters, write_live_config
+from trueup.world.live import export_items
 
 
 def test_a_cluster_change_arrives_through_the_watch(tmp_path: Path) -> None:
-    world = write_demo_world(tmp_path / "demo", now=datetime.now(UTC))
-    with start_demo_clusters(world) as clusters:
-        config = load_config(write_live_config(world, clusters))
-        tokens = [
-            TokenConfig(name="r", role="read", token=SecretStr(READ)),
-            TokenConfig(name="a", role="admin", token=SecretStr(ADMIN)),
-        ]
-        config = config.model_copy(
-            update={"server": config.server.model_copy(update={"tokens": tokens})}
-        )
-        with Store.open(config.database) as store:
-            store.upgrade()
-            sync(config, store, trigger="test")
-            eu = clusters.clusters[0]
-            app = next(o for o in export_items(eu.export) if o["kind"] == "Application")
-            name = app["metadata"]["name"]
-            with serving(config, store) as (base, _):
-                sources = httpx.get(f"{base}/api/v1/sources", headers=AUTH).json()
-                assert {s["id"]: s["watched"] for s in sources}["clusters"] is True
-                refresh = httpx.post(
-                    f"{base}/api/v1/refresh", json={"source": "clusters"}, headers=ADMIN_AUTH
+    with live_demo(tmp_path) as (clusters, config, store):
+        eu = clusters.clusters[0]
+        app = next(o for o in export_items(eu.export) if o["kind"] == "Application")
+        name = app["metadata"]["name"]
+        with serving(config, store) as (base, _):
+            sources = httpx.get(f"{base}/api/v1/sources", headers=AUTH).json()
+            assert {s["id"]: s["watched"] for s in sources}["clusters"] is True
+            refresh = httpx.post(
+                f"{base}/api/v1/refresh", json={"source": "clusters"}, headers=ADMIN_AUTH
+            )
+            assert refresh.json()["status"] == "watched"
+            changed = copy.deepcopy(app)
+            changed["status"]["health"]["status"] = "Degraded"
+            changed["metadata"].pop("resourceVersion", None)
+            clusters.servers[0].apply(changed)
+            deadline = time.monotonic() + 60
+            while True:
+                entity = _entity_of(store, name)
+                shown = (
+                    {
+                        p.place: p.value
+                        for p in entity.places
+                        if p.key == "argocd-health" and p.place.startswith("prod-eu")
+                    }
+                    if entity
+                    else {}
                 )
-                assert refresh.json()["status"] == "watched"
-                changed = copy.deepcopy(app)
-                changed["status"]["health"]["status"] = "Degraded"
-                changed["metadata"].pop("resourceVersion", None)
-                clusters.servers[0].apply(changed)
-                deadline = time.monotonic() + 60
-                while True:
-                    entity = _entity_of(store, name)
-                    shown = (
-                        {
-                            p.place: p.value
-                            for p in entity.places
-                            if p.key == "argocd-health" and p.place.startswith("prod-eu")
-                        }
-                        if entity
-                        else {}
-                    )
-                    if "Degraded" in shown.values():
-                        break
-                    assert time.monotonic() < deadline, f"the watch never delivered: {shown}"
-                    time.sleep(0.2)
-            watch_runs = [r for r in store.runs(limit=100) if r.trigger.startswith("watch")]
-            assert watch_runs and all(r.sources == ("clusters",) for r in watch_runs)
+                if "Degraded" in shown.values():
+                    break
+                assert time.monotonic() < deadline, f"the watch never delivered: {shown}"
+                time.sleep(0.2)
+        watch_runs = [r for r in store.runs(limit=100) if r.trigger.startswith("watch")]
+        assert watch_runs and all(r.sources == ("clusters",) for r in watch_runs)
 
 
 def _entity_of(store: Store, app: str) -> AssembledEntity | None:
