@@ -47,6 +47,8 @@ def test_the_demo_serves_its_world_and_prints_the_app_config_snippet(tmp_path: P
             assert snippet["catalog"]["locations"] == [{"type": "url", "target": feed_url}]
             assert "Location" in snippet["catalog"]["rules"][0]["allow"]
             assert httpx.get(feed_url.split("?")[0]).status_code == 401  # the token is needed
+            assert "serving the demo world" in text
+            assert "[bold]" not in text and "[/" not in text  # styles, not markup shown as text
         finally:
             demo.send_signal(signal.SIGTERM)
             demo.wait(timeout=60)

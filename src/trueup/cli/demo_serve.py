@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 
 from pydantic import SecretStr
-from rich.markup import escape
+from rich.text import Text
 
 from trueup.cli.app import console, open_store
 from trueup.config import Config
@@ -52,15 +52,18 @@ def serve_demo(config: Config, listen: str) -> None:
     host, port = listen_address(listen)
     base = f"http://{host}:{port}"
     feed = f"{base}/backstage/entities.yaml?token={read}"
-    console.print("\n[bold]serving[/bold] the demo world (Ctrl-C stops it)")
+    # Trusted text built here (the consoles interpret no markup): styles are Text parts.
+    console.print(Text.assemble("\n", ("serving", "bold"), " the demo world (Ctrl-C stops it)"))
     for label, value in (
         ("feed", feed),
         ("api", f"{base}/api/v1/entities   (Authorization: Bearer {read})"),
         ("openapi", f"{base}/api/v1/openapi.json"),
         ("admin token", f"{admin}   (POST {base}/api/v1/refresh)"),
     ):
-        console.print(f"  {label:<11} {escape(value)}", soft_wrap=True)
-    console.print("\n[bold]Backstage app-config.yaml[/bold] (paste into your app):")
+        console.print(f"  {label:<11} {value}", soft_wrap=True)
+    console.print(
+        Text.assemble("\n", ("Backstage app-config.yaml", "bold"), " (paste into your app):")
+    )
     snippet = backstage_snippet(feed, f"{host}:{port}", list(config.backstage.kinds))
     console.print(snippet, markup=False, soft_wrap=True, end="")
     console.file.flush()
