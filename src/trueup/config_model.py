@@ -16,7 +16,10 @@ overrides — never an ``isinstance`` test on a plugin's class elsewhere:
   intent (drift compares deployed revisions with that branch's head; the git
   mirror sink refuses to write into that repository);
 - :meth:`SourceConfig.reads_repository`: whether a ``url`` Location target into
-  another repository is this source's to read.
+  another repository is this source's to read;
+- :meth:`SourceConfig.order_versions`: which of two versions of one of its
+  scopes came first in that scope's history (the git mirror sink never writes
+  a hydration of older sources over a newer one).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Self
 from urllib.parse import urlsplit
@@ -112,6 +116,14 @@ class LocalPaths:
         return url if _REMOTE_GIT.match(url) else self.local(url)
 
 
+class VersionOrder(Enum):
+    """Where one version of a scope stands against another in that scope's history."""
+
+    BEFORE = "before"  # an ancestor of the other: older
+    AFTER = "after"  # a descendant of the other: newer
+    APART = "apart"  # neither (a force-push rewrote the history between them)
+
+
 class SourceConfig(ConfigModel):
     """The keys every source has. A plugin's model adds its own and ``type: Literal[...]``."""
 
@@ -139,6 +151,16 @@ class SourceConfig(ConfigModel):
 
     def file_url(self, repo: str, commit: str, path: str) -> str | None:
         """The web page of a file this source read at ``commit``, if it knows one (none)."""
+        return None
+
+    def order_versions(
+        self, data_dir: Path, scope: str, version: str, other: str
+    ) -> VersionOrder | None:
+        """Where ``version`` of ``scope`` stands against ``other`` in the scope's history.
+
+        ``data_dir`` is the source's data folder (its clones). None when this
+        source cannot tell (by default: only read times order its versions).
+        """
         return None
 
     def watched(self) -> bool:

@@ -128,7 +128,12 @@ def hydrate(
             )
             return result
         published = publication(
-            config, store, outcome, now(), accept_removals=request.accept_removals
+            config,
+            store,
+            outcome,
+            now(),
+            accept_removals=request.accept_removals,
+            data_dir=data_dir,
         )
         for sink in sinks:
             _write(sink, published, result, preview=request.check)

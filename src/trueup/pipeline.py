@@ -26,6 +26,7 @@ from trueup.assemble.guard import PIPELINE_ORIGIN, guard_removals, is_accepted, 
 from trueup.assemble.precedence import Precedence
 from trueup.backstage_config import emission_policy
 from trueup.config import Config
+from trueup.config_model import VersionOrder
 from trueup.errors import ConcurrentCommitError, ConfigError, SinkError, StoreError
 from trueup.gc_policy import reads_held
 from trueup.model.assembled import AssemblyResult
@@ -199,7 +200,7 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
         context = ReadContext(
             now=now,
             previous={scope: snap for (sid, scope), snap in previous.items() if sid == source.id},
-            data_dir=(data_dir or Path(config.data_dir)) / "sources" / source.id,
+            data_dir=source_data_dir(config, source.id, data_dir),
             scopes=scopes,
             emission=emission,
         )
@@ -248,7 +249,7 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
     if config.sinks:
         write_sinks(
             configured_sinks(config, data_dir),
-            publication(config, store, outcome, now()),
+            publication(config, store, outcome, now(), data_dir=data_dir),
             outcome,
         )
     store.finish_run(
@@ -500,9 +501,19 @@ def publication(
     read_at: datetime,
     *,
     accept_removals: bool = False,
+    data_dir: Path | None = None,
 ) -> Publication:
     """What the sinks may publish after ``outcome``'s commit."""
     health = store.scopes()
+    sources = {source.id: source for source in config.sources}
+
+    def order(version: ScopeVersion, other: str) -> VersionOrder | None:
+        source = sources.get(version.source)
+        if source is None or not version.version:
+            return None
+        where = source_data_dir(config, source.id, data_dir)
+        return source.order_versions(where, version.scope, version.version, other)
+
     readable = {(h.source, h.scope) for h in health if h.read_at is not None}
     return Publication(
         store.feed_rows,
@@ -521,7 +532,13 @@ def publication(
         revised=None if outcome.revised is None else frozenset(outcome.revised),
         rows_of=lambda refs: store.feed_rows(refs=refs),
         accept_removals=accept_removals,
+        order=order,
     )
+
+
+def source_data_dir(config: Config, source: str, data_dir: Path | None = None) -> Path:
+    """The data folder of one source (its clones and caches)."""
+    return (data_dir or Path(config.data_dir)) / "sources" / source
 
 
 def write_sinks(sinks: Sequence[Sink], publication: Publication, outcome: SyncOutcome) -> None:

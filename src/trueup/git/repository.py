@@ -207,6 +207,20 @@ class GitRepository:
     def is_ancestor(self, old: str, new: str) -> bool:
         return self._run("merge-base", "--is-ancestor", old, new).returncode == 0
 
+    def fetch_commit(self, commit: str) -> bool:
+        """Fetch ``commit`` by its id (objects only, no ref moves); False when not given.
+
+        Servers speaking protocol version 2 (git's default) give any commit they
+        hold; an older one may refuse an id no ref points to.
+        """
+        if not _SHA.match(commit) or not (self.path / "HEAD").is_file():
+            return False
+        try:
+            self._fetch_into(self.path, commit)
+        except RepositoryError:
+            return False
+        return self.resolve(commit) is not None
+
     # --- trees and blobs -------------------------------------------------------
 
     def list_files(self, commit: str) -> dict[str, str]:

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
-from trueup.config_model import SinkConfig, SourceConfig
+from trueup.config_model import SinkConfig, SourceConfig, VersionOrder
 from trueup.feed import FeedRow
 from trueup.model.emission import DEFAULT_POLICY, EmissionPolicy
 from trueup.model.finding import Finding
@@ -58,6 +58,9 @@ class Publication:
     ``revised`` names the entities the commit revised (created, changed,
     restored, removed) when known; ``revised_rows()`` gives those of them that
     pass the gate, for a sink that rewrites only what changed.
+    ``order(version, other)`` tells where one of ``versions`` stands against
+    another version of its scope in the scope's history, when its source can
+    tell (:meth:`~trueup.config_model.SourceConfig.order_versions`).
     """
 
     __slots__ = (
@@ -68,6 +71,7 @@ class Publication:
         "contributors",
         "emission",
         "incomplete",
+        "order",
         "read_at",
         "revised",
         "run_id",
@@ -87,6 +91,7 @@ class Publication:
         revised: frozenset[EntityRef] | None = None,
         rows_of: Callable[[Collection[EntityRef]], Iterable[FeedRow]] | None = None,
         accept_removals: bool = False,
+        order: Callable[[ScopeVersion, str], VersionOrder | None] = lambda version, other: None,
     ) -> None:
         self.__stored_rows = stored_rows
         self.__rows_of = rows_of
@@ -99,6 +104,7 @@ class Publication:
         self.incomplete = tuple(incomplete)
         self.revised = revised  # the entities this commit revised, when known
         self.accept_removals = accept_removals  # a sink's own removal hold is released
+        self.order = order
 
     def rows(self) -> Iterator[FeedRow]:
         """The committed entities a Backstage can ingest as one location, ordered by ref."""

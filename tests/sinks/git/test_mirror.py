@@ -350,3 +350,99 @@ def test_a_slower_run_of_older_sources_never_undoes_a_newer_one(
     assert mirror.message(head).splitlines()[0] == "trueup: 1 added, 1 changed, 0 removed"
     assert "default/component/e.yaml" in mirror.files()
     assert fast_forwards_only(mirror) and len(mirror.reflog()) == 2
+
+
+def ci_checkout(source: WorkRepo, folder: Path) -> WorkRepo:
+    """A CI job's checkout for a push of ``source``'s current commit, run later.
+
+    As ``actions/checkout`` with ``fetch-depth: 0`` does: branch ``main`` at the
+    pushed commit; a later ``git fetch`` (here, :func:`catch_up`) brings newer
+    commits to ``origin/main`` without moving it.
+    """
+    return pinned_copy(source, folder)
+
+
+def catch_up(checkout: WorkRepo) -> None:
+    checkout.git("fetch", "-q", "origin")
+
+
+def test_a_job_for_an_older_commit_that_reads_last_stands_back(
+    tmp_path: Path, catalog: WorkRepo, mirror: Mirror
+) -> None:
+    run(tmp_path, catalog, mirror)
+    catalog.write("b/catalog-info.yaml", component("b", description="described"))
+    catalog.commit("describe b")
+    older = ci_checkout(catalog, tmp_path / "older")  # the job for this push waits in a queue
+    catalog.write("e/catalog-info.yaml", component("e"))
+    catalog.remove("c/catalog-info.yaml")
+    catalog.commit("add e, remove c")
+    newer = run(tmp_path, catalog, mirror, at=T0 + timedelta(minutes=5), runner="newer")
+    landed = mirror.head()
+    catch_up(older)  # the queued job starts: its checkout fetched the newer commit too
+
+    late = run(tmp_path, older, mirror, at=T0 + timedelta(minutes=10), runner="older")
+
+    assert newer.exit_code == 0 and late.exit_code == 0, late.errors
+    note = late.reports[0].note
+    assert note.startswith("the mirror holds newer sources: catalog/catalog@main "), note
+    assert f"{catalog.head()[:12]} follows this hydration's {older.head()[:12]}" in note
+    assert mirror.head() == landed
+    files = mirror.files()
+    assert "default/component/e.yaml" in files and "default/component/c.yaml" not in files
+
+
+def test_a_job_for_a_newer_commit_that_read_first_still_lands(
+    tmp_path: Path, catalog: WorkRepo, mirror: Mirror
+) -> None:
+    run(tmp_path, catalog, mirror)
+    catalog.write("b/catalog-info.yaml", component("b", description="described"))
+    catalog.commit("describe b")
+    older = ci_checkout(catalog, tmp_path / "older")
+    catalog.write("e/catalog-info.yaml", component("e"))
+    catalog.commit("add e")
+    catch_up(older)
+    # The older commit's job reads later but pushes first; the newer one read before it.
+    first = run(tmp_path, older, mirror, at=T0 + timedelta(minutes=10), runner="older")
+    assert first.reports[0].note.endswith("pushed to main"), first.reports
+    newer = run(tmp_path, catalog, mirror, at=T0 + timedelta(minutes=5), runner="newer")
+
+    assert newer.exit_code == 0, newer.errors
+    assert newer.reports[0].note.endswith("pushed to main"), newer.reports[0].note
+    assert "default/component/e.yaml" in mirror.files()
+    assert f"Trueup-Source: catalog/catalog@main@{catalog.head()}" in mirror.message()
+
+
+def test_without_the_newer_commit_the_read_time_decides(
+    tmp_path: Path, catalog: WorkRepo, mirror: Mirror
+) -> None:
+    """A checkout that cannot show the mirror's commit cannot order them: read time decides."""
+    run(tmp_path, catalog, mirror)
+    catalog.write("b/catalog-info.yaml", component("b", description="described"))
+    catalog.commit("describe b")
+    older = ci_checkout(catalog, tmp_path / "older")  # never fetches the newer commit
+    catalog.write("e/catalog-info.yaml", component("e"))
+    catalog.commit("add e")
+    run(tmp_path, catalog, mirror, at=T0 + timedelta(minutes=10), runner="newer")
+
+    late = run(tmp_path, older, mirror, at=T0 + timedelta(minutes=5), runner="older")
+
+    assert late.reports[0].note.startswith("the mirror holds a newer hydration"), late.reports
+    assert "default/component/e.yaml" in mirror.files()
+
+
+def test_after_a_force_push_the_later_read_wins(
+    tmp_path: Path, catalog: WorkRepo, mirror: Mirror
+) -> None:
+    catalog.write("e/catalog-info.yaml", component("e"))
+    abandoned = catalog.commit("add e")
+    run(tmp_path, catalog, mirror)
+    catalog.git("reset", "-q", "--hard", "HEAD~1")
+    catalog.write("f/catalog-info.yaml", component("f"))
+    catalog.commit("add f instead")
+
+    again = run(tmp_path, catalog, mirror, at=T0 + timedelta(minutes=5), runner="again")
+
+    assert again.reports[0].note.endswith("pushed to main"), again.reports
+    assert f"catalog/catalog@main {abandoned[:12]}" not in mirror.message()
+    files = mirror.files()
+    assert "default/component/f.yaml" in files and "default/component/e.yaml" not in files

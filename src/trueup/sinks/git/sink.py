@@ -7,8 +7,9 @@ and by ``trueup hydrate``. One write:
    absent branch is an empty mirror);
 2. refuse a diverged mirror: when trueup's own files differ from trueup's last
    commit, someone else changed them, and they are reported, not overwritten;
-3. stand back when the mirror head is a hydration read later than this one
-   from other source versions (a slower run never undoes a newer one);
+3. stand back when the mirror head is a hydration of newer sources: later in
+   a scope's history where its source can tell (git commits), else read later
+   (a run of older sources never undoes a newer one, however late it runs);
 4. plan the change (:mod:`~trueup.sinks.git.plan`); nothing to change, no commit;
 5. commit it with a message naming what changed and why
    (:mod:`~trueup.sinks.git.message`) and push it, never forced. A push
@@ -28,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from trueup.config_model import VersionOrder
 from trueup.errors import ConfigError, MirrorDivergedError, RepositoryError, SinkError
 from trueup.git.mirror import MirrorClone, Signature
 from trueup.git.remote import redact_url
@@ -166,12 +168,34 @@ class GitSink:
             )
 
     def _newer_hydration(self, head: str | None, publication: Publication) -> str | None:
-        """Why this run must not write over the head: it is a later read of other versions."""
+        """Why this run must not write over the head: it holds newer sources than this run.
+
+        Where a source can order two versions of a scope (a git source: is one
+        commit an ancestor of the other), history decides: a run whose read of a
+        scope is older than the head's stands back, whenever it read; one newer
+        in some scope and older in none writes. Otherwise the later read wins.
+        """
         if head is None:
             return None
         found = read_hydration(self.clone.message(head))
-        mine = frozenset(str(v) for v in publication.versions if v.version)
-        if found is None or found.read_at <= publication.read_at or found.versions == mine:
+        mine = {f"{v.source}/{v.scope}": v for v in publication.versions if v.version}
+        if found is None or found.versions == frozenset(str(v) for v in mine.values()):
+            return None
+        theirs = dict(version.rpartition("@")[::2] for version in found.versions)
+        newer = False
+        for key, version in sorted(mine.items()):
+            other = theirs.get(key)
+            if other is None or other == version.version:
+                continue
+            order = publication.order(version, other)
+            if order is VersionOrder.BEFORE:
+                return (
+                    f"the mirror holds newer sources: {key} {_short(other)} follows this "
+                    f"hydration's {_short(version.version)} (commit {head[:12]}); "
+                    "this one is not applied"
+                )
+            newer = newer or order is VersionOrder.AFTER
+        if newer or found.read_at <= publication.read_at:
             return None
         return (
             f"the mirror holds a newer hydration (read at {found.read_at.isoformat()}, "

@@ -10,7 +10,7 @@ from typing import Literal, Self
 from pydantic import field_validator
 
 from trueup.backstage_config import WebLinksConfig
-from trueup.config_model import Duration, LocalPaths, SourceConfig, parse_duration
+from trueup.config_model import Duration, LocalPaths, SourceConfig, VersionOrder, parse_duration
 from trueup.model.repository import TrackedBranch
 from trueup.sources.repository_catalog.catalog import repository_of
 from trueup.sources.repository_catalog.weblinks import commit_view_url, web_base, web_links
@@ -48,3 +48,12 @@ class GitSourceConfig(SourceConfig):
     def file_url(self, repo: str, commit: str, path: str) -> str | None:
         links = replace(web_links(self.url, self.branch, self.web), branch=commit)
         return commit_view_url(links, path, commit)
+
+    def order_versions(
+        self, data_dir: Path, scope: str, version: str, other: str
+    ) -> VersionOrder | None:
+        from trueup.sources.git.source import order_commits, scope_of
+
+        if scope != scope_of(self) or version == other:
+            return None
+        return order_commits(self, data_dir, version, other)

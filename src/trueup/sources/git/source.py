@@ -27,7 +27,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from trueup.config_model import SourceConfig
+from trueup.config_model import SourceConfig, VersionOrder
 from trueup.errors import RepositoryError, SourceError
 from trueup.git.remote import identity, repository_name
 from trueup.git.repository import GitRepository
@@ -83,7 +83,7 @@ class GitSource:
 
     @property
     def scope(self) -> str:
-        return f"{repository_name(self.config.url)}@{self.config.branch}"
+        return scope_of(self.config)
 
     def serves(self, repository: str) -> bool:
         """Whether ``repository`` (a URL, ``owner/name`` or the scope) is the one read here."""
@@ -108,15 +108,11 @@ class GitSource:
         root = self._data_dir or context.data_dir
         if root is None:
             raise SourceError(f"source {self.id!r}: no data folder to keep its clone in")
-        slug = _slug(self.scope)
-        repo = GitRepository(
-            self.config.url,
-            root / "clones" / f"{slug}.git",
-            timeout=self.config.timeout.total_seconds(),
-        )
+        repo = clone_of(self.config, root)
         try:
             with repo.locked():
-                return self._read_locked(repo, root / "state" / f"{slug}.json", context, now)
+                state = root / "state" / f"{_slug(self.scope)}.json"
+                return self._read_locked(repo, state, context, now)
         except RepositoryError as exc:
             return ScopeFailure(self.id, self.scope, exc.kind, str(exc), now)
         except SourceError as exc:
@@ -230,6 +226,45 @@ class _GitBlobs:
 
     def read(self, blobs: Collection[str]) -> Iterator[tuple[str, bytes | int]]:
         return self.repo.iter_blobs(blobs, max_bytes=self.max_bytes)
+
+
+def scope_of(config: GitSourceConfig) -> str:
+    """The one scope of a git source: ``<repository name>@<branch>``."""
+    return f"{repository_name(config.url)}@{config.branch}"
+
+
+def clone_of(config: GitSourceConfig, root: Path) -> GitRepository:
+    """The source's bare clone in its data folder ``root``."""
+    return GitRepository(
+        config.url,
+        root / "clones" / f"{_slug(scope_of(config))}.git",
+        timeout=config.timeout.total_seconds(),
+    )
+
+
+def order_commits(
+    config: GitSourceConfig, root: Path, version: str, other: str
+) -> VersionOrder | None:
+    """Where commit ``version`` stands against ``other`` in the history of the clone.
+
+    ``other`` not in the clone (a commit pushed after this read) is fetched by
+    its id from the source's URL; None when it cannot be had there either, or
+    the clone is gone.
+    """
+    repo = clone_of(config, root)
+    if not (repo.path / "HEAD").is_file():
+        return None
+    try:
+        with repo.locked():
+            if repo.resolve(version) is None:
+                return None
+            if repo.resolve(other) is None and not repo.fetch_commit(other):
+                return None
+            if repo.is_ancestor(version, other):
+                return VersionOrder.BEFORE
+            return VersionOrder.AFTER if repo.is_ancestor(other, version) else VersionOrder.APART
+    except RepositoryError:
+        return None
 
 
 def _slug(text: str) -> str:
