@@ -103,6 +103,9 @@ class GitRepository:
         self.timeout = timeout
         self._env = dict(access.env)
         self._secrets = [s for s in (*redact, *access.secrets) if s]
+        # Messages name the remote as it was given, masked: ``https://****@host/…`` tells
+        # that a credential was configured, which the bare ``self.url`` would not.
+        self._shown = self._redact(url)
         self._refs: dict[str, str] | None = None  # refs(), until a fetch or switch moves one
 
     # --- locking and cloning -------------------------------------------------
@@ -136,7 +139,7 @@ class GitRepository:
         commit = self.resolve(fetched_ref(branch))
         if commit is None:
             raise RepositoryError(
-                FailureKind.UNREACHABLE, f"branch {branch!r} not found in {redact_url(self.url)}"
+                FailureKind.UNREACHABLE, f"branch {branch!r} not found in {self._shown}"
             )
         return commit
 
@@ -352,7 +355,7 @@ class GitRepository:
         except subprocess.TimeoutExpired as exc:
             raise RepositoryError(
                 FailureKind.UNREACHABLE,
-                f"git {args[0]}: no answer from {redact_url(self.url)} within {self.timeout:g} s",
+                f"git {args[0]}: no answer from {self._shown} within {self.timeout:g} s",
             ) from exc
         except OSError as exc:
             raise RepositoryError(FailureKind.ERROR, f"git cannot run: {exc.strerror}") from exc
