@@ -8,12 +8,17 @@ command line git runs (its own and its helpers', as ``ps`` would show them).
 from __future__ import annotations
 
 import base64
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from tests.sinks.git.conftest import HttpGitServer, WorkRepo, component, git, make_bare
+from trueup.errors import RepositoryError
 from trueup.git import remote_access
 from trueup.git.mirror import MirrorClone, Signature
+from trueup.git.repository import GitRepository
 
 TOKEN = "ghp_UserOnlyT0ken0123456789"
 
@@ -92,3 +97,18 @@ def test_remote_access_leaves_other_urls_as_they_are() -> None:
     ):
         access = remote_access(url, {"A": "1"})
         assert (access.url, dict(access.env), access.secrets) == (url, {"A": "1"}, ())
+
+
+def test_a_remote_that_never_answers_is_named_with_the_git_command_that_waited(
+    tmp_path: Path,
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        port = silent.getsockname()[1]
+        url = f"http://{TOKEN}@127.0.0.1:{port}/acme/catalog.git"
+        repo = GitRepository(url, tmp_path / "clones" / "catalog.git", timeout=1)
+        with repo.locked(), pytest.raises(RepositoryError) as raised:
+            repo.fetch("main")
+    # ``git fetch`` runs as ``git -c fetch.fsckObjects=false fetch``: the command is fetch.
+    assert str(raised.value) == (
+        f"git fetch: no answer from http://****@127.0.0.1:{port}/acme/catalog.git within 1 s"
+    )
