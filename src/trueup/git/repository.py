@@ -335,7 +335,7 @@ class GitRepository:
             lines = message.splitlines() or [f"exit status {result.returncode}"]
             telling = [line for line in lines if any(m in line.lower() for m in _CORRUPT)]
             last = telling[0] if kind is FailureKind.CORRUPT and telling else lines[-1]
-            raise RepositoryError(kind, f"git {args[0] if args[0] != '-c' else args[2]}: {last}")
+            raise RepositoryError(kind, f"git {_command(args)}: {last}")
         return result.stdout
 
     def _run(
@@ -355,7 +355,7 @@ class GitRepository:
         except subprocess.TimeoutExpired as exc:
             raise RepositoryError(
                 FailureKind.UNREACHABLE,
-                f"git {args[0]}: no answer from {self._shown} within {self.timeout:g} s",
+                f"git {_command(args)}: no answer from {self._shown} within {self.timeout:g} s",
             ) from exc
         except OSError as exc:
             raise RepositoryError(FailureKind.ERROR, f"git cannot run: {exc.strerror}") from exc
@@ -373,6 +373,11 @@ def fetched_ref(branch: str) -> str:
 
 def current_ref(branch: str) -> str:
     return f"refs/trueup/current/{branch}"
+
+
+def _command(args: Sequence[str]) -> str:
+    """The git command of an argument list: ``fetch`` of ``-c fetch.fsckObjects=false fetch …``."""
+    return args[2] if args[0] == "-c" and len(args) > 2 else args[0]
 
 
 def _decode(raw: bytes) -> str:
