@@ -4,7 +4,8 @@ Used by :class:`~trueup.git.repository.GitRepository` and by the code that names
 repositories (the ``git`` source's scope, the mirror sink's messages).
 
 A URL may carry a credential (``https://x-access-token:TOKEN@github.com/…``, as
-CI jobs write them). :func:`remote_access` takes it out: git is given the bare
+CI jobs write them, or ``https://TOKEN@github.com/…``, as GitHub and Bitbucket
+document a token). :func:`remote_access` takes it out: git is given the bare
 URL, and the credential travels as an ``Authorization`` header in git's
 environment (``GIT_CONFIG_COUNT``/``KEY``/``VALUE``), so it never appears on a
 command line (``ps``), in a clone's ``.git/config``, or in git's messages; the
@@ -64,18 +65,25 @@ class RemoteAccess:
 
 
 def remote_access(url: str, env: Mapping[str, str] | None = None) -> RemoteAccess:
-    """Move an HTTP(S) URL's ``user:password@`` into an ``Authorization`` header.
+    """Move an HTTP(S) URL's ``user:password@`` or ``user@`` into an ``Authorization`` header.
 
-    Other URLs (local paths, ``ssh://``, ``git://``, ``git@host:``) and HTTP(S)
-    URLs without a password are returned as they are. ``env`` is the
-    environment the caller already gives git; a header is appended to the
-    ``GIT_CONFIG_*`` entries it holds.
+    Over HTTP(S) a user without a password is a token (as :func:`redact_url`
+    treats it): it is sent as ``Basic base64("<user>:")``, what git itself
+    sends for such a URL when the password prompt answers nothing, and it is
+    one of the secrets. Other URLs (local paths, ``ssh://git@…``, ``git://``,
+    ``git@host:``) and HTTP(S) URLs without a user are returned as they are.
+    ``env`` is the environment the caller already gives git; a header is
+    appended to the ``GIT_CONFIG_*`` entries it holds.
     """
     given = dict(env or {})
     parts = urlsplit(url) if "://" in url else None
-    if parts is None or parts.scheme not in ("http", "https") or parts.password is None:
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not (parts.username or parts.password is not None)
+    ):
         return RemoteAccess(url, given)
-    user, password = unquote(parts.username or ""), unquote(parts.password)
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
     netloc = parts.hostname or ""
     if ":" in netloc:  # an IPv6 literal
         netloc = f"[{netloc}]"
@@ -91,5 +99,7 @@ def remote_access(url: str, env: Mapping[str, str] | None = None) -> RemoteAcces
             f"GIT_CONFIG_VALUE_{index}": f"Authorization: Basic {token}",
         }
     )
-    secrets = tuple(s for s in (password, parts.password, token) if s)
+    # With a password the user is a name (``x-access-token``); without one it is the token.
+    shown = (password, parts.password) if parts.password is not None else (user, parts.username)
+    secrets = tuple(dict.fromkeys(s for s in (*shown, token) if s))
     return RemoteAccess(bare, given, secrets)

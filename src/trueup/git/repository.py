@@ -103,6 +103,9 @@ class GitRepository:
         self.timeout = timeout
         self._env = dict(access.env)
         self._secrets = [s for s in (*redact, *access.secrets) if s]
+        # Messages name the remote as it was given, masked: ``https://****@host/…`` tells
+        # that a credential was configured, which the bare ``self.url`` would not.
+        self._shown = self._redact(url)
         self._refs: dict[str, str] | None = None  # refs(), until a fetch or switch moves one
 
     # --- locking and cloning -------------------------------------------------
@@ -136,7 +139,7 @@ class GitRepository:
         commit = self.resolve(fetched_ref(branch))
         if commit is None:
             raise RepositoryError(
-                FailureKind.UNREACHABLE, f"branch {branch!r} not found in {redact_url(self.url)}"
+                FailureKind.UNREACHABLE, f"branch {branch!r} not found in {self._shown}"
             )
         return commit
 
@@ -346,7 +349,7 @@ class GitRepository:
             lines = message.splitlines() or [f"exit status {result.returncode}"]
             telling = [line for line in lines if any(m in line.lower() for m in _CORRUPT)]
             last = telling[0] if kind is FailureKind.CORRUPT and telling else lines[-1]
-            raise RepositoryError(kind, f"git {args[0] if args[0] != '-c' else args[2]}: {last}")
+            raise RepositoryError(kind, f"git {_command(args)}: {last}")
         return result.stdout
 
     def _run(
@@ -366,7 +369,7 @@ class GitRepository:
         except subprocess.TimeoutExpired as exc:
             raise RepositoryError(
                 FailureKind.UNREACHABLE,
-                f"git {args[0]}: no answer from {redact_url(self.url)} within {self.timeout:g} s",
+                f"git {_command(args)}: no answer from {self._shown} within {self.timeout:g} s",
             ) from exc
         except OSError as exc:
             raise RepositoryError(FailureKind.ERROR, f"git cannot run: {exc.strerror}") from exc
@@ -384,6 +387,11 @@ def fetched_ref(branch: str) -> str:
 
 def current_ref(branch: str) -> str:
     return f"refs/trueup/current/{branch}"
+
+
+def _command(args: Sequence[str]) -> str:
+    """The git command of an argument list: ``fetch`` of ``-c fetch.fsckObjects=false fetch …``."""
+    return args[2] if args[0] == "-c" and len(args) > 2 else args[0]
 
 
 def _decode(raw: bytes) -> str:
