@@ -33,6 +33,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from trueup.crashpoint import crashpoint
 from trueup.feed import FeedRow
 from trueup.model.ref import EntityRef
 from trueup.sinks.base import Publication, SinkReport
@@ -42,6 +43,8 @@ MANIFEST = ".trueup-manifest.json"
 JOURNAL = ".trueup-manifest.journal"
 PENDING = ".trueup-manifest.pending"  # a write began and has not finished
 JOURNAL_LIMIT = 1 << 20
+# The crash tests' point (``TRUEUP_CRASHPOINT``): the store has committed, the folder not begun.
+BEFORE_WRITE = "directory-sink-before-write"
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +211,7 @@ class DirectorySink:
 
     def write(self, publication: Publication) -> SinkReport:
         """Bring the folder in line with the publication. OSError when the folder cannot be."""
+        crashpoint(BEFORE_WRITE)
         path = Path(self.config.path)
         report = None
         revised = publication.revised_rows()
