@@ -515,11 +515,16 @@ def publication(
         return source.order_versions(where, version.scope, version.version, other)
 
     readable = {(h.source, h.scope) for h in health if h.read_at is not None}
+    # This run's commit number: the generation, if no commit landed after this run's
+    # (read after it, the last commit is still this run's). Else unknown.
+    landed = store.generation()
+    last = store.last_commit()
     return Publication(
         store.feed_rows,
         emission=emission_policy(config.backstage),
         read_at=read_at,
         run_id=outcome.run_id,
+        commit_number=landed if last is not None and last.id == outcome.run_id else None,
         versions=[
             ScopeVersion(h.source, h.scope, h.version or "", h.read_at)
             for h in health

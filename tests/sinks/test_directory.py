@@ -16,7 +16,7 @@ from trueup.model.assembled import AssembledEntity
 from trueup.model.ref import EntityRef
 from trueup.sinks.base import Publication
 from trueup.sinks.directory import DirectorySink, DirectorySinkConfig, write_directory
-from trueup.sinks.directory.sink import JOURNAL, MANIFEST, read_manifest
+from trueup.sinks.directory.sink import JOURNAL, MANIFEST, read_commit, read_manifest
 
 
 def assembled(*names: str) -> list[AssembledEntity]:
@@ -72,15 +72,22 @@ def test_a_changed_entity_is_rewritten(tmp_path: Path) -> None:
 
 
 def publication_of(
-    stored: list[FeedRow], revised: frozenset[EntityRef] | None, asked: list[set[EntityRef]]
+    stored: list[FeedRow],
+    revised: frozenset[EntityRef] | None,
+    asked: list[set[EntityRef]],
+    *,
+    commit: int | None,
 ) -> Publication:
-    """A publication over ``stored`` rows that records which refs the sink asked for."""
+    """A publication of store commit ``commit`` over ``stored`` rows that records which
+    refs the sink asked for."""
 
     def rows_of(refs: Collection[EntityRef]) -> list[FeedRow]:
         asked.append(set(refs))
         return [row for row in stored if row.ref in refs]
 
-    return Publication(lambda: stored, read_at=NOW, revised=revised, rows_of=rows_of)
+    return Publication(
+        lambda: stored, read_at=NOW, revised=revised, rows_of=rows_of, commit_number=commit
+    )
 
 
 def payments_changed_orders_gone(rows: list[FeedRow]) -> list[FeedRow]:
@@ -103,13 +110,17 @@ def test_after_an_incremental_commit_only_the_revised_entities_are_read_and_writ
 ) -> None:
     first = entities("payments", "orders")
     asked: list[set[EntityRef]] = []
-    sink(tmp_path).write(publication_of(first, None, asked))  # no revised refs: the full pass
+    sink(tmp_path).write(
+        publication_of(first, None, asked, commit=1)
+    )  # no revised refs: the full pass
     assert asked == []
     payments = EntityRef.of("component", None, "payments")
     orders = EntityRef.of("component", None, "orders")
     changed = payments_changed_orders_gone(first)
     (tmp_path / "default" / "group" / "team-a.yaml").unlink()  # not revised: left alone
-    report = sink(tmp_path).write(publication_of(changed, frozenset({payments, orders}), asked))
+    report = sink(tmp_path).write(
+        publication_of(changed, frozenset({payments, orders}), asked, commit=2)
+    )
     assert asked == [{payments, orders}]
     assert (report.written, report.removed) == (1, 1)
     assert (
@@ -121,7 +132,7 @@ def test_after_an_incremental_commit_only_the_revised_entities_are_read_and_writ
 
 def test_a_revised_entity_the_gate_holds_back_loses_its_file(tmp_path: Path) -> None:
     first = entities("payments")
-    sink(tmp_path).write(publication_of(first, None, []))
+    sink(tmp_path).write(publication_of(first, None, [], commit=1))
     payments = EntityRef.of("component", None, "payments")
     refused = [
         replace(row, ref=EntityRef.of("location", None, "payments")) if row.ref == payments else row
@@ -130,7 +141,7 @@ def test_a_revised_entity_the_gate_holds_back_loses_its_file(tmp_path: Path) -> 
     target = tmp_path / "default" / "component" / "payments.yaml"
     assert target.exists()
     located = EntityRef.of("location", None, "payments")
-    publication = publication_of(refused, frozenset({payments, located}), [])
+    publication = publication_of(refused, frozenset({payments, located}), [], commit=2)
     report = sink(tmp_path).write(publication)
     assert (report.written, report.removed) == (0, 1)
     assert not target.exists()
@@ -140,20 +151,22 @@ def test_a_revised_entity_the_gate_holds_back_loses_its_file(tmp_path: Path) -> 
 def test_without_a_manifest_the_full_pass_runs(tmp_path: Path) -> None:
     first = entities("payments")
     payments = EntityRef.of("component", None, "payments")
-    report = sink(tmp_path).write(publication_of(first, frozenset({payments}), []))
+    report = sink(tmp_path).write(publication_of(first, frozenset({payments}), [], commit=1))
     assert (report.written, report.removed) == (3, 0)  # every entity, not the revised one only
 
 
 def test_an_update_journals_its_files_and_the_next_full_pass_folds_them(tmp_path: Path) -> None:
     first = entities("payments", "orders")
-    sink(tmp_path).write(publication_of(first, None, []))
+    sink(tmp_path).write(publication_of(first, None, [], commit=1))
     manifest = (tmp_path / MANIFEST).read_bytes()
     payments = EntityRef.of("component", None, "payments")
     orders = EntityRef.of("component", None, "orders")
     (tmp_path / "default" / "component" / "mine.yaml").write_text("not the sink's\n")
     mine = EntityRef.of("component", None, "mine")
     changed = payments_changed_orders_gone(first)
-    report = sink(tmp_path).write(publication_of(changed, frozenset({payments, orders, mine}), []))
+    report = sink(tmp_path).write(
+        publication_of(changed, frozenset({payments, orders, mine}), [], commit=2)
+    )
     assert (report.written, report.removed) == (1, 1)
     assert (tmp_path / MANIFEST).read_bytes() == manifest  # not rewritten: journalled
     assert len((tmp_path / JOURNAL).read_text().splitlines()) == 2
@@ -164,13 +177,13 @@ def test_an_update_journals_its_files_and_the_next_full_pass_folds_them(tmp_path
     assert "default/component/orders.yaml" not in known
 
     # The full pass reads the journal: the journalled file is unchanged, and it folds it.
-    report = write_directory(tmp_path, changed)
-    assert (report.written, report.unchanged, report.deleted) == (0, 3, 0)
+    passed = write_directory(tmp_path, changed)
+    assert (passed.written, passed.unchanged, passed.deleted) == (0, 3, 0)
     assert not (tmp_path / JOURNAL).exists()
     assert read_manifest(tmp_path) == known
     # A file the journal recorded as written is deleted when its entity leaves.
-    report = write_directory(tmp_path, [row for row in changed if row.ref != payments])
-    assert report.deleted == 1
+    passed = write_directory(tmp_path, [row for row in changed if row.ref != payments])
+    assert passed.deleted == 1
     assert not (tmp_path / "default" / "component" / "payments.yaml").exists()
 
 
@@ -191,35 +204,61 @@ def test_an_update_that_failed_is_caught_up_by_the_next_write(tmp_path: Path) ->
     the sink itself must know that its last update did not finish.
     """
     first = entities("payments", "orders")
-    sink(tmp_path).write(publication_of(first, None, []))
+    sink(tmp_path).write(publication_of(first, None, [], commit=1))
     payments = EntityRef.of("component", None, "payments")
     orders = EntityRef.of("component", None, "orders")
     changed = payments_changed_orders_gone(first)
     blocker = tmp_path / "default" / "component" / ".payments.yaml.tmp"
     blocker.mkdir()  # the write of payments fails, as on a full disk
     with pytest.raises(OSError):
-        sink(tmp_path).write(publication_of(changed, frozenset({payments, orders}), []))
+        sink(tmp_path).write(publication_of(changed, frozenset({payments, orders}), [], commit=2))
     blocker.rmdir()
 
-    sink(tmp_path).write(publication_of(changed, frozenset(), []))  # nothing new revised
+    sink(tmp_path).write(publication_of(changed, frozenset(), [], commit=3))  # nothing new revised
 
     target = tmp_path / "default" / "component" / "payments.yaml"
     assert target.read_text().endswith("# changed\n")
     assert not (tmp_path / "default" / "component" / "orders.yaml").exists()
 
 
+def test_an_update_runs_only_for_the_commit_after_the_one_last_written(tmp_path: Path) -> None:
+    """A commit the sink never wrote (killed before its write) is caught up by a full pass.
+
+    Its revised entities are named by no later publication, so the next write
+    compares every file; as does a write whose commit number is not known.
+    """
+    first = entities("payments", "orders")
+    sink(tmp_path).write(publication_of(first, None, [], commit=1))
+    assert read_commit(tmp_path) == 1
+    changed = payments_changed_orders_gone(first)  # commit 2, never written
+
+    report = sink(tmp_path).write(publication_of(changed, frozenset(), [], commit=3))
+    assert (report.written, report.unchanged, report.removed) == (1, 2, 1)
+    assert not (tmp_path / "default" / "component" / "orders.yaml").exists()
+    assert read_commit(tmp_path) == 3
+
+    payments = EntityRef.of("component", None, "payments")
+    report = sink(tmp_path).write(publication_of(changed, frozenset({payments}), [], commit=None))
+    assert (report.written, report.unchanged) == (0, 3)  # every file compared
+    assert read_commit(tmp_path) is None
+    report = sink(tmp_path).write(publication_of(changed, frozenset({payments}), [], commit=5))
+    assert report.unchanged == 3
+    report = sink(tmp_path).write(publication_of(changed, frozenset({payments}), [], commit=6))
+    assert (report.written, report.unchanged) == (1, 0)  # the update: its entity only
+
+
 def test_an_entry_journalled_after_a_torn_line_is_kept(tmp_path: Path) -> None:
     """A journal line cut short by a crash must not swallow the next update's entry."""
     first = entities("payments")
-    sink(tmp_path).write(publication_of(first, None, []))
+    sink(tmp_path).write(publication_of(first, None, [], commit=1))
     with (tmp_path / JOURNAL).open("a") as journal:
         journal.write('["default/component/x.yaml","h"]\n["default/comp')  # a crash mid-line
     extra = entities("payments", "orders")
     orders = EntityRef.of("component", None, "orders")
-    sink(tmp_path).write(publication_of(extra, frozenset({orders}), []))
+    sink(tmp_path).write(publication_of(extra, frozenset({orders}), [], commit=2))
     target = tmp_path / "default" / "component" / "orders.yaml"
     assert target.exists()
 
     # orders leaves: the sink wrote its file, so the sink deletes it.
-    sink(tmp_path).write(publication_of(first, frozenset({orders}), []))
+    sink(tmp_path).write(publication_of(first, frozenset({orders}), [], commit=3))
     assert not target.exists()

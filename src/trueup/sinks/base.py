@@ -57,7 +57,11 @@ class Publication:
     them entirely, and a sink that would remove their entities must not.
     ``revised`` names the entities the commit revised (created, changed,
     restored, removed) when known; ``revised_rows()`` gives those of them that
-    pass the gate, for a sink that rewrites only what changed.
+    pass the gate, for a sink that rewrites only what changed. ``commit_number``
+    is the store's number of the commit published (one more per commit,
+    whichever run made it), None when not known: such a sink can tell from it
+    that a commit came between this one and the last it wrote (a kill between
+    the store's commit and the sink's write), whose ``revised`` it never saw.
     ``order(version, other)`` tells where one of ``versions`` stands against
     another version of its scope in the scope's history, when its source can
     tell (:meth:`~trueup.config_model.SourceConfig.order_versions`).
@@ -68,6 +72,7 @@ class Publication:
         "__rows_of",
         "__stored_rows",
         "accept_removals",
+        "commit_number",
         "contributors",
         "emission",
         "incomplete",
@@ -85,6 +90,7 @@ class Publication:
         emission: EmissionPolicy = DEFAULT_POLICY,
         read_at: datetime,
         run_id: int | None = None,
+        commit_number: int | None = None,
         versions: Sequence[ScopeVersion] = (),
         contributors: Callable[[EntityRef], Sequence[str]] = lambda ref: (),
         incomplete: Sequence[str] = (),
@@ -99,6 +105,7 @@ class Publication:
         self.emission = emission
         self.read_at = read_at
         self.run_id = run_id
+        self.commit_number = commit_number
         self.versions = tuple(versions)
         self.contributors = contributors
         self.incomplete = tuple(incomplete)

@@ -22,7 +22,13 @@ folded into it by the next full pass, or once it grows past
 The store has committed before the sink writes, so a write that stops half-way
 (a full disk, a kill) is not revised again by the next sync: every write marks
 the folder (``.trueup-manifest.pending``) until it has finished, and a marked
-folder gets the full pass, which compares every file.
+folder gets the full pass, which compares every file. A sync killed after the
+store's commit and before the sink's write began leaves no mark, and the next
+sync revises only its own changes: so every finished write records the number
+of the commit it published (``Publication.commit_number``) in
+``.trueup-manifest.commit``, and an update runs only for the commit right after
+that one. Any other (a commit the sink never wrote, a number not known) gets
+the full pass.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from trueup.crashpoint import crashpoint
 from trueup.feed import FeedRow
 from trueup.model.ref import EntityRef
 from trueup.sinks.base import Publication, SinkReport
@@ -41,7 +48,10 @@ from trueup.sinks.directory.config import DirectorySinkConfig
 MANIFEST = ".trueup-manifest.json"
 JOURNAL = ".trueup-manifest.journal"
 PENDING = ".trueup-manifest.pending"  # a write began and has not finished
+COMMIT = ".trueup-manifest.commit"  # the store commit the last finished write published
 JOURNAL_LIMIT = 1 << 20
+# The crash tests' point (``TRUEUP_CRASHPOINT``): the store has committed, the folder not begun.
+BEFORE_WRITE = "directory-sink-before-write"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +69,13 @@ def _relative(ref: EntityRef) -> str:
     return f"{ref.namespace}/{ref.kind}/{ref.name}.yaml"
 
 
-def write_directory(path: Path, rows: Iterable[FeedRow]) -> DirectoryReport:
-    """Bring the folder in line with the emitted entities; report what was done."""
+def write_directory(
+    path: Path, rows: Iterable[FeedRow], commit: int | None = None
+) -> DirectoryReport:
+    """Bring the folder in line with the emitted entities; report what was done.
+
+    ``commit`` is the store commit the rows are of, when known (see the module docstring).
+    """
     path.mkdir(parents=True, exist_ok=True)
     (path / PENDING).touch()
     before = read_manifest(path) or {}
@@ -89,8 +104,28 @@ def write_directory(path: Path, rows: Iterable[FeedRow]) -> DirectoryReport:
         except FileNotFoundError:
             pass
     _write_manifest(path, after)
-    (path / PENDING).unlink()
+    _finish(path, commit)
     return DirectoryReport(written, unchanged, deleted)
+
+
+def read_commit(path: Path) -> int | None:
+    """The store commit the folder's last finished write published; None when not known."""
+    try:
+        return int((path / COMMIT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _finish(path: Path, commit: int | None) -> None:
+    """Record that the folder holds ``commit``'s entities, then lift the pending mark.
+
+    In this order: a kill between the two leaves the mark, and the full pass.
+    """
+    if commit is None:
+        (path / COMMIT).unlink(missing_ok=True)
+    else:
+        _replace(path / COMMIT, str(commit))
+    (path / PENDING).unlink()
 
 
 def read_manifest(path: Path) -> dict[str, str] | None:
@@ -136,14 +171,17 @@ def _journal(path: Path, entries: list[tuple[str, str | None]]) -> None:
 
 
 def update_directory(
-    path: Path, rows: Iterable[FeedRow], changed: Collection[EntityRef]
+    path: Path, rows: Iterable[FeedRow], changed: Collection[EntityRef], commit: int | None
 ) -> DirectoryReport | None:
-    """Rewrite the files of the ``changed`` entities only; None when there is no manifest
-    or the last write did not finish (the full pass must compare every file).
+    """Rewrite the files of the ``changed`` entities only; None when there is no manifest,
+    the last write did not finish or did not publish the commit before ``commit`` (the
+    full pass must compare every file).
 
-    ``rows`` are the emitted ones among ``changed``; a changed entity without a
-    row (removed, or no longer emitted) loses its file.
+    ``rows`` are the emitted ones among ``changed`` by store commit ``commit``; a
+    changed entity without a row (removed, or no longer emitted) loses its file.
     """
+    if commit is None or read_commit(path) != commit - 1:
+        return None  # a commit came between (or its number is not known): not revised here
     if not (path / MANIFEST).is_file() or (path / PENDING).exists():
         return None
     (path / PENDING).touch()
@@ -172,7 +210,7 @@ def update_directory(
         entries.append((relative, None))
     if entries:
         _journal(path, entries)
-    (path / PENDING).unlink()
+    _finish(path, commit)
     written = sum(1 for _, digest in entries if digest is not None)
     deleted = len(entries) - written
     return DirectoryReport(written, len(changed) - written - deleted, deleted)
@@ -208,13 +246,15 @@ class DirectorySink:
 
     def write(self, publication: Publication) -> SinkReport:
         """Bring the folder in line with the publication. OSError when the folder cannot be."""
+        crashpoint(BEFORE_WRITE)
         path = Path(self.config.path)
+        commit = publication.commit_number
         report = None
         revised = publication.revised_rows()
         if revised is not None and publication.revised is not None:
-            report = update_directory(path, revised, publication.revised)
+            report = update_directory(path, revised, publication.revised, commit)
         if report is None:
-            report = write_directory(path, publication.rows())
+            report = write_directory(path, publication.rows(), commit)
         return SinkReport(
             sink=self.name,
             written=report.written,
