@@ -18,11 +18,31 @@ from trueup.store.schema import metadata
 
 def _run(connection: Connection) -> None:
     connection.execution_options(**{WRITE: True})
-    with connection.begin():
-        serialise_writers(connection)
-        context.configure(connection=connection, target_metadata=metadata)
-        with context.begin_transaction():
-            context.run_migrations()
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # SQLite alters a table by copying it into a new one and dropping the old
+        # (Alembic's batch mode), which its foreign keys refuse for a table others
+        # refer to: off for the migration (the pragma is ignored inside a
+        # transaction), checked before the commit, on again after.
+        _foreign_keys(connection, "OFF")
+    try:
+        with connection.begin():
+            serialise_writers(connection)
+            context.configure(connection=connection, target_metadata=metadata)
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").all()):
+                raise RuntimeError(f"the migration broke {len(broken)} foreign keys: {broken[:3]}")
+    finally:
+        if sqlite:
+            _foreign_keys(connection, "ON")
+
+
+def _foreign_keys(connection: Connection, state: str) -> None:
+    """Set SQLite's foreign key enforcement on the driver's connection, outside any transaction."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA foreign_keys = {state}")
 
 
 def run_migrations_online() -> None:
