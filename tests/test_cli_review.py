@@ -1,0 +1,44 @@
+"""The command line's edges: how the configuration is named, and what goes where.
+
+Commands run in-process through ``trueup.cli.main`` with real files and a real
+SQLite database, as in ``tests/test_cli.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trueup.cli import main
+
+CONFIG = "sources:\n  - {id: catalog, type: file, path: catalog}\n"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home folder holding a valid trueup.yaml (and the folder it reads)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "trueup.yaml").write_text(CONFIG)
+    return tmp_path
+
+
+def test_a_config_named_with_a_tilde_is_found(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A quoted ``-c '~/…'`` or ``TRUEUP_CONFIG=~/…`` from a unit file or a Dockerfile's
+    # ENV reaches trueup unexpanded; the loader expands it, so the command must too.
+    code, out, err = run(capsys, "config", "check", "-c", "~/trueup.yaml")
+    assert (code, err) == (0, "")
+    assert "ok (1 sources" in out
+    monkeypatch.setenv("TRUEUP_CONFIG", "~/trueup.yaml")
+    code, out, err = run(capsys, "config", "check")
+    assert (code, err) == (0, "")
