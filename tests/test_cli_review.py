@@ -42,3 +42,32 @@ def test_a_config_named_with_a_tilde_is_found(
     monkeypatch.setenv("TRUEUP_CONFIG", "~/trueup.yaml")
     code, out, err = run(capsys, "config", "check")
     assert (code, err) == (0, "")
+
+
+COMPONENT = """\
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: payments}
+spec: {type: service, lifecycle: production, owner: group:default/team-a}
+"""
+
+
+@pytest.fixture
+def synced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A configuration whose one source has been synced; its path."""
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "catalog" / "payments.yaml").write_text(COMPONENT)
+    config = tmp_path / "trueup.yaml"
+    config.write_text(CONFIG)
+    assert run(capsys, "sync", "-c", str(config))[0] == 0
+    return config
+
+
+@pytest.mark.parametrize("command", ["explain", "history"])
+def test_an_unknown_ref_leaves_json_stdout_empty(
+    synced: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    # A script reads stdout as JSON: the human sentence goes to stderr, with exit 1.
+    code, out, err = run(capsys, command, "component:nope", "--format", "json", "-c", str(synced))
+    assert (code, out) == (1, "")
+    assert "component:default/nope" in err

@@ -184,8 +184,8 @@ def register(app: typer.Typer) -> None:
         if refused:  # declared, but refused before it became an entity (again)
             rejected.show(target, refused, as_json=fmt is TextOrJson.json)
             return 0
-        if stored is None:
-            say(f"no entity {target}")
+        if stored is None:  # on stderr: stdout is the report (JSON with --format json)
+            say(f"no entity {target}", err=True)
             return 1
         entity = stored.assembled
         view = explain_view(stored, now)
@@ -253,8 +253,8 @@ def register(app: typer.Typer) -> None:
         with open_store(read_config(config)) as store:
             target = resolve_ref(store, ref)
             revisions = store.revisions(target)
-        if not revisions:
-            say(f"no history for {target}")
+        if not revisions:  # on stderr: stdout is the report (JSON with --format json)
+            say(f"no history for {target}", err=True)
             return 1
         entries = revision_entries(revisions)
         if fmt is TextOrJson.json:
