@@ -71,3 +71,20 @@ def test_an_unknown_ref_leaves_json_stdout_empty(
     code, out, err = run(capsys, command, "component:nope", "--format", "json", "-c", str(synced))
     assert (code, out) == (1, "")
     assert "component:default/nope" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["check"], ["check", "--format", "json"], ["export"], ["explain", "x"], ["history", "x"]],
+)
+def test_reading_before_any_sync_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    # Before: exit 2 (a source failed, says SPEC) and "OperationalError: no such table".
+    (tmp_path / "catalog").mkdir()
+    config = tmp_path / "trueup.yaml"
+    config.write_text(CONFIG)
+    code, out, err = run(capsys, *argv, "-c", str(config))
+    assert (code, out) == (1, "")
+    assert "holds no trueup data yet" in err and "trueup sync" in err
+    assert "no such table" not in err

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import sqlalchemy as sa
 import typer
 
 from trueup.cli.terminal import console, console_err
@@ -65,6 +66,11 @@ def open_store(config: Config, *, upgrade: bool = False) -> Iterator[Store]:
     try:
         if upgrade:
             store.upgrade()
+        elif not store.schema_version():  # else: "no such table", exit 2 as if a source failed
+            shown = sa.make_url(config.database).render_as_string(hide_password=True)
+            raise ConfigError(
+                f"the database {shown} holds no trueup data yet: run `trueup sync` first"
+            )
         yield store
     finally:
         store.close()
