@@ -88,3 +88,17 @@ def test_reading_before_any_sync_says_so(
     assert (code, out) == (1, "")
     assert "holds no trueup data yet" in err and "trueup sync" in err
     assert "no such table" not in err
+
+
+def test_export_to_a_folder_that_does_not_exist_is_a_clear_error(
+    synced: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: a FileNotFoundError traceback about ``.x.yaml.tmp``, a name nobody typed.
+    target = synced.parent / "missing" / "x.yaml"
+    code, out, err = run(capsys, "export", "-c", str(synced), "-o", str(target))
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: {target}: cannot write") and ".tmp" not in err
+    target.parent.mkdir()
+    assert run(capsys, "export", "-c", str(synced), "-o", str(target))[0] == 0
+    assert "name: payments" in target.read_text()
+    assert [p.name for p in target.parent.iterdir()] == ["x.yaml"]

@@ -6,6 +6,7 @@ they are built in :mod:`trueup.views`, which the API shares.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -23,6 +24,7 @@ from trueup.cli import rejected
 from trueup.cli.app import ConfigOption, age, console, open_store, read_config
 from trueup.cli.machine import junit_report, write_json
 from trueup.cli.terminal import cell, say
+from trueup.errors import ConfigError
 from trueup.feed import render_json, render_yaml
 from trueup.model.finding import Finding, Severity
 from trueup.pipeline import refresh_freshness
@@ -75,10 +77,16 @@ def _write_chunks(chunks: Iterable[str], output: Path | None) -> None:
         sys.stdout.flush()
         return
     tmp = output.with_name(f".{output.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for chunk in chunks:
-            handle.write(chunk)
-    tmp.replace(output)
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        tmp.replace(output)
+    except OSError as exc:  # a folder that does not exist, no permission, a full disk
+        raise ConfigError(f"{output}: cannot write: {exc.strerror or exc}") from None
+    finally:  # nothing half-written is left beside it (a failed read, a failed write)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _fails(findings: Iterable[Finding], fail_on: FailOn) -> bool:
