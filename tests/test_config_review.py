@@ -1,0 +1,28 @@
+"""Edges of loading ``trueup.yaml`` (SPEC section 2): what errors show, what is accepted."""
+
+from __future__ import annotations
+
+import pytest
+
+from trueup.config import parse_config
+from trueup.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        # A duration's error quotes the value it could not read.
+        ("sources:\n  - {id: c, type: file, path: x, interval: '${V}'}\n", "t.yaml:2: sources.0"),
+        ("database_lock_timeout: ${V}\n", "t.yaml:1: database_lock_timeout: "),
+        # So does an unknown type.
+        ("sources:\n  - {id: c, type: '${V}'}\n", "t.yaml:2: sources.0.type: "),
+    ],
+)
+def test_a_substituted_value_never_shows_in_a_configuration_error(text: str, where: str) -> None:
+    # The value may be a secret set in the wrong variable or key: the error is printed
+    # before the loaded configuration could teach the redaction layer what it holds.
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "t.yaml", {"V": "ghp_not_a_duration_at_all"})
+    message = str(info.value)
+    assert where in message and "ghp_not_a_duration_at_all" not in message
+    assert "**********" in message
