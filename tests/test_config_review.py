@@ -26,3 +26,18 @@ def test_a_substituted_value_never_shows_in_a_configuration_error(text: str, whe
     message = str(info.value)
     assert where in message and "ghp_not_a_duration_at_all" not in message
     assert "**********" in message
+
+
+def test_a_custom_kind_listed_twice_is_refused() -> None:
+    # Before: the policy kept the last entry, so the first one's apiVersions and
+    # schema were dropped without a word.
+    text = (
+        "backstage:\n"
+        "  kinds: [Component, Widget]\n"
+        "  custom_kinds:\n"
+        "    - {kind: Widget, api_versions: [acme.io/v1], schema: {type: object}}\n"
+        "    - {kind: widget, api_versions: [acme.io/v2], schema: {type: object}}\n"
+    )
+    expected = r"t\.yaml:1: backstage: custom_kinds: 'widget' is listed twice"
+    with pytest.raises(ConfigError, match=expected):
+        parse_config(text, "t.yaml", {})
