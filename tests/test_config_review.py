@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from trueup.config import parse_config
+from trueup.config import load_config, parse_config
+from trueup.config_check import check_config
 from trueup.errors import ConfigError
 
 
@@ -41,3 +44,13 @@ def test_a_custom_kind_listed_twice_is_refused() -> None:
     expected = r"t\.yaml:1: backstage: custom_kinds: 'widget' is listed twice"
     with pytest.raises(ConfigError, match=expected):
         parse_config(text, "t.yaml", {})
+
+
+def test_config_check_finds_an_sqlite_file_that_is_a_folder(tmp_path: Path) -> None:
+    # Before: "ok", and then every command failed with "unable to open database file".
+    (tmp_path / "state").mkdir()
+    (tmp_path / "catalog").mkdir()
+    path = tmp_path / "trueup.yaml"
+    path.write_text("database: sqlite:///state\nsources:\n  - {id: c, type: file, path: catalog}\n")
+    problems = check_config(load_config(path, {}), "t.yaml")
+    assert problems == [f"t.yaml: database: the SQLite file {tmp_path / 'state'} is a folder"]
