@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,12 @@ def test_config_check_finds_an_sqlite_file_that_is_a_folder(tmp_path: Path) -> N
     path.write_text("database: sqlite:///state\nsources:\n  - {id: c, type: file, path: catalog}\n")
     problems = check_config(load_config(path, {}), "t.yaml")
     assert problems == [f"t.yaml: database: the SQLite file {tmp_path / 'state'} is a folder"]
+
+
+def test_a_negative_database_lock_timeout_is_refused() -> None:
+    # Before: accepted, and a locked database failed at once "after -5 s".
+    expected = r"t\.yaml:1: database_lock_timeout: must not be negative"
+    with pytest.raises(ConfigError, match=expected):
+        parse_config("database_lock_timeout: -5\n", "t.yaml", {})
+    config = parse_config("database_lock_timeout: 0s\n", "t.yaml", {})
+    assert config.database_lock_timeout == timedelta(0)

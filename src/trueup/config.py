@@ -192,7 +192,10 @@ class Config(_Model):
     @field_validator("database_lock_timeout", mode="before")
     @classmethod
     def _lock_timeout(cls, value: object) -> object:
-        return parse_duration(value)
+        timeout = parse_duration(value)
+        if timeout < timedelta(0):  # 0s is meaningful: fail at once when locked
+            raise ValueError("must not be negative (0s: fail at once when another writer holds it)")
+        return timeout
 
     @field_validator("public_url")
     @classmethod
