@@ -78,7 +78,11 @@ class BackstageConfig(_Model):
 
     @model_validator(mode="after")
     def _known_kinds(self) -> BackstageConfig:
-        custom = {c.kind.lower(): c.kind for c in self.custom_kinds}
+        custom: dict[str, str] = {}
+        for entry in self.custom_kinds:  # the policy keeps one per kind, any case
+            if entry.kind.lower() in custom:
+                raise ValueError(f"custom_kinds: {entry.kind!r} is listed twice")
+            custom[entry.kind.lower()] = entry.kind
         known = {k.lower() for k in (*BUILTIN_KINDS, "Template")}
         for kind in self.kinds:
             if kind.lower() == "location":

@@ -58,7 +58,7 @@ from trueup.errors import ConfigError
 from trueup.parse.config_yaml import MAX_CONFIG_BYTES, config_document, line_of
 from trueup.path_policy import Refusal, read_file
 from trueup.plugins import Registry, registry
-from trueup.redaction import register_config
+from trueup.redaction import MASK, register_config
 from trueup.server_config import ServerConfig, TokenConfig, WebhookSecretConfig
 
 DEFAULT_CONFIG = "trueup.yaml"
@@ -192,7 +192,10 @@ class Config(_Model):
     @field_validator("database_lock_timeout", mode="before")
     @classmethod
     def _lock_timeout(cls, value: object) -> object:
-        return parse_duration(value)
+        timeout = parse_duration(value)
+        if timeout < timedelta(0):  # 0s is meaningful: fail at once when locked
+            raise ValueError("must not be negative (0s: fail at once when another writer holds it)")
+        return timeout
 
     @field_validator("public_url")
     @classmethod
@@ -262,7 +265,9 @@ def parse_config(
     try:
         config = Config.model_validate(document.data)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, filename, document.lines)) from None
+        values = [v for v in document.environment_values if len(v) >= _MIN_MASKED]
+        masked = sorted(values, key=len, reverse=True)
+        raise ConfigError(_explain(exc, filename, document.lines, masked)) from None
     if base is not None:
         config = _resolve_paths(config, base)
     used = document.environment_values
@@ -271,7 +276,16 @@ def parse_config(
     return config
 
 
-def _explain(exc: ValidationError, filename: str, lines: Mapping[Any, int]) -> str:
+def _explain(
+    exc: ValidationError, filename: str, lines: Mapping[Any, int], substituted: list[str]
+) -> str:
+    """One ``FILE:LINE: KEY: what is wrong`` line per error.
+
+    A message may quote the value it refused (a duration, a type); any ``${VAR}``
+    value in it is masked (``substituted``, longest first): it may be a secret
+    set in the wrong key, and the redaction layer learns the configuration's
+    secrets only once it has loaded.
+    """
     messages = []
     for error in exc.errors():
         loc = _without_union_tag(tuple(error["loc"]))
@@ -281,16 +295,19 @@ def _explain(exc: ValidationError, filename: str, lines: Mapping[Any, int]) -> s
         line = line_of(lines, loc)
         key = ".".join(str(part) for part in loc) or "(root)"
         if error["type"] == "extra_forbidden":
-            text = f"unknown key {key!r}"
-        elif error["type"] == "union_tag_invalid":
+            messages.append(f"{filename}:{line}: unknown key {key!r}")
+            continue
+        if error["type"] == "union_tag_invalid":
             tag = str((error.get("ctx") or {}).get("tag", ""))
-            text = f"{key}: {registry().unknown_type(kind, tag)}"
+            detail = registry().unknown_type(kind, tag)
         elif error["type"] == "union_tag_not_found":
             known = registry().sources if kind == "source" else registry().sinks
-            text = f"{key}: missing (one of: {', '.join(known)})"
+            detail = f"missing (one of: {', '.join(known)})"
         else:
-            text = f"{key}: {error['msg'].removeprefix('Value error, ')}"
-        messages.append(f"{filename}:{line}: {text}")
+            detail = error["msg"].removeprefix("Value error, ")
+        for value in substituted:
+            detail = detail.replace(value, MASK)
+        messages.append(f"{filename}:{line}: {key}: {detail}")
     return "\n".join(messages)
 
 

@@ -52,7 +52,12 @@ def _database(url: str) -> Iterator[str]:
     except (sa.exc.SQLAlchemyError, ImportError) as exc:
         yield f"database: the driver cannot be loaded ({type(exc).__name__})"
         return
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        folder = Path(parsed.database).parent
-        if not parsed.database.startswith("file:") and not folder.is_dir():
-            yield f"database: the folder {folder} of the SQLite file does not exist"
+    database = parsed.database
+    if parsed.get_backend_name() == "sqlite" and database not in (None, "", ":memory:"):
+        target = Path(database)
+        if database.startswith("file:"):
+            return
+        if not target.parent.is_dir():
+            yield f"database: the folder {target.parent} of the SQLite file does not exist"
+        elif target.is_dir():  # SQLite cannot open it: "unable to open database file"
+            yield f"database: the SQLite file {target} is a folder"

@@ -12,10 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import sqlalchemy as sa
 import typer
 
 from trueup.cli.terminal import console, console_err
 from trueup.config import DEFAULT_CONFIG, Config, load_config
+from trueup.config_model import expand_user
 from trueup.errors import ConfigError
 from trueup.store import Store
 from trueup.views.age import age
@@ -50,7 +52,9 @@ def config_path(option: Path | None) -> Path:
 
 
 def read_config(option: Path | None) -> Config:
-    path = config_path(option)
+    # ``~`` expanded as the loader does: a quoted ``-c '~/…'`` or ``TRUEUP_CONFIG=~/…``
+    # (a unit file, a Dockerfile's ENV) reaches trueup as it is written.
+    path = expand_user(config_path(option))
     if not path.exists():
         raise ConfigError(f"{path}: no such configuration file (create one with `trueup init`)")
     return load_config(path)
@@ -62,6 +66,11 @@ def open_store(config: Config, *, upgrade: bool = False) -> Iterator[Store]:
     try:
         if upgrade:
             store.upgrade()
+        elif not store.schema_version():  # else: "no such table", exit 2 as if a source failed
+            shown = sa.make_url(config.database).render_as_string(hide_password=True)
+            raise ConfigError(
+                f"the database {shown} holds no trueup data yet: run `trueup sync` first"
+            )
         yield store
     finally:
         store.close()

@@ -6,6 +6,7 @@ they are built in :mod:`trueup.views`, which the API shares.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -23,6 +24,7 @@ from trueup.cli import rejected
 from trueup.cli.app import ConfigOption, age, console, open_store, read_config
 from trueup.cli.machine import junit_report, write_json
 from trueup.cli.terminal import cell, say
+from trueup.errors import ConfigError
 from trueup.feed import render_json, render_yaml
 from trueup.model.finding import Finding, Severity
 from trueup.pipeline import refresh_freshness
@@ -75,10 +77,16 @@ def _write_chunks(chunks: Iterable[str], output: Path | None) -> None:
         sys.stdout.flush()
         return
     tmp = output.with_name(f".{output.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for chunk in chunks:
-            handle.write(chunk)
-    tmp.replace(output)
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        tmp.replace(output)
+    except OSError as exc:  # a folder that does not exist, no permission, a full disk
+        raise ConfigError(f"{output}: cannot write: {exc.strerror or exc}") from None
+    finally:  # nothing half-written is left beside it (a failed read, a failed write)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _fails(findings: Iterable[Finding], fail_on: FailOn) -> bool:
@@ -184,8 +192,8 @@ def register(app: typer.Typer) -> None:
         if refused:  # declared, but refused before it became an entity (again)
             rejected.show(target, refused, as_json=fmt is TextOrJson.json)
             return 0
-        if stored is None:
-            say(f"no entity {target}")
+        if stored is None:  # on stderr: stdout is the report (JSON with --format json)
+            say(f"no entity {target}", err=True)
             return 1
         entity = stored.assembled
         view = explain_view(stored, now)
@@ -253,8 +261,8 @@ def register(app: typer.Typer) -> None:
         with open_store(read_config(config)) as store:
             target = resolve_ref(store, ref)
             revisions = store.revisions(target)
-        if not revisions:
-            say(f"no history for {target}")
+        if not revisions:  # on stderr: stdout is the report (JSON with --format json)
+            say(f"no history for {target}", err=True)
             return 1
         entries = revision_entries(revisions)
         if fmt is TextOrJson.json:
