@@ -44,25 +44,47 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from trueup.errors import KubeApiError, KubeIdleError, KubeUnreachableError, ListFailedError
 from trueup.model.observation import FailureKind, Observation, ScopeFailure, ScopeRead, Snapshot
-from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.kubeconfig import ClusterIdentity
 from trueup.sources.kubernetes.objects import as_map, as_text
 from trueup.sources.kubernetes.pager import BACKOFF_INITIAL, BACKOFF_MAX, Listing, Pager
 from trueup.sources.kubernetes.reading import build_snapshot, observe_item
 from trueup.sources.kubernetes.resources import Discovery, ResourceType, TypeFailure
 from trueup.sources.kubernetes.transport import ApiTransport, WatchStream
+from trueup.sources.kubernetes.watch_model import (
+    Connected,
+    Event,
+    Failed,
+    Listed,
+    Lost,
+    Message,
+    ObjectKey,
+    Tombstone,
+    TypeState,
+    WatchSettings,
+    WatchStats,
+    object_key,
+)
 
 log = logging.getLogger(__name__)
 
 OnChange = Callable[[str, ScopeRead], None]
 Wait = Callable[[threading.Event, float], None]
-ObjectKey = tuple[str, str]
 TOO_LARGE = "too large resourceVersion"
+
+__all__ = [
+    "ClusterWatcher",
+    "OnChange",
+    "Tombstone",
+    "Wait",
+    "WatchSettings",
+    "WatchStats",
+    "utc_now",
+]
 
 
 def utc_now() -> datetime:
@@ -71,104 +93,6 @@ def utc_now() -> datetime:
 
 def _wait(event: threading.Event, seconds: float) -> None:
     event.wait(seconds)
-
-
-@dataclass(frozen=True)
-class WatchSettings:
-    watch_timeout: float = 300.0
-    idle_timeout: float | None = None  # default: the drawn timeoutSeconds + 30 s
-    refresh: float = 60.0
-    rediscover: float = 300.0
-    batch_window: float = 0.01
-
-    @classmethod
-    def of(cls, config: KubernetesSourceConfig) -> WatchSettings:
-        idle = config.watch_idle_timeout
-        return cls(
-            watch_timeout=config.watch_timeout.total_seconds(),
-            idle_timeout=idle.total_seconds() if idle is not None else None,
-            refresh=config.watch_refresh.total_seconds(),
-            rediscover=config.rediscover_interval.total_seconds(),
-        )
-
-
-@dataclass(frozen=True)
-class Tombstone:
-    """An object found deleted by a relist: its watch event was lost in a 410 gap."""
-
-    kind: str
-    namespace: str
-    name: str
-    resource_version: str
-    at: datetime
-
-
-@dataclass
-class WatchStats:
-    """Counters and times for metrics and tests."""
-
-    lists: int = 0
-    watches: int = 0
-    events: int = 0
-    bookmarks: int = 0
-    expired: int = 0
-    idle: int = 0
-    emitted: int = 0
-    last_event_at: datetime | None = None
-    waits: list[tuple[str, float]] = field(default_factory=list)
-
-
-# --- messages from the reflectors to the applier -------------------------------------
-
-
-@dataclass(frozen=True)
-class _Listed:
-    rtype: ResourceType
-    listing: Listing
-
-
-@dataclass(frozen=True)
-class _Event:
-    rtype: ResourceType
-    type: str
-    obj: dict[str, object]
-
-
-@dataclass(frozen=True)
-class _Failed:
-    rtype: ResourceType
-    failure: TypeFailure
-
-
-@dataclass(frozen=True)
-class _Lost:
-    rtype: ResourceType
-    kind: FailureKind
-    message: str
-
-
-@dataclass(frozen=True)
-class _Connected:
-    rtype: ResourceType
-
-
-_Message = _Listed | _Event | _Failed | _Lost | _Connected
-
-
-@dataclass
-class _TypeState:
-    observations: dict[ObjectKey, Observation] = field(default_factory=dict)
-    versions: dict[ObjectKey, str] = field(default_factory=dict)
-    listed: bool = False
-    connected: bool = False
-    failure: TypeFailure | None = None
-    stamped: datetime | None = None
-    list_version: str = ""
-
-
-def _key(obj: dict[str, object]) -> ObjectKey:
-    metadata = as_map(obj.get("metadata"))
-    return (as_text(metadata.get("namespace")), as_text(metadata.get("name")))
 
 
 class ClusterWatcher:
@@ -182,7 +106,7 @@ class ClusterWatcher:
         transport: ApiTransport,
         pager: Pager,
         discover: Callable[[], Discovery],
-        settings: WatchSettings = WatchSettings(),
+        settings: WatchSettings | None = None,
         previous: Snapshot | None = None,
         now: Callable[[], datetime] = utc_now,
         wait: Wait = _wait,
@@ -193,15 +117,15 @@ class ClusterWatcher:
         self.transport = transport
         self.pager = pager
         self.discover = discover
-        self.settings = settings
+        self.settings = settings or WatchSettings()
         self.previous = previous
         self.now = now
         self.wait = wait
         self.rng = rng
         self.stats = WatchStats()
         self.tombstones: list[Tombstone] = []
-        self._queue: queue.Queue[_Message] = queue.Queue()
-        self._states: dict[ResourceType, _TypeState] = {}
+        self._queue: queue.Queue[Message] = queue.Queue()
+        self._states: dict[ResourceType, TypeState] = {}
         self._discovery_failures: list[TypeFailure] = []
         self._halt = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -273,20 +197,20 @@ class ClusterWatcher:
             changed |= self._apply(message)
         return changed
 
-    def _apply(self, message: _Message) -> bool:
+    def _apply(self, message: Message) -> bool:
         state = self._states.get(message.rtype)
         if state is None:
             return False  # a reflector of a previous discovery
-        if isinstance(message, _Listed):
+        if isinstance(message, Listed):
             return self._replace(message.rtype, state, message.listing)
-        if isinstance(message, _Event):
+        if isinstance(message, Event):
             return self._event(message.rtype, state, message.type, message.obj)
-        if isinstance(message, _Failed):
+        if isinstance(message, Failed):
             changed = state.failure != message.failure
             state.failure = message.failure
             state.connected = True
             return changed
-        if isinstance(message, _Lost):
+        if isinstance(message, Lost):
             changed = state.connected
             state.connected = False
             return changed
@@ -294,12 +218,12 @@ class ClusterWatcher:
         state.connected = True
         return changed
 
-    def _replace(self, rtype: ResourceType, state: _TypeState, listing: Listing) -> bool:
+    def _replace(self, rtype: ResourceType, state: TypeState, listing: Listing) -> bool:
         now = self.now()
         fresh: dict[ObjectKey, Observation] = {}
         versions: dict[ObjectKey, str] = {}
         for item in listing.items:
-            key = _key(item)
+            key = object_key(item)
             versions[key] = as_text(as_map(item.get("metadata")).get("resourceVersion"))
             seen = observe_item(rtype, item, source=self.source, scope=self.scope, observed_at=now)
             if seen is not None:
@@ -316,10 +240,10 @@ class ClusterWatcher:
         return True
 
     def _event(
-        self, rtype: ResourceType, state: _TypeState, kind: str, obj: dict[str, object]
+        self, rtype: ResourceType, state: TypeState, kind: str, obj: dict[str, object]
     ) -> bool:
         now = self.now()
-        key = _key(obj)
+        key = object_key(obj)
         self.stats.events += 1
         self.stats.last_event_at = now
         if kind == "DELETED":
@@ -399,7 +323,7 @@ class ClusterWatcher:
         self._halt = threading.Event()
         self._discovery_failures = list(discovery.failures)
         for rtype in discovery.types:
-            self._states.setdefault(rtype, _TypeState())
+            self._states.setdefault(rtype, TypeState())
             thread = threading.Thread(
                 target=self._reflect,
                 args=(rtype, self._halt),
@@ -435,7 +359,7 @@ class ClusterWatcher:
         for rtype in set(self._states) - set(discovery.types):
             self._states[rtype].failure = rtype.failed(gone, "no longer served")
         kept = {t: s for t, s in self._states.items() if t not in discovery.types}
-        self._states = {**kept, **{t: self._states.get(t, _TypeState()) for t in discovery.types}}
+        self._states = {**kept, **{t: self._states.get(t, TypeState()) for t in discovery.types}}
         self._start(discovery)
         return True
 
@@ -464,7 +388,7 @@ class ClusterWatcher:
                     listing = self.pager.list_all(rtype.path(), selector=rtype.selector)
                 except ListFailedError as exc:
                     put(
-                        _Failed(
+                        Failed(
                             rtype,
                             rtype.failed(exc.kind, exc.message),
                         )
@@ -473,11 +397,11 @@ class ClusterWatcher:
                     attempt += 1
                     continue
                 except (KubeUnreachableError, KubeApiError) as exc:
-                    put(_Lost(rtype, FailureKind.UNREACHABLE, str(exc)))
+                    put(Lost(rtype, FailureKind.UNREACHABLE, str(exc)))
                     self._pause(halt, "unreachable", self._backoff(attempt))
                     attempt += 1
                     continue
-                put(_Listed(rtype, listing))
+                put(Listed(rtype, listing))
                 version = listing.resource_version
             outcome = self._watch_once(rtype, version, halt)
             if outcome == "relist":
@@ -509,19 +433,19 @@ class ClusterWatcher:
                 self.stats.expired += 1
                 return (TOO_LARGE, exc.retry_after, None)  # relist, after its Retry-After
             if exc.status in (403, 404):
-                self._queue.put(_Failed(rtype, rtype.refused(exc)))
+                self._queue.put(Failed(rtype, rtype.refused(exc)))
                 return ("watch refused", None, None)
             # no watch, no news: the type's objects are not re-stamped until one runs again
             lost = {401: FailureKind.FORBIDDEN, 429: FailureKind.RATE_LIMITED}
-            self._queue.put(_Lost(rtype, lost.get(exc.status, FailureKind.ERROR), str(exc)))
+            self._queue.put(Lost(rtype, lost.get(exc.status, FailureKind.ERROR), str(exc)))
             if exc.status == 429:
                 return ("429 Retry-After", exc.retry_after, version)  # back off, do not relist
             return (f"watch answered {exc.status}", None, version)
         except KubeUnreachableError as exc:
-            self._queue.put(_Lost(rtype, FailureKind.UNREACHABLE, str(exc)))
+            self._queue.put(Lost(rtype, FailureKind.UNREACHABLE, str(exc)))
             return ("unreachable", None, version)
         self.stats.watches += 1
-        self._queue.put(_Connected(rtype))
+        self._queue.put(Connected(rtype))
         with self._lock:
             self._streams.add(stream)
         try:
@@ -540,7 +464,7 @@ class ClusterWatcher:
         except KubeUnreachableError as exc:
             if halt.is_set():
                 return version
-            self._queue.put(_Lost(rtype, FailureKind.UNREACHABLE, str(exc)))
+            self._queue.put(Lost(rtype, FailureKind.UNREACHABLE, str(exc)))
             return ("stream broken", None, version)
         finally:
             with self._lock:
@@ -554,7 +478,7 @@ class ClusterWatcher:
             try:
                 event = json.loads(line)
             except ValueError:
-                self._queue.put(_Lost(rtype, FailureKind.ERROR, "a watch event is not JSON"))
+                self._queue.put(Lost(rtype, FailureKind.ERROR, "a watch event is not JSON"))
                 return ("garbled event", None, version)
             kind = as_text(as_map(event).get("type"))
             obj = as_map(as_map(event).get("object"))
@@ -567,13 +491,13 @@ class ClusterWatcher:
                     wait = as_map(obj.get("details")).get("retryAfterSeconds")
                     return (TOO_LARGE, float(wait) if isinstance(wait, int) else None, None)
                 said = f"watch error {obj.get('code')!r}"  # as data: never a NUL
-                self._queue.put(_Lost(rtype, FailureKind.ERROR, said))
+                self._queue.put(Lost(rtype, FailureKind.ERROR, said))
                 return (said, None, version)
             new_version = as_text(as_map(obj.get("metadata")).get("resourceVersion"))
             if kind == "BOOKMARK":
                 self.stats.bookmarks += 1
             elif kind in ("ADDED", "MODIFIED", "DELETED"):
-                self._queue.put(_Event(rtype, kind, dict(obj)))
+                self._queue.put(Event(rtype, kind, dict(obj)))
             version = new_version or version
         return version
 
