@@ -27,7 +27,9 @@ server feeds those to the pipeline. Per resource type, one reflector thread
 The applier (the thread that calls :meth:`ClusterWatcher.run`) owns the cache:
 reflectors only put messages on a queue. Observations of a type whose watch is
 healthy are re-stamped every ``refresh`` so they do not turn stale; those of a
-broken type keep their last time and do. Every ``rediscover`` the watcher
+broken type keep their last time and do, as does the last good observation
+an object keeps while its new ones are refused for a NUL character
+(:mod:`~trueup.sources.kubernetes.refused`). Every ``rediscover`` the watcher
 runs discovery again (new XRDs, CRDs) and restarts its reflectors if the set
 of types changed. Each object is a part of the scope (``Observation.part``), so
 the source can tell the engine which objects are as stored
@@ -48,7 +50,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from trueup.errors import KubeApiError, KubeIdleError, KubeUnreachableError, ListFailedError
-from trueup.model.observation import FailureKind, Observation, ScopeFailure, ScopeRead, Snapshot
+from trueup.model.observation import (
+    FailureKind,
+    Observation,
+    ScopeFailure,
+    ScopeRead,
+    Snapshot,
+    nul_field,
+)
 from trueup.sources.kubernetes.kubeconfig import ClusterIdentity
 from trueup.sources.kubernetes.objects import as_map, as_text
 from trueup.sources.kubernetes.pager import BACKOFF_INITIAL, BACKOFF_MAX, Listing, Pager
@@ -228,6 +237,8 @@ class ClusterWatcher:
             seen = observe_item(rtype, item, source=self.source, scope=self.scope, observed_at=now)
             if seen is not None:
                 fresh[key] = replace(seen, part=_part(rtype, key))
+                _hold(state, key, fresh[key])
+        state.held = {key: o for key, o in state.held.items() if key in fresh}
         if state.listed:
             for key in state.versions.keys() - versions.keys():
                 self.tombstones.append(
@@ -248,12 +259,18 @@ class ClusterWatcher:
         self.stats.last_event_at = now
         if kind == "DELETED":
             state.versions.pop(key, None)
+            state.held.pop(key, None)
             return state.observations.pop(key, None) is not None
         state.versions[key] = as_text(as_map(obj.get("metadata")).get("resourceVersion"))
         seen = observe_item(rtype, obj, source=self.source, scope=self.scope, observed_at=now)
+        if seen is not None:
+            seen = replace(seen, part=_part(rtype, key))
+            _hold(state, key, seen)
+        else:
+            state.held.pop(key, None)
         before = state.observations.pop(key, None)
         if seen is not None:
-            state.observations[key] = replace(seen, part=_part(rtype, key))
+            state.observations[key] = seen
         return seen is not None or before is not None
 
     def _emit(self, on_change: OnChange, changed: bool) -> None:
@@ -292,8 +309,10 @@ class ClusterWatcher:
         failures = list(self._discovery_failures)
         unlisted: list[TypeFailure] = []
         read_kinds: set[str] = set()
+        held: list[Observation] = []
         for rtype, state in self._states.items():
             observations.extend(state.observations.values())
+            held.extend(state.held.values())
             if state.listed:
                 read_kinds.add(rtype.locator_kind)
             if state.failure is not None:
@@ -315,6 +334,7 @@ class ClusterWatcher:
             previous=self.previous,
             versions=[s.list_version for s in self._states.values()],
             carry=unlisted,
+            last_good=held,
         )
 
     # --- reflectors ----------------------------------------------------------------
@@ -514,6 +534,16 @@ def _too_large(code: object, message: object) -> bool:
 def _part(rtype: ResourceType, key: ObjectKey) -> str:
     """The part of the scope one object is: its observation is replaced on its own."""
     return f"{rtype.api_version}/{rtype.kind}/{key[0]}/{key[1]}"
+
+
+def _hold(state: TypeState, key: ObjectKey, seen: Observation) -> None:
+    """Before ``seen`` replaces its object's observation: hold the last good one if refused."""
+    if nul_field(seen) is None:
+        state.held.pop(key, None)
+        return
+    before = state.observations.get(key)
+    if before is not None and nul_field(before) is None:
+        state.held[key] = before
 
 
 def _stamped(observation: Observation, at: datetime) -> Observation:

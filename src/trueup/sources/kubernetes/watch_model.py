@@ -110,6 +110,9 @@ class TypeState:
     failure: TypeFailure | None = None
     stamped: datetime | None = None
     list_version: str = ""
+    # The last good observation of each object whose latest one holds a NUL (refused):
+    # the snapshot keeps it, never re-stamped, so it turns stale.
+    held: dict[ObjectKey, Observation] = field(default_factory=dict)
 
 
 def object_key(obj: dict[str, object]) -> ObjectKey:
