@@ -13,6 +13,10 @@ server feeds those to the pipeline. Per resource type, one reflector thread
 - a normal end of stream, a silent stream (no bytes before the client-side
   idle deadline) or a broken connection → re-watch from the last
   resourceVersion, without relisting (connection trouble backs off 0.8 s → 30 s);
+  a stream the server ended at once (within :data:`SHORT_WATCH`, no event: a
+  server shedding load) is re-watched only after a wait, as client-go's
+  reflector does: 0.5 s doubling to 30 s in fixed steps (:func:`rewatch_delay`),
+  back to 0.5 s once a watch brought an event or lasted;
 - 410 ``Expired`` (an ERROR event, or the HTTP answer) → relist from scratch;
   so does a 504 "Too large resource version" (the store went back, e.g. an etcd
   restore), after its ``Retry-After`` (else backoff) so it cannot spin;
@@ -84,6 +88,10 @@ log = logging.getLogger(__name__)
 OnChange = Callable[[str, ScopeRead], None]
 Wait = Callable[[threading.Event, float], None]
 TOO_LARGE = "too large resourceVersion"
+CLOSED_AT_ONCE = "watch closed at once"
+SHORT_WATCH = 1.0  # seconds: a watch ended sooner with no event was closed at once
+REWATCH_FIRST = 0.5
+REWATCH_MAX = 30.0
 
 __all__ = [
     "ClusterWatcher",
@@ -92,6 +100,7 @@ __all__ = [
     "Wait",
     "WatchSettings",
     "WatchStats",
+    "rewatch_delay",
     "utc_now",
 ]
 
@@ -102,6 +111,15 @@ def utc_now() -> datetime:
 
 def _wait(event: threading.Event, seconds: float) -> None:
     event.wait(seconds)
+
+
+def rewatch_delay(closed: int) -> float:
+    """The wait before a watch after ``closed`` watches in a row the server ended at once.
+
+    Fixed steps, no jitter: a server that ends every watch at once is not a
+    crowd of clients retrying together, and each type waits on its own.
+    """
+    return min(REWATCH_MAX, REWATCH_FIRST * 2.0 ** min(closed, 16))
 
 
 class ClusterWatcher:
@@ -401,6 +419,7 @@ class ClusterWatcher:
     def _reflect(self, rtype: ResourceType, halt: threading.Event) -> None:
         version: str | None = None
         attempt = 0
+        closed = 0  # watches in a row the server ended at once
         put = self._queue.put
         while not halt.is_set():
             if version is None:
@@ -429,7 +448,11 @@ class ClusterWatcher:
                 attempt = 0
             elif isinstance(outcome, str):
                 version = outcome
-                attempt = 0
+                attempt = closed = 0
+            elif outcome[0] == CLOSED_AT_ONCE:
+                version = outcome[2]
+                self._pause(halt, CLOSED_AT_ONCE, rewatch_delay(closed))
+                closed += 1
             else:
                 reason, seconds, new_version = outcome
                 version = new_version
@@ -443,6 +466,7 @@ class ClusterWatcher:
     ) -> str | tuple[str, float | None, str | None]:
         """One watch: the version to resume from, "relist", or (why, wait, version) to back off."""
         params, idle = self._watch_params(rtype, version)
+        opened = time.monotonic()
         try:
             stream = self.transport.watch(rtype.path(), params, idle)
         except KubeApiError as exc:
@@ -471,7 +495,7 @@ class ClusterWatcher:
         try:
             if halt.is_set():
                 return version
-            return self._read_stream(rtype, stream, version)
+            return self._read_stream(rtype, stream, version, opened)
         except KubeIdleError:
             self.stats.idle += 1
             log.info(
@@ -492,8 +516,9 @@ class ClusterWatcher:
             stream.close()
 
     def _read_stream(
-        self, rtype: ResourceType, stream: WatchStream, version: str
+        self, rtype: ResourceType, stream: WatchStream, version: str, opened: float
     ) -> str | tuple[str, float | None, str | None]:
+        delivered = False
         for line in stream.lines():
             try:
                 event = json.loads(line)
@@ -518,7 +543,10 @@ class ClusterWatcher:
                 self.stats.bookmarks += 1
             elif kind in ("ADDED", "MODIFIED", "DELETED"):
                 self._queue.put(Event(rtype, kind, dict(obj)))
+                delivered = True
             version = new_version or version
+        if not delivered and time.monotonic() - opened < SHORT_WATCH:
+            return (CLOSED_AT_ONCE, None, version)  # re-watched after rewatch_delay()
         return version
 
 
