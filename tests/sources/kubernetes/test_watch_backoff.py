@@ -119,3 +119,20 @@ def test_a_watch_that_lasted_starts_the_waits_over(clusters: Clusters) -> None:
     with watching(clusters, short_wait, watch_timeout=1.0) as source:
         assert eventually(lambda: len(server.requests_to(DEPLOYMENTS, watch=True)) >= 7)
         assert closed_waits(source) == [0.5, 1, 2, 0.5, 1]
+
+
+def test_a_cluster_down_for_hours_is_still_retried_every_30_seconds(clusters: Clusters) -> None:
+    """Over 1,024 failed attempts (8½ hours at 30 s): the backoff stays 30 s, the watcher lives."""
+    source = KubernetesWatchSource(
+        k8s_config(clusters, "down", collect=["workloads"]),
+        settings=WatchSettings(watch_timeout=60.0, idle_timeout=5.0),
+        wait=lambda event, seconds: None,  # the hours pass at once
+        rng=lambda: 0.0,
+    )
+    source.start()
+    try:
+        waits = source.watchers["down"].stats.waits
+        assert eventually(lambda: len(waits) >= 1100, timeout=20.0), len(waits)
+        assert waits[1099] == ("discovery", 30.0)
+    finally:
+        source.stop()
