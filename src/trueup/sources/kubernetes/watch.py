@@ -204,7 +204,8 @@ class ClusterWatcher:
         self.wait(event, seconds)
 
     def _backoff(self, attempt: int) -> float:
-        base: float = min(BACKOFF_MAX, BACKOFF_INITIAL * 2.0**attempt)
+        # 2.0**1024 overflows: after 8½ hours of failures it would end the thread
+        base: float = min(BACKOFF_MAX, BACKOFF_INITIAL * 2.0 ** min(attempt, 16))
         return min(BACKOFF_MAX, base * (1 + self.rng()))
 
     def _apply_batch(self, stop: threading.Event) -> bool:
