@@ -15,20 +15,22 @@ from the type). :func:`build_snapshot` makes the scope's snapshot:
   that says which type and why;
 - nothing is carried over from a previous snapshot of *another* cluster (the
   context's server or CA changed): a finding says so instead;
-- an object whose observation holds a NUL character is refused with a finding
-  (:func:`~trueup.model.observation.without_nul`).
+- an object whose observation holds a NUL character is refused with a finding,
+  and keeps its last good observation (:mod:`~trueup.sources.kubernetes.refused`):
+  from the previous snapshot of the scope, or the watcher's own ``last_good``.
 
 The snapshot's ``version`` is ``rv=<highest list resourceVersion> server=<url> ca=<fp>``.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from trueup.model.finding import Code, Finding, Severity, finding
-from trueup.model.observation import FailureKind, Nature, Observation, Snapshot, without_nul
+from trueup.model.observation import FailureKind, Nature, Observation, Snapshot
 from trueup.sources.kubernetes.collectors import collect_object
 from trueup.sources.kubernetes.kubeconfig import ClusterIdentity, identity_changed
 from trueup.sources.kubernetes.objects import (
@@ -36,6 +38,7 @@ from trueup.sources.kubernetes.objects import (
     locator_namespace,
     with_locator_kind,
 )
+from trueup.sources.kubernetes.refused import without_nul_keeping
 from trueup.sources.kubernetes.resources import CROSSPLANE_FAMILY, ResourceType, TypeFailure
 
 _WORDS = {
@@ -161,17 +164,26 @@ def build_snapshot(
     previous: Snapshot | None,
     versions: Iterable[str],
     carry: Sequence[TypeFailure] | None = None,
+    last_good: Iterable[Observation] = (),
 ) -> Snapshot:
     """The scope's complete snapshot after one read (see the module docstring).
 
     ``carry`` names the failures whose types are carried over from ``previous``
     (default: all of them; the watcher keeps its own last known objects instead).
+    ``last_good`` are observations an object refused for a NUL keeps before
+    those of ``previous`` (the watcher's, newer than the snapshot it started from).
     """
     scope = identity.context
     findings = [failure_finding(source, scope, f) for f in failures]
-    read, refused = without_nul(source, scope, observations)
-    findings += refused
     changed = identity_changed(identity, previous.version) if previous is not None else None
+    before = previous if changed is None else None
+    carried = carried_over(before, failures if carry is None else carry, read_kinds)
+
+    def candidates() -> Iterable[Observation]:
+        return itertools.chain(last_good, before.observations if before is not None else ())
+
+    read, refused = without_nul_keeping(source, scope, observations, candidates, present=carried)
+    findings += refused
     if changed is not None:
         findings.append(
             finding(
@@ -184,8 +196,6 @@ def build_snapshot(
                 kind="cluster-changed",
             )
         )
-        previous = None
-    carried = carried_over(previous, failures if carry is None else carry, read_kinds)
     return Snapshot(
         source=source,
         scope=scope,

@@ -25,7 +25,9 @@ those the stored snapshot (``previous.stored``) was read from is not parsed agai
 keeps its stored observations (``kept={""}``, fingerprint in ``parts``). The
 objects are turned into observations by
 :mod:`trueup.sources.kubernetes.collectors` (Crossplane kinds are found through
-the XRDs and CRDs in the export) and by the source's declarative ``mappings``.
+the XRDs and CRDs in the export) and by the source's declarative ``mappings``;
+an object refused for a NUL character keeps its observation of the export read
+before, if it had one (:mod:`~trueup.sources.kubernetes.refused`).
 An export file over 16 MB is read item by item
 (:mod:`~trueup.sources.kubernetes.export_stream`), never loaded whole.
 """
@@ -51,7 +53,6 @@ from trueup.model.observation import (
     ScopeFailure,
     ScopeRead,
     Snapshot,
-    without_nul,
 )
 from trueup.path_policy import Refusal, Rule, check_under, read_file, read_under
 from trueup.sources.base import ReadContext
@@ -60,6 +61,7 @@ from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.export_stream import ListHead, NotAStreamableList, list_items
 from trueup.sources.kubernetes.mappings import CompiledMapping, compile_mappings
 from trueup.sources.kubernetes.objects import as_map
+from trueup.sources.kubernetes.refused import without_nul_keeping
 from trueup.sources.lstat_memo import load_memo, save_memo, stat_key, trusted_stat
 
 MAX_EXPORT_BYTES = 1024 * 1024 * 1024  # one export file; a larger one is refused
@@ -192,29 +194,24 @@ class KubernetesSnapshotSource:
             )
         streamed = self._streamed(paths[0], scope)
         if streamed is not None:
-            observations, unstored = without_nul(self.id, scope, streamed[0])
-            return Snapshot(
+            found, version = streamed
+        else:
+            export = read_export(paths[0], root)
+            if isinstance(export, ExportError):
+                return ScopeFailure(self.id, scope, export.kind, export.message, context.now())
+            found = collect(
+                export.objects,
                 source=self.id,
                 scope=scope,
-                nature=Nature.ACTUAL,
-                read_at=context.now(),
-                observations=tuple(observations),
-                findings=tuple(unstored),
-                version=streamed[1],
-                parts={WHOLE: fingerprint},
-            )
-        export = read_export(paths[0], root)
-        if isinstance(export, ExportError):
-            return ScopeFailure(self.id, scope, export.kind, export.message, context.now())
-        collected = collect(
-            export.objects,
-            source=self.id,
-            scope=scope,
-            observed_at=export.modified_at,
-            groups=self.config.collect,
-            mappings=self.mappings,
+                observed_at=export.modified_at,
+                groups=self.config.collect,
+                mappings=self.mappings,
+            ).observations
+            version = export.version
+        # an object refused for a NUL keeps its observation of the export read before
+        observations, unstored = without_nul_keeping(
+            self.id, scope, found, lambda: before.observations if before is not None else ()
         )
-        observations, unstored = without_nul(self.id, scope, collected.observations)
         return Snapshot(
             source=self.id,
             scope=scope,
@@ -222,7 +219,7 @@ class KubernetesSnapshotSource:
             read_at=context.now(),
             observations=tuple(observations),
             findings=tuple(unstored),
-            version=export.version,
+            version=version,
             parts={WHOLE: fingerprint},
         )
 

@@ -13,6 +13,10 @@ server feeds those to the pipeline. Per resource type, one reflector thread
 - a normal end of stream, a silent stream (no bytes before the client-side
   idle deadline) or a broken connection → re-watch from the last
   resourceVersion, without relisting (connection trouble backs off 0.8 s → 30 s);
+  a stream the server ended at once (within :data:`SHORT_WATCH`, no event: a
+  server shedding load) is re-watched only after a wait, as client-go's
+  reflector does: 0.5 s doubling to 30 s in fixed steps (:func:`rewatch_delay`),
+  back to 0.5 s once a watch brought an event or lasted;
 - 410 ``Expired`` (an ERROR event, or the HTTP answer) → relist from scratch;
   so does a 504 "Too large resource version" (the store went back, e.g. an etcd
   restore), after its ``Retry-After`` (else backoff) so it cannot spin;
@@ -27,7 +31,9 @@ server feeds those to the pipeline. Per resource type, one reflector thread
 The applier (the thread that calls :meth:`ClusterWatcher.run`) owns the cache:
 reflectors only put messages on a queue. Observations of a type whose watch is
 healthy are re-stamped every ``refresh`` so they do not turn stale; those of a
-broken type keep their last time and do. Every ``rediscover`` the watcher
+broken type keep their last time and do, as does the last good observation
+an object keeps while its new ones are refused for a NUL character
+(:mod:`~trueup.sources.kubernetes.refused`). Every ``rediscover`` the watcher
 runs discovery again (new XRDs, CRDs) and restarts its reflectors if the set
 of types changed. Each object is a part of the scope (``Observation.part``), so
 the source can tell the engine which objects are as stored
@@ -44,25 +50,59 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from trueup.errors import KubeApiError, KubeIdleError, KubeUnreachableError, ListFailedError
-from trueup.model.observation import FailureKind, Observation, ScopeFailure, ScopeRead, Snapshot
-from trueup.sources.kubernetes.config import KubernetesSourceConfig
+from trueup.model.observation import (
+    FailureKind,
+    Observation,
+    ScopeFailure,
+    ScopeRead,
+    Snapshot,
+    nul_field,
+)
 from trueup.sources.kubernetes.kubeconfig import ClusterIdentity
 from trueup.sources.kubernetes.objects import as_map, as_text
 from trueup.sources.kubernetes.pager import BACKOFF_INITIAL, BACKOFF_MAX, Listing, Pager
 from trueup.sources.kubernetes.reading import build_snapshot, observe_item
 from trueup.sources.kubernetes.resources import Discovery, ResourceType, TypeFailure
 from trueup.sources.kubernetes.transport import ApiTransport, WatchStream
+from trueup.sources.kubernetes.watch_model import (
+    Connected,
+    Event,
+    Failed,
+    Listed,
+    Lost,
+    Message,
+    ObjectKey,
+    Tombstone,
+    TypeState,
+    WatchSettings,
+    WatchStats,
+    object_key,
+)
 
 log = logging.getLogger(__name__)
 
 OnChange = Callable[[str, ScopeRead], None]
 Wait = Callable[[threading.Event, float], None]
-ObjectKey = tuple[str, str]
 TOO_LARGE = "too large resourceVersion"
+CLOSED_AT_ONCE = "watch closed at once"
+SHORT_WATCH = 1.0  # seconds: a watch ended sooner with no event was closed at once
+REWATCH_FIRST = 0.5
+REWATCH_MAX = 30.0
+
+__all__ = [
+    "ClusterWatcher",
+    "OnChange",
+    "Tombstone",
+    "Wait",
+    "WatchSettings",
+    "WatchStats",
+    "rewatch_delay",
+    "utc_now",
+]
 
 
 def utc_now() -> datetime:
@@ -73,102 +113,13 @@ def _wait(event: threading.Event, seconds: float) -> None:
     event.wait(seconds)
 
 
-@dataclass(frozen=True)
-class WatchSettings:
-    watch_timeout: float = 300.0
-    idle_timeout: float | None = None  # default: the drawn timeoutSeconds + 30 s
-    refresh: float = 60.0
-    rediscover: float = 300.0
-    batch_window: float = 0.01
+def rewatch_delay(closed: int) -> float:
+    """The wait before a watch after ``closed`` watches in a row the server ended at once.
 
-    @classmethod
-    def of(cls, config: KubernetesSourceConfig) -> WatchSettings:
-        idle = config.watch_idle_timeout
-        return cls(
-            watch_timeout=config.watch_timeout.total_seconds(),
-            idle_timeout=idle.total_seconds() if idle is not None else None,
-            refresh=config.watch_refresh.total_seconds(),
-            rediscover=config.rediscover_interval.total_seconds(),
-        )
-
-
-@dataclass(frozen=True)
-class Tombstone:
-    """An object found deleted by a relist: its watch event was lost in a 410 gap."""
-
-    kind: str
-    namespace: str
-    name: str
-    resource_version: str
-    at: datetime
-
-
-@dataclass
-class WatchStats:
-    """Counters and times for metrics and tests."""
-
-    lists: int = 0
-    watches: int = 0
-    events: int = 0
-    bookmarks: int = 0
-    expired: int = 0
-    idle: int = 0
-    emitted: int = 0
-    last_event_at: datetime | None = None
-    waits: list[tuple[str, float]] = field(default_factory=list)
-
-
-# --- messages from the reflectors to the applier -------------------------------------
-
-
-@dataclass(frozen=True)
-class _Listed:
-    rtype: ResourceType
-    listing: Listing
-
-
-@dataclass(frozen=True)
-class _Event:
-    rtype: ResourceType
-    type: str
-    obj: dict[str, object]
-
-
-@dataclass(frozen=True)
-class _Failed:
-    rtype: ResourceType
-    failure: TypeFailure
-
-
-@dataclass(frozen=True)
-class _Lost:
-    rtype: ResourceType
-    kind: FailureKind
-    message: str
-
-
-@dataclass(frozen=True)
-class _Connected:
-    rtype: ResourceType
-
-
-_Message = _Listed | _Event | _Failed | _Lost | _Connected
-
-
-@dataclass
-class _TypeState:
-    observations: dict[ObjectKey, Observation] = field(default_factory=dict)
-    versions: dict[ObjectKey, str] = field(default_factory=dict)
-    listed: bool = False
-    connected: bool = False
-    failure: TypeFailure | None = None
-    stamped: datetime | None = None
-    list_version: str = ""
-
-
-def _key(obj: dict[str, object]) -> ObjectKey:
-    metadata = as_map(obj.get("metadata"))
-    return (as_text(metadata.get("namespace")), as_text(metadata.get("name")))
+    Fixed steps, no jitter: a server that ends every watch at once is not a
+    crowd of clients retrying together, and each type waits on its own.
+    """
+    return min(REWATCH_MAX, REWATCH_FIRST * 2.0 ** min(closed, 16))
 
 
 class ClusterWatcher:
@@ -182,7 +133,7 @@ class ClusterWatcher:
         transport: ApiTransport,
         pager: Pager,
         discover: Callable[[], Discovery],
-        settings: WatchSettings = WatchSettings(),
+        settings: WatchSettings | None = None,
         previous: Snapshot | None = None,
         now: Callable[[], datetime] = utc_now,
         wait: Wait = _wait,
@@ -193,15 +144,15 @@ class ClusterWatcher:
         self.transport = transport
         self.pager = pager
         self.discover = discover
-        self.settings = settings
+        self.settings = settings or WatchSettings()
         self.previous = previous
         self.now = now
         self.wait = wait
         self.rng = rng
         self.stats = WatchStats()
         self.tombstones: list[Tombstone] = []
-        self._queue: queue.Queue[_Message] = queue.Queue()
-        self._states: dict[ResourceType, _TypeState] = {}
+        self._queue: queue.Queue[Message] = queue.Queue()
+        self._states: dict[ResourceType, TypeState] = {}
         self._discovery_failures: list[TypeFailure] = []
         self._halt = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -253,7 +204,8 @@ class ClusterWatcher:
         self.wait(event, seconds)
 
     def _backoff(self, attempt: int) -> float:
-        base: float = min(BACKOFF_MAX, BACKOFF_INITIAL * 2.0**attempt)
+        # 2.0**1024 overflows: after 8½ hours of failures it would end the thread
+        base: float = min(BACKOFF_MAX, BACKOFF_INITIAL * 2.0 ** min(attempt, 16))
         return min(BACKOFF_MAX, base * (1 + self.rng()))
 
     def _apply_batch(self, stop: threading.Event) -> bool:
@@ -273,20 +225,20 @@ class ClusterWatcher:
             changed |= self._apply(message)
         return changed
 
-    def _apply(self, message: _Message) -> bool:
+    def _apply(self, message: Message) -> bool:
         state = self._states.get(message.rtype)
         if state is None:
             return False  # a reflector of a previous discovery
-        if isinstance(message, _Listed):
+        if isinstance(message, Listed):
             return self._replace(message.rtype, state, message.listing)
-        if isinstance(message, _Event):
+        if isinstance(message, Event):
             return self._event(message.rtype, state, message.type, message.obj)
-        if isinstance(message, _Failed):
+        if isinstance(message, Failed):
             changed = state.failure != message.failure
             state.failure = message.failure
             state.connected = True
             return changed
-        if isinstance(message, _Lost):
+        if isinstance(message, Lost):
             changed = state.connected
             state.connected = False
             return changed
@@ -294,16 +246,18 @@ class ClusterWatcher:
         state.connected = True
         return changed
 
-    def _replace(self, rtype: ResourceType, state: _TypeState, listing: Listing) -> bool:
+    def _replace(self, rtype: ResourceType, state: TypeState, listing: Listing) -> bool:
         now = self.now()
         fresh: dict[ObjectKey, Observation] = {}
         versions: dict[ObjectKey, str] = {}
         for item in listing.items:
-            key = _key(item)
+            key = object_key(item)
             versions[key] = as_text(as_map(item.get("metadata")).get("resourceVersion"))
             seen = observe_item(rtype, item, source=self.source, scope=self.scope, observed_at=now)
             if seen is not None:
                 fresh[key] = replace(seen, part=_part(rtype, key))
+                _hold(state, key, fresh[key])
+        state.held = {key: o for key, o in state.held.items() if key in fresh}
         if state.listed:
             for key in state.versions.keys() - versions.keys():
                 self.tombstones.append(
@@ -316,20 +270,26 @@ class ClusterWatcher:
         return True
 
     def _event(
-        self, rtype: ResourceType, state: _TypeState, kind: str, obj: dict[str, object]
+        self, rtype: ResourceType, state: TypeState, kind: str, obj: dict[str, object]
     ) -> bool:
         now = self.now()
-        key = _key(obj)
+        key = object_key(obj)
         self.stats.events += 1
         self.stats.last_event_at = now
         if kind == "DELETED":
             state.versions.pop(key, None)
+            state.held.pop(key, None)
             return state.observations.pop(key, None) is not None
         state.versions[key] = as_text(as_map(obj.get("metadata")).get("resourceVersion"))
         seen = observe_item(rtype, obj, source=self.source, scope=self.scope, observed_at=now)
+        if seen is not None:
+            seen = replace(seen, part=_part(rtype, key))
+            _hold(state, key, seen)
+        else:
+            state.held.pop(key, None)
         before = state.observations.pop(key, None)
         if seen is not None:
-            state.observations[key] = replace(seen, part=_part(rtype, key))
+            state.observations[key] = seen
         return seen is not None or before is not None
 
     def _emit(self, on_change: OnChange, changed: bool) -> None:
@@ -368,8 +328,10 @@ class ClusterWatcher:
         failures = list(self._discovery_failures)
         unlisted: list[TypeFailure] = []
         read_kinds: set[str] = set()
+        held: list[Observation] = []
         for rtype, state in self._states.items():
             observations.extend(state.observations.values())
+            held.extend(state.held.values())
             if state.listed:
                 read_kinds.add(rtype.locator_kind)
             if state.failure is not None:
@@ -391,6 +353,7 @@ class ClusterWatcher:
             previous=self.previous,
             versions=[s.list_version for s in self._states.values()],
             carry=unlisted,
+            last_good=held,
         )
 
     # --- reflectors ----------------------------------------------------------------
@@ -399,7 +362,7 @@ class ClusterWatcher:
         self._halt = threading.Event()
         self._discovery_failures = list(discovery.failures)
         for rtype in discovery.types:
-            self._states.setdefault(rtype, _TypeState())
+            self._states.setdefault(rtype, TypeState())
             thread = threading.Thread(
                 target=self._reflect,
                 args=(rtype, self._halt),
@@ -435,7 +398,7 @@ class ClusterWatcher:
         for rtype in set(self._states) - set(discovery.types):
             self._states[rtype].failure = rtype.failed(gone, "no longer served")
         kept = {t: s for t, s in self._states.items() if t not in discovery.types}
-        self._states = {**kept, **{t: self._states.get(t, _TypeState()) for t in discovery.types}}
+        self._states = {**kept, **{t: self._states.get(t, TypeState()) for t in discovery.types}}
         self._start(discovery)
         return True
 
@@ -457,6 +420,7 @@ class ClusterWatcher:
     def _reflect(self, rtype: ResourceType, halt: threading.Event) -> None:
         version: str | None = None
         attempt = 0
+        closed = 0  # watches in a row the server ended at once
         put = self._queue.put
         while not halt.is_set():
             if version is None:
@@ -464,7 +428,7 @@ class ClusterWatcher:
                     listing = self.pager.list_all(rtype.path(), selector=rtype.selector)
                 except ListFailedError as exc:
                     put(
-                        _Failed(
+                        Failed(
                             rtype,
                             rtype.failed(exc.kind, exc.message),
                         )
@@ -473,11 +437,11 @@ class ClusterWatcher:
                     attempt += 1
                     continue
                 except (KubeUnreachableError, KubeApiError) as exc:
-                    put(_Lost(rtype, FailureKind.UNREACHABLE, str(exc)))
+                    put(Lost(rtype, FailureKind.UNREACHABLE, str(exc)))
                     self._pause(halt, "unreachable", self._backoff(attempt))
                     attempt += 1
                     continue
-                put(_Listed(rtype, listing))
+                put(Listed(rtype, listing))
                 version = listing.resource_version
             outcome = self._watch_once(rtype, version, halt)
             if outcome == "relist":
@@ -485,7 +449,11 @@ class ClusterWatcher:
                 attempt = 0
             elif isinstance(outcome, str):
                 version = outcome
-                attempt = 0
+                attempt = closed = 0
+            elif outcome[0] == CLOSED_AT_ONCE:
+                version = outcome[2]
+                self._pause(halt, CLOSED_AT_ONCE, rewatch_delay(closed))
+                closed += 1
             else:
                 reason, seconds, new_version = outcome
                 version = new_version
@@ -499,6 +467,7 @@ class ClusterWatcher:
     ) -> str | tuple[str, float | None, str | None]:
         """One watch: the version to resume from, "relist", or (why, wait, version) to back off."""
         params, idle = self._watch_params(rtype, version)
+        opened = time.monotonic()
         try:
             stream = self.transport.watch(rtype.path(), params, idle)
         except KubeApiError as exc:
@@ -509,25 +478,25 @@ class ClusterWatcher:
                 self.stats.expired += 1
                 return (TOO_LARGE, exc.retry_after, None)  # relist, after its Retry-After
             if exc.status in (403, 404):
-                self._queue.put(_Failed(rtype, rtype.refused(exc)))
+                self._queue.put(Failed(rtype, rtype.refused(exc)))
                 return ("watch refused", None, None)
             # no watch, no news: the type's objects are not re-stamped until one runs again
             lost = {401: FailureKind.FORBIDDEN, 429: FailureKind.RATE_LIMITED}
-            self._queue.put(_Lost(rtype, lost.get(exc.status, FailureKind.ERROR), str(exc)))
+            self._queue.put(Lost(rtype, lost.get(exc.status, FailureKind.ERROR), str(exc)))
             if exc.status == 429:
                 return ("429 Retry-After", exc.retry_after, version)  # back off, do not relist
             return (f"watch answered {exc.status}", None, version)
         except KubeUnreachableError as exc:
-            self._queue.put(_Lost(rtype, FailureKind.UNREACHABLE, str(exc)))
+            self._queue.put(Lost(rtype, FailureKind.UNREACHABLE, str(exc)))
             return ("unreachable", None, version)
         self.stats.watches += 1
-        self._queue.put(_Connected(rtype))
+        self._queue.put(Connected(rtype))
         with self._lock:
             self._streams.add(stream)
         try:
             if halt.is_set():
                 return version
-            return self._read_stream(rtype, stream, version)
+            return self._read_stream(rtype, stream, version, opened)
         except KubeIdleError:
             self.stats.idle += 1
             log.info(
@@ -540,7 +509,7 @@ class ClusterWatcher:
         except KubeUnreachableError as exc:
             if halt.is_set():
                 return version
-            self._queue.put(_Lost(rtype, FailureKind.UNREACHABLE, str(exc)))
+            self._queue.put(Lost(rtype, FailureKind.UNREACHABLE, str(exc)))
             return ("stream broken", None, version)
         finally:
             with self._lock:
@@ -548,13 +517,14 @@ class ClusterWatcher:
             stream.close()
 
     def _read_stream(
-        self, rtype: ResourceType, stream: WatchStream, version: str
+        self, rtype: ResourceType, stream: WatchStream, version: str, opened: float
     ) -> str | tuple[str, float | None, str | None]:
+        delivered = False
         for line in stream.lines():
             try:
                 event = json.loads(line)
             except ValueError:
-                self._queue.put(_Lost(rtype, FailureKind.ERROR, "a watch event is not JSON"))
+                self._queue.put(Lost(rtype, FailureKind.ERROR, "a watch event is not JSON"))
                 return ("garbled event", None, version)
             kind = as_text(as_map(event).get("type"))
             obj = as_map(as_map(event).get("object"))
@@ -567,14 +537,17 @@ class ClusterWatcher:
                     wait = as_map(obj.get("details")).get("retryAfterSeconds")
                     return (TOO_LARGE, float(wait) if isinstance(wait, int) else None, None)
                 said = f"watch error {obj.get('code')!r}"  # as data: never a NUL
-                self._queue.put(_Lost(rtype, FailureKind.ERROR, said))
+                self._queue.put(Lost(rtype, FailureKind.ERROR, said))
                 return (said, None, version)
             new_version = as_text(as_map(obj.get("metadata")).get("resourceVersion"))
             if kind == "BOOKMARK":
                 self.stats.bookmarks += 1
             elif kind in ("ADDED", "MODIFIED", "DELETED"):
-                self._queue.put(_Event(rtype, kind, dict(obj)))
+                self._queue.put(Event(rtype, kind, dict(obj)))
+                delivered = True
             version = new_version or version
+        if not delivered and time.monotonic() - opened < SHORT_WATCH:
+            return (CLOSED_AT_ONCE, None, version)  # re-watched after rewatch_delay()
         return version
 
 
@@ -590,6 +563,16 @@ def _too_large(code: object, message: object) -> bool:
 def _part(rtype: ResourceType, key: ObjectKey) -> str:
     """The part of the scope one object is: its observation is replaced on its own."""
     return f"{rtype.api_version}/{rtype.kind}/{key[0]}/{key[1]}"
+
+
+def _hold(state: TypeState, key: ObjectKey, seen: Observation) -> None:
+    """Before ``seen`` replaces its object's observation: hold the last good one if refused."""
+    if nul_field(seen) is None:
+        state.held.pop(key, None)
+        return
+    before = state.observations.get(key)
+    if before is not None and nul_field(before) is None:
+        state.held[key] = before
 
 
 def _stamped(observation: Observation, at: datetime) -> Observation:

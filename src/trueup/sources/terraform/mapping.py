@@ -25,6 +25,10 @@ source's ``owner``), ``spec.system`` (a rule's), ``spec.dependencyOf``,
 ``Ready`` or ``Tainted``. An instance whose observation would hold a NUL
 character (an attribute value, a provider address) is not read, with an
 ``invalid-entity`` finding naming it and the field (rule ``nul-character``).
+It keeps its last good observation, the one of its address in the ``previous``
+read of the state, with its old time (so it turns stale after ``max_age``), and
+the finding says so (evidence ``kept``); an instance with none is the finding
+alone. Refused is not removed: one bad value must not drop what was known.
 """
 
 from __future__ import annotations
@@ -32,13 +36,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from trueup.errors import ConfigError, RefError
 from trueup.model.finding import Code, Finding, JSONValue, finding
-from trueup.model.observation import Nature, Observation, Provenance, without_nul
+from trueup.model.observation import Nature, Observation, Provenance, nul_field, without_nul
 from trueup.model.ref import EntityRef, parse_ref
 from trueup.model.validation import is_valid_name
 from trueup.sources.terraform.config import TerraformSourceConfig
@@ -189,15 +193,20 @@ class StateRead:
 
 
 def collect(
-    state: StateFile, read: StateRead, rules: Rules
+    state: StateFile, read: StateRead, rules: Rules, previous: Iterable[Observation] = ()
 ) -> tuple[tuple[Observation, ...], tuple[Finding, ...]]:
-    """One observation per wanted managed instance, and findings about bad links and NULs."""
+    """One observation per wanted managed instance, and findings about bad links and NULs.
+
+    ``previous`` are the observations of the state's last read, where an instance
+    refused for a NUL finds its last good one (read only when one is refused).
+    """
     wanted = [i for i in state.instances if rules.wants(i)]
     matched = {i.address: [r for r in rules.mappings if r.matches(read.scope, i)] for i in wanted}
     names = _names(read, wanted, matched)
     locator = f"state {state.lineage}/{state.serial}"
     observations: list[Observation] = []
     findings: list[Finding] = []
+    refusals: list[tuple[str, Finding]] = []
     for instance in wanted:
         applied = matched[instance.address]
         ref = EntityRef.of("resource", "default", names[instance.address])
@@ -231,12 +240,38 @@ def collect(
             links=((ADDRESS, instance.address),),
         )
         accepted, refused = without_nul(read.source, read.scope, (observation,))
-        findings.extend(refused)
+        refusals.extend((instance.address, f) for f in refused)
         if accepted:
             observations.append(observation)
             findings.extend(_bad_link(ref, instance, key, value) for key, value in bad)
+    if refusals:
+        kept = _last_good(previous, {address for address, _ in refusals})
+        observations.extend(kept.values())
+        findings.extend(
+            _kept_finding(f, kept[address]) if address in kept else f for address, f in refusals
+        )
     observations.sort(key=lambda o: (o.ref, o.provenance.locator))
     return tuple(observations), tuple(sorted(findings, key=Finding.key))
+
+
+def _last_good(previous: Iterable[Observation], addresses: set[str]) -> dict[str, Observation]:
+    """The previous observation of each of these addresses (their links name them)."""
+    found: dict[str, Observation] = {}
+    for observation in previous:
+        address = dict(observation.links).get(ADDRESS)
+        if address in addresses and address not in found and nul_field(observation) is None:
+            found[address] = observation
+    return found
+
+
+def _kept_finding(refusal: Finding, kept: Observation) -> Finding:
+    """The refusal's finding, saying which last good observation stands in for the instance."""
+    locator = kept.provenance.locator
+    return replace(
+        refusal,
+        message=f"{refusal.message}; its last good observation ({locator}) is kept",
+        evidence={**refusal.evidence, "kept": locator},
+    )
 
 
 def _first(rules: Sequence[MappingRule], attribute: str) -> str | None:

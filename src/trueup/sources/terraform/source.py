@@ -15,7 +15,9 @@ scope names). A read of one scope is get → parse → succession → collect:
    serial) and a conflict (same serial, other content) are ``invalid``
    failures, so the newer state stays; a new lineage is accepted as a new
    state, with a ``conflict`` finding about the scope that says so;
-4. :func:`~trueup.sources.terraform.mapping.collect` makes the observations.
+4. :func:`~trueup.sources.terraform.mapping.collect` makes the observations; an
+   instance refused for a NUL character keeps its observation of the previous
+   read of the same lineage.
 
 The snapshot's version is ``<lineage>/<serial>#<digest>``. A state that a
 pattern no longer matches is read as empty, so the removal guard holds its
@@ -139,8 +141,14 @@ class TerraformSource:
                 context, location.scope, FailureKind.INVALID, f"{location.where}: {verdict.message}"
             )
         now = context.now()
+        # an instance refused for a NUL keeps its last good observation, of this state
+        # only: a new lineage is another state, of which nothing is kept
+        same = previous if verdict.verdict is Verdict.ACCEPTED else None
         observations, findings = collect(
-            state, StateRead(self.id, location.scope, location.label, now), self.rules
+            state,
+            StateRead(self.id, location.scope, location.label, now),
+            self.rules,
+            same.observations if same is not None else (),
         )
         if verdict.verdict is Verdict.NEW_LINEAGE:
             findings = (

@@ -5,7 +5,8 @@ server with ``FakeApiServer.fault``; the handler
 (:mod:`~trueup.testing.kube_api.handler`) records every :class:`Request` and asks
 the first fault that applies to replace or damage the answer: a status code
 (403/404/410/429 with ``Retry-After``/500), a connection reset after N bytes, a
-silent watch (headers, then nothing), or a watch that expires after N events.
+silent watch (headers, then nothing), a watch that expires after N events, or
+one that ends normally after N events (0: at once, as a server shedding load may).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Fault:
     reset_after: int | None = None  # send this many bytes of the real answer, then RST
     silent: bool = False  # watch: send the headers, then nothing
     expire_after: int | None = None  # watch: N events, then ERROR 410 (history compacted)
+    close_after: int | None = None  # watch: N events, then the end of the stream (0: at once)
     watch: bool | None = None  # only watches (True), only lists/gets (False), or both
     with_continue: bool | None = None
     skip: int = 0  # let this many matching requests through first

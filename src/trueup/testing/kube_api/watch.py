@@ -9,7 +9,8 @@ DELETED), BOOKMARK events when asked, an ERROR 410 when the history was
 compacted past the cursor, an ERROR 504 "Too large resource version" when the
 store does not reach the cursor within ``fresh_wait`` (after an etcd restore),
 and the end of the stream at ``timeoutSeconds`` or when the server closes.
-Faults can reset the connection after N bytes or expire the watch after N events.
+Faults can reset the connection after N bytes, expire the watch after N events,
+or end it after N events (0: at once, before anything is sent).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class WatchStream:
         self.sent = 0
         self.budget = fault.reset_after if fault else None
         self.expire_after = fault.expire_after if fault else None
+        self.close_after = fault.close_after if fault else None
         self.start = 0
 
     def send(self, event: Obj) -> bool:
@@ -94,6 +96,9 @@ class WatchStream:
             state = self.api.state
             state.compact()
             self.out.write(chunk(expired_event(self.start, state.compacted)))
+            end_stream(self.out)
+            return False
+        if self.close_after is not None and self.sent >= self.close_after:
             end_stream(self.out)
             return False
         return True
@@ -117,6 +122,9 @@ class WatchStream:
         timeout = float(request.query.get("timeoutSeconds") or 1800)
         bookmarks = request.query.get("allowWatchBookmarks", "") in TRUE
         deadline = time.monotonic() + timeout
+        if self.close_after == 0:
+            end_stream(self.out)
+            return
         if not text or text == "0":
             with state.changed:
                 cursor = state.rv
