@@ -181,7 +181,8 @@ class Config(_Model):
     backstage: BackstageConfig = BackstageConfig()
     server: ServerConfig = ServerConfig()
     # Every value that ``${VAR}`` substitution put into this configuration (at
-    # least _MIN_MASKED long): ``redacted`` masks them wherever they appear.
+    # least _MIN_MASKED long): masked in the configuration shown (``config show``),
+    # and wherever they appear when part of a secret (``register_config``).
     _substituted: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
     @field_validator("database")

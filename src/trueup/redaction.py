@@ -215,9 +215,18 @@ def mask_url(url: str, *, every_query_value: bool = False) -> str:
 
 
 def register_config(config: Config) -> None:
-    """Teach :data:`KNOWN_SECRETS` every secret a configuration holds."""
-    KNOWN_SECRETS.add_all(config._substituted)
-    KNOWN_SECRETS.add_all(_secrets_in(config))
+    """Teach :data:`KNOWN_SECRETS` every secret a configuration holds.
+
+    Its secrets are the values of its secret fields (``SecretStr``: tokens,
+    passwords, headers, webhook secrets), the credentials of its URLs, and each
+    ``${VAR}`` value inside one of those (a password put together from parts).
+    Any other ``${VAR}`` value (a path, an organisation) is data: masked
+    everywhere, it would rewrite the catalog where it appears (a source id, a
+    folder) and even break the YAML written (``sources: **********``).
+    """
+    secrets = [secret for secret in _secrets_in(config) if secret]
+    KNOWN_SECRETS.add_all(secrets)
+    KNOWN_SECRETS.add_all(v for v in config._substituted if any(v in s for s in secrets))
 
 
 def _secrets_in(value: Any) -> Iterable[str]:
