@@ -28,7 +28,6 @@ from trueup.errors import ConfigError
 from trueup.feed import render_json, render_yaml
 from trueup.model.finding import Finding, Severity
 from trueup.pipeline import refresh_freshness
-from trueup.redaction import redact_text
 from trueup.sinks.publish import publishable
 from trueup.views.entity import explain_view
 from trueup.views.history import history_view, revision_entries
@@ -125,8 +124,7 @@ def register(app: typer.Typer) -> None:
             rows = publishable(
                 store.feed_rows(kinds=kinds), emission_policy(loaded.backstage), held
             )
-            # Stored rows were redacted when written; a secret learnt since is masked too.
-            _write_chunks((redact_text(chunk) for chunk in render(rows)), output)
+            _write_chunks(render(rows), output)  # masked by the gate, as the feed
         for f in held:  # on stderr: stdout is the feed
             say(f"held back {f.subject}: {f.message} (sync to record it)", err=True)
 

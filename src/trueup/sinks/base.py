@@ -8,7 +8,7 @@ configuration model and a factory, named by an entry point in the
 A publication hands out the committed entities only through the whole-feed
 safety gate (:func:`~trueup.sinks.publish.publishable`): a sink never sees a
 row that would make Backstage refuse the location, and each row's texts are
-masked as the feed masks them (:func:`~trueup.redaction.redact_text`: a secret
+masked as the feed masks them (:func:`~trueup.sinks.publish.masked`: a secret
 learnt after the row was stored never reaches a file or a commit). A sink raises
 :class:`~trueup.errors.SinkError` when it could not publish (the commit stands;
 the sink is behind and the run says so).
@@ -16,9 +16,8 @@ the sink is behind and the run says so).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar, runtime_checkable
@@ -28,7 +27,6 @@ from trueup.feed import FeedRow
 from trueup.model.emission import DEFAULT_POLICY, EmissionPolicy
 from trueup.model.finding import Finding
 from trueup.model.ref import EntityRef
-from trueup.redaction import redact_text
 from trueup.sinks.publish import publishable
 
 
@@ -125,8 +123,7 @@ class Publication:
 
     def __gated(self, stored: Iterable[FeedRow]) -> Iterator[FeedRow]:
         held: list[Finding] = []
-        for row in publishable(stored, self.emission, held):
-            yield _masked(row)
+        yield from publishable(stored, self.emission, held)
         for finding in held:
             self.__held.setdefault((finding.subject, finding.code), finding)
 
@@ -138,19 +135,6 @@ class Publication:
     def version_of(self, key: str) -> ScopeVersion | None:
         """The current version of scope ``source/scope``."""
         return next((v for v in self.versions if f"{v.source}/{v.scope}" == key), None)
-
-
-def _masked(row: FeedRow) -> FeedRow:
-    """``row`` with every secret known now masked, as the feed and ``trueup export`` serve it.
-
-    A row that changes gets a content hash of its own: a sink that compares
-    hashes rewrites the file it wrote before the secret was known.
-    """
-    yaml, json = redact_text(row.yaml), redact_text(row.json)
-    if yaml is row.yaml and json is row.json:
-        return row
-    digest = hashlib.sha256(yaml.encode()).hexdigest()
-    return replace(row, yaml=yaml, json=json, content_hash=digest)
 
 
 @dataclass(frozen=True, slots=True)

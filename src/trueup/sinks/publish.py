@@ -16,20 +16,29 @@ or by an older trueup, so the feed is safe whatever is in the database.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from trueup.feed import FeedRow
 from trueup.model.emission import LOCATION, UNSUPPORTED_KIND, EmissionPolicy
 from trueup.model.finding import Code, Finding, finding
+from trueup.redaction import MASK, redact_text
+from trueup.yaml_text import dump_document
 
 
 def publishable(
     rows: Iterable[FeedRow], policy: EmissionPolicy, held: list[Finding] | None = None
 ) -> Iterator[FeedRow]:
-    """The rows a Backstage can ingest as one location; the others go to ``held``."""
-    for row in rows:
+    """The rows a Backstage can ingest as one location, masked; the others go to ``held``.
+
+    Each row is masked (:func:`masked`) before it is checked: a masked name is
+    no longer a valid one.
+    """
+    for stored in rows:
+        row = masked(stored)
         problem = _problem(row, policy)
         if problem is None:
             yield row
@@ -40,6 +49,27 @@ def publishable(
             held.append(
                 finding(code, str(row.ref), f"held back from the feed: {message}", rule=rule)
             )
+
+
+def masked(row: FeedRow) -> FeedRow:
+    """``row`` with every secret known now masked (stored rows were masked when written;
+    a secret learnt since is masked too).
+
+    The JSON text is masked inside its strings. The YAML text is masked the same
+    way, but a scalar written plain that began with a secret would begin with
+    ``*`` (an alias to YAML: one such entity makes Backstage refuse the whole
+    location); so a YAML text that shows a mask is written again from the masked
+    JSON, which quotes it. A row that changes gets a content hash of its own: a
+    sink that compares hashes rewrites the file it wrote before the secret was known.
+    """
+    yaml, text = redact_text(row.yaml), redact_text(row.json)
+    if MASK in yaml:
+        yaml = dump_document(json.loads(text))
+    if yaml == row.yaml and text is row.json:
+        return row
+    return replace(
+        row, yaml=yaml, json=text, content_hash=hashlib.sha256(yaml.encode()).hexdigest()
+    )
 
 
 def _problem(row: FeedRow, policy: EmissionPolicy) -> tuple[str, str] | None:

@@ -60,9 +60,9 @@ def test_a_secret_learnt_after_an_entity_was_stored_never_reaches_a_sink(
     capsys.readouterr()
     assert main(["export", "-c", str(second)]) == 0
     exported = capsys.readouterr().out
-    assert "description: uses **********" in exported  # the feed masks it
+    assert 'description: "uses **********"' in exported  # the feed masks it
 
     written = (out / "default" / "component" / "a.yaml").read_text()
     assert SECRET not in written
-    assert "description: uses **********" in written
+    assert 'description: "uses **********"' in written
     assert not [path for path, text in mirror.files().items() if SECRET in text]
