@@ -80,3 +80,36 @@ def test_an_entity_the_catalog_lists_opens_even_when_its_name_breaks_backstages_
         assert "name is 70 characters" in _text(page.text)
         for tail in ("/history", "/diff?from=1&to=1"):
             assert client.get(links[0] + tail).status_code == 200, tail
+
+
+GROUP = (
+    "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\n"
+    "spec:\n  type: team\n  parent: nowhere\n  children: []\n"
+)
+
+
+def test_the_no_owner_scorecard_links_only_to_lists_that_hold_what_it_counts(
+    world: World, store: Store
+) -> None:
+    # A Group has no owner: the scorecards count it under "(no owner)", with its finding.
+    world.other.write("catalog-info.yaml", GROUP)
+    world.other.commit("a group whose parent is nowhere")
+    world.sync(store)
+    with _signed_in(world, store) as client:
+        card = client.get("/ui/scorecards/owner", params={"owner": "(no owner)"})
+        assert card.status_code == 200
+        assert "Entities 1" in _text(card.text)
+        overview = client.get("/ui/scorecards")
+        links = {
+            unescape(href)
+            for page in (card, overview)
+            for href in re.findall(r'href="(/ui/catalog\?[^"]*)"', page.text)
+        }
+        assert links  # the owners' counts and codes link to the catalog
+        for link in links:
+            listed = _text(client.get(link).text)
+            assert "No entity matches" not in listed, link
+        # Asked for directly, the catalog says it cannot filter so, rather than list nothing.
+        asked = _text(client.get("/ui/catalog", params={"owner": "(no owner)"}).text)
+        assert "cannot filter by a missing owner" in asked
+        assert "group:default/team-a" in asked
