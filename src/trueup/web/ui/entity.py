@@ -31,7 +31,9 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 _PART = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 Kind = Annotated[str, Path(pattern=r"^[A-Za-z][A-Za-z0-9._-]{0,62}$")]
 Namespace = Annotated[str, Path(pattern=_PART)]
-Name = Annotated[str, Path(pattern=_PART)]
+# Any stored name, not only Backstage's: a discovered entity named past its rules (an Argo
+# CD Application may have 253 characters) is kept, not served, and its page says why.
+Name = Annotated[str, Path(min_length=1, max_length=1024)]
 RECENT = 5  # revisions on the entity page
 HISTORY_PAGE = 50  # revisions per page of the history
 

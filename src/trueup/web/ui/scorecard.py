@@ -123,6 +123,7 @@ def owner_page(
     context = {
         **page_context(request, principal, "scorecards"),
         "card": card,
+        "filterable": owner != NO_OWNER,  # the catalog filters by an owner, not by none
         "chart": line_chart(card.trend),
         "stale_rows": lists.get("stale", []),
         "drifting_rows": lists.get("drifting", []),

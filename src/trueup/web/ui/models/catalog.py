@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode
 
+from trueup.checks.scorecard import NO_OWNER
 from trueup.errors import RefError
 from trueup.model.finding import Code
 from trueup.model.ref import EntityRef, parse_ref
@@ -122,6 +123,9 @@ def parse_query(params: Mapping[str, str]) -> CatalogQuery:
 def _owner(text: str, problems: list[str]) -> str | None:
     """``team-a`` → ``group:default/team-a`` (a Group unless a kind is written)."""
     if not text:
+        return None
+    if text == NO_OWNER:  # the scorecards' name for none: no owner ref matches it
+        problems.append("the catalog cannot filter by a missing owner; showing every owner")
         return None
     try:
         return str(parse_ref(text, default_kind="group"))

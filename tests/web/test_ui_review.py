@@ -1,0 +1,115 @@
+"""The dashboard against what the store really holds: every entity the catalog lists opens,
+and every count links to a list that holds what it counted (plain HTTP on real uvicorn,
+SQLite and PostgreSQL; no browser needed)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from html import unescape
+
+import httpx
+
+from tests.web.harness import READ, World, serving
+from trueup.store import Store
+from trueup.world import cluster_export
+
+# An Argo CD Application may be named with up to 253 characters; Backstage allows 63.
+LONG_NAME = "checkout-" + "x" * 61
+
+
+def _text(html: str) -> str:
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def _with_cluster(world: World, *objects: dict[str, object]) -> None:
+    """Add a ``kubernetes`` source reading one exported cluster holding ``objects``."""
+    export = world.root / "exports" / "prod.json"
+    cluster_export.write_list(export, objects, "1", indent=None)
+    source = (
+        "sources:\n  - id: clusters\n    type: kubernetes\n"
+        f"    snapshot: {export}\n    collect: [argocd]\n"
+    )
+    text = world.config_path.read_text(encoding="utf-8")
+    world.config_path.write_text(text.replace("sources:\n", source, 1), encoding="utf-8")
+
+
+def _application(name: str) -> dict[str, object]:
+    workload = cluster_export.Workload(
+        name=name,
+        cluster="prod",
+        namespace="shop",
+        team="team-a",
+        part_of="shop",
+        repo_url="https://github.com/acme/shop",
+        version="1.0.0",
+    )
+    app = cluster_export.application(workload, datetime.now(UTC))
+    metadata = app["metadata"]
+    assert isinstance(metadata, dict)
+    metadata["labels"] = {}  # no backstage.io/kubernetes-id: the entity is named after the app
+    return app
+
+
+@contextmanager
+def _signed_in(world: World, store: Store) -> Iterator[httpx.Client]:
+    with (
+        serving(world.config, store) as (base, _),
+        httpx.Client(base_url=base, follow_redirects=False) as client,
+    ):
+        assert client.post("/ui/login", data={"token": READ}).status_code == 303
+        yield client
+
+
+def test_an_entity_the_catalog_lists_opens_even_when_its_name_breaks_backstages_rules(
+    world: World, store: Store
+) -> None:
+    # A discovered entity whose name is too long for Backstage is kept (not served) so that
+    # people can see why: the catalog lists it, and its link must show it, not a 422.
+    _with_cluster(world, _application(LONG_NAME))
+    world.sync(store)
+    with _signed_in(world, store) as client:
+        catalog = client.get("/ui/catalog", params={"q": "checkout"})
+        links = re.findall(r'href="(/ui/entities/[^"]+)"', catalog.text)
+        assert links == [f"/ui/entities/component/default/{LONG_NAME}"]
+        page = client.get(links[0])
+        assert page.status_code == 200, page.text[:300]
+        assert "no: it breaks Backstage's rules" in _text(page.text)
+        assert "name is 70 characters" in _text(page.text)
+        for tail in ("/history", "/diff?from=1&to=1"):
+            assert client.get(links[0] + tail).status_code == 200, tail
+
+
+GROUP = (
+    "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\n"
+    "spec:\n  type: team\n  parent: nowhere\n  children: []\n"
+)
+
+
+def test_the_no_owner_scorecard_links_only_to_lists_that_hold_what_it_counts(
+    world: World, store: Store
+) -> None:
+    # A Group has no owner: the scorecards count it under "(no owner)", with its finding.
+    world.other.write("catalog-info.yaml", GROUP)
+    world.other.commit("a group whose parent is nowhere")
+    world.sync(store)
+    with _signed_in(world, store) as client:
+        card = client.get("/ui/scorecards/owner", params={"owner": "(no owner)"})
+        assert card.status_code == 200
+        assert "Entities 1" in _text(card.text)
+        overview = client.get("/ui/scorecards")
+        links = {
+            unescape(href)
+            for page in (card, overview)
+            for href in re.findall(r'href="(/ui/catalog\?[^"]*)"', page.text)
+        }
+        assert links  # the owners' counts and codes link to the catalog
+        for link in links:
+            listed = _text(client.get(link).text)
+            assert "No entity matches" not in listed, link
+        # Asked for directly, the catalog says it cannot filter so, rather than list nothing.
+        asked = _text(client.get("/ui/catalog", params={"owner": "(no owner)"}).text)
+        assert "cannot filter by a missing owner" in asked
+        assert "group:default/team-a" in asked
