@@ -6,8 +6,8 @@ text that leaves trueup passes through this module, which masks:
 
 - every value in :data:`KNOWN_SECRETS`, wherever it appears (also in its
   JSON-escaped and URL-encoded forms). It is fed by the configuration
-  (:func:`register_config`: every ``SecretStr``, every ``${VAR}`` value, the
-  password and credential query values of every URL in it) and by the sources
+  (:func:`register_config`: every ``SecretStr``, the password and credential
+  query values of every URL in it) and by the sources
   at run time (a kubeconfig's tokens and token files, Terraform's sensitive
   values). Values shorter than :data:`MIN_SECRET` are not masked: they would
   mask common words and are no credible secret;
@@ -215,8 +215,14 @@ def mask_url(url: str, *, every_query_value: bool = False) -> str:
 
 
 def register_config(config: Config) -> None:
-    """Teach :data:`KNOWN_SECRETS` every secret a configuration holds."""
-    KNOWN_SECRETS.add_all(config._substituted)
+    """Teach :data:`KNOWN_SECRETS` every secret a configuration holds.
+
+    A value is a secret by where it goes (a ``SecretStr`` field, a URL's password
+    or credential query value), not because ``${VAR}`` put it in: an organisation,
+    a team or a folder from the environment is no secret, and masking it would
+    rewrite every catalog value holding it (``acme-portal`` stored and served as
+    ``**********-portal``). ``config show`` still masks every substituted value.
+    """
     KNOWN_SECRETS.add_all(_secrets_in(config))
 
 
