@@ -6,8 +6,9 @@ text that leaves trueup passes through this module, which masks:
 
 - every value in :data:`KNOWN_SECRETS`, wherever it appears (also in its
   JSON-escaped and URL-encoded forms). It is fed by the configuration
-  (:func:`register_config`: every ``SecretStr``, every ``${VAR}`` value, the
-  password and credential query values of every URL in it) and by the sources
+  (:func:`register_config`: every ``SecretStr``, the password and credential
+  query values of every URL in it, any ``${VAR}`` value inside one of those)
+  and by the sources
   at run time (a kubeconfig's tokens and token files, Terraform's sensitive
   values). Values shorter than :data:`MIN_SECRET` are not masked: they would
   mask common words and are no credible secret;

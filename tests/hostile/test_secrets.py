@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.world import run
+from tests.hostile.world import file_world, run
 
 PASSWORD = "hunter2-not-for-your-eyes"
 
@@ -64,3 +64,30 @@ def test_a_password_in_a_github_api_url_appears_in_no_output_row_or_log(
         assert PASSWORD not in text
     code, out, _ = run(capsys, "config", "show", "-c", str(config))
     assert code == 0 and PASSWORD not in out
+
+
+def test_a_substituted_value_that_is_no_secret_is_not_masked_out_of_the_catalog(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``org: ${GITHUB_ORG}`` made every "acme" in every stored row ``**********``:
+    the entity ``acme-portal`` was stored, served and exported as ``**********-portal``.
+    A value is a secret by where it goes (a token field, a URL's password), not
+    because it came from the environment; those stay masked everywhere."""
+    monkeypatch.setenv("GITHUB_ORG", "acme")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_token-from-the-environment")
+    world = file_world(
+        tmp_path,
+        "  - {id: gh, type: github, org: '${GITHUB_ORG}', token: '${GITHUB_TOKEN}',"
+        f" api_url: 'http://127.0.0.1:{_closed_port()}/api', max_retries: 0}}\n",
+    )
+    world.component("portal.yaml", "acme-portal", owner="team-acme")
+    world.component("leak.yaml", "leak", description="uses ghp_token-from-the-environment")
+    code, _, _ = run(capsys, "sync", "-c", str(world.config))
+    assert code == 2  # the GitHub listing failed; the file source was read
+    code, exported, _ = run(capsys, "export", "-c", str(world.config))
+    assert code == 0
+    assert "name: acme-portal" in exported and "owner: team-acme" in exported
+    assert "description: uses **********" in exported
+    stored = _database_text(world.database)
+    assert "component:default/acme-portal" in stored
+    assert "ghp_token-from-the-environment" not in exported + stored

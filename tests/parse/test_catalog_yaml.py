@@ -430,14 +430,38 @@ def test_root_must_be_a_mapping(text: str, got: str) -> None:
     ]
 
 
-def test_syntax_error_keeps_earlier_documents_and_ends_parsing() -> None:
-    text = "a: 1\n---\nb: [1,\n---\nc: 3\n"
+def test_a_syntax_error_spoils_only_its_document() -> None:
+    """libyaml stops at a syntax error; parsing starts again at the next ``---`` line,
+    so the documents after the broken one are read (as Backstage reads them)."""
+    text = "a: 1\n---\nb: [1,\n---\nc: 3\n---\nd: e: f\n---\n\n# x\ng: [*h, 1]\ng: 2\n"
     results = load_documents(text)
-    assert results[0] == Document(0, {"a": 1}, 1)
-    assert len(results) == 2
-    error = results[1]
-    assert isinstance(error, DocumentError)
-    assert (error.index, error.rule, error.line) == (1, "yaml-syntax", 4)
+    assert [r for r in results if isinstance(r, Document)] == [
+        Document(0, {"a": 1}, 1),
+        Document(2, {"c": 3}, 4),
+    ]
+    errors = [(r.index, r.rule, r.line) for r in results if isinstance(r, DocumentError)]
+    assert errors == [(1, "yaml-syntax", 4), (3, "yaml-syntax", 7), (4, "yaml-syntax", 11)]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_documents_after_a_syntax_error_keep_their_file_lines(newline: str) -> None:
+    lines = ["a: 1", "---", 'b: "open', "---", "c: 3", "c: 4", "---", "# e", "e: [5", "---", "f: 6"]
+    results = load_documents((newline.join(lines) + newline).encode())
+    assert [(type(r).__name__, r.index, r.line) for r in results] == [
+        ("Document", 0, 1),
+        ("DocumentError", 1, 4),
+        ("DocumentError", 2, 6),  # a rule broken after a resume: the line in the file
+        ("DocumentError", 3, 10),
+        ("Document", 4, 10),
+    ]
+
+
+def test_a_marker_inside_the_broken_document_is_where_parsing_resumes() -> None:
+    """An unclosed quote or flow ends at the next marker: that marker begins the next
+    document; a broken document's own marker is never read again."""
+    assert load_documents("--- [\n--- {a: 1}\n")[1] == Document(1, {"a": 1}, 2)
+    results = load_documents("--- !!str [x\n---\n")  # two errors, one document
+    assert [(type(r).__name__, r.index) for r in results] == [("DocumentError", 0)] * 2
 
 
 def test_syntax_error_in_the_first_document() -> None:

@@ -26,8 +26,10 @@ How it reads, and why:
   nesting depth, and the node count with every alias counted at its expanded
   size, so an alias bomb is refused without ever being expanded.
 - Each document of a multi-document file stands alone: an error in one does not
-  drop the others. A syntax error ends parsing (libyaml cannot resume); the
-  documents completed before it are kept.
+  drop the others. libyaml cannot resume after a syntax error, so parsing starts
+  again at the next ``---`` line after it (a document marker at the start of a
+  line ends whatever was open, in YAML 1.2 as in libyaml): the documents before
+  and after the broken one are kept, as Backstage keeps them.
 """
 
 from __future__ import annotations
@@ -162,39 +164,93 @@ def iter_documents(
         mappings_only=mappings_only,
     )
     results = builder.results
-    try:
-        # What yaml.parse() does, without its generator and check_event() per event.
-        parser = yaml.CSafeLoader(data)
+    stream: bytes | str | _Rest = data
+    raw = data if isinstance(data, bytes) else None  # its UTF-8 bytes, once needed
+    offset = 0  # where in those bytes the part being parsed starts
+    while True:
+        stopped: int | None = None  # the line of a syntax error that ended the part
         try:
-            feed, next_event = builder.feed, parser.get_event
-            while (event := next_event()) is not None:
-                feed(event)
-                if results:
-                    yield from results
-                    results.clear()
-        finally:
-            parser.dispose()
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
-        problem = ": ".join(part for part in (exc.context, exc.problem) if part)
-        builder.fail_stream("yaml-syntax", problem or "invalid YAML", line)
-    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
-        # libyaml reports the offset in the UTF-8 bytes it was given.
-        raw = data if isinstance(data, bytes) else data.encode("utf-8")
-        line = raw[: exc.position].count(b"\n") + 1
-        char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
-        builder.fail_stream("yaml-syntax", f"character {char}: {exc.reason}", line)
-    except yaml.YAMLError as exc:
-        builder.fail_stream(
-            "yaml-syntax", str(exc).splitlines()[0] if str(exc) else "invalid", None
-        )
-    except UnicodeError as exc:  # a str holding lone surrogates cannot reach libyaml
+            # What yaml.parse() does, without its generator and check_event() per event.
+            parser = yaml.CSafeLoader(stream)
+            try:
+                feed, next_event = builder.feed, parser.get_event
+                while (event := next_event()) is not None:
+                    feed(event)
+                    if results:
+                        yield from results
+                        results.clear()
+            finally:
+                parser.dispose()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            stopped = mark.line + 1 + builder.line_offset if mark is not None else None
+            problem = ": ".join(part for part in (exc.context, exc.problem) if part)
+            builder.fail_stream("yaml-syntax", problem or "invalid YAML", stopped)
+        except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+            # libyaml reports the offset in the UTF-8 bytes it was given.
+            raw = _utf8(data) if raw is None else raw
+            newlines = raw.count(b"\n", offset, offset + exc.position)
+            stopped = builder.line_offset + newlines + 1
+            char = (
+                f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+            )
+            builder.fail_stream("yaml-syntax", f"character {char}: {exc.reason}", stopped)
+        except yaml.YAMLError as exc:
+            builder.fail_stream(
+                "yaml-syntax", str(exc).splitlines()[0] if str(exc) else "invalid", None
+            )
+        except UnicodeError as exc:  # a str holding lone surrogates cannot reach libyaml
+            results.clear()
+            yield DocumentError(None, "encoding", f"text is not encodable as UTF-8: {exc}")
+            return
+        except RecursionError:  # not expected from an iterative builder; kept as a last guard
+            builder.fail_stream("depth-limit", "document nests too deeply", None)
+        yield from results
         results.clear()
-        yield DocumentError(None, "encoding", f"text is not encodable as UTF-8: {exc}")
-        return
-    except RecursionError:  # not expected from an iterative builder; kept as a last guard
-        builder.fail_stream("depth-limit", "document nests too deeply", None)
-    yield from results
+        if stopped is None:
+            return
+        raw = _utf8(data) if raw is None else raw
+        found = _marker_after(raw, offset, builder.line_offset, stopped, builder.failed_from)
+        if found is None:
+            return
+        offset, line = found
+        stream = _Rest(raw, offset)
+        builder.resume(line)
+
+
+def _utf8(data: bytes | str) -> bytes:
+    return data if isinstance(data, bytes) else data.encode("utf-8")
+
+
+_MARKER = re.compile(rb"^---(?=[ \t\r\n]|\Z)", re.MULTILINE)
+
+
+def _marker_after(
+    raw: bytes, offset: int, line_offset: int, stopped: int, floor: int
+) -> tuple[int, int] | None:
+    """The first ``---`` line at or after line ``stopped`` and after line ``floor``
+    (where the broken document began), searched from byte ``offset`` (the start of
+    line ``line_offset + 1``): its byte offset and line, or None."""
+    at, line = offset, line_offset + 1
+    for match in _MARKER.finditer(raw, offset):
+        line += raw.count(b"\n", at, match.start())
+        at = match.start()
+        if line >= stopped and line > floor:
+            return at, line
+    return None
+
+
+class _Rest:
+    """The bytes of a file from an offset on, read by libyaml without a copy of them."""
+
+    def __init__(self, raw: bytes, offset: int) -> None:
+        self.view, self.at = memoryview(raw), offset
+
+    def read(self, size: int = -1, /) -> bytes:
+        end = len(self.view) if size < 0 else self.at + size
+        chunk = bytes(self.view[self.at : end])
+        self.at += len(chunk)
+        return chunk
 
 
 _CHUNK = 1 << 20
@@ -324,6 +380,8 @@ class _Builder:
         self.results: list[Document | DocumentError] = []
         self.next_index = 0
         self.in_document = False
+        self.line_offset = 0  # lines of the file before the part being parsed
+        self.failed_from = 0  # the line where the document a syntax error broke began
         self._start_document(0)
 
     def _start_document(self, line: int) -> None:
@@ -365,22 +423,28 @@ class _Builder:
             elif cls is AliasEvent:
                 self._alias(event)
             elif cls is DocumentStartEvent:
-                self._start_document(event.start_mark.line + 1)
+                self._start_document(event.start_mark.line + 1 + self.line_offset)
                 self.in_document = True
             elif cls is DocumentEndEvent:
                 self._finish_document()
         except _DocumentRuleError as failed:
-            self.error = DocumentError(
-                self.index, failed.rule, failed.message, failed.line, failed.field
-            )
+            line = failed.line + self.line_offset
+            self.error = DocumentError(self.index, failed.rule, failed.message, line, failed.field)
 
     def fail_stream(self, rule: str, message: str, line: int | None) -> None:
         """A syntax error ended the stream; the open document (if any) is lost."""
         if self.in_document and self.error is not None:
             self.results.append(self.error)
         index = self.index if self.in_document else self.next_index
+        self.failed_from = self.line if self.in_document else self.line_offset + 1
         self.results.append(DocumentError(index, rule, message, line))
         self.in_document = False
+        self.next_index = index + 1
+
+    def resume(self, line: int) -> None:
+        """Parse on from the document marker at ``line``, after a syntax error."""
+        self.line_offset = line - 1
+        self.error = None
 
     def _finish_document(self) -> None:
         self.in_document = False

@@ -21,6 +21,7 @@ makes Backstage refuse the entity.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -163,7 +164,9 @@ def _content(key: str, data: bytes) -> Any:
             value = json.loads(text, parse_constant=_no_constant)
         except (ValueError, RecursionError) as exc:
             return _Failed(f"is not valid JSON: {exc}")
-        return _NUL_FAILURE if holds_nul(value) else value
+        if holds_nul(value):
+            return _NUL_FAILURE
+        return _SURROGATE_FAILURE if _holds_lone_surrogate(value) else value
     documents: list[Document | DocumentError] = load_documents(data, mappings_only=False)
     errors = [d for d in documents if isinstance(d, DocumentError)]
     if errors:
@@ -177,6 +180,33 @@ def _content(key: str, data: bytes) -> Any:
 # As the catalog parser refuses a NUL in a document (rule ``nul-character``): the store
 # cannot keep one, so content holding one is not used either.
 _NUL_FAILURE = _Failed(f"holds a NUL character (U+0000), which cannot be stored [{NUL_CHARACTER}]")
+
+
+# A ``\\ud800`` escape that is not half of a pair: ``json`` keeps the surrogate, which is
+# no character (JSON.parse keeps it too). No hash, SQLite or PostgreSQL takes a string
+# holding one (it cannot be encoded as UTF-8): the whole commit would fail.
+_SURROGATE_FAILURE = _Failed(
+    "holds a lone surrogate (a \\u escape of U+D800 to U+DFFF that is not half of a pair), "
+    "which is no Unicode character and cannot be stored"
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a surrogate in any string or key (no recursion)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                return True
+        elif isinstance(node, dict):
+            if any(_SURROGATE.search(key) for key in node):
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def _no_constant(name: str) -> float:
