@@ -87,7 +87,7 @@ def test_a_substituted_value_that_is_no_secret_is_not_masked_out_of_the_catalog(
     code, exported, _ = run(capsys, "export", "-c", str(world.config))
     assert code == 0
     assert "name: acme-portal" in exported and "owner: team-acme" in exported
-    assert "description: uses **********" in exported
+    assert 'description: "uses **********"' in exported
     stored = _database_text(world.database)
     assert "component:default/acme-portal" in stored
     assert "ghp_token-from-the-environment" not in exported + stored
