@@ -113,3 +113,34 @@ def test_the_no_owner_scorecard_links_only_to_lists_that_hold_what_it_counts(
         asked = _text(client.get("/ui/catalog", params={"owner": "(no owner)"}).text)
         assert "cannot filter by a missing owner" in asked
         assert "group:default/team-a" in asked
+
+
+def test_the_api_serves_and_pages_past_an_entity_whose_name_breaks_backstages_rules(
+    world: World, store: Store
+) -> None:
+    # The API lists the same entities: each one it lists answers, and a page ending on
+    # one is followed by the next (its ref is the cursor), as `trueup explain` shows it.
+    _with_cluster(world, _application(LONG_NAME), _application("zz-after"))
+    world.sync(store)
+    with serving(world.config, store) as (base, _), httpx.Client(base_url=base) as client:
+        auth = {"Authorization": f"Bearer {READ}"}
+        entity = client.get(f"/api/v1/entities/component/default/{LONG_NAME}", headers=auth)
+        assert entity.status_code == 200, entity.text[:300]
+        revisions = client.get(
+            f"/api/v1/entities/component/default/{LONG_NAME}/revisions", headers=auth
+        )
+        assert revisions.status_code == 200, revisions.text[:300]
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, str | int] = {"limit": 1, "kind": "component"}
+            if cursor:
+                params["cursor"] = cursor
+            page = client.get("/api/v1/entities", params=params, headers=auth)
+            assert page.status_code == 200, page.text[:300]
+            seen += [item["ref"] for item in page.json()["items"]]
+            cursor = page.json()["next_cursor"]
+            if cursor is None:
+                break
+        assert f"component:default/{LONG_NAME}" in seen
+        assert "component:default/zz-after" in seen

@@ -41,12 +41,14 @@ admin = [Depends(require("admin"))]
 
 _KIND = r"^[A-Za-z][A-Za-z0-9._-]{0,62}$"
 _NAMESPACE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 _PART = r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}"
-_REF = rf"^[A-Za-z][A-Za-z0-9._-]{{0,62}}:{_PART}/{_PART}$"
+# A name is any stored one, not only Backstage's: a discovered entity named past its
+# rules (an Argo CD Application may have 253 characters) is kept, not served, and listed
+# here; its page, and a page of the list that ends on it (its ref is the cursor), answer.
+_REF = rf"^[A-Za-z][A-Za-z0-9._-]{{0,62}}:{_PART}/[^/\x00]{{1,1024}}$"
 Kind = Annotated[str, Path(pattern=_KIND)]
 Namespace = Annotated[str, Path(pattern=_NAMESPACE)]
-Name = Annotated[str, Path(pattern=_NAME)]
+Name = Annotated[str, Path(min_length=1, max_length=1024)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
