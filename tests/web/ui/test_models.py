@@ -20,7 +20,7 @@ from trueup.sources.terraform.config import TerraformSourceConfig
 from trueup.store.overview import ScoreChange
 from trueup.store.records import Change, Revision, StoredEntity
 from trueup.web.ui.models.badges import badges
-from trueup.web.ui.models.catalog import PAGE_SIZE, catalog_page, parse_query
+from trueup.web.ui.models.catalog import CODES, PAGE_SIZE, catalog_page, parse_query
 from trueup.web.ui.models.chart import line_chart, score_floor
 from trueup.web.ui.models.entity import entity_view
 from trueup.web.ui.models.hints import fix_hint
@@ -175,7 +175,7 @@ def test_the_catalog_query_is_validated_and_kept_for_links() -> None:
 
 def test_bad_catalog_filters_are_named_and_dropped() -> None:
     query = parse_query(
-        {"kind": "no kind!", "finding": "bogus", "stale": "maybe", "after": ":", "owner": "a:"}
+        {"kind": "no kind!", "finding": "Bogus!", "stale": "maybe", "after": ":", "owner": "a:"}
     )
     assert (query.kind, query.finding, query.stale, query.after, query.owner) == (
         None,
@@ -185,7 +185,16 @@ def test_bad_catalog_filters_are_named_and_dropped() -> None:
         None,
     )
     assert len(query.problems) == 5
-    assert "'bogus' is not a finding code" in query.problems
+    assert "'Bogus!' is not a finding code" in query.problems
+
+
+def test_a_plugin_checks_finding_code_filters_the_catalog_and_stays_selected() -> None:
+    # The scorecards link every code they count here, a plugin check's too.
+    query = parse_query({"finding": "no-runbook"})
+    assert (query.finding, query.problems) == ("no-runbook", ())
+    page = catalog_page(query, [], NOW)
+    assert page.codes[-1] == "no-runbook" and page.codes.count("no-runbook") == 1
+    assert catalog_page(parse_query({"finding": "stale"}), [], NOW).codes == CODES
 
 
 def test_a_catalog_page_says_where_the_next_one_starts() -> None:

@@ -29,6 +29,7 @@ PAGE_SIZE = 50
 _KIND = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,62}$")
 _TRISTATE = {"": None, "yes": True, "no": False}
 CODES = tuple(code.value for code in Code)
+_CODE = re.compile(r"^[a-z][a-z-]{0,63}$")  # the API's pattern for a finding code
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,8 @@ def parse_query(params: Mapping[str, str]) -> CatalogQuery:
         kind = None
     owner = _owner(params.get("owner", "").strip(), problems)
     finding = params.get("finding", "").strip() or None
-    if finding is not None and finding != "any" and finding not in CODES:
+    # Any code a check may give, a plugin's too (the scorecards link theirs here), as the API
+    if finding is not None and finding != "any" and not _CODE.match(finding):
         problems.append(f"{finding!r} is not a finding code")
         finding = None
     flags = {}
@@ -197,12 +199,14 @@ def catalog_page(
     a next page)."""
     shown = fetched[:PAGE_SIZE]
     more = len(fetched) > PAGE_SIZE and bool(shown)
+    chosen = query.finding
     return CatalogPage(
         query=query,
         rows=catalog_rows(shown, now),
         next_after=shown[-1].ref if more else None,
         kinds=kinds,
         owners=owners,
+        codes=(*CODES, chosen) if chosen and chosen != "any" and chosen not in CODES else CODES,
     )
 
 
