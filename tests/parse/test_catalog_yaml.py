@@ -543,3 +543,17 @@ def test_documents_are_handed_over_one_at_a_time_so_memory_follows_one_document(
     streamed = peak(lambda: sum(1 for _ in iter_documents(data)))
     held = peak(lambda: load_documents(data))
     assert streamed * 4 < held  # one document at a time, not every document's tree
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\n" + "k" * 200_000 + ": 1\n" + "k" * 200_000 + ": 2\n",  # duplicate key
+        "a: !" + "t" * 200_000 + " x\n",  # forbidden tag
+        "a: !!int " + "z" * 200_000 + "\n",  # not a valid !!int
+    ],
+)
+def test_a_message_quotes_a_long_key_tag_or_value_cut_short(text: str) -> None:
+    # A finding message is shown, stored and served: a 200 kB key must not make it 200 kB.
+    error = error_of(text)
+    assert len(str(error)) < 400, str(error)[:200]

@@ -321,7 +321,7 @@ def _resolve_tagged(tag: str, text: str) -> Any:
         return resolved if kind == "int" else float(resolved)
     elif isinstance(resolved, float) and kind == "float":
         return resolved
-    raise ValueError(f"{text!r} is not a valid !!{kind}")
+    raise ValueError(f"{_clipped(repr(text))} is not a valid !!{kind}")
 
 
 def _key_text(value: Any) -> str:
@@ -533,7 +533,8 @@ class _Builder:
         elif frame.key is _NOT_FOUND:
             key = value if type(value) is str else _key_text(value)
             if key in frame.container:
-                raise _DocumentRuleError("duplicate-key", f"duplicate key {key!r}", event)
+                shown = _clipped(repr(key))
+                raise _DocumentRuleError("duplicate-key", f"duplicate key {shown}", event)
             frame.key = key
         else:
             frame.container[frame.key] = value
@@ -542,12 +543,16 @@ class _Builder:
 
 def _field_part(key: str) -> str:
     """One key of a field path as shown: a NUL as ``\\0``, a long key cut short."""
-    shown = show_nul(key)
+    return _clipped(show_nul(key))
+
+
+def _clipped(shown: str) -> str:
+    """A key, tag or value quoted in a message, cut short: a message is stored and served."""
     return shown if len(shown) <= 80 else f"{shown[:75]}...{shown[-2:]}"
 
 
 def _refuse_tag(tag: str, node: str, event: Event) -> None:
-    shown = "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
+    shown = _clipped("!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag)
     if tag.startswith(_CORE) and tag[len(_CORE) :] in _CORE_KINDS:
         raise _DocumentRuleError("tag-mismatch", f"tag {shown} cannot be used on {node}", event)
     raise _DocumentRuleError("forbidden-tag", f"tag {shown} is not allowed", event)
