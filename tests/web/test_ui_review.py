@@ -144,3 +144,28 @@ def test_the_api_serves_and_pages_past_an_entity_whose_name_breaks_backstages_ru
                 break
         assert f"component:default/{LONG_NAME}" in seen
         assert "component:default/zz-after" in seen
+
+
+def test_a_form_sent_through_a_proxy_to_the_public_url_is_the_dashboards_own(
+    world: World, store: Store
+) -> None:
+    # A reverse proxy that passes its upstream's host (nginx's default Host $proxy_host)
+    # makes the request's own origin http://127.0.0.1:PORT while the browser says it
+    # came from public_url: that is the dashboard's own origin, not another site's.
+    world.sync(store)
+    with serving(world.config, store) as (base, _), httpx.Client(base_url=base) as client:
+        through_proxy = client.post(
+            "/ui/login",
+            data={"token": READ},
+            headers={"Origin": "http://trueup.test"},  # the harness's public_url
+            follow_redirects=False,
+        )
+        assert through_proxy.status_code == 303, through_proxy.text[:300]
+        for forged in ("https://trueup.test", "http://trueup.test.evil.example", "null"):
+            answer = client.post(
+                "/ui/login",
+                data={"token": READ},
+                headers={"Origin": forged},
+                follow_redirects=False,
+            )
+            assert answer.status_code == 403, forged

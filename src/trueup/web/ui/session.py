@@ -26,6 +26,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from trueup.web.auth import COOKIE, Principal, TokenAuth, presented_token
+from trueup.web.state import server_state
 from trueup.web.ui.templating import PREFIX, SECURITY_HEADERS, render
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -85,12 +86,21 @@ def page_context(request: Request, principal: Principal, section: str) -> dict[s
 
 
 def same_origin(request: Request) -> bool:
-    """False when the browser says the form came from another origin (``Origin``)."""
+    """False when the browser says the form came from another origin (``Origin``).
+
+    The dashboard's own origins are the request's (scheme and ``Host``) and the
+    configured ``public_url``'s: a reverse proxy that passes its upstream's host
+    (nginx's default) leaves only the second one naming where the browser was.
+    """
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return origin is None  # "null": a sandboxed or privacy-sensitive context: refuse
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    return origin.rstrip("/") == own
+    own = {f"{request.url.scheme}://{request.url.netloc}"}
+    public = server_state(request).config.public_url
+    if public:
+        parts = urlsplit(public)
+        own.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return origin.rstrip("/") in own
 
 
 def form_refused(request: Request, csrf: str) -> bool:
