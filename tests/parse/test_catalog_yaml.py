@@ -557,3 +557,28 @@ def test_a_message_quotes_a_long_key_tag_or_value_cut_short(text: str) -> None:
     # A finding message is shown, stored and served: a 200 kB key must not make it 200 kB.
     error = error_of(text)
     assert len(str(error)) < 400, str(error)[:200]
+
+
+@pytest.mark.parametrize("bad", ["\x01", "\x7f", "\x9f", "\ufffe"])
+@pytest.mark.parametrize("as_bytes", [True, False])
+def test_a_character_yaml_forbids_fails_its_document_alone(bad: str, as_bytes: bool) -> None:
+    # libyaml checks characters a buffer ahead of the parser: a control character near
+    # the end of a long file failed the document being parsed, far before it, and every
+    # document in between was lost without a word.
+    documents = [f"kind: Component\nmetadata:\n  name: c{i}\n" for i in range(3000)]
+    text = "---\n".join(documents).replace("name: c2990\n", f"name: c2990{bad}\n")
+    results = load_documents(text.encode() if as_bytes else text)
+    errors = [r for r in results if isinstance(r, DocumentError)]
+    assert [(e.index, e.rule, e.line) for e in errors] == [(2990, "yaml-syntax", 2990 * 4 + 3)]
+    names = [r.value["metadata"]["name"] for r in results if isinstance(r, Document)]
+    assert names == [f"c{i}" for i in range(3000) if i != 2990]
+
+
+def test_a_forbidden_character_in_the_first_and_last_documents() -> None:
+    text = "a: \x01\n---\nb: 1\n---\nc: \x02\n"
+    results = load_documents(text.encode())
+    assert [(r.index, type(r).__name__) for r in results] == [
+        (0, "DocumentError"),
+        (1, "Document"),
+        (2, "DocumentError"),
+    ]

@@ -167,8 +167,24 @@ def iter_documents(
     stream: bytes | str | _Rest = data
     raw = data if isinstance(data, bytes) else None  # its UTF-8 bytes, once needed
     offset = 0  # where in those bytes the part being parsed starts
+    # libyaml checks characters a buffer ahead of its parser: one it forbids would fail
+    # the document being parsed, maybe far before it, losing those in between. So a part
+    # ends before the document holding one, which then fails alone.
+    forbidden = _FORBIDDEN_TEXT.search(data) if isinstance(data, str) else _forbidden_at(data, 0)
+    if forbidden is not None:
+        try:
+            raw = _utf8(data)
+        except UnicodeError as exc:  # a str holding lone surrogates cannot reach libyaml
+            yield DocumentError(None, "encoding", f"text is not encodable as UTF-8: {exc}")
+            return
+        stream = _Rest(raw, 0)
     while True:
         stopped: int | None = None  # the line of a syntax error that ended the part
+        bad = None
+        if forbidden is not None and raw is not None:
+            bad = _forbidden_document(raw, offset)
+            if bad is not None:
+                stream = _Rest(raw, offset, bad.start)
         try:
             # What yaml.parse() does, without its generator and check_event() per event.
             parser = yaml.CSafeLoader(stream)
@@ -207,6 +223,11 @@ def iter_documents(
             builder.fail_stream("depth-limit", "document nests too deeply", None)
         yield from results
         results.clear()
+        if stopped is None and bad is not None and raw is not None:
+            stopped = builder.line_offset + raw.count(b"\n", offset, bad.at) + 1
+            builder.fail_stream("yaml-syntax", f"character {bad.shown}: {bad.reason}", stopped)
+            yield from results
+            results.clear()
         if stopped is None:
             return
         raw = _utf8(data) if raw is None else raw
@@ -241,16 +262,64 @@ def _marker_after(
 
 
 class _Rest:
-    """The bytes of a file from an offset on, read by libyaml without a copy of them."""
+    """The bytes of a file from an offset on (to ``end``), read by libyaml without a copy."""
 
-    def __init__(self, raw: bytes, offset: int) -> None:
+    def __init__(self, raw: bytes, offset: int, end: int | None = None) -> None:
         self.view, self.at = memoryview(raw), offset
+        self.end = len(raw) if end is None else end
 
     def read(self, size: int = -1, /) -> bytes:
-        end = len(self.view) if size < 0 else self.at + size
+        end = self.end if size < 0 else min(self.end, self.at + size)
         chunk = bytes(self.view[self.at : end])
         self.at += len(chunk)
         return chunk
+
+
+# Characters YAML forbids in a stream: C0 controls but tab and line breaks, DEL, C1
+# controls but NEL, U+FFFE and U+FFFF. In UTF-8 the last two kinds start with C2 or EF,
+# which other characters share: a search for one byte class is about four times as fast
+# as one for the sequences, so the few candidates it finds are checked one by one.
+_SUSPECT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\xc2\xef]")
+_C1 = frozenset(range(0x80, 0xA0)) - {0x85}
+_FORBIDDEN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
+
+
+def _forbidden_at(raw: bytes, offset: int) -> tuple[int, int] | None:
+    """The byte offset and code point of the first character YAML forbids from ``offset``."""
+    while (found := _SUSPECT.search(raw, offset)) is not None:
+        at = found.start()
+        lead = raw[at]
+        if lead == 0xC2:
+            if at + 1 < len(raw) and raw[at + 1] in _C1:
+                return at, raw[at + 1]
+        elif lead == 0xEF:
+            if raw[at + 1 : at + 3] in (b"\xbf\xbe", b"\xbf\xbf"):
+                return at, 0xFFFE + (raw[at + 2] == 0xBF)
+        else:
+            return at, lead
+        offset = at + 1
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Forbidden:
+    start: int  # where the document holding it starts (its ``---`` line, or the part's start)
+    at: int  # the character's byte offset
+    shown: str  # ``#x0001``
+
+    reason = "control characters are not allowed"
+
+
+def _forbidden_document(raw: bytes, offset: int) -> _Forbidden | None:
+    """The first character YAML forbids from byte ``offset`` on, and its document's start."""
+    found = _forbidden_at(raw, offset)
+    if found is None:
+        return None
+    at, code = found
+    start = offset
+    for marker in _MARKER.finditer(raw, offset, at):
+        start = marker.start()
+    return _Forbidden(start, at, f"#x{code:04x}")
 
 
 _CHUNK = 1 << 20
