@@ -64,6 +64,12 @@ class ScopeHealth:
     snapshot; they are None (0 items) while the scope was never read successfully.
     ``last_error``/``failure_kind`` stay after a later success: compare
     ``last_failure_at`` with ``last_success_at``, or use :attr:`failing`.
+
+    ``data_at`` is how old the data of an actual scope is, which ``read_at`` is not:
+    an export written two days ago and read a minute ago is two days old. It is the
+    newest ``observed_at`` of the scope's observations (None for an intent scope,
+    or an actual one that holds none); a status older than its source's
+    ``max_age`` shows as Unknown, so a scope whose ``data_at`` is past it is stale.
     """
 
     source: str
@@ -77,6 +83,7 @@ class ScopeHealth:
     version: str | None
     held_removals: int
     read_at: datetime | None
+    data_at: datetime | None = None
 
     @property
     def failing(self) -> bool:

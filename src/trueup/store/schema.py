@@ -6,7 +6,8 @@ under ``migrations/versions`` create them, and a test checks that both agree
 
 What lives where:
 
-- ``scopes`` — one row per (source, scope) ever read, with its health;
+- ``scopes`` — one row per (source, scope) ever read, with its health and how old
+  its data is;
 - ``snapshots`` — the current snapshot of a scope (one row per scope),
   ``snapshot_parts`` — the fingerprint of each part (file) of it, and
   ``observations`` — its observations, one row each, found by scope and part
@@ -112,6 +113,9 @@ scopes = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("failure_kind", sa.String(32), nullable=True),
     sa.Column("held_removals", sa.Integer, nullable=False, server_default="0"),
+    # How old the data of an actual scope's current snapshot is (migration 0008): the
+    # newest observed_at of its observations, set by each commit; NULL for intent scopes.
+    sa.Column("data_at", UTCDateTime, nullable=True),
     sa.UniqueConstraint("source", "scope"),
 )
 

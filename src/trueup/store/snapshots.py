@@ -2,7 +2,8 @@
 
 Called by :class:`trueup.store.store.Store` inside its transactions:
 :func:`scope_ids` finds (or creates) scope rows, :func:`write_health` records
-each read's outcome, :func:`read_health` reports it, and :func:`previous_snapshots`
+each read's outcome (with :func:`data_time`, how old the data it leaves is),
+:func:`read_health` reports it, and :func:`previous_snapshots`
 gives the sources the stored snapshots they read against — the observations
 of a scope load on first use (:class:`StoredObservations`), and a source that
 splits its scope into parts (files) asks for the parts it needs only
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, overload
 
 import sqlalchemy as sa
@@ -48,7 +50,8 @@ def write_health(
     """Record each read's outcome on its scope; ``held`` sets the held-back removals.
 
     A scope read successfully and not named in ``held`` has none any more;
-    ``skipped`` reads were not applied (superseded) and change nothing.
+    ``skipped`` reads were not applied (superseded) and change nothing. A
+    successful read also sets how old the scope's data is (:func:`data_time`).
     """
     for read in reads:
         key = (read.source, read.scope)
@@ -61,13 +64,39 @@ def write_health(
                 "failure_kind": FailureKind(read.kind).value,
             }
         else:
-            health = {"last_success_at": read.read_at, "held_removals": held.get(key, 0)}
+            health = {
+                "last_success_at": read.read_at,
+                "held_removals": held.get(key, 0),
+                "data_at": data_time(conn, scope_ids[key], read, held=held.get(key, 0) > 0),
+            }
         conn.execute(sa.update(scopes).where(scopes.c.id == scope_ids[key]).values(**health))
     for key, count in held.items():
         if key in scope_ids:
             conn.execute(
                 sa.update(scopes).where(scopes.c.id == scope_ids[key]).values(held_removals=count)
             )
+
+
+def data_time(conn: Connection, scope_id: int, read: Snapshot, *, held: bool) -> datetime | None:
+    """How old the data of the scope is once ``read`` is applied: its newest ``observed_at``.
+
+    None for an intent scope: a declaration does not turn stale with age. The
+    parts a read keeps (an unchanged export) and the rows a held removal keeps are
+    not in ``read``: they were stored under the scope's ``data_at`` before, so it
+    still counts, read back by key instead of every stored row decoded. Exact when
+    the whole scope is kept; with some parts kept it can be later than the newest
+    row left, when the row that set it went (a watched object deleted) or was
+    replaced by an older one.
+    """
+    if Nature(read.nature) is not Nature.ACTUAL:
+        return None
+    newest = max((o.provenance.observed_at for o in read.observations), default=None)
+    if read.kept or held:
+        stored = sa.select(scopes.c.data_at).where(scopes.c.id == scope_id)
+        before: datetime | None = conn.execute(stored).scalar()
+        if before is not None and (newest is None or before > newest):
+            return before
+    return newest
 
 
 def scope_ids(conn: Connection, keys: Iterable[ScopeKey]) -> dict[ScopeKey, int]:
@@ -208,6 +237,7 @@ def read_health(conn: Connection) -> list[ScopeHealth]:
             version=row.version,
             held_removals=row.held_removals,
             read_at=row.read_at,
+            data_at=row.data_at,
         )
         for row in conn.execute(query)
     ]

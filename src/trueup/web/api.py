@@ -23,6 +23,7 @@ from trueup.store.records import StoredEntity
 from trueup.views.entity import declarations, declared_view, explain_view
 from trueup.views.history import diff, history_view
 from trueup.views.quality import counts, scorecard_rows
+from trueup.views.scopes import scope_json
 from trueup.web import api_models as m
 from trueup.web.auth import require
 from trueup.web.state import ServerState, server_state
@@ -224,7 +225,7 @@ def get_scorecard(request: Request) -> dict[str, Any]:
 
 @router.get("/sources", response_model=list[m.SourceOut], dependencies=reading)
 def list_sources(request: Request) -> list[dict[str, Any]]:
-    """Every configured source with the health of each of its scopes."""
+    """Every configured source with the health of each of its scopes (docs/cli-json.md)."""
     state = server_state(request)
     now = datetime.now(UTC)
     health = state.store.scopes()
@@ -242,22 +243,7 @@ def list_sources(request: Request) -> list[dict[str, Any]]:
                 "next_due_at": schedule.next_due_at if schedule else None,
                 "consecutive_failures": schedule.failures if schedule else 0,
                 "scopes": [
-                    {
-                        "scope": h.scope,
-                        "nature": h.nature.value if h.nature else None,
-                        "last_success_at": h.last_success_at,
-                        "last_failure_at": h.last_failure_at,
-                        "last_error": h.last_error,
-                        "failure_kind": h.failure_kind.value if h.failure_kind else None,
-                        "failing": h.failing,
-                        "item_count": h.item_count,
-                        "version": h.version,
-                        "held_removals": h.held_removals,
-                        "read_at": h.read_at,
-                        "age_seconds": (now - h.read_at).total_seconds() if h.read_at else None,
-                    }
-                    for h in health
-                    if h.source == source.id
+                    scope_json(h, source.max_age, now) for h in health if h.source == source.id
                 ],
             }
         )

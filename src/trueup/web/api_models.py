@@ -142,6 +142,9 @@ class Scorecard(_Shape):
 class ScopeOut(_Shape):
     scope: str
     nature: str | None
+    state: str = Field(
+        description="failing, removals held, stale, never read or ok: the first that holds"
+    )
     last_success_at: datetime | None
     last_failure_at: datetime | None
     last_error: str | None
@@ -151,7 +154,16 @@ class ScopeOut(_Shape):
     version: str | None
     held_removals: int
     read_at: datetime | None
-    age_seconds: float | None
+    age_seconds: float | None = Field(description="seconds since the scope was last read")
+    data_at: datetime | None = Field(
+        description="when the newest data of an actual scope was observed (an export's "
+        "modification time, a live read's time); null for intent scopes"
+    )
+    data_age_seconds: float | None = Field(description="seconds since data_at")
+    stale: bool = Field(
+        description="data_at is older than the source's max_age (or dated further ahead): "
+        "its status shows as Unknown"
+    )
 
 
 class SourceOut(_Shape):

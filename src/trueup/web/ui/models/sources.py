@@ -1,7 +1,9 @@
 """The sources page's model: every configured source and scope with its health.
 
-For each scope: when it was last read successfully and how long ago, its last
-error (and whether the latest read failed), the items of its current snapshot,
+For each scope: when it was last read successfully and how long ago, how old
+the data it holds is (an actual scope's: ``stale`` past the source's ``max_age``,
+as :mod:`trueup.views.scopes` judges it for the API too), its last error (and
+whether the latest read failed), the items of its current snapshot,
 the removals held back (SPEC 5.4) with the name an admin releases them by, and
 the problems found reading it. For GitHub sources, the rate-limit budget: the
 numbers this process last saw, and the note of the latest sync that read the
@@ -13,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from trueup.config import Config
 from trueup.store.operations import Schedule
 from trueup.store.records import ScopeHealth, SyncRun
 from trueup.views.age import age
+from trueup.views.scopes import data_stale, scope_state
 
 Budget = Callable[[str], tuple[float | None, float | None]]  # source -> (remaining, limit)
 
@@ -42,7 +45,7 @@ class Moment:
 class ScopeView:
     scope: str
     release: str  # "source/scope": what the admin action releases
-    state: str  # ok, failing, removals held, never read
+    state: str  # ok, stale, failing, removals held, never read
     nature: str
     last_success: Moment
     last_failure: Moment
@@ -52,6 +55,8 @@ class ScopeView:
     version: str | None
     held_removals: int
     read: Moment
+    data: Moment  # how old the data is (actual scopes): "-" when unknown
+    stale: bool  # the data is past the source's max_age
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,19 +99,11 @@ def _duration(seconds: float | None) -> str:
     return f"{int(seconds)}s"
 
 
-def scope_view(health: ScopeHealth, now: datetime) -> ScopeView:
-    if health.failing:
-        state = "failing"
-    elif health.held_removals:
-        state = "removals held"
-    elif health.last_success_at is None:
-        state = "never read"
-    else:
-        state = "ok"
+def scope_view(health: ScopeHealth, max_age: timedelta | None, now: datetime) -> ScopeView:
     return ScopeView(
         scope=health.scope,
         release=f"{health.source}/{health.scope}",
-        state=state,
+        state=scope_state(health, max_age, now),
         nature=health.nature.value if health.nature else "-",
         last_success=Moment.of(health.last_success_at, now),
         last_failure=Moment.of(health.last_failure_at, now),
@@ -116,6 +113,8 @@ def scope_view(health: ScopeHealth, now: datetime) -> ScopeView:
         version=health.version,
         held_removals=health.held_removals,
         read=Moment.of(health.read_at, now),
+        data=Moment.of(health.data_at, now),
+        stale=data_stale(health, max_age, now),
     )
 
 
@@ -132,7 +131,7 @@ def source_views(
     """One view per configured source, in configuration order."""
     views = []
     for source in config.sources:
-        scopes = [scope_view(h, now) for h in health if h.source == source.id]
+        scopes = [scope_view(h, source.max_age, now) for h in health if h.source == source.id]
         schedule = schedules.get(source.id)
         rate_limit = None
         if source.type == "github":
