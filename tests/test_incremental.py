@@ -435,7 +435,16 @@ def revisions(store: Store, entity: Any) -> list[tuple[Any, ...]]:
 
 def health(store: Store) -> list[tuple[Any, ...]]:
     return [
-        (s.source, s.scope, s.item_count, s.held_removals, s.failing, s.version, s.read_at)
+        (
+            s.source,
+            s.scope,
+            s.item_count,
+            s.held_removals,
+            s.failing,
+            s.version,
+            s.read_at,
+            s.data_at,
+        )
         for s in store.scopes()
     ]
 

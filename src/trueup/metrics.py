@@ -87,6 +87,12 @@ class _ScopeCollector(Collector):
             "Seconds since each scope's current snapshot was read.",
             labels=["source", "scope"],
         )
+        data_age = GaugeMetricFamily(
+            "trueup_scope_data_age_seconds",
+            "Seconds since the newest observation of each actual scope was made; past "
+            "its source's max_age, the status it gives is Unknown.",
+            labels=["source", "scope"],
+        )
         failing = GaugeMetricFamily(
             "trueup_scope_failing",
             "1 when the latest read of a scope failed.",
@@ -105,7 +111,9 @@ class _ScopeCollector(Collector):
             held.add_metric(labels, scope.held_removals)
             if scope.read_at is not None:
                 age.add_metric(labels, (now - scope.read_at).total_seconds())
-        yield from (items, age, failing, held)
+            if scope.data_at is not None:
+                data_age.add_metric(labels, (now - scope.data_at).total_seconds())
+        yield from (items, age, data_age, failing, held)
 
     def describe(self) -> Iterator[Metric]:
         return iter(())
