@@ -169,3 +169,22 @@ def test_a_form_sent_through_a_proxy_to_the_public_url_is_the_dashboards_own(
                 follow_redirects=False,
             )
             assert answer.status_code == 403, forged
+
+
+def test_the_release_notice_names_only_a_known_scope_and_a_known_outcome(
+    world: World, store: Store
+) -> None:
+    # The notice after a release is read from the URL it redirects to: a link made by
+    # someone else must not make the dashboard say what they wrote.
+    world.sync(store)
+    with _signed_in(world, store) as client:
+        shown = _text(client.get("/ui/sources?released=catalog&status=queued").text)
+        assert "Release of held removals in catalog: queued." in shown
+        for released, status in (
+            ("catalog", "failed, sign in again at https://evil.example"),
+            ("catalog/sign in again at https://evil.example", "queued"),
+            ("nosuchsource", "queued"),
+        ):
+            page = client.get("/ui/sources", params={"released": released, "status": status})
+            assert page.status_code == 200
+            assert "evil.example" not in page.text and "Release of held" not in page.text

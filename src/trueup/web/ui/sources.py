@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from trueup.scheduler.jobs import SyncJob
@@ -28,6 +28,7 @@ from trueup.web.ui.templating import PREFIX, SECURITY_HEADERS, render
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 RUNS_SHOWN = 10
+_OUTCOMES = ("queued", "coalesced")  # what submit() answers for a release
 _RELEASE_NAME = r"^[a-z0-9][a-z0-9._-]{0,62}(/[^\x00]{1,1024})?$"
 
 
@@ -45,8 +46,8 @@ def _budget(state: ServerState, source: str) -> tuple[float | None, float | None
 def sources_page(
     request: Request,
     principal: Viewer,
-    released: Annotated[str | None, Query(max_length=1100)] = None,  # a release just queued
-    status: Annotated[str | None, Query(max_length=32)] = None,
+    released: str | None = None,  # a release just queued: what, and its outcome
+    status: str | None = None,
 ) -> Response:
     state = server_state(request)
     now = datetime.now(UTC)
@@ -61,7 +62,10 @@ def sources_page(
         now=now,
     )
     notice = None
-    if released and status:
+    # Read from the URL the release redirects to: shown only for a scope this dashboard
+    # lists and an outcome it gives, so a link made elsewhere cannot put words here.
+    known = {view.id for view in views} | {s.release for view in views for s in view.scopes}
+    if released in known and status in _OUTCOMES:
         notice = f"Release of held removals in {released}: {status}."
     context = {
         **page_context(request, principal, "sources"),
