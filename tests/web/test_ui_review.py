@@ -188,3 +188,24 @@ def test_the_release_notice_names_only_a_known_scope_and_a_known_outcome(
             page = client.get("/ui/sources", params={"released": released, "status": status})
             assert page.status_code == 200
             assert "evil.example" not in page.text and "Release of held" not in page.text
+
+
+def test_a_dashboard_request_with_a_bad_value_gets_a_page_that_echoes_nothing(
+    world: World, store: Store
+) -> None:
+    # FastAPI's own 422 is JSON that repeats the value sent (a token typed into the form):
+    # the dashboard answers with its own page and headers, naming the field only.
+    world.sync(store)
+    with serving(world.config, store) as (base, _), httpx.Client(base_url=base) as client:
+        long_token = "t0ken-" + "x" * 5000
+        answer = client.post("/ui/login", data={"token": long_token}, follow_redirects=False)
+        assert answer.status_code == 400, answer.text[:200]
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "x" * 100 not in answer.text
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert "token" in _text(answer.text)
+        sign_in_first = client.get("/ui/catalog", follow_redirects=False)
+        assert sign_in_first.status_code == 303
+        assert sign_in_first.headers["x-frame-options"] == "DENY"
+        api = client.get("/api/v1/entities?limit=0", headers={"Authorization": f"Bearer {READ}"})
+        assert api.status_code == 422 and api.headers["content-type"] == "application/json"

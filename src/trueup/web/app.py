@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +27,7 @@ from trueup.errors import RefError, StoreError
 from trueup.web import feed, health
 from trueup.web.auth import TokenAuth
 from trueup.web.state import ServerState
+from trueup.web.ui.session import invalid_request
 
 OPENAPI_URL = "/api/v1/openapi.json"
 MAX_FORM_BODY = 64 * 1024  # bytes an API or dashboard request may carry (a form, a refresh)
@@ -73,6 +75,7 @@ def create_app(
     app.add_middleware(_BodyLimit, limit=MAX_FORM_BODY)
     app.add_exception_handler(StoreError, _store_unavailable)
     app.add_exception_handler(RefError, _bad_ref)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     _time_requests(app, state)
     return app
 

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Annotated
+from typing import Annotated, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 
 from trueup.web.auth import COOKIE, Principal, TokenAuth, presented_token
@@ -72,7 +74,8 @@ def viewer(request: Request) -> Principal:
     if principal is None:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         location = f"{LOGIN}?{urlencode({'next': safe_next(here)})}"
-        raise HTTPException(303, detail="sign in first", headers={"Location": location})
+        headers = {**SECURITY_HEADERS, "Location": location}
+        raise HTTPException(303, detail="sign in first", headers=headers)
     return principal
 
 
@@ -178,4 +181,25 @@ def _login_page(request: Request, target: str, error: str | None, status: int) -
         "login.html",
         {"next": target, "error": error, "viewer": None, "section": "login"},
         status=status,
+    )
+
+
+async def invalid_request(request: Request, exc: Exception) -> Response:
+    """A dashboard request with a value its routes refuse: a page naming the fields, 400.
+
+    FastAPI's own answer is JSON that repeats each value sent, such as a token typed
+    into a form; the API keeps it, the dashboard never shows a value back.
+    """
+    if not request.url.path.startswith(f"{PREFIX}/"):
+        return await request_validation_exception_handler(
+            request, cast(RequestValidationError, exc)
+        )
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    fields = sorted({str(error["loc"][-1]) for error in errors if error.get("loc")})
+    named = ", ".join(fields) or "a value"
+    return error_page(
+        request,
+        400,
+        f"This request has a value the dashboard does not take: {named}.",
+        signed_in(request),
     )
