@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import threading
 from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +18,7 @@ from trueup.model.assembled import AssembledEntity
 from trueup.model.ref import EntityRef
 from trueup.sinks.base import Publication
 from trueup.sinks.directory import DirectorySink, DirectorySinkConfig, write_directory
-from trueup.sinks.directory.sink import JOURNAL, MANIFEST, read_commit, read_manifest
+from trueup.sinks.directory.sink import JOURNAL, LOCK, MANIFEST, read_commit, read_manifest
 
 
 def assembled(*names: str) -> list[AssembledEntity]:
@@ -262,3 +264,26 @@ def test_an_entry_journalled_after_a_torn_line_is_kept(tmp_path: Path) -> None:
     # orders leaves: the sink wrote its file, so the sink deletes it.
     sink(tmp_path).write(publication_of(first, frozenset({orders}), [], commit=3))
     assert not target.exists()
+
+
+def test_a_second_writer_waits_for_the_first(tmp_path: Path) -> None:
+    # A `trueup sync` beside a server's scheduler: one writes the folder at a time, so
+    # neither reads a manifest or journal the other is half-way through.
+    out = tmp_path / "out"
+    out.mkdir()
+    sink = DirectorySink(DirectorySinkConfig(type="directory", path=str(out)))
+    done = threading.Event()
+    with open(out / LOCK, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # the other writer
+        thread = threading.Thread(
+            target=lambda: (
+                sink.write(publication_of(entities("a", "b"), None, [], commit=1)),
+                done.set(),
+            ),
+        )
+        thread.start()
+        assert not done.wait(0.3)
+        assert not list(out.rglob("*.yaml"))
+        fcntl.flock(held, fcntl.LOCK_UN)
+    thread.join(10)
+    assert done.is_set() and len(list(out.rglob("*.yaml"))) == len(entities("a", "b"))

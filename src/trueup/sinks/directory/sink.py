@@ -33,9 +33,11 @@ the full pass.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,7 @@ from trueup.sinks.directory.config import DirectorySinkConfig
 MANIFEST = ".trueup-manifest.json"
 JOURNAL = ".trueup-manifest.journal"
 PENDING = ".trueup-manifest.pending"  # a write began and has not finished
+LOCK = ".trueup-manifest.lock"  # held by the one process writing the folder
 COMMIT = ".trueup-manifest.commit"  # the store commit the last finished write published
 JOURNAL_LIMIT = 1 << 20
 # The crash tests' point (``TRUEUP_CRASHPOINT``): the store has committed, the folder not begun.
@@ -234,6 +237,19 @@ def _replace(target: Path, text: str) -> None:
     os.replace(tmp, target)
 
 
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold the folder's lock: one writer at a time (a ``trueup sync`` beside a server's
+    scheduler), so that neither reads a manifest or journal the other is writing."""
+    path.mkdir(parents=True, exist_ok=True)
+    with open(path / LOCK, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class DirectorySink:
     """Writes the publication's entities into a folder; see the module docstring."""
 
@@ -250,11 +266,12 @@ class DirectorySink:
         path = Path(self.config.path)
         commit = publication.commit_number
         report = None
-        revised = publication.revised_rows()
-        if revised is not None and publication.revised is not None:
-            report = update_directory(path, revised, publication.revised, commit)
-        if report is None:
-            report = write_directory(path, publication.rows(), commit)
+        with _locked(path):
+            revised = publication.revised_rows()
+            if revised is not None and publication.revised is not None:
+                report = update_directory(path, revised, publication.revised, commit)
+            if report is None:
+                report = write_directory(path, publication.rows(), commit)
         return SinkReport(
             sink=self.name,
             written=report.written,
