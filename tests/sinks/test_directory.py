@@ -275,12 +275,12 @@ def test_a_second_writer_waits_for_the_first(tmp_path: Path) -> None:
     done = threading.Event()
     with open(out / LOCK, "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # the other writer
-        thread = threading.Thread(
-            target=lambda: (
-                sink.write(publication_of(entities("a", "b"), None, [], commit=1)),
-                done.set(),
-            ),
-        )
+
+        def write() -> None:
+            sink.write(publication_of(entities("a", "b"), None, [], commit=1))
+            done.set()
+
+        thread = threading.Thread(target=write)
         thread.start()
         assert not done.wait(0.3)
         assert not list(out.rglob("*.yaml"))
