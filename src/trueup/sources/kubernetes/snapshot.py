@@ -26,8 +26,8 @@ keeps its stored observations (``kept={""}``, fingerprint in ``parts``). The
 objects are turned into observations by
 :mod:`trueup.sources.kubernetes.collectors` (Crossplane kinds are found through
 the XRDs and CRDs in the export) and by the source's declarative ``mappings``;
-an object refused for a NUL character keeps its observation of the export read
-before, if it had one (:mod:`~trueup.sources.kubernetes.refused`).
+an object refused for a NUL character or a lone surrogate keeps its observation of
+the export read before, if it had one (:mod:`~trueup.sources.kubernetes.refused`).
 An export file over 16 MB is read item by item
 (:mod:`~trueup.sources.kubernetes.export_stream`), never loaded whole.
 """
@@ -53,6 +53,7 @@ from trueup.model.observation import (
     ScopeFailure,
     ScopeRead,
     Snapshot,
+    show_unstorable,
 )
 from trueup.path_policy import Refusal, Rule, check_under, read_file, read_under
 from trueup.sources.base import ReadContext
@@ -61,7 +62,7 @@ from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.export_stream import ListHead, NotAStreamableList, list_items
 from trueup.sources.kubernetes.mappings import CompiledMapping, compile_mappings
 from trueup.sources.kubernetes.objects import as_map
-from trueup.sources.kubernetes.refused import without_nul_keeping
+from trueup.sources.kubernetes.refused import without_unstorable_keeping
 from trueup.sources.lstat_memo import load_memo, save_memo, stat_key, trusted_stat
 
 MAX_EXPORT_BYTES = 1024 * 1024 * 1024  # one export file; a larger one is refused
@@ -208,8 +209,8 @@ class KubernetesSnapshotSource:
                 mappings=self.mappings,
             ).observations
             version = export.version
-        # an object refused for a NUL keeps its observation of the export read before
-        observations, unstored = without_nul_keeping(
+        # an object refused (a NUL, a surrogate) keeps its observation of the export read before
+        observations, unstored = without_unstorable_keeping(
             self.id, scope, found, lambda: before.observations if before is not None else ()
         )
         return Snapshot(
@@ -303,7 +304,7 @@ def streamed_export(
     metadata = head.values.get("metadata")
     version = ""
     if isinstance(metadata, Mapping) and isinstance(metadata.get("resourceVersion"), str):
-        version = metadata["resourceVersion"]
+        version = show_unstorable(metadata["resourceVersion"])  # stored: no NUL, no surrogate
     return collected.observations, version
 
 
@@ -427,7 +428,7 @@ def parse_export(data: bytes, name: str) -> tuple[list[object], str] | ExportErr
     metadata = document.get("metadata")
     version = ""
     if isinstance(metadata, Mapping) and isinstance(metadata.get("resourceVersion"), str):
-        version = metadata["resourceVersion"]
+        version = show_unstorable(metadata["resourceVersion"])  # stored: no NUL, no surrogate
     if not kind.endswith("List"):
         return [document], ""
     items = document.get("items")
