@@ -346,6 +346,44 @@ def show_unstorable(text: str) -> str:
 
 show_nul = show_unstorable  # the catalog parser's name for it (YAML makes no surrogate)
 
+# The rule that refuses a file whose name no store takes: a name holding bytes that are
+# no UTF-8 (as the file system or git gives it, read with ``surrogateescape``) or a
+# lone surrogate (a ``\\ud800`` in a JSON listing of paths).
+FILE_NAME = "file-name"
+
+
+def show_path(path: str) -> str:
+    """``path`` storable: its bytes that are no UTF-8 written ``\\xff``, as bytes.
+
+    For a name decoded with ``surrogateescape`` (``os.fsdecode``, git's paths), which
+    reads such a byte as one of U+DC80 to U+DCFF; another lone surrogate is written
+    ``\\ud800`` and a NUL ``\\0`` (:func:`show_unstorable`).
+    """
+    try:
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no byte was read as: shown as one
+        return show_unstorable(path)
+    return show_unstorable(raw.decode("utf-8", "backslashreplace"))
+
+
+def misnamed_file(subject: str, path: str, where: str) -> Finding:
+    """The ``invalid-file`` finding of a file not read for its name (rule :data:`FILE_NAME`).
+
+    ``subject`` is the file's (of its name as :func:`show_path` shows it);
+    ``where`` says what holds it (``the folder /srv/catalog``).
+    """
+    shown = show_path(path)
+    return finding(
+        Code.INVALID_FILE,
+        subject,
+        f"{shown}: the file in {where} is not read: its name is not UTF-8 text (a byte "
+        f"that is not is shown as \\xNN), which cannot be stored [{FILE_NAME}]",
+        path=shown,
+        document=None,
+        rule=FILE_NAME,
+        line=None,
+    )
+
 
 def holds_unstorable(value: JSONValue) -> bool:
     """Whether a JSON value holds text no store takes (a NUL, a lone surrogate) anywhere."""

@@ -78,3 +78,18 @@ def test_a_default_branch_gaining_a_lone_surrogate_keeps_the_repository_as_read(
     good = store.entity(EntityRef.of("component", None, "good"))
     assert good is not None
     assert good.assembled.entity["metadata"]["description"] == "Changed"
+
+
+def test_a_catalog_path_holding_a_lone_surrogate_is_a_finding_and_the_rest_is_read(
+    github: FakeGitHub, clock: FakeClock, tmp_path: Path, store: Store
+) -> None:
+    files = {"catalog-info.yaml": component("good"), "o\ud800dd/catalog-info.yaml": component("o")}
+    github.put_repo("acme/shop", files)  # the tree lists the path as "o\ud800dd/..."
+    h = Harness(github, clock, tmp_path, catalog_path="**/catalog-info.yaml")
+    outcome = _sync(h, store)
+    assert outcome.summary is not None and outcome.failures == []
+    assert _names(store) == ["good"]
+    (found,) = [f for f in store.findings() if f.evidence.get("rule") == "file-name"]
+    assert found.code == "invalid-file"
+    assert found.evidence["path"] == "o\\ud800dd/catalog-info.yaml"
+    assert "acme/shop" in found.message
