@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.test_nul_input import T0, World, component, owner_of, ref
+from tests.hostile.test_nul_input import T0, World, app, component, owner_of, ref
 from tests.sources.git.conftest import WorkRepo
 from trueup.config import parse_config
 from trueup.model.finding import Finding
@@ -117,3 +117,49 @@ def test_a_committed_file_named_with_bytes_that_are_no_utf8_is_a_finding_in_a_gi
         "also\\xfe.yaml",
         "bad\\xff.yaml",
     ]
+
+
+def test_an_export_file_named_with_bytes_that_are_no_utf8_fails_its_scope_only(
+    world: World, store: Store
+) -> None:
+    world.export(app("svc", "the shop"))  # exports/prod.json
+    write_bytes_named(world.exports, b"bad\xff.json", json.dumps(export_list(app("x", "y"))))
+    outcome = world.sync(store)
+    assert outcome.summary is not None  # committed
+    assert store.entity(ref("svc")) is not None  # the other cluster's export is read
+    (failure,) = [f for f in outcome.failures if f.source == "clusters"]
+    assert failure.scope == "bad\\xff"
+    assert "bad\\xff.json" in failure.message and "not UTF-8" in failure.message
+    health = {s.scope: s for s in store.scopes()}
+    assert health["bad\\xff"].last_error is not None
+
+
+def test_a_file_named_with_bytes_that_are_no_utf8_in_an_export_folder_is_a_finding(
+    tmp_path: Path, db_url: str, store: Store
+) -> None:
+    folder = tmp_path / "prod"
+    folder.mkdir()
+    (folder / "apps.json").write_text(json.dumps(export_list(app("svc", "the shop"))))
+    write_bytes_named(folder, b"bad\xff.json", json.dumps(export_list(app("x", "y"))))
+    apps = {"name": "apps", "apiVersion": "example.com/v1", "kind": "App", "ref": "metadata.name"}
+    source = {"id": "clusters", "type": "kubernetes", "snapshot": str(folder), "mappings": [apps]}
+    text = json.dumps({"database": db_url, "sources": [source]})
+    config = parse_config(text, "test.yaml", {})
+
+    def read() -> SyncOutcome:
+        return sync(config, store, now=lambda: T0, data_dir=tmp_path / "data")
+
+    outcome = read()
+    assert outcome.summary is not None and outcome.failures == []
+    assert store.entity(ref("svc")) is not None
+    assert store.entity(ref("x")) is None
+    (found,) = name_findings(store)
+    assert found.code == "invalid-file" and found.evidence["path"] == "bad\\xff.json"
+    assert str(folder) in found.message
+    storable(store.findings())
+    assert read().summary is not None  # unchanged: kept, and the finding stands
+    assert name_findings(store) == [found]
+
+
+def export_list(*items: dict[str, object]) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "List", "items": list(items)}

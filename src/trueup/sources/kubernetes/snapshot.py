@@ -12,7 +12,10 @@ When the pattern is a glob, only folders and ``*.json`` files are matches (a
 README next to the exports is not a cluster). Files are read through
 :mod:`trueup.path_policy`: a match that leads outside the glob's folder through
 a symbolic link, or that is a FIFO, socket or device, fails its scope naming
-the file, and nothing of it is read. A scope whose files cannot be read
+the file, and nothing of it is read. A name that is not UTF-8 cannot be stored:
+such an export file fails its scope (named with those bytes shown ``\\xff``), such
+a file of an export folder is left out with an ``invalid-file`` finding
+(:func:`misnamed_exports`). A scope whose files cannot be read
 or are not a JSON List is a :class:`ScopeFailure` naming the file and the
 position of the error; it replaces nothing. A scope read before that the pattern
 no longer matches (its export was deleted) is read as an empty snapshot, so the
@@ -46,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from trueup.errors import ConfigError
+from trueup.model.finding import Finding
 from trueup.model.observation import (
     FailureKind,
     Nature,
@@ -53,7 +57,10 @@ from trueup.model.observation import (
     ScopeFailure,
     ScopeRead,
     Snapshot,
+    misnamed_file,
+    show_path,
     show_unstorable,
+    unstorable_rule,
 )
 from trueup.path_policy import Refusal, Rule, check_under, read_file, read_under
 from trueup.sources.base import ReadContext
@@ -162,6 +169,15 @@ class KubernetesSnapshotSource:
         memo: dict[str, Any],
         started_ns: int,
     ) -> ScopeRead:
+        if unstorable_rule(scope) is not None:  # bytes that are no UTF-8: no store takes it
+            return ScopeFailure(
+                self.id,
+                show_path(scope),
+                FailureKind.INVALID,
+                f"{show_path(str(paths[0]))}: its name is not UTF-8 text (a byte that is not is "
+                "shown as \\xNN), which cannot be stored as a scope; it is not read",
+                context.now(),
+            )
         if len(paths) > 1:
             named = ", ".join(str(p) for p in paths)
             return ScopeFailure(
@@ -213,6 +229,7 @@ class KubernetesSnapshotSource:
         observations, unstored = without_unstorable_keeping(
             self.id, scope, found, lambda: before.observations if before is not None else ()
         )
+        unstored += misnamed_exports(self.id, scope, paths[0])
         return Snapshot(
             source=self.id,
             scope=scope,
@@ -253,8 +270,9 @@ def export_fingerprint(
                     memo[str(file)] = {"stat": trusted, "digest": file_digest}
         except OSError as exc:
             kind = FailureKind.UNREACHABLE if path.is_dir() else FailureKind.INVALID
-            return ExportError(kind, f"{file}: cannot be read: {exc.strerror}")
-        digest.update(f"{file.name}\0{status.st_mtime_ns}\0{file_digest}\n".encode())
+            return ExportError(kind, f"{show_path(str(file))}: cannot be read: {exc.strerror}")
+        # fsencode: the bytes of a name that is not UTF-8 too (its file is not read)
+        digest.update(os.fsencode(file.name) + f"\0{status.st_mtime_ns}\0{file_digest}\n".encode())
     return digest.hexdigest()
 
 
@@ -353,8 +371,16 @@ def export_refusal(path: Path, root: Path | None) -> ExportError | None:
         if refused is not None:
             unreadable = refused.rule in (Rule.UNREADABLE, Rule.FORBIDDEN)
             kind = FailureKind.UNREACHABLE if unreadable else FailureKind.INVALID
-            return ExportError(kind, f"{file}: not read: it {refused.reason}")
+            return ExportError(kind, f"{show_path(str(file))}: not read: it {refused.reason}")
     return None
+
+
+def misnamed_exports(source: str, scope: str, path: Path) -> list[Finding]:
+    """A finding for each file of an export folder that is not read for its name (not UTF-8)."""
+    names = sorted(p.name for p in path.glob("*.json")) if path.is_dir() else []
+    holder = f"the export folder {show_path(str(path))}"
+    subject = f"scope:{source}/{scope}"
+    return [misnamed_file(subject, n, holder) for n in names if unstorable_rule(n) is not None]
 
 
 def read_export(path: Path, root: Path | None = None) -> Export | ExportError:
@@ -367,7 +393,11 @@ def read_export(path: Path, root: Path | None = None) -> Export | ExportError:
     base: Path | None
     if path.is_dir():
         base = root or path
-        files = sorted(p for p in path.glob("*.json") if not p.is_dir() or p.is_symlink())
+        files = sorted(
+            p
+            for p in path.glob("*.json")
+            if (not p.is_dir() or p.is_symlink()) and unstorable_rule(p.name) is None
+        )
         if not files:
             return ExportError(FailureKind.INVALID, f"the folder {path} holds no *.json file")
     else:
