@@ -179,3 +179,26 @@ def test_terraform_instances_named_apart_by_lone_surrogates_are_each_refused(
     assert names == ["prod.aws_db_instance.main.b", "prod.aws_db_instance.odd"]
     assert len(surrogate_findings(store)) == 2
     storable(store.findings())
+
+
+@pytest.mark.parametrize(
+    ("content", "rule"),
+    [
+        (b'  description: "the\\ud800shop"\n', "yaml-syntax"),  # the escape: libyaml refuses it
+        (b"  description: the\xed\xa0\x80shop\n", "encoding"),  # its bytes: not UTF-8
+    ],
+    ids=["escape", "bytes"],
+)
+def test_a_catalog_yaml_file_never_makes_a_lone_surrogate(
+    world: World, store: Store, content: bytes, rule: str
+) -> None:
+    world.write("good.yaml", component("good"))
+    text = component("odd").replace('  description: "The service"\n', "")
+    (world.catalog / "odd.yaml").write_bytes(text.encode().replace(b"spec:", content + b"spec:"))
+    outcome = world.sync(store)
+    assert outcome.summary is not None
+    assert owner_of(store, "good") == "team-a"
+    assert store.entity(ref("odd")) is None
+    (found,) = [f for f in store.findings() if f.evidence.get("path") == "odd.yaml"]
+    assert found.code == "invalid-file" and found.evidence["rule"] == rule
+    storable(store.findings())
