@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -180,27 +181,70 @@ HELD_PART = "(held)"  # the fingerprint of a part whose observations a held remo
 # in a text column, and its JSON operators refuse ``\\u0000`` anywhere in a value, so
 # one such value would fail every commit, or every read of the history, on PostgreSQL.
 NUL_CHARACTER = "nul-character"
+# The rule that refuses input holding a lone surrogate (U+D800 to U+DFFF): JSON's
+# ``\\ud800`` escape that is not half of a pair decodes to one, which is no Unicode
+# character; it cannot be encoded as UTF-8, so no hash, SQLite or PostgreSQL takes it
+# and the whole commit would fail.
+LONE_SURROGATE = "lone-surrogate"
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_WHY = {
+    NUL_CHARACTER: "a NUL character (U+0000), which cannot be stored",
+    LONE_SURROGATE: (
+        "a lone surrogate (a \\u escape of U+D800 to U+DFFF that is not half of a pair), "
+        "which is no Unicode character and cannot be stored"
+    ),
+}
 
 
-def nul_field(observation: Observation) -> str | None:
-    """Where ``observation`` holds a NUL character, shown without it; None when nowhere.
+def unstorable_rule(text: str) -> str | None:
+    """The rule ``text`` breaks as text to store (:data:`NUL_CHARACTER`, :data:`LONE_SURROGATE`).
 
-    A field path (``metadata.description``), ``status.<key>``, ``labels.<key>``,
-    ``links.<key>``, ``place``, ``ref`` or ``locator``. Sources that build
-    observations from raw payloads (Kubernetes objects) refuse such an
-    observation with a finding naming the field, as the catalog parser refuses a
-    document (:mod:`trueup.parse.catalog_yaml`).
+    None for text every store takes.
     """
+    if "\0" in text:
+        return NUL_CHARACTER
+    return LONE_SURROGATE if _unstorable(text) else None
+
+
+def _unstorable(text: str) -> bool:
+    """Whether ``text`` holds a NUL or a lone surrogate; an ASCII text (a flag) costs one ``in``."""
+    if "\0" in text:
+        return True
+    if text.isascii():
+        return False
+    try:
+        text.encode()  # what the store does; it fails only on a surrogate, and is 3x a search
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def unstorable_field(observation: Observation) -> tuple[str, str] | None:
+    """Where ``observation`` holds text no store takes, and the rule; None when nowhere.
+
+    Where is a field path (``metadata.description``), ``status.<key>``,
+    ``labels.<key>``, ``links.<key>``, ``place``, ``ref`` or ``locator``, shown
+    storable (:func:`show_unstorable`); the rule is :data:`NUL_CHARACTER` or
+    :data:`LONE_SURROGATE`. Sources that build observations from raw payloads
+    (Kubernetes objects) refuse such an observation with a finding naming the
+    field, as the catalog parser refuses a document
+    (:mod:`trueup.parse.catalog_yaml`). It runs on every observation they read,
+    so every text is checked at once, joined; only a refused one is walked.
+    """
+    if not _unstorable("".join(_texts(observation))):
+        return None
     ref = observation.ref
-    if "\0" in ref.kind or "\0" in ref.namespace or "\0" in ref.name:
-        return "ref"
-    if "\0" in observation.provenance.locator:
-        return "locator"
+    if _unstorable(ref.kind + ref.namespace + ref.name):
+        return "ref", _rule(ref.kind + ref.namespace + ref.name)
+    locator = observation.provenance.locator
+    if _unstorable(locator):
+        return "locator", _rule(locator)
     for key, value in observation.fields.items():
-        if "\0" in key or holds_nul(value):
-            return show_nul(key)
-    if observation.place is not None and "\0" in observation.place:
-        return "place"
+        if _unstorable(key) or holds_unstorable(value):
+            return show_unstorable(key), unstorable_rule(key) or _value_rule(value)
+    if observation.place is not None and _unstorable(observation.place):
+        return "place", _rule(observation.place)
     pairs = (
         ("status", observation.status.items()),
         ("labels", observation.labels.items()),
@@ -209,52 +253,157 @@ def nul_field(observation: Observation) -> str | None:
     )
     for name, items in pairs:
         for key, value in items:
-            if "\0" in key or "\0" in value:
-                return f"{name}.{show_nul(key)}"
-    if any("\0" in selector for selector in observation.selectors):
-        return "selectors"
-    return None
+            if _unstorable(key + value):
+                return f"{name}.{show_unstorable(key)}", _rule(key + value)
+    return "selectors", _rule("".join(observation.selectors))
 
 
-def without_nul(
+def _texts(observation: Observation) -> list[str]:
+    """Every text of an observation (the texts of its values too), in no order."""
+    ref = observation.ref
+    texts = [ref.kind, ref.namespace, ref.name, observation.provenance.locator]
+    texts.extend(observation.fields)
+    stack: list[JSONValue] = []
+    for value in observation.fields.values():
+        if type(value) is str:
+            texts.append(value)
+        elif isinstance(value, dict | list):
+            stack.append(value)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            texts.append(node)
+        elif isinstance(node, dict):
+            texts.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    if observation.place is not None:
+        texts.append(observation.place)
+    texts.extend(observation.status)
+    texts.extend(observation.status.values())
+    texts.extend(observation.labels)
+    texts.extend(observation.labels.values())
+    for pair in (*observation.links, *observation.references):
+        texts.extend(pair)
+    texts.extend(observation.selectors)
+    return texts
+
+
+def _rule(text: str) -> str:
+    return unstorable_rule(text) or NUL_CHARACTER
+
+
+def _value_rule(value: JSONValue) -> str:
+    """The rule a value :func:`holds_unstorable` breaks; a NUL before a surrogate."""
+    return NUL_CHARACTER if holds_nul(value) else LONE_SURROGATE
+
+
+def without_unstorable(
     source: str, scope: str, observations: Iterable[Observation]
 ) -> tuple[list[Observation], list[Finding]]:
-    """The observations without those holding a NUL character, and a finding for each of those.
+    """The observations without those holding text no store takes, and a finding for each of those.
 
     For sources that build observations from raw payloads (a Kubernetes object,
     a Terraform resource instance): such an item is refused as an item the
     source cannot map is skipped, and its ``invalid-entity`` finding (about the
-    scope) names it by its locator, with the field and the rule. The check runs
-    on what would be stored, so a NUL elsewhere in an item is no reason to
-    refuse it.
+    scope) names it by its locator, with the field and the rule
+    (:func:`unstorable_field`). The check runs on what would be stored, so a NUL
+    or a lone surrogate elsewhere in an item is no reason to refuse it.
     """
     kept: list[Observation] = []
     refused: list[Finding] = []
     for observation in observations:
-        where = nul_field(observation)
-        if where is None:
+        flaw = unstorable_field(observation)
+        if flaw is None:
             kept.append(observation)
             continue
-        named = show_nul(observation.provenance.locator)
+        where, rule = flaw
+        named = show_unstorable(observation.provenance.locator)
         refused.append(
             finding(
                 Code.INVALID_ENTITY,
                 f"scope:{source}/{scope}",
-                f"{named}: {where} holds a NUL character (U+0000), which cannot be stored; "
-                f"it is not read [{NUL_CHARACTER}]",
+                f"{named}: {where} holds {_WHY[rule]}; it is not read [{rule}]",
                 source=source,
                 scope=scope,
                 locator=named,
                 field=where,
-                rule=NUL_CHARACTER,
+                rule=rule,
             )
         )
     return kept, refused
 
 
-def show_nul(text: str) -> str:
-    """``text`` with each NUL written ``\\0``: a name or path to show and store."""
-    return text.replace("\0", "\\0")
+def show_unstorable(text: str) -> str:
+    """``text`` with each NUL written ``\\0`` and each lone surrogate ``\\udxxx``: storable."""
+    if "\0" in text:
+        text = text.replace("\0", "\\0")
+    if text.isascii():
+        return text
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+show_nul = show_unstorable  # the catalog parser's name for it (YAML makes no surrogate)
+
+# The rule that refuses a file whose name no store takes: a name holding bytes that are
+# no UTF-8 (as the file system or git gives it, read with ``surrogateescape``) or a
+# lone surrogate (a ``\\ud800`` in a JSON listing of paths).
+FILE_NAME = "file-name"
+
+
+def show_path(path: str) -> str:
+    """``path`` storable: its bytes that are no UTF-8 written ``\\xff``, as bytes.
+
+    For a name decoded with ``surrogateescape`` (``os.fsdecode``, git's paths), which
+    reads such a byte as one of U+DC80 to U+DCFF; another lone surrogate is written
+    ``\\ud800`` and a NUL ``\\0`` (:func:`show_unstorable`).
+    """
+    try:
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no byte was read as: shown as one
+        return show_unstorable(path)
+    return show_unstorable(raw.decode("utf-8", "backslashreplace"))
+
+
+def misnamed_file(subject: str, path: str, where: str) -> Finding:
+    """The ``invalid-file`` finding of a file not read for its name (rule :data:`FILE_NAME`).
+
+    ``subject`` is the file's (of its name as :func:`show_path` shows it);
+    ``where`` says what holds it (``the folder /srv/catalog``).
+    """
+    shown = show_path(path)
+    return finding(
+        Code.INVALID_FILE,
+        subject,
+        f"{shown}: the file in {where} is not read: its name is not UTF-8 text (a byte "
+        f"that is not is shown as \\xNN), which cannot be stored [{FILE_NAME}]",
+        path=shown,
+        document=None,
+        rule=FILE_NAME,
+        line=None,
+    )
+
+
+def holds_unstorable(value: JSONValue) -> bool:
+    """Whether a JSON value holds text no store takes (a NUL, a lone surrogate) anywhere."""
+    if isinstance(value, str):
+        return _unstorable(value)
+    if not isinstance(value, dict | list):
+        return False
+    stack: list[JSONValue] = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if _unstorable(node):
+                return True
+        elif isinstance(node, dict):
+            if _unstorable("".join(node)):
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def holds_nul(value: JSONValue) -> bool:

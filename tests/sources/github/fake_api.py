@@ -208,7 +208,8 @@ class FakeGitHub:
                 entries.append(("100644", "blob", name, sha))
         entries.sort(key=lambda e: e[2] + "/" if e[1] == "tree" else e[2])
         body = b"".join(
-            f"{mode} {name}".encode() + b"\0" + bytes.fromhex(sha) for mode, _, name, sha in entries
+            f"{mode} {name}".encode("utf-8", "surrogatepass") + b"\0" + bytes.fromhex(sha)
+            for mode, _, name, sha in entries
         )
         sha = hashlib.sha1(b"tree %d\0" % len(body) + body).hexdigest()
         self.trees[sha] = entries

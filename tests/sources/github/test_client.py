@@ -73,3 +73,17 @@ def test_an_error_message_holding_a_nul_is_shown_escaped(
     api.close()
     # it becomes the scope's failure and a finding: PostgreSQL stores no NUL
     assert "\0" not in str(raised.value) and "bad\\0request" in str(raised.value)
+
+
+def test_an_error_message_holding_a_lone_surrogate_is_shown_escaped(
+    github: FakeGitHub, clock: FakeClock
+) -> None:
+    # the fake sends it as the JSON escape "\udc80", which json.loads keeps as is
+    github.script(r"^/repos/acme/z$", Fault(400, {}, {"message": "bad\udc80request"}))
+    api = client(github.base_url, clock)
+    with pytest.raises(GithubError) as raised:
+        api.get("/repos/acme/z")
+    api.close()
+    # it becomes the scope's failure and a finding: UTF-8 has no surrogate
+    str(raised.value).encode()
+    assert "bad\\udc80request" in str(raised.value)

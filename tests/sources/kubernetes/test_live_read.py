@@ -461,3 +461,32 @@ def test_a_nul_in_an_api_error_message_is_shown_escaped_and_the_sync_commits(
     assert outcome.summary is not None  # committed, on PostgreSQL too
     (found,) = [f for f in store.findings() if f.evidence.get("resource") == "deployments.apps"]
     assert "deployments.apps is forbidden\\0here" in found.message
+
+
+def test_a_lone_surrogate_in_an_api_error_message_is_shown_escaped_and_the_sync_commits(
+    clusters: Clusters, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clusters.alpha.apply(deployment("api", "shop"), service("api", "shop"))
+    clusters.alpha.fault(  # the server sends it as the JSON escape "\ud800"
+        Fault(DEPLOYMENTS, status=403, message="deployments.apps is forbidden\ud800here", times=-1)
+    )
+    config = k8s_config(clusters, "alpha")
+    outcome = run_sync(monkeypatch, store, live_source(clusters, "alpha"), config)
+    assert outcome.summary is not None  # committed, on PostgreSQL too
+    (found,) = [f for f in store.findings() if f.evidence.get("resource") == "deployments.apps"]
+    assert "deployments.apps is forbidden\\ud800here" in found.message
+
+
+def test_an_object_whose_status_holds_a_lone_surrogate_is_refused_with_a_finding(
+    clusters: Clusters,
+) -> None:
+    broken = healthy_status()
+    broken["health"] = {"status": "Healthy\udc80"}
+    clusters.alpha.apply(
+        ARGO_CRD, application("shop", status=healthy_status()), application("site", status=broken)
+    )
+    read = snapshot(read_all(live_source(clusters, "alpha"))["alpha"])
+    assert names(read) == ["Application/shop"]
+    (found,) = [f for f in read.findings if f.evidence.get("rule") == "lone-surrogate"]
+    assert found.evidence["field"] == "status.argocd-health"
+    assert "alpha/argocd/Application/site" in found.message

@@ -1,11 +1,13 @@
-"""An object that gains a NUL character keeps its last good observation, on every path.
+"""An object that gains a NUL or a lone surrogate keeps its last good observation, on every path.
 
-PostgreSQL stores no NUL, so an object whose observation would hold one is
-refused with a ``nul-character`` finding. Refused is not gone: as a catalog
+PostgreSQL stores no NUL, and no store takes a lone surrogate (JSON's
+``"\\ud800"``, no Unicode character: UTF-8 cannot encode it), so an object whose
+observation would hold one is refused with a ``nul-character`` or
+``lone-surrogate`` finding. Refused is not gone: as a catalog
 file keeps its last good version, the object keeps the observation of its last
 good read (with its old time, so it turns stale after ``max_age``), through the
 live reader, an export file and a watch alike. An object never read without a
-NUL has nothing to keep: the finding alone.
+NUL (or surrogate) has nothing to keep: the finding alone.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +42,23 @@ from trueup.sources.kubernetes.watch_source import KubernetesWatchSource
 from trueup.store import Store
 
 GOOD = "ghcr.io/acme/app:1"
-BROKEN = "ghcr.io/acme/app:2\0"
+
+
+@dataclass(frozen=True)
+class Flaw:
+    image: str  # an image that makes the observation unstorable
+    rule: str  # the rule its finding names
+
+
+@pytest.fixture(
+    params=[
+        Flaw("ghcr.io/acme/app:2\0", "nul-character"),
+        Flaw("ghcr.io/acme/app:2\ud800", "lone-surrogate"),
+    ],
+    ids=["nul", "surrogate"],
+)
+def flaw(request: pytest.FixtureRequest) -> Flaw:
+    return request.param  # type: ignore[no-any-return]
 
 
 def _stored(store: Store, source: str, scope: str, name: str) -> list[Observation]:
@@ -55,8 +74,8 @@ def _shown(store: Store, name: str, key: str) -> list[str]:
     return [p.value for p in stored.assembled.places if p.key == key]
 
 
-def _refusals(store: Store) -> list[Finding]:
-    return [f for f in store.findings() if f.evidence.get("rule") == "nul-character"]
+def _refusals(store: Store, flaw: Flaw) -> list[Finding]:
+    return [f for f in store.findings() if f.evidence.get("rule") == flaw.rule]
 
 
 def _says_kept(found: Finding, scope: str, kept: Observation) -> None:
@@ -64,11 +83,12 @@ def _says_kept(found: Finding, scope: str, kept: Observation) -> None:
     assert str(found.evidence["locator"]).split("@")[0] == f"{scope}/shop/Deployment/api"
     assert found.evidence["kept"] == kept.provenance.locator
     assert f"{scope}/shop/Deployment/api" in found.message and "\0" not in found.message
+    found.message.encode()  # no surrogate either
     assert "last good observation" in found.message and "kept" in found.message
 
 
-def test_live_an_object_that_gains_a_nul_keeps_its_last_good_observation(
-    clusters: Clusters, store: Store, monkeypatch: pytest.MonkeyPatch
+def test_live_an_object_that_gains_a_nul_or_surrogate_keeps_its_last_good_observation(
+    clusters: Clusters, store: Store, monkeypatch: pytest.MonkeyPatch, flaw: Flaw
 ) -> None:
     clusters.alpha.apply(deployment("api", "shop", image=GOOD), deployment("web", "web"))
     config = k8s_config(clusters, "alpha", collect=["workloads"])
@@ -76,7 +96,7 @@ def test_live_an_object_that_gains_a_nul_keeps_its_last_good_observation(
     assert run_sync(monkeypatch, store, source, config).exit_code == 0
     (before,) = _stored(store, "k8s", "alpha", "api")
 
-    clusters.alpha.apply(deployment("api", "shop", image=BROKEN, ready=1))
+    clusters.alpha.apply(deployment("api", "shop", image=flaw.image, ready=1))
     outcome = run_sync(monkeypatch, store, source, config, now=LATER)
     assert outcome.summary is not None  # committed, on PostgreSQL too
 
@@ -85,34 +105,34 @@ def test_live_an_object_that_gains_a_nul_keeps_its_last_good_observation(
     assert before.provenance.observed_at == NOW
     assert _shown(store, "shop", "images") == [GOOD]
     assert annotations(store, "component:default/shop")["trueup.io/replicas"] == "2/2"
-    (found,) = _refusals(store)
+    (found,) = _refusals(store, flaw)
     _says_kept(found, "alpha", before)
 
     # still refused on the next read: the same observation stays, it is not re-dated
     outcome = run_sync(monkeypatch, store, source, config, now=LATER + (LATER - NOW))
     assert _stored(store, "k8s", "alpha", "api") == [before]
-    assert [f.message for f in _refusals(store)] == [found.message]
+    assert [f.message for f in _refusals(store, flaw)] == [found.message]
 
     # fixed: read again as any object is
     clusters.alpha.apply(deployment("api", "shop", image=GOOD, ready=1))
     run_sync(monkeypatch, store, source, config, now=LATER + 2 * (LATER - NOW))
     (after,) = _stored(store, "k8s", "alpha", "api")
     assert after.status["replicas"] == "1/2" and after.provenance.observed_at > NOW
-    assert _refusals(store) == []
+    assert _refusals(store, flaw) == []
 
 
-def test_live_an_object_never_read_without_a_nul_is_a_finding_only(
-    clusters: Clusters, store: Store, monkeypatch: pytest.MonkeyPatch
+def test_live_an_object_never_read_storable_is_a_finding_only(
+    clusters: Clusters, store: Store, monkeypatch: pytest.MonkeyPatch, flaw: Flaw
 ) -> None:
     clusters.alpha.apply(deployment("web", "web"))
     config = k8s_config(clusters, "alpha", collect=["workloads"])
     source = live_source(clusters, "alpha", collect=["workloads"])
     run_sync(monkeypatch, store, source, config)
 
-    clusters.alpha.apply(deployment("api", "shop", image=BROKEN))
+    clusters.alpha.apply(deployment("api", "shop", image=flaw.image))
     run_sync(monkeypatch, store, source, config, now=LATER)
     assert _stored(store, "k8s", "alpha", "api") == []
-    (found,) = _refusals(store)
+    (found,) = _refusals(store, flaw)
     assert "kept" not in found.evidence and "last good" not in found.message
     assert "it is not read" in found.message
 
@@ -126,8 +146,8 @@ def _export(path: Path, at: datetime, *items: dict[str, Any]) -> None:
     os.utime(path, (at.timestamp(), at.timestamp()))
 
 
-def test_export_an_object_that_gains_a_nul_keeps_its_last_good_observation(
-    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+def test_export_an_object_that_gains_a_nul_or_surrogate_keeps_its_last_good_observation(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch, flaw: Flaw
 ) -> None:
     path = tmp_path / "prod.json"
     config = KubernetesSourceConfig(
@@ -138,7 +158,7 @@ def test_export_an_object_that_gains_a_nul_keeps_its_last_good_observation(
     run_sync(monkeypatch, store, source, config)
     (before,) = _stored(store, "exports", "prod", "api")
 
-    _export(path, LATER, deployment("api", "shop", image=BROKEN), deployment("web", "web"))
+    _export(path, LATER, deployment("api", "shop", image=flaw.image), deployment("web", "web"))
     outcome = run_sync(monkeypatch, store, source, config, now=LATER)
     assert outcome.summary is not None
 
@@ -147,7 +167,7 @@ def test_export_an_object_that_gains_a_nul_keeps_its_last_good_observation(
     (web,) = _stored(store, "exports", "prod", "web")
     assert web.provenance.observed_at == LATER
     assert _shown(store, "shop", "images") == [GOOD]
-    (found,) = _refusals(store)
+    (found,) = _refusals(store, flaw)
     _says_kept(found, "prod", before)
 
 
@@ -173,8 +193,8 @@ def _images(read: Snapshot) -> dict[str, str]:
     return {o.ref.name: o.status["images"] for o in read.observations if "images" in o.status}
 
 
-def test_watch_an_object_that_gains_a_nul_keeps_its_last_good_observation(
-    clusters: Clusters, store: Store, monkeypatch: pytest.MonkeyPatch
+def test_watch_an_object_that_gains_a_nul_or_surrogate_keeps_its_last_good_observation(
+    clusters: Clusters, store: Store, monkeypatch: pytest.MonkeyPatch, flaw: Flaw
 ) -> None:
     server = clusters.alpha
     server.apply(deployment("api", "shop", image=GOOD), deployment("web", "web"))
@@ -192,9 +212,9 @@ def test_watch_an_object_that_gains_a_nul_keeps_its_last_good_observation(
         run_sync(monkeypatch, store, source, config, now=utc_now())  # the watch's clock
         (before,) = _stored(store, "k8s", "alpha", "api")
 
-        server.apply(deployment("api", "shop", image=BROKEN, ready=1))
+        server.apply(deployment("api", "shop", image=flaw.image, ready=1))
         read = _latest(
-            source, lambda r: any(f.evidence.get("rule") == "nul-character" for f in r.findings)
+            source, lambda r: any(f.evidence.get("rule") == flaw.rule for f in r.findings)
         )
         # the last good observation the watch saw: not re-stamped while refused
         (kept,) = [o for o in read.observations if o.ref.name == "shop"]
@@ -216,7 +236,7 @@ def test_watch_an_object_that_gains_a_nul_keeps_its_last_good_observation(
         assert stored.status == before.status
         assert stored.provenance.locator == before.provenance.locator
         assert _shown(store, "shop", "images") == [GOOD]
-        (found,) = _refusals(store)
+        (found,) = _refusals(store, flaw)
         _says_kept(found, "alpha", stored)
 
         server.apply(deployment("api", "shop", image=GOOD, ready=1))
@@ -228,7 +248,7 @@ def test_watch_an_object_that_gains_a_nul_keeps_its_last_good_observation(
 
 
 def test_watch_an_object_refused_at_its_first_list_keeps_the_stored_observation(
-    clusters: Clusters, store: Store, monkeypatch: pytest.MonkeyPatch
+    clusters: Clusters, store: Store, monkeypatch: pytest.MonkeyPatch, flaw: Flaw
 ) -> None:
     """The watch never saw it good, the last sync did: the stored observation is kept."""
     server = clusters.alpha
@@ -238,7 +258,7 @@ def test_watch_an_object_refused_at_its_first_list_keeps_the_stored_observation(
     run_sync(monkeypatch, store, live, config, now=utc_now())  # the watch's clock
     (before,) = _stored(store, "k8s", "alpha", "api")
 
-    server.apply(deployment("api", "shop", image=BROKEN))
+    server.apply(deployment("api", "shop", image=flaw.image))
     source = KubernetesWatchSource(
         config,
         settings=WatchSettings(watch_timeout=60.0, idle_timeout=5.0),

@@ -61,6 +61,9 @@ from trueup.model.observation import (
     ScopeFailure,
     ScopeRead,
     Snapshot,
+    misnamed_file,
+    show_path,
+    unstorable_rule,
 )
 from trueup.path_policy import Refusal as PathRefusal
 from trueup.path_policy import Rule, check_under, read_under
@@ -167,7 +170,8 @@ class FileSource:
         started_ns = time.time_ns()  # the file system's clock, not the (testable) run clock
         root = Path(self.config.path).absolute()
         folder_links: list[str] = []
-        included = _list_files(root, self._globs, folder_links)
+        misnamed: list[str] = []
+        included = _list_files(root, self._globs, folder_links, misnamed)
         if isinstance(included, _Unlisted):
             return ScopeFailure(self.id, self.scope, included.kind, included.message, now)
 
@@ -241,6 +245,10 @@ class FileSource:
                 state[path]["stat"] = trusted
         findings.extend(walk.location_findings)
         findings.extend(self._folder_link(root, link) for link in sorted(folder_links))
+        holder = f"the folder {show_path(str(root))}"
+        for name in sorted(misnamed):  # not read: no store takes its name
+            subject = file_subject(self.id, self.scope, show_path(name))
+            findings.append(misnamed_file(subject, name, holder))
         if state_path is not None:
             _save_state(state_path, policy.fingerprint, state, remembered)
         return Snapshot(
@@ -479,12 +487,13 @@ class _Walk:
 
 
 def _list_files(
-    root: Path, globs: IncludeGlobs, folder_links: list[str]
+    root: Path, globs: IncludeGlobs, folder_links: list[str], misnamed: list[str]
 ) -> dict[str, os.stat_result] | _Unlisted:
     """Every file under root that the globs match (relative POSIX paths, sorted), with
     its ``lstat``. Folders are walked as ``os.walk`` does: links to folders are not
     entered (each is added to ``folder_links``); links, FIFOs and sockets are listed
-    like files (read_under refuses what is not a regular file)."""
+    like files (read_under refuses what is not a regular file). One whose path is not
+    UTF-8 (its other bytes as surrogates), which no store takes, goes to ``misnamed``."""
     if not root.is_dir():
         what = "does not exist" if not root.exists() else "is not a folder"
         return _Unlisted(FailureKind.UNREACHABLE, f"the folder {root} {what}")
@@ -512,6 +521,8 @@ def _list_files(
                     below.append((entry.path, f"{relative}/"))
                 else:
                     folder_links.append(relative)
+            elif unstorable_rule(relative) is not None and globs.matches(relative):
+                misnamed.append(relative)
             elif globs.matches(relative):
                 matched[relative] = status
         folders.extend(sorted(below, reverse=True))

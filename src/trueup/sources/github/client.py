@@ -42,7 +42,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 
 from trueup.errors import GithubError, RateLimitedError
-from trueup.model.observation import FailureKind, show_nul
+from trueup.model.observation import FailureKind, show_unstorable
 
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _SECONDARY_BACKOFF = 60.0  # GitHub: "wait for at least one minute", then exponentially
@@ -348,8 +348,8 @@ def _message(body: bytes) -> str:
         return ""
     message = data.get("message") if isinstance(data, dict) else None
     # It becomes the scope's failure and a finding: never with a NUL, which PostgreSQL
-    # cannot store (the whole commit would fail).
-    return show_nul(str(message)[:200]) if message else ""
+    # cannot store, or a lone surrogate, which UTF-8 cannot (the whole commit would fail).
+    return show_unstorable(str(message)[:200]) if message else ""
 
 
 def _next_link(header: str | None) -> str | None:

@@ -43,7 +43,15 @@ from urllib.parse import urlsplit
 import httpx
 
 from trueup.errors import GithubError, RepositoryError, SourceError
-from trueup.model.observation import FailureKind, Nature, ScopeFailure, ScopeRead, Snapshot
+from trueup.model.observation import (
+    FailureKind,
+    Nature,
+    ScopeFailure,
+    ScopeRead,
+    Snapshot,
+    show_unstorable,
+    unstorable_rule,
+)
 from trueup.sources.base import ReadContext
 from trueup.sources.descriptors import IncludeGlobs
 from trueup.sources.github.client import GithubClient, RateLimit, RequestStats
@@ -218,9 +226,9 @@ class GithubSource:
                 failures.append(ScopeFailure(self.id, name, exc.kind, str(exc), now))
                 continue
             listed.pop(repo["id"], None)
-            self._take(known, targets, name, repo)
+            failures.extend(self._take(known, targets, name, repo, now))
         for repo in listed.values():
-            self._take(known, targets, self._scope_of(known, repo), repo)
+            failures.extend(self._take(known, targets, self._scope_of(known, repo), repo, now))
         failed = {f.scope for f in failures}
         for scope in known:
             if scope not in targets and scope not in failed:
@@ -242,7 +250,7 @@ class GithubSource:
             except GithubError as exc:
                 failures.append(ScopeFailure(self.id, scope, exc.kind, str(exc), now))
                 continue
-            self._take(known, targets, scope, repo)
+            failures.extend(self._take(known, targets, scope, repo, now))
         return targets, failures
 
     def _take(
@@ -251,14 +259,33 @@ class GithubSource:
         targets: dict[str, RepoTarget | None],
         scope: str,
         repo: RepoPayload,
-    ) -> None:
-        """Read ``repo`` as ``scope``; an excluded (archived) one is gone if it was known."""
+        now: datetime,
+    ) -> list[ScopeFailure]:
+        """Read ``repo`` as ``scope``; an excluded (archived) one is gone if it was known.
+
+        A repository whose name, branch or URLs hold text no store takes (a lone
+        surrogate: GitHub's JSON can say ``"\\ud800"``) is not read nor
+        remembered: its scope (named storable) fails, keeping what was read of it.
+        """
         target = self._target(scope, repo)
         if target is not None:
+            texts = (target.full_name, target.branch, target.html_url, target.clone_url)
+            if any(unstorable_rule(text) for text in texts):
+                return [self._unstorable(scope, target, now)]
             self._remember(known, scope, repo)
             targets[scope] = target
         elif scope in known:
             targets[scope] = None
+        return []
+
+    def _unstorable(self, scope: str, target: RepoTarget, now: datetime) -> ScopeFailure:
+        name = show_unstorable(target.full_name)
+        message = (
+            f"repository {name}: its name, branch ({show_unstorable(target.branch)}) or URL "
+            "holds a NUL or a lone surrogate (a \\u escape of U+D800 to U+DFFF that is not half "
+            "of a pair), which cannot be stored; it is not read"
+        )
+        return ScopeFailure(self.id, show_unstorable(scope), FailureKind.INVALID, message, now)
 
     def _owner_repositories(self, client: GithubClient, owner: str) -> list[RepoPayload]:
         params = {"per_page": str(self.config.per_page), "type": "all", "sort": "full_name"}

@@ -15,7 +15,8 @@ from the type). :func:`build_snapshot` makes the scope's snapshot:
   that says which type and why;
 - nothing is carried over from a previous snapshot of *another* cluster (the
   context's server or CA changed): a finding says so instead;
-- an object whose observation holds a NUL character is refused with a finding,
+- an object whose observation holds a NUL character or a lone surrogate is refused
+  with a finding,
   and keeps its last good observation (:mod:`~trueup.sources.kubernetes.refused`):
   from the previous snapshot of the scope, or the watcher's own ``last_good``.
 
@@ -38,7 +39,7 @@ from trueup.sources.kubernetes.objects import (
     locator_namespace,
     with_locator_kind,
 )
-from trueup.sources.kubernetes.refused import without_nul_keeping
+from trueup.sources.kubernetes.refused import without_unstorable_keeping
 from trueup.sources.kubernetes.resources import CROSSPLANE_FAMILY, ResourceType, TypeFailure
 
 _WORDS = {
@@ -170,7 +171,7 @@ def build_snapshot(
 
     ``carry`` names the failures whose types are carried over from ``previous``
     (default: all of them; the watcher keeps its own last known objects instead).
-    ``last_good`` are observations an object refused for a NUL keeps before
+    ``last_good`` are observations an object refused (a NUL, a lone surrogate) keeps before
     those of ``previous`` (the watcher's, newer than the snapshot it started from).
     """
     scope = identity.context
@@ -182,7 +183,9 @@ def build_snapshot(
     def candidates() -> Iterable[Observation]:
         return itertools.chain(last_good, before.observations if before is not None else ())
 
-    read, refused = without_nul_keeping(source, scope, observations, candidates, present=carried)
+    read, refused = without_unstorable_keeping(
+        source, scope, observations, candidates, present=carried
+    )
     findings += refused
     if changed is not None:
         findings.append(

@@ -12,7 +12,10 @@ When the pattern is a glob, only folders and ``*.json`` files are matches (a
 README next to the exports is not a cluster). Files are read through
 :mod:`trueup.path_policy`: a match that leads outside the glob's folder through
 a symbolic link, or that is a FIFO, socket or device, fails its scope naming
-the file, and nothing of it is read. A scope whose files cannot be read
+the file, and nothing of it is read. A name that is not UTF-8 cannot be stored:
+such an export file fails its scope (named with those bytes shown ``\\xff``), such
+a file of an export folder is left out with an ``invalid-file`` finding
+(:func:`misnamed_exports`). A scope whose files cannot be read
 or are not a JSON List is a :class:`ScopeFailure` naming the file and the
 position of the error; it replaces nothing. A scope read before that the pattern
 no longer matches (its export was deleted) is read as an empty snapshot, so the
@@ -26,8 +29,8 @@ keeps its stored observations (``kept={""}``, fingerprint in ``parts``). The
 objects are turned into observations by
 :mod:`trueup.sources.kubernetes.collectors` (Crossplane kinds are found through
 the XRDs and CRDs in the export) and by the source's declarative ``mappings``;
-an object refused for a NUL character keeps its observation of the export read
-before, if it had one (:mod:`~trueup.sources.kubernetes.refused`).
+an object refused for a NUL character or a lone surrogate keeps its observation of
+the export read before, if it had one (:mod:`~trueup.sources.kubernetes.refused`).
 An export file over 16 MB is read item by item
 (:mod:`~trueup.sources.kubernetes.export_stream`), never loaded whole.
 """
@@ -46,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from trueup.errors import ConfigError
+from trueup.model.finding import Finding
 from trueup.model.observation import (
     FailureKind,
     Nature,
@@ -53,6 +57,10 @@ from trueup.model.observation import (
     ScopeFailure,
     ScopeRead,
     Snapshot,
+    misnamed_file,
+    show_path,
+    show_unstorable,
+    unstorable_rule,
 )
 from trueup.path_policy import Refusal, Rule, check_under, read_file, read_under
 from trueup.sources.base import ReadContext
@@ -61,7 +69,7 @@ from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.export_stream import ListHead, NotAStreamableList, list_items
 from trueup.sources.kubernetes.mappings import CompiledMapping, compile_mappings
 from trueup.sources.kubernetes.objects import as_map
-from trueup.sources.kubernetes.refused import without_nul_keeping
+from trueup.sources.kubernetes.refused import without_unstorable_keeping
 from trueup.sources.lstat_memo import load_memo, save_memo, stat_key, trusted_stat
 
 MAX_EXPORT_BYTES = 1024 * 1024 * 1024  # one export file; a larger one is refused
@@ -161,6 +169,15 @@ class KubernetesSnapshotSource:
         memo: dict[str, Any],
         started_ns: int,
     ) -> ScopeRead:
+        if unstorable_rule(scope) is not None:  # bytes that are no UTF-8: no store takes it
+            return ScopeFailure(
+                self.id,
+                show_path(scope),
+                FailureKind.INVALID,
+                f"{show_path(str(paths[0]))}: its name is not UTF-8 text (a byte that is not is "
+                "shown as \\xNN), which cannot be stored as a scope; it is not read",
+                context.now(),
+            )
         if len(paths) > 1:
             named = ", ".join(str(p) for p in paths)
             return ScopeFailure(
@@ -208,10 +225,11 @@ class KubernetesSnapshotSource:
                 mappings=self.mappings,
             ).observations
             version = export.version
-        # an object refused for a NUL keeps its observation of the export read before
-        observations, unstored = without_nul_keeping(
+        # an object refused (a NUL, a surrogate) keeps its observation of the export read before
+        observations, unstored = without_unstorable_keeping(
             self.id, scope, found, lambda: before.observations if before is not None else ()
         )
+        unstored += misnamed_exports(self.id, scope, paths[0])
         return Snapshot(
             source=self.id,
             scope=scope,
@@ -252,8 +270,9 @@ def export_fingerprint(
                     memo[str(file)] = {"stat": trusted, "digest": file_digest}
         except OSError as exc:
             kind = FailureKind.UNREACHABLE if path.is_dir() else FailureKind.INVALID
-            return ExportError(kind, f"{file}: cannot be read: {exc.strerror}")
-        digest.update(f"{file.name}\0{status.st_mtime_ns}\0{file_digest}\n".encode())
+            return ExportError(kind, f"{show_path(str(file))}: cannot be read: {exc.strerror}")
+        # fsencode: the bytes of a name that is not UTF-8 too (its file is not read)
+        digest.update(os.fsencode(file.name) + f"\0{status.st_mtime_ns}\0{file_digest}\n".encode())
     return digest.hexdigest()
 
 
@@ -303,7 +322,7 @@ def streamed_export(
     metadata = head.values.get("metadata")
     version = ""
     if isinstance(metadata, Mapping) and isinstance(metadata.get("resourceVersion"), str):
-        version = metadata["resourceVersion"]
+        version = show_unstorable(metadata["resourceVersion"])  # stored: no NUL, no surrogate
     return collected.observations, version
 
 
@@ -352,8 +371,16 @@ def export_refusal(path: Path, root: Path | None) -> ExportError | None:
         if refused is not None:
             unreadable = refused.rule in (Rule.UNREADABLE, Rule.FORBIDDEN)
             kind = FailureKind.UNREACHABLE if unreadable else FailureKind.INVALID
-            return ExportError(kind, f"{file}: not read: it {refused.reason}")
+            return ExportError(kind, f"{show_path(str(file))}: not read: it {refused.reason}")
     return None
+
+
+def misnamed_exports(source: str, scope: str, path: Path) -> list[Finding]:
+    """A finding for each file of an export folder that is not read for its name (not UTF-8)."""
+    names = sorted(p.name for p in path.glob("*.json")) if path.is_dir() else []
+    holder = f"the export folder {show_path(str(path))}"
+    subject = f"scope:{source}/{scope}"
+    return [misnamed_file(subject, n, holder) for n in names if unstorable_rule(n) is not None]
 
 
 def read_export(path: Path, root: Path | None = None) -> Export | ExportError:
@@ -366,7 +393,11 @@ def read_export(path: Path, root: Path | None = None) -> Export | ExportError:
     base: Path | None
     if path.is_dir():
         base = root or path
-        files = sorted(p for p in path.glob("*.json") if not p.is_dir() or p.is_symlink())
+        files = sorted(
+            p
+            for p in path.glob("*.json")
+            if (not p.is_dir() or p.is_symlink()) and unstorable_rule(p.name) is None
+        )
         if not files:
             return ExportError(FailureKind.INVALID, f"the folder {path} holds no *.json file")
     else:
@@ -427,7 +458,7 @@ def parse_export(data: bytes, name: str) -> tuple[list[object], str] | ExportErr
     metadata = document.get("metadata")
     version = ""
     if isinstance(metadata, Mapping) and isinstance(metadata.get("resourceVersion"), str):
-        version = metadata["resourceVersion"]
+        version = show_unstorable(metadata["resourceVersion"])  # stored: no NUL, no surrogate
     if not kind.endswith("List"):
         return [document], ""
     items = document.get("items")

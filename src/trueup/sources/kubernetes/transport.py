@@ -42,7 +42,7 @@ from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import KubeConfigLoader
 
 from trueup.errors import KubeApiError, KubeAuthError, KubeIdleError, KubeUnreachableError
-from trueup.model.observation import show_nul
+from trueup.model.observation import show_unstorable
 from trueup.redaction import KNOWN_SECRETS
 from trueup.sources.kubernetes.credentials import (
     PreparedContext,
@@ -121,9 +121,13 @@ def _api_error(status: int, reason: str, data: bytes, headers: Any) -> KubeApiEr
     message = status_body.get("message") if isinstance(status_body.get("message"), str) else ""
     reason_text = status_body.get("reason") if isinstance(status_body.get("reason"), str) else ""
     # The server's words end up in findings and the scope's health: never with a NUL,
-    # which PostgreSQL cannot store (the whole commit would fail).
+    # which PostgreSQL cannot store, or a lone surrogate, which UTF-8 cannot (the whole
+    # commit would fail).
     return KubeApiError(
-        status, show_nul(reason_text or reason), show_nul(message or ""), _retry_after(headers)
+        status,
+        show_unstorable(reason_text or reason),
+        show_unstorable(message or ""),
+        _retry_after(headers),
     )
 
 

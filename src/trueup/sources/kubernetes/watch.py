@@ -32,7 +32,7 @@ The applier (the thread that calls :meth:`ClusterWatcher.run`) owns the cache:
 reflectors only put messages on a queue. Observations of a type whose watch is
 healthy are re-stamped every ``refresh`` so they do not turn stale; those of a
 broken type keep their last time and do, as does the last good observation
-an object keeps while its new ones are refused for a NUL character
+an object keeps while its new ones are refused for a NUL character or a lone surrogate
 (:mod:`~trueup.sources.kubernetes.refused`). Every ``rediscover`` the watcher
 runs discovery again (new XRDs, CRDs) and restarts its reflectors if the set
 of types changed. Each object is a part of the scope (``Observation.part``), so
@@ -60,7 +60,7 @@ from trueup.model.observation import (
     ScopeFailure,
     ScopeRead,
     Snapshot,
-    nul_field,
+    unstorable_field,
 )
 from trueup.sources.kubernetes.kubeconfig import ClusterIdentity
 from trueup.sources.kubernetes.objects import as_map, as_text
@@ -567,11 +567,11 @@ def _part(rtype: ResourceType, key: ObjectKey) -> str:
 
 def _hold(state: TypeState, key: ObjectKey, seen: Observation) -> None:
     """Before ``seen`` replaces its object's observation: hold the last good one if refused."""
-    if nul_field(seen) is None:
+    if unstorable_field(seen) is None:
         state.held.pop(key, None)
         return
     before = state.observations.get(key)
-    if before is not None and nul_field(before) is None:
+    if before is not None and unstorable_field(before) is None:
         state.held[key] = before
 
 

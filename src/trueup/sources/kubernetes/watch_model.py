@@ -110,7 +110,7 @@ class TypeState:
     failure: TypeFailure | None = None
     stamped: datetime | None = None
     list_version: str = ""
-    # The last good observation of each object whose latest one holds a NUL (refused):
+    # The last good observation of each object whose latest one is refused (a NUL, a surrogate):
     # the snapshot keeps it, never re-stamped, so it turns stale.
     held: dict[ObjectKey, Observation] = field(default_factory=dict)
 

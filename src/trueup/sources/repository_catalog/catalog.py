@@ -28,7 +28,13 @@ from urllib.parse import unquote, urlsplit
 from trueup.config_model import SourceConfig
 from trueup.model.emission import DEFAULT_POLICY, EmissionPolicy
 from trueup.model.finding import Code, Finding, Severity, finding
-from trueup.model.observation import Observation, Snapshot
+from trueup.model.observation import (
+    Observation,
+    Snapshot,
+    misnamed_file,
+    show_path,
+    unstorable_rule,
+)
 from trueup.sources.containment import resolve_inside
 from trueup.sources.descriptors import (
     LocationTarget,
@@ -171,6 +177,7 @@ def read_catalog(
     cache: Mapping[str, ParsedDescriptor],
 ) -> CatalogRead:
     """Read the included files and every Location target they reach."""
+    request, misnamed = _storable_names(request)
     walk = _Walk(request, tree, blobs, cache)
     walk.run()
     previous = previous_by_path(request.previous)
@@ -194,6 +201,7 @@ def read_catalog(
         observations.extend(fresh)
         observations.extend(kept_for_invalid(parsed.findings, kept, fresh))
     findings.extend(walk.problems)
+    findings.extend(misnamed)
     # Which commit showed the problem (evidence only: the finding's identity, its
     # subject and message, stays the same while the file is not fixed).
     where = {"repo": request.repo, "commit": request.commit}
@@ -212,6 +220,25 @@ def read_catalog(
             for path, version in parsed.dependencies
         },
     )
+
+
+def _storable_names(request: CatalogRequest) -> tuple[CatalogRequest, list[Finding]]:
+    """The request without the files whose path no store takes, and a finding for each.
+
+    A git tree's path that is not UTF-8 (decoded with ``surrogateescape``) or an
+    API's path holding a lone surrogate: its locator could not be stored, so one
+    such file would fail the whole commit.
+    """
+    names = {path for path in request.included if unstorable_rule(path) is not None}
+    if not names:
+        return request, []
+    included = {p: blob for p, blob in request.included.items() if p not in names}
+    holder = f"the repository {request.repo}"
+    findings = [
+        misnamed_file(file_subject(request.source, request.scope, show_path(p)), p, holder)
+        for p in sorted(names)
+    ]
+    return replace(request, included=included), findings
 
 
 class _Walk:

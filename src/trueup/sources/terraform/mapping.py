@@ -23,8 +23,9 @@ source's ``owner``), ``spec.system`` (a rule's), ``spec.dependencyOf``,
 ``trueup.io/terraform-<attribute>`` per allow-listed attribute (see
 :mod:`~trueup.sources.terraform.sensitive`). Status: ``terraform-status``,
 ``Ready`` or ``Tainted``. An instance whose observation would hold a NUL
-character (an attribute value, a provider address) is not read, with an
-``invalid-entity`` finding naming it and the field (rule ``nul-character``).
+character or a lone surrogate (an attribute value, a provider address) is not
+read, with an ``invalid-entity`` finding naming it and the field (rule
+``nul-character`` or ``lone-surrogate``).
 It keeps its last good observation, the one of its address in the ``previous``
 read of the state, with its old time (so it turns stale after ``max_age``), and
 the finding says so (evidence ``kept``); an instance with none is the finding
@@ -42,7 +43,13 @@ from datetime import datetime
 
 from trueup.errors import ConfigError, RefError
 from trueup.model.finding import Code, Finding, JSONValue, finding
-from trueup.model.observation import Nature, Observation, Provenance, nul_field, without_nul
+from trueup.model.observation import (
+    Nature,
+    Observation,
+    Provenance,
+    unstorable_field,
+    without_unstorable,
+)
 from trueup.model.ref import EntityRef, parse_ref
 from trueup.model.validation import is_valid_name
 from trueup.sources.terraform.config import TerraformSourceConfig
@@ -195,10 +202,10 @@ class StateRead:
 def collect(
     state: StateFile, read: StateRead, rules: Rules, previous: Iterable[Observation] = ()
 ) -> tuple[tuple[Observation, ...], tuple[Finding, ...]]:
-    """One observation per wanted managed instance, and findings about bad links and NULs.
+    """One observation per wanted managed instance, and findings about bad links and refusals.
 
     ``previous`` are the observations of the state's last read, where an instance
-    refused for a NUL finds its last good one (read only when one is refused).
+    refused (a NUL, a lone surrogate) finds its last good one (read only when one is refused).
     """
     wanted = [i for i in state.instances if rules.wants(i)]
     matched = {i.address: [r for r in rules.mappings if r.matches(read.scope, i)] for i in wanted}
@@ -239,7 +246,7 @@ def collect(
             status={STATUS: "Tainted" if instance.tainted else "Ready"},
             links=((ADDRESS, instance.address),),
         )
-        accepted, refused = without_nul(read.source, read.scope, (observation,))
+        accepted, refused = without_unstorable(read.source, read.scope, (observation,))
         refusals.extend((instance.address, f) for f in refused)
         if accepted:
             observations.append(observation)
@@ -259,7 +266,7 @@ def _last_good(previous: Iterable[Observation], addresses: set[str]) -> dict[str
     found: dict[str, Observation] = {}
     for observation in previous:
         address = dict(observation.links).get(ADDRESS)
-        if address in addresses and address not in found and nul_field(observation) is None:
+        if address in addresses and address not in found and unstorable_field(observation) is None:
             found[address] = observation
     return found
 
@@ -348,6 +355,7 @@ def derive_name(label: str, address: str) -> str:
 
 
 def _hashed(slug: str, label: str, address: str) -> str:
-    digest = hashlib.sha256(f"{label}\0{address}".encode()).hexdigest()[:_HASH]
+    text = f"{label}\0{address}".encode("utf-8", "surrogatepass")  # its instance is refused
+    digest = hashlib.sha256(text).hexdigest()[:_HASH]
     head = slug[: _MAX_NAME - _HASH - 1].rstrip("-_.")
     return f"{head}-{digest}" if head else f"resource-{digest}"

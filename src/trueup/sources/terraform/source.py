@@ -16,7 +16,7 @@ scope names). A read of one scope is get → parse → succession → collect:
    failures, so the newer state stays; a new lineage is accepted as a new
    state, with a ``conflict`` finding about the scope that says so;
 4. :func:`~trueup.sources.terraform.mapping.collect` makes the observations; an
-   instance refused for a NUL character keeps its observation of the previous
+   instance refused for a NUL character or a lone surrogate keeps its observation of the previous
    read of the same lineage.
 
 The snapshot's version is ``<lineage>/<serial>#<digest>``. A state that a
@@ -141,8 +141,8 @@ class TerraformSource:
                 context, location.scope, FailureKind.INVALID, f"{location.where}: {verdict.message}"
             )
         now = context.now()
-        # an instance refused for a NUL keeps its last good observation, of this state
-        # only: a new lineage is another state, of which nothing is kept
+        # an instance refused (a NUL, a lone surrogate) keeps its last good observation, of
+        # this state only: a new lineage is another state, of which nothing is kept
         same = previous if verdict.verdict is Verdict.ACCEPTED else None
         observations, findings = collect(
             state,

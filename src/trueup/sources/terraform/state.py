@@ -10,7 +10,8 @@ Terraform's own reader (``internal/states/statefile``: ``read.go`` and
   byte offset) holding an object with ``"version": 4``; a missing version,
   versions 0-3 (written before Terraform 0.12) and versions above 4 are
   refused, each with its own reason;
-- ``lineage`` must be present, without a NUL character; ``serial`` is a whole number ≥ 0;
+- ``lineage`` must be present, without a NUL character or a lone surrogate;
+  ``serial`` is a whole number ≥ 0;
   ``terraform_version`` must be a version string;
 - every resource has ``mode`` ``managed`` or ``data``, a type, a name, a
   provider address that parses (current or legacy form) and instances whose
@@ -34,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypedDict, cast
 
+from trueup.model.observation import NUL_CHARACTER, show_unstorable, unstorable_rule
 from trueup.sources.terraform.sensitive import (
     Secrets,
     collect_secrets,
@@ -178,7 +180,8 @@ def parse_state(data: bytes) -> StateFile | StateError:
         return _read(cast(RawState, document), secrets)
     except _InvalidStateError as exc:
         # Scrub first, shorten after: a cut must never leave half a secret behind.
-        message = secrets.redact(str(exc))
+        # Storable too: a message quotes the state, and JSON's "\\ud800" is no character.
+        message = show_unstorable(secrets.redact(str(exc)))
         return StateError(message if len(message) <= _MAX_MESSAGE else message[:_MAX_MESSAGE] + "…")
 
 
@@ -201,8 +204,10 @@ def _read(state: RawState, secrets: Secrets) -> StateFile:
     lineage = state.get("lineage")
     if not isinstance(lineage, str) or not lineage.strip():
         raise _InvalidStateError('the state has no "lineage": it cannot be told apart from others')
-    if "\0" in lineage:  # it names every stored version of the state; no store keeps a NUL
-        raise _InvalidStateError('the "lineage" holds a NUL character (U+0000) [nul-character]')
+    rule = unstorable_rule(lineage)  # it names every stored version of the state
+    if rule is not None:
+        what = "a NUL character (U+0000)" if rule == NUL_CHARACTER else "a lone surrogate"
+        raise _InvalidStateError(f'the "lineage" holds {what} [{rule}]')
     outputs = state.get("outputs", {})
     if not isinstance(outputs, dict):
         raise _InvalidStateError(f'"outputs" must be an object, not {_kind(outputs)}')
@@ -220,7 +225,8 @@ def _read(state: RawState, secrets: Secrets) -> StateFile:
         terraform_version=terraform_version,
         serial=int(serial),
         lineage=lineage,
-        digest=hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+        # "surrogatepass": an instance holding a lone surrogate is refused later, not the state
+        digest=hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest(),
         instances=tuple(reader.instances),
         data_sources=reader.data_sources,
         deposed=reader.deposed,
