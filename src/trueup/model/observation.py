@@ -207,6 +207,11 @@ def unstorable_rule(text: str) -> str | None:
     return LONE_SURROGATE if _unstorable(text) else None
 
 
+def storable(text: str) -> bool:
+    """Whether every store takes ``text``: it holds no NUL and no lone surrogate."""
+    return not _unstorable(text)
+
+
 def _unstorable(text: str) -> bool:
     """Whether ``text`` holds a NUL or a lone surrogate; an ASCII text (a flag) costs one ``in``."""
     if "\0" in text:

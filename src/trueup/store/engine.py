@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import secrets
 import sys
 import time
@@ -38,6 +39,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine
 
 from trueup.errors import StoreError, StoreLockedError
+from trueup.model.observation import show_unstorable, storable
 from trueup.redaction import redact_stored
 
 log = logging.getLogger(__name__)
@@ -113,13 +115,34 @@ def _read_float(text: str) -> float:
 
 def _encode(encoder: json.JSONEncoder, value: Any) -> str:
     try:
-        return encoder.encode(value)
+        return _storable_json(encoder.encode(value))
     except ValueError:
         if not _has_non_finite(value):
             raise
     text = encoder.encode(_stand_ins(value))
     for name, stand_in in _STAND_IN.items():
         text = text.replace(encoder.encode(stand_in), _NON_FINITE_TEXT[name])
+    return _storable_json(text)
+
+
+# A JSON ``\u0000`` escape: after an even number of backslashes (an odd one escapes it).
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _storable_json(text: str) -> str:
+    """JSON text every store takes: a NUL (PostgreSQL's JSON operators refuse its
+    ``\\u0000``) and a lone surrogate (no UTF-8 can hold one) become visible text,
+    ``\\u0000`` and ``\\ud800``. The sources refuse such input with a finding; this
+    is the guard behind them (a plugin's source, a message quoting input), so that one
+    value never fails every commit."""
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            text = _SURROGATE.sub(lambda found: f"\\\\u{ord(found.group()):04x}", text)
+    if "\\u0000" in text:
+        text = _NUL_ESCAPE.sub(r"\1\\\\u0000", text)
     return text
 
 
@@ -240,7 +263,7 @@ def _all_clean(rows: Sequence[Any]) -> bool:
         else:  # SQLite: only strings are stored as text
             texts.extend(v for v in values if isinstance(v, str))
     joined = "\n".join(texts)
-    return redact_stored(joined) is joined
+    return redact_stored(joined) is joined and storable(joined)
 
 
 def _redacted_row(row: Any) -> Any:
@@ -277,9 +300,15 @@ def _text(value: Any) -> str | None:
 
 
 def _masked(value: Any) -> Any:
-    """``value`` itself when redaction changes nothing in it, else its redacted form."""
+    """``value`` itself when redaction changes nothing in it, else its redacted form.
+
+    A string is also made storable: a NUL or a lone surrogate (in a message quoting
+    input) is written as visible text (``\\0``, ``\\ud800``) instead of failing the
+    commit; JSON is made storable when it is encoded (:func:`_storable_json`).
+    """
     if isinstance(value, str):
-        return redact_stored(value)
+        masked = redact_stored(value)
+        return masked if storable(masked) else show_unstorable(masked)
     if _driver_json(value):
         text = dump_json(value.obj)
         masked = redact_stored(text)
