@@ -17,11 +17,14 @@ server feeds those to the pipeline. Per resource type, one reflector thread
   server shedding load) is re-watched only after a wait, as client-go's
   reflector does: 0.5 s doubling to 30 s in fixed steps (:func:`rewatch_delay`),
   back to 0.5 s once a watch brought an event or lasted;
-- 410 ``Expired`` (an ERROR event, or the HTTP answer) → relist from scratch;
-  so does a 504 "Too large resource version" (the store went back, e.g. an etcd
-  restore), after its ``Retry-After`` (else backoff) so it cannot spin;
-  objects that vanished in the gap are dropped and recorded as
-  :class:`Tombstone` values; then watch from the new list's resourceVersion;
+- 410 ``Expired`` (an ERROR event, or the HTTP answer) → relist from scratch, at
+  once (the normal path after a compaction); so does a 504 "Too large resource
+  version" (the store went back, e.g. an etcd restore), after its ``Retry-After``
+  (else backoff). A relist again with no good watch between waits as a re-watch
+  does (:func:`relist_delay`), or no less than the ``Retry-After``; else a
+  server expiring every watch gets a full LIST in a tight loop. Objects that
+  vanished in the gap are dropped and recorded as :class:`Tombstone` values;
+  then watch from the new list's resourceVersion;
 - 429 → wait its ``Retry-After`` (else back off) and re-watch *without
   relisting*; while a type's watch cannot run (429, 5xx, an ERROR event) its
   objects are not re-stamped, so they age into stale;
@@ -69,6 +72,7 @@ from trueup.sources.kubernetes.reading import build_snapshot, observe_item
 from trueup.sources.kubernetes.resources import Discovery, ResourceType, TypeFailure
 from trueup.sources.kubernetes.transport import ApiTransport, WatchStream
 from trueup.sources.kubernetes.watch_model import (
+    SHORT_WATCH,
     Connected,
     Event,
     Failed,
@@ -81,6 +85,8 @@ from trueup.sources.kubernetes.watch_model import (
     WatchSettings,
     WatchStats,
     object_key,
+    relist_delay,
+    rewatch_delay,
 )
 
 log = logging.getLogger(__name__)
@@ -88,10 +94,9 @@ log = logging.getLogger(__name__)
 OnChange = Callable[[str, ScopeRead], None]
 Wait = Callable[[threading.Event, float], None]
 TOO_LARGE = "too large resourceVersion"
+EXPIRED = "expired resourceVersion"
+RELIST = "relist"  # a good watch expired: relist at once
 CLOSED_AT_ONCE = "watch closed at once"
-SHORT_WATCH = 1.0  # seconds: a watch ended sooner with no event was closed at once
-REWATCH_FIRST = 0.5
-REWATCH_MAX = 30.0
 
 __all__ = [
     "ClusterWatcher",
@@ -100,6 +105,7 @@ __all__ = [
     "Wait",
     "WatchSettings",
     "WatchStats",
+    "relist_delay",
     "rewatch_delay",
     "utc_now",
 ]
@@ -111,15 +117,6 @@ def utc_now() -> datetime:
 
 def _wait(event: threading.Event, seconds: float) -> None:
     event.wait(seconds)
-
-
-def rewatch_delay(closed: int) -> float:
-    """The wait before a watch after ``closed`` watches in a row the server ended at once.
-
-    Fixed steps, no jitter: a server that ends every watch at once is not a
-    crowd of clients retrying together, and each type waits on its own.
-    """
-    return min(REWATCH_MAX, REWATCH_FIRST * 2.0 ** min(closed, 16))
 
 
 class ClusterWatcher:
@@ -421,6 +418,7 @@ class ClusterWatcher:
         version: str | None = None
         attempt = 0
         closed = 0  # watches in a row the server ended at once
+        expired = 0  # relists in a row for a 410 or a too large version, no good watch between
         put = self._queue.put
         while not halt.is_set():
             if version is None:
@@ -444,16 +442,21 @@ class ClusterWatcher:
                 put(Listed(rtype, listing))
                 version = listing.resource_version
             outcome = self._watch_once(rtype, version, halt)
-            if outcome == "relist":
-                version = None
-                attempt = 0
-            elif isinstance(outcome, str):
-                version = outcome
+            if isinstance(outcome, str):  # a good watch: resume, or relist at once
+                version = None if outcome == RELIST else outcome
                 attempt = closed = 0
+                expired = 1 if outcome == RELIST else 0
             elif outcome[0] == CLOSED_AT_ONCE:
                 version = outcome[2]
                 self._pause(halt, CLOSED_AT_ONCE, rewatch_delay(closed))
                 closed += 1
+            elif outcome[0] in (EXPIRED, TOO_LARGE):  # relist, no good watch since the last
+                reason, seconds, version = outcome
+                first = seconds if seconds is not None else self._backoff(attempt)
+                if delay := relist_delay(expired, first):
+                    self._pause(halt, reason, delay)
+                attempt += 1
+                expired += 1
             else:
                 reason, seconds, new_version = outcome
                 version = new_version
@@ -465,7 +468,7 @@ class ClusterWatcher:
     def _watch_once(
         self, rtype: ResourceType, version: str, halt: threading.Event
     ) -> str | tuple[str, float | None, str | None]:
-        """One watch: the version to resume from, "relist", or (why, wait, version) to back off."""
+        """One watch: a version to resume from, RELIST, or (why, wait, version; None: relist)."""
         params, idle = self._watch_params(rtype, version)
         opened = time.monotonic()
         try:
@@ -473,7 +476,7 @@ class ClusterWatcher:
         except KubeApiError as exc:
             if exc.status == 410:
                 self.stats.expired += 1
-                return "relist"
+                return (EXPIRED, 0.0, None)  # relist, at once unless it keeps expiring
             if _too_large(exc.status, exc.message):
                 self.stats.expired += 1
                 return (TOO_LARGE, exc.retry_after, None)  # relist, after its Retry-After
@@ -531,7 +534,9 @@ class ClusterWatcher:
             if kind == "ERROR":
                 if obj.get("code") == 410:
                     self.stats.expired += 1
-                    return "relist"
+                    if delivered or time.monotonic() - opened >= SHORT_WATCH:
+                        return RELIST
+                    return (EXPIRED, 0.0, None)
                 if _too_large(obj.get("code"), obj.get("message")):
                     self.stats.expired += 1
                     wait = as_map(obj.get("details")).get("retryAfterSeconds")

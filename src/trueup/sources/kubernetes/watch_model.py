@@ -1,8 +1,9 @@
 """The watcher's vocabulary (:mod:`~trueup.sources.kubernetes.watch`).
 
-Its settings and counters, the tombstones a relist leaves, the messages its
-reflector threads put on the applier's queue, and what the applier keeps of
-each resource type.
+Its settings and counters, how long it waits before a watch or a relist the
+server keeps ending, the tombstones a relist leaves, the messages its reflector
+threads put on the applier's queue, and what the applier keeps of each
+resource type.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from trueup.sources.kubernetes.pager import Listing
 from trueup.sources.kubernetes.resources import ResourceType, TypeFailure
 
 ObjectKey = tuple[str, str]
+SHORT_WATCH = 1.0  # seconds: a watch ended sooner with no event was closed at once
+REWATCH_FIRST = 0.5
+REWATCH_MAX = 30.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,27 @@ class WatchSettings:
             refresh=config.watch_refresh.total_seconds(),
             rediscover=config.rediscover_interval.total_seconds(),
         )
+
+
+def rewatch_delay(closed: int) -> float:
+    """The wait before a watch after ``closed`` watches in a row the server ended at once.
+
+    Fixed steps, no jitter: a server that ends every watch at once is not a
+    crowd of clients retrying together, and each type waits on its own.
+    """
+    return min(REWATCH_MAX, REWATCH_FIRST * 2.0 ** min(closed, 16))
+
+
+def relist_delay(expired: int, first: float) -> float:
+    """The wait before a relist after ``expired`` relists in a row for an expired version.
+
+    ``first`` is what the server asked for (a 504's Retry-After, 0 for a 410): the
+    first relist is the normal path after a compaction. Those that follow with
+    no good watch between (none brought an event or lasted) wait as watches
+    closed at once do, as client-go's reflector backs off its relists, lest a
+    server expiring every watch get a full LIST in a tight loop.
+    """
+    return first if expired == 0 else max(first, rewatch_delay(expired - 1))
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ server with ``FakeApiServer.fault``; the handler
 (:mod:`~trueup.testing.kube_api.handler`) records every :class:`Request` and asks
 the first fault that applies to replace or damage the answer: a status code
 (403/404/410/429 with ``Retry-After``/500), a connection reset after N bytes, a
-silent watch (headers, then nothing), a watch that expires after N events, or
-one that ends normally after N events (0: at once, as a server shedding load may).
+silent watch (headers, then nothing), a watch that expires after N events (0: at
+once, as in a compaction storm), one answered "too large resource version" at
+once (as after an etcd restore), or one that ends normally after N events (0: at
+once, as a server shedding load may).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Fault:
     reset_after: int | None = None  # send this many bytes of the real answer, then RST
     silent: bool = False  # watch: send the headers, then nothing
     expire_after: int | None = None  # watch: N events, then ERROR 410 (history compacted)
+    too_large: bool = False  # watch: ERROR 504 "Too large resource version" at once
     close_after: int | None = None  # watch: N events, then the end of the stream (0: at once)
     watch: bool | None = None  # only watches (True), only lists/gets (False), or both
     with_continue: bool | None = None

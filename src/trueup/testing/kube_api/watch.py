@@ -10,7 +10,8 @@ compacted past the cursor, an ERROR 504 "Too large resource version" when the
 store does not reach the cursor within ``fresh_wait`` (after an etcd restore),
 and the end of the stream at ``timeoutSeconds`` or when the server closes.
 Faults can reset the connection after N bytes, expire the watch after N events,
-or end it after N events (0: at once, before anything is sent).
+answer it "too large" at once, or end it after N events (0 for either count: at
+once, before anything is sent).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class WatchStream:
         self.budget = fault.reset_after if fault else None
         self.expire_after = fault.expire_after if fault else None
         self.close_after = fault.close_after if fault else None
+        self.too_large = fault.too_large if fault else False
         self.start = 0
 
     def send(self, event: Obj) -> bool:
@@ -123,6 +125,14 @@ class WatchStream:
         bookmarks = request.query.get("allowWatchBookmarks", "") in TRUE
         deadline = time.monotonic() + timeout
         if self.close_after == 0:
+            end_stream(self.out)
+            return
+        if self.expire_after == 0 or self.too_large:  # the history is left as it is
+            rv = state.rv
+            error = (
+                too_large_event(self.start, rv) if self.too_large else expired_event(self.start, rv)
+            )
+            self.out.write(chunk(error))
             end_stream(self.out)
             return
         if not text or text == "0":
