@@ -6,6 +6,7 @@ Scalar values in the tables were checked against Backstage's parser, npm
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import re
@@ -582,3 +583,15 @@ def test_a_forbidden_character_in_the_first_and_last_documents() -> None:
         (1, "Document"),
         (2, "DocumentError"),
     ]
+
+
+def test_a_json_writers_surrogate_pair_escape_is_the_character_it_stands_for() -> None:
+    # Python's json.dumps (ensure_ascii) writes 🚀 as \ud83d\ude80: valid YAML to
+    # Backstage's reader, which joins the pair; libyaml alone refuses it.
+    text = json.dumps({"kind": "Component", "metadata": {"description": "ships \U0001f680"}})
+    assert "\\ud83d\\ude80" in text
+    assert value_of(text)["metadata"]["description"] == "ships \U0001f680"
+    assert value_of(text.encode())["metadata"]["description"] == "ships \U0001f680"
+    # Not an escape outside a double-quoted scalar, nor after an escaped backslash.
+    assert value_of("k: plain \\ud83d\\ude80\n") == {"k": "plain \\ud83d\\ude80"}
+    assert value_of('k: "a \\\\ud83d\\\\ude80"\n') == {"k": "a \\ud83d\\ude80"}

@@ -35,6 +35,7 @@ How it reads, and why:
 from __future__ import annotations
 
 import codecs
+import contextlib
 import copy
 import math
 import re
@@ -157,6 +158,9 @@ def iter_documents(
     if isinstance(data, bytes) and (undecodable := _not_utf8(data)) is not None:
         yield undecodable
         return
+    if _PAIR_START.search(data if isinstance(data, bytes) else data.encode("utf-8", "replace")):
+        with contextlib.suppress(UnicodeError):  # lone surrogates in a str: refused below
+            data = _joined_pairs(_utf8(data))
     builder = _Builder(
         max_aliases=max_aliases,
         max_nodes=max_nodes,
@@ -259,6 +263,34 @@ def _marker_after(
         if line >= stopped and line > floor:
             return at, line
     return None
+
+
+# A JSON writer's escape of a character beyond U+FFFF: a surrogate pair, \\ud83d\\ude80.
+# YAML writes it \\U0001f680; libyaml refuses the pair, Backstage's YAML joins it.
+_PAIR_START = re.compile(rb"\\u[dD][89abAB]")
+_PAIR = re.compile(
+    rb"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", re.IGNORECASE
+)
+
+
+def _joined_pairs(raw: bytes) -> bytes:
+    """``raw`` with each surrogate-pair escape in a double-quoted scalar written as one.
+
+    Inside a double-quoted scalar only (an odd number of unescaped quotes before it on
+    its line, as JSON writes them); elsewhere a backslash is no escape, and the text
+    stays as written, as Backstage reads it. Lines and their count are unchanged.
+    """
+
+    def joined(found: re.Match[bytes]) -> bytes:
+        start = raw.rfind(b"\n", 0, found.start()) + 1
+        before = re.sub(rb"\\.", b"", raw[start : found.start()])
+        if before.count(b'"') % 2 == 0:
+            return found.group()
+        high, low = int(found.group(2), 16), int(found.group(3), 16)
+        code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+        return found.group(1) + b"\\U%08x" % code
+
+    return _PAIR.sub(joined, raw)
 
 
 class _Rest:
