@@ -446,3 +446,22 @@ def test_after_a_force_push_the_later_read_wins(
     assert f"catalog/catalog@main {abandoned[:12]}" not in mirror.message()
     files = mirror.files()
     assert "default/component/f.yaml" in files and "default/component/e.yaml" not in files
+
+
+def test_check_says_a_change_that_would_hold_removals_is_pending(
+    tmp_path: Path, catalog: WorkRepo, mirror: Mirror
+) -> None:
+    # A pull-request gate: merging this would leave the mirror holding three entities
+    # the sources dropped, until someone releases them. That is not "up to date".
+    run(tmp_path, catalog, mirror)
+    for name in ("b", "c", "d"):
+        catalog.remove(f"{name}/catalog-info.yaml")
+    catalog.commit("three components gone")
+
+    gate = run(tmp_path, catalog, mirror, at=T0 + timedelta(minutes=5), check=True)
+
+    (report,) = gate.reports
+    assert gate.exit_code == 3, report.note
+    assert report.held == 3
+    assert "3 removals would be held" in report.note
+    assert "--accept-removals" in report.note

@@ -88,11 +88,18 @@ class GitSink:
     def preview(self, publication: Publication) -> SinkReport:
         """:meth:`plan` as a report (``trueup hydrate --check``)."""
         plan = self.plan(publication)
-        if plan.empty:
+        held = (
+            f"; {len(plan.held)} removals would be held ({plan.hold_reason}): release them "
+            "with --accept-removals once merged"
+            if plan.held
+            else ""
+        )
+        if plan.empty and not plan.held:
             return self._report(plan, f"up to date at {_short(plan.head)}")
+        # Removals held are pending too: the mirror would keep entities its sources dropped.
         listed = [*plan.added, *plan.changed, *plan.removed, *plan.held][:5]
         what = ", ".join(str(ref) for ref in listed) or "all.yaml"
-        note = f"out of date at {_short(plan.head)}: {what}"
+        note = f"out of date at {_short(plan.head)}: {what}{held}"
         return replace(self._report(plan, note), pending=True)
 
     def write(self, publication: Publication) -> SinkReport:
