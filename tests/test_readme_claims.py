@@ -1,0 +1,83 @@
+"""What README.md and docs/*.md tell a platform engineer, run against the real commands.
+
+Each test pins one statement of the documentation that a run found untrue (the
+code or the text was fixed with it): real git repositories and SQLite files in
+temporary folders, the command line through :func:`trueup.cli.main`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from trueup.cli import main
+
+COMPONENT = (
+    "apiVersion: backstage.io/v1alpha1\n"
+    "kind: Component\n"
+    "metadata: {name: payments, description: pays}\n"
+    "spec: {type: service, lifecycle: production, owner: team-pay, system: pay}\n"
+)
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def catalog_repository(folder: Path) -> Path:
+    """A source repository with one catalog file on ``main``."""
+    folder.mkdir(parents=True)
+    git(folder, "init", "-q", "-b", "main")
+    (folder / "catalog-info.yaml").write_text(COMPONENT)
+    git(folder, "add", "-A")
+    git(folder, "commit", "-q", "-m", "one component")
+    return folder
+
+
+def hydrate_config(folder: Path, source: Path) -> Path:
+    folder.mkdir(parents=True)
+    config = folder / "trueup.yaml"
+    config.write_text(f"sources:\n  - id: catalog\n    type: git\n    url: {source}\n")
+    return config
+
+
+# README, Commands: `trueup hydrate --mirror URL_OR_PATH`. A path on the command line
+# is the working directory's, as `-o FILE` and `init DIR` are.
+
+
+def test_hydrate_takes_a_mirror_path_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = catalog_repository(tmp_path / "catalog")
+    config = hydrate_config(tmp_path / "ci", source)
+    (tmp_path / "mirror.git").mkdir()
+    git(tmp_path / "mirror.git", "init", "-q", "--bare", "-b", "main")
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["hydrate", "-c", str(config), "--mirror", "mirror.git", "--check"]) == 3
+    assert main(["hydrate", "-c", str(config), "--mirror", "mirror.git", "--push"]) == 0
+    files = git(tmp_path / "mirror.git", "ls-tree", "-r", "--name-only", "main").split()
+    assert files == ["all.yaml", "default/component/payments.yaml"]
+    assert main(["hydrate", "-c", str(config), "--mirror", "mirror.git", "--check"]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_a_relative_mirror_path_that_is_the_source_repository_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = catalog_repository(tmp_path / "catalog")
+    config = hydrate_config(tmp_path / "ci", source)
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["hydrate", "-c", str(config), "--mirror", "catalog", "--push"]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "the mirror is the repository that source 'catalog' reads" in err
