@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,3 +82,29 @@ def test_a_relative_mirror_path_that_is_the_source_repository_is_refused(
     assert main(["hydrate", "-c", str(config), "--mirror", "catalog", "--push"]) == 1
     err = " ".join(capsys.readouterr().err.split())
     assert "the mirror is the repository that source 'catalog' reads" in err
+
+
+# README, Commands: "Every command that reads a configuration (all but `init`, `plugins`
+# and `demo`) takes `-c/--config FILE`".
+
+
+def test_every_command_but_init_plugins_and_demo_takes_config() -> None:
+    import typer.main
+
+    from trueup.cli import app
+
+    def leaves(command: Any, prefix: str = "") -> dict[str, Any]:
+        children = getattr(command, "commands", None)  # a group (Typer's own click types)
+        if children is None:
+            return {prefix.strip(): command}
+        found: dict[str, Any] = {}
+        for name, child in children.items():
+            found.update(leaves(child, f"{prefix}{name} "))
+        return found
+
+    without = {
+        name
+        for name, command in leaves(typer.main.get_command(app)).items()
+        if not any({"-c", "--config"} <= set(p.opts) for p in command.params)
+    }
+    assert without == {"init", "plugins", "demo"}
