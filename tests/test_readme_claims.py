@@ -7,6 +7,7 @@ temporary folders, the command line through :func:`trueup.cli.main`.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,26 @@ def test_the_ci_example_passes_config_check_once_its_exports_are_written(
     (tmp_path / "exports").mkdir()
     assert main(["config", "check", "-c", str(config)]) == 0
     assert "ok (2 sources, 1 sinks)" in capsys.readouterr().out
+
+
+# README, Findings: a catalog file's entity without spec.owner is refused as
+# `invalid-entity` (rule `required`), before the checks that would call it `missing-owner`.
+
+
+def test_a_catalog_file_without_an_owner_is_refused_as_invalid_entity(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "catalog" / "catalog-info.yaml").write_text(
+        COMPONENT.replace(", owner: team-pay", "")
+    )
+    config = tmp_path / "trueup.yaml"
+    config.write_text("sources:\n  - id: catalog\n    type: file\n    path: catalog\n")
+    assert main(["sync", "-c", str(config)]) == 0
+    capsys.readouterr()
+
+    assert main(["check", "-c", str(config), "--format", "json"]) == 3
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert [(f["code"], f["evidence"].get("rule")) for f in findings] == [
+        ("invalid-entity", "required")
+    ]
