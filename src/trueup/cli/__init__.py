@@ -2,9 +2,9 @@
 
 Exit codes: 0 success; 1 usage or configuration error; 2 the run finished but a
 source or scope failed (its last good data was kept), or the store could not
-complete (e.g. it stayed locked by another writer: nothing was written); 3 (``check`` only)
-findings at or above ``--fail-on``. Each command module registers its commands
-on ``app``; ``main`` maps errors to those codes.
+complete (e.g. it stayed locked by another writer: nothing was written); 3 findings at or
+above ``check --fail-on``, or ``hydrate --check``: the mirror is out of date. Each command
+module registers its commands on ``app``; ``main`` maps errors to those codes.
 """
 
 from __future__ import annotations

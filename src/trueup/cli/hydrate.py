@@ -9,6 +9,7 @@ out of date.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,6 +17,7 @@ import typer
 from trueup.cli.app import ConfigOption, read_config
 from trueup.cli.run import print_summary
 from trueup.cli.terminal import say
+from trueup.config_model import LocalPaths
 from trueup.hydrate import HydrateRequest, hydrate
 
 
@@ -54,6 +56,10 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Hydrate the sources into a separate mirror repository that Backstage reads."""
         loaded = read_config(config)
+        if mirror is not None:
+            # A path on the command line is the working directory's; git would read it
+            # from the sink's clone. A URL (or ``host:path``) stays as it is.
+            mirror = LocalPaths(Path.cwd()).git(mirror)
         request = HydrateRequest(
             mirror=mirror,
             branch=branch,
