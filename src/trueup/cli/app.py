@@ -22,9 +22,16 @@ from trueup.errors import ConfigError
 from trueup.store import Store
 from trueup.views.age import age
 
-__all__ = ["ConfigOption", "age", "app", "config_path", "console", "open_store", "read_config"]
-
-__all__ = ["ConfigOption", "age", "app", "config_path", "console", "console_err", "open_store"]
+__all__ = [
+    "ConfigOption",
+    "age",
+    "app",
+    "config_path",
+    "console",
+    "console_err",
+    "open_store",
+    "read_config",
+]
 
 app = typer.Typer(
     name="trueup",
