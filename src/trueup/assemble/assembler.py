@@ -108,14 +108,17 @@ def assemble(
     actual_obs: list[Observation] = []
     loose: list[Finding] = list(scopes.findings)
     extra: dict[EntityRef, list[Finding]] = defaultdict(list)
+    named: list[tuple[EntityRef, Finding]] = []  # a source's findings that name an entity
     has_actual_source = False
     for snapshot in ordered:
         has_actual_source |= snapshot.nature is Nature.ACTUAL
         for f in snapshot.findings:
-            loose.append(f)
             target = finding_ref(f)
-            if target is not None:
+            if target is None:
+                loose.append(f)
+            else:
                 extra[target].append(f)
+                named.append((target, f))
         for obs in snapshot.observations:
             if is_structural(obs.ref):
                 continue
@@ -154,6 +157,9 @@ def assemble(
         )
         for ref in sorted(refs)
     }
+    # A finding about an entity is that entity's (listed once, on it); about a ref that
+    # is no entity (a new one whose declaration is broken), it belongs to no entity.
+    loose.extend(f for target, f in named if target not in refs)
     return AssemblyResult(entities=entities, findings=loose_findings(loose, policy))
 
 

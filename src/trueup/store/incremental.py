@@ -37,7 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -267,9 +267,11 @@ def commit_reads(
     if naming:
         assembler.run(naming)
 
-    loose = loose_findings(
-        [*request.scope_findings, *guard_findings, *all_findings], request.policy
-    )
+    # As assemble(): a source's finding about an entity is that entity's alone; about a
+    # ref that is no entity now, it belongs to no entity.
+    live = _live(conn, extra.keys())
+    owned = [f for f in all_findings if (target := finding_ref(f)) is None or target not in live]
+    loose = loose_findings([*request.scope_findings, *guard_findings, *owned], request.policy)
     _write_loose(conn, loose)
     _save_state(
         conn,
@@ -376,6 +378,20 @@ def _heads(
             if sid == source_id and version:
                 heads[branch.key] = Head(branch.branch, version)
     return heads
+
+
+def _live(conn: Connection, refs: Iterable[EntityRef]) -> set[EntityRef]:
+    """Those of ``refs`` that are current entities (not removed)."""
+    wanted = sorted(set(refs))
+    key = sa.tuple_(entities.c.kind, entities.c.namespace, entities.c.name)
+    live: set[EntityRef] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = [(r.kind, r.namespace, r.name) for r in wanted[start : start + 500]]
+        query = sa.select(entities.c.kind, entities.c.namespace, entities.c.name).where(
+            key.in_(chunk), entities.c.removed.is_(False)
+        )
+        live.update(EntityRef(*row) for row in conn.execute(query))
+    return live
 
 
 def _write_loose(conn: Connection, loose: Sequence[Finding]) -> None:
