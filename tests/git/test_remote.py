@@ -112,3 +112,14 @@ def test_a_remote_that_never_answers_is_named_with_the_git_command_that_waited(
     assert str(raised.value) == (
         f"git fetch: no answer from http://****@127.0.0.1:{port}/acme/catalog.git within 1 s"
     )
+
+
+def test_a_failing_git_command_is_named_with_its_cause_not_its_advice(tmp_path: Path) -> None:
+    # git ends with advice ("Please make sure you have the correct access rights / and the
+    # repository exists."): its last line alone read "git fetch: and the repository exists."
+    missing = tmp_path / "no-such-repository"
+    repo = GitRepository(str(missing), tmp_path / "clones" / "catalog.git", timeout=30)
+    with repo.locked(), pytest.raises(RepositoryError) as raised:
+        repo.fetch("main")
+    assert "does not appear to be a git repository" in str(raised.value), str(raised.value)
+    assert str(raised.value).startswith("git ")

@@ -348,8 +348,14 @@ class GitRepository:
             kind = _classify(message, network=network)
             lines = message.splitlines() or [f"exit status {result.returncode}"]
             telling = [line for line in lines if any(m in line.lower() for m in _CORRUPT)]
-            last = telling[0] if kind is FailureKind.CORRUPT and telling else lines[-1]
-            raise RepositoryError(kind, f"git {_command(args)}: {last}")
+            # The cause is git's first fatal or error line; what follows it is advice
+            # ("… and the repository exists."), and hints come before it.
+            causes = [line for line in lines if line.startswith(("fatal:", "error:"))]
+            if kind is FailureKind.CORRUPT and telling:
+                shown = telling[0]
+            else:
+                shown = causes[0] if causes else lines[-1]
+            raise RepositoryError(kind, f"git {_command(args)}: {shown}")
         return result.stdout
 
     def _run(
