@@ -64,3 +64,44 @@ def test_a_negative_database_lock_timeout_is_refused() -> None:
         parse_config("database_lock_timeout: -5\n", "t.yaml", {})
     config = parse_config("database_lock_timeout: 0s\n", "t.yaml", {})
     assert config.database_lock_timeout == timedelta(0)
+
+
+def test_config_show_writes_durations_the_loader_reads_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trueup.cli import main
+
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "trueup.yaml").write_text(
+        "sources:\n  - {id: c, type: file, path: catalog, interval: 90s, max_age: 1.5h}\n"
+        "server: {backoff: 45s, shutdown_timeout: 2m}\n"
+    )
+    capsys.readouterr()
+    assert main(["config", "show", "-c", str(tmp_path / "trueup.yaml")]) == 0
+    shown = capsys.readouterr().out
+    assert "PT" not in shown
+    (tmp_path / "shown.yaml").write_text(shown)
+    again = load_config(tmp_path / "shown.yaml")
+    source = again.sources[0]
+    assert (source.interval, source.max_age) == (timedelta(seconds=90), timedelta(hours=1.5))
+    assert (again.server.backoff, again.server.shutdown_timeout) == (
+        timedelta(seconds=45),
+        timedelta(minutes=2),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("sources:\n  - {id: c, type: file, path: x, interval: -5}\n", "negative"),
+        ("sources:\n  - {id: c, type: file, path: x, interval: 0s}\n", "more than 0"),
+        ("sources:\n  - {id: c, type: file, path: x, interval: 1e400}\n", "too long"),
+        ("sources:\n  - {id: c, type: file, path: x, max_age: 99999999999d}\n", "too long"),
+        ("server: {backoff: -1}\n", "negative"),
+        ("server: {shutdown_timeout: -30}\n", "negative"),
+    ],
+)
+def test_a_duration_out_of_range_is_a_configuration_error(text: str, says: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "t.yaml", {})
+    assert says in str(info.value), str(info.value)

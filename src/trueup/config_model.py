@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from trueup.errors import ConfigError
 from trueup.model.finding import Severity
@@ -49,18 +49,42 @@ _REMOTE_GIT = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/]+@|^[^/:]{2,}:")
 
 
 def parse_duration(value: object) -> timedelta:
-    """``30s``, ``10m``, ``1h``, ``2d`` or a number of seconds."""
+    """``30s``, ``10m``, ``1h``, ``2d`` or a number of seconds, from 0 to 100 years."""
     if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 10m, 1h, 2d)")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 10m, 1h, 2d)")
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds < 0:
+        raise ValueError("must not be negative")
+    if not seconds <= _LONGEST:  # NaN and infinity too
+        raise ValueError(f"{value!r} is too long for a duration (at most 36500d)")
+    return timedelta(seconds=seconds)
 
 
-Duration = Annotated[timedelta, Field(json_schema_extra={"format": "duration"})]
+_LONGEST = 100 * 365 * 86400.0
+
+
+def duration_text(value: timedelta) -> str:
+    """A duration as ``trueup.yaml`` writes it (``90s``, ``10m``, ``1h``, ``2d``, ``0.5s``):
+    what ``config show`` prints reads back the same."""
+    seconds = value.total_seconds()
+    for unit in ("d", "h", "m", "s"):
+        count = seconds / _UNITS[unit]
+        if count == int(count) and (count or unit == "s"):
+            return f"{int(count)}{unit}"
+    return f"{seconds:g}s"
+
+
+Duration = Annotated[
+    timedelta,
+    Field(json_schema_extra={"format": "duration"}),
+    PlainSerializer(duration_text, return_type=str, when_used="json"),
+]
 
 
 def web_url(value: str | None) -> str | None:
@@ -136,6 +160,13 @@ class SourceConfig(ConfigModel):
     @classmethod
     def _duration(cls, value: object) -> object:
         return None if value is None else parse_duration(value)
+
+    @field_validator("interval")
+    @classmethod
+    def _some_interval(cls, value: timedelta) -> timedelta:
+        if not value:
+            raise ValueError("must be more than 0 (a source read again at once, forever)")
+        return value
 
     def with_local_paths(self, paths: LocalPaths) -> Self:
         """This configuration with its local paths made absolute (none by default)."""

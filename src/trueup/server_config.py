@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from trueup.config_model import parse_duration
+from trueup.config_model import Duration, parse_duration
 
 Role = Literal["read", "admin"]
 
@@ -79,10 +79,10 @@ class ServerConfig(_Model):
     # Scheduling: each source every ``interval`` ± jitter (a share of it); after a
     # failed run, again after ``backoff``, doubling up to the interval.
     jitter: float = Field(0.1, ge=0.0, le=0.5)
-    backoff: timedelta = timedelta(seconds=30)
+    backoff: Duration = timedelta(seconds=30)
     concurrency: int = Field(2, ge=1, le=64)  # sync jobs one process runs at once
     # On SIGTERM: stop taking work, let running syncs finish this long, then stop.
-    shutdown_timeout: timedelta = timedelta(seconds=30)
+    shutdown_timeout: Duration = timedelta(seconds=30)
 
     @field_validator("backoff", "shutdown_timeout", mode="before")
     @classmethod
