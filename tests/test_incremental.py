@@ -843,3 +843,16 @@ def test_a_hold_stays_until_accepted_when_a_repeated_read_falls_under_the_ratio(
     released = step(world, store, accept_removals=[f"clusters/{CLUSTERS[0]}"])
     assert released.held == {}
     assert held_in(store, "clusters", CLUSTERS[0]) == (0, 0)
+
+
+def test_new_assembly_rules_assemble_every_entity_once(
+    one_store: tuple[World, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An upgrade that changes how entities are assembled: the first sync after it
+    # assembles them all (none keeps what the old rules made of it), then nothing again.
+    world, store = one_store
+    first = step(world, store, ("groups", (True, True)), ("declare", "pay", 0, 1, 9, True))
+    monkeypatch.setattr("trueup.store.incremental.RULES", 10_000)
+    upgraded = step(world, store)
+    assert upgraded.assembled == first.entities > 0
+    assert step(world, store).assembled == 0

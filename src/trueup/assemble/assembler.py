@@ -69,6 +69,12 @@ COMPUTED_ANNOTATIONS = frozenset(
 COMPUTED_PATHS = frozenset(ANNOTATION + key for key in COMPUTED_ANNOTATIONS)
 
 
+# The version of the assembly rules themselves (linking, status, checks, findings): raise
+# it with any change to them that alters what a stored entity would be assembled into.
+# The store assembles every entity again on the first sync after it changes.
+RULES = 2
+
+
 @dataclass(frozen=True)
 class AssemblyPolicy:
     """Everything the merge needs from the configuration."""

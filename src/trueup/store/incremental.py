@@ -46,6 +46,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from trueup.assemble.assembler import (
+    RULES,
     AssemblyPolicy,
     finding_ref,
     held_findings,
@@ -306,8 +307,14 @@ def commit_reads(
 
 
 def policy_fingerprint(policy: AssemblyPolicy) -> str:
-    """Changes whenever the policy would assemble any entity differently."""
+    """Changes whenever the policy would assemble any entity differently.
+
+    Also when trueup's own rules do (:data:`~trueup.assemble.assembler.RULES`): the first
+    sync after an upgrade that changes them assembles every entity again, so no stored
+    entity keeps what the old rules made of it until something else touches it.
+    """
     data = {
+        "trueup_rules": RULES,
         "rules": {k: list(v) for k, v in sorted(policy.precedence.rules.items())},
         "order": list(policy.precedence.source_order),
         "max_age": {k: v.total_seconds() if v else None for k, v in sorted(policy.max_age.items())},
