@@ -57,6 +57,15 @@ from yaml.events import (
 )
 
 from trueup.model.observation import NUL_CHARACTER, show_nul
+from trueup.parse.stream_bytes import (
+    FORBIDDEN_TEXT,
+    PAIR_START,
+    Rest,
+    forbidden_at,
+    forbidden_document,
+    joined_pairs,
+    marker_after,
+)
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # the default of ``backstage.max_file_bytes``
 MAX_ALIASES = 100  # per document, as npm yaml's maxAliasCount
@@ -158,9 +167,9 @@ def iter_documents(
     if isinstance(data, bytes) and (undecodable := _not_utf8(data)) is not None:
         yield undecodable
         return
-    if _PAIR_START.search(data if isinstance(data, bytes) else data.encode("utf-8", "replace")):
+    if PAIR_START.search(data if isinstance(data, bytes) else data.encode("utf-8", "replace")):
         with contextlib.suppress(UnicodeError):  # lone surrogates in a str: refused below
-            data = _joined_pairs(_utf8(data))
+            data = joined_pairs(_utf8(data))
     builder = _Builder(
         max_aliases=max_aliases,
         max_nodes=max_nodes,
@@ -168,27 +177,27 @@ def iter_documents(
         mappings_only=mappings_only,
     )
     results = builder.results
-    stream: bytes | str | _Rest = data
+    stream: bytes | str | Rest = data
     raw = data if isinstance(data, bytes) else None  # its UTF-8 bytes, once needed
     offset = 0  # where in those bytes the part being parsed starts
     # libyaml checks characters a buffer ahead of its parser: one it forbids would fail
     # the document being parsed, maybe far before it, losing those in between. So a part
     # ends before the document holding one, which then fails alone.
-    forbidden = _FORBIDDEN_TEXT.search(data) if isinstance(data, str) else _forbidden_at(data, 0)
+    forbidden = FORBIDDEN_TEXT.search(data) if isinstance(data, str) else forbidden_at(data, 0)
     if forbidden is not None:
         try:
             raw = _utf8(data)
         except UnicodeError as exc:  # a str holding lone surrogates cannot reach libyaml
             yield DocumentError(None, "encoding", f"text is not encodable as UTF-8: {exc}")
             return
-        stream = _Rest(raw, 0)
+        stream = Rest(raw, 0)
     while True:
         stopped: int | None = None  # the line of a syntax error that ended the part
         bad = None
         if forbidden is not None and raw is not None:
-            bad = _forbidden_document(raw, offset)
+            bad = forbidden_document(raw, offset)
             if bad is not None:
-                stream = _Rest(raw, offset, bad.start)
+                stream = Rest(raw, offset, bad.start)
         try:
             # What yaml.parse() does, without its generator and check_event() per event.
             parser = yaml.CSafeLoader(stream)
@@ -235,123 +244,16 @@ def iter_documents(
         if stopped is None:
             return
         raw = _utf8(data) if raw is None else raw
-        found = _marker_after(raw, offset, builder.line_offset, stopped, builder.failed_from)
+        found = marker_after(raw, offset, builder.line_offset, stopped, builder.failed_from)
         if found is None:
             return
         offset, line = found
-        stream = _Rest(raw, offset)
+        stream = Rest(raw, offset)
         builder.resume(line)
 
 
 def _utf8(data: bytes | str) -> bytes:
     return data if isinstance(data, bytes) else data.encode("utf-8")
-
-
-_MARKER = re.compile(rb"^---(?=[ \t\r\n]|\Z)", re.MULTILINE)
-
-
-def _marker_after(
-    raw: bytes, offset: int, line_offset: int, stopped: int, floor: int
-) -> tuple[int, int] | None:
-    """The first ``---`` line at or after line ``stopped`` and after line ``floor``
-    (where the broken document began), searched from byte ``offset`` (the start of
-    line ``line_offset + 1``): its byte offset and line, or None."""
-    at, line = offset, line_offset + 1
-    for match in _MARKER.finditer(raw, offset):
-        line += raw.count(b"\n", at, match.start())
-        at = match.start()
-        if line >= stopped and line > floor:
-            return at, line
-    return None
-
-
-# A JSON writer's escape of a character beyond U+FFFF: a surrogate pair, \\ud83d\\ude80.
-# YAML writes it \\U0001f680; libyaml refuses the pair, Backstage's YAML joins it.
-_PAIR_START = re.compile(rb"\\u[dD][89abAB]")
-_PAIR = re.compile(
-    rb"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", re.IGNORECASE
-)
-
-
-def _joined_pairs(raw: bytes) -> bytes:
-    """``raw`` with each surrogate-pair escape in a double-quoted scalar written as one.
-
-    Inside a double-quoted scalar only (an odd number of unescaped quotes before it on
-    its line, as JSON writes them); elsewhere a backslash is no escape, and the text
-    stays as written, as Backstage reads it. Lines and their count are unchanged.
-    """
-
-    def joined(found: re.Match[bytes]) -> bytes:
-        start = raw.rfind(b"\n", 0, found.start()) + 1
-        before = re.sub(rb"\\.", b"", raw[start : found.start()])
-        if before.count(b'"') % 2 == 0:
-            return found.group()
-        high, low = int(found.group(2), 16), int(found.group(3), 16)
-        code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
-        return found.group(1) + b"\\U%08x" % code
-
-    return _PAIR.sub(joined, raw)
-
-
-class _Rest:
-    """The bytes of a file from an offset on (to ``end``), read by libyaml without a copy."""
-
-    def __init__(self, raw: bytes, offset: int, end: int | None = None) -> None:
-        self.view, self.at = memoryview(raw), offset
-        self.end = len(raw) if end is None else end
-
-    def read(self, size: int = -1, /) -> bytes:
-        end = self.end if size < 0 else min(self.end, self.at + size)
-        chunk = bytes(self.view[self.at : end])
-        self.at += len(chunk)
-        return chunk
-
-
-# Characters YAML forbids in a stream: C0 controls but tab and line breaks, DEL, C1
-# controls but NEL, U+FFFE and U+FFFF. In UTF-8 the last two kinds start with C2 or EF,
-# which other characters share: a search for one byte class is about four times as fast
-# as one for the sequences, so the few candidates it finds are checked one by one.
-_SUSPECT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\xc2\xef]")
-_C1 = frozenset(range(0x80, 0xA0)) - {0x85}
-_FORBIDDEN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
-
-
-def _forbidden_at(raw: bytes, offset: int) -> tuple[int, int] | None:
-    """The byte offset and code point of the first character YAML forbids from ``offset``."""
-    while (found := _SUSPECT.search(raw, offset)) is not None:
-        at = found.start()
-        lead = raw[at]
-        if lead == 0xC2:
-            if at + 1 < len(raw) and raw[at + 1] in _C1:
-                return at, raw[at + 1]
-        elif lead == 0xEF:
-            if raw[at + 1 : at + 3] in (b"\xbf\xbe", b"\xbf\xbf"):
-                return at, 0xFFFE + (raw[at + 2] == 0xBF)
-        else:
-            return at, lead
-        offset = at + 1
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class _Forbidden:
-    start: int  # where the document holding it starts (its ``---`` line, or the part's start)
-    at: int  # the character's byte offset
-    shown: str  # ``#x0001``
-
-    reason = "control characters are not allowed"
-
-
-def _forbidden_document(raw: bytes, offset: int) -> _Forbidden | None:
-    """The first character YAML forbids from byte ``offset`` on, and its document's start."""
-    found = _forbidden_at(raw, offset)
-    if found is None:
-        return None
-    at, code = found
-    start = offset
-    for marker in _MARKER.finditer(raw, offset, at):
-        start = marker.start()
-    return _Forbidden(start, at, f"#x{code:04x}")
 
 
 _CHUNK = 1 << 20
