@@ -50,6 +50,7 @@ from trueup.config_model import (
     LocalPaths,
     SinkConfig,
     SourceConfig,
+    VersionOrder,
     expand_user,
     parse_duration,
     web_url,
@@ -233,6 +234,21 @@ class Config(_Model):
             if source.id == source_id:
                 return source
         raise ConfigError(f"no source with id {source_id!r}")
+
+    def source_data_dir(self, source_id: str, data_dir: Path | None = None) -> Path:
+        """The data folder of one source (its clones and caches), under ``data_dir``."""
+        return (data_dir or Path(self.data_dir)) / "sources" / source_id
+
+    def order_versions(
+        self, source_id: str, scope: str, version: str, other: str, data_dir: Path | None = None
+    ) -> VersionOrder | None:
+        """Where ``version`` of a scope stands against ``other`` in its history, when the
+        source can tell (:meth:`SourceConfig.order_versions`); None otherwise."""
+        source = next((s for s in self.sources if s.id == source_id), None)
+        if source is None or not version:
+            return None
+        where = self.source_data_dir(source_id, data_dir)
+        return source.order_versions(where, scope, version, other)
 
 
 # --- loading -----------------------------------------------------------------

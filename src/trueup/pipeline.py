@@ -26,7 +26,6 @@ from trueup.assemble.guard import PIPELINE_ORIGIN, guard_removals, is_accepted, 
 from trueup.assemble.precedence import Precedence
 from trueup.backstage_config import emission_policy
 from trueup.config import Config
-from trueup.config_model import VersionOrder
 from trueup.errors import ConcurrentCommitError, ConfigError, SinkError, StoreError
 from trueup.gc_policy import reads_held
 from trueup.model.assembled import AssemblyResult
@@ -200,7 +199,7 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
         context = ReadContext(
             now=now,
             previous={scope: snap for (sid, scope), snap in previous.items() if sid == source.id},
-            data_dir=source_data_dir(config, source.id, data_dir),
+            data_dir=config.source_data_dir(source.id, data_dir),
             scopes=scopes,
             emission=emission,
         )
@@ -505,20 +504,10 @@ def publication(
 ) -> Publication:
     """What the sinks may publish after ``outcome``'s commit."""
     health = store.scopes()
-    sources = {source.id: source for source in config.sources}
-
-    def order(version: ScopeVersion, other: str) -> VersionOrder | None:
-        source = sources.get(version.source)
-        if source is None or not version.version:
-            return None
-        where = source_data_dir(config, source.id, data_dir)
-        return source.order_versions(where, version.scope, version.version, other)
-
-    readable = {(h.source, h.scope) for h in health if h.read_at is not None}
-    # This run's commit number: the generation, if no commit landed after this run's
-    # (read after it, the last commit is still this run's). Else unknown.
-    landed = store.generation()
-    last = store.last_commit()
+    read = [h for h in health if h.read_at is not None]
+    readable = {(h.source, h.scope) for h in read}
+    # This run's commit number: the generation, unless a later commit landed (then unknown).
+    landed, last = store.generation(), store.last_commit()
     return Publication(
         store.feed_rows,
         emission=emission_policy(config.backstage),
@@ -526,9 +515,7 @@ def publication(
         run_id=outcome.run_id,
         commit_number=landed if last is not None and last.id == outcome.run_id else None,
         versions=[
-            ScopeVersion(h.source, h.scope, h.version or "", h.read_at)
-            for h in health
-            if h.read_at is not None
+            ScopeVersion(h.source, h.scope, h.version or "", t) for h in read if (t := h.read_at)
         ],
         contributors=lambda ref: _contributors(store, ref),
         incomplete=[
@@ -537,13 +524,8 @@ def publication(
         revised=None if outcome.revised is None else frozenset(outcome.revised),
         rows_of=lambda refs: store.feed_rows(refs=refs),
         accept_removals=accept_removals,
-        order=order,
+        order=lambda v, other: config.order_versions(v.source, v.scope, v.version, other, data_dir),
     )
-
-
-def source_data_dir(config: Config, source: str, data_dir: Path | None = None) -> Path:
-    """The data folder of one source (its clones and caches)."""
-    return (data_dir or Path(config.data_dir)) / "sources" / source
 
 
 def write_sinks(sinks: Sequence[Sink], publication: Publication, outcome: SyncOutcome) -> None:
