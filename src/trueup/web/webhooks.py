@@ -14,6 +14,7 @@ the cluster scope that holds that Application.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -103,7 +104,11 @@ async def gitlab(request: Request) -> JSONResponse:
             request.headers.get("x-gitlab-token"), secret, what="X-Gitlab-Token"
         ),
     )
-    key = request.headers.get("idempotency-key") or request.headers.get("x-gitlab-event-uuid")
+    key = request.headers.get("idempotency-key")
+    if not key and (event_uuid := request.headers.get("x-gitlab-event-uuid")):
+        # GitLab gives every webhook fired by one webhook-triggered request the same
+        # event UUID, so it names a delivery only together with what was delivered.
+        key = f"{event_uuid}:{hashlib.sha256(body).hexdigest()[:32]}"
     event = request.headers.get("x-gitlab-event", "")
     delivery = Delivery("gitlab", f"gitlab:{key or 'unkeyed-' + uuid.uuid4().hex}", event)
     if event in ("Push Hook", "System Hook"):
