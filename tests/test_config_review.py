@@ -105,3 +105,20 @@ def test_a_duration_out_of_range_is_a_configuration_error(text: str, says: str) 
     with pytest.raises(ConfigError) as info:
         parse_config(text, "t.yaml", {})
     assert says in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        "server:\n  webhooks:\n    github: {secret: '${S}'}\n",
+        "server:\n  webhooks:\n    github: {secret: real-secret-1, secrets: ['${S}']}\n",
+        "server:\n  webhooks:\n    gitlab: {token: '${S}'}\n",
+        "server:\n  tokens:\n    - {name: ci, role: read, token: '${S}'}\n",
+    ],
+)
+def test_a_secret_of_only_white_space_is_no_secret(server: str) -> None:
+    # An environment variable holding just a newline passed the start-up check that
+    # refuses an empty secret; such a value is as easy to forge as none.
+    with pytest.raises(ConfigError) as info:
+        parse_config(server, "t.yaml", {"S": " \n"})
+    assert "t.yaml" in str(info.value)

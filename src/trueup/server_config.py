@@ -44,8 +44,8 @@ class TokenConfig(_Model):
     @field_validator("token")
     @classmethod
     def _not_empty(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value():
-            raise ValueError("a token must not be empty")
+        if not value.get_secret_value().strip():
+            raise ValueError("a token must not be empty (or white space only)")
         return value
 
 
@@ -93,7 +93,7 @@ class ServerConfig(_Model):
     def _fail_closed(self) -> ServerConfig:
         for kind, hook in self.webhooks.items():
             if kind == "github":
-                if not hook.all_secrets() or not all(hook.all_secrets()):
+                if not hook.all_secrets() or not all(s.strip() for s in hook.all_secrets()):
                     raise ValueError(
                         "webhooks.github has no secret: a webhook without one is refused "
                         "(set secret: ${GITHUB_WEBHOOK_SECRET})"
@@ -101,7 +101,7 @@ class ServerConfig(_Model):
                 if hook.token is not None:
                     raise ValueError("webhooks.github is signed with secret/secrets, not token")
             else:
-                if hook.token is None or not hook.token.get_secret_value():
+                if hook.token is None or not hook.token.get_secret_value().strip():
                     raise ValueError(
                         f"webhooks.{kind} has no token: a webhook without one is refused"
                     )
