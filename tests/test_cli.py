@@ -17,6 +17,7 @@ import yaml
 
 from trueup.cli import main
 from trueup.model.validation import validate_entity
+from trueup.store.store import SCHEMA_HEAD
 from trueup.world import DemoWorld, write_demo_world
 
 
@@ -283,7 +284,10 @@ def test_init_writes_a_valid_starter_and_refuses_to_overwrite(
         "apiVersion: backstage.io/v1alpha1\nkind: Group\n"
         "metadata: {name: team-a}\nspec: {type: team, children: []}\n"
     )
-    assert run(capsys, "db", "upgrade")[0] == 0
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0 and f"database upgraded: schema none -> {SCHEMA_HEAD}" in out
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0 and f"database is up to date (schema {SCHEMA_HEAD})" in out
     assert run(capsys, "sync")[0] == 0
     assert (tmp_path / "out" / "catalog" / "default" / "group" / "team-a.yaml").exists()
 

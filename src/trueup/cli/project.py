@@ -29,6 +29,7 @@ from trueup.model.assembled import AssembledEntity
 from trueup.model.ref import EntityRef
 from trueup.pipeline import SyncOutcome, configured_sinks
 from trueup.redaction import redacted
+from trueup.store import Store
 
 if TYPE_CHECKING:
     from trueup.world import DemoWorld
@@ -116,9 +117,16 @@ def register(app: typer.Typer) -> None:
     @db_app.command("upgrade")
     def db_upgrade(config: ConfigOption = None) -> None:
         """Apply database migrations."""
-        with open_store(read_config(config), upgrade=True):
-            pass
-        say("database is up to date")
+        loaded = read_config(config)
+        lock_timeout = loaded.database_lock_timeout.total_seconds()
+        with Store.open(loaded.database, lock_timeout=lock_timeout) as store:
+            before = store.schema_version()
+            store.upgrade()
+            after = ", ".join(sorted(store.schema_version()))
+        if before == {after}:
+            say(f"database is up to date (schema {after})")
+        else:
+            say(f"database upgraded: schema {', '.join(sorted(before)) or 'none'} -> {after}")
 
     @app.command()
     def demo(
