@@ -188,7 +188,7 @@ NUL_CHARACTER = "nul-character"
 LONE_SURROGATE = "lone-surrogate"
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_WHY = {
+UNSTORABLE_WHY = {  # what each rule refuses, for a message: "… holds <this>"
     NUL_CHARACTER: "a NUL character (U+0000), which cannot be stored",
     LONE_SURROGATE: (
         "a lone surrogate (a \\u escape of U+D800 to U+DFFF that is not half of a pair), "
@@ -329,7 +329,7 @@ def without_unstorable(
             finding(
                 Code.INVALID_ENTITY,
                 f"scope:{source}/{scope}",
-                f"{named}: {where} holds {_WHY[rule]}; it is not read [{rule}]",
+                f"{named}: {where} holds {UNSTORABLE_WHY[rule]}; it is not read [{rule}]",
                 source=source,
                 scope=scope,
                 locator=named,

@@ -21,12 +21,17 @@ makes Backstage refuse the entity.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from trueup.model.observation import NUL_CHARACTER, holds_nul
+from trueup.model.observation import (
+    LONE_SURROGATE,
+    NUL_CHARACTER,
+    UNSTORABLE_WHY,
+    holds_nul,
+    holds_unstorable,
+)
 from trueup.parse.catalog_yaml import Document, DocumentError, load_documents
 
 KEYS = ("$text", "$json", "$yaml")
@@ -158,15 +163,15 @@ class _Failed:
 def _content(key: str, data: bytes) -> Any:
     text = data.decode("utf-8", "replace")  # Buffer.toString('utf-8'), as Backstage reads it
     if key == "$text":
-        return _NUL_FAILURE if "\0" in text else text
+        return _refused(NUL_CHARACTER) if "\0" in text else text
     if key == "$json":
         try:
             value = json.loads(text, parse_constant=_no_constant)
         except (ValueError, RecursionError) as exc:
             return _Failed(f"is not valid JSON: {exc}")
-        if holds_nul(value):
-            return _NUL_FAILURE
-        return _SURROGATE_FAILURE if _holds_lone_surrogate(value) else value
+        if holds_unstorable(value):
+            return _refused(NUL_CHARACTER if holds_nul(value) else LONE_SURROGATE)
+        return value
     documents: list[Document | DocumentError] = load_documents(data, mappings_only=False)
     errors = [d for d in documents if isinstance(d, DocumentError)]
     if errors:
@@ -177,36 +182,10 @@ def _content(key: str, data: bytes) -> Any:
     return value.value if isinstance(value, Document) else None
 
 
-# As the catalog parser refuses a NUL in a document (rule ``nul-character``): the store
-# cannot keep one, so content holding one is not used either.
-_NUL_FAILURE = _Failed(f"holds a NUL character (U+0000), which cannot be stored [{NUL_CHARACTER}]")
-
-
-# A ``\\ud800`` escape that is not half of a pair: ``json`` keeps the surrogate, which is
-# no character (JSON.parse keeps it too). No hash, SQLite or PostgreSQL takes a string
-# holding one (it cannot be encoded as UTF-8): the whole commit would fail.
-_SURROGATE_FAILURE = _Failed(
-    "holds a lone surrogate (a \\u escape of U+D800 to U+DFFF that is not half of a pair), "
-    "which is no Unicode character and cannot be stored"
-)
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _holds_lone_surrogate(value: Any) -> bool:
-    """Whether a parsed JSON value holds a surrogate in any string or key (no recursion)."""
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            if _SURROGATE.search(node):
-                return True
-        elif isinstance(node, dict):
-            if any(_SURROGATE.search(key) for key in node):
-                return True
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return False
+def _refused(rule: str) -> _Failed:
+    """Content the store cannot keep (as the catalog parser refuses such a document): a
+    NUL, or a lone surrogate that ``json`` keeps from a ``\\ud800`` escape."""
+    return _Failed(f"holds {UNSTORABLE_WHY[rule]} [{rule}]")
 
 
 def _no_constant(name: str) -> float:
