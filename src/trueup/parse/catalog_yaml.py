@@ -56,7 +56,7 @@ from yaml.events import (
     SequenceStartEvent,
 )
 
-from trueup.model.observation import NUL_CHARACTER, show_nul
+from trueup.model.observation import NUL_CHARACTER, show_unstorable
 from trueup.parse.stream_bytes import (
     FORBIDDEN_TEXT,
     PAIR_START,
@@ -546,7 +546,7 @@ class _Builder:
 
 def _field_part(key: str) -> str:
     """One key of a field path as shown: a NUL as ``\\0``, a long key cut short."""
-    return _clipped(show_nul(key))
+    return _clipped(show_unstorable(key))
 
 
 def _clipped(shown: str) -> str:
