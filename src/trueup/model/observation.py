@@ -349,7 +349,6 @@ def show_unstorable(text: str) -> str:
     return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
-
 # The rule that refuses a file whose name no store takes: a name holding bytes that are
 # no UTF-8 (as the file system or git gives it, read with ``surrogateescape``) or a
 # lone surrogate (a ``\\ud800`` in a JSON listing of paths).
