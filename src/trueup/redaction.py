@@ -30,10 +30,13 @@ Where it is applied — the choke points, each one call:
 The registry is process-wide on purpose: log records and database parameters
 carry no context to find a per-sync registry through. It only ever grows while
 a process runs (a secret once known stays masked); tests clear it between tests.
+Its :meth:`~SecretRegistry.fingerprint` tells a writer that masked files earlier
+whether the secrets changed since (a secret learnt later is masked by a rewrite).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -49,6 +52,8 @@ if TYPE_CHECKING:
 
 MASK = "**********"
 MIN_SECRET = 4
+# scrypt's cost for :meth:`SecretRegistry.fingerprint`: 16 MiB, some 40 ms (OWASP's minimum).
+_SCRYPT_N, _SCRYPT_R = 1 << 14, 8
 # A URL anywhere in a string: ``scheme://`` and everything up to whitespace.
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]*")
 # A URL's userinfo: everything up to the last ``@`` before the host's end.
@@ -89,6 +94,7 @@ class SecretRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: tuple[str, ...] = ()  # every form, longest first
+        self._fingerprints: dict[bytes, tuple[tuple[str, ...], str]] = {}  # salt: (of, digest)
 
     def add(self, value: str | SecretStr | None) -> None:
         """Mask ``value`` from now on (and its JSON-escaped and URL-encoded forms)."""
@@ -111,6 +117,33 @@ class SecretRegistry:
     def clear(self) -> None:
         with self._lock:
             self._values = ()
+            self._fingerprints.clear()
+
+    def fingerprint(self, salt: bytes) -> str:
+        """A digest of every secret known now, salted with ``salt``; "" when none is known.
+
+        For a writer that keeps beside its files whether the secrets changed since
+        it masked them (the directory sink), without keeping a secret. Not a plain
+        hash, which gives a short secret back to a brute force: scrypt (memory-hard,
+        slow) over all of them at once, with a random salt of the writer's, so
+        that someone who reads the digest and its salt must guess every secret
+        together, paying a scrypt per guess. Computed once per salt until the
+        secrets change.
+        """
+        values = self._values
+        if not values:
+            return ""
+        with self._lock:
+            known = self._fingerprints.get(salt)
+        if known is not None and known[0] is values:
+            return known[1]
+        text = json.dumps(values).encode()
+        digest = hashlib.scrypt(text, salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=1, dklen=32).hex()
+        with self._lock:
+            if len(self._fingerprints) >= 16:  # a writer per folder: a few salts at most
+                self._fingerprints.clear()
+            self._fingerprints[salt] = (values, digest)
+        return digest
 
     def __len__(self) -> int:
         return len(self._values)

@@ -29,6 +29,17 @@ of the commit it published (``Publication.commit_number``) in
 ``.trueup-manifest.commit``, and an update runs only for the commit right after
 that one. Any other (a commit the sink never wrote, a number not known) gets
 the full pass.
+
+The rows come masked with every secret trueup knows (``Publication``), and a
+value can become a secret after its file was written (a token added to
+``trueup.yaml`` that some entity already names): that entity is revised by no
+commit, yet its file must lose the value as the feed does. So a finished write
+also records in ``.trueup-manifest.masked`` what it was masked with
+(:func:`masking`: a random salt of the folder's and the redaction layer's
+salted, slow fingerprint of every secret, never a secret nor a plain hash of
+one), and an update runs only when the secrets known now give the same record.
+Any other (a secret learnt, or one no longer configured) gets the full pass,
+which rewrites every file whose masked text changed.
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +56,7 @@ from pathlib import Path
 from trueup.crashpoint import crashpoint
 from trueup.feed import FeedRow
 from trueup.model.ref import EntityRef
+from trueup.redaction import KNOWN_SECRETS
 from trueup.sinks.base import Publication, SinkReport
 from trueup.sinks.directory.config import DirectorySinkConfig
 
@@ -52,6 +65,7 @@ JOURNAL = ".trueup-manifest.journal"
 PENDING = ".trueup-manifest.pending"  # a write began and has not finished
 LOCK = ".trueup-manifest.lock"  # held by the one process writing the folder
 COMMIT = ".trueup-manifest.commit"  # the store commit the last finished write published
+MASKED = ".trueup-manifest.masked"  # what its files were masked with (see masking)
 JOURNAL_LIMIT = 1 << 20
 # The crash tests' point (``TRUEUP_CRASHPOINT``): the store has committed, the folder not begun.
 BEFORE_WRITE = "directory-sink-before-write"
@@ -73,11 +87,13 @@ def _relative(ref: EntityRef) -> str:
 
 
 def write_directory(
-    path: Path, rows: Iterable[FeedRow], commit: int | None = None
+    path: Path, rows: Iterable[FeedRow], commit: int | None = None, masked: str | None = None
 ) -> DirectoryReport:
     """Bring the folder in line with the emitted entities; report what was done.
 
-    ``commit`` is the store commit the rows are of, when known (see the module docstring).
+    ``commit`` is the store commit the rows are of, ``masked`` what they are masked
+    with (:func:`masking`, taken before the first row was masked), when known (see
+    the module docstring).
     """
     path.mkdir(parents=True, exist_ok=True)
     (path / PENDING).touch()
@@ -107,8 +123,33 @@ def write_directory(
         except FileNotFoundError:
             pass
     _write_manifest(path, after)
+    if masked is None:
+        (path / MASKED).unlink(missing_ok=True)
+    else:
+        _replace(path / MASKED, masked)
     _finish(path, commit)
     return DirectoryReport(written, unchanged, deleted)
+
+
+def masking(path: Path) -> str:
+    """What rows masked from now on are masked with, as ``path`` records it: the folder's
+    salt (a new one for a folder without) and the fingerprint of every secret known now.
+
+    Neither is a secret, and the fingerprint gives none back (see
+    :meth:`~trueup.redaction.SecretRegistry.fingerprint`). Taken before the rows
+    are masked: a secret learnt while they are makes the record older than the
+    files, which costs the next write a full pass, never a file left unmasked.
+    """
+    salt = None
+    try:
+        recorded = json.loads((path / MASKED).read_text(encoding="utf-8"))
+        salt = bytes.fromhex(recorded["salt"])
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    if not salt:
+        salt = secrets.token_bytes(16)
+    fingerprint = KNOWN_SECRETS.fingerprint(salt)
+    return json.dumps({"salt": salt.hex(), "secrets": fingerprint}, separators=(",", ":"))
 
 
 def read_commit(path: Path) -> int | None:
@@ -129,6 +170,13 @@ def _finish(path: Path, commit: int | None) -> None:
     else:
         _replace(path / COMMIT, str(commit))
     (path / PENDING).unlink()
+
+
+def _read_masked(path: Path) -> str | None:
+    try:
+        return (path / MASKED).read_text(encoding="utf-8")
+    except OSError:
+        return None
 
 
 def read_manifest(path: Path) -> dict[str, str] | None:
@@ -174,17 +222,24 @@ def _journal(path: Path, entries: list[tuple[str, str | None]]) -> None:
 
 
 def update_directory(
-    path: Path, rows: Iterable[FeedRow], changed: Collection[EntityRef], commit: int | None
+    path: Path,
+    rows: Iterable[FeedRow],
+    changed: Collection[EntityRef],
+    commit: int | None,
+    masked: str | None = None,
 ) -> DirectoryReport | None:
     """Rewrite the files of the ``changed`` entities only; None when there is no manifest,
-    the last write did not finish or did not publish the commit before ``commit`` (the
-    full pass must compare every file).
+    the last write did not finish, did not publish the commit before ``commit`` or was
+    masked otherwise than ``rows`` are (the full pass must compare every file).
 
-    ``rows`` are the emitted ones among ``changed`` by store commit ``commit``; a
-    changed entity without a row (removed, or no longer emitted) loses its file.
+    ``rows`` are the emitted ones among ``changed`` by store commit ``commit``, masked
+    with ``masked`` (:func:`masking`); a changed entity without a row (removed, or
+    no longer emitted) loses its file.
     """
     if commit is None or read_commit(path) != commit - 1:
         return None  # a commit came between (or its number is not known): not revised here
+    if masked is None or _read_masked(path) != masked:
+        return None  # a secret learnt (or dropped) since: unrevised files may show it
     if not (path / MANIFEST).is_file() or (path / PENDING).exists():
         return None
     (path / PENDING).touch()
@@ -267,11 +322,12 @@ class DirectorySink:
         commit = publication.commit_number
         report = None
         with _locked(path):
+            masked = masking(path)  # before a row is masked (the rows mask as they are read)
             revised = publication.revised_rows()
             if revised is not None and publication.revised is not None:
-                report = update_directory(path, revised, publication.revised, commit)
+                report = update_directory(path, revised, publication.revised, commit, masked)
             if report is None:
-                report = write_directory(path, publication.rows(), commit)
+                report = write_directory(path, publication.rows(), commit, masked)
         return SinkReport(
             sink=self.name,
             written=report.written,
