@@ -4,6 +4,8 @@ Called by the webhook receiver. A push names a repository and a branch: the
 sources that read that repository at that branch are asked which of their scopes
 it is (:func:`trueup.refresh.repository_scope`). An Argo CD
 notification names an Application: the scopes whose stored snapshot holds it.
+Both block (a source reads its data folder; the store is queried): the receiver
+calls them on a worker thread, never on the event loop.
 """
 
 from __future__ import annotations

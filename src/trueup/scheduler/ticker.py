@@ -5,13 +5,16 @@ procrastinate periodic job with a lock; with SQLite one loop). A source is due
 when its schedule's ``next_due_at`` has passed; submitting its job moves
 ``next_due_at`` one interval on in the same transaction, so no later tick
 submits it again, and the run itself sets the real next time when it ends
-(:mod:`trueup.scheduler.timing`).
+(:mod:`trueup.scheduler.timing`). A stored time that the configured interval
+could not have set (the interval was lowered in ``trueup.yaml`` since) is pulled
+in by the first tick of a server started on the new configuration.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -56,6 +59,28 @@ def due_sources(
     return due
 
 
+def pulled_in(config: Config, known: Mapping[str, Schedule], now: datetime) -> dict[str, datetime]:
+    """The polled sources whose stored next-due time is later than their interval
+    allows, each with the time it is due instead (pure).
+
+    A run sets its next time at most one interval and its jitter after it started
+    (:func:`~trueup.scheduler.timing.next_due`), so a time later than that after
+    ``now`` was set under a longer interval. It moves to one interval (the new one)
+    after the source's last run started: now, if that has passed; ``now`` plus the
+    interval if it never ran.
+    """
+    pulled = {}
+    for source in config.sources:
+        schedule = known.get(source.id)
+        if schedule is None or schedule.next_due_at is None or is_watched(config, source.id):
+            continue
+        if schedule.next_due_at <= _latest(config, source.id, now):
+            continue
+        started = schedule.last_started_at or now
+        pulled[source.id] = min(max(started + source.interval, now), now + source.interval)
+    return pulled
+
+
 def watched_clusters(config: Config) -> list[tuple[SourceConfig, str]]:
     """Every (watched source, scope) the server keeps under a watch (a live cluster)."""
     clusters = []
@@ -73,16 +98,21 @@ def submit_due(config: Config, store: Store, queue: JobQueue, now: datetime) -> 
     """Submit a periodic job for every due source; returns them."""
     operations = store.operations()
     known = operations.schedules()
+    pulled = pulled_in(config, known, now)
+    known = {**known, **{s: replace(known[s], next_due_at=when) for s, when in pulled.items()}}
     last_read: dict[str, datetime] = {}
     if any(source.id not in known for source in config.sources):
         for health in store.scopes():  # the oldest last success of each source's scopes
             if (success := health.last_success_at) is not None:
                 last_read[health.source] = min(last_read.get(health.source, success), success)
     due = due_sources(config, known, now, last_read)
-    if not due:
+    if not due and not pulled:
         return []
     submitted = []
     with operations.transaction() as conn:
+        for source_id, when in pulled.items():
+            log.info("source %s: its interval is shorter now; next sync at %s", source_id, when)
+            _pull_in(conn, source_id, when, later_than=_latest(config, source_id, now))
         for source_id in due:
             job = SyncJob(source_id)
             queue.submit(conn, job, now)
@@ -102,3 +132,17 @@ def _provisional(conn: sa.Connection, source_id: str, due: datetime) -> None:
     )
     if updated.rowcount == 0:
         conn.execute(sa.insert(schedules).values(source=source_id, next_due_at=due))
+
+
+def _pull_in(conn: sa.Connection, source_id: str, due: datetime, later_than: datetime) -> None:
+    # Only a time still too late: a run that ended meanwhile has set a current one.
+    conn.execute(
+        sa.update(schedules)
+        .where(schedules.c.source == source_id, schedules.c.next_due_at > later_than)
+        .values(next_due_at=due)
+    )
+
+
+def _latest(config: Config, source_id: str, now: datetime) -> datetime:
+    """The latest next-due time a run starting ``now`` may set: one interval and its jitter on."""
+    return now + config.source(source_id).interval * (1 + config.server.jitter)

@@ -81,8 +81,12 @@ async def github(request: Request) -> JSONResponse:
         repo = _object(payload.get("repository"))
         names = [str(repo.get(k) or "") for k in ("full_name", "clone_url", "html_url", "ssh_url")]
         delivery.label = names[0]
-        delivery.targets = repository_targets(
-            state.config, names, _branch(payload.get("ref")), _text(repo.get("default_branch"))
+        delivery.targets = await asyncio.to_thread(
+            repository_targets,
+            state.config,
+            names,
+            _branch(payload.get("ref")),
+            _text(repo.get("default_branch")),
         )
         if not delivery.targets:
             delivery.ignored = f"no source reads {names[0] or 'that repository'} at that ref"
@@ -119,8 +123,12 @@ async def gitlab(request: Request) -> JSONResponse:
             for k in ("path_with_namespace", "git_http_url", "web_url", "git_ssh_url")
         ]
         delivery.label = names[0]
-        delivery.targets = repository_targets(
-            state.config, names, _branch(payload.get("ref")), _text(project.get("default_branch"))
+        delivery.targets = await asyncio.to_thread(
+            repository_targets,
+            state.config,
+            names,
+            _branch(payload.get("ref")),
+            _text(project.get("default_branch")),
         )
         if not delivery.targets:
             delivery.ignored = f"no source reads {names[0] or 'that project'} at that ref"

@@ -1,0 +1,104 @@
+"""Which scopes a push names is found off the event loop.
+
+Finding the scope that reads a repository builds each git-reading source and
+asks it (:func:`trueup.refresh.repository_scope`): a ``github`` source reads and
+parses its list of repositories from its data folder, a plugin source may do
+more. The webhook receiver must not hold the server's event loop meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import sqlite_only
+from trueup.config import Config, parse_config
+from trueup.scheduler import targets
+from trueup.store import Store
+from trueup.web.serve import build_server
+from trueup.web.signatures import sign_github
+
+SECRET = "webhook-secret-for-tests"
+WAIT = 5.0  # seconds the lookup waits for the loop to answer: it answers in milliseconds
+
+
+def configured(db_url: str, data: Path) -> Config:
+    return parse_config(
+        f"database: {db_url}\n"
+        f"data_dir: {data}\n"
+        "sources:\n"
+        "  - {id: catalog, type: git, url: 'https://github.com/acme/catalog', branch: main}\n"
+        "server:\n"
+        "  webhooks:\n"
+        f"    github: {{secret: {SECRET}}}\n"
+        f"    gitlab: {{token: {SECRET}}}\n",
+        "trueup.yaml",
+        {},
+    )
+
+
+def github_push() -> tuple[bytes, dict[str, str]]:
+    body = json.dumps({"ref": "refs/heads/main", "repository": {"full_name": "acme/catalog"}})
+    return body.encode(), {
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": "d-1",
+        "X-Hub-Signature-256": sign_github(SECRET.encode(), body.encode()),
+    }
+
+
+def gitlab_push() -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(
+        {"ref": "refs/heads/main", "project": {"path_with_namespace": "acme/catalog"}}
+    )
+    return body.encode(), {
+        "X-Gitlab-Event": "Push Hook",
+        "X-Gitlab-Token": SECRET,
+        "Idempotency-Key": "d-1",
+    }
+
+
+PUSHES: dict[str, Callable[[], tuple[bytes, dict[str, str]]]] = {
+    "github": github_push,
+    "gitlab": gitlab_push,
+}
+
+
+@sqlite_only
+@pytest.mark.parametrize("provider", sorted(PUSHES))
+def test_the_event_loop_keeps_answering_while_a_push_s_scopes_are_found(
+    store: Store, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str
+) -> None:
+    looking, answered = threading.Event(), threading.Event()
+    waited: list[bool] = []
+
+    def slow_scope(config: Config, source_id: str, repository: str) -> str:
+        """A lookup that takes as long as the loop needs to notice it (at most WAIT)."""
+        looking.set()
+        waited.append(answered.wait(WAIT))
+        return "acme/catalog"
+
+    monkeypatch.setattr(targets, "repository_scope", slow_scope)
+    server = build_server(configured(db_url, tmp_path / "data"), store, worker_name="test")
+    body, headers = PUSHES[provider]()
+
+    async def deliver() -> httpx.Response:
+        transport = httpx.ASGITransport(app=server.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://trueup.test") as client:
+            sent = asyncio.create_task(
+                client.post(f"/webhooks/{provider}", content=body, headers=headers)
+            )
+            while not looking.is_set() and not sent.done():
+                await asyncio.sleep(0.001)
+            answered.set()  # runs while the lookup waits only if the loop is free
+            return await sent
+
+    response = asyncio.run(deliver())
+    assert waited == [True]
+    assert response.status_code == 202
+    assert [job["target"] for job in response.json()["jobs"]] == ["catalog/acme/catalog"]
