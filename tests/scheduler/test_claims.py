@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from trueup.scheduler.jobs import SyncJob
-from trueup.scheduler.local import LocalQueue, claim_job
+from trueup.scheduler.local import LocalQueue
 from trueup.store import Store
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -23,12 +23,12 @@ def test_a_job_behind_hundreds_of_a_busy_sources_jobs_is_taken(store: Store) -> 
             queue.submit(conn, SyncJob("org", f"acme/repo-{n}", trigger="webhook github"), T0)
         behind = queue.submit(conn, SyncJob("other", "acme/other", trigger="webhook github"), T0)
         periodic = queue.submit(conn, SyncJob("files"), T0)
-    claimed = claim_job(store, T0, busy=frozenset({"org"}))
+    claimed = store.operations().claim_job(T0, busy=frozenset({"org"}))
     assert claimed is not None and claimed.id == behind.job_id
     assert claimed.target == "other/acme/other" and claimed.attempts == 1
-    last = claim_job(store, T0, busy=frozenset({"org", "other"}))
+    last = store.operations().claim_job(T0, busy=frozenset({"org", "other"}))
     assert last is not None and last.id == periodic.job_id
-    assert claim_job(store, T0, busy=frozenset({"org", "other", "files"})) is None
+    assert store.operations().claim_job(T0, busy=frozenset({"org", "other", "files"})) is None
     assert store.operations().job_states() == {"todo": 300, "doing": 2}
 
 
@@ -38,10 +38,10 @@ def test_a_busy_source_holds_back_its_own_jobs_only(store: Store) -> None:
         mine = queue.submit(conn, SyncJob("a_b", "x"), T0)
         lookalike = queue.submit(conn, SyncJob("axb", "x"), T0)  # `_` is no wildcard here
         whole = queue.submit(conn, SyncJob("a"), T0)
-    claimed = claim_job(store, T0, busy=frozenset({"a_b", "a"}))
+    claimed = store.operations().claim_job(T0, busy=frozenset({"a_b", "a"}))
     assert claimed is not None and claimed.id == lookalike.job_id
-    assert claim_job(store, T0, busy=frozenset({"a_b", "a", "axb"})) is None
-    first = claim_job(store, T0, busy=frozenset({"axb"}))
+    assert store.operations().claim_job(T0, busy=frozenset({"a_b", "a", "axb"})) is None
+    first = store.operations().claim_job(T0, busy=frozenset({"axb"}))
     assert first is not None and first.id == mine.job_id
-    second = claim_job(store, T0, busy=frozenset({"axb", "a_b"}))
+    second = store.operations().claim_job(T0, busy=frozenset({"axb", "a_b"}))
     assert second is not None and second.id == whole.job_id

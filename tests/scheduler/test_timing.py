@@ -10,7 +10,7 @@ import pytest
 from trueup.config import parse_config
 from trueup.errors import ConfigError
 from trueup.scheduler.jobs import SyncJob
-from trueup.scheduler.local import LocalQueue, claim_job
+from trueup.scheduler.local import LocalQueue
 from trueup.scheduler.ticker import due_sources, submit_due
 from trueup.scheduler.timing import next_due
 from trueup.store import Store
@@ -77,7 +77,7 @@ def test_refreshes_are_run_before_periodic_syncs(store: Store) -> None:
         queue.submit(conn, SyncJob("a"), T0)
         queue.submit(conn, SyncJob("b"), T0)
         pushed = queue.submit(conn, SyncJob("c", "repo", trigger="webhook github"), T0)
-    first = claim_job(store, T0, busy=frozenset())
+    first = store.operations().claim_job(T0, busy=frozenset())
     assert first is not None and first.id == pushed.job_id
 
 
@@ -105,9 +105,9 @@ def test_an_equal_waiting_job_absorbs_a_new_one(store: Store) -> None:
         )
     assert second.coalesced and second.job_id == first.job_id
     assert not releasing.coalesced and releasing.job_id != first.job_id
-    claimed = claim_job(store, T0, busy=frozenset())
+    claimed = store.operations().claim_job(T0, busy=frozenset())
     assert claimed is not None and claimed.id == first.job_id
-    assert claim_job(store, T0, busy=frozenset({"a"})) is None  # one sync per source
+    assert store.operations().claim_job(T0, busy=frozenset({"a"})) is None  # one sync per source
     with operations.transaction() as conn:
         assert Operations.waiting_job(conn, "refresh", "a/scope") == releasing.job_id
     assert operations.requeue_interrupted() == 1  # a process died while it ran

@@ -30,7 +30,7 @@ from trueup.scheduler.runner import JobRunner
 from trueup.scheduler.ticker import refresh_shown_status, submit_due, watched_clusters
 from trueup.scheduler.watches import ClusterHold
 from trueup.store import Store
-from trueup.store.operations import DOING, TODO, LocalJob, Operations
+from trueup.store.operations import TODO, LocalJob, Operations
 from trueup.store.schema import jobs
 
 log = logging.getLogger(__name__)
@@ -60,37 +60,6 @@ class LocalQueue:
         job_id = Operations.add_job(conn, kind, job.target, job.payload(), now)
         self.wake.set()
         return Submitted(job_id)
-
-
-def claim_job(store: Store, now: datetime, busy: frozenset[str]) -> LocalJob | None:
-    """The oldest waiting job whose source is not ``busy``, marked doing; refreshes
-    (kind ``refresh``) go before periodic syncs.
-
-    The query itself passes over the jobs of busy sources: a burst of them (a push
-    to each repository of an organisation while it syncs) must not hide a job of
-    another source behind them.
-    """
-    held = [
-        sa.or_(jobs.c.target == source, jobs.c.target.startswith(f"{source}/", autoescape=True))
-        for source in sorted(busy)
-    ]
-    refresh_first = sa.case((jobs.c.kind == REFRESH, 0), else_=1)
-    query = (
-        sa.select(jobs)
-        .where(jobs.c.state == TODO, *(sa.not_(clause) for clause in held))
-        .order_by(refresh_first, jobs.c.id)
-        .limit(1)
-    )
-    with store.operations().transaction() as conn:
-        row = conn.execute(query).one_or_none()
-        if row is None:
-            return None
-        conn.execute(
-            sa.update(jobs)
-            .where(jobs.c.id == row.id)
-            .values(state=DOING, started_at=now, attempts=row.attempts + 1)
-        )
-        return LocalJob(row.id, row.kind, row.target, row.payload, row.attempts + 1)
 
 
 class LocalWorker:
@@ -149,7 +118,9 @@ class LocalWorker:
             if len(self._running) < concurrency:
                 busy = frozenset(self._running)
                 try:
-                    job = await asyncio.to_thread(claim_job, self.store, utc_now(), busy)
+                    job = await asyncio.to_thread(
+                        self.store.operations().claim_job, utc_now(), busy
+                    )
                 except StoreError as exc:  # e.g. SQLite busy past its timeout: a long commit
                     log.warning("cannot claim a job now (%s); trying again", exc)
                     await asyncio.sleep(POLL_SECONDS)

@@ -147,20 +147,33 @@ class Operations:
 
     def claim_job(self, now: datetime, busy: frozenset[str]) -> LocalJob | None:
         """The oldest waiting job whose source is not ``busy``, marked doing; refreshes
-        (kind ``refresh``) go before periodic syncs."""
+        (kind ``refresh``) go before periodic syncs.
+
+        The query itself passes over the jobs of busy sources: a burst of them (a push
+        to each repository of an organisation while it syncs) must not hide a job of
+        another source behind them.
+        """
+        held = [
+            sa.or_(jobs.c.target == source, jobs.c.target.startswith(f"{source}/", autoescape=True))
+            for source in sorted(busy)
+        ]
+        refresh_first = sa.case((jobs.c.kind == "refresh", 0), else_=1)
+        query = (
+            sa.select(jobs)
+            .where(jobs.c.state == TODO, *(sa.not_(clause) for clause in held))
+            .order_by(refresh_first, jobs.c.id)
+            .limit(1)
+        )
         with self.transaction() as conn:
-            refresh_first = sa.case((jobs.c.kind == "refresh", 0), else_=1)
-            query = sa.select(jobs).where(jobs.c.state == TODO).order_by(refresh_first, jobs.c.id)
-            for row in conn.execute(query.limit(200)):
-                if row.target.split("/", 1)[0] in busy:
-                    continue
-                conn.execute(
-                    sa.update(jobs)
-                    .where(jobs.c.id == row.id)
-                    .values(state=DOING, started_at=now, attempts=row.attempts + 1)
-                )
-                return LocalJob(row.id, row.kind, row.target, row.payload, row.attempts + 1)
-        return None
+            row = conn.execute(query).one_or_none()
+            if row is None:
+                return None
+            conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.id == row.id)
+                .values(state=DOING, started_at=now, attempts=row.attempts + 1)
+            )
+            return LocalJob(row.id, row.kind, row.target, row.payload, row.attempts + 1)
 
     def finish_job(self, job_id: int, *, ok: bool, now: datetime, error: str | None) -> None:
         with self.transaction() as conn:
