@@ -43,6 +43,8 @@ class TerraformSourceConfig(SourceConfig):
     # or the http(s):// address of a Terraform HTTP state backend.
     state: str
     owner: str | None = None
+    # Status older than this is shown Unknown. A state read again unchanged keeps the
+    # time of its observations until a read finds it older than half of this.
     max_age: Duration | None = timedelta(hours=24)
     # s3://: any S3-compatible endpoint; credentials come from the usual AWS chain
     # (environment, shared files, profile), never from this file.

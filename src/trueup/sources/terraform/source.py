@@ -23,8 +23,11 @@ The snapshot's version is ``<lineage>/<serial>#<digest>``. A state that a
 pattern no longer matches is read as empty, so the removal guard holds its
 entities until the removal is accepted; that read keeps the version read last,
 so a rolled-back state that reappears there is still refused. Observations are
-as old as the read: a state is what Terraform knows *now*. Nothing sensitive in a state reaches an
-observation, a finding, a failure message or a log line.
+as old as the read: a state is what Terraform knows *now*. A state read again
+unchanged keeps its stored observations, and their time, while that time is younger
+than half ``max_age`` (:mod:`~trueup.sources.terraform.freshness`): it changes no
+entity, and it is never shown stale while it is read at least that often. Nothing
+sensitive in a state reaches an observation, a finding, a failure message or a log line.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from trueup.sources.terraform.backends import (
     shown_location,
 )
 from trueup.sources.terraform.config import TerraformSourceConfig
+from trueup.sources.terraform.freshness import kept_while_current
 from trueup.sources.terraform.lineage import StateVersion, Verdict, succession
 from trueup.sources.terraform.mapping import StateRead, collect, rules_from_config
 from trueup.sources.terraform.state import StateError, parse_state
@@ -172,7 +176,7 @@ class TerraformSource:
             state.serial,
             len(observations),
         )
-        return Snapshot(
+        read = Snapshot(
             source=self.id,
             scope=location.scope,
             nature=Nature.ACTUAL,
@@ -181,6 +185,7 @@ class TerraformSource:
             findings=findings,
             version=str(version),
         )
+        return kept_while_current(read, same, self.config.max_age)
 
     def _failure(
         self, context: ReadContext, scope: str, kind: FailureKind, message: str
