@@ -15,7 +15,7 @@ from trueup.model.assembled import AssemblyResult
 from trueup.model.observation import ScopeFailure, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.store import Change, CommitSummary, Store
-from trueup.store.schema import entities, revisions
+from trueup.store.schema import entities, revisions, sync_runs
 
 from .builders import assembled, at, finding, ref, result, snapshot
 
@@ -68,6 +68,30 @@ def test_newer_ages_update_the_stored_entity_without_a_revision(store: Store) ->
     assert stored is not None
     assert stored.assembled.observed_at == at(10)
     assert (stored.revision, stored.updated_at) == (1, at(0))
+
+
+def test_the_feed_generation_moves_only_with_a_commit_that_writes_an_entity_row(
+    store: Store, db_url: str
+) -> None:
+    commit(store, result(assembled("a")))
+    assert (store.generation(), store.feed_generation()) == (1, 1)
+    commit(store, result(assembled("a")), minutes=10)  # nothing written
+    assert (store.generation(), store.feed_generation()) == (2, 1)
+    summary = commit(store, result(assembled("a", when=at(20))), minutes=20)
+    assert (summary.unchanged, summary.rewritten, summary.revisions_written) == (1, 1, 0)
+    assert (store.generation(), store.feed_generation()) == (3, 3)  # newer ages in the feed
+    commit(store, result(assembled("a", when=at(20))), minutes=30)
+    commit(store, result(), minutes=40)  # a removal
+    assert (store.generation(), store.feed_generation()) == (5, 5)
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:  # commits from before the column: their number stands
+            conn.execute(sa.update(sync_runs).values(feed_generation=None))
+    finally:
+        engine.dispose()
+    assert store.feed_generation() == 5
+    commit(store, result(), minutes=50)
+    assert (store.generation(), store.feed_generation()) == (6, 5)
 
 
 def test_a_revision_shares_the_entity_document_until_it_is_rewritten_then_keeps_its_own(

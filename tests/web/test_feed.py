@@ -88,6 +88,22 @@ def test_an_unchanged_feed_is_a_304_and_a_sync_changes_the_etag(
     assert "name: team-a" in changed.text
 
 
+def test_a_sync_that_changes_nothing_keeps_the_etag(world: World, store: Store, base: str) -> None:
+    """Backstage polls with the ETag: a sync that changed no entity must answer 304, or
+    every poll after every sync downloads (and Backstage re-processes) the whole feed."""
+    first = httpx.get(f"{base}/backstage/entities.yaml", headers=AUTH)
+    tag = first.headers["etag"]
+    world.sync(store)  # nothing changed in any source
+    again = httpx.get(f"{base}/backstage/entities.yaml", headers={**AUTH, "If-None-Match": tag})
+    assert again.status_code == 304
+    assert again.headers["etag"] == tag
+    world.catalog.write("catalog-info.yaml", component("payments", "Takes payments, now"))
+    world.catalog.commit("one left")
+    world.sync(store)
+    changed = httpx.get(f"{base}/backstage/entities.yaml", headers={**AUTH, "If-None-Match": tag})
+    assert changed.status_code == 200 and changed.headers["etag"] != tag
+
+
 def test_a_public_feed_only_when_configured(tmp_path: object, world: World, store: Store) -> None:
     config = world.config
     public = config.model_copy(

@@ -109,6 +109,7 @@ class _Plan:
         else:
             self.refreshed.append(row)  # newer ages, same content: no revision
             self.counts["unchanged"] += 1
+            self.counts["rewritten"] += 1
         if found.removed or encoded.findings_hash != found.findings_hash:
             self.clear_findings.append(found.id)
             self.findings.extend({"entity_id": found.id, **f} for f in written.findings)

@@ -117,6 +117,7 @@ class CommitSummary:
     removed: int = 0
     restored: int = 0
     unchanged: int = 0
+    rewritten: int = 0  # of the unchanged: a newer document (observation times), no revision
     revisions_written: int = 0
     snapshots_replaced: int = 0
     snapshots_unchanged: int = 0

@@ -253,6 +253,9 @@ sync_runs = sa.Table(
     # Commits in the order they landed, 1, 2, 3… (migration 0007): runs overlap, so the
     # run that commits last need not have the highest id. Its max is the store generation.
     sa.Column("commit_number", sa.Integer, nullable=True),
+    # The last commit (up to this one) that wrote an entity row (migration 0009): the
+    # feed's ETag, which a commit that changed nothing leaves as it was. NULL: its number.
+    sa.Column("feed_generation", sa.Integer, nullable=True),
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("trigger", sa.String(255), nullable=False),
     sa.Column("sources", _json(), nullable=False),

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
-from trueup.errors import ConcurrentCommitError, StoreError
+from trueup.errors import StoreError
 from trueup.feed import FeedRow
 from trueup.model.assembled import AssemblyResult, EntityScore
 from trueup.model.finding import Finding, Severity
@@ -45,10 +45,10 @@ from trueup.store.engine import (
     create_engine,
     parse_url,
     retry_while_locked,
-    serialise_writers,
     translated,
 )
 from trueup.store.entities import by_ref_keys, entity_query, matching, stored_entity, write_entities
+from trueup.store.generation import begin_commit, end_commit, feed_generation, generation
 from trueup.store.history import history
 from trueup.store.incremental import (
     CommitRequest,
@@ -79,7 +79,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration shipped (``alembic heads``): a database already there is not
 # upgraded, and Alembic is not even imported (a tenth of a second of every command).
 # tests/store/test_migrations.py checks that this is the one head of MIGRATIONS.
-SCHEMA_HEAD = "0008_scope_data_at"
+SCHEMA_HEAD = "0009_feed_generation"
 
 LOCK_TIMEOUT = 600.0  # seconds a write waits for another writer before it fails
 T = TypeVar("T")
@@ -231,7 +231,7 @@ class Store:
 
         def attempt() -> CommitSummary:
             with self._write(large=True) as conn:
-                _begin_commit(conn, run_id, now, based_on)
+                begin_commit(conn, run_id, now, based_on)
                 keys = {(r.source, r.scope) for r in reads} | set(held)
                 ids = snapshot_rows.scope_ids(conn, keys)
                 applied = apply_reads(
@@ -248,6 +248,7 @@ class Store:
                     conn, run_id, result, now=now, cause=cause, max_age=max_age
                 )
                 forget_assembly(conn)
+                end_commit(conn, run_id, summary)
             return replace(
                 summary, snapshots_replaced=applied.replaced, snapshots_unchanged=applied.unchanged
             )
@@ -274,12 +275,13 @@ class Store:
 
         def attempt() -> CommitResult:
             with self._write(large=True) as conn:
-                _begin_commit(conn, run_id, request.now, based_on)
+                begin_commit(conn, run_id, request.now, based_on)
                 keys = {(r.source, r.scope) for r in reads} | set(request.carried_held)
                 ids = snapshot_rows.scope_ids(conn, keys)
                 result = commit_reads(conn, run_id, reads, request, scope_ids=ids, cause=cause)
                 counts = {key: len(refs) for key, refs in result.held.items()}
                 snapshot_rows.write_health(conn, ids, reads, counts, result.superseded)
+                end_commit(conn, run_id, result.summary)
             return result
 
         with translated("commit", self._url):
@@ -308,7 +310,12 @@ class Store:
         count starts above the highest committed run id, the generation before.
         """
         with translated("reading the generation", self._url), self._read() as conn:
-            return _generation(conn)
+            return generation(conn)
+
+    def feed_generation(self) -> int:
+        """The last commit that wrote an entity row (the feed's ETag; see :mod:`.generation`)."""
+        with translated("reading the generation", self._url), self._read() as conn:
+            return feed_generation(conn)
 
     def finish_run(
         self, run_id: int, *, status: str, now: datetime, summary: Mapping[str, Any]
@@ -558,33 +565,6 @@ class Store:
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
-
-
-def _begin_commit(conn: Connection, run_id: int, now: datetime, based_on: int | None) -> None:
-    """Serialise writers, refuse a commit based on an older generation, number the commit.
-
-    Read after the writers' lock (PostgreSQL reads committed data per statement), the
-    generation is the last commit's number: this one is the next, whichever run it is.
-    """
-    serialise_writers(conn)
-    landed = _generation(conn)
-    if based_on is not None and landed != based_on:
-        raise ConcurrentCommitError(
-            f"another commit landed after this result was assembled "
-            f"(generation {based_on}, now {landed})"
-        )
-    marked = conn.execute(
-        sa.update(sync_runs)
-        .where(sync_runs.c.id == run_id)
-        .values(committed_at=now, commit_number=landed + 1)
-    )
-    if marked.rowcount != 1:
-        raise StoreError(f"commit refers to sync run {run_id}, which does not exist")
-
-
-def _generation(conn: Connection) -> int:
-    """The last commit's number, 0 before any (the max of a unique index: one lookup)."""
-    return int(conn.execute(sa.select(sa.func.max(sync_runs.c.commit_number))).scalar() or 0)
 
 
 def _sync_run(row: sa.Row[Any]) -> SyncRun:

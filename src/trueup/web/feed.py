@@ -3,10 +3,11 @@
 Exactly what ``trueup export`` prints: the stored feed rows read through
 :func:`trueup.sinks.publish.publishable`, the whole-feed safety gate. Backstage's
 URL reader polls it, so a poll that finds nothing new must be cheap: the ETag
-is the store generation (moved by every commit, whichever sync made it) plus the fingerprint of what
-else shapes the bytes (emission policy, URLs, trueup's version, the kind
-filter, the format), and an ``If-None-Match`` that matches is answered 304
-without reading a single entity.
+is the feed generation (moved by every commit that wrote an entity row, whichever
+sync made it; not by one that changed nothing: :mod:`trueup.store.generation`)
+plus the fingerprint of what else shapes the bytes (emission policy, URLs,
+trueup's version, the secrets masked, the kind filter, the format), and an
+``If-None-Match`` that matches is answered 304 without reading a single entity.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi.responses import StreamingResponse
 
 from trueup.feed import render_json, render_yaml
 from trueup.model.finding import Finding
+from trueup.redaction import KNOWN_SECRETS
 from trueup.sinks.publish import publishable
 from trueup.web.auth import Principal, require
 from trueup.web.state import ServerState, server_state
@@ -96,11 +98,14 @@ def _feed(request: Request, kind: list[str] | None, fmt: str) -> Response:
 
 
 def etag(state: ServerState, kinds: frozenset[str] | None, fmt: str) -> str:
-    """The feed's ETag, from the store generation and everything else that shapes it."""
-    generation = state.store.generation()
-    variant = hashlib.sha256(
-        "\0".join([state.feed_fingerprint(), fmt, ",".join(sorted(kinds or ()))]).encode()
-    ).hexdigest()[:16]
+    """The feed's ETag, from the feed generation and everything else that shapes it.
+
+    The secrets known only grow while the server runs (a rotated cluster token is
+    learnt): their count tells rows masked before from rows masked now.
+    """
+    generation = state.store.feed_generation()
+    shaped = [state.feed_fingerprint(), fmt, ",".join(sorted(kinds or ())), str(len(KNOWN_SECRETS))]
+    variant = hashlib.sha256("\0".join(shaped).encode()).hexdigest()[:16]
     return f'"g{generation}-{variant}"'
 
 
