@@ -77,7 +77,7 @@ async def github(request: Request) -> JSONResponse:
         "github", f"github:{delivery_id}", request.headers.get("x-github-event", "")
     )
     if delivery.event == "push":
-        payload = _json(state, "github", body)
+        payload = await asyncio.to_thread(_json, state, "github", body)
         repo = _object(payload.get("repository"))
         names = [str(repo.get(k) or "") for k in ("full_name", "clone_url", "html_url", "ssh_url")]
         delivery.label = names[0]
@@ -116,7 +116,7 @@ async def gitlab(request: Request) -> JSONResponse:
     event = request.headers.get("x-gitlab-event", "")
     delivery = Delivery("gitlab", f"gitlab:{key or 'unkeyed-' + uuid.uuid4().hex}", event)
     if event in ("Push Hook", "System Hook"):
-        payload = _json(state, "gitlab", body)
+        payload = await asyncio.to_thread(_json, state, "gitlab", body)
         project = _object(payload.get("project"))
         names = [
             str(project.get(k) or "")
@@ -153,7 +153,7 @@ async def argocd(request: Request) -> JSONResponse:
             bearer(request.headers.get("authorization")), secret, what="the bearer token"
         ),
     )
-    payload = _json(state, "argocd", body)
+    payload = await asyncio.to_thread(_json, state, "argocd", body)
     app = _text(payload.get("app")) or _text(payload.get("application"))
     key = request.headers.get("idempotency-key")
     delivery = Delivery("argocd", f"argocd:{key or 'unkeyed-' + uuid.uuid4().hex}", "notification")
@@ -191,8 +191,8 @@ async def _verified(
             kind, "too-large" if exc.status_code == 413 else "refused"
         ).inc()
         raise
-    try:
-        check(body)
+    try:  # on a worker thread, as the parse: a body may be 25 MB, the loop serves the feed
+        await asyncio.to_thread(check, body)
     except SignatureError as exc:
         _refuse(state, kind, 401, str(exc))
     crashpoint(AFTER_VERIFY)
