@@ -4,14 +4,14 @@ Secrets must never reach findings, the database, output or logs (SPEC sections 2
 and 10). Rather than trusting each message to leave them out, every piece of
 text that leaves trueup passes through this module, which masks:
 
-- every value in :data:`KNOWN_SECRETS`, wherever it appears (also in its
-  JSON-escaped and URL-encoded forms). It is fed by the configuration
-  (:func:`register_config`: every ``SecretStr``, the password and credential
-  query values of every URL in it, any ``${VAR}`` value inside one of those)
-  and by the sources
-  at run time (a kubeconfig's tokens and token files, Terraform's sensitive
-  values). Values shorter than :data:`MIN_SECRET` are not masked: they would
-  mask common words and are no credible secret;
+- every value in :data:`KNOWN_SECRETS`, wherever it appears, in every form
+  trueup's own writers give it: JSON-escaped (the feed, the API, ``--format
+  json``, a YAML double-quoted scalar) and percent-encoded. It is fed by the
+  configuration (:func:`register_config`: every ``SecretStr``, the password and
+  credential query values of every URL in it, any ``${VAR}`` value inside one of
+  those) and by the sources at run time (a kubeconfig's tokens and token files,
+  Terraform's sensitive values). Values shorter than :data:`MIN_SECRET` are not
+  masked: they would mask common words and are no credible secret;
 - in every URL, the password of its userinfo (a lone ``token@`` too, for
   ``http(s)``) and the values of query parameters named like credentials
   (``token``, ``access_token``, ``sig``, ``X-Amz-Signature``…), as GitHub's and
@@ -42,6 +42,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -93,22 +94,20 @@ class SecretRegistry:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._values: tuple[str, ...] = ()  # every form, longest first
-        self._fingerprints: dict[bytes, tuple[tuple[str, ...], str]] = {}  # salt: (of, digest)
+        self._secrets: tuple[_Secret, ...] = ()  # longest first
+        self._fingerprints: dict[bytes, tuple[tuple[_Secret, ...], str]] = {}  # salt: (of, digest)
 
     def add(self, value: str | SecretStr | None) -> None:
-        """Mask ``value`` from now on (and its JSON-escaped and URL-encoded forms)."""
+        """Mask ``value`` from now on, in every form :func:`_secret` names."""
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
         if not value or len(value) < MIN_SECRET:
             return
-        forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe="")}
-        forms |= {json.dumps(value)[1:-1], quote(value)}
         with self._lock:
-            known = set(self._values)
-            if forms <= known:
+            if any(known.value == value for known in self._secrets):
                 return
-            self._values = tuple(sorted(known | forms, key=lambda v: (-len(v), v)))
+            secrets = (*self._secrets, _secret(value))
+            self._secrets = tuple(sorted(secrets, key=lambda s: (-len(s.value), s.value)))
 
     def add_all(self, values: Iterable[str | SecretStr | None]) -> None:
         for value in values:
@@ -116,7 +115,7 @@ class SecretRegistry:
 
     def clear(self) -> None:
         with self._lock:
-            self._values = ()
+            self._secrets = ()
             self._fingerprints.clear()
 
     def fingerprint(self, salt: bytes) -> str:
@@ -130,33 +129,64 @@ class SecretRegistry:
         together, paying a scrypt per guess. Computed once per salt until the
         secrets change.
         """
-        values = self._values
-        if not values:
+        secrets = self._secrets
+        if not secrets:
             return ""
         with self._lock:
             known = self._fingerprints.get(salt)
-        if known is not None and known[0] is values:
+        if known is not None and known[0] is secrets:
             return known[1]
-        text = json.dumps(values).encode()
+        text = json.dumps([secret.value for secret in secrets]).encode()
         digest = hashlib.scrypt(text, salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=1, dklen=32).hex()
         with self._lock:
             if len(self._fingerprints) >= 16:  # a writer per folder: a few salts at most
                 self._fingerprints.clear()
-            self._fingerprints[salt] = (values, digest)
+            self._fingerprints[salt] = (secrets, digest)
         return digest
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._secrets)
 
     def __repr__(self) -> str:  # a stray debug print must not show them
-        return f"SecretRegistry({len(self._values)} forms)"
+        return f"SecretRegistry({len(self._secrets)} secrets)"
 
     def mask(self, text: str) -> str:
-        """``text`` with every known secret replaced by :data:`MASK`."""
-        for value in self._values:
-            if value in text:
-                text = text.replace(value, MASK)
+        """``text`` with every known secret replaced by :data:`MASK`.
+
+        A text without a secret's anchor holds none of its forms: one scan at C
+        speed per secret, however many forms it has.
+        """
+        for secret in self._secrets:
+            if secret.anchor not in text:
+                continue
+            for form in secret.forms:
+                if form in text:
+                    text = text.replace(form, MASK)
         return text
+
+
+@dataclass(frozen=True, slots=True)
+class _Secret:
+    """One secret: its forms, longest first, looked for only where ``anchor`` is."""
+
+    value: str
+    anchor: str
+    forms: tuple[str, ...]
+
+
+# What no form changes (JSON escapes, percent-encoding): a secret's longest run of it
+# is in every form of the secret.
+_KEPT = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
+def _secret(value: str) -> _Secret:
+    """``value`` as written raw, JSON-escaped (all ASCII or not; a YAML double-quoted
+    scalar is a JSON string), percent-encoded (``/`` kept or not)."""
+    forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], json.dumps(value)[1:-1]}
+    forms |= {quote(value, safe=""), quote(value)}
+    anchor = max(_KEPT.findall(value), key=len, default="")
+    ordered = tuple(sorted(forms, key=lambda f: (-len(f), f)))
+    return _Secret(value, anchor, ordered)
 
 
 KNOWN_SECRETS = SecretRegistry()
