@@ -6,7 +6,8 @@ text that leaves trueup passes through this module, which masks:
 
 - every value in :data:`KNOWN_SECRETS`, wherever it appears, in every form
   trueup's own writers give it: JSON-escaped (the feed, the API, ``--format
-  json``, a YAML double-quoted scalar) and percent-encoded. It is fed by the
+  json``, a YAML double-quoted scalar), percent-encoded with upper- or lowercase
+  hex digits. It is fed by the
   configuration (:func:`register_config`: every ``SecretStr``, the password and
   credential query values of every URL in it, any ``${VAR}`` value inside one of
   those) and by the sources at run time (a kubeconfig's tokens and token files,
@@ -177,13 +178,16 @@ class _Secret:
 # What no form changes (JSON escapes, percent-encoding): a secret's longest run of it
 # is in every form of the secret.
 _KEPT = re.compile(r"[A-Za-z0-9_.~-]+")
+# A percent-escape: ``%2F`` and ``%2f`` are the same octet (RFC 3986 2.1).
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
 
 
 def _secret(value: str) -> _Secret:
     """``value`` as written raw, JSON-escaped (all ASCII or not; a YAML double-quoted
-    scalar is a JSON string), percent-encoded (``/`` kept or not)."""
+    scalar is a JSON string), percent-encoded (``/`` kept or not) in either case."""
     forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], json.dumps(value)[1:-1]}
-    forms |= {quote(value, safe=""), quote(value)}
+    for encoded in (quote(value, safe=""), quote(value)):
+        forms |= {encoded, _PERCENT.sub(lambda m: m.group().lower(), encoded)}
     anchor = max(_KEPT.findall(value), key=len, default="")
     ordered = tuple(sorted(forms, key=lambda f: (-len(f), f)))
     return _Secret(value, anchor, ordered)
