@@ -7,7 +7,7 @@ text that leaves trueup passes through this module, which masks:
 - every value in :data:`KNOWN_SECRETS`, wherever it appears, in every form
   trueup's own writers give it: JSON-escaped (the feed, the API, ``--format
   json``, a YAML double-quoted scalar), percent-encoded with upper- or lowercase
-  hex digits. It is fed by the
+  hex digits. Line breaks at its ends are no part of it. It is fed by the
   configuration (:func:`register_config`: every ``SecretStr``, the password and
   credential query values of every URL in it, any ``${VAR}`` value inside one of
   those) and by the sources at run time (a kubeconfig's tokens and token files,
@@ -102,6 +102,7 @@ class SecretRegistry:
         """Mask ``value`` from now on, in every form :func:`_secret` names."""
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
+        value = value.strip("\r\n") if value else value
         if not value or len(value) < MIN_SECRET:
             return
         with self._lock:
