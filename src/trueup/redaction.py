@@ -7,7 +7,9 @@ text that leaves trueup passes through this module, which masks:
 - every value in :data:`KNOWN_SECRETS`, wherever it appears, in every form
   trueup's own writers give it: JSON-escaped (the feed, the API, ``--format
   json``, a YAML double-quoted scalar), percent-encoded with upper- or lowercase
-  hex digits. Line breaks at its ends are no part of it. It is fed by the
+  hex digits; a value of several lines (a PEM key) also with ``\\n`` or
+  ``\\r\\n`` line ends, raw or escaped, and as the indented lines of a YAML
+  block scalar. Line breaks at its ends are no part of it. It is fed by the
   configuration (:func:`register_config`: every ``SecretStr``, the password and
   credential query values of every URL in it, any ``${VAR}`` value inside one of
   those) and by the sources at run time (a kubeconfig's tokens and token files,
@@ -164,16 +166,21 @@ class SecretRegistry:
             for form in secret.forms:
                 if form in text:
                     text = text.replace(form, MASK)
+            if secret.spread is not None:
+                masked, found = secret.spread.subn(MASK, text)
+                text = masked if found else text
         return text
 
 
 @dataclass(frozen=True, slots=True)
 class _Secret:
-    """One secret: its forms, longest first, looked for only where ``anchor`` is."""
+    """One secret: its literal forms, longest first, and for one of several lines the
+    pattern of its lines apart; both are looked for only where ``anchor`` is."""
 
     value: str
     anchor: str
     forms: tuple[str, ...]
+    spread: re.Pattern[str] | None
 
 
 # What no form changes (JSON escapes, percent-encoding): a secret's longest run of it
@@ -181,17 +188,37 @@ class _Secret:
 _KEPT = re.compile(r"[A-Za-z0-9_.~-]+")
 # A percent-escape: ``%2F`` and ``%2f`` are the same octet (RFC 3986 2.1).
 _PERCENT = re.compile(r"%[0-9A-F]{2}")
+_LINE_BREAK = re.compile(r"\r?\n")
+# Between two lines of a secret: a line break, then a YAML block scalar's indentation;
+# or, in a JSON or YAML double-quoted string, the escapes of one.
+_RAW_BREAK = r"\r?\n *"
+_ESCAPED_BREAK = r"(?:\\r)?\\n"
 
 
 def _secret(value: str) -> _Secret:
     """``value`` as written raw, JSON-escaped (all ASCII or not; a YAML double-quoted
-    scalar is a JSON string), percent-encoded (``/`` kept or not) in either case."""
+    scalar is a JSON string), percent-encoded (``/`` kept or not) in either case; and
+    when it has several lines, with ``\\n`` or ``\\r\\n`` line ends, raw or escaped,
+    or as the lines of a YAML block scalar (indented)."""
     forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], json.dumps(value)[1:-1]}
     for encoded in (quote(value, safe=""), quote(value)):
         forms |= {encoded, _PERCENT.sub(lambda m: m.group().lower(), encoded)}
     anchor = max(_KEPT.findall(value), key=len, default="")
     ordered = tuple(sorted(forms, key=lambda f: (-len(f), f)))
-    return _Secret(value, anchor, ordered)
+    return _Secret(value, anchor, ordered, _spread(value))
+
+
+def _spread(value: str) -> re.Pattern[str] | None:
+    """The lines of ``value`` joined by any line end and indentation, or by the escapes
+    of one; None for a value of one line (its forms are literal)."""
+    lines = _LINE_BREAK.split(value)
+    if len(lines) == 1:
+        return None
+    spread = {_RAW_BREAK.join(map(re.escape, lines))}
+    for ascii_only in (False, True):
+        escaped = (json.dumps(line, ensure_ascii=ascii_only)[1:-1] for line in lines)
+        spread.add(_ESCAPED_BREAK.join(map(re.escape, escaped)))
+    return re.compile("|".join(sorted(spread, key=len, reverse=True)))
 
 
 KNOWN_SECRETS = SecretRegistry()
