@@ -224,3 +224,10 @@ def test_a_terraform_key_quoted_in_a_catalog_reaches_no_output_or_row(
     assert "Deploy key, to be rotated:" in stored
     for text in [*shown, *written, stored]:
         assert not _shows_secret(text), text
+
+
+def test_a_secret_of_symbols_alone_is_masked_in_every_form() -> None:
+    """No letter or digit to look for first: every text is searched for its forms."""
+    KNOWN_SECRETS.add("!@#$%^&*()")
+    for shown in ("!@#$%^&*()", "%21%40%23%24%25%5E%26%2A%28%29", "%21%40%23%24%25%5e%26%2a%28%29"):
+        assert redact_text(f"a {shown} b") == f"a {MASK} b", shown
