@@ -4,14 +4,17 @@ Secrets must never reach findings, the database, output or logs (SPEC sections 2
 and 10). Rather than trusting each message to leave them out, every piece of
 text that leaves trueup passes through this module, which masks:
 
-- every value in :data:`KNOWN_SECRETS`, wherever it appears (also in its
-  JSON-escaped and URL-encoded forms). It is fed by the configuration
-  (:func:`register_config`: every ``SecretStr``, the password and credential
-  query values of every URL in it, any ``${VAR}`` value inside one of those)
-  and by the sources
-  at run time (a kubeconfig's tokens and token files, Terraform's sensitive
-  values). Values shorter than :data:`MIN_SECRET` are not masked: they would
-  mask common words and are no credible secret;
+- every value in :data:`KNOWN_SECRETS`, wherever it appears, in every form
+  trueup's own writers give it: JSON-escaped (the feed, the API, ``--format
+  json``, a YAML double-quoted scalar), percent-encoded with upper- or lowercase
+  hex digits; a value of several lines (a PEM key) also with ``\\n`` or
+  ``\\r\\n`` line ends, raw or escaped, and as the indented lines of a YAML
+  block scalar. Line breaks at its ends are no part of it. It is fed by the
+  configuration (:func:`register_config`: every ``SecretStr``, the password and
+  credential query values of every URL in it, any ``${VAR}`` value inside one of
+  those) and by the sources at run time (a kubeconfig's tokens and token files,
+  Terraform's sensitive values). Values shorter than :data:`MIN_SECRET` are not
+  masked: they would mask common words and are no credible secret;
 - in every URL, the password of its userinfo (a lone ``token@`` too, for
   ``http(s)``) and the values of query parameters named like credentials
   (``token``, ``access_token``, ``sig``, ``X-Amz-Signature``…), as GitHub's and
@@ -42,6 +45,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -93,22 +97,21 @@ class SecretRegistry:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._values: tuple[str, ...] = ()  # every form, longest first
-        self._fingerprints: dict[bytes, tuple[tuple[str, ...], str]] = {}  # salt: (of, digest)
+        self._secrets: tuple[_Secret, ...] = ()  # longest first
+        self._fingerprints: dict[bytes, tuple[tuple[_Secret, ...], str]] = {}  # salt: (of, digest)
 
     def add(self, value: str | SecretStr | None) -> None:
-        """Mask ``value`` from now on (and its JSON-escaped and URL-encoded forms)."""
+        """Mask ``value`` from now on, in every form :func:`_secret` names."""
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
+        value = value.strip("\r\n") if value else value
         if not value or len(value) < MIN_SECRET:
             return
-        forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe="")}
-        forms |= {json.dumps(value)[1:-1], quote(value)}
         with self._lock:
-            known = set(self._values)
-            if forms <= known:
+            if any(known.value == value for known in self._secrets):
                 return
-            self._values = tuple(sorted(known | forms, key=lambda v: (-len(v), v)))
+            secrets = (*self._secrets, _secret(value))
+            self._secrets = tuple(sorted(secrets, key=lambda s: (-len(s.value), s.value)))
 
     def add_all(self, values: Iterable[str | SecretStr | None]) -> None:
         for value in values:
@@ -116,7 +119,7 @@ class SecretRegistry:
 
     def clear(self) -> None:
         with self._lock:
-            self._values = ()
+            self._secrets = ()
             self._fingerprints.clear()
 
     def fingerprint(self, salt: bytes) -> str:
@@ -130,33 +133,92 @@ class SecretRegistry:
         together, paying a scrypt per guess. Computed once per salt until the
         secrets change.
         """
-        values = self._values
-        if not values:
+        secrets = self._secrets
+        if not secrets:
             return ""
         with self._lock:
             known = self._fingerprints.get(salt)
-        if known is not None and known[0] is values:
+        if known is not None and known[0] is secrets:
             return known[1]
-        text = json.dumps(values).encode()
+        text = json.dumps([secret.value for secret in secrets]).encode()
         digest = hashlib.scrypt(text, salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=1, dklen=32).hex()
         with self._lock:
             if len(self._fingerprints) >= 16:  # a writer per folder: a few salts at most
                 self._fingerprints.clear()
-            self._fingerprints[salt] = (values, digest)
+            self._fingerprints[salt] = (secrets, digest)
         return digest
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._secrets)
 
     def __repr__(self) -> str:  # a stray debug print must not show them
-        return f"SecretRegistry({len(self._values)} forms)"
+        return f"SecretRegistry({len(self._secrets)} secrets)"
 
     def mask(self, text: str) -> str:
-        """``text`` with every known secret replaced by :data:`MASK`."""
-        for value in self._values:
-            if value in text:
-                text = text.replace(value, MASK)
+        """``text`` with every known secret replaced by :data:`MASK`.
+
+        A text without a secret's anchor holds none of its forms: one scan at C
+        speed per secret, however many forms it has.
+        """
+        for secret in self._secrets:
+            if secret.anchor not in text:
+                continue
+            for form in secret.forms:
+                if form in text:
+                    text = text.replace(form, MASK)
+            if secret.spread is not None:
+                masked, found = secret.spread.subn(MASK, text)
+                text = masked if found else text
         return text
+
+
+@dataclass(frozen=True, slots=True)
+class _Secret:
+    """One secret: its literal forms, longest first, and for one of several lines the
+    pattern of its lines apart; both are looked for only where ``anchor`` is."""
+
+    value: str
+    anchor: str
+    forms: tuple[str, ...]
+    spread: re.Pattern[str] | None
+
+
+# What no form changes (JSON escapes, percent-encoding): a secret's longest run of it
+# is in every form of the secret.
+_KEPT = re.compile(r"[A-Za-z0-9_.~-]+")
+# A percent-escape: ``%2F`` and ``%2f`` are the same octet (RFC 3986 2.1).
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
+_LINE_BREAK = re.compile(r"\r?\n")
+# Between two lines of a secret: a line break, then a YAML block scalar's indentation;
+# or, in a JSON or YAML double-quoted string, the escapes of one.
+_RAW_BREAK = r"\r?\n *"
+_ESCAPED_BREAK = r"(?:\\r)?\\n"
+
+
+def _secret(value: str) -> _Secret:
+    """``value`` as written raw, JSON-escaped (all ASCII or not; a YAML double-quoted
+    scalar is a JSON string), percent-encoded (``/`` kept or not) in either case; and
+    when it has several lines, with ``\\n`` or ``\\r\\n`` line ends, raw or escaped,
+    or as the lines of a YAML block scalar (indented)."""
+    forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], json.dumps(value)[1:-1]}
+    for encoded in (quote(value, safe=""), quote(value)):
+        forms |= {encoded, _PERCENT.sub(lambda m: m.group().lower(), encoded)}
+    anchor = max(_KEPT.findall(value), key=len, default="")
+    ordered = tuple(sorted(forms, key=lambda f: (-len(f), f)))
+    return _Secret(value, anchor, ordered, _spread(value))
+
+
+def _spread(value: str) -> re.Pattern[str] | None:
+    """The lines of ``value`` joined by any line end and indentation, or by the escapes
+    of one; None for a value of one line (its forms are literal)."""
+    lines = _LINE_BREAK.split(value)
+    if len(lines) == 1:
+        return None
+    spread = {_RAW_BREAK.join(map(re.escape, lines))}
+    for ascii_only in (False, True):
+        escaped = (json.dumps(line, ensure_ascii=ascii_only)[1:-1] for line in lines)
+        spread.add(_ESCAPED_BREAK.join(map(re.escape, escaped)))
+    return re.compile("|".join(sorted(spread, key=len, reverse=True)))
 
 
 KNOWN_SECRETS = SecretRegistry()
