@@ -294,6 +294,17 @@ def test_running_but_undeclared_is_kept_as_discovered() -> None:
     assert entity.entity["metadata"]["name"] == "ghost"
 
 
+def test_a_discovered_entity_assembled_again_later_is_the_same() -> None:
+    """Its envelope's defaults are as old as the observations that found it, not the
+    assembly: an entity assembled again for another reason keeps its stored document."""
+    catalog = snapshot("catalog", "catalog", *base_catalog())
+    clusters = snapshot("clusters", "prod-eu", deployment("ghost"), argo_app("ghost"))
+    ghost = EntityRef.of("component", None, "ghost")
+    first = one(assemble([catalog, clusters], policy(), now=NOW), ghost)
+    later = one(assemble([catalog, clusters], policy(), now=NOW + timedelta(minutes=5)), ghost)
+    assert later.to_stored() == first.to_stored()
+
+
 def test_declared_entity_is_not_discovered_and_linked_by_annotation() -> None:
     doc = component("payments-api")
     doc["metadata"]["annotations"] = {"argocd/app-name": "payments-prod"}

@@ -72,7 +72,7 @@ COMPUTED_PATHS = frozenset(ANNOTATION + key for key in COMPUTED_ANNOTATIONS)
 # The version of the assembly rules themselves (linking, status, checks, findings): raise
 # it with any change to them that alters what a stored entity would be assembled into.
 # The store assembles every entity again on the first sync after it changes.
-RULES = 2
+RULES = 3
 
 
 @dataclass(frozen=True)
@@ -427,8 +427,13 @@ def _add_discovered_defaults(
     actual: Sequence[Observation],
     now: datetime,
 ) -> None:
-    """A running thing nobody declares still needs a valid envelope to be shown."""
-    provenance = Provenance(DISCOVERED_PROVENANCE_SOURCE, "discovered", "trueup:discovered", now)
+    """A running thing nobody declares still needs a valid envelope to be shown.
+
+    The defaults are as old as the first observation that found it (not the
+    assembly): assembled again later, it is the same entity, stored unchanged.
+    """
+    found = min((o.provenance.observed_at for o in actual), default=now)
+    provenance = Provenance(DISCOVERED_PROVENANCE_SOURCE, "discovered", "trueup:discovered", found)
     defaults: dict[str, Any] = {
         "apiVersion": "backstage.io/v1alpha1",
         "kind": KIND_NAMES.get(ref.kind, ref.kind.capitalize()),
