@@ -151,10 +151,11 @@ def test_an_environment_variable_that_spells_no_boolean_is_refused(variable: str
     assert "environment variable" in message and "enabled" not in message
 
 
-def test_a_value_only_partly_from_the_environment_is_text() -> None:
-    text = SERVER.format(value="t${REST}")
-    with pytest.raises(ConfigError, match=r"server\.public_feed: must be true or false"):
-        parse_config(text, "trueup.yaml", {"REST": "rue"})
+@pytest.mark.parametrize("value", ["t${REST}", "${START}${REST}", "${START}ue"])
+def test_a_value_only_partly_from_one_environment_variable_is_text(value: str) -> None:
+    text = SERVER.format(value=value)
+    with pytest.raises(ConfigError, match=r"server\.public_feed: must be true or false, unquoted"):
+        parse_config(text, "trueup.yaml", {"START": "tr", "REST": "rue"})
 
 
 def test_an_environment_value_stays_plain_text_in_a_text_setting() -> None:

@@ -120,7 +120,8 @@ class _Substitution:
             return self.environ[name]
 
         text = _PLACED.sub(replace, value)
-        return EnvironmentText(text) if _PLACED.fullmatch(value) else text
+        whole = value.count(_PLACEHOLDER) == 2 and _PLACED.fullmatch(value)
+        return EnvironmentText(text) if whole else text
 
 
 def line_of(lines: Mapping[Path_, int], path: tuple[object, ...]) -> int:
