@@ -511,9 +511,12 @@ ORACLE = settings(
 )
 
 
+# A replayed case: each step a change's arguments and keywords (as STEPS draws them).
+Steps = list[tuple[tuple[Any, ...], dict[str, Any]]]
+
 # Found by the oracle: a read that adds refs while it removes all the scope had
 # (search gone, four others new) must count its share against the refs before it.
-REMOVED_WHILE_ADDING = [
+REMOVED_WHILE_ADDING: Steps = [
     (("cluster", 1, (("search", 0, 0),)), {}),
     (("cluster", 1, (("orders", 0, 1), ("cart", 1, 1), ("pay", 0, 0), ("ghost", 2, 0))), {}),
 ]
@@ -521,7 +524,7 @@ REMOVED_WHILE_ADDING = [
 # Found by the oracle: a hold is kept until accepted. The second read of the same
 # export finds the held row counted in the scope, so its share alone (1 of 2) would
 # let the removal go; the hold must stay, in both engines.
-HOLD_KEPT = [
+HOLD_KEPT: Steps = [
     (("declare", "pay", 0, 0, 0, False), {}),
     (("cluster", 0, (("pay", 0, 0),)), {}),
     (("cluster", 0, (("orders", 0, 0),)), {}),
@@ -530,7 +533,7 @@ HOLD_KEPT = [
 # Found by the oracle: a file broken and then restored to its stored bytes must be
 # parsed again; its stored part must not claim the old bytes and keep the findings
 # of the broken read (the other store's read had recorded the restored bytes).
-BROKEN_AND_RESTORED = [
+BROKEN_AND_RESTORED: Steps = [
     (("pair", "pay", "pay", False), {}),
     (("declare", "pay", 0, 0, 0, False), {}),
     (("cluster", 0, (("pay", 0, 0),)), {}),
@@ -539,7 +542,7 @@ BROKEN_AND_RESTORED = [
 ]
 # Found by the oracle: the same emptied export read again is held again, reported
 # in the run by both engines.
-EMPTIED_TWICE = [
+EMPTIED_TWICE: Steps = [
     (("pair", "pay", "pay", False), {}),
     (("declare", "pay", 0, 0, 0, False), {}),
     (("cluster", 0, (("pay", 0, 0),)), {}),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from importlib.metadata import EntryPoint, entry_points
 
-from trueup.checks.base import CheckPlugin
+from trueup.checks.base import CheckContext, CheckPlugin, Draft
 from trueup.config_model import CheckConfig
-from trueup.plugins import GROUPS, load_registry, registry
+from trueup.model.finding import Finding
+from trueup.plugins import GROUPS, Kind, load_registry, registry
 from trueup.sources.base import SourcePlugin
 from trueup.sources.file.config import FileSourceConfig
 from trueup.sources.file.plugin import create
@@ -17,7 +18,7 @@ A_CHECK = CheckPlugin(config=CheckConfig, create=lambda config: _Never())
 
 
 class _Never:
-    def check(self, draft: object, context: object) -> list[object]:
+    def check(self, draft: Draft, context: CheckContext) -> list[Finding]:
         return []
 
 
@@ -27,7 +28,7 @@ def point(name: str, value: str, kind: str = "source") -> EntryPoint:
 
 def test_every_built_in_is_registered_through_an_entry_point() -> None:
     found = {(e.kind, e.name): e for e in registry().entries}
-    for kind, name in [
+    built_ins: list[tuple[Kind, str]] = [
         ("source", "file"),
         ("source", "git"),
         ("source", "github"),
@@ -39,7 +40,8 @@ def test_every_built_in_is_registered_through_an_entry_point() -> None:
         ("check", "completeness"),
         ("check", "drift"),
         ("check", "stale"),
-    ]:
+    ]
+    for kind, name in built_ins:
         entry = found[(kind, name)]
         assert entry.enabled and entry.distribution.startswith("trueup "), entry
 

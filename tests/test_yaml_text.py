@@ -122,7 +122,7 @@ def test_round_trip_under_both_readers(seed: int) -> None:
 
 
 def test_multi_document_output() -> None:
-    docs = [{"a": "no"}, {"b": ["x", {"c": None}]}, {"d": {}}]
+    docs: list[dict[str, object]] = [{"a": "no"}, {"b": ["x", {"c": None}]}, {"d": {}}]
     text = dump_documents(docs)
     assert list(yaml.safe_load_all(text)) == docs
     assert [d.value for d in load_documents(text) if isinstance(d, Document)] == docs

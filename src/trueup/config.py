@@ -68,7 +68,6 @@ DEFAULT_CONFIG = "trueup.yaml"
 _MIN_MASKED = 4
 _SQLITE = re.compile(r"^(sqlite(?:\+\w+)?:///)(.*)$", re.DOTALL)
 
-_Model = ConfigModel  # the base of this file's own models
 __all__ = [
     "DEFAULT_CONFIG",
     "ChecksConfig",
@@ -156,16 +155,16 @@ def database_url(value: str) -> str:
     return value
 
 
-class MergeConfig(_Model):
+class MergeConfig(ConfigModel):
     precedence: dict[str, list[str]] = {}
 
 
-class SafetyConfig(_Model):
+class SafetyConfig(ConfigModel):
     max_removal_ratio: float = Field(0.5, ge=0.0, le=1.0)
     accept_removals: list[str] = []
 
 
-class Config(_Model):
+class Config(ConfigModel):
     database: str = "sqlite:///trueup.db"
     # How long a write waits for another writer (SQLite) before the command fails (exit 2).
     database_lock_timeout: Duration = timedelta(minutes=10)

@@ -4,7 +4,8 @@ Sources, sinks and checks own their configuration models (SPEC section 11): a
 plugin's model subclasses :class:`SourceConfig`, :class:`SinkConfig` or
 :class:`CheckConfig` from here and lives in the plugin's own package.
 :mod:`trueup.config` assembles the file's model from the registered ones. Every
-model is frozen and refuses unknown keys (the loader names the key and its line).
+model is frozen and refuses unknown keys (the loader names the key and its line),
+and its boolean settings are :data:`YamlBool`: only ``true`` or ``false``.
 
 Whatever the engine needs to know about a configured source beyond its
 ``observe`` is a method here with a neutral default, which a plugin's model
@@ -33,11 +34,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
 from trueup.errors import ConfigError
 from trueup.model.finding import Severity
 from trueup.model.repository import TrackedBranch
+from trueup.parse.config_yaml import EnvironmentText
 
 if TYPE_CHECKING:
     from trueup.sources.base import WatchedSource
@@ -104,6 +106,51 @@ def web_url(value: str | None) -> str | None:
         raise ValueError("is not an http:// or https:// URL with a host")
     del port
     return value
+
+
+# YAML 1.2's core schema: the only spellings of a boolean.
+_YAML_BOOLEANS = {
+    "true": True,
+    "True": True,
+    "TRUE": True,
+    "false": False,
+    "False": False,
+    "FALSE": False,
+}
+
+
+def yaml_boolean(value: object) -> bool:
+    """``true`` or ``false`` as YAML 1.2 reads them; ValueError for anything else.
+
+    ``yes``, ``on``, ``"true"`` and ``1`` are no booleans in YAML 1.2 (as
+    ``owner: no`` stays ``"no"`` in a catalog file), so a setting does not guess
+    what they meant. A value given wholly by one ``${VAR}``
+    (:class:`~trueup.parse.config_yaml.EnvironmentText`) is read as YAML would
+    read it in its place: an environment variable has no other way to give one.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, EnvironmentText):
+        if value in _YAML_BOOLEANS:
+            return _YAML_BOOLEANS[value]
+        raise ValueError(  # not echoed: the variable may hold a secret set here by mistake
+            "must be true or false (as YAML 1.2 spells them); its environment variable "
+            "holds other text"
+        )
+    if isinstance(value, str):
+        what = f"the text {value!r}"
+    elif isinstance(value, int | float):
+        what = f"the number {value!r}"
+    else:
+        what = "null" if value is None else f"a {type(value).__name__}"
+    raise ValueError(
+        f"must be true or false, unquoted, not {what} (the configuration is YAML 1.2: "
+        "yes, no, on, off and quoted values are text)"
+    )
+
+
+# A boolean setting: only ``true`` or ``false`` (:func:`yaml_boolean`).
+YamlBool = Annotated[bool, BeforeValidator(yaml_boolean)]
 
 
 class ConfigModel(BaseModel):

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from trueup.config_model import Duration, parse_duration
+from trueup.config_model import Duration, YamlBool, parse_duration
 
 Role = Literal["read", "admin"]
 
@@ -73,7 +73,7 @@ def _duration(value: object) -> object:
 class ServerConfig(_Model):
     listen: str = "127.0.0.1:8470"  # not 7007: that is Backstage's own backend port
     # The feed without a token (Backstage's URL reader sends none): only when said so.
-    public_feed: bool = False
+    public_feed: YamlBool = False
     tokens: list[TokenConfig] = []
     webhooks: dict[WebhookKind, WebhookSecretConfig] = {}
     # Scheduling: each source every ``interval`` ± jitter (a share of it); after a

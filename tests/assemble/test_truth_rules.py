@@ -41,7 +41,7 @@ def codes(entity: AssembledEntity) -> list[str]:
     return [f.code for f in entity.findings]
 
 
-def annotations(entity: AssembledEntity) -> dict[str, str]:
+def annotations_of(entity: AssembledEntity) -> dict[str, str]:
     return dict(entity.entity["metadata"]["annotations"])
 
 
@@ -142,8 +142,8 @@ def test_status_is_per_place_and_the_entity_shows_the_worst() -> None:
         "prod-us/in-cluster/payments": "Degraded",
         "prod-ap/in-cluster/payments": "Progressing",
     }
-    assert annotations(entity)["trueup.io/argocd-health"] == "Degraded"
-    assert annotations(entity)["trueup.io/argocd-sync"] == "OutOfSync"
+    assert annotations_of(entity)["trueup.io/argocd-health"] == "Degraded"
+    assert annotations_of(entity)["trueup.io/argocd-sync"] == "OutOfSync"
     assert "drift" in codes(entity)
 
 
@@ -165,7 +165,7 @@ def test_health_order(healths: list[str], expected: str) -> None:
         for i, h in enumerate(healths)
     ]
     entity = one(assemble([catalog, *places], policy(), now=NOW))
-    assert annotations(entity)["trueup.io/argocd-health"] == expected
+    assert annotations_of(entity)["trueup.io/argocd-health"] == expected
 
 
 def test_a_stale_place_makes_the_aggregate_unknown() -> None:
@@ -175,8 +175,8 @@ def test_a_stale_place_makes_the_aggregate_unknown() -> None:
         "clusters", "prod-us", argo_app("payments", scope="prod-us", age=timedelta(hours=2))
     )
     entity = one(assemble([catalog, fresh, old], policy(), now=NOW))
-    assert annotations(entity)["trueup.io/argocd-health"] == "Unknown"
-    assert annotations(entity)["trueup.io/argocd-sync"] == "Unknown"
+    assert annotations_of(entity)["trueup.io/argocd-health"] == "Unknown"
+    assert annotations_of(entity)["trueup.io/argocd-sync"] == "Unknown"
 
 
 def test_replicas_show_the_worst_place() -> None:
@@ -184,7 +184,7 @@ def test_replicas_show_the_worst_place() -> None:
     eu = snapshot("clusters", "prod-eu", deployment("payments", scope="prod-eu", replicas="3/3"))
     us = snapshot("clusters", "prod-us", deployment("payments", scope="prod-us", replicas="1/4"))
     entity = one(assemble([catalog, eu, us], policy(), now=NOW))
-    assert annotations(entity)["trueup.io/replicas"] == "1/4"
+    assert annotations_of(entity)["trueup.io/replicas"] == "1/4"
 
 
 # --- rule 3: freshness and unknown values --------------------------------------------
@@ -196,7 +196,7 @@ def test_status_older_than_max_age_is_unknown_and_last_known_is_kept() -> None:
     entity = one(assemble([catalog, old], policy(max_age=timedelta(minutes=15)), now=NOW))
     health = next(p for p in entity.places if p.key == "argocd-health")
     assert (health.value, health.last_known, health.stale) == ("Unknown", "Healthy", True)
-    assert annotations(entity)["trueup.io/argocd-health"] == "Unknown"
+    assert annotations_of(entity)["trueup.io/argocd-health"] == "Unknown"
     assert "stale" in codes(entity)
 
 
@@ -204,7 +204,7 @@ def test_status_just_inside_max_age_is_shown() -> None:
     catalog = snapshot("catalog", "catalog", *base_catalog(component("payments")))
     recent = snapshot("clusters", "prod-eu", argo_app("payments", age=timedelta(minutes=15)))
     entity = one(assemble([catalog, recent], policy(max_age=timedelta(minutes=15)), now=NOW))
-    assert annotations(entity)["trueup.io/argocd-health"] == "Healthy"
+    assert annotations_of(entity)["trueup.io/argocd-health"] == "Healthy"
     assert "stale" not in codes(entity)
 
 
@@ -213,8 +213,8 @@ def test_missing_or_unrecognised_status_is_unknown_never_healthy(raw: str) -> No
     catalog = snapshot("catalog", "catalog", *base_catalog(component("payments")))
     app = snapshot("clusters", "prod-eu", argo_app("payments", health=raw, sync=raw))
     entity = one(assemble([catalog, app], policy(), now=NOW))
-    assert annotations(entity)["trueup.io/argocd-health"] == "Unknown"
-    assert annotations(entity)["trueup.io/argocd-sync"] == "Unknown"
+    assert annotations_of(entity)["trueup.io/argocd-health"] == "Unknown"
+    assert annotations_of(entity)["trueup.io/argocd-sync"] == "Unknown"
     health = next(p for p in entity.places if p.key == "argocd-health")
     assert health.last_known == raw
 
@@ -276,7 +276,7 @@ def test_entities_from_a_failed_scope_say_so() -> None:
     entity = one(assemble([catalog, app], policy(), now=NOW, scopes=scopes))
     assert "source-failed" in codes(entity)
     # the last good status is still shown while fresh
-    assert annotations(entity)["trueup.io/argocd-health"] == "Healthy"
+    assert annotations_of(entity)["trueup.io/argocd-health"] == "Healthy"
 
 
 # --- rule 5: entities without intent ------------------------------------------------------
@@ -289,7 +289,7 @@ def test_running_but_undeclared_is_kept_as_discovered() -> None:
         assemble([catalog, clusters], policy(), now=NOW), EntityRef.of("component", None, "ghost")
     )
     assert entity.discovered and entity.emitted
-    assert annotations(entity)["trueup.io/discovered"] == "true"
+    assert annotations_of(entity)["trueup.io/discovered"] == "true"
     assert "undeclared" in codes(entity)
     assert entity.entity["metadata"]["name"] == "ghost"
 
@@ -313,7 +313,7 @@ def test_declared_entity_is_not_discovered_and_linked_by_annotation() -> None:
     result = assemble([catalog, clusters], policy(), now=NOW)
     entity = one(result, EntityRef.of("component", None, "payments-api"))
     assert not entity.discovered
-    assert annotations(entity)["trueup.io/argocd-health"] == "Degraded"
+    assert annotations_of(entity)["trueup.io/argocd-health"] == "Degraded"
     assert EntityRef.of("component", None, "payments-prod") not in result.entities
 
 
@@ -326,7 +326,7 @@ def test_app_selector_links_by_labels_and_suppresses_app_name() -> None:
     result = assemble([catalog, snapshot("clusters", "prod-eu", app, other)], policy(), now=NOW)
     entity = one(result)
     assert {p.place for p in entity.places} == {"prod-eu/in-cluster/pay-eu"}
-    assert "argocd/app-name" not in annotations(entity)
+    assert "argocd/app-name" not in annotations_of(entity)
     assert (
         EntityRef.of("component", None, "pay-dev") in result.entities
     )  # the unmatched app is discovered
@@ -347,9 +347,9 @@ def test_app_selector_links_before_the_applications_kubernetes_id_label() -> Non
         labels={"team": "pay", "backstage.io/kubernetes-id": "pay-runtime"},
     )
     result = assemble([catalog, snapshot("clusters", "prod-eu", app)], policy(), now=NOW)
-    assert annotations(one(result))["trueup.io/argocd-health"] == "Degraded"
+    assert annotations_of(one(result))["trueup.io/argocd-health"] == "Degraded"
     runtime = one(result, EntityRef.of("component", None, "pay-runtime"))
-    assert "trueup.io/argocd-health" not in annotations(runtime)
+    assert "trueup.io/argocd-health" not in annotations_of(runtime)
 
 
 def test_a_mappings_own_selector_annotation_links_by_labels() -> None:
@@ -380,7 +380,7 @@ def test_trueup_annotations_are_strings_and_status_is_never_a_root_field() -> No
     clusters = snapshot("clusters", "prod-eu", deployment("payments"), argo_app("payments"))
     entity = one(assemble([catalog, clusters], policy(), now=NOW))
     assert set(entity.entity) == {"apiVersion", "kind", "metadata", "spec"}
-    notes = annotations(entity)
+    notes = annotations_of(entity)
     assert all(isinstance(v, str) for v in notes.values())
     assert (
         notes["backstage.io/managed-by-location"]
@@ -435,7 +435,7 @@ def test_a_source_cannot_declare_what_trueup_computes() -> None:
     entity = one(
         assemble([snapshot("catalog", "catalog", *base_catalog(forged))], policy(), now=NOW)
     )
-    notes = annotations(entity)
+    notes = annotations_of(entity)
     for key in ("trueup.io/argocd-health", "trueup.io/replicas", "trueup.io/crossplane-ready"):
         assert key not in notes  # no place reports it: nothing is shown
     assert "trueup.io/observed-at" not in notes

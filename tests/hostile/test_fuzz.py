@@ -14,6 +14,7 @@ Runs are deterministic (``derandomize``) and leave no example database behind.
 
 from __future__ import annotations
 
+import functools
 import tracemalloc
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -95,11 +96,11 @@ def documents(draw: st.DrawFn, depth: int = 0) -> str:
         anchors.append(name)
         anchor = f"&{name} "
     if kind == "map":
-        items = draw(
+        pairs = draw(
             st.lists(st.tuples(WORDS | st.text(max_size=5), documents(depth + 1)), max_size=4)
         )
-        body = ", ".join(f"{_quoted(k)}: {v}" for k, v in items)
-        if anchors and draw(st.booleans()):
+        body = ", ".join(f"{_quoted(k)}: {v}" for k, v in pairs)
+        if bool(anchors) and draw(st.booleans()):
             body = f"<<: *{draw(st.sampled_from(anchors))}" + (", " + body if body else "")
         return f"{anchor}{tag}{{{body}}}"
     if kind == "seq":
@@ -173,7 +174,7 @@ CONFIG_WORDS = st.sampled_from(
 @given(st.one_of(INPUTS, st.lists(CONFIG_WORDS | SYNTAX, max_size=60).map("".join)))
 def test_the_config_loader_raises_config_error_or_nothing_else(text: str) -> None:
     for data in (text, text.encode("utf-8", "surrogatepass")):
-        result, top = peak(lambda data=data: parse_config(data, "t.yaml", {"HOME": "/h"}))
+        result, top = peak(functools.partial(parse_config, data, "t.yaml", {"HOME": "/h"}))
         if isinstance(result, BaseException):
             assert isinstance(result, ConfigError), repr(result)
             assert str(result).startswith("t.yaml"), str(result)

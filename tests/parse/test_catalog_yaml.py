@@ -26,14 +26,14 @@ from trueup.parse.catalog_yaml import (
 )
 
 
-def value_of(text: str) -> Any:
+def value_of(text: str | bytes) -> Any:
     """The single document of ``text``, which must parse."""
     [document] = load_documents(text)
     assert isinstance(document, Document), document
     return document.value
 
 
-def error_of(text: str | bytes, **limits: int) -> DocumentError:
+def error_of(text: str | bytes, **limits: Any) -> DocumentError:
     """The single error of ``text``, which must fail."""
     results = load_documents(text, **limits)
     errors = [r for r in results if isinstance(r, DocumentError)]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.sources.git.conftest import WorkRepo, make_source, read
-from trueup.model.emission import EmissionPolicy
+from trueup.model.emission import DEFAULT_POLICY, EmissionPolicy
 from trueup.model.observation import Observation, Snapshot
 from trueup.sources.base import ReadContext
 from trueup.sources.file import FileSource
@@ -55,7 +55,7 @@ def read_folder(
         now=lambda: now,
         previous={"catalog": previous} if previous else {},
         data_dir=data,
-        **({"emission": policy} if policy else {}),
+        emission=policy or DEFAULT_POLICY,
     )
     (result,) = source.observe(context)
     assert isinstance(result, Snapshot), result

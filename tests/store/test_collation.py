@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tests.conftest import _unavailable
+from trueup.model.ref import EntityRef
 from trueup.store import Store
 from trueup.store.pages import EntityFilter
 
@@ -69,7 +70,8 @@ def _commit(store: Store) -> None:
 
 def test_entity_pages_follow_ref_order(locale_store: Store) -> None:
     _commit(locale_store)
-    seen, after = [], None
+    seen: list[EntityRef] = []
+    after: EntityRef | None = None
     while page := locale_store.pages().entities(EntityFilter(), after=after, limit=2):
         seen.extend(stored.ref for stored in page)
         after = page[-1].ref

@@ -155,7 +155,7 @@ def test_stored_observations_survive_the_incremental_migration(db_url: str) -> N
     config = Config(str(Path(trueup.store.__file__).parent / "alembic.ini"))
     config.cmd_opts = argparse.Namespace(x=[f"url={db_url}"])
     command.upgrade(config, "0001_initial")
-    payload = {
+    payload: dict[str, object] = {
         "ref": "component:default/pay",
         "nature": "intent",
         "provenance": {"source": "catalog", "scope": "main", "locator": "repo@abc:pay.yaml#0"},

@@ -4,6 +4,7 @@ read replaces nothing; an identical re-read writes no observation rows."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import timedelta, timezone
 
 import pytest
@@ -17,7 +18,7 @@ from trueup.store.schema import observations
 from .builders import T0, at, finding, observation, result, snapshot
 
 
-def canonical(items: tuple[Observation, ...]) -> list[str]:
+def canonical(items: Iterable[Observation]) -> list[str]:
     return sorted(json.dumps(o.to_json(), sort_keys=True) for o in items)
 
 

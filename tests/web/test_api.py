@@ -11,6 +11,7 @@ import pytest
 from tests.sources.git.conftest import component
 from tests.web.harness import ADMIN_AUTH, AUTH, World
 from trueup.cli import main
+from trueup.model.ref import EntityRef
 from trueup.store import Store
 from trueup.web.auth import TokenAuth
 from trueup.web.serve import Server
@@ -153,9 +154,7 @@ def test_held_removals_are_released_by_an_admin(
         time.sleep(0.1)
 
 
-def world_ref(name: str) -> object:
-    from trueup.model.ref import EntityRef
-
+def world_ref(name: str) -> EntityRef:
     return EntityRef("component", "default", name)
 
 

@@ -12,7 +12,9 @@ every problem is a :class:`~trueup.errors.ConfigError` that names the file.
 ``${VAR}`` is not valid inside a YAML flow mapping (``{token: ${X}}``, as SPEC
 section 2 writes it), so it is swapped for a plain-scalar placeholder before
 parsing and substituted in the parsed string values: an environment value can
-never inject YAML syntax.
+never inject YAML syntax. A value given wholly by one ``${VAR}`` comes back as
+:class:`EnvironmentText`, so that a boolean setting may read it as YAML would
+(an environment variable has no other way to give ``true`` or ``false``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,16 @@ _PLACED = re.compile(_PLACEHOLDER + r"([A-Za-z_][A-Za-z0-9_]*?)" + _PLACEHOLDER)
 
 Path_ = tuple[str | int, ...]
 _NODE_EVENTS = (ScalarEvent, AliasEvent, MappingStartEvent, SequenceStartEvent)
+
+
+class EnvironmentText(str):
+    """A value given wholly by one ``${VAR}``: text, as every environment value is.
+
+    Read as a boolean where a setting is one (:mod:`trueup.config_model`); a text
+    setting reads it as plain ``str``.
+    """
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True)
@@ -107,7 +119,9 @@ class _Substitution:
             self.used.add(self.environ[name])
             return self.environ[name]
 
-        return _PLACED.sub(replace, value)
+        text = _PLACED.sub(replace, value)
+        whole = value.count(_PLACEHOLDER) == 2 and _PLACED.fullmatch(value)
+        return EnvironmentText(text) if whole else text
 
 
 def line_of(lines: Mapping[Path_, int], path: tuple[object, ...]) -> int:

@@ -9,9 +9,9 @@ import pytest
 from trueup.backstage_config import WebLinksConfig
 from trueup.git.remote import repository_name
 from trueup.sources.git.config import GitSourceConfig
-from trueup.sources.git.source import reader_of, web_links
 from trueup.sources.github.config import GithubSourceConfig
-from trueup.sources.repository_catalog.catalog import path_in_repository
+from trueup.sources.repository_catalog.catalog import path_in_repository, reader_of
+from trueup.sources.repository_catalog.weblinks import web_links
 
 
 def test_repository_names_for_every_url_form() -> None:

@@ -101,7 +101,7 @@ def run_sync(
     return pipeline.sync(Config(sources=[config]), store, now=lambda: now, sources=[source])
 
 
-def annotations(store: Store, ref: str) -> dict[str, str]:
+def annotations_of(store: Store, ref: str) -> dict[str, str]:
     kind, _, rest = ref.partition(":")
     namespace, _, name = rest.partition("/")
     found = store.entity(EntityRef.of(kind, namespace, name))

@@ -12,6 +12,7 @@ import base64
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ from tests.sources.kubernetes.conftest import Clusters
 from tests.sources.kubernetes.harness import (
     LATER,
     NOW,
-    annotations,
+    annotations_of,
     k8s_config,
     live_source,
     names,
@@ -95,7 +96,7 @@ def test_row29_unreachable_mid_list_deletes_nothing_in_the_catalog(
     source = live_source(clusters, "alpha")
     with store_at(tmp_path) as store:
         assert run_sync(monkeypatch, store, source, config).exit_code == 0
-        assert annotations(store, "component:default/app4")["trueup.io/replicas"] == "2/2"
+        assert annotations_of(store, "component:default/app4")["trueup.io/replicas"] == "2/2"
 
         clusters.alpha.fault(Fault(DEPLOYMENTS, with_continue=True, reset_after=40))
         clusters.alpha.apply(deployment("d4", "app4", ready=0))
@@ -104,7 +105,7 @@ def test_row29_unreachable_mid_list_deletes_nothing_in_the_catalog(
         assert outcome.exit_code == 2
         assert [f.kind for f in outcome.failures] == [FailureKind.UNREACHABLE]
         for i in range(5):  # all still there, with the last good status
-            assert annotations(store, f"component:default/app{i}")["trueup.io/replicas"] == "2/2"
+            assert annotations_of(store, f"component:default/app{i}")["trueup.io/replicas"] == "2/2"
 
 
 @pytest.mark.parametrize("context", ["wrong-ca", "down"])
@@ -255,7 +256,7 @@ def test_row34_403_on_one_type_keeps_it_no_access_and_reads_the_others(
         assert found.evidence["kind"] == "forbidden" and "no access" in found.message
         assert found.evidence["resource"] == "deployments.apps"
         # the deployment is still shown with its last known status, not the unseen change
-        assert annotations(store, "component:default/shop")["trueup.io/replicas"] == "2/2"
+        assert annotations_of(store, "component:default/shop")["trueup.io/replicas"] == "2/2"
 
 
 def test_row34_a_missing_crd_is_not_installed_which_is_not_empty(clusters: Clusters) -> None:
@@ -300,7 +301,7 @@ def test_row34_403_in_one_namespace_carries_over_only_that_namespace(
     clusters.alpha.apply(
         ARGO_CRD, _app_in("argocd", "shop", "Degraded"), _app_in("team", "site", "Healthy")
     )
-    extra = {"namespaces": ["argocd", "team"], "collect": ["argocd"]}
+    extra: dict[str, Any] = {"namespaces": ["argocd", "team"], "collect": ["argocd"]}
     config = k8s_config(clusters, "alpha", **extra)
     source = live_source(clusters, "alpha", **extra)
     with store_at(tmp_path) as store:
@@ -315,8 +316,9 @@ def test_row34_403_in_one_namespace_carries_over_only_that_namespace(
         (found,) = problems(read)
         assert found.evidence["kind"] == "forbidden"
         # the namespace read completely shows what it holds now, not a carried-over old status
-        assert annotations(store, "component:default/shop")["trueup.io/argocd-health"] == "Healthy"
-        assert annotations(store, "component:default/site")["trueup.io/argocd-health"] == "Healthy"
+        for name in ("shop", "site"):
+            health = annotations_of(store, f"component:default/{name}")["trueup.io/argocd-health"]
+            assert health == "Healthy", name
 
 
 def test_row34_every_type_forbidden_fails_the_scope(clusters: Clusters) -> None:
@@ -399,7 +401,7 @@ def test_a_failed_kind_carries_over_its_own_group_not_another_of_the_same_kind(
         _app_in("argocd", "retired", "Healthy"),
         _sig_app("catalog"),
     )
-    extra = {"collect": ["argocd"], "mappings": [SIG_APP_MAPPING]}
+    extra: dict[str, Any] = {"collect": ["argocd"], "mappings": [SIG_APP_MAPPING]}
     source = live_source(clusters, "alpha", **extra)
     first = snapshot(read_all(source)["alpha"])
     assert len(first.observations) == 3

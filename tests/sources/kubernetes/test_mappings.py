@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -84,7 +84,7 @@ def test_a_mapping_with_a_set_based_selector_and_both_languages() -> None:
         mapping(language="jq", ref='"resource:" + .metadata.name', status={"n": ".data.n"}),
         "m",
     )
-    obj = {
+    obj: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": "cfg", "namespace": "ops", "labels": {"tier": "web", "service": "s"}},
@@ -145,7 +145,7 @@ def test_doc_example_argo_workflows_template(clusters: Clusters) -> None:
 def test_doc_example_a_custom_crd() -> None:
     example = doc_example("Example 2")
     (compiled,) = compile_mappings([MappingConfig.model_validate(example)], "hub")
-    cache = {
+    cache: dict[str, Any] = {
         "apiVersion": "cache.acme.io/v1",
         "kind": "RedisCluster",
         "metadata": {"name": "sessions", "namespace": "shop", "generation": 3},
@@ -212,7 +212,11 @@ def test_the_argocd_collector_as_a_mapping(status: dict[str, Any] | None) -> Non
     ids=["ready", "no-ready", "behind"],
 )
 def test_the_crossplane_collector_as_a_mapping(conds: list[Any], generation: int | None) -> None:
-    from trueup.sources.kubernetes.crossplane import CrossplaneRole, collect_crossplane
+    from trueup.sources.kubernetes.crossplane import (
+        CrossplaneObject,
+        CrossplaneRole,
+        collect_crossplane,
+    )
 
     obj = crossplane_object(
         "db.example.org/v1alpha1",
@@ -225,8 +229,12 @@ def test_the_crossplane_collector_as_a_mapping(conds: list[Any], generation: int
     compiled = compile_mapping(builtin_mappings()[2], "builtin")
     mapped = compiled.observe(obj, source="s", scope="CLUSTER", observed_at=AT)
     collected = collect_crossplane(
-        obj, CrossplaneRole.CLAIM, source="s", scope="CLUSTER", observed_at=AT
-    )  # type: ignore[arg-type]
+        cast(CrossplaneObject, obj),
+        CrossplaneRole.CLAIM,
+        source="s",
+        scope="CLUSTER",
+        observed_at=AT,
+    )
     assert mapped is not None and collected is not None
     assert mapped.ref == collected.ref and mapped.place == collected.place
     for key in ("crossplane-ready", "crossplane-synced"):

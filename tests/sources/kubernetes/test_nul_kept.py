@@ -27,7 +27,7 @@ from tests.sources.kubernetes.conftest import Clusters
 from tests.sources.kubernetes.harness import (
     LATER,
     NOW,
-    annotations,
+    annotations_of,
     k8s_config,
     live_source,
     run_sync,
@@ -104,7 +104,7 @@ def test_live_an_object_that_gains_a_nul_or_surrogate_keeps_its_last_good_observ
     assert _stored(store, "k8s", "alpha", "api") == [before]
     assert before.provenance.observed_at == NOW
     assert _shown(store, "shop", "images") == [GOOD]
-    assert annotations(store, "component:default/shop")["trueup.io/replicas"] == "2/2"
+    assert annotations_of(store, "component:default/shop")["trueup.io/replicas"] == "2/2"
     (found,) = _refusals(store, flaw)
     _says_kept(found, "alpha", before)
 

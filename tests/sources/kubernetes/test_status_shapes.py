@@ -27,7 +27,7 @@ from tests.sources.kubernetes.builders import (
 )
 from tests.sources.kubernetes.conftest import Clusters
 from tests.sources.kubernetes.harness import (
-    annotations,
+    annotations_of,
     k8s_config,
     live_source,
     names,
@@ -80,16 +80,16 @@ def test_row35_argocd_status_shapes_are_unknown_never_healthy(
         assert raw["apptree"]["argocd-resource-health"] == "not reported"
         assert raw["fine"]["argocd-resource-health"] == "Healthy"
 
-        assert (
-            annotations(store, "component:default/paused")["trueup.io/argocd-health"] == "Unknown"
-        )
-        assert (
-            annotations(store, "component:default/nohealth")["trueup.io/argocd-health"] == "Unknown"
-        )
-        assert (
-            annotations(store, "component:default/apptree")["trueup.io/argocd-health"] == "Healthy"
-        )
-        assert annotations(store, "component:default/fine")["trueup.io/argocd-health"] == "Healthy"
+        health = {
+            name: annotations_of(store, f"component:default/{name}")["trueup.io/argocd-health"]
+            for name in ("paused", "nohealth", "apptree", "fine")
+        }
+        assert health == {
+            "paused": "Unknown",
+            "nohealth": "Unknown",
+            "apptree": "Healthy",
+            "fine": "Healthy",
+        }
 
 
 def test_row35_crossplane_conditions_missing_or_behind_are_unknown(
@@ -147,10 +147,10 @@ def test_row35_crossplane_conditions_missing_or_behind_are_unknown(
         assert by_kind["Instance"].status["crossplane-uptodate"] == "True"
         assert by_kind["XNetwork"].status["crossplane-ready"] == ""  # no Ready condition
 
-        orders = annotations(store, "resource:shop/orders")
+        orders = annotations_of(store, "resource:shop/orders")
         assert orders["trueup.io/crossplane-ready"] == "Unknown"  # one place is behind
         assert orders["trueup.io/crossplane-synced"] == "Unknown"
-        edge = annotations(store, "resource:net/edge")
+        edge = annotations_of(store, "resource:net/edge")
         assert edge["trueup.io/crossplane-ready"] == "Unknown"
         assert edge["trueup.io/crossplane-synced"] == "True"
 

@@ -31,6 +31,11 @@ WAIT = 15.0
 Wait = Callable[[threading.Event, float], None]
 
 
+def real_wait(event: threading.Event, seconds: float) -> None:
+    """The waiting a watch does outside tests: until ``event`` is set or time is up."""
+    event.wait(seconds)
+
+
 @contextmanager
 def watching(clusters: Clusters, wait: Wait, **settings: Any) -> Iterator[KubernetesWatchSource]:
     source = KubernetesWatchSource(
@@ -76,7 +81,7 @@ def test_a_watch_the_server_ends_at_once_is_not_reopened_in_a_tight_loop(
     server = clusters.alpha
     server.apply(deployment("api", "shop"))
     server.fault(Fault(DEPLOYMENTS, watch=True, close_after=0, times=-1))
-    with watching(clusters, lambda event, seconds: event.wait(seconds)):
+    with watching(clusters, real_wait):
         assert eventually(lambda: bool(server.requests_to(DEPLOYMENTS, watch=True)))
         first = server.requests_to(DEPLOYMENTS, watch=True)[0].at
         time.sleep(1.2)

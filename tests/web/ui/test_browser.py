@@ -23,7 +23,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    BrowserContext,
+    Dialog,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from tests.web.harness import ServeProcess, free_port
 from trueup.config import load_config
@@ -297,7 +304,12 @@ def test_a_script_in_a_source_value_is_shown_as_text(
 ) -> None:
     page = scripted.new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     _sign_in(page, dashboard, path="/ui/entities/component/default/checkout-web")
     expect(page.locator("p.lead")).to_have_text(HOSTILE)
     page.goto(f"{dashboard.url}/ui/catalog?q=checkout")

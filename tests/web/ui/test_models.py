@@ -36,7 +36,7 @@ LOCATOR = f"catalog@{COMMIT}:teams/payments/catalog-info.yaml#2"
 def _locators(**git: object) -> Locators:
     return Locators(
         [
-            GitSourceConfig(id="catalog", type="git", **git),  # type: ignore[arg-type]
+            GitSourceConfig(id="catalog", type="git", **git),
             GithubSourceConfig(id="gh", type="github", org="acme"),
             GithubSourceConfig(
                 id="ghe", type="github", org="acme", api_url="https://ghe.example.com/api/v3"

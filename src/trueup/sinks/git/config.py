@@ -7,7 +7,7 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator
 
-from trueup.config_model import Duration, LocalPaths, SinkConfig, parse_duration
+from trueup.config_model import Duration, LocalPaths, SinkConfig, YamlBool, parse_duration
 from trueup.git.mirror import Signature
 
 
@@ -15,7 +15,7 @@ class GitSinkConfig(SinkConfig):
     type: Literal["git"]
     url: str  # a local path or a remote URL; ${VAR} for a token, never written in clear
     branch: str = "main"
-    push: bool = True  # False: commit in the local clone only (``trueup hydrate`` without --push)
+    push: YamlBool = True  # False: commit in the local clone only (``hydrate`` without --push)
     author: str = "trueup <trueup@localhost>"  # ``Name <email>`` of the mirror's commits
     location_name: str = Field("trueup-hydrated", pattern=r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
     push_attempts: int = Field(5, ge=1, le=20)  # a rejected push is re-applied this often at most

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from pydantic import Field, SecretStr, field_validator
 
-from trueup.config_model import Duration, SourceConfig, parse_duration, web_url
+from trueup.config_model import Duration, SourceConfig, YamlBool, parse_duration, web_url
 from trueup.sources.repository_catalog.weblinks import WebLinks, commit_view_url, github_web_root
 
 
@@ -23,10 +23,10 @@ class GithubSourceConfig(SourceConfig):
     # Paths or globs (``**/catalog-info.yaml``) read in every repository.
     catalog_path: str | list[str] = "catalog-info.yaml"
     branch: str | None = None  # None: each repository's default branch
-    include_archived: bool = False
+    include_archived: YamlBool = False
     # Read file contents with ``git fetch`` instead of the API: no rate limit is
     # spent on contents, worth it for repositories with many catalog files.
-    use_git_for_content: bool = False
+    use_git_for_content: YamlBool = False
     timeout: Duration = timedelta(seconds=30)  # one HTTP request at most
     max_retry_wait: Duration = timedelta(seconds=60)  # longer waits fail the scope instead
     max_retries: int = Field(3, ge=0, le=10)  # for secondary rate limits, then degraded

@@ -12,6 +12,7 @@ from trueup.config_model import (
     Duration,
     LocalPaths,
     SourceConfig,
+    YamlBool,
     parse_duration,
     pattern_root_problem,
 )
@@ -46,7 +47,7 @@ class KubernetesSourceConfig(SourceConfig):
     kubeconfig: str | None = None
     contexts: list[str] = []  # each one scope; none: every context of the kubeconfig
     # Run a context's exec credential plugin or auth-provider command (README, Security).
-    allow_exec: bool = False
+    allow_exec: YamlBool = False
     snapshot: str | None = None
     collect: list[Literal["workloads", "argocd", "crossplane"]] = [
         "workloads",
