@@ -22,9 +22,10 @@ Cost grows with change: each document's locator carries its file's content hash
 since the previous snapshot is not parsed again; its observations (with the
 time they were first seen) and findings are carried over as they were. What a
 file's parse depended on besides its bytes (the files its ``$text``/``$json``/
-``$yaml`` placeholders read, the emission policy) is remembered in
-``files.json`` in the source's data folder: a change to a referenced file alone
-parses the descriptor again. Placeholders read only inside the folder.
+``$yaml`` placeholders read, the emission policy, the folder named in each
+source location) is remembered in ``files.json`` in the source's data folder: a
+change to a referenced file alone parses the descriptor again, another policy or
+``path`` every file. Placeholders read only inside the folder.
 
 As git does for its index, ``files.json`` also keeps each file's ``lstat``
 (device, inode, size, modification and change times in nanoseconds, mode): a
@@ -184,7 +185,9 @@ class FileSource:
         )
         policy = context.emission
         state_path = context.data_dir / "files.json" if context.data_dir is not None else None
-        remembered = _load_state(state_path, policy.fingerprint)
+        # what a parse depends on besides the bytes: the policy, the folder (source locations)
+        settings = {"format": _STATE_FORMAT, "policy": policy.fingerprint, "root": str(root)}
+        remembered = _load_state(state_path, settings)
         walk = _Walk(
             self,
             root,
@@ -250,7 +253,7 @@ class FileSource:
             subject = file_subject(self.id, self.scope, show_path(name))
             findings.append(misnamed_file(subject, name, holder))
         if state_path is not None:
-            _save_state(state_path, policy.fingerprint, state, remembered)
+            _save_state(state_path, settings, state, remembered)
         return Snapshot(
             source=self.id,
             scope=self.scope,
@@ -568,26 +571,23 @@ def _version(reads: dict[str, _FileRead]) -> str:
 _STATE_FORMAT = 1
 
 
-def _load_state(path: Path | None, fingerprint: str) -> dict[str, dict[str, Any]]:
-    """What the last read remembered of each file; nothing when it was another policy."""
+def _load_state(path: Path | None, settings: Mapping[str, object]) -> dict[str, dict[str, Any]]:
+    """What the last read remembered of each file; nothing when it had other ``settings``
+    (format, emission policy, folder)."""
     data = load_memo(path)
-    if data.get("format") != _STATE_FORMAT:
+    if any(data.get(key) != value for key, value in settings.items()):
         return {}
-    if data.get("policy") != fingerprint or not isinstance(data.get("files"), dict):
+    if not isinstance(data.get("files"), dict):
         return {}
     return {str(k): v for k, v in data["files"].items() if isinstance(v, dict)}
 
 
 def _save_state(
     path: Path,
-    fingerprint: str,
+    settings: Mapping[str, object],
     files: dict[str, dict[str, Any]],
     remembered: Mapping[str, Mapping[str, Any]],
 ) -> None:
     """Write the state atomically, unless it is the ``remembered`` one; a failure only
     costs parsing next time."""
-    save_memo(
-        path,
-        {"format": _STATE_FORMAT, "policy": fingerprint, "files": files},
-        {"format": _STATE_FORMAT, "policy": fingerprint, "files": remembered},
-    )
+    save_memo(path, {**settings, "files": files}, {**settings, "files": remembered})

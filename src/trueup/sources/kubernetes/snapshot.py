@@ -24,8 +24,9 @@ that matches nothing on the first read is a failure (likely a wrong path). The
 observations of a scope are as old as the export: their ``observed_at`` is the
 newest modification time of its files, so an old export turns stale after
 ``max_age``. An export whose files (names, modification times and bytes) are
-those the stored snapshot (``previous.stored``) was read from is not parsed again: the snapshot
-keeps its stored observations (``kept={""}``, fingerprint in ``parts``). The
+those the stored snapshot (``previous.stored``) was read from, with the same ``collect`` and
+``mappings`` (:func:`settings_digest`), is not parsed again: the snapshot keeps its stored
+observations (``kept={""}``, fingerprint in ``parts``). The
 objects are turned into observations by
 :mod:`trueup.sources.kubernetes.collectors` (Crossplane kinds are found through
 the XRDs and CRDs in the export) and by the source's declarative ``mappings``;
@@ -103,6 +104,7 @@ class KubernetesSnapshotSource:
         self.config = config
         self.pattern = config.snapshot
         self.mappings = compile_mappings(config.mappings, config.id)
+        self.settings = settings_digest(config)
 
     @property
     def id(self) -> str:
@@ -191,11 +193,10 @@ class KubernetesSnapshotSource:
         refused = export_refusal(paths[0], root)
         if refused is not None:  # checked before anything opens it: a FIFO would block
             return ScopeFailure(self.id, scope, refused.kind, refused.message, context.now())
-        fingerprint = export_fingerprint(paths[0], memo, started_ns)
-        if isinstance(fingerprint, ExportError):
-            return ScopeFailure(
-                self.id, scope, fingerprint.kind, fingerprint.message, context.now()
-            )
+        files = export_fingerprint(paths[0], memo, started_ns)
+        if isinstance(files, ExportError):
+            return ScopeFailure(self.id, scope, files.kind, files.message, context.now())
+        fingerprint = f"{files} settings:{self.settings}"  # other settings: parsed again
         before = context.previous.get(scope)
         if before is not None and before.stored and before.parts.get(WHOLE) == fingerprint:
             return Snapshot(
@@ -244,6 +245,20 @@ class KubernetesSnapshotSource:
 
 WHOLE = ""  # the part of a scope's observations that have no part of their own
 _CHUNK = 1 << 20
+
+
+def settings_digest(config: KubernetesSourceConfig) -> str:
+    """A short hash of the settings that shape what an export yields: ``collect``, ``mappings``.
+
+    Part of an export's fingerprint, so that after either changed in the configuration an
+    export found as it was is parsed again, not kept as the old settings collected it.
+    """
+    shaping = {
+        "collect": sorted(set(config.collect)),
+        "mappings": [m.model_dump(mode="json") for m in config.mappings],
+    }
+    text = json.dumps(shaping, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def export_fingerprint(
