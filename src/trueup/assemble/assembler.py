@@ -72,7 +72,7 @@ COMPUTED_PATHS = frozenset(ANNOTATION + key for key in COMPUTED_ANNOTATIONS)
 # The version of the assembly rules themselves (linking, status, checks, findings): raise
 # it with any change to them that alters what a stored entity would be assembled into.
 # The store assembles every entity again on the first sync after it changes.
-RULES = 2
+RULES = 3
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,7 @@ def assemble(
         refs=refs,
         actual_sources=has_actual_source,
         heads=scopes.heads,
+        emission=policy.emission,
     )
     entities = {
         ref: assemble_entity(
