@@ -121,3 +121,73 @@ def test_a_part_that_carries_held_observations_gets_the_held_fingerprint() -> No
         "svc-01.yaml": HELD_PART,
         "other.yaml": "read",
     }
+
+
+# --- Location entities: followed, never served, so not what the ratio is a share of ----
+
+
+def _location(name: str) -> dict[str, object]:
+    return {
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Location",
+        "metadata": {"name": name},
+        "spec": {"type": "file", "target": f"./{name}.yaml"},
+    }
+
+
+def _filed(components: list[str], locations: list[str]) -> Snapshot:
+    return snapshot(
+        "catalog",
+        "team-repo",
+        *[intent(_location(n), scope="team-repo", path="all.yaml") for n in locations],
+        *[intent(component(n), scope="team-repo", path=f"{n}.yaml") for n in components],
+        nature=Nature.INTENT,
+    )
+
+
+TEAMS = [f"team-{i}" for i in range(6)]
+
+
+def test_locations_do_not_hide_a_mass_removal_of_entities() -> None:
+    # 5 of the 6 Components go; with the 6 Locations counted that was 5 of 12 (42%).
+    before, after = _filed(NAMES[:6], TEAMS), _filed(NAMES[:1], TEAMS)
+    outcome = guard_removals(before, after, max_ratio=0.5, accepted=False)
+    assert outcome.held == before.refs - after.refs
+    assert outcome.finding is not None
+    assert outcome.finding.message.startswith(
+        "removals held in catalog/team-repo: the read would remove 5 of 6 entities (83%, "
+    )
+    assert outcome.finding.evidence["before"] == 6
+
+
+def test_removed_locations_alone_hold_nothing() -> None:
+    # The Components are now found by the include globs: no entity goes, 6 Locations do.
+    before, after = _filed(NAMES[:4], TEAMS), _filed(NAMES[:4], [])
+    outcome = guard_removals(before, after, max_ratio=0.5, accepted=False)
+    assert (outcome.held, outcome.finding, outcome.snapshot) == (frozenset(), None, after)
+
+
+def test_a_read_of_only_locations_returned_no_entities() -> None:
+    # Every target of the Locations is gone: the read has Locations and nothing else.
+    outcome = guard_removals(
+        _filed(NAMES[:3], TEAMS), _filed([], TEAMS), max_ratio=1.0, accepted=False
+    )
+    assert outcome.finding is not None
+    assert outcome.finding.message.startswith(
+        "removals held in catalog/team-repo: the read returned nothing where there were entities;"
+    )
+    assert outcome.held == _filed(NAMES[:3], []).refs
+
+
+def test_a_scope_of_only_locations_may_lose_them() -> None:
+    outcome = guard_removals(_filed([], TEAMS), _filed([], []), max_ratio=0.5, accepted=False)
+    assert (outcome.held, outcome.finding) == (frozenset(), None)
+
+
+def test_a_held_read_holds_its_removed_locations_too() -> None:
+    # Nothing is removed while held, the Locations a held read lost included.
+    before, after = _filed(NAMES[:6], TEAMS), _filed(NAMES[:1], TEAMS[:1])
+    outcome = guard_removals(before, after, max_ratio=0.5, accepted=False)
+    assert outcome.snapshot.refs == before.refs
+    assert outcome.finding is not None
+    assert outcome.finding.evidence["held"] == 10

@@ -156,6 +156,7 @@ def assemble(
         refs=refs,
         actual_sources=has_actual_source,
         heads=scopes.heads,
+        emission=policy.emission,
     )
     entities = {
         ref: assemble_entity(

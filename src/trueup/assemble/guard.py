@@ -8,7 +8,12 @@ removes, counted in the database). A read that would remove more than
 there was something, is held: the held entities' previous observations are
 carried into the new snapshot and a ``removal-held`` finding says why, until
 the removals are accepted (``trueup sync --accept-removals SOURCE_OR_SCOPE``
-or config). A hold is kept, not decided again: a ref held by an earlier read
+or config). The share is one of the scope's entities: ``Location`` entities are
+followed by the source and never served, so they neither count nor, alone, make
+a read empty (a file source whose catalog is mostly Locations would otherwise
+hide a mass removal of its entities, or hold a read that only moved them); a
+held read still holds the Locations it lost, as nothing is removed while held.
+A hold is kept, not decided again: a ref held by an earlier read
 that the new read still lacks stays held whatever share it now is (the held
 rows themselves count in the scope, so the share of a repeated read can fall
 under the ratio without any proof having come).
@@ -19,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Set
 from dataclasses import dataclass, replace
 
+from trueup.model.emission import LOCATION
 from trueup.model.finding import Code, Finding, finding
 from trueup.model.observation import Snapshot, held_parts
 from trueup.model.ref import EntityRef
@@ -59,9 +65,9 @@ def guard_removals(
     decision = decide_removals(
         new.source,
         new.scope,
-        before=len(before),
+        before=sum(1 for ref in before if is_counted(ref)),
         removed=before - new.refs,
-        empty=not new.observations,
+        empty=not any(is_counted(o.ref) for o in new.observations),
         max_ratio=max_ratio,
         held_before=held_before,
     )
@@ -89,14 +95,17 @@ def decide_removals(
 ) -> tuple[frozenset[EntityRef], Finding] | None:
     """The refs to hold and the finding that says why, or None when the removals may go.
 
-    ``before`` is the number of refs the stored snapshot has, ``removed`` those
-    the new read no longer has, ``empty`` whether the new read has nothing,
+    ``before`` is the number of entities (refs :func:`is_counted`) the stored
+    snapshot has, ``removed`` the refs the new read no longer has (Locations
+    among them), ``empty`` whether the new read has no entity that counts,
     ``held_before`` the refs whose removal an earlier read held: those of them
     still removed stay held even when the share alone would let them go.
     """
     if not removed:
         return None
-    share = len(removed) / before
+    lost = sum(1 for ref in removed if is_counted(ref))
+    share = lost / before if before else 0.0
+    empty = empty and lost > 0  # nothing where there were only Locations loses nothing
     if not empty and share <= max_ratio:
         removed = removed & held_before
         if not removed:
@@ -106,7 +115,7 @@ def decide_removals(
         reason = (
             "the read returned nothing where there were entities"
             if empty
-            else f"the read would remove {len(removed)} of {before} entities "
+            else f"the read would remove {lost} of {before} entities "
             f"({share:.0%}, above max_removal_ratio {max_ratio:.0%})"
         )
     sample = sorted(str(ref) for ref in removed)[:10]
@@ -123,6 +132,11 @@ def decide_removals(
         origin=PIPELINE_ORIGIN,
     )
     return frozenset(removed), held
+
+
+def is_counted(ref: EntityRef) -> bool:
+    """Whether a ref is an entity the removal share counts: any but a followed Location."""
+    return ref.kind != LOCATION
 
 
 def is_accepted(source: str, scope: str, accepted: frozenset[str]) -> bool:

@@ -14,6 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from trueup.config_model import CheckConfig
 from trueup.model.assembled import PlaceStatus
+from trueup.model.emission import DEFAULT_POLICY, EmissionPolicy
 from trueup.model.finding import Finding, Severity
 from trueup.model.ref import EntityRef
 from trueup.model.repository import Head
@@ -32,11 +33,17 @@ class Draft:
 
 @dataclass(frozen=True)
 class CheckContext:
-    """The catalog around the entity being checked."""
+    """The catalog around the entity being checked.
+
+    ``refs`` are the entities assembled now; of those, the Backstage reading the
+    feed gets only the kinds ``emission`` serves (an entity of another kind is kept,
+    never emitted).
+    """
 
     refs: frozenset[EntityRef]
     actual_sources: bool = False  # at least one actual source is configured
     heads: Mapping[str, Head] = field(default_factory=dict)  # repository key -> branch head
+    emission: EmissionPolicy = DEFAULT_POLICY  # what the feed serves (``backstage.kinds``)
 
 
 class Check(Protocol):

@@ -7,6 +7,9 @@ entity's own namespace. An entity with no ``spec.owner`` at all is
 ``missing-owner`` (an error by default); an owner that resolves to nothing is a
 ``dangling-ref`` like any other relation (a warning by default: most
 organisations load their Groups from an org provider, not from catalog files).
+A relation resolves when Backstage will have its target: an assembled entity of
+a kind the feed serves (one outside ``backstage.kinds`` is kept, never emitted,
+so a relation to it dangles in Backstage and here).
 """
 
 from __future__ import annotations
@@ -63,13 +66,21 @@ class RelationsCheck:
         if draft.declared and draft.ref.kind in OWNED_KINDS and not owner:
             yield finding(Code.MISSING_OWNER, subject, "no spec.owner", field="spec.owner")
         for name, raw, target in relation_targets(draft.ref, spec):
-            if target is not None and target in context.refs:
+            if target is None:
+                reason = "is not a valid reference"
+            elif target not in context.refs:
+                reason = "resolves to nothing"
+            elif not context.emission.allows(target.kind):
+                reason = (
+                    "resolves to an entity that is not served: "
+                    f"kind {target.kind!r} is not in backstage.kinds"
+                )
+            else:
                 continue
             if name == "owner" and not (draft.declared and owner):
                 # a discovered entity's owner is a placeholder, not a claim; an empty
                 # owner is "no spec.owner" above
                 continue
-            reason = "is not a valid reference" if target is None else "resolves to nothing"
             yield finding(
                 Code.DANGLING_REF,
                 subject,

@@ -3,7 +3,9 @@
 Called by ``trueup check`` (and later the dashboard's findings view) with the
 store's light ``scores()`` read. An owner is the entity's ``spec.owner`` as a
 full reference (``group:default/team-a``); entities without one are counted
-under ``(no owner)``.
+under ``(no owner)``. :func:`mean_score` is the one rounding of a mean score,
+for every view that shows one (the scorecard rows, the dashboard's cards,
+catalog figure and trend).
 """
 
 from __future__ import annotations
@@ -18,6 +20,14 @@ from trueup.model.finding import Finding
 NO_OWNER = "(no owner)"
 
 
+def mean_score(total: int, entities: int) -> int:
+    """The mean of ``entities`` integer scores summing to ``total``, rounded half up
+    (72.5 shows as 73, not as Python's ``round`` gives it); 100 when there are none."""
+    if not entities:
+        return 100
+    return (2 * total + entities) // (2 * entities)
+
+
 @dataclass
 class OwnerScore:
     owner: str
@@ -29,8 +39,8 @@ class OwnerScore:
 
     @property
     def score(self) -> int:
-        """The mean quality score of the owner's entities, rounded."""
-        return round(self.score_total / self.entities) if self.entities else 100
+        """The mean quality score of the owner's entities, rounded half up."""
+        return mean_score(self.score_total, self.entities)
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -151,6 +151,7 @@ class _Job:
             refs=_Present(self._exists),
             actual_sources=self.actual_sources,
             heads=self.heads,
+            emission=self.policy.emission,
         )
         done: list[Encoded] = []
         absent: list[EntityRef] = []

@@ -29,9 +29,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from trueup.assemble.assembler import is_structural
-from trueup.assemble.guard import decide_removals
+from trueup.assemble.guard import decide_removals, is_counted
 from trueup.assemble.linking import annotation_pairs
 from trueup.errors import KeptPartChangedError, StoreError
+from trueup.model.emission import LOCATION
 from trueup.model.finding import Finding
 from trueup.model.observation import Nature, Observation, Snapshot, held_parts
 from trueup.model.ref import EntityRef
@@ -202,9 +203,7 @@ def apply_read(
             read,
             removed=removed,
             added=added_refs,
-            added_count=len(change.added),
             first_added=min((obs_id for obs_id, _ in change.added), default=None),
-            stored_count=int(head.item_count),
             max_ratio=max_ratio,
             held_before=held_before,
         )
@@ -343,9 +342,7 @@ def _guard(
     *,
     removed: Sequence[StoredRow],
     added: set[str],
-    added_count: int,
     first_added: int | None,
-    stored_count: int,
     max_ratio: float,
     held_before: frozenset[EntityRef],
 ) -> tuple[frozenset[EntityRef], Finding] | None:
@@ -364,18 +361,24 @@ def _guard(
     gone = {stored_ref(name) for name in names if left.get(name, 0) - losing[name] <= 0}
     if not gone:
         return None
-    stored = observations.c.scope_id == scope_id
+    # The share is one of the scope's entities: its Locations do not count (see the guard).
+    stored = sa.and_(observations.c.scope_id == scope_id, ~observations.c.ref.like(f"{LOCATION}:%"))
     if first_added is not None:  # the rows this read added are already in: not "before"
         stored = sa.and_(stored, observations.c.id < first_added)
-    before = conn.execute(
-        sa.select(sa.func.count(sa.distinct(observations.c.ref))).where(stored)
-    ).scalar_one()
+    before = int(
+        conn.execute(
+            sa.select(sa.func.count(sa.distinct(observations.c.ref))).where(stored)
+        ).scalar_one()
+    )
+    # Empty: no entity is left (every stored one is gone and the read added none).
+    lost = sum(1 for ref in gone if is_counted(ref))
+    empty = lost == before and not any(is_counted(stored_ref(name)) for name in added)
     return decide_removals(
         read.source,
         read.scope,
-        before=int(before),
+        before=before,
         removed=gone,
-        empty=stored_count - len(removed) + added_count == 0,
+        empty=empty,
         max_ratio=max_ratio,
         held_before=held_before,
     )

@@ -76,7 +76,7 @@ BUILTIN_MAPPINGS_YAML = r"""
   links:
     backstage.io/kubernetes-id: '.metadata.labels["backstage.io/kubernetes-id"]'
   place: >-
-    "CLUSTER/" + (if .metadata.namespace then .metadata.namespace + "/" else "" end)
+    (if .metadata.namespace then .metadata.namespace + "/" else "" end)
     + .kind + "/" + .metadata.name
 """
 

@@ -39,7 +39,7 @@ class MappingConfig(ConfigModel):
     status: dict[str, str] = {}
     links: dict[str, str] = {}  # annotation key -> expression of its value
     link_selectors: list[str] = []  # annotation keys holding a label selector
-    place: str | None = None  # default: "<cluster>/<namespace>"
+    place: str | None = None  # "<cluster>/<result>"; default "<cluster>/<namespace>"
 
 
 class KubernetesSourceConfig(SourceConfig):

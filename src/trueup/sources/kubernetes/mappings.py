@@ -15,7 +15,10 @@ expressions in JMESPath (default) or jq, evaluated against the whole object:
   value is ``""``, shown as Unknown, never healthy;
 - ``links`` → annotation key → value that a declared entity may carry to claim
   the object; ``link_selectors`` → annotation keys whose label selector may
-  select it; ``place`` → where the status was seen (default ``cluster/namespace``).
+  select it; ``place`` → where the status was seen inside the cluster: the
+  place is ``<cluster>/<result>`` (default ``<cluster>/<namespace>``). An
+  expression sees the object, never which cluster holds it, so the cluster is
+  always prefixed: two clusters' objects never share a place (SPEC 5.2).
 
 Every expression is compiled once, when the source is built; a bad
 expression or selector is a :class:`~trueup.errors.ConfigError` naming the
@@ -216,13 +219,13 @@ class CompiledMapping:
             text = status_text(expression.evaluate(obj))
             if text:
                 links.append((key, text))
-        place = status_text(self.place.evaluate(obj)) if self.place is not None else ""
+        within = status_text(self.place.evaluate(obj)) if self.place is not None else ""
         return Observation(
             ref=ref,
             nature=Nature.ACTUAL,
             provenance=provenance_of(source, scope, obj, observed_at),  # type: ignore[arg-type]
             fields=fields,
-            place=place or f"{scope}/{as_text(metadata.get('namespace'))}",
+            place=f"{scope}/{within or as_text(metadata.get('namespace'))}",
             status={key: status_text(e.evaluate(obj)) for key, e in self.status},
             links=tuple(links),
             labels=labels_of(metadata),

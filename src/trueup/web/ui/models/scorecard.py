@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from trueup.checks.scorecard import NO_OWNER, scorecard
+from trueup.checks.scorecard import NO_OWNER, mean_score, scorecard
 from trueup.model.assembled import EntityScore
 from trueup.model.finding import Code, Finding
 from trueup.views.quality import counts
@@ -90,7 +90,7 @@ def scorecards(
     return Scorecards(
         cards=cards,
         entities=len(scores),
-        score=round(total / len(scores)) if scores else 100,
+        score=mean_score(total, len(scores)),
         counts=counts(findings),
         by_code=_most_first(Counter(f.code for f in findings).items()),
         trend=overall,

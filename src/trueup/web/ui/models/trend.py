@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from trueup.checks.scorecard import NO_OWNER
+from trueup.checks.scorecard import NO_OWNER, mean_score
 from trueup.model.ref import EntityRef
 from trueup.store.overview import ScoreChange
 
@@ -91,7 +91,7 @@ class ScoreTrend:
             if day in ends:
                 known = ends[day].get(owner)
             if known is not None and known[1] > 0:
-                points.append(TrendPoint(day, round(known[0] / known[1]), known[1]))
+                points.append(TrendPoint(day, mean_score(*known), known[1]))
             day += timedelta(days=1)
         return points
 
