@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from trueup.backstage_config import emission_policy
@@ -28,6 +29,7 @@ from trueup.errors import ConfigError
 from trueup.feed import render_json, render_yaml
 from trueup.model.finding import Finding, Severity
 from trueup.pipeline import refresh_freshness
+from trueup.redaction import redact_text
 from trueup.sinks.publish import publishable
 from trueup.views.entity import explain_view
 from trueup.views.history import history_view, revision_entries
@@ -95,8 +97,15 @@ def _fails(findings: Iterable[Finding], fail_on: FailOn) -> bool:
     return any(f.severity.rank >= threshold for f in findings)
 
 
+# Rich reads square brackets as markup: escaped, the help shows them.
+REF_HELP = escape("[kind:][namespace/]name, e.g. component:default/payments or payments")
+
+
 def _short(value: Any, width: int = 60) -> str:
+    """``value`` in at most ``width`` characters, masked first: a secret cut in two is no
+    longer found by the terminal's masking, and its first part would show."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = redact_text(text)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -174,7 +183,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def explain(
-        ref: Annotated[str, typer.Argument(help="[kind:][namespace/]name")],
+        ref: Annotated[str, typer.Argument(help=REF_HELP)],
         config: ConfigOption = None,
         fmt: Annotated[TextOrJson, typer.Option("--format")] = TextOrJson.text,
     ) -> int:
@@ -251,7 +260,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def history(
-        ref: Annotated[str, typer.Argument(help="[kind:][namespace/]name")],
+        ref: Annotated[str, typer.Argument(help=REF_HELP)],
         config: ConfigOption = None,
         fmt: Annotated[TextOrJson, typer.Option("--format")] = TextOrJson.text,
     ) -> int:
