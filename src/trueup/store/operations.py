@@ -19,19 +19,19 @@ from sqlalchemy import exc
 from sqlalchemy.engine import URL, Connection, Engine
 
 from trueup.store.engine import WRITE, translated
-from trueup.store.schema import jobs, schedules, webhook_deliveries
+from trueup.store.schema import jobs, length_of, schedules, webhook_deliveries
 
 TODO, DOING, DONE, FAILED = "todo", "doing", "done", "failed"
-_DELIVERY_ID_LENGTH = 255  # webhook_deliveries.delivery_id
 
 
 def _delivery_key(delivery_id: str) -> str:
     """The delivery id as recorded: one longer than the column (a sender's header) keeps
     its start and ends with the sha256 of the whole, so distinct ids stay distinct."""
-    if len(delivery_id) <= _DELIVERY_ID_LENGTH:
+    limit = length_of(webhook_deliveries.c.delivery_id)
+    if limit is None or len(delivery_id) <= limit:
         return delivery_id
     digest = hashlib.sha256(delivery_id.encode()).hexdigest()
-    return f"{delivery_id[: _DELIVERY_ID_LENGTH - len(digest) - 8]}…sha256:{digest}"
+    return f"{delivery_id[: limit - len(digest) - 8]}…sha256:{digest}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,9 +82,14 @@ def _name() -> sa.types.TypeEngine[str]:
     return sa.String().with_variant(sa.String(collation="C"), "postgresql")
 
 
+def length_of(column: sa.Column[str]) -> int | None:
+    """The column's length, None for one without (``TEXT``)."""
+    return column.type.length if isinstance(column.type, sa.String) else None
+
+
 def clipped(text: str, column: sa.Column[str]) -> str:
     """``text`` within the column's length (PostgreSQL refuses more), an ellipsis showing a cut."""
-    limit = column.type.length if isinstance(column.type, sa.String) else None
+    limit = length_of(column)
     return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -80,16 +80,14 @@ async def github(request: Request) -> JSONResponse:
         payload = await asyncio.to_thread(_json, state, "github", body)
         repo = _object(payload.get("repository"))
         names = [str(repo.get(k) or "") for k in ("full_name", "clone_url", "html_url", "ssh_url")]
-        delivery.label = names[0]
-        delivery.targets = await asyncio.to_thread(
-            repository_targets,
-            state.config,
+        await _push(
+            state,
+            delivery,
             names,
-            _branch(payload.get("ref")),
-            _text(repo.get("default_branch")),
+            ref=payload.get("ref"),
+            repository=repo,
+            unnamed="that repository",
         )
-        if not delivery.targets:
-            delivery.ignored = f"no source reads {names[0] or 'that repository'} at that ref"
     else:
         delivery.ignored = f"event {delivery.event or '(none)'} is not acted on"
     return await _accept(state, delivery)
@@ -122,16 +120,14 @@ async def gitlab(request: Request) -> JSONResponse:
             str(project.get(k) or "")
             for k in ("path_with_namespace", "git_http_url", "web_url", "git_ssh_url")
         ]
-        delivery.label = names[0]
-        delivery.targets = await asyncio.to_thread(
-            repository_targets,
-            state.config,
+        await _push(
+            state,
+            delivery,
             names,
-            _branch(payload.get("ref")),
-            _text(project.get("default_branch")),
+            ref=payload.get("ref"),
+            repository=project,
+            unnamed="that project",
         )
-        if not delivery.targets:
-            delivery.ignored = f"no source reads {names[0] or 'that project'} at that ref"
     else:
         delivery.ignored = f"event {event or '(none)'} is not acted on"
     return await _accept(state, delivery)
@@ -179,6 +175,31 @@ def _configured(request: Request, kind: WebhookKind) -> tuple[ServerState, Webho
     if hook is None:
         raise HTTPException(404, detail=f"the {kind} webhook is not configured")
     return state, hook
+
+
+async def _push(
+    state: ServerState,
+    delivery: Delivery,
+    names: list[str],
+    *,
+    ref: object,
+    repository: dict[str, Any],
+    unnamed: str,
+) -> None:
+    """A push to the repository known by ``names``: the scopes it names, or why none.
+
+    Found on a worker thread: a source may read its data folder to tell.
+    """
+    delivery.label = names[0]
+    delivery.targets = await asyncio.to_thread(
+        repository_targets,
+        state.config,
+        names,
+        _branch(ref),
+        _text(repository.get("default_branch")),
+    )
+    if not delivery.targets:
+        delivery.ignored = f"no source reads {names[0] or unnamed} at that ref"
 
 
 async def _verified(
