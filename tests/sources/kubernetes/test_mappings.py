@@ -200,6 +200,49 @@ def test_the_argocd_collector_as_a_mapping(status: dict[str, Any] | None) -> Non
     assert mapped.ref == collected.ref and mapped.fields == collected.fields
     assert mapped.links == collected.links and mapped.selectors == collected.selectors
     assert mapped.status == {k: v for k, v in collected.status.items() if k != "argocd-source"}
+    assert mapped.place == collected.place == "CLUSTER/in-cluster/shop"
+
+
+@pytest.mark.parametrize(
+    ("destination", "place"),
+    [
+        ({"name": "prod-eu", "namespace": "shop"}, "CLUSTER/prod-eu/shop"),
+        ({"name": "prod-eu", "server": "https://10.0.0.9:6443"}, "CLUSTER/prod-eu"),
+        (
+            {"server": "https://API.Example.com:6443/k8s", "namespace": "shop"},
+            "CLUSTER/api.example.com/shop",
+        ),
+        ({"server": "https://admin:s3cret@10.0.0.9:6443"}, "CLUSTER/10.0.0.9"),
+        ({"server": "https://[fd00::1]:6443", "namespace": "shop"}, "CLUSTER/fd00::1/shop"),
+        (
+            {"server": "https://kubernetes.default.svc", "namespace": "shop"},
+            "CLUSTER/in-cluster/shop",
+        ),
+        ({"server": "kubernetes.default.svc"}, "CLUSTER/in-cluster"),
+        ({"server": "cluster-b", "namespace": "shop"}, "CLUSTER/cluster-b/shop"),
+        ({"namespace": "shop"}, "CLUSTER/in-cluster/shop"),
+        ({}, "CLUSTER/in-cluster"),
+    ],
+    ids=[
+        "name",
+        "name-over-server",
+        "server-host",
+        "credentials",
+        "ipv6",
+        "in-cluster-url",
+        "in-cluster-bare",
+        "not-a-url",
+        "no-server",
+        "empty",
+    ],
+)
+def test_the_argocd_mapping_places_like_the_collector(
+    destination: dict[str, Any], place: str
+) -> None:
+    obj = application("shop")
+    obj["spec"]["destination"] = destination
+    mapped, collected = _both(obj, 1)
+    assert mapped.place == collected.place == place
 
 
 @pytest.mark.parametrize(

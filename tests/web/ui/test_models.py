@@ -143,6 +143,22 @@ def test_hints_name_what_to_change_where() -> None:
     assert fix_hint(other) == "See the message and its evidence."
 
 
+def test_a_reference_to_a_kind_the_feed_does_not_serve_points_at_backstage_kinds() -> None:
+    unserved = finding(
+        Code.DANGLING_REF,
+        "component:default/web",
+        "spec.dependsOn 'resource:sessions' resolves to an entity that is not served: "
+        "kind 'resource' is not in backstage.kinds",
+        field="spec.dependsOn",
+        value="resource:sessions",
+        target="resource:default/sessions",
+    )
+    assert fix_hint(unserved) == (
+        "Add Resource to backstage.kinds in trueup.yaml so resource:default/sessions is served, "
+        "or change spec.dependsOn to an entity the feed serves."
+    )
+
+
 # --- catalog ---------------------------------------------------------------------------
 
 

@@ -53,6 +53,20 @@ BUILTIN_MAPPINGS_YAML = r"""
     argocd/app-name: .metadata.name
     backstage.io/kubernetes-id: '.metadata.labels["backstage.io/kubernetes-id"]'
   link_selectors: [argocd/app-selector]
+  # <destination cluster>[/<namespace>]: the destination's name, else its server's host
+  # (what urlsplit calls the hostname), in-cluster for the local API server.
+  place: >-
+    ((.spec.destination.name | strings) // "") as $name
+    | ((.spec.destination.server | strings) // "") as $server
+    | ((.spec.destination.namespace | strings) // "") as $ns
+    | (if $name != "" then $name
+       else ([$server | capture("^(?:[A-Za-z][-A-Za-z0-9+.]*:)?//(?:[^/?#]*@)?"
+                                + "(?:\\[(?<v6>[^]/?#]*)\\]|(?<host>[^:/?#]*))")]
+             | first // {} | .v6 // .host // "" | ascii_downcase) as $host
+       | (if $host == "" then $server else $host end)
+       | if . == "" or . == "kubernetes.default.svc" then "in-cluster" else . end
+       end)
+    + (if $ns == "" then "" else "/" + $ns end)
 
 - name: crossplane (a claim; composites and managed resources differ only in the ref)
   apiVersion: db.example.org/v1alpha1

@@ -2,17 +2,22 @@
 
 The dashboard's entity page shows :func:`fix_hint` under each finding. Hints use
 the finding's own evidence (the field, the file, the place) so they say what to
-change where, not only what is wrong. Pure; every value stays data (the
-templates escape it).
+change where, not only what is wrong; a dangling-ref's message tells a target
+that does not exist from one whose kind the feed does not serve. Pure; every
+value stays data (the templates escape it).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 
+from trueup.assemble.assembler import KIND_NAMES
 from trueup.model.finding import Code, Finding, JSONValue
 
 Evidence = Mapping[str, JSONValue]
+# the reason trueup.checks.relations gives for a target whose kind is not served
+_NOT_SERVED = re.compile(r"is not served: kind '(?P<kind>[^']+)' is not in backstage\.kinds")
 
 
 def _text(evidence: Evidence, key: str, default: str) -> str:
@@ -20,7 +25,8 @@ def _text(evidence: Evidence, key: str, default: str) -> str:
     return str(value) if value not in (None, "") else default
 
 
-def _invalid_entity(e: Evidence) -> str:
+def _invalid_entity(f: Finding) -> str:
+    e = f.evidence
     where = _where(e)
     return (
         f"Change {_text(e, 'field', 'the field')}{where} to meet Backstage's rule "
@@ -28,7 +34,8 @@ def _invalid_entity(e: Evidence) -> str:
     )
 
 
-def _invalid_file(e: Evidence) -> str:
+def _invalid_file(f: Finding) -> str:
+    e = f.evidence
     line = e.get("line")
     at = f" at line {line}" if isinstance(line, int) else ""
     return (
@@ -37,17 +44,27 @@ def _invalid_file(e: Evidence) -> str:
     )
 
 
-def _dangling_ref(e: Evidence) -> str:
+def _dangling_ref(f: Finding) -> str:
+    e = f.evidence
     target = _text(e, "target", _text(e, "value", "the referenced entity"))
     field = _text(e, "field", "the reference")
+    unserved = _NOT_SERVED.search(f.message)
+    if unserved:
+        kind = KIND_NAMES.get(unserved["kind"], unserved["kind"].capitalize())
+        return (
+            f"Add {kind} to backstage.kinds in trueup.yaml so {target} is served, "
+            f"or change {field} to an entity the feed serves."
+        )
     return f"Declare {target}, or change {field} to an entity that exists."
 
 
-def _missing_field(e: Evidence) -> str:
+def _missing_field(f: Finding) -> str:
+    e = f.evidence
     return f"Add {_text(e, 'field', 'the field')} to the entity's catalog-info.yaml."
 
 
-def _drift(e: Evidence) -> str:
+def _drift(f: Finding) -> str:
+    e = f.evidence
     key, place = _text(e, "key", ""), _text(e, "place", "that place")
     if key == "argocd-sync":
         return f"Sync the Argo CD application at {place}, or change git to match what runs there."
@@ -72,7 +89,8 @@ def _drift(e: Evidence) -> str:
     return "Bring what runs and what git declares back together."
 
 
-def _stale(e: Evidence) -> str:
+def _stale(f: Finding) -> str:
+    e = f.evidence
     source = _text(e, "source", "the source")
     return (
         f"{source} has not reported {_text(e, 'place', 'this place')} within its max_age: check "
@@ -80,40 +98,40 @@ def _stale(e: Evidence) -> str:
     )
 
 
-def _removal_held(e: Evidence) -> str:
+def _removal_held(_f: Finding) -> str:
     return (
         "Check why the source returned fewer items. If the removals are real, release them on "
         "the Sources page (admin) or run trueup sync --accept-removals SOURCE."
     )
 
 
-_HINTS: Mapping[str, Callable[[Evidence], str]] = {
+_HINTS: Mapping[str, Callable[[Finding], str]] = {
     Code.INVALID_ENTITY.value: _invalid_entity,
     Code.INVALID_FILE.value: _invalid_file,
     Code.DANGLING_REF.value: _dangling_ref,
-    Code.MISSING_OWNER.value: lambda _e: (
+    Code.MISSING_OWNER.value: lambda _f: (
         "Add spec.owner (a Group or User that exists) to the entity's catalog-info.yaml."
     ),
     Code.MISSING_FIELD.value: _missing_field,
-    Code.CONFLICT.value: lambda _e: (
+    Code.CONFLICT.value: lambda _f: (
         "Declare the entity in one place, or set merge.precedence for the field so the "
         "intended source wins."
     ),
     Code.STALE.value: _stale,
     Code.DRIFT.value: _drift,
-    Code.UNDECLARED.value: lambda _e: (
+    Code.UNDECLARED.value: lambda _f: (
         "Declare it in a catalog-info.yaml with an owner, or stop running it if nobody owns it."
     ),
     Code.REMOVAL_HELD.value: _removal_held,
-    Code.SOURCE_FAILED.value: lambda _e: (
+    Code.SOURCE_FAILED.value: lambda _f: (
         "Read the source's last error on the Sources page; trueup keeps its last good data "
         "meanwhile."
     ),
-    Code.UNSUPPORTED_KIND.value: lambda _e: (
+    Code.UNSUPPORTED_KIND.value: lambda _f: (
         "Add the kind to backstage.kinds (and to Backstage's catalog.rules), or remove the "
         "document."
     ),
-    Code.INSECURE_CONNECTION.value: lambda _e: (
+    Code.INSECURE_CONNECTION.value: lambda _f: (
         "Give the kubeconfig context the cluster's CA (certificate-authority-data) instead of "
         "insecure-skip-tls-verify, and reach the API server over https."
     ),
@@ -125,7 +143,7 @@ def fix_hint(finding: Finding) -> str:
     hint = _HINTS.get(finding.code)
     if hint is None:
         return "See the message and its evidence."
-    return hint(finding.evidence)
+    return hint(finding)
 
 
 def _where(e: Evidence) -> str:
