@@ -67,9 +67,8 @@ from trueup.model.observation import (
     unstorable_rule,
 )
 from trueup.path_policy import Refusal as PathRefusal
-from trueup.path_policy import Rule, check_under, read_under
+from trueup.path_policy import check_under, read_under
 from trueup.sources.base import ReadContext
-from trueup.sources.containment import resolve_inside
 from trueup.sources.descriptors import (
     IncludeGlobs,
     LocationTarget,
@@ -89,8 +88,8 @@ from trueup.sources.file.previous import (
     StoredPrevious,
     part_fingerprint,
 )
+from trueup.sources.file.references import FolderReferences
 from trueup.sources.lstat_memo import load_memo, save_memo, stat_key, trusted_stat
-from trueup.sources.placeholders import Referenced, Refusal
 
 _FOLLOWED_TYPES = (None, "file")
 
@@ -112,38 +111,6 @@ class _FileRead:
     findings: tuple[Finding, ...]
     ignored: int = 0
     dependencies: tuple[tuple[str, str | None], ...] = ()
-
-
-class _FolderReferences:
-    """Placeholder targets inside the folder, read once per read of the scope."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._seen: dict[tuple[str, int], Referenced] = {}
-
-    def resolve(self, base_file: str, target: str) -> str | Refusal:
-        if "://" in target:
-            return Refusal("is a URL; a file source reads placeholders from its own folder only")
-        path = resolve_inside(base_file, target, root=self.root)
-        return path if path is not None else Refusal(f"leads out of the folder {self.root}")
-
-    def read(self, path: str, max_bytes: int) -> Referenced:
-        key = (path, max_bytes)
-        if key not in self._seen:
-            self._seen[key] = self._load(path, max_bytes)
-        return self._seen[key]
-
-    def _load(self, path: str, max_bytes: int) -> Referenced:
-        """Through :mod:`trueup.path_policy`: a regular file under the folder, capped."""
-        data = read_under(self.root, path, max_bytes=max_bytes)
-        if isinstance(data, PathRefusal):
-            if data.rule in (Rule.MISSING, Rule.NOT_A_FILE):
-                return Referenced(None, None, "does not exist")
-            if data.rule is Rule.TOO_LARGE:  # its size is its version: a change is noticed
-                version = f"too-large:{data.reason}"
-                return Referenced(None, version, f"is over the {max_bytes}-byte placeholder cap")
-            return Referenced(None, f"refused:{data.rule}", data.reason)
-        return Referenced(data, hashlib.sha256(data).hexdigest())
 
 
 class FileSource:
@@ -307,7 +274,7 @@ class _Walk:
         self.policy = context.emission
         self.remembered = remembered
         self.listed = listed
-        self.references = _FolderReferences(root)
+        self.references = FolderReferences(root)
         self.root = root
         self.previous = previous
         self.previous_findings = previous_findings
