@@ -37,10 +37,13 @@ are read through :mod:`trueup.path_policy` every time.
 
 Each file is a *part* of the scope (``Observation.part``; its fingerprint,
 :func:`~trueup.sources.file.previous.part_fingerprint`, covers its content
-hash and the versions of the files its placeholders read). Against a stored
-snapshot (``previous.stored``), an unchanged file is not even loaded: the
-snapshot names it in ``kept`` and the store keeps its rows; only a file that
-changed, broke or holds a Location has its stored observations read.
+hash, the versions of the files its placeholders read and the settings it was
+parsed under). Against a stored snapshot (``previous.stored``), an unchanged
+file is not even loaded: the snapshot names it in ``kept`` and the store keeps
+its rows; only a file that changed, broke or holds a Location has its stored
+observations read. ``files.json`` is written when the read ends, before the
+commit, which may fail: a file is kept only when the stored fingerprint, which
+lands with the observations, names this read's settings too.
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ from trueup.sources.file.previous import (
     Previous,
     StoredPrevious,
     part_fingerprint,
+    settings_hash,
 )
 from trueup.sources.file.references import FolderReferences
 from trueup.sources.lstat_memo import load_memo, save_memo, stat_key, trusted_stat
@@ -148,12 +152,13 @@ class FileSource:
         previous: Previous = (
             StoredPrevious(stored, last.parts)
             if last is not None and stored is not None and last.parts
-            else InMemoryPrevious(previous_by_path(last))
+            else InMemoryPrevious(previous_by_path(last), last.parts if last is not None else {})
         )
         policy = context.emission
         state_path = context.data_dir / "files.json" if context.data_dir is not None else None
         # what a parse depends on besides the bytes: the policy, the folder (source locations)
         settings = {"format": _STATE_FORMAT, "policy": policy.fingerprint, "root": str(root)}
+        parsed_with = settings_hash(policy.fingerprint, str(root))
         remembered = _load_state(state_path, settings)
         walk = _Walk(
             self,
@@ -163,6 +168,7 @@ class FileSource:
             context=context,
             remembered=remembered,
             listed=included,
+            settings=parsed_with,
         )
         for path in included:
             walk.visit(path)
@@ -187,7 +193,9 @@ class FileSource:
                     documents = walk.documents.get(path, len(kept))
                 else:
                     observations.extend(replace(o, part=path) for o in kept)
-                    parts[path] = part_fingerprint(read.digest, read.dependencies, kept)
+                    parts[path] = part_fingerprint(
+                        read.digest, read.dependencies, kept, parsed_with
+                    )
             elif read.parsed is not None:
                 folder = (root / path).parent
                 fresh = read.parsed.observe(
@@ -201,9 +209,9 @@ class FileSource:
                     *kept_for_invalid(read.findings, previous.get(path, ()), fresh),
                 ]
                 observations.extend(replace(o, part=path) for o in mine)
-                parts[path] = part_fingerprint(read.digest, read.dependencies, mine)
+                parts[path] = part_fingerprint(read.digest, read.dependencies, mine, parsed_with)
             else:
-                parts[path] = part_fingerprint(read.digest, read.dependencies, ())
+                parts[path] = part_fingerprint(read.digest, read.dependencies, (), parsed_with)
             state[path] = {
                 "digest": read.digest,
                 "documents": len(observations) - start if documents is None else documents,
@@ -269,9 +277,11 @@ class _Walk:
         context: ReadContext,
         remembered: Mapping[str, Mapping[str, Any]],
         listed: Mapping[str, os.stat_result],
+        settings: str,
     ) -> None:
         self.source = source
         self.policy = context.emission
+        self.settings = settings  # settings_hash of this read's policy and folder
         self.remembered = remembered
         self.listed = listed
         self.references = FolderReferences(root)
@@ -402,14 +412,16 @@ class _Walk:
         """The file, and every file its placeholders read, are as they were parsed last time.
 
         ``entry`` (files.json) says what the parse depended on; the previous read
-        must be that parse: the same bytes, and for a stored part a fingerprint
-        naming the same referenced versions (files.json is written when a read
-        ends, the store only when its commit lands).
+        must be that parse: the same bytes, a fingerprint naming the same settings
+        and, for a stored part, the same referenced versions (files.json is written
+        when a read ends, the store only when its commit lands).
         """
         marker = _prefix(self.source.id, digest) + ":"
         if entry.get("digest") != digest:
             return False
         if not self.previous.unchanged(path, digest, marker, entry.get("documents")):
+            return False
+        if not self.previous.settled(path, self.settings):
             return False
         dependencies = [(str(p), v) for p, v in entry["dependencies"]]
         if not self.previous.matches(path, dependencies):
