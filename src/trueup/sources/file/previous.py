@@ -3,8 +3,12 @@
 Called by :mod:`trueup.sources.file.source` while it walks the folder. Each file
 is a *part* of the scope (``Observation.part``); its fingerprint
 (:func:`part_fingerprint`) is the file's content hash, a hash of the versions
-of the files its placeholders read (when it has any), and a mark when it
-declares a Location (whose targets are followed).
+of the files its placeholders read (when it has any), a hash of the settings it
+was parsed under (:func:`settings_hash`: the emission policy, the folder), and
+a mark when it declares a Location (whose targets are followed). The store
+keeps the fingerprint with the observations, in the same commit: a part parsed
+under other settings is parsed again, whatever ``files.json`` (written before
+the commit, which may never land) says.
 
 Two shapes of previous read: a snapshot held in memory (:class:`InMemoryPrevious`,
 a source driven by hand or a test) and a stored one (:class:`StoredPrevious`,
@@ -22,20 +26,29 @@ from trueup.sources.descriptors import LocationTarget, observation_targets
 
 _HAS_LOCATION = "location"
 _DEPENDS = "deps:"
+_SETTINGS = "settings:"
 
 Dependencies = Sequence[tuple[str, str | None]]  # (referenced path, its version)
 
 
 def part_fingerprint(
-    digest: str, dependencies: Dependencies, observations: Iterable[Observation]
+    digest: str, dependencies: Dependencies, observations: Iterable[Observation], settings: str
 ) -> str:
-    """One file's fingerprint: its content hash, what its placeholders read, a Location mark."""
+    """One file's fingerprint: its content hash, what its placeholders read, the
+    settings it was parsed under (:func:`settings_hash`), a Location mark (last)."""
     words = [digest]
     if dependencies:
         words.append(_DEPENDS + dependency_hash(dependencies))
+    words.append(_SETTINGS + settings)
     if any(o.ref.kind == "location" for o in observations):
         words.append(_HAS_LOCATION)
     return " ".join(words)
+
+
+def settings_hash(policy: str, root: str) -> str:
+    """A short hash of what a parse depends on besides the bytes and the referenced files:
+    the emission policy's fingerprint and the folder (each source location names it)."""
+    return hashlib.sha256(f"{policy}\0{root}".encode()).hexdigest()[:16]
 
 
 def dependency_hash(dependencies: Dependencies) -> str:
@@ -46,6 +59,8 @@ def dependency_hash(dependencies: Dependencies) -> str:
 
 class Previous:
     """The previous read's observations by file, and whether a file is as it was read."""
+
+    prints: Mapping[str, str]  # each file's fingerprint, as the previous read gave it
 
     def get(self, path: str, default: tuple[Observation, ...] = ()) -> tuple[Observation, ...]:
         raise NotImplementedError
@@ -62,6 +77,11 @@ class Previous:
         """The stored fingerprint of a file (None for a snapshot held in memory)."""
         return None
 
+    def settled(self, path: str, settings: str) -> bool:
+        """The previous read of ``path`` was parsed under these settings (its fingerprint
+        says; a fingerprint without settings, from before they were recorded, does not)."""
+        return _SETTINGS + settings in self.prints.get(path, "").split(" ")[1:]
+
     def kept_targets(self, path: str) -> list[LocationTarget]:
         return observation_targets(self.get(path))
 
@@ -69,8 +89,11 @@ class Previous:
 class InMemoryPrevious(Previous):
     """A previous snapshot given whole (tests, a source driven by hand)."""
 
-    def __init__(self, by_path: dict[str, tuple[Observation, ...]]) -> None:
+    def __init__(
+        self, by_path: dict[str, tuple[Observation, ...]], prints: Mapping[str, str]
+    ) -> None:
         self.by_path = by_path
+        self.prints = prints
 
     def get(self, path: str, default: tuple[Observation, ...] = ()) -> tuple[Observation, ...]:
         return self.by_path.get(path, default)
@@ -121,4 +144,5 @@ __all__ = [
     "StoredPrevious",
     "dependency_hash",
     "part_fingerprint",
+    "settings_hash",
 ]

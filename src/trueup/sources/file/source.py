@@ -37,10 +37,13 @@ are read through :mod:`trueup.path_policy` every time.
 
 Each file is a *part* of the scope (``Observation.part``; its fingerprint,
 :func:`~trueup.sources.file.previous.part_fingerprint`, covers its content
-hash and the versions of the files its placeholders read). Against a stored
-snapshot (``previous.stored``), an unchanged file is not even loaded: the
-snapshot names it in ``kept`` and the store keeps its rows; only a file that
-changed, broke or holds a Location has its stored observations read.
+hash, the versions of the files its placeholders read and the settings it was
+parsed under). Against a stored snapshot (``previous.stored``), an unchanged
+file is not even loaded: the snapshot names it in ``kept`` and the store keeps
+its rows; only a file that changed, broke or holds a Location has its stored
+observations read. ``files.json`` is written when the read ends, before the
+commit, which may fail: a file is kept only when the stored fingerprint, which
+lands with the observations, names this read's settings too.
 """
 
 from __future__ import annotations
@@ -67,9 +70,8 @@ from trueup.model.observation import (
     unstorable_rule,
 )
 from trueup.path_policy import Refusal as PathRefusal
-from trueup.path_policy import Rule, check_under, read_under
+from trueup.path_policy import check_under, read_under
 from trueup.sources.base import ReadContext
-from trueup.sources.containment import resolve_inside
 from trueup.sources.descriptors import (
     IncludeGlobs,
     LocationTarget,
@@ -88,9 +90,10 @@ from trueup.sources.file.previous import (
     Previous,
     StoredPrevious,
     part_fingerprint,
+    settings_hash,
 )
+from trueup.sources.file.references import FolderReferences
 from trueup.sources.lstat_memo import load_memo, save_memo, stat_key, trusted_stat
-from trueup.sources.placeholders import Referenced, Refusal
 
 _FOLLOWED_TYPES = (None, "file")
 
@@ -112,38 +115,6 @@ class _FileRead:
     findings: tuple[Finding, ...]
     ignored: int = 0
     dependencies: tuple[tuple[str, str | None], ...] = ()
-
-
-class _FolderReferences:
-    """Placeholder targets inside the folder, read once per read of the scope."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._seen: dict[tuple[str, int], Referenced] = {}
-
-    def resolve(self, base_file: str, target: str) -> str | Refusal:
-        if "://" in target:
-            return Refusal("is a URL; a file source reads placeholders from its own folder only")
-        path = resolve_inside(base_file, target, root=self.root)
-        return path if path is not None else Refusal(f"leads out of the folder {self.root}")
-
-    def read(self, path: str, max_bytes: int) -> Referenced:
-        key = (path, max_bytes)
-        if key not in self._seen:
-            self._seen[key] = self._load(path, max_bytes)
-        return self._seen[key]
-
-    def _load(self, path: str, max_bytes: int) -> Referenced:
-        """Through :mod:`trueup.path_policy`: a regular file under the folder, capped."""
-        data = read_under(self.root, path, max_bytes=max_bytes)
-        if isinstance(data, PathRefusal):
-            if data.rule in (Rule.MISSING, Rule.NOT_A_FILE):
-                return Referenced(None, None, "does not exist")
-            if data.rule is Rule.TOO_LARGE:  # its size is its version: a change is noticed
-                version = f"too-large:{data.reason}"
-                return Referenced(None, version, f"is over the {max_bytes}-byte placeholder cap")
-            return Referenced(None, f"refused:{data.rule}", data.reason)
-        return Referenced(data, hashlib.sha256(data).hexdigest())
 
 
 class FileSource:
@@ -181,12 +152,13 @@ class FileSource:
         previous: Previous = (
             StoredPrevious(stored, last.parts)
             if last is not None and stored is not None and last.parts
-            else InMemoryPrevious(previous_by_path(last))
+            else InMemoryPrevious(previous_by_path(last), last.parts if last is not None else {})
         )
         policy = context.emission
         state_path = context.data_dir / "files.json" if context.data_dir is not None else None
         # what a parse depends on besides the bytes: the policy, the folder (source locations)
         settings = {"format": _STATE_FORMAT, "policy": policy.fingerprint, "root": str(root)}
+        parsed_with = settings_hash(policy.fingerprint, str(root))
         remembered = _load_state(state_path, settings)
         walk = _Walk(
             self,
@@ -196,6 +168,7 @@ class FileSource:
             context=context,
             remembered=remembered,
             listed=included,
+            settings=parsed_with,
         )
         for path in included:
             walk.visit(path)
@@ -220,7 +193,9 @@ class FileSource:
                     documents = walk.documents.get(path, len(kept))
                 else:
                     observations.extend(replace(o, part=path) for o in kept)
-                    parts[path] = part_fingerprint(read.digest, read.dependencies, kept)
+                    parts[path] = part_fingerprint(
+                        read.digest, read.dependencies, kept, parsed_with
+                    )
             elif read.parsed is not None:
                 folder = (root / path).parent
                 fresh = read.parsed.observe(
@@ -234,9 +209,9 @@ class FileSource:
                     *kept_for_invalid(read.findings, previous.get(path, ()), fresh),
                 ]
                 observations.extend(replace(o, part=path) for o in mine)
-                parts[path] = part_fingerprint(read.digest, read.dependencies, mine)
+                parts[path] = part_fingerprint(read.digest, read.dependencies, mine, parsed_with)
             else:
-                parts[path] = part_fingerprint(read.digest, read.dependencies, ())
+                parts[path] = part_fingerprint(read.digest, read.dependencies, (), parsed_with)
             state[path] = {
                 "digest": read.digest,
                 "documents": len(observations) - start if documents is None else documents,
@@ -302,12 +277,14 @@ class _Walk:
         context: ReadContext,
         remembered: Mapping[str, Mapping[str, Any]],
         listed: Mapping[str, os.stat_result],
+        settings: str,
     ) -> None:
         self.source = source
         self.policy = context.emission
+        self.settings = settings  # settings_hash of this read's policy and folder
         self.remembered = remembered
         self.listed = listed
-        self.references = _FolderReferences(root)
+        self.references = FolderReferences(root)
         self.root = root
         self.previous = previous
         self.previous_findings = previous_findings
@@ -435,14 +412,16 @@ class _Walk:
         """The file, and every file its placeholders read, are as they were parsed last time.
 
         ``entry`` (files.json) says what the parse depended on; the previous read
-        must be that parse: the same bytes, and for a stored part a fingerprint
-        naming the same referenced versions (files.json is written when a read
-        ends, the store only when its commit lands).
+        must be that parse: the same bytes, a fingerprint naming the same settings
+        and, for a stored part, the same referenced versions (files.json is written
+        when a read ends, the store only when its commit lands).
         """
         marker = _prefix(self.source.id, digest) + ":"
         if entry.get("digest") != digest:
             return False
         if not self.previous.unchanged(path, digest, marker, entry.get("documents")):
+            return False
+        if not self.previous.settled(path, self.settings):
             return False
         dependencies = [(str(p), v) for p, v in entry["dependencies"]]
         if not self.previous.matches(path, dependencies):
