@@ -60,6 +60,8 @@ def test_a_relation_to_a_kind_the_feed_does_not_serve_dangles() -> None:
     result = assemble(reads, narrow, now=NOW)
     assert not result.entities[parse_ref("resource:sessions")].emitted
     assert _dangling(result.entities[WEB].findings) == [("spec.dependsOn", NOT_SERVED)]
+    [found] = [f for f in result.entities[WEB].findings if f.code == "dangling-ref"]
+    assert found.evidence["unserved_kind"] == "resource"  # what the dashboard's hint reads
 
 
 # --- end to end: a file catalog and a cluster export with a mapped custom resource ------------

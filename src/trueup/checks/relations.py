@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from trueup.checks.base import CheckContext, CheckPlugin, Draft
 from trueup.config_model import CheckConfig
 from trueup.errors import RefError
-from trueup.model.finding import Code, Finding, finding
+from trueup.model.finding import Code, Finding, JSONValue, finding
 from trueup.model.ref import EntityRef, parse_ref
 
 # spec field -> default kind (None: the kind is required)
@@ -66,6 +66,7 @@ class RelationsCheck:
         if draft.declared and draft.ref.kind in OWNED_KINDS and not owner:
             yield finding(Code.MISSING_OWNER, subject, "no spec.owner", field="spec.owner")
         for name, raw, target in relation_targets(draft.ref, spec):
+            unserved: dict[str, JSONValue] = {}  # evidence of a target the feed does not serve
             if target is None:
                 reason = "is not a valid reference"
             elif target not in context.refs:
@@ -75,6 +76,7 @@ class RelationsCheck:
                     "resolves to an entity that is not served: "
                     f"kind {target.kind!r} is not in backstage.kinds"
                 )
+                unserved = {"unserved_kind": target.kind}
             else:
                 continue
             if name == "owner" and not (draft.declared and owner):
@@ -88,6 +90,7 @@ class RelationsCheck:
                 field=f"spec.{name}",
                 value=raw,
                 target=str(target) if target else None,
+                **unserved,
             )
 
 

@@ -152,6 +152,7 @@ def test_a_reference_to_a_kind_the_feed_does_not_serve_points_at_backstage_kinds
         field="spec.dependsOn",
         value="resource:sessions",
         target="resource:default/sessions",
+        unserved_kind="resource",
     )
     assert fix_hint(unserved) == (
         "Add Resource to backstage.kinds in trueup.yaml so resource:default/sessions is served, "

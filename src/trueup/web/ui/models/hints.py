@@ -2,22 +2,19 @@
 
 The dashboard's entity page shows :func:`fix_hint` under each finding. Hints use
 the finding's own evidence (the field, the file, the place) so they say what to
-change where, not only what is wrong; a dangling-ref's message tells a target
-that does not exist from one whose kind the feed does not serve. Pure; every
+change where, not only what is wrong; a dangling-ref's ``unserved_kind`` tells a
+target whose kind the feed does not serve from one that does not exist. Pure; every
 value stays data (the templates escape it).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 
 from trueup.assemble.assembler import KIND_NAMES
 from trueup.model.finding import Code, Finding, JSONValue
 
 Evidence = Mapping[str, JSONValue]
-# the reason trueup.checks.relations gives for a target whose kind is not served
-_NOT_SERVED = re.compile(r"is not served: kind '(?P<kind>[^']+)' is not in backstage\.kinds")
 
 
 def _text(evidence: Evidence, key: str, default: str) -> str:
@@ -48,9 +45,9 @@ def _dangling_ref(f: Finding) -> str:
     e = f.evidence
     target = _text(e, "target", _text(e, "value", "the referenced entity"))
     field = _text(e, "field", "the reference")
-    unserved = _NOT_SERVED.search(f.message)
-    if unserved:
-        kind = KIND_NAMES.get(unserved["kind"], unserved["kind"].capitalize())
+    unserved = e.get("unserved_kind")
+    if isinstance(unserved, str) and unserved:
+        kind = KIND_NAMES.get(unserved, unserved.capitalize())
         return (
             f"Add {kind} to backstage.kinds in trueup.yaml so {target} is served, "
             f"or change {field} to an entity the feed serves."
