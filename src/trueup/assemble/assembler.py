@@ -67,6 +67,14 @@ COMPUTED_ANNOTATIONS = frozenset(
     }
 )
 COMPUTED_PATHS = frozenset(ANNOTATION + key for key in COMPUTED_ANNOTATIONS)
+# Annotations a source writes for each declaration it reads (where its file is), and
+# trueup's own: two copies of one entity differ there by trueup's making, so a value
+# that differs is shown by precedence but is never a conflict by itself. The copies
+# are still the conflict of an entity declared twice, which names both.
+GENERATED_ANNOTATIONS = frozenset(
+    {"backstage.io/source-location", "backstage.io/view-url", "backstage.io/edit-url"}
+)
+GENERATED_PREFIX = ANNOTATION + "trueup.io/"
 
 
 # The version of the assembly rules themselves (linking, status, checks, findings): raise
@@ -258,7 +266,7 @@ def assemble_entity(  # noqa: PLR0917 - all inputs of one entity
         losers = tuple(c for c in ranked[1:] if c.value != winner.value)
         fields[path] = winner.value
         origins[path] = FieldOrigin(winner, losers)
-        if losers and _is_conflict(winner, losers):
+        if losers and not _is_generated(path) and _is_conflict(winner, losers):
             disputed.append(path)
 
     findings: list[Finding] = list(extra)
@@ -330,6 +338,13 @@ def _references(obs: Observation) -> dict[str, tuple[str, ...]]:
     return found
 
 
+def _is_generated(path: str) -> bool:
+    """An annotation trueup writes itself (``GENERATED_ANNOTATIONS``, ``trueup.io/*``)."""
+    return path.startswith(GENERATED_PREFIX) or (
+        path.startswith(ANNOTATION) and path[len(ANNOTATION) :] in GENERATED_ANNOTATIONS
+    )
+
+
 def _is_conflict(winner: Candidate, losers: Sequence[Candidate]) -> bool:
     """Sources disagree: another source, or another intent declaration, has another value.
 
@@ -360,8 +375,7 @@ def _conflicts(
             finding(
                 Code.CONFLICT,
                 str(ref),
-                f"sources disagree on {path}; "
-                f"showing {origin.winner.value!r} from {origin.winner.provenance.source}",
+                _disagreement(path, everyone),
                 field=path,
                 candidates=[
                     {
@@ -377,6 +391,24 @@ def _conflicts(
             )
         )
     return out
+
+
+def _disagreement(path: str, everyone: Sequence[Candidate]) -> str:
+    """Who disagrees on a field: its sources, or its declarations where one source has several.
+
+    Two files of one source are two declarations, not two sources: they are named by
+    their locators.
+    """
+    winner = everyone[0]
+    if len({c.provenance.source for c in everyone}) == len(everyone):
+        return (
+            f"sources disagree on {path}; showing {winner.value!r} from {winner.provenance.source}"
+        )
+    *first, last = (c.provenance.locator for c in everyone)
+    return (
+        f"{path} differs between {', '.join(first)} and {last}; "
+        f"showing {winner.value!r} from {winner.provenance.locator}"
+    )
 
 
 def _declared_twice(
