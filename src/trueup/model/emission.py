@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 from trueup.errors import RefError
 from trueup.model.ref import parse_ref
 from trueup.model.template_kind import TEMPLATE_API_VERSIONS, TEMPLATE_SCHEMA
-from trueup.model.validation import BUILTIN_API_VERSIONS, Violation, validate_entity
+from trueup.model.validation import BUILTIN_API_VERSIONS, Violation, show_value, validate_entity
 
 if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
     from jsonschema.protocols import Validator
 
 BUILTIN_KINDS = ("Component", "API", "Resource", "System", "Domain", "Group", "User")
@@ -203,7 +205,7 @@ class EmissionPolicy:
                 Violation("<root>", "schema", f"the kind's JSON Schema cannot be applied: {exc}")
             ]
         found = [
-            Violation(_json_path(error.absolute_path), "schema", error.message)
+            Violation(_json_path(error.absolute_path), "schema", _schema_message(error))
             for error in errors[:_SCHEMA_ERRORS]
         ]
         if kind == "template" and not found:
@@ -217,6 +219,30 @@ def _validator(schema: Mapping[str, Any]) -> Validator:
     cls: Any = validator_for(schema)
     validator: Validator = cls(schema)
     return validator
+
+
+def _schema_message(error: ValidationError) -> str:
+    """jsonschema's message with the values it shows as YAML, not as Python (``null``).
+
+    jsonschema writes the instance first, cut short here (it comes from the catalog
+    file), and the schema's own value (``enum``, ``const``) after it.
+    """
+    message = error.message
+    head = ""
+    instance = repr(error.instance)
+    if message == instance or message.startswith(instance + " "):
+        head, message = show_value(error.instance), message[len(instance) :]
+    values = error.validator_value
+    shown = {
+        repr(value): show_value(value, limit=None)
+        for value in ([values, *values] if isinstance(values, list) else [values])
+    }
+    shown = {text: yaml for text, yaml in shown.items() if text != yaml}
+    if shown:
+        written = "|".join(re.escape(text) for text in sorted(shown, key=len, reverse=True))
+        pattern = re.compile(rf"(?<![\w'\"])(?:{written})(?![\w'\"])")
+        message = pattern.sub(lambda found: shown[found.group()], message)
+    return head + message
 
 
 def _json_path(path: Iterable[str | int]) -> str:

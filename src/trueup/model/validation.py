@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -140,7 +142,7 @@ def validate_entity(entity: Any) -> list[Violation]:
     for key in entity:
         if key not in _ROOT_FIELDS:
             why = " (catalog-generated)" if key in ("relations", "status") else ""
-            report.add(str(key), "root-field", f"unknown root field {_show(key)}{why}")
+            report.add(str(key), "root-field", f"unknown root field {show_value(key)}{why}")
     report.required_string(entity, "apiVersion", is_valid_api_version, "api-version-format")
     report.required_string(entity, "kind", is_valid_kind, "kind-format")
     metadata = entity.get("metadata")
@@ -195,7 +197,7 @@ class _Report:
             self.wrong_type(field, "a string", value)
             return False
         if not ok(value):
-            self.add(field, rule, f"{field} {_show(value)} is not valid ({_EXPECT[rule]})")
+            self.add(field, rule, f"{field} {show_value(value)} is not valid ({_EXPECT[rule]})")
             return False
         return True
 
@@ -227,9 +229,9 @@ def _check_metadata(report: _Report, meta: Mapping[str, Any]) -> None:
     for key, value in report.items("metadata.labels", meta.get("labels", {}), "a mapping"):
         field = f"metadata.labels[{key}]"
         if not is_valid_label_key(key):
-            report.add(field, "label-key-format", f"label key {_show(key)} is not valid")
+            report.add(field, "label-key-format", f"label key {show_value(key)} is not valid")
         if not is_valid_label_value(value):
-            shown = _show(value) if isinstance(value, str) else _kind_of(value)
+            shown = show_value(value) if isinstance(value, str) else _kind_of(value)
             message = f"label value {shown} is not valid ({_EXPECT['label-value-format']})"
             report.add(field, "label-value-format", message)
     for key, value in report.items(
@@ -237,7 +239,9 @@ def _check_metadata(report: _Report, meta: Mapping[str, Any]) -> None:
     ):
         field = f"metadata.annotations[{key}]"
         if not is_valid_annotation_key(key):
-            report.add(field, "annotation-key-format", f"annotation key {_show(key)} is not valid")
+            report.add(
+                field, "annotation-key-format", f"annotation key {show_value(key)} is not valid"
+            )
         if not isinstance(value, str):
             message = f"annotation value must be a string, got {_kind_of(value)}"
             report.add(field, "annotation-value-type", message)
@@ -259,7 +263,9 @@ def _check_link(report: _Report, field: str, link: object) -> None:
     if url is None:
         report.add(f"{field}.url", "link-url", "link url is required")
     elif not is_valid_url(url):
-        report.add(f"{field}.url", "link-url", f"link url {_show(url)} is not a valid absolute URL")
+        report.add(
+            f"{field}.url", "link-url", f"link url {show_value(url)} is not a valid absolute URL"
+        )
     for key in ("title", "icon", "type"):
         value = link.get(key, "-")
         # title and icon must survive JavaScript's trim(); type only needs minLength 1.
@@ -472,10 +478,36 @@ def _ipv4_number(part: str) -> int:
     return int(part, 8 if len(part) > 1 and part[0] == "0" else 10)
 
 
-def _show(value: object, limit: int = 80) -> str:
-    """A value for a message, cut short: keys and values can be megabytes long."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"
+def show_value(value: object, limit: int | None = 80) -> str:
+    """A value for a message as YAML writes it, cut short: values can be megabytes long.
+
+    Flow YAML (``null``, ``true``, ``.inf``, ``'it''s'``, ``['a', null]``), not
+    Python's repr; a string holding a character that does not print is
+    double-quoted with escapes. ``limit=None`` for a value from configuration.
+    """
+    text = _flow_yaml(value)
+    if limit is None or len(text) <= limit:
+        return text
+    return f"{text[: limit - 5]}...{text[-2:]}"
+
+
+def _flow_yaml(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+    if isinstance(value, str):
+        if value.isprintable():
+            return "'" + value.replace("'", "''") + "'"
+        return json.dumps(value)  # YAML's double quotes take JSON's escapes
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow_yaml(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        pairs = (f"{_flow_yaml(k)}: {_flow_yaml(v)}" for k, v in value.items())
+        return "{" + ", ".join(pairs) + "}"
+    return repr(value)
 
 
 def _kind_of(value: object) -> str:

@@ -435,12 +435,17 @@ class _Builder:
             self.error = DocumentError(self.index, failed.rule, failed.message, line, failed.field)
 
     def fail_stream(self, rule: str, message: str, line: int | None) -> None:
-        """A syntax error ended the stream; the open document (if any) is lost."""
+        """A syntax error ended the stream; the open document (if any) is lost.
+
+        A document is one error, its first problem: a rule it broke already (a Helm
+        template's ``{{`` key) was at an event libyaml gave, so before this error.
+        """
+        index = self.index if self.in_document else self.next_index
         if self.in_document and self.error is not None:
             self.results.append(self.error)
-        index = self.index if self.in_document else self.next_index
+        else:
+            self.results.append(DocumentError(index, rule, message, line))
         self.failed_from = self.line if self.in_document else self.line_offset + 1
-        self.results.append(DocumentError(index, rule, message, line))
         self.in_document = False
         self.next_index = index + 1
 
