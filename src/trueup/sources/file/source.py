@@ -73,6 +73,7 @@ from trueup.path_policy import Refusal as PathRefusal
 from trueup.path_policy import check_under, read_under
 from trueup.sources.base import ReadContext
 from trueup.sources.descriptors import (
+    LOCATION_TARGET,
     IncludeGlobs,
     LocationTarget,
     ParsedDescriptor,
@@ -534,7 +535,7 @@ def _findings_by_path(snapshot: Snapshot | None) -> dict[str, tuple[Finding, ...
     grouped: dict[str, list[Finding]] = {}
     for f in snapshot.findings if snapshot is not None else ():
         path = f.evidence.get("path")
-        if isinstance(path, str) and f.evidence.get("rule") != "location-target":
+        if isinstance(path, str) and f.evidence.get("rule") != LOCATION_TARGET:
             grouped.setdefault(path, []).append(f)
     return {path: tuple(items) for path, items in grouped.items()}
 
