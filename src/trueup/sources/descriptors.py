@@ -392,6 +392,9 @@ def observation_targets(observations: Iterable[Observation]) -> list[LocationTar
     return out
 
 
+LOCATION_TARGET = "location-target"  # the rule of a Location target that is not followed
+
+
 def location_problem(
     source: str,
     scope: str,
@@ -405,11 +408,12 @@ def location_problem(
     return finding(
         Code.INVALID_FILE,
         file_subject(source, scope, path),
-        f"{path} document {target.document}: Location target {target.target!r} {reason}",
+        f"{path} document {target.document}: Location target {target.target!r} {reason} "
+        f"[{LOCATION_TARGET}]",
         severity=severity,
         path=path,
         document=target.document,
-        rule="location-target",
+        rule=LOCATION_TARGET,
         target=target.target,
         reason=reason,
     )

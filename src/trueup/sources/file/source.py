@@ -3,9 +3,9 @@
 Built by its plugin from a :class:`~trueup.sources.file.config.FileSourceConfig`; it reads
 one scope, named after the source id. It reads every file under ``path`` that
 the ``include`` globs match, plus every file that a ``Location`` entity among
-them targets (``spec.target``/``spec.targets``, relative to the file, as
-Backstage does), and turns each into observations with
-:mod:`trueup.sources.descriptors`.
+them targets (``spec.target``/``spec.targets``, relative to the file; a glob to
+every file it matches: :mod:`trueup.sources.file.targets`), as Backstage does,
+and turns each into observations with :mod:`trueup.sources.descriptors`.
 
 What is read follows :mod:`trueup.path_policy`: a file (or Location target)
 that resolves outside ``path`` through a symbolic link, or that is not a
@@ -70,9 +70,10 @@ from trueup.model.observation import (
     unstorable_rule,
 )
 from trueup.path_policy import Refusal as PathRefusal
-from trueup.path_policy import check_under, read_under
+from trueup.path_policy import read_under
 from trueup.sources.base import ReadContext
 from trueup.sources.descriptors import (
+    LOCATION_TARGET,
     IncludeGlobs,
     LocationTarget,
     ParsedDescriptor,
@@ -93,6 +94,7 @@ from trueup.sources.file.previous import (
     settings_hash,
 )
 from trueup.sources.file.references import FolderReferences
+from trueup.sources.file.targets import FolderTargets, Followed
 from trueup.sources.lstat_memo import load_memo, save_memo, stat_key, trusted_stat
 
 _FOLLOWED_TYPES = (None, "file")
@@ -285,6 +287,7 @@ class _Walk:
         self.remembered = remembered
         self.listed = listed
         self.references = FolderReferences(root)
+        self.targets = FolderTargets(root)
         self.root = root
         self.previous = previous
         self.previous_findings = previous_findings
@@ -301,25 +304,33 @@ class _Walk:
     def visit(self, start: str) -> None:
         if start in self.reads:
             return
-        stack = [(start, iter(self._read(start)))]
+        stack = [(start, self._edges(start, self._read(start)))]
         on_stack = {start}
         while stack:
-            path, targets = stack[-1]
-            target = next(targets, None)
-            if target is None:
+            path, edges = stack[-1]
+            edge = next(edges, None)
+            if edge is None:
                 stack.pop()
                 on_stack.discard(path)
                 continue
-            resolved = self._resolve(path, target)
-            if resolved is None:
-                continue
+            target, resolved, globbed = edge
             if resolved in on_stack:
-                self._problem(path, target, f"forms a loop back to {resolved}")
+                if not globbed:  # a glob may match its own file: Backstage reads on
+                    self._problem(path, target, f"forms a loop back to {resolved}")
                 continue
             if resolved in self.reads:
                 continue  # read already, through the globs or another Location
-            stack.append((resolved, iter(self._read(resolved))))
+            stack.append((resolved, self._edges(resolved, self._read(resolved))))
             on_stack.add(resolved)
+
+    def _edges(
+        self, path: str, targets: list[LocationTarget]
+    ) -> Iterator[tuple[LocationTarget, str, bool]]:
+        """Each file a target of ``path`` leads to, resolved when the walk reaches it."""
+        for target in targets:
+            followed = self._resolve(path, target)
+            for resolved in followed.paths:
+                yield target, resolved, followed.glob
 
     def _read(self, path: str) -> list[LocationTarget]:
         """Read and parse one file; return the Location targets it contributes."""
@@ -429,8 +440,8 @@ class _Walk:
         max_bytes = self.policy.max_placeholder_bytes
         return all(self.references.read(p, max_bytes).version == v for p, v in dependencies)
 
-    def _resolve(self, path: str, target: LocationTarget) -> str | None:
-        """The target as a path relative to the root, or None after reporting why not."""
+    def _resolve(self, path: str, target: LocationTarget) -> Followed:
+        """The files the target leads to (relative to the root), after reporting what not."""
         if target.type not in _FOLLOWED_TYPES:
             self._problem(
                 path,
@@ -438,21 +449,14 @@ class _Walk:
                 f"has type {target.type!r}, which a file source does not follow",
                 severity=Severity.INFO,
             )
-            return None
+            return Followed()
         if "://" in target.target:
             self._problem(path, target, "is a URL, which a file source does not follow")
-            return None
-        lexical = Path(os.path.normpath((self.root / path).parent / target.target))
-        try:
-            relative = lexical.relative_to(self.root).as_posix()
-        except ValueError:
-            self._problem(path, target, f"is outside the folder {self.root}")
-            return None
-        refused = check_under(self.root, relative)
-        if refused is not None:
-            self._problem(path, target, refused.reason)
-            return None
-        return relative
+            return Followed()
+        followed = self.targets.follow(path, target.target)
+        for reason in followed.problems:
+            self._problem(path, target, reason)
+        return followed
 
     def _problem(
         self,
@@ -534,7 +538,7 @@ def _findings_by_path(snapshot: Snapshot | None) -> dict[str, tuple[Finding, ...
     grouped: dict[str, list[Finding]] = {}
     for f in snapshot.findings if snapshot is not None else ():
         path = f.evidence.get("path")
-        if isinstance(path, str) and f.evidence.get("rule") != "location-target":
+        if isinstance(path, str) and f.evidence.get("rule") != LOCATION_TARGET:
             grouped.setdefault(path, []).append(f)
     return {path: tuple(items) for path, items in grouped.items()}
 

@@ -1,0 +1,263 @@
+"""Glob patterns as Backstage's file reader reads a Location target (pure).
+
+Backstage's ``FileReaderProcessor`` hands every ``file`` Location target to the
+``glob`` package (14, on minimatch 11, default options and ``windowsPathsNoEscape``)
+and reads every match. :func:`glob_patterns` tells such a glob from a plain path and
+expands its braces; :func:`compile_segment` turns one segment of a pattern into a
+name matcher for :mod:`trueup.sources.file.targets`, which walks the folder. What
+they follow, as minimatch does:
+
+- ``\\`` is a path separator, never an escape;
+- ``{a,b}`` (nested too), ``{1..3}``, ``{01..10..2}`` and ``{a..e}`` expand first;
+  a brace that is not one of these stays literal, as does ``${…}``;
+- ``*`` matches any run of characters within a name, ``?`` one character, ``[…]``
+  one of a set (ranges ``a-z``; ``[!…]`` and ``[^…]`` negate);
+- ``**`` as a whole segment matches any number of folders, none included; inside a
+  segment it is ``*``;
+- a name that starts with ``.`` is matched only by a segment that starts with one:
+  neither ``*``, ``?``, a set nor ``**`` matches it.
+
+Not followed, said so in a finding rather than guessed: extended globs
+(``+(a|b)``, ``!(x)``…), POSIX classes (``[[:alpha:]]``) and a pattern whose braces
+expand to more than :data:`MAX_PATTERNS` patterns (Backstage allows 100,000).
+
+A ``*`` is matched without backtracking over what the next one will match (as
+:func:`fnmatch.translate` does), so a pattern like ``*a*a*a*a*b`` stays linear.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+MAX_PATTERNS = 1000  # patterns one target may expand to
+MAX_LENGTH = 4096  # characters of a glob target (PATH_MAX)
+
+
+class Globstar(Enum):
+    """A ``**`` segment: any number of folders, none included."""
+
+    SEGMENT = "**"
+
+
+GLOBSTAR = Globstar.SEGMENT
+
+# A segment of a pattern: a literal name, a compiled name pattern, or ``**``.
+Segment = str | re.Pattern[str] | Globstar
+
+
+@dataclass(frozen=True, slots=True)
+class NotFollowed:
+    """Why a glob target is not followed."""
+
+    reason: str
+
+
+def glob_patterns(target: str) -> tuple[str, ...] | NotFollowed | None:
+    """The patterns a glob target expands to; None for a plain path (no glob character)."""
+    text = target.replace("\\", "/")
+    if len(text) > MAX_LENGTH and ("{" in text or _has_magic(text)):
+        return NotFollowed(f"is longer than {MAX_LENGTH} characters; not followed")
+    expanded = _expand(text)
+    if expanded is None:
+        return NotFollowed(f"expands to more than {MAX_PATTERNS} patterns; not followed")
+    if any(_EXTGLOB.search(p) for p in expanded):
+        return NotFollowed("uses an extended glob pattern, which trueup does not follow")
+    if expanded == [text] and not _has_magic(text):
+        return None
+    for pattern in expanded:
+        if _POSIX_CLASS.search(pattern):
+            return NotFollowed("uses a POSIX character class, which trueup does not follow")
+    return tuple(dict.fromkeys(p for p in expanded if p))
+
+
+def compile_segment(segment: str) -> Segment:
+    """One segment (no ``/``) as a literal name, a name pattern (for ``fullmatch``) or ``**``."""
+    if segment == "**":
+        return GLOBSTAR
+    tokens = _tokens(segment)
+    if all(t.literal is not None for t in tokens):
+        return "".join(t.literal or "" for t in tokens)
+    out = ["(?!\\.)" if tokens[0].literal is None else ""]  # a dot is matched literally
+    i, n = 0, len(tokens)
+    while i < n and not tokens[i].star:
+        out.append(tokens[i].regex)
+        i += 1
+    while i < n:  # at a star: what follows up to the next star is matched atomically
+        i += 1
+        fixed = []
+        while i < n and not tokens[i].star:
+            fixed.append(tokens[i].regex)
+            i += 1
+        out.append(f".*{''.join(fixed)}" if i == n else f"(?>.*?{''.join(fixed)})")
+    return re.compile("".join(out), re.DOTALL)
+
+
+# --- inside a segment ---------------------------------------------------------------
+
+_EXTGLOB = re.compile(r"[?*+@!]\([^/]*\)")
+_POSIX_CLASS = re.compile(r"\[[^/]*\[:[a-z]+:\]")
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    regex: str
+    literal: str | None = None  # the one character it matches, when it is fixed
+    star: bool = False
+
+
+_STAR = _Token("", star=True)
+
+
+def _has_magic(text: str) -> bool:
+    return "*" in text or "?" in text or any(len(_tokens(s)) < len(s) for s in text.split("/"))
+
+
+def _tokens(segment: str) -> list[_Token]:
+    """A segment's tokens; runs of ``*`` are one star, a set is one token."""
+    tokens: list[_Token] = []
+    i = 0
+    while i < len(segment):
+        char = segment[i]
+        if char == "*":
+            if not tokens or not tokens[-1].star:
+                tokens.append(_STAR)
+            i += 1
+        elif char == "?":
+            tokens.append(_Token("."))
+            i += 1
+        elif char == "[" and (parsed := _character_set(segment, i)) is not None:
+            token, i = parsed
+            tokens.append(token)
+        else:
+            tokens.append(_Token(re.escape(char), char))
+            i += 1
+    return tokens
+
+
+def _character_set(segment: str, start: int) -> tuple[_Token, int] | None:
+    """The set that opens at ``start`` and the index after it; None when it does not close."""
+    i = start + 1
+    negate = segment[i : i + 1] in ("!", "^")
+    i += negate
+    ranges: list[tuple[str, str]] = []
+    first = True
+    while i < len(segment):
+        char = segment[i]
+        if char == "]" and not first:
+            break
+        first = False
+        if i + 2 < len(segment) and segment[i + 1] == "-" and segment[i + 2] != "]":
+            ranges.append((char, segment[i + 2]))
+            i += 3
+        else:
+            ranges.append((char, char))
+            i += 1
+    else:
+        return None
+    if not negate and len(ranges) == 1 and ranges[0][0] == ranges[0][1]:
+        only = ranges[0][0]
+        return _Token(re.escape(only), only), i + 1
+    body = "".join(
+        re.escape(low) if low == high else f"{re.escape(low)}-{re.escape(high)}"
+        for low, high in ranges
+        if low <= high  # minimatch: a reversed range matches nothing
+    )
+    if not body:
+        return _Token("." if negate else "(?!)"), i + 1
+    return _Token(f"[{'^' if negate else ''}{body}]"), i + 1
+
+
+# --- braces ---------------------------------------------------------------------------
+
+
+_NUMBERS = re.compile(r"(-?\d+)\.\.(-?\d+)(?:\.\.(-?\d+))?")
+_LETTERS = re.compile(r"([A-Za-z])\.\.([A-Za-z])(?:\.\.(-?\d+))?")
+_PADDED = re.compile(r"-?0\d")
+
+
+def _expand(text: str) -> list[str] | None:
+    """Every pattern the braces of ``text`` expand to, in order (bash's brace expansion);
+    None when they are more than :data:`MAX_PATTERNS`."""
+    out: list[str] = []
+    pending = [text]
+    while pending:
+        current = pending.pop()
+        group = _first_group(current)
+        if group is None:
+            out.append(current)
+            continue
+        start, end, alternatives = group
+        pending.extend(current[:start] + a + current[end + 1 :] for a in reversed(alternatives))
+        if len(out) + len(pending) > MAX_PATTERNS:  # each pending text gives one or more
+            return None
+    return out
+
+
+def _first_group(text: str) -> tuple[int, int, list[str]] | None:
+    """The first brace that expands: where it opens and closes, and its alternatives."""
+    if "{" not in text:
+        return None
+    opened: list[int] = []
+    pairs: dict[int, int] = {}
+    for i, char in enumerate(text):
+        if char == "{":
+            opened.append(i)
+        elif char == "}" and opened:
+            pairs[opened.pop()] = i
+    skip_to = -1
+    for start in sorted(pairs):
+        if start < skip_to:
+            continue
+        if start > 0 and text[start - 1] == "$":  # ``${…}`` stays as it is
+            skip_to = pairs[start]
+            continue
+        alternatives = _alternatives(text[start + 1 : pairs[start]])
+        if alternatives is not None:
+            return start, pairs[start], alternatives
+    return None
+
+
+def _alternatives(body: str) -> list[str] | None:
+    """A brace body's alternatives: its top-level comma list, or a sequence."""
+    parts, depth, last = [], 0, 0
+    for i, char in enumerate(body):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(body[last:i])
+            last = i + 1
+    if parts:
+        return [*parts, body[last:]]
+    return _sequence(body)
+
+
+def _sequence(body: str) -> list[str] | None:
+    if (numbers := _NUMBERS.fullmatch(body)) is not None:
+        low, high = int(numbers[1]), int(numbers[2])
+        width = max(len(numbers[1]), len(numbers[2]))
+        padded = any(_PADDED.match(n) for n in (numbers[1], numbers[2]))
+        values = _stepped(low, high, numbers[3])
+        return [str(v).zfill(width) if padded else str(v) for v in values]
+    if (letters := _LETTERS.fullmatch(body)) is not None:
+        return [chr(v) for v in _stepped(ord(letters[1]), ord(letters[2]), letters[3])]
+    return None
+
+
+def _stepped(low: int, high: int, step_text: str | None) -> range:
+    """The values of a sequence, cut past :data:`MAX_PATTERNS` (already too many)."""
+    step = abs(int(step_text)) if step_text else 1
+    step = step or 1
+    values = range(low, high + 1, step) if low <= high else range(low, high - 1, -step)
+    return values[: MAX_PATTERNS + 1]
+
+
+__all__ = [
+    "GLOBSTAR",
+    "MAX_PATTERNS",
+    "Globstar",
+    "NotFollowed",
+    "Segment",
+    "compile_segment",
+    "glob_patterns",
+]
