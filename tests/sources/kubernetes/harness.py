@@ -111,3 +111,13 @@ def annotations_of(store: Store, ref: str) -> dict[str, str]:
 
 
 LATER = NOW + timedelta(minutes=5)
+
+
+PAYMENTS = EntityRef.of("component", None, "payments")
+
+
+def shown(store: Store, ref: EntityRef = PAYMENTS) -> dict[str, str]:
+    """The status of an entity (``component:default/payments``): key -> value, one place each."""
+    stored = store.entity(ref)
+    assert stored is not None and not stored.removed
+    return {p.key: p.value for p in stored.assembled.places}
