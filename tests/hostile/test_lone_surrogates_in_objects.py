@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.test_nul_input import (
+from tests.hostile.world import (
     TF_LINEAGE,
     World,
     app,
     component,
     owner_of,
     ref,
+    storable,
     terraform_state,
     terraform_sync,
 )
@@ -30,18 +31,8 @@ from trueup.model.ref import EntityRef
 from trueup.store import Store
 
 
-@pytest.fixture
-def world(tmp_path: Path, db_url: str) -> World:
-    return World(tmp_path, db_url)
-
-
 def surrogate_findings(store: Store) -> list[Finding]:
     return [f for f in store.findings() if f.evidence.get("rule") == "lone-surrogate"]
-
-
-def storable(findings: list[Finding]) -> None:
-    for f in findings:
-        json.dumps(f.to_json(), ensure_ascii=False).encode()  # UTF-8, no surrogate left
 
 
 def test_a_lone_surrogate_in_a_kubernetes_annotation_refuses_the_object(
