@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from tests.hostile.world import (
-    TF_LINEAGE,
     World,
     app,
     component,
@@ -26,6 +25,7 @@ from tests.hostile.world import (
     terraform_state,
     terraform_sync,
 )
+from tests.sources.terraform.conftest import LINEAGE
 from trueup.model.finding import Finding
 from trueup.model.ref import EntityRef
 from trueup.store import Store
@@ -129,7 +129,7 @@ def test_a_lone_surrogate_in_a_terraform_attribute_refuses_that_instance(
 def test_a_lone_surrogate_in_a_terraform_lineage_refuses_the_state(
     tmp_path: Path, db_url: str, store: Store
 ) -> None:
-    lineage = TF_LINEAGE[:4] + "\udc80" + TF_LINEAGE[4:]
+    lineage = LINEAGE[:4] + "\udc80" + LINEAGE[4:]
     outcome = terraform_sync(tmp_path, db_url, store, terraform_state(lineage=lineage))
     assert outcome.exit_code == 2  # the scope failed: nothing of it is read
     assert [(f.source, f.scope) for f in outcome.failures] == [("infra", "prod")]

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.sources.terraform.conftest import LINEAGE, two_databases
 from trueup.cli import main
 from trueup.config import Config, parse_config
 from trueup.model.finding import Finding
@@ -94,7 +95,6 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-TF_LINEAGE = "b1a7f3c2-6d4e-4f1a-9c2b-0e8d7a6f5b41"
 
 BASE = """\
 apiVersion: backstage.io/v1alpha1
@@ -202,25 +202,8 @@ def owner_of(store: Store, name: str) -> object:
     return stored.assembled.entity["spec"]["owner"]
 
 
-def terraform_state(*, engine: str = "postgres", lineage: str = TF_LINEAGE) -> str:
-    def resource(name: str, engine: str) -> dict[str, Any]:
-        return {
-            "mode": "managed",
-            "type": "aws_db_instance",
-            "name": name,
-            "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
-            "instances": [{"attributes": {"id": name, "engine": engine}}],
-        }
-
-    state = {
-        "version": 4,
-        "terraform_version": "1.9.0",
-        "serial": 1,
-        "lineage": lineage,
-        "outputs": {},
-        "resources": [resource("main", "postgres"), resource("odd", engine)],
-    }
-    return json.dumps(state)
+def terraform_state(*, engine: str = "postgres", lineage: str = LINEAGE) -> str:
+    return json.dumps(two_databases(1, engine, lineage=lineage))
 
 
 def terraform_sync(tmp_path: Path, db_url: str, store: Store, state: str) -> SyncOutcome:
