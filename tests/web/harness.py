@@ -110,6 +110,16 @@ server:
     def sync(self, store: Store) -> None:
         sync(self.config, store, trigger="test")
 
+    def add_shipping(self) -> None:
+        """Commit a third component to ``catalog``: ``shipping``."""
+        self.catalog.write(
+            "catalog-info.yaml",
+            component("payments", "Takes payments"),
+            component("orders", "Orders"),
+            component("shipping", "Ships"),
+        )
+        self.catalog.commit("shipping")
+
 
 @contextmanager
 def live_demo(tmp_path: Path) -> Iterator[tuple[LiveClusters, Config, Store]]:
