@@ -1,5 +1,7 @@
 """Shared fixtures: a real database on each backend, and a Store upgraded on it.
 
+:func:`run` runs the command line in process and returns what it printed.
+
 ``db_url`` runs a test twice: on SQLite (a file in the test's tmp_path) and on
 PostgreSQL (a fresh database per test, dropped afterwards). PostgreSQL comes from
 ``TRUEUP_TEST_POSTGRES_URL`` (for example
@@ -19,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from trueup.cli import main
 from trueup.redaction import KNOWN_SECRETS
 from trueup.store import Store
 
@@ -106,3 +109,11 @@ def _no_known_secrets() -> Iterator[None]:
     KNOWN_SECRETS.clear()
     yield
     KNOWN_SECRETS.clear()
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``trueup ARGV`` in process: its exit code, stdout and stderr."""
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err

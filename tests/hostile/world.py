@@ -1,7 +1,7 @@
 """Small hostile worlds on disk for the tests of this folder: a config, a folder, a database.
 
 - :class:`FileWorld` (:func:`file_world`): a ``file`` source over a SQLite file,
-  driven through the CLI (:func:`run`).
+  driven through the CLI (``tests.conftest.run``).
 - :class:`World` (the ``world`` fixture): a catalog folder and a cluster export
   with one mapping, synced in process on SQLite and PostgreSQL; :func:`component`
   and :func:`app` write what they read. :func:`terraform_sync` syncs one state
@@ -19,10 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.sources.terraform.conftest import LINEAGE, two_databases
-from trueup.cli import main
 from trueup.config import Config, parse_config
 from trueup.model.finding import Finding
 from trueup.model.ref import EntityRef
@@ -84,14 +81,6 @@ def file_world(root: Path, extra_sources: str = "") -> FileWorld:
         encoding="utf-8",
     )
     return world
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """``trueup ARGV`` in process: its exit code, stdout and stderr."""
-    capsys.readouterr()
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
