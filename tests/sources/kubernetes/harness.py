@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import migrated
 from tests.sources.kubernetes.conftest import Clusters
 from trueup import pipeline
 from trueup.config import Config
@@ -90,14 +91,9 @@ def problems(read: ScopeRead, *, installed: bool = True) -> list[Finding]:
     ]
 
 
-@contextmanager
-def store_at(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(f"sqlite:///{tmp_path / 'trueup.db'}")
-    try:
-        opened.upgrade()
-        yield opened
-    finally:
-        opened.close()
+def store_at(tmp_path: Path) -> AbstractContextManager[Store]:
+    """A migrated Store in ``tmp_path/trueup.db``."""
+    return migrated(f"sqlite:///{tmp_path / 'trueup.db'}")
 
 
 def run_sync(
