@@ -1,5 +1,8 @@
 """Shared fixtures: a real database on each backend, and a Store upgraded on it.
 
+:func:`migrated` opens a Store on any URL as the ``store`` fixture does; :func:`run`
+runs the command line in process and returns what it printed.
+
 ``db_url`` runs a test twice: on SQLite (a file in the test's tmp_path) and on
 PostgreSQL (a fresh database per test, dropped afterwards). PostgreSQL comes from
 ``TRUEUP_TEST_POSTGRES_URL`` (for example
@@ -13,12 +16,14 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from trueup.cli import main
 from trueup.redaction import KNOWN_SECRETS
 from trueup.store import Store
 
@@ -89,15 +94,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    """A Store on ``db_url`` with the schema migrated to head."""
-    opened = Store.open(db_url)
+@contextmanager
+def migrated(url: str) -> Iterator[Store]:
+    """A Store on ``url`` with the schema migrated to head, closed after."""
+    opened = Store.open(url)
     try:
         opened.upgrade()
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A Store on ``db_url`` with the schema migrated to head."""
+    with migrated(db_url) as opened:
+        yield opened
 
 
 @pytest.fixture(autouse=True)
@@ -106,3 +118,11 @@ def _no_known_secrets() -> Iterator[None]:
     KNOWN_SECRETS.clear()
     yield
     KNOWN_SECRETS.clear()
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``trueup ARGV`` in process: its exit code, stdout and stderr."""
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -15,6 +15,7 @@ from xml.etree import ElementTree as ET
 import pytest
 import yaml
 
+from tests.conftest import run
 from trueup.cli import main
 from trueup.model.validation import validate_entity
 from trueup.store.store import SCHEMA_HEAD
@@ -26,13 +27,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoWorld:
     world = write_demo_world(tmp_path_factory.mktemp("demo"), now=datetime.now(UTC))
     assert main(["sync", "-c", str(world.config)]) == 0
     return world
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def exported(

@@ -10,16 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from trueup.cli import main
+from tests.conftest import run
 
 CONFIG = "sources:\n  - {id: catalog, type: file, path: catalog}\n"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trueup.cli import main
+from tests.conftest import run
 from trueup.config import load_config
 from trueup.store import Store
 
@@ -34,13 +34,6 @@ TEMPLATE = (
     "spec: {type: service, steps: [{action: fetch:plain}]}\n"
 )
 DEPLOYMENT = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: payments}\n"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def write_world(root: Path, *, kinds: str = "", sink: bool = True) -> Path:

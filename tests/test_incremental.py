@@ -44,7 +44,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from tests.conftest import POSTGRES_ENV, REQUIRE_ENV
+from tests.conftest import POSTGRES_ENV, REQUIRE_ENV, migrated
 from trueup.config import Config, parse_config
 from trueup.model.assembled import AssembledEntity
 from trueup.pipeline import SyncOutcome, refresh_freshness, sync
@@ -455,8 +455,8 @@ def health(store: Store) -> list[tuple[Any, ...]]:
 @contextmanager
 def sqlite_pair(folder: Path) -> Iterator[Pair]:
     with (
-        _opened(f"sqlite:///{folder / 'incremental.db'}") as one,
-        _opened(f"sqlite:///{folder / 'scratch.db'}") as two,
+        migrated(f"sqlite:///{folder / 'incremental.db'}") as one,
+        migrated(f"sqlite:///{folder / 'scratch.db'}") as two,
     ):
         yield Pair(one, two)
 
@@ -469,22 +469,12 @@ def postgres_pair(admin: Engine) -> Iterator[Pair]:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
         urls = [admin.url.set(database=n).render_as_string(hide_password=False) for n in names]
-        with _opened(urls[0]) as one, _opened(urls[1]) as two:
+        with migrated(urls[0]) as one, migrated(urls[1]) as two:
             yield Pair(one, two)
     finally:
         with admin.connect() as conn:
             for name in names:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@contextmanager
-def _opened(url: str) -> Iterator[Store]:
-    store = Store.open(url)
-    try:
-        store.upgrade()
-        yield store
-    finally:
-        store.close()
 
 
 def replay(
@@ -606,7 +596,7 @@ def test_incremental_equals_from_scratch_on_postgres(
 
 @pytest.fixture
 def one_store(tmp_path: Path, db_url: str) -> Iterator[tuple[World, Store]]:
-    with _opened(db_url) as store:
+    with migrated(db_url) as store:
         yield World(tmp_path / "world"), store
 
 
@@ -674,7 +664,7 @@ def test_workers_know_the_stored_entities_their_batches_name(
 ) -> None:
     """A Group that is stored and not assembled again resolves the owners that name it."""
     monkeypatch.setattr(assembly, "BATCH", 2)  # five Components: three batches, two workers
-    with _opened(db_url) as store:
+    with migrated(db_url) as store:
         world = World(tmp_path / "world", workers=2)
         declared = [("declare", n, 1, 0, 9, True) for n in NAMES]
         step(world, store, ("groups", (True, True)), *declared)

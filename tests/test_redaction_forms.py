@@ -19,13 +19,12 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import run
 from trueup.feed import FeedRow
 from trueup.model.ref import EntityRef
 from trueup.redaction import KNOWN_SECRETS, MASK, redact_text
 from trueup.sinks.publish import masked
 from trueup.yaml_text import dump_document
-
-from .hostile.world import run
 
 # The body lines are what must never show; the armour lines are no secret alone.
 BODY = (

@@ -114,6 +114,13 @@ def snapshot(
     return Snapshot(source, scope, kind, NOW, tuple(observations))
 
 
+def catalog_snapshot(*docs: dict[str, Any]) -> Snapshot:
+    """The ``catalog`` source's read: one intent per document, from ``0.yaml``, ``1.yaml``, …"""
+    return snapshot(
+        "catalog", "catalog", *(intent(d, path=f"{i}.yaml") for i, d in enumerate(docs))
+    )
+
+
 def policy(
     precedence: dict[str, list[str]] | None = None,
     *,

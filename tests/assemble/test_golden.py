@@ -16,6 +16,7 @@ import pytest
 from tests.assemble.builders import (
     NOW,
     argo_app,
+    catalog_snapshot,
     component,
     deployment,
     group,
@@ -38,14 +39,7 @@ def _world() -> AssemblyResult:
     orders = component("orders", owner="team-gone")
     search = component("search", lifecycle="experimental")
     del search["metadata"]["description"]
-    catalog = snapshot(
-        "catalog",
-        "catalog",
-        *[
-            intent(doc, path=f"{i}.yaml")
-            for i, doc in enumerate([group("team-a"), system("shop"), payments, orders, search])
-        ],
-    )
+    catalog = catalog_snapshot(group("team-a"), system("shop"), payments, orders, search)
     other = snapshot(
         "other", "other", intent(component("orders", owner="team-a"), source="other", scope="other")
     )

@@ -16,6 +16,7 @@ import pytest
 from tests.assemble.builders import (
     NOW,
     argo_app,
+    catalog_snapshot,
     component,
     deployment,
     group,
@@ -35,13 +36,11 @@ PAYMENTS = EntityRef.of("component", None, "payments")
 
 def _two_catalogs() -> list[Snapshot]:
     """``catalog`` and ``other`` declare payments with a different owner and lifecycle."""
-    catalog = snapshot(
-        "catalog",
-        "catalog",
-        intent(group("team-a"), path="0.yaml"),
-        intent(group("team-b"), path="1.yaml"),
-        intent(system("shop"), path="2.yaml"),
-        intent(component("payments", owner="team-a", lifecycle="production"), path="3.yaml"),
+    catalog = catalog_snapshot(
+        group("team-a"),
+        group("team-b"),
+        system("shop"),
+        component("payments", owner="team-a", lifecycle="production"),
     )
     other_doc = component("payments", owner="team-b", lifecycle="experimental")
     other_doc["metadata"]["description"] = "Payments, as the other catalog says"
@@ -125,14 +124,7 @@ def test_the_order_a_path_gets_is_the_applying_patterns_list() -> None:
 def _intent_and_actual(actual_first: AssemblyPolicy) -> AssembledEntity:
     """payments declared by ``catalog`` and seen running, with other values, by ``clusters``."""
     declared = component("payments", owner="team-a", lifecycle="production", system="shop")
-    catalog = snapshot(
-        "catalog",
-        "catalog",
-        intent(group("team-a"), path="0.yaml"),
-        intent(group("team-b"), path="1.yaml"),
-        intent(system("shop"), path="2.yaml"),
-        intent(declared, path="3.yaml"),
-    )
+    catalog = catalog_snapshot(group("team-a"), group("team-b"), system("shop"), declared)
     running = deployment("payments")
     seen = {
         "spec.owner": "team-b",
@@ -180,13 +172,7 @@ def test_actual_beats_intent_for_status_even_when_intent_is_configured_first() -
         "trueup.io/argocd-sync": "Synced",
         "trueup.io/replicas": "3/3",
     }
-    catalog = snapshot(
-        "catalog",
-        "catalog",
-        intent(group("team-a"), path="0.yaml"),
-        intent(system("shop"), path="1.yaml"),
-        intent(declared, path="2.yaml"),
-    )
+    catalog = catalog_snapshot(group("team-a"), system("shop"), declared)
     clusters = snapshot(
         "clusters",
         "prod-eu",

@@ -16,10 +16,10 @@ import pytest
 from tests.assemble.builders import (
     NOW,
     argo_app,
+    catalog_snapshot,
     component,
     deployment,
     group,
-    intent,
     policy,
     snapshot,
     system,
@@ -34,13 +34,7 @@ PAYMENTS = EntityRef.of("component", None, "payments")
 
 
 def _catalog() -> Snapshot:
-    return snapshot(
-        "catalog",
-        "catalog",
-        intent(group("team-a"), path="0.yaml"),
-        intent(system("shop"), path="1.yaml"),
-        intent(component("payments"), path="2.yaml"),
-    )
+    return catalog_snapshot(group("team-a"), system("shop"), component("payments"))
 
 
 def _payments(*observations: Observation, max_age: timedelta | None = None) -> AssembledEntity:

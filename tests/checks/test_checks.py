@@ -11,6 +11,7 @@ import pytest
 from tests.assemble.builders import (
     NOW,
     argo_app,
+    catalog_snapshot,
     component,
     group,
     intent,
@@ -160,14 +161,7 @@ def test_discovered_entities_get_undeclared_not_completeness_findings() -> None:
 def test_declared_but_not_deployed_is_drift_by_lifecycle() -> None:
     prod = component("payments")
     exp = component("labs", lifecycle="experimental")
-    catalog = snapshot(
-        "catalog",
-        "catalog",
-        *(
-            intent(d, path=f"{i}.yaml")
-            for i, d in enumerate([group("team-a"), system("shop"), prod, exp])
-        ),
-    )
+    catalog = catalog_snapshot(group("team-a"), system("shop"), prod, exp)
     clusters = snapshot("clusters", "prod-eu", argo_app("other"))
     result = assemble([catalog, clusters], policy(), now=NOW)
     payments = result.entities[EntityRef.of("component", None, "payments")]
@@ -232,9 +226,7 @@ def test_scorecard_groups_by_owner_worst_first() -> None:
     bad = component("bad", owner="team-b", dependsOn=["resource:nope"])
     del bad["metadata"]["description"]
     docs = [group("team-a"), group("team-b"), system("shop"), good, bad]
-    catalog = snapshot(
-        "catalog", "catalog", *(intent(d, path=f"{i}.yaml") for i, d in enumerate(docs))
-    )
+    catalog = catalog_snapshot(*docs)
     result = assemble([catalog], policy(), now=NOW)
     entities = result.entities.values()
     card = scorecard(

@@ -18,7 +18,15 @@ from typing import Any
 
 import pytest
 
-from tests.assemble.builders import NOW, component, group, intent, policy, snapshot, system
+from tests.assemble.builders import (
+    NOW,
+    catalog_snapshot,
+    component,
+    group,
+    policy,
+    snapshot,
+    system,
+)
 from trueup.assemble.assembler import assemble
 from trueup.config import parse_config
 from trueup.model.emission import EmissionPolicy
@@ -46,12 +54,8 @@ def test_a_relation_to_a_kind_the_feed_does_not_serve_dangles() -> None:
         fields={"spec.type": "cache"},
         place="state",
     )
-    catalog = snapshot(
-        "catalog",
-        "catalog",
-        intent(group("team-a"), path="0.yaml"),
-        intent(system("shop"), path="1.yaml"),
-        intent(component("web", dependsOn=["resource:sessions"]), path="2.yaml"),
+    catalog = catalog_snapshot(
+        group("team-a"), system("shop"), component("web", dependsOn=["resource:sessions"])
     )
     reads = [catalog, snapshot("infra", "state", sessions, nature=Nature.ACTUAL)]
     served = assemble(reads, policy(), now=NOW)

@@ -16,9 +16,9 @@ import pytest
 from tests.assemble.builders import (
     NOW,
     argo_app,
+    catalog_snapshot,
     component,
     group,
-    intent,
     policy,
     snapshot,
     system,
@@ -58,13 +58,7 @@ def _app(
 
 
 def _payments(app: Observation, heads: dict[str, Head] = HEADS) -> AssembledEntity:
-    catalog = snapshot(
-        "catalog",
-        "catalog",
-        intent(group("team-a"), path="0.yaml"),
-        intent(system("shop"), path="1.yaml"),
-        intent(component("payments"), path="2.yaml"),
-    )
+    catalog = catalog_snapshot(group("team-a"), system("shop"), component("payments"))
     clusters = snapshot("clusters", "prod-eu", app)
     result = assemble([catalog, clusters], policy(), now=NOW, scopes=ScopeState(heads=heads))
     return result.entities[EntityRef.of("component", None, "payments")]

@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from tests.assemble.builders import NOW, argo_app, component, group, intent, policy, snapshot
+from tests.assemble.builders import (
+    NOW,
+    argo_app,
+    catalog_snapshot,
+    component,
+    group,
+    policy,
+    snapshot,
+)
 from trueup.assemble.assembler import assemble
 from trueup.checks import CheckContext, Draft
 from trueup.checks.relations import RelationsCheck
@@ -86,9 +94,7 @@ def test_a_spec_that_is_not_a_mapping_has_no_owner_and_no_relations(spec: object
 def test_a_declared_spec_that_is_not_a_mapping_is_a_finding_through_assembly() -> None:
     odd = component("payments")
     odd["spec"] = "oops"
-    catalog = snapshot(
-        "catalog", "catalog", intent(group("team-a"), path="0.yaml"), intent(odd, path="1.yaml")
-    )
+    catalog = catalog_snapshot(group("team-a"), odd)
     clusters = snapshot("clusters", "prod-eu", argo_app("other"))  # an actual source exists
     result = assemble([catalog, clusters], policy(), now=NOW)
     entity = result.entities[EntityRef.of("component", None, "payments")]

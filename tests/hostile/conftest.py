@@ -1,4 +1,8 @@
-"""Fixtures of the hostile-input tests."""
+"""Fixtures of the hostile-input tests.
+
+- ``world``: :class:`tests.hostile.world.World` on ``db_url`` (SQLite and PostgreSQL).
+- ``fifo``: FIFOs a writer thread feeds, so that a reader never blocks for ever.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.hostile.world import World
+
 MakeFifo = Callable[..., None]  # (path, feed="kind: Component\n")
+
+
+@pytest.fixture
+def world(tmp_path: Path, db_url: str) -> World:
+    return World(tmp_path, db_url)
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.world import COMPONENT, file_world, run
+from tests.conftest import run
+from tests.hostile.world import COMPONENT, file_world
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run
 from tests.hostile.conftest import MakeFifo
-from tests.hostile.world import file_world, run
+from tests.hostile.world import file_world
 
 BOMB = "\n".join(
     [

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import run
 from tests.hostile.faults import child
-from tests.hostile.world import FileWorld, file_world, run
+from tests.hostile.world import FileWorld, file_world
 from trueup.store import Store
 from trueup.store.run_owner import RUN_LOCK_CLASS
 

@@ -16,17 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.test_nul_input import T0, World, app, component, owner_of, ref
+from tests.hostile.world import T0, World, app, component, owner_of, ref, storable
 from tests.sources.git.conftest import WorkRepo
 from trueup.config import parse_config
 from trueup.model.finding import Finding
 from trueup.pipeline import SyncOutcome, sync
 from trueup.store import Store
-
-
-@pytest.fixture
-def world(tmp_path: Path, db_url: str) -> World:
-    return World(tmp_path, db_url)
 
 
 def write_bytes_named(folder: Path, name: bytes, text: str) -> None:
@@ -42,11 +37,6 @@ def write_bytes_named(folder: Path, name: bytes, text: str) -> None:
 
 def name_findings(store: Store) -> list[Finding]:
     return [f for f in store.findings() if f.evidence.get("rule") == "file-name"]
-
-
-def storable(findings: list[Finding]) -> None:
-    for f in findings:
-        json.dumps(f.to_json(), ensure_ascii=False).encode()
 
 
 def test_a_file_named_with_bytes_that_are_no_utf8_is_a_finding_in_a_file_source(

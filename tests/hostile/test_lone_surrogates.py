@@ -11,17 +11,11 @@ before its commit. The document is refused instead, like one holding a NUL.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.hostile.test_nul_input import World, component, owner_of, ref
+from tests.hostile.world import World, component, owner_of, ref
 from trueup.store import Store
-
-
-@pytest.fixture
-def world(tmp_path: Path, db_url: str) -> World:
-    return World(tmp_path, db_url)
 
 
 @pytest.mark.parametrize(

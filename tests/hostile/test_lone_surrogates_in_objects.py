@@ -15,33 +15,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.test_nul_input import (
-    TF_LINEAGE,
+from tests.hostile.world import (
     World,
     app,
     component,
     owner_of,
     ref,
+    storable,
     terraform_state,
     terraform_sync,
 )
+from tests.sources.terraform.conftest import LINEAGE
 from trueup.model.finding import Finding
 from trueup.model.ref import EntityRef
 from trueup.store import Store
 
 
-@pytest.fixture
-def world(tmp_path: Path, db_url: str) -> World:
-    return World(tmp_path, db_url)
-
-
 def surrogate_findings(store: Store) -> list[Finding]:
     return [f for f in store.findings() if f.evidence.get("rule") == "lone-surrogate"]
-
-
-def storable(findings: list[Finding]) -> None:
-    for f in findings:
-        json.dumps(f.to_json(), ensure_ascii=False).encode()  # UTF-8, no surrogate left
 
 
 def test_a_lone_surrogate_in_a_kubernetes_annotation_refuses_the_object(
@@ -138,7 +129,7 @@ def test_a_lone_surrogate_in_a_terraform_attribute_refuses_that_instance(
 def test_a_lone_surrogate_in_a_terraform_lineage_refuses_the_state(
     tmp_path: Path, db_url: str, store: Store
 ) -> None:
-    lineage = TF_LINEAGE[:4] + "\udc80" + TF_LINEAGE[4:]
+    lineage = LINEAGE[:4] + "\udc80" + LINEAGE[4:]
     outcome = terraform_sync(tmp_path, db_url, store, terraform_state(lineage=lineage))
     assert outcome.exit_code == 2  # the scope failed: nothing of it is read
     assert [(f.source, f.scope) for f in outcome.failures] == [("infra", "prod")]

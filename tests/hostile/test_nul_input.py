@@ -11,126 +11,23 @@ alike, and an entity refused this way keeps its last good version.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from trueup.config import Config, parse_config
+from tests.hostile.world import (
+    World,
+    app,
+    component,
+    owner_of,
+    ref,
+    terraform_state,
+    terraform_sync,
+)
 from trueup.model.finding import Finding
 from trueup.model.ref import EntityRef
-from trueup.pipeline import SyncOutcome, sync
 from trueup.store import Store
-
-T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-TF_LINEAGE = "b1a7f3c2-6d4e-4f1a-9c2b-0e8d7a6f5b41"
-
-BASE = """\
-apiVersion: backstage.io/v1alpha1
-kind: Group
-metadata: {name: team-a}
-spec: {type: team, children: []}
-"""
-
-
-def component(name: str, *, owner: str = "team-a", description: str = '"The service"') -> str:
-    """A Component; ``owner`` and ``description`` are YAML scalars as written."""
-    return (
-        "apiVersion: backstage.io/v1alpha1\n"
-        "kind: Component\n"
-        "metadata:\n"
-        f"  name: {name}\n"
-        f"  description: {description}\n"
-        "spec:\n"
-        "  type: service\n"
-        "  lifecycle: production\n"
-        f"  owner: {owner}\n"
-    )
-
-
-class World:
-    """A catalog folder and a cluster export (with one mapping) over a database."""
-
-    def __init__(self, root: Path, db_url: str) -> None:
-        self.catalog = root / "catalog"
-        self.catalog.mkdir()
-        (self.catalog / "base.yaml").write_text(BASE)
-        self.exports = root / "exports"
-        self.exports.mkdir()
-        self.data = root / "data"
-        self.now = T0
-        self.db_url = db_url
-
-    def write(self, name: str, text: str) -> None:
-        (self.catalog / name).write_text(text, encoding="utf-8")
-
-    def export(self, *items: dict[str, Any]) -> None:
-        path = self.exports / "prod.json"
-        path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": list(items)}))
-        stamp = self.now.timestamp()
-        os.utime(path, (stamp, stamp))
-
-    def config(self) -> Config:
-        text = json.dumps(
-            {
-                "database": self.db_url,
-                "sources": [
-                    {"id": "catalog", "type": "file", "path": str(self.catalog)},
-                    {
-                        "id": "clusters",
-                        "type": "kubernetes",
-                        "snapshot": str(self.exports / "*.json"),
-                        "mappings": [
-                            {
-                                "name": "apps",
-                                "apiVersion": "example.com/v1",
-                                "kind": "App",
-                                "ref": "metadata.name",
-                                "fields": {
-                                    "metadata.description": (
-                                        'metadata.annotations."example.com/about"'
-                                    )
-                                },
-                                "status": {"app-phase": "status.phase"},
-                            }
-                        ],
-                    },
-                ],
-            }
-        )
-        return parse_config(text, "test.yaml", {})
-
-    def sync(self, store: Store) -> SyncOutcome:
-        clock: Callable[[], datetime] = lambda: self.now  # noqa: E731
-        outcome = sync(self.config(), store, now=clock, data_dir=self.data)
-        self.now += timedelta(minutes=1)
-        return outcome
-
-
-@pytest.fixture
-def world(tmp_path: Path, db_url: str) -> World:
-    return World(tmp_path, db_url)
-
-
-def app(name: str, about: str, phase: str = "Running") -> dict[str, Any]:
-    return {
-        "apiVersion": "example.com/v1",
-        "kind": "App",
-        "metadata": {
-            "name": name,
-            "namespace": "shop",
-            "resourceVersion": "7",
-            "annotations": {"example.com/about": about},
-        },
-        "status": {"phase": phase},
-    }
-
-
-def ref(name: str) -> EntityRef:
-    return EntityRef.of("component", None, name)
 
 
 def nul_findings(store: Store) -> list[Finding]:
@@ -141,12 +38,6 @@ def no_nul_anywhere(findings: Iterable[Finding]) -> None:
     for f in findings:
         assert "\0" not in json.dumps(f.to_json(), ensure_ascii=False)
         assert "\\u0000" not in json.dumps(f.to_json())
-
-
-def owner_of(store: Store, name: str) -> object:
-    stored = store.entity(ref(name))
-    assert stored is not None and not stored.removed
-    return stored.assembled.entity["spec"]["owner"]
 
 
 def test_a_nul_in_a_value_refuses_its_document_and_the_sync_commits(
@@ -251,40 +142,6 @@ def test_a_nul_in_a_kubernetes_annotation_refuses_the_object(world: World, store
     no_nul_anywhere(store.findings())
     world.sync(store)  # the export unchanged: the finding stands
     assert nul_findings(store) == [found]
-
-
-def terraform_state(*, engine: str = "postgres", lineage: str = TF_LINEAGE) -> str:
-    def resource(name: str, engine: str) -> dict[str, Any]:
-        return {
-            "mode": "managed",
-            "type": "aws_db_instance",
-            "name": name,
-            "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
-            "instances": [{"attributes": {"id": name, "engine": engine}}],
-        }
-
-    state = {
-        "version": 4,
-        "terraform_version": "1.9.0",
-        "serial": 1,
-        "lineage": lineage,
-        "outputs": {},
-        "resources": [resource("main", "postgres"), resource("odd", engine)],
-    }
-    return json.dumps(state)
-
-
-def terraform_sync(tmp_path: Path, db_url: str, store: Store, state: str) -> SyncOutcome:
-    (tmp_path / "prod.tfstate").write_text(state)
-    text = json.dumps(
-        {
-            "database": db_url,
-            "sources": [
-                {"id": "infra", "type": "terraform", "state": str(tmp_path / "prod.tfstate")}
-            ],
-        }
-    )
-    return sync(parse_config(text, "test.yaml", {}), store, now=lambda: T0, data_dir=tmp_path)
 
 
 def test_a_nul_in_a_terraform_attribute_refuses_that_instance(

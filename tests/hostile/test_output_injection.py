@@ -13,7 +13,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from tests.hostile.world import FileWorld, file_world, run
+from tests.conftest import run
+from tests.hostile.world import FileWorld, file_world
 
 INVALID = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: {name}}}\n"
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run
 from tests.hostile.conftest import MakeFifo
-from tests.hostile.world import COMPONENT, file_world, run
+from tests.hostile.world import COMPONENT, file_world
 from tests.sources.terraform.conftest import NOW, fixture_bytes
 from trueup.model.observation import FailureKind, ScopeFailure, Snapshot
 from trueup.sources.base import ReadContext

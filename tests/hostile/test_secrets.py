@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.world import file_world, run
+from tests.conftest import run
+from tests.hostile.world import file_world
 
 PASSWORD = "hunter2-not-for-your-eyes"
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.world import file_world, run
+from tests.conftest import run
+from tests.hostile.world import file_world
 from trueup.store import Store
 
 FILES = 10_000

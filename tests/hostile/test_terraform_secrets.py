@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.hostile.world import run
+from tests.conftest import run
 
 SECRET_KEY = "tenant-Key-9f8e7d6c"
 AWS = 'provider["registry.terraform.io/hashicorp/aws"]'

@@ -8,16 +8,14 @@ more. The webhook receiver must not hold the server's event loop meanwhile.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import sqlite_only
+from tests.web.harness import LoopProbe
 from trueup.config import Config, parse_config
 from trueup.scheduler import targets
 from trueup.store import Store
@@ -25,7 +23,6 @@ from trueup.web.serve import build_server
 from trueup.web.signatures import sign_github
 
 SECRET = "webhook-secret-for-tests"
-WAIT = 5.0  # seconds the lookup waits for the loop to answer: it answers in milliseconds
 
 
 def configured(db_url: str, data: Path) -> Config:
@@ -74,31 +71,18 @@ PUSHES: dict[str, Callable[[], tuple[bytes, dict[str, str]]]] = {
 def test_the_event_loop_keeps_answering_while_a_push_s_scopes_are_found(
     store: Store, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str
 ) -> None:
-    looking, answered = threading.Event(), threading.Event()
-    waited: list[bool] = []
+    probe = LoopProbe()
 
     def slow_scope(config: Config, source_id: str, repository: str) -> str:
-        """A lookup that takes as long as the loop needs to notice it (at most WAIT)."""
-        looking.set()
-        waited.append(answered.wait(WAIT))
+        """A lookup that takes as long as the loop needs to notice it (at most probe.wait)."""
+        probe.block()
         return "acme/catalog"
 
     monkeypatch.setattr(targets, "repository_scope", slow_scope)
     server = build_server(configured(db_url, tmp_path / "data"), store, worker_name="test")
     body, headers = PUSHES[provider]()
 
-    async def deliver() -> httpx.Response:
-        transport = httpx.ASGITransport(app=server.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://trueup.test") as client:
-            sent = asyncio.create_task(
-                client.post(f"/webhooks/{provider}", content=body, headers=headers)
-            )
-            while not looking.is_set() and not sent.done():
-                await asyncio.sleep(0.001)
-            answered.set()  # runs while the lookup waits only if the loop is free
-            return await sent
-
-    response = asyncio.run(deliver())
-    assert waited == [True]
+    response = probe.post(server.app, f"/webhooks/{provider}", body, headers)
+    assert probe.waited == [True]
     assert response.status_code == 202
     assert [job["target"] for job in response.json()["jobs"]] == ["catalog/acme/catalog"]

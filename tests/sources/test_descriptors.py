@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from trueup.model.observation import Nature, Observation, Provenance, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.parse.catalog_yaml import MAX_FILE_BYTES
 from trueup.sources.descriptors import (
+    DescriptorFile,
     IncludeGlobs,
     LocationTarget,
     file_subject,
@@ -59,14 +61,23 @@ spec:
 """
 
 
+def read(data: bytes, **options: Any) -> DescriptorFile:
+    """``data`` read as ``PATH`` of source ``catalog`` at commit ``1``; ``options`` over that."""
+    where: dict[str, Any] = {
+        "source": "catalog",
+        "scope": "catalog",
+        "path": PATH,
+        "locator_prefix": "catalog@1",
+        "observed_at": NOW,
+        "source_location": None,
+    }
+    return read_descriptor_file(data, **(where | options))
+
+
 def test_every_document_of_a_multi_document_file_is_an_observation() -> None:
-    result = read_descriptor_file(
+    result = read(
         f"{PAYMENTS}---\n{LEDGER}".encode(),
-        source="catalog",
-        scope="catalog",
-        path=PATH,
         locator_prefix="catalog@1a2b3c",
-        observed_at=NOW,
         source_location="file:/srv/catalog/teams/payments/",
     )
 
@@ -100,15 +111,7 @@ def test_a_source_location_written_in_the_file_is_kept() -> None:
         "  annotations:\n    backstage.io/source-location: url:https://github.com/acme/p/\n"
         "  description:",
     )
-    result = read_descriptor_file(
-        text.encode(),
-        source="catalog",
-        scope="catalog",
-        path=PATH,
-        locator_prefix="catalog@1",
-        observed_at=NOW,
-        source_location="file:/elsewhere/",
-    )
+    result = read(text.encode(), source_location="file:/elsewhere/")
     (obs,) = result.observations
     assert obs.fields["metadata.annotations.backstage.io/source-location"] == (
         "url:https://github.com/acme/p/"
@@ -116,28 +119,12 @@ def test_a_source_location_written_in_the_file_is_kept() -> None:
 
 
 def test_without_a_source_location_none_is_added() -> None:
-    result = read_descriptor_file(
-        PAYMENTS.encode(),
-        source="catalog",
-        scope="catalog",
-        path=PATH,
-        locator_prefix="catalog@1",
-        observed_at=NOW,
-        source_location=None,
-    )
+    result = read(PAYMENTS.encode())
     assert not any("source-location" in key for key in result.observations[0].fields)
 
 
 def test_an_invalid_entity_is_a_finding_and_never_an_observation() -> None:
-    result = read_descriptor_file(
-        f"{PAYMENTS}---\n{INVALID_NAME}---\n{LEDGER}".encode(),
-        source="catalog",
-        scope="catalog",
-        path=PATH,
-        locator_prefix="catalog@1",
-        observed_at=NOW,
-        source_location=None,
-    )
+    result = read(f"{PAYMENTS}---\n{INVALID_NAME}---\n{LEDGER}".encode())
 
     assert result.ok  # the file parsed; one entity in it is invalid
     assert [o.ref.name for o in result.observations] == ["payments", "ledger-db"]
@@ -156,15 +143,7 @@ def test_an_invalid_entity_is_a_finding_and_never_an_observation() -> None:
 
 def test_a_syntax_error_is_an_invalid_file_finding_naming_document_rule_and_line() -> None:
     broken = f"{PAYMENTS}---\napiVersion: backstage.io/v1alpha1\nkind: [Component\n"
-    result = read_descriptor_file(
-        broken.encode(),
-        source="catalog",
-        scope="catalog",
-        path=PATH,
-        locator_prefix="catalog@1",
-        observed_at=NOW,
-        source_location=None,
-    )
+    result = read(broken.encode())
 
     assert not result.ok
     (problem,) = result.findings
@@ -180,16 +159,7 @@ def test_a_syntax_error_is_an_invalid_file_finding_naming_document_rule_and_line
 
 def test_a_file_too_large_fails_as_a_whole() -> None:
     assert MAX_FILE_BYTES == 64 * 1024 * 1024  # the default; the cap is configuration
-    result = read_descriptor_file(
-        b"#" * 1025,
-        policy=EmissionPolicy(max_file_bytes=1024),
-        source="catalog",
-        scope="catalog",
-        path=PATH,
-        locator_prefix="catalog@1",
-        observed_at=NOW,
-        source_location=None,
-    )
+    result = read(b"#" * 1025, policy=EmissionPolicy(max_file_bytes=1024))
     assert not result.ok and result.observations == ()
     (problem,) = result.findings
     assert problem.code == "invalid-file"
@@ -202,15 +172,7 @@ def test_an_entity_repeated_in_one_file_is_its_last_copy_by_document_index() -> 
     others = [LEDGER.replace("ledger-db", f"db-{i}") for i in range(9)]
     last = PAYMENTS.replace("Takes the money", "The last copy")
     text = "---\n".join([*others, PAYMENTS, last])
-    result = read_descriptor_file(
-        text.encode(),
-        source="catalog",
-        scope="catalog",
-        path=PATH,
-        locator_prefix="catalog@1",
-        observed_at=NOW,
-        source_location=None,
-    )
+    result = read(text.encode())
     payments = [o for o in result.observations if o.ref.name == "payments"]
     assert [o.provenance.locator for o in payments] == [f"catalog@1:{PATH}#10"]
     assert payments[0].fields["metadata.description"] == "The last copy"
@@ -221,15 +183,7 @@ def test_an_entity_repeated_in_one_file_is_its_last_copy_by_document_index() -> 
 
 
 def test_empty_documents_are_not_entities() -> None:
-    result = read_descriptor_file(
-        f"---\n{PAYMENTS}---\n".encode(),
-        source="catalog",
-        scope="catalog",
-        path=PATH,
-        locator_prefix="catalog@1",
-        observed_at=NOW,
-        source_location=None,
-    )
+    result = read(f"---\n{PAYMENTS}---\n".encode())
     assert result.ok and [o.ref.name for o in result.observations] == ["payments"]
 
 
@@ -238,15 +192,7 @@ def test_a_location_is_an_observation_with_its_targets() -> None:
         "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: teams\n"
         "spec:\n  target: ./a.yaml\n  targets: [./b.yaml, ./c.yaml]\n"
     )
-    result = read_descriptor_file(
-        location.encode(),
-        source="catalog",
-        scope="catalog",
-        path="catalog-info.yaml",
-        locator_prefix="catalog@1",
-        observed_at=NOW,
-        source_location=None,
-    )
+    result = read(location.encode(), path="catalog-info.yaml")
     (obs,) = result.observations
     assert obs.ref == EntityRef("location", "default", "teams")
     assert location_targets(0, obs.fields) == [

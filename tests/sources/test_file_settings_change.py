@@ -10,15 +10,13 @@ pipeline, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tests.sources.conftest import synced
 from trueup.config import Config, load_config
 from trueup.model.ref import EntityRef
-from trueup.pipeline import SyncOutcome, sync
 from trueup.store import Store
 
-NOW = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 SOURCE_LOCATION = "backstage.io/source-location"
 
 
@@ -46,12 +44,6 @@ sources:
     return load_config(path)
 
 
-def run(config: Config, store: Store, minutes: int) -> SyncOutcome:
-    outcome = sync(config, store, now=lambda: NOW + timedelta(minutes=minutes))
-    assert outcome.exit_code == 0 and not outcome.failures and not outcome.held
-    return outcome
-
-
 def source_locations(store: Store) -> dict[str, str]:
     """``name -> backstage.io/source-location`` of every current entity."""
     return {
@@ -65,15 +57,15 @@ def test_include_patterns_changed_drop_and_read_files(tmp_path: Path, store: Sto
     folder.mkdir()
     (folder / "a.yaml").write_text(component("a"))
     (folder / "b.yml").write_text(component("b"))
-    run(configured(tmp_path, folder, "['*.yaml', '*.yml']"), store, 0)
+    synced(configured(tmp_path, folder, "['*.yaml', '*.yml']"), store, 0)
     assert set(source_locations(store)) == {"a", "b"}
 
-    run(configured(tmp_path, folder, "['*.yaml']"), store, 1)
+    synced(configured(tmp_path, folder, "['*.yaml']"), store, 1)
     assert set(source_locations(store)) == {"a"}
     gone = store.entity(EntityRef.of("component", None, "b"))
     assert gone is not None and gone.removed
 
-    run(configured(tmp_path, folder, "['*.yaml', '*.yml']"), store, 2)
+    synced(configured(tmp_path, folder, "['*.yaml', '*.yml']"), store, 2)
     assert set(source_locations(store)) == {"a", "b"}
 
 
@@ -81,15 +73,15 @@ def test_a_folder_moved_and_configured_there_is_parsed_again(tmp_path: Path, sto
     folder = tmp_path / "catalog"
     folder.mkdir()
     (folder / "a.yaml").write_text(component("a"))
-    run(configured(tmp_path, folder, "['*.yaml']"), store, 0)
+    synced(configured(tmp_path, folder, "['*.yaml']"), store, 0)
     assert source_locations(store) == {"a": f"file:{folder}/"}
 
     moved = folder.rename(tmp_path / "moved")  # the same files, the same lstat
-    outcome = run(configured(tmp_path, moved, "['*.yaml']"), store, 1)
+    outcome = synced(configured(tmp_path, moved, "['*.yaml']"), store, 1)
 
     assert source_locations(store) == {"a": f"file:{moved}/"}
     (read,) = outcome.snapshots
     assert not read.kept
     # read at its new place now: the next sync keeps it
-    (again,) = run(configured(tmp_path, moved, "['*.yaml']"), store, 2).snapshots
+    (again,) = synced(configured(tmp_path, moved, "['*.yaml']"), store, 2).snapshots
     assert again.kept == {"a.yaml"}

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from tests.conftest import _unavailable
+from tests.conftest import _unavailable, migrated
 from trueup.model.ref import EntityRef
 from trueup.store import Store
 from trueup.store.pages import EntityFilter
@@ -44,12 +44,8 @@ def locale_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sto
             )
         request.addfinalizer(lambda: _drop(admin, name))
         url = admin.url.set(database=name).render_as_string(hide_password=False)
-    opened = Store.open(url)
-    try:
-        opened.upgrade()
+    with migrated(url) as opened:
         yield opened
-    finally:
-        opened.close()
 
 
 def _drop(admin: Engine, name: str) -> None:

@@ -6,10 +6,13 @@
   bound to 127.0.0.1 on a free port; yields the base URL and the server.
 - :class:`ServeProcess`: ``trueup serve`` as a child process (for restarts and
   crash points), stopped with SIGTERM or killed.
+- :class:`LoopProbe`: whether an app's event loop keeps answering while a call
+  that a test made slow runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -24,6 +27,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from tests.sources.git.conftest import WorkRepo, component
@@ -105,6 +109,16 @@ server:
 
     def sync(self, store: Store) -> None:
         sync(self.config, store, trigger="test")
+
+    def add_shipping(self) -> None:
+        """Commit a third component to ``catalog``: ``shipping``."""
+        self.catalog.write(
+            "catalog-info.yaml",
+            component("payments", "Takes payments"),
+            component("orders", "Orders"),
+            component("shipping", "Ships"),
+        )
+        self.catalog.commit("shipping")
 
 
 @contextmanager
@@ -217,3 +231,41 @@ class ServeProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.kill()
+
+
+class LoopProbe:
+    """Whether the event loop keeps answering while a slow call runs.
+
+    A test patches the call under test to run :meth:`block` first; :meth:`post`
+    sends a request to the app and, once the call has started, sets ``answered``
+    from the loop. That runs while the call waits only if the call runs off the
+    loop: then ``waited`` is ``[True]``; a call that holds the loop waits out
+    ``wait`` seconds (``[False]``).
+    """
+
+    def __init__(self, wait: float = 5.0) -> None:
+        self.wait = wait  # the loop answers in milliseconds
+        self.started = threading.Event()
+        self.answered = threading.Event()
+        self.waited: list[bool] = []
+
+    def block(self) -> None:
+        """In the slow call: say it started, then wait (at most ``wait``) for the loop."""
+        self.started.set()
+        self.waited.append(self.answered.wait(self.wait))
+
+    def post(
+        self, app: FastAPI, path: str, body: bytes, headers: Mapping[str, str]
+    ) -> httpx.Response:
+        async def deliver() -> httpx.Response:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://trueup.test"
+            ) as client:
+                sent = asyncio.create_task(client.post(path, content=body, headers=headers))
+                while not self.started.is_set() and not sent.done():
+                    await asyncio.sleep(0.001)
+                self.answered.set()  # runs while the call waits only if the loop is free
+                return await sent
+
+        return asyncio.run(deliver())

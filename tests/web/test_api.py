@@ -114,13 +114,7 @@ def test_a_refresh_is_queued_and_run(
     world: World, store: Store, server: tuple[str, Server]
 ) -> None:
     base, _ = server
-    world.catalog.write(
-        "catalog-info.yaml",
-        component("payments", "Takes payments"),
-        component("orders", "Orders"),
-        component("shipping", "Ships"),
-    )
-    world.catalog.commit("shipping")
+    world.add_shipping()
     answer = httpx.post(f"{base}/api/v1/refresh", json={"source": "catalog"}, headers=ADMIN_AUTH)
     assert answer.status_code == 202
     assert answer.json()["status"] in ("queued", "coalesced")

@@ -15,7 +15,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.sources.git.conftest import component
 from tests.web.harness import GITHUB_SECRET, ServeProcess, World, free_port
 from trueup.crashpoint import AFTER_RECORD, AFTER_VERIFY, ENV
 from trueup.model.ref import EntityRef
@@ -39,16 +38,6 @@ def _push(world: World, url: str, delivery: str) -> httpx.Response:
         },
         timeout=30,
     )
-
-
-def _add_shipping(world: World) -> None:
-    world.catalog.write(
-        "catalog-info.yaml",
-        component("payments", "Takes payments"),
-        component("orders", "Orders"),
-        component("shipping", "Ships"),
-    )
-    world.catalog.commit("shipping")
 
 
 def _wait_for_shipping(store: Store, timeout: float = 40) -> None:
@@ -79,7 +68,7 @@ def test_a_replay_is_remembered_across_a_restart(
 def test_a_crash_between_verification_and_the_durable_record_answers_nothing(
     world: World, store: Store, tmp_path: Path
 ) -> None:
-    _add_shipping(world)
+    world.add_shipping()
     with _serve(world, tmp_path, **{ENV: AFTER_VERIFY}) as crashing:
         with pytest.raises(httpx.TransportError):
             _push(world, crashing.url, "lost-in-flight")
@@ -95,7 +84,7 @@ def test_a_crash_between_verification_and_the_durable_record_answers_nothing(
 def test_a_crash_after_the_durable_record_still_runs_the_job(
     world: World, store: Store, tmp_path: Path
 ) -> None:
-    _add_shipping(world)
+    world.add_shipping()
     with _serve(world, tmp_path, **{ENV: AFTER_RECORD}) as crashing:
         with pytest.raises(httpx.TransportError):
             _push(world, crashing.url, "recorded")

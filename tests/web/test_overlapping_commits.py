@@ -51,13 +51,7 @@ def _overlapping(slow: Callable[..., object], quick: Callable[[], object]) -> No
 def test_the_feed_etag_changes_when_an_earlier_started_sync_commits_last(
     world: World, store: Store, base: str
 ) -> None:
-    world.catalog.write(
-        "catalog-info.yaml",
-        component("payments", "Takes payments"),
-        component("orders", "Orders"),
-        component("shipping", "Ships"),
-    )
-    world.catalog.commit("shipping")
+    world.add_shipping()
     world.other.write("catalog-info.yaml", component("billing", "Bills"), component("ledger"))
     world.other.commit("ledger")
     polled: list[httpx.Response] = []

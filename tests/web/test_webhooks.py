@@ -17,7 +17,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.sources.git.conftest import component
 from tests.web.harness import ARGOCD_TOKEN, GITHUB_OLD_SECRET, GITHUB_SECRET, GITLAB_TOKEN, World
 from trueup.errors import ConfigError
 from trueup.model.ref import EntityRef
@@ -121,13 +120,7 @@ def test_the_previous_secret_verifies_during_a_rotation(base: str) -> None:
 def test_a_push_refreshes_only_the_repository_it_names_by_reading_git(
     world: World, store: Store, base: str
 ) -> None:
-    world.catalog.write(
-        "catalog-info.yaml",
-        component("payments", "Takes payments"),
-        component("orders", "Orders"),
-        component("shipping", "Ships"),
-    )
-    world.catalog.commit("shipping")
+    world.add_shipping()
     answer = github(base, push(world), delivery="push-1")
     assert answer.status_code == 202
     assert answer.json()["jobs"][0]["target"].startswith("catalog/")

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import migrated
 from trueup import pipeline
 from trueup.cli import main
 from trueup.config import Config, load_config
@@ -43,14 +44,10 @@ STATUS = re.compile(r"^trueup\.io/(argocd-.+|replicas|crossplane-.+)$")
 
 def sync(config: Config, database: Path) -> pipeline.SyncOutcome:
     """One real sync of ``config`` into a fresh SQLite file, at NOW; ``result`` read back."""
-    store = Store.open(f"sqlite:///{database}")
-    try:
-        store.upgrade()
+    with migrated(f"sqlite:///{database}") as store:
         outcome = pipeline.sync(config, store, now=lambda: NOW)
         outcome.result = AssemblyResult({e.ref: e.assembled for e in store.entities()})
         return outcome
-    finally:
-        store.close()
 
 
 def refuses(port: int) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sources.git.conftest import WorkRepo, component, free_port, git, wait_for_port
+from tests.sources.git.conftest import WorkRepo, component, git, serving_git
 from trueup.config import Config, parse_config
 
 __all__ = ["WorkRepo", "component", "git"]
@@ -86,28 +86,8 @@ def mirror(tmp_path: Path) -> Iterator[Mirror]:
     served = tmp_path / "served"
     served.mkdir()
     bare = make_bare(served)
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--reuseaddr",
-            "--export-all",
-            "--enable=receive-pack",
-            "--listen=127.0.0.1",
-            f"--port={port}",
-            f"--base-path={served}",
-            str(served),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port)
+    with serving_git(served, push=True) as port:
         yield Mirror(bare, f"git://127.0.0.1:{port}/mirror.git")
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture

@@ -289,7 +289,12 @@ def fast_forwards_only(mirror: Mirror) -> bool:
 
 
 def pinned_copy(source: WorkRepo, folder: Path) -> WorkRepo:
-    """Another CI runner's checkout of ``source`` at its current commit."""
+    """Another CI runner's checkout of ``source`` at its current commit, for a job run later.
+
+    As ``actions/checkout`` with ``fetch-depth: 0`` does: branch ``main`` at the
+    pushed commit; a later ``git fetch`` (here, :func:`catch_up`) brings newer
+    commits to ``origin/main`` without moving it.
+    """
     folder.mkdir(parents=True)
     git(folder, "clone", "-q", str(source.path), "catalog")
     copy = WorkRepo.__new__(WorkRepo)
@@ -297,16 +302,29 @@ def pinned_copy(source: WorkRepo, folder: Path) -> WorkRepo:
     return copy
 
 
+def b_described_then_e_added(
+    tmp_path: Path, source: WorkRepo, mirror: Mirror, *, remove: tuple[str, ...] = ()
+) -> WorkRepo:
+    """Hydrate ``source`` once, then commit ``b`` described, then ``e`` added (and ``remove`` gone).
+
+    Returns a job's checkout of the commit that described ``b``: the older sources.
+    """
+    run(tmp_path, source, mirror)
+    source.write("b/catalog-info.yaml", component("b", description="described"))
+    source.commit("describe b")
+    older = pinned_copy(source, tmp_path / "older")
+    source.write("e/catalog-info.yaml", component("e"))
+    for name in remove:
+        source.remove(f"{name}/catalog-info.yaml")
+    source.commit("".join(["add e", *(f", remove {name}" for name in remove)]))
+    return older
+
+
 def test_two_runs_racing_to_push_both_land_and_nothing_is_forced(
     tmp_path: Path, catalog: WorkRepo, mirror: Mirror
 ) -> None:
-    run(tmp_path, catalog, mirror)
-    start = mirror.head()
-    catalog.write("b/catalog-info.yaml", component("b", description="described"))
-    catalog.commit("describe b")
-    older = pinned_copy(catalog, tmp_path / "older")
-    catalog.write("e/catalog-info.yaml", component("e"))
-    catalog.commit("add e")
+    older = b_described_then_e_added(tmp_path, catalog, mirror)
+    start = mirror.head()  # the first hydration's: the two commits since are not hydrated
     hold_first_push(mirror)
 
     newer_run, older_run = race(
@@ -330,13 +348,8 @@ def test_two_runs_racing_to_push_both_land_and_nothing_is_forced(
 def test_a_slower_run_of_older_sources_never_undoes_a_newer_one(
     tmp_path: Path, catalog: WorkRepo, mirror: Mirror
 ) -> None:
-    run(tmp_path, catalog, mirror)
-    start = mirror.head()
-    catalog.write("b/catalog-info.yaml", component("b", description="described"))
-    catalog.commit("describe b")
-    older = pinned_copy(catalog, tmp_path / "older")
-    catalog.write("e/catalog-info.yaml", component("e"))
-    catalog.commit("add e")
+    older = b_described_then_e_added(tmp_path, catalog, mirror)
+    start = mirror.head()  # the first hydration's: the two commits since are not hydrated
     hold_first_push(mirror)
 
     older_run, newer_run = race(
@@ -352,16 +365,6 @@ def test_a_slower_run_of_older_sources_never_undoes_a_newer_one(
     assert fast_forwards_only(mirror) and len(mirror.reflog()) == 2
 
 
-def ci_checkout(source: WorkRepo, folder: Path) -> WorkRepo:
-    """A CI job's checkout for a push of ``source``'s current commit, run later.
-
-    As ``actions/checkout`` with ``fetch-depth: 0`` does: branch ``main`` at the
-    pushed commit; a later ``git fetch`` (here, :func:`catch_up`) brings newer
-    commits to ``origin/main`` without moving it.
-    """
-    return pinned_copy(source, folder)
-
-
 def catch_up(checkout: WorkRepo) -> None:
     checkout.git("fetch", "-q", "origin")
 
@@ -369,13 +372,8 @@ def catch_up(checkout: WorkRepo) -> None:
 def test_a_job_for_an_older_commit_that_reads_last_stands_back(
     tmp_path: Path, catalog: WorkRepo, mirror: Mirror
 ) -> None:
-    run(tmp_path, catalog, mirror)
-    catalog.write("b/catalog-info.yaml", component("b", description="described"))
-    catalog.commit("describe b")
-    older = ci_checkout(catalog, tmp_path / "older")  # the job for this push waits in a queue
-    catalog.write("e/catalog-info.yaml", component("e"))
-    catalog.remove("c/catalog-info.yaml")
-    catalog.commit("add e, remove c")
+    # the job for the push that described b waits in a queue
+    older = b_described_then_e_added(tmp_path, catalog, mirror, remove=("c",))
     newer = run(tmp_path, catalog, mirror, at=T0 + timedelta(minutes=5), runner="newer")
     landed = mirror.head()
     catch_up(older)  # the queued job starts: its checkout fetched the newer commit too
@@ -394,12 +392,7 @@ def test_a_job_for_an_older_commit_that_reads_last_stands_back(
 def test_a_job_for_a_newer_commit_that_read_first_still_lands(
     tmp_path: Path, catalog: WorkRepo, mirror: Mirror
 ) -> None:
-    run(tmp_path, catalog, mirror)
-    catalog.write("b/catalog-info.yaml", component("b", description="described"))
-    catalog.commit("describe b")
-    older = ci_checkout(catalog, tmp_path / "older")
-    catalog.write("e/catalog-info.yaml", component("e"))
-    catalog.commit("add e")
+    older = b_described_then_e_added(tmp_path, catalog, mirror)
     catch_up(older)
     # The older commit's job reads later but pushes first; the newer one read before it.
     first = run(tmp_path, older, mirror, at=T0 + timedelta(minutes=10), runner="older")
@@ -416,12 +409,7 @@ def test_without_the_newer_commit_the_read_time_decides(
     tmp_path: Path, catalog: WorkRepo, mirror: Mirror
 ) -> None:
     """A checkout that cannot show the mirror's commit cannot order them: read time decides."""
-    run(tmp_path, catalog, mirror)
-    catalog.write("b/catalog-info.yaml", component("b", description="described"))
-    catalog.commit("describe b")
-    older = ci_checkout(catalog, tmp_path / "older")  # never fetches the newer commit
-    catalog.write("e/catalog-info.yaml", component("e"))
-    catalog.commit("add e")
+    older = b_described_then_e_added(tmp_path, catalog, mirror)  # never fetches the newer commit
     run(tmp_path, catalog, mirror, at=T0 + timedelta(minutes=10), runner="newer")
 
     late = run(tmp_path, older, mirror, at=T0 + timedelta(minutes=5), runner="older")

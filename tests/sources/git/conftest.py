@@ -2,8 +2,8 @@
 
 - :class:`WorkRepo`: a working repository the test edits and commits to (and
   pushes from, to a bare "server" repository).
-- ``git_daemon``: ``git daemon`` on 127.0.0.1 serving a folder of bare
-  repositories over ``git://``.
+- ``git_daemon`` (:func:`serving_git`): ``git daemon`` on 127.0.0.1 serving a
+  folder of bare repositories over ``git://``.
 - :class:`CuttingProxy`: a TCP proxy that forwards at most ``limit`` bytes from
   the server and then closes both sides: a server that dies mid-fetch.
 - :func:`read`: builds a :class:`GitSource` directly and drives it through a
@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -148,11 +149,10 @@ def wait_for_port(port: int, deadline: float = 10.0) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
-@pytest.fixture
-def git_daemon(tmp_path: Path) -> Iterator[tuple[Path, int]]:
-    """A ``git daemon`` serving ``<tmp>/served``: yields (folder, port)."""
-    served = tmp_path / "served"
-    served.mkdir()
+@contextmanager
+def serving_git(served: Path, *, push: bool = False) -> Iterator[int]:
+    """``git daemon`` on a free loopback port serving the bare repositories in ``served``
+    (pushes too with ``push``); yields the port, stops the daemon after."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -160,6 +160,7 @@ def git_daemon(tmp_path: Path) -> Iterator[tuple[Path, int]]:
             "daemon",
             "--reuseaddr",
             "--export-all",
+            *(["--enable=receive-pack"] if push else []),
             "--listen=127.0.0.1",
             f"--port={port}",
             f"--base-path={served}",
@@ -170,10 +171,19 @@ def git_daemon(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     )
     try:
         wait_for_port(port)
-        yield served, port
+        yield port
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture
+def git_daemon(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """A ``git daemon`` serving ``<tmp>/served``: yields (folder, port)."""
+    served = tmp_path / "served"
+    served.mkdir()
+    with serving_git(served) as port:
+        yield served, port
 
 
 class CuttingProxy:

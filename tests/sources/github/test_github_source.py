@@ -138,13 +138,19 @@ def test_secondary_403_without_retry_after_backs_off_exponentially_then_gives_up
     assert len(h.stored) == 3
 
 
-def test_listing_failing_on_page_3_is_discarded_whole(
-    github: FakeGitHub, clock: FakeClock, tmp_path: Path
-) -> None:
+def three_pages_read(github: FakeGitHub, clock: FakeClock, tmp_path: Path) -> Harness:
+    """Six repositories (``acme/r0`` to ``r5``), listed two to a page, read once."""
     for i in range(6):
         github.put_repo(f"acme/r{i}", {"catalog-info.yaml": component(f"c{i}")})
     h = Harness(github, clock, tmp_path, per_page=2)
     h.read()
+    return h
+
+
+def test_listing_failing_on_page_3_is_discarded_whole(
+    github: FakeGitHub, clock: FakeClock, tmp_path: Path
+) -> None:
+    h = three_pages_read(github, clock, tmp_path)
     kept = dict(h.stored)
     github.push("acme/r0", {"catalog-info.yaml": component("c0", "should not be read")})
     github.script(r"^/orgs/acme/repos\?.*page=3", Fault(500, {}, {"message": "Server Error"}))
@@ -179,10 +185,7 @@ def test_a_repository_added_after_a_full_last_page_is_listed(
 def test_listing_reset_mid_body_is_discarded_whole(
     github: FakeGitHub, clock: FakeClock, tmp_path: Path
 ) -> None:
-    for i in range(6):
-        github.put_repo(f"acme/r{i}", {"catalog-info.yaml": component(f"c{i}")})
-    h = Harness(github, clock, tmp_path, per_page=2)
-    h.read()
+    h = three_pages_read(github, clock, tmp_path)
     kept = dict(h.stored)
     github.push("acme/r5", {"more.yaml": "x"})  # the listing's pages change
     github.script(r"^/orgs/acme/repos\?.*page=2", Fault(-1))

@@ -212,3 +212,28 @@ def crds_for_xrd(definition: Obj) -> list[Obj]:
             )
         )
     return out
+
+
+NETWORK_XRD = xrd("net.example.org", "XNetwork", "xnetworks", scope="Namespaced")
+
+
+def network() -> Obj:
+    """An ``XNetwork`` for ``payments`` (``shop/payments-net``), ready and synced."""
+    return crossplane_object(
+        "net.example.org/v1alpha1",
+        "XNetwork",
+        "payments-net",
+        namespace="shop",
+        labels={KUBERNETES_ID: "payments"},
+        conds=conditions(("Ready", "True"), ("Synced", "True")),
+    )
+
+
+def settings_map() -> Obj:
+    """A ConfigMap ``shop/payments-settings`` with data a mapping can read: tier, region."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "payments-settings", "namespace": "shop"},
+        "data": {"tier": "gold", "region": "eu-west-1"},
+    }

@@ -38,7 +38,8 @@ from tests.sources.kubernetes.harness import (
     snapshot,
     store_at,
 )
-from trueup.model.observation import FailureKind, ScopeFailure
+from trueup.model.finding import Finding
+from trueup.model.observation import FailureKind, ScopeFailure, Snapshot
 from trueup.store import Store
 from trueup.testing.kube_api import Fault
 
@@ -435,15 +436,33 @@ def test_objects_read_before_their_kind_became_ambiguous_are_still_carried_over(
     assert names(read) == ["Application.app.k8s.io/catalog", "Application/shop"]
 
 
-def test_an_object_whose_status_holds_a_nul_is_refused_with_a_finding(
-    clusters: Clusters,
-) -> None:
+def read_with_site_health(clusters: Clusters, health: str) -> Snapshot:
+    """A live read of ``alpha``: app ``shop`` healthy, app ``site`` with health ``health``."""
     broken = healthy_status()
-    broken["health"] = {"status": "Healthy\0"}
+    broken["health"] = {"status": health}
     clusters.alpha.apply(
         ARGO_CRD, application("shop", status=healthy_status()), application("site", status=broken)
     )
-    read = snapshot(read_all(live_source(clusters, "alpha"))["alpha"])
+    return snapshot(read_all(live_source(clusters, "alpha"))["alpha"])
+
+
+def forbidden_deployments(
+    clusters: Clusters, store: Store, monkeypatch: pytest.MonkeyPatch, message: str
+) -> Finding:
+    """A sync whose list of deployments is refused (403) with ``message``: its finding."""
+    clusters.alpha.apply(deployment("api", "shop"), service("api", "shop"))
+    clusters.alpha.fault(Fault(DEPLOYMENTS, status=403, message=message, times=-1))
+    config = k8s_config(clusters, "alpha")
+    outcome = run_sync(monkeypatch, store, live_source(clusters, "alpha"), config)
+    assert outcome.summary is not None  # committed, on PostgreSQL too
+    (found,) = [f for f in store.findings() if f.evidence.get("resource") == "deployments.apps"]
+    return found
+
+
+def test_an_object_whose_status_holds_a_nul_is_refused_with_a_finding(
+    clusters: Clusters,
+) -> None:
+    read = read_with_site_health(clusters, "Healthy\0")
     assert names(read) == ["Application/shop"]
     (found,) = [f for f in read.findings if f.evidence.get("rule") == "nul-character"]
     assert found.evidence["field"] == "status.argocd-health"
@@ -454,40 +473,25 @@ def test_an_object_whose_status_holds_a_nul_is_refused_with_a_finding(
 def test_a_nul_in_an_api_error_message_is_shown_escaped_and_the_sync_commits(
     clusters: Clusters, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clusters.alpha.apply(deployment("api", "shop"), service("api", "shop"))
-    clusters.alpha.fault(
-        Fault(DEPLOYMENTS, status=403, message="deployments.apps is forbidden\0here", times=-1)
+    found = forbidden_deployments(
+        clusters, store, monkeypatch, "deployments.apps is forbidden\0here"
     )
-    config = k8s_config(clusters, "alpha")
-    outcome = run_sync(monkeypatch, store, live_source(clusters, "alpha"), config)
-    assert outcome.summary is not None  # committed, on PostgreSQL too
-    (found,) = [f for f in store.findings() if f.evidence.get("resource") == "deployments.apps"]
     assert "deployments.apps is forbidden\\0here" in found.message
 
 
 def test_a_lone_surrogate_in_an_api_error_message_is_shown_escaped_and_the_sync_commits(
     clusters: Clusters, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clusters.alpha.apply(deployment("api", "shop"), service("api", "shop"))
-    clusters.alpha.fault(  # the server sends it as the JSON escape "\ud800"
-        Fault(DEPLOYMENTS, status=403, message="deployments.apps is forbidden\ud800here", times=-1)
+    found = forbidden_deployments(  # the server sends it as the JSON escape "\ud800"
+        clusters, store, monkeypatch, "deployments.apps is forbidden\ud800here"
     )
-    config = k8s_config(clusters, "alpha")
-    outcome = run_sync(monkeypatch, store, live_source(clusters, "alpha"), config)
-    assert outcome.summary is not None  # committed, on PostgreSQL too
-    (found,) = [f for f in store.findings() if f.evidence.get("resource") == "deployments.apps"]
     assert "deployments.apps is forbidden\\ud800here" in found.message
 
 
 def test_an_object_whose_status_holds_a_lone_surrogate_is_refused_with_a_finding(
     clusters: Clusters,
 ) -> None:
-    broken = healthy_status()
-    broken["health"] = {"status": "Healthy\udc80"}
-    clusters.alpha.apply(
-        ARGO_CRD, application("shop", status=healthy_status()), application("site", status=broken)
-    )
-    read = snapshot(read_all(live_source(clusters, "alpha"))["alpha"])
+    read = read_with_site_health(clusters, "Healthy\udc80")
     assert names(read) == ["Application/shop"]
     (found,) = [f for f in read.findings if f.evidence.get("rule") == "lone-surrogate"]
     assert found.evidence["field"] == "status.argocd-health"

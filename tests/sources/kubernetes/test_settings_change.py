@@ -13,50 +13,27 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
+from tests.sources.conftest import NOW, synced
 from tests.sources.kubernetes.builders import (
+    NETWORK_XRD,
     Obj,
     application,
-    conditions,
-    crossplane_object,
     deployment,
     healthy_status,
-    xrd,
+    network,
+    settings_map,
 )
+from tests.sources.kubernetes.harness import PAYMENTS, shown
 from trueup.config import Config, load_config
 from trueup.model.ref import EntityRef
-from trueup.pipeline import SyncOutcome, sync
-from trueup.sources.kubernetes.objects import KUBERNETES_ID
+from trueup.pipeline import SyncOutcome
 from trueup.store import Store
 
-NOW = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 EXPORTED = NOW - timedelta(minutes=1)
-PAYMENTS = EntityRef.of("component", None, "payments")
 NETWORK = EntityRef.of("resource", "shop", "payments-net")  # no declared entity to enrich
-
-NETWORK_XRD = xrd("net.example.org", "XNetwork", "xnetworks", scope="Namespaced")
-SETTINGS = {"kind": "ConfigMap", "apiVersion": "v1"}
-
-
-def network() -> Obj:
-    return crossplane_object(
-        "net.example.org/v1alpha1",
-        "XNetwork",
-        "payments-net",
-        namespace="shop",
-        labels={KUBERNETES_ID: "payments"},
-        conds=conditions(("Ready", "True"), ("Synced", "True")),
-    )
-
-
-def settings_map() -> Obj:
-    return {
-        **SETTINGS,
-        "metadata": {"name": "payments-settings", "namespace": "shop"},
-        "data": {"tier": "gold", "region": "eu-west-1"},
-    }
 
 
 def write_export(folder: Path, *items: Obj) -> Path:
@@ -84,19 +61,6 @@ sources:
     return load_config(path)
 
 
-def run(config: Config, store: Store, minutes: int) -> SyncOutcome:
-    outcome = sync(config, store, now=lambda: NOW + timedelta(minutes=minutes))
-    assert outcome.exit_code == 0 and not outcome.failures and not outcome.held
-    return outcome
-
-
-def shown(store: Store, ref: EntityRef = PAYMENTS) -> dict[str, str]:
-    """The status of an entity (``component:default/payments``): key -> value, one place each."""
-    stored = store.entity(ref)
-    assert stored is not None and not stored.removed
-    return {p.key: p.value for p in stored.assembled.places}
-
-
 def kept(outcome: SyncOutcome) -> bool:
     """The export was found as stored and not parsed: its stored observations stand."""
     (read,) = outcome.snapshots
@@ -105,14 +69,14 @@ def kept(outcome: SyncOutcome) -> bool:
 
 def test_an_unchanged_config_and_export_parse_nothing(tmp_path: Path, store: Store) -> None:
     write_export(tmp_path / "exports", deployment("api", "payments"))
-    first = run(configured(tmp_path, "collect: [workloads, argocd]"), store, 0)
+    first = synced(configured(tmp_path, "collect: [workloads, argocd]"), store, 0)
     assert not kept(first)
 
-    again = run(configured(tmp_path, "collect: [workloads, argocd]"), store, 1)
+    again = synced(configured(tmp_path, "collect: [workloads, argocd]"), store, 1)
 
     assert kept(again)
     assert again.revised == []
-    reordered = run(configured(tmp_path, "collect: [argocd, workloads, argocd]"), store, 2)
+    reordered = synced(configured(tmp_path, "collect: [argocd, workloads, argocd]"), store, 2)
     assert kept(reordered)  # the same groups: nothing they yield changed
     assert shown(store) == {"replicas": "2/2", "images": "ghcr.io/acme/app:1"}
 
@@ -123,10 +87,10 @@ def test_dropping_a_collector_takes_its_statuses_off(tmp_path: Path, store: Stor
         deployment("api", "payments"),
         application("payments", status=healthy_status()),
     )
-    run(configured(tmp_path, "collect: [workloads, argocd]"), store, 0)
+    synced(configured(tmp_path, "collect: [workloads, argocd]"), store, 0)
     assert shown(store)["argocd-health"] == "Healthy"
 
-    dropped = run(configured(tmp_path, "collect: [workloads]"), store, 1)
+    dropped = synced(configured(tmp_path, "collect: [workloads]"), store, 1)
 
     assert not kept(dropped)
     assert dropped.revised == [PAYMENTS]
@@ -134,7 +98,7 @@ def test_dropping_a_collector_takes_its_statuses_off(tmp_path: Path, store: Stor
     annotations = store.entity(PAYMENTS).assembled.entity["metadata"]["annotations"]  # type: ignore[union-attr]
     assert not any(key.startswith("trueup.io/argocd") for key in annotations)
     # read with these settings now: the next sync keeps it again
-    assert kept(run(configured(tmp_path, "collect: [workloads]"), store, 2))
+    assert kept(synced(configured(tmp_path, "collect: [workloads]"), store, 2))
 
 
 def test_adding_a_collector_brings_its_statuses(tmp_path: Path, store: Store) -> None:
@@ -145,16 +109,16 @@ def test_adding_a_collector_brings_its_statuses(tmp_path: Path, store: Store) ->
         NETWORK_XRD,
         network(),
     )
-    run(configured(tmp_path, "collect: [workloads]"), store, 0)
+    synced(configured(tmp_path, "collect: [workloads]"), store, 0)
     assert set(shown(store)) == {"replicas", "images"}
     assert store.entity(NETWORK) is None
 
-    added = run(configured(tmp_path, "collect: [workloads, crossplane]"), store, 1)
+    added = synced(configured(tmp_path, "collect: [workloads, crossplane]"), store, 1)
     assert not kept(added)
     assert shown(store, NETWORK) == {"crossplane-ready": "True", "crossplane-synced": "True"}
     assert set(shown(store)) == {"replicas", "images"}
 
-    run(configured(tmp_path, "collect: [workloads, crossplane, argocd]"), store, 2)
+    synced(configured(tmp_path, "collect: [workloads, crossplane, argocd]"), store, 2)
     assert shown(store)["argocd-sync"] == "Synced"
     assert shown(store, NETWORK)["crossplane-ready"] == "True"
 
@@ -172,15 +136,15 @@ mappings:
 
 def test_changing_a_mapping_shows_its_new_values(tmp_path: Path, store: Store) -> None:
     write_export(tmp_path / "exports", deployment("api", "payments"), settings_map())
-    run(configured(tmp_path, MAPPING.format(status="tier: data.tier")), store, 0)
+    synced(configured(tmp_path, MAPPING.format(status="tier: data.tier")), store, 0)
     assert shown(store)["tier"] == "gold"
 
-    run(configured(tmp_path, MAPPING.format(status="tier: data.region")), store, 1)
+    synced(configured(tmp_path, MAPPING.format(status="tier: data.region")), store, 1)
     assert shown(store)["tier"] == "eu-west-1"
 
-    run(configured(tmp_path, MAPPING.format(status="region: data.region")), store, 2)
+    synced(configured(tmp_path, MAPPING.format(status="region: data.region")), store, 2)
     status = shown(store)
     assert status["region"] == "eu-west-1" and "tier" not in status
 
-    run(configured(tmp_path, "collect: [workloads]"), store, 3)  # the mapping removed
+    synced(configured(tmp_path, "collect: [workloads]"), store, 3)  # the mapping removed
     assert set(shown(store)) == {"replicas", "images"}

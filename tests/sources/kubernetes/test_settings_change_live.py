@@ -15,27 +15,23 @@ from typing import Any
 
 from tests.sources.kubernetes.builders import (
     ARGO_CRD,
+    NETWORK_XRD,
     XRD_CRD,
-    Obj,
     application,
-    conditions,
     crds_for_xrd,
-    crossplane_object,
     deployment,
     healthy_status,
-    xrd,
+    network,
+    settings_map,
 )
 from tests.sources.kubernetes.conftest import Clusters
-from tests.sources.kubernetes.harness import NOW, k8s_config, live_source
+from tests.sources.kubernetes.harness import NOW, k8s_config, live_source, shown
 from trueup.config import Config
 from trueup.model.ref import EntityRef
 from trueup.pipeline import sync
-from trueup.sources.kubernetes.objects import KUBERNETES_ID
 from trueup.store import Store
 
-PAYMENTS = EntityRef.of("component", None, "payments")
 NETWORK = EntityRef.of("resource", "shop", "payments-net")
-NETWORK_XRD = xrd("net.example.org", "XNetwork", "xnetworks", scope="Namespaced")
 
 
 def run(clusters: Clusters, store: Store, minutes: int, **settings: Any) -> None:
@@ -48,23 +44,6 @@ def run(clusters: Clusters, store: Store, minutes: int, **settings: Any) -> None
         sources=[live_source(clusters, "alpha", **settings)],
     )
     assert outcome.exit_code == 0 and not outcome.failures and not outcome.held
-
-
-def shown(store: Store, ref: EntityRef = PAYMENTS) -> dict[str, str]:
-    stored = store.entity(ref)
-    assert stored is not None and not stored.removed
-    return {p.key: p.value for p in stored.assembled.places}
-
-
-def network() -> Obj:
-    return crossplane_object(
-        "net.example.org/v1alpha1",
-        "XNetwork",
-        "payments-net",
-        namespace="shop",
-        labels={KUBERNETES_ID: "payments"},
-        conds=conditions(("Ready", "True"), ("Synced", "True")),
-    )
 
 
 def test_dropping_a_collector_takes_its_statuses_off(clusters: Clusters, store: Store) -> None:
@@ -93,15 +72,7 @@ def test_adding_a_collector_brings_its_objects(clusters: Clusters, store: Store)
 
 
 def test_changing_a_mapping_shows_its_new_values(clusters: Clusters, store: Store) -> None:
-    clusters.alpha.apply(
-        deployment("api", "payments"),
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "payments-settings", "namespace": "shop"},
-            "data": {"tier": "gold", "region": "eu-west-1"},
-        },
-    )
+    clusters.alpha.apply(deployment("api", "payments"), settings_map())
 
     def mapped(status: dict[str, str]) -> list[dict[str, Any]]:
         return [{"apiVersion": "v1", "kind": "ConfigMap", "ref": "'payments'", "status": status}]

@@ -9,7 +9,6 @@ every wait in a test is bounded.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,14 +21,20 @@ from tests.sources.kubernetes.builders import (
     service,
 )
 from tests.sources.kubernetes.conftest import Clusters
-from tests.sources.kubernetes.harness import k8s_config, live_source, read_all, snapshot
+from tests.sources.kubernetes.harness import (
+    DEPLOYMENTS,
+    WAIT,
+    eventually,
+    k8s_config,
+    live_source,
+    read_all,
+    snapshot,
+    watch_source,
+)
 from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
 from trueup.sources.kubernetes.watch import WatchSettings
 from trueup.sources.kubernetes.watch_source import KubernetesWatchSource
 from trueup.testing.kube_api import Fault
-
-DEPLOYMENTS = r"/apis/apps/v1/deployments$"
-WAIT = 15.0
 
 
 def short_wait(event: threading.Event, seconds: float) -> None:
@@ -41,27 +46,12 @@ def watching(
     clusters: Clusters, *contexts: str, **settings: Any
 ) -> Iterator[tuple[KubernetesWatchSource, list[ScopeRead]]]:
     reads: list[ScopeRead] = []
-    source = KubernetesWatchSource(
-        k8s_config(clusters, *contexts, collect=["workloads"]),
-        settings=WatchSettings(**({"watch_timeout": 60.0, "idle_timeout": 5.0} | settings)),
-        wait=short_wait,
-        rng=lambda: 0.0,
-    )
+    source = watch_source(clusters, *contexts, wait=short_wait, **settings)
     source.start(on_change=lambda scope, read: reads.append(read))
     try:
         yield source, reads
     finally:
         source.stop()
-
-
-def eventually(check: Any, timeout: float = WAIT) -> bool:
-    """Poll ``check`` (the server's request log is not something a watcher notifies about)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def list_starts(server: Any) -> int:

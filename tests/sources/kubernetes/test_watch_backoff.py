@@ -10,69 +10,23 @@ an event or lasted. The loopback server ends streams so with
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
 
 from tests.sources.kubernetes.builders import deployment
 from tests.sources.kubernetes.conftest import Clusters
-from tests.sources.kubernetes.harness import k8s_config
-from trueup.model.observation import ScopeRead, Snapshot
-from trueup.sources.kubernetes.watch import WatchSettings
-from trueup.sources.kubernetes.watch_source import KubernetesWatchSource
+from tests.sources.kubernetes.harness import (
+    DEPLOYMENTS,
+    eventually,
+    real_wait,
+    shop_replicas,
+    short_wait,
+    waits,
+    watch_source,
+    watching,
+)
 from trueup.testing.kube_api import Fault
 
-DEPLOYMENTS = r"/apis/apps/v1/deployments$"
 CLOSED = "watch closed at once"
-WAIT = 15.0
-
-Wait = Callable[[threading.Event, float], None]
-
-
-def real_wait(event: threading.Event, seconds: float) -> None:
-    """The waiting a watch does outside tests: until ``event`` is set or time is up."""
-    event.wait(seconds)
-
-
-@contextmanager
-def watching(clusters: Clusters, wait: Wait, **settings: Any) -> Iterator[KubernetesWatchSource]:
-    source = KubernetesWatchSource(
-        k8s_config(clusters, "alpha", collect=["workloads"]),
-        settings=WatchSettings(**({"watch_timeout": 60.0, "idle_timeout": 5.0} | settings)),
-        wait=wait,
-        rng=lambda: 0.0,
-    )
-    source.start()
-    try:
-        yield source
-    finally:
-        source.stop()
-
-
-def short_wait(event: threading.Event, seconds: float) -> None:
-    event.wait(min(seconds, 0.01))
-
-
-def eventually(check: Callable[[], bool], timeout: float = WAIT) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-def closed_waits(source: KubernetesWatchSource) -> list[float]:
-    return [seconds for reason, seconds in source.watchers["alpha"].stats.waits if reason == CLOSED]
-
-
-def replicas(source: KubernetesWatchSource) -> str | None:
-    read: ScopeRead | None = source.latest().get("alpha")
-    if not isinstance(read, Snapshot):
-        return None
-    return next((o.status["replicas"] for o in read.observations if o.ref.name == "shop"), None)
 
 
 def test_a_watch_the_server_ends_at_once_is_not_reopened_in_a_tight_loop(
@@ -105,13 +59,13 @@ def test_the_waits_double_to_30_seconds_and_start_over_after_an_event(
         server.fault(fault)
     with watching(clusters, short_wait) as source:
         assert eventually(lambda: len(server.requests_to(DEPLOYMENTS, watch=True)) >= 13)
-        assert closed_waits(source) == [0.5, 1, 2, 4, 8, 16, 30, 30, 30, 0.5, 1]
-        assert eventually(lambda: replicas(source) == "1/2")
+        assert waits(source, CLOSED) == [0.5, 1, 2, 4, 8, 16, 30, 30, 30, 0.5, 1]
+        assert eventually(lambda: shop_replicas(source) == "1/2")
         watches = server.requests_to(DEPLOYMENTS, watch=True)
         assert len({w.query["resourceVersion"] for w in watches}) == 2  # never relisted
         time.sleep(0.2)  # the thirteenth watch stays open: no more waits, no more watches
         assert len(server.requests_to(DEPLOYMENTS, watch=True)) == 13
-        assert len(closed_waits(source)) == 11
+        assert len(waits(source, CLOSED)) == 11
 
 
 def test_a_watch_that_lasted_starts_the_waits_over(clusters: Clusters) -> None:
@@ -123,21 +77,20 @@ def test_a_watch_that_lasted_starts_the_waits_over(clusters: Clusters) -> None:
     server.fault(Fault(DEPLOYMENTS, watch=True, close_after=0, skip=1, times=2))
     with watching(clusters, short_wait, watch_timeout=1.0) as source:
         assert eventually(lambda: len(server.requests_to(DEPLOYMENTS, watch=True)) >= 7)
-        assert closed_waits(source) == [0.5, 1, 2, 0.5, 1]
+        assert waits(source, CLOSED) == [0.5, 1, 2, 0.5, 1]
 
 
 def test_a_cluster_down_for_hours_is_still_retried_every_30_seconds(clusters: Clusters) -> None:
     """Over 1,024 failed attempts (8½ hours at 30 s): the backoff stays 30 s, the watcher lives."""
-    source = KubernetesWatchSource(
-        k8s_config(clusters, "down", collect=["workloads"]),
-        settings=WatchSettings(watch_timeout=60.0, idle_timeout=5.0),
+    source = watch_source(
+        clusters,
+        "down",
         wait=lambda event, seconds: None,  # the hours pass at once
-        rng=lambda: 0.0,
     )
     source.start()
     try:
-        waits = source.watchers["down"].stats.waits
-        assert eventually(lambda: len(waits) >= 1100, timeout=20.0), len(waits)
-        assert waits[1099] == ("discovery", 30.0)
+        waited = source.watchers["down"].stats.waits
+        assert eventually(lambda: len(waited) >= 1100, timeout=20.0), len(waited)
+        assert waited[1099] == ("discovery", 30.0)
     finally:
         source.stop()

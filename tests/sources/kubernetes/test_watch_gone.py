@@ -15,29 +15,27 @@ answers it too large with ``Fault(status=504)`` or ``Fault(too_large=True)``.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from tests.sources.kubernetes.builders import deployment
 from tests.sources.kubernetes.conftest import Clusters
-from tests.sources.kubernetes.harness import k8s_config
-from trueup.model.observation import ScopeRead, Snapshot
-from trueup.sources.kubernetes.watch import WatchSettings
-from trueup.sources.kubernetes.watch_source import KubernetesWatchSource
+from tests.sources.kubernetes.harness import (
+    DEPLOYMENTS,
+    eventually,
+    real_wait,
+    shop_replicas,
+    short_wait,
+    waits,
+    watching,
+)
 from trueup.testing.kube_api import FakeApiServer, Fault, Request
 
-DEPLOYMENTS = r"/apis/apps/v1/deployments$"
 EXPIRED = "expired resourceVersion"
 TOO_LARGE = "too large resourceVersion"
 TOO_LARGE_MESSAGE = "Too large resource version: 999, current: 101"
-WAIT = 15.0
-
-Wait = Callable[[threading.Event, float], None]
 
 # every watch of the deployments expired at once, in either form a server answers so
 EXPIRES_EVERY_WATCH = {
@@ -50,38 +48,6 @@ TOO_LARGE_EVERY_WATCH = {
 }
 
 
-@contextmanager
-def watching(clusters: Clusters, wait: Wait, **settings: Any) -> Iterator[KubernetesWatchSource]:
-    source = KubernetesWatchSource(
-        k8s_config(clusters, "alpha", collect=["workloads"]),
-        settings=WatchSettings(**({"watch_timeout": 60.0, "idle_timeout": 5.0} | settings)),
-        wait=wait,
-        rng=lambda: 0.0,
-    )
-    source.start()
-    try:
-        yield source
-    finally:
-        source.stop()
-
-
-def real_wait(event: threading.Event, seconds: float) -> None:
-    event.wait(seconds)
-
-
-def short_wait(event: threading.Event, seconds: float) -> None:
-    event.wait(min(seconds, 0.01))
-
-
-def eventually(check: Callable[[], bool], timeout: float = WAIT) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def lists(server: FakeApiServer) -> list[Request]:
     """The deployments' list requests, each the start of a (re)list (no continue pages)."""
     return [r for r in server.requests_to(DEPLOYMENTS, watch=False) if "continue" not in r.query]
@@ -89,17 +55,6 @@ def lists(server: FakeApiServer) -> list[Request]:
 
 def watches(server: FakeApiServer) -> list[Request]:
     return server.requests_to(DEPLOYMENTS, watch=True)
-
-
-def waits(source: KubernetesWatchSource, reason: str) -> list[float]:
-    return [seconds for why, seconds in source.watchers["alpha"].stats.waits if why == reason]
-
-
-def replicas(source: KubernetesWatchSource) -> str | None:
-    read: ScopeRead | None = source.latest().get("alpha")
-    if not isinstance(read, Snapshot):
-        return None
-    return next((o.status["replicas"] for o in read.observations if o.ref.name == "shop"), None)
 
 
 @pytest.mark.parametrize("answer", EXPIRES_EVERY_WATCH.values(), ids=EXPIRES_EVERY_WATCH.keys())
@@ -138,7 +93,7 @@ def test_the_relist_waits_double_to_30_seconds_and_start_over_after_a_good_watch
     with watching(clusters, short_wait) as source:
         assert eventually(lambda: len(watches(server)) >= 13)
         assert waits(source, EXPIRED) == [0.5, 1, 2, 4, 8, 16, 30, 30, 0.5, 1]
-        assert eventually(lambda: replicas(source) == "1/2")
+        assert eventually(lambda: shop_replicas(source) == "1/2")
         time.sleep(0.2)  # the thirteenth watch stays open: no more relists, no more waits
         assert len(watches(server)) == 13
         assert len(lists(server)) == 13  # the first list and one relist per expired watch
@@ -185,5 +140,5 @@ def test_a_good_watch_starts_the_too_large_waits_over(clusters: Clusters) -> Non
     with watching(clusters, short_wait) as source:
         assert eventually(lambda: len(watches(server)) >= 8)
         assert waits(source, TOO_LARGE) == [1, 1, 1, 2, 1, 1]
-        assert eventually(lambda: replicas(source) == "1/2")
+        assert eventually(lambda: shop_replicas(source) == "1/2")
         assert len(lists(server)) == 7  # the first list and one relist per watch too large

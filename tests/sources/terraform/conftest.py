@@ -1,5 +1,6 @@
 """Shared fixtures for the terraform source: state fixtures and loopback servers.
 
+- :func:`two_databases`: a state of two database instances, the engine of one set by the test.
 - ``FIXTURES``: small state files modelled on hashicorp/terraform's
   ``internal/states/statefile/testdata/roundtrip/v4-*.tfstate`` (modules,
   count and for_each keys, data sources, legacy ``attributes_flat``, sensitive
@@ -49,6 +50,28 @@ def fixture_state(name: str = "v4-aws.tfstate") -> dict[str, Any]:
 
 def state_text(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2) + "\n"
+
+
+def two_databases(serial: int, engine: str, *, lineage: str = LINEAGE) -> dict[str, Any]:
+    """A state of two ``aws_db_instance``: ``main`` (``postgres``) and ``odd`` (``engine``)."""
+
+    def resource(name: str, engine: str) -> dict[str, Any]:
+        return {
+            "mode": "managed",
+            "type": "aws_db_instance",
+            "name": name,
+            "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
+            "instances": [{"attributes": {"id": name, "engine": engine}}],
+        }
+
+    return {
+        "version": 4,
+        "terraform_version": "1.9.0",
+        "serial": serial,
+        "lineage": lineage,
+        "outputs": {},
+        "resources": [resource("main", "postgres"), resource("odd", engine)],
+    }
 
 
 def config(state: str, **extra: Any) -> TerraformSourceConfig:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.sources.terraform.conftest import LINEAGE, NOW, config
+from tests.sources.terraform.conftest import LINEAGE, NOW, config, two_databases
 from trueup import pipeline
 from trueup.config import Config
 from trueup.model.finding import Finding
@@ -44,26 +44,6 @@ class Flaw:
 )
 def flaw(request: pytest.FixtureRequest) -> Flaw:
     return request.param  # type: ignore[no-any-return]
-
-
-def _state(serial: int, engine: str, *, lineage: str = LINEAGE) -> dict[str, Any]:
-    def resource(name: str, engine: str) -> dict[str, Any]:
-        return {
-            "mode": "managed",
-            "type": "aws_db_instance",
-            "name": name,
-            "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
-            "instances": [{"attributes": {"id": name, "engine": engine}}],
-        }
-
-    return {
-        "version": 4,
-        "terraform_version": "1.9.0",
-        "serial": serial,
-        "lineage": lineage,
-        "outputs": {},
-        "resources": [resource("main", "postgres"), resource("odd", engine)],
-    }
 
 
 class World:
@@ -91,10 +71,10 @@ def test_an_instance_that_gains_a_nul_or_surrogate_keeps_its_last_good_observati
     tmp_path: Path, store: Store, flaw: Flaw
 ) -> None:
     world = World(tmp_path, store)
-    world.sync(_state(1, "postgres"), NOW)
+    world.sync(two_databases(1, "postgres"), NOW)
     (before,) = world.odd()
 
-    outcome = world.sync(_state(2, flaw.engine), LATER)
+    outcome = world.sync(two_databases(2, flaw.engine), LATER)
     assert outcome.summary is not None  # committed, on PostgreSQL too
 
     # the observation of the last good state, as it was: its fields and its time
@@ -112,10 +92,10 @@ def test_an_instance_that_gains_a_nul_or_surrogate_keeps_its_last_good_observati
     found.message.encode()  # no surrogate either
     assert "last good observation" in found.message and "kept" in found.message
 
-    world.sync(_state(3, flaw.engine), LATER + timedelta(hours=1))  # still refused: it stays
+    world.sync(two_databases(3, flaw.engine), LATER + timedelta(hours=1))  # still refused: it stays
     assert world.odd() == [before]
 
-    world.sync(_state(4, "mysql"), LATER + timedelta(hours=2))  # fixed: read again
+    world.sync(two_databases(4, "mysql"), LATER + timedelta(hours=2))  # fixed: read again
     (after,) = world.odd()
     assert after.fields["metadata.annotations.trueup.io/terraform-engine"] == "mysql"
     assert world.refusals(flaw) == []
@@ -125,7 +105,7 @@ def test_an_instance_never_read_storable_is_a_finding_only(
     tmp_path: Path, store: Store, flaw: Flaw
 ) -> None:
     world = World(tmp_path, store)
-    world.sync(_state(1, flaw.engine), NOW)
+    world.sync(two_databases(1, flaw.engine), NOW)
     assert world.odd() == []
     (found,) = world.refusals(flaw)
     assert "kept" not in found.evidence and "last good" not in found.message
@@ -135,8 +115,8 @@ def test_a_new_lineage_keeps_nothing_of_the_old_state(
     tmp_path: Path, store: Store, flaw: Flaw
 ) -> None:
     world = World(tmp_path, store)
-    world.sync(_state(1, "postgres"), NOW)
-    world.sync(_state(1, flaw.engine, lineage=OTHER_LINEAGE), LATER)
+    world.sync(two_databases(1, "postgres"), NOW)
+    world.sync(two_databases(1, flaw.engine, lineage=OTHER_LINEAGE), LATER)
     assert world.odd() == []  # held by the removal guard, not carried into the new state
     (found,) = world.refusals(flaw)
     assert "kept" not in found.evidence
