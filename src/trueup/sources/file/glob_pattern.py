@@ -21,8 +21,11 @@ Not followed, said so in a finding rather than guessed: extended globs
 (``+(a|b)``, ``!(x)``…), POSIX classes (``[[:alpha:]]``) and a pattern whose braces
 expand to more than :data:`MAX_PATTERNS` patterns (Backstage allows 100,000).
 
-A ``*`` is matched without backtracking over what the next one will match (as
-:func:`fnmatch.translate` does), so a pattern like ``*a*a*a*a*b`` stays linear.
+Braces are expanded by ``bracex`` (bash's rules, as minimatch's ``brace-expansion``).
+A segment is matched by a regular expression of its own rather than ``wcmatch``'s: a
+``*`` is matched without backtracking over what the next one will match (as
+:func:`fnmatch.translate` does), so a hostile pattern like ``*a*a*a*a*b`` in a catalog
+file stays linear on a long file name.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+
+import bracex
 
 MAX_PATTERNS = 1000  # patterns one target may expand to
 MAX_LENGTH = 4096  # characters of a glob target (PATH_MAX)
@@ -172,84 +177,14 @@ def _character_set(segment: str, start: int) -> tuple[_Token, int] | None:
 # --- braces ---------------------------------------------------------------------------
 
 
-_NUMBERS = re.compile(r"(-?\d+)\.\.(-?\d+)(?:\.\.(-?\d+))?")
-_LETTERS = re.compile(r"([A-Za-z])\.\.([A-Za-z])(?:\.\.(-?\d+))?")
-_PADDED = re.compile(r"-?0\d")
-
-
 def _expand(text: str) -> list[str] | None:
-    """Every pattern the braces of ``text`` expand to, in order (bash's brace expansion);
-    None when they are more than :data:`MAX_PATTERNS`."""
-    out: list[str] = []
-    pending = [text]
-    while pending:
-        current = pending.pop()
-        group = _first_group(current)
-        if group is None:
-            out.append(current)
-            continue
-        start, end, alternatives = group
-        pending.extend(current[:start] + a + current[end + 1 :] for a in reversed(alternatives))
-        if len(out) + len(pending) > MAX_PATTERNS:  # each pending text gives one or more
-            return None
-    return out
-
-
-def _first_group(text: str) -> tuple[int, int, list[str]] | None:
-    """The first brace that expands: where it opens and closes, and its alternatives."""
-    if "{" not in text:
+    """Every pattern the braces of ``text`` expand to, in order (bash's brace expansion, as
+    minimatch's ``brace-expansion`` does it: lists, nesting, ``{1..3}``, ``{01..10..2}``,
+    ``{a..e}``; ``${…}`` stays); None when they are more than :data:`MAX_PATTERNS`."""
+    try:
+        return list(bracex.expand(text, limit=MAX_PATTERNS))
+    except bracex.ExpansionLimitException:
         return None
-    opened: list[int] = []
-    pairs: dict[int, int] = {}
-    for i, char in enumerate(text):
-        if char == "{":
-            opened.append(i)
-        elif char == "}" and opened:
-            pairs[opened.pop()] = i
-    skip_to = -1
-    for start in sorted(pairs):
-        if start < skip_to:
-            continue
-        if start > 0 and text[start - 1] == "$":  # ``${…}`` stays as it is
-            skip_to = pairs[start]
-            continue
-        alternatives = _alternatives(text[start + 1 : pairs[start]])
-        if alternatives is not None:
-            return start, pairs[start], alternatives
-    return None
-
-
-def _alternatives(body: str) -> list[str] | None:
-    """A brace body's alternatives: its top-level comma list, or a sequence."""
-    parts, depth, last = [], 0, 0
-    for i, char in enumerate(body):
-        depth += {"{": 1, "}": -1}.get(char, 0)
-        if char == "," and depth == 0:
-            parts.append(body[last:i])
-            last = i + 1
-    if parts:
-        return [*parts, body[last:]]
-    return _sequence(body)
-
-
-def _sequence(body: str) -> list[str] | None:
-    if (numbers := _NUMBERS.fullmatch(body)) is not None:
-        low, high = int(numbers[1]), int(numbers[2])
-        width = max(len(numbers[1]), len(numbers[2]))
-        padded = any(_PADDED.match(n) for n in (numbers[1], numbers[2]))
-        values = _stepped(low, high, numbers[3])
-        return [str(v).zfill(width) if padded else str(v) for v in values]
-    if (letters := _LETTERS.fullmatch(body)) is not None:
-        return [chr(v) for v in _stepped(ord(letters[1]), ord(letters[2]), letters[3])]
-    return None
-
-
-def _stepped(low: int, high: int, step_text: str | None) -> range:
-    """The values of a sequence, cut past :data:`MAX_PATTERNS` (already too many)."""
-    step = abs(int(step_text)) if step_text else 1
-    step = step or 1
-    values = range(low, high + 1, step) if low <= high else range(low, high - 1, -step)
-    return values[: MAX_PATTERNS + 1]
 
 
 __all__ = [
