@@ -358,11 +358,16 @@ def _parse_finding(subject: str, path: str, error: DocumentError) -> Finding:
 
 @dataclass(frozen=True, slots=True)
 class LocationTarget:
-    """One target of a ``Location`` entity, as written (``type`` defaults to the reader's)."""
+    """One target of a ``Location`` entity, as written (``type`` defaults to the reader's).
+
+    ``optional``: the Location says ``spec.presence: optional``, so a target that is
+    not there is no problem (Backstage skips it without an error).
+    """
 
     document: int
     type: str | None
     target: str
+    optional: bool = False
 
 
 def location_targets(index: int, fields: Mapping[str, JSONValue]) -> list[LocationTarget]:
@@ -379,7 +384,8 @@ def location_targets(index: int, fields: Mapping[str, JSONValue]) -> list[Locati
     many = fields.get("spec.targets")
     if isinstance(many, Sequence) and not isinstance(many, str):
         targets.extend(t for t in many if isinstance(t, str))
-    return [LocationTarget(index, type_, target) for target in targets]
+    optional = fields.get("spec.presence") == "optional"
+    return [LocationTarget(index, type_, target, optional) for target in targets]
 
 
 def observation_targets(observations: Iterable[Observation]) -> list[LocationTarget]:

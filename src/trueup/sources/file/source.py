@@ -454,6 +454,8 @@ class _Walk:
             self._problem(path, target, "is a URL, which a file source does not follow")
             return Followed()
         followed = self.targets.follow(path, target.target)
+        if followed.missing and target.optional:
+            return followed  # ``spec.presence: optional``: not there yet is no problem
         for reason in followed.problems:
             self._problem(path, target, reason)
         return followed

@@ -41,6 +41,7 @@ class Followed:
     problems: tuple[str, ...] = ()
     # A glob may match the file that names it (``./**/catalog-info.yaml``): no loop.
     glob: bool = False
+    missing: bool = False  # it names nothing that is there (an optional target may)
 
 
 class FolderTargets:
@@ -76,7 +77,7 @@ class FolderTargets:
             else:
                 paths.append(path)
         if not found and not problems:
-            problems.append("matches no file")
+            return Followed(problems=("matches no file",), glob=True, missing=True)
         return Followed(tuple(paths), tuple(dict.fromkeys(problems)), glob=True)
 
     def _plain(self, base_file: str, target: str) -> Followed:
@@ -85,7 +86,7 @@ class FolderTargets:
             return Followed(problems=(f"is outside the folder {self.root}",))
         refused = check_under(self.root, relative)
         if refused is not None:
-            return Followed(problems=(refused.reason,))
+            return Followed(problems=(refused.reason,), missing=refused.rule is Rule.MISSING)
         return Followed(paths=(relative,))
 
     def _relative(self, base_file: str, target: str) -> str | None:

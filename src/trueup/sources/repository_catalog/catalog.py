@@ -286,7 +286,8 @@ class _Walk:
                         self.edges[path].append((target, resolved))
                     else:
                         self.absent.add(resolved)
-                        self._problem(path, target, "does not exist")
+                        if not target.optional:  # ``spec.presence: optional``: no problem
+                            self._problem(path, target, "does not exist")
             self.files.update(found)
             pending = sorted(found)
         self._report_loops()
