@@ -11,6 +11,7 @@ import yaml
 from tests.sources.git.conftest import component
 from tests.web.harness import ADMIN, AUTH, READ, World, serving
 from trueup.cli import main
+from trueup.redaction import KNOWN_SECRETS
 from trueup.store import Store
 
 
@@ -102,6 +103,22 @@ def test_a_sync_that_changes_nothing_keeps_the_etag(world: World, store: Store, 
     world.sync(store)
     changed = httpx.get(f"{base}/backstage/entities.yaml", headers={**AUTH, "If-None-Match": tag})
     assert changed.status_code == 200 and changed.headers["etag"] != tag
+
+
+def test_the_etag_changes_when_the_secrets_known_change_though_not_their_number(
+    base: str,
+) -> None:
+    """Rows are masked again as they are served: a rotated secret (a restart on a new
+    token) changes the bytes a cached feed would show, with no entity written."""
+    first = httpx.get(f"{base}/backstage/entities.yaml", headers=AUTH)
+    tag = first.headers["etag"]
+    known = len(KNOWN_SECRETS)
+    KNOWN_SECRETS.clear()
+    KNOWN_SECRETS.add_all(f"rotated-secret-{n:04d}" for n in range(known))
+    assert len(KNOWN_SECRETS) == known
+    again = httpx.get(f"{base}/backstage/entities.yaml", headers={**AUTH, "If-None-Match": tag})
+    assert again.status_code == 200 and again.headers["etag"] != tag
+    assert "rotated-secret" not in again.headers["etag"]
 
 
 def test_a_public_feed_only_when_configured(tmp_path: object, world: World, store: Store) -> None:

@@ -6,7 +6,7 @@ URL reader polls it, so a poll that finds nothing new must be cheap: the ETag
 is the feed generation (moved by every commit that wrote an entity row, whichever
 sync made it; not by one that changed nothing: :mod:`trueup.store.generation`)
 plus the fingerprint of what else shapes the bytes (emission policy, URLs,
-trueup's version, the secrets masked, the kind filter, the format), and an
+trueup's version, the secrets masked with, the kind filter, the format), and an
 ``If-None-Match`` that matches is answered 304 without reading a single entity.
 """
 
@@ -100,11 +100,16 @@ def _feed(request: Request, kind: list[str] | None, fmt: str) -> Response:
 def etag(state: ServerState, kinds: frozenset[str] | None, fmt: str) -> str:
     """The feed's ETag, from the feed generation and everything else that shapes it.
 
-    The secrets known only grow while the server runs (a rotated cluster token is
-    learnt): their count tells rows masked before from rows masked now.
+    Rows are masked again as they are served, with the secrets known now, so those
+    shape the bytes too: a secret rotated in ``trueup.yaml`` changes the ETag though no
+    entity is written. They enter as the redaction layer's salted, slow fingerprint of
+    all of them (salted with this deployment's feed fingerprint, the same on every
+    replica), and only through a hash cut to 64 bits: the header gives none back.
     """
     generation = state.store.feed_generation()
-    shaped = [state.feed_fingerprint(), fmt, ",".join(sorted(kinds or ())), str(len(KNOWN_SECRETS))]
+    fingerprint = state.feed_fingerprint()
+    masked_with = KNOWN_SECRETS.fingerprint(f"feed etag {fingerprint}".encode())
+    shaped = [fingerprint, fmt, ",".join(sorted(kinds or ())), masked_with]
     variant = hashlib.sha256("\0".join(shaped).encode()).hexdigest()[:16]
     return f'"g{generation}-{variant}"'
 
