@@ -25,6 +25,7 @@ from trueup.pipeline import SyncOutcome, sync
 from trueup.sources.base import ReadContext
 from trueup.sources.file import FileSource
 from trueup.sources.file.config import FileSourceConfig
+from trueup.sources.file.glob_pattern import NotFollowed, compile_segment, glob_patterns
 from trueup.store import Store
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -335,3 +336,23 @@ def test_a_sync_serves_the_entities_behind_a_glob_target(
     assert not outcome.failures
     served = {e.ref.name for e in store.entities() if not e.removed}
     assert served == {"argo-cd", "jira", "github"}
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "{" * 2000,  # braces nested past the interpreter's recursion limit
+        "{" * 300 + "a,b" + "}" * 300,
+        "[" * 40_000,  # over the length cap: refused before any scan (was hours)
+        "./x/" + "*" * 5000,
+    ],
+)
+def test_a_hostile_glob_target_is_a_finding_not_a_failed_read(target: str) -> None:
+    found = glob_patterns(target)
+    assert isinstance(found, NotFollowed), found
+
+
+def test_unclosed_brackets_under_the_cap_are_a_plain_path() -> None:
+    # 4,000 unclosed '[' are no set: each is a literal character (this took 1.2 s, quadratic)
+    assert glob_patterns("[" * 4000) is None
+    assert compile_segment("[" * 4000) == "[" * 4000

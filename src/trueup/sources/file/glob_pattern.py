@@ -38,6 +38,7 @@ import bracex
 
 MAX_PATTERNS = 1000  # patterns one target may expand to
 MAX_LENGTH = 4096  # characters of a glob target (PATH_MAX)
+MAX_DEPTH = 32  # braces open at once (bracex recurses once for each)
 
 
 class Globstar(Enum):
@@ -62,8 +63,10 @@ class NotFollowed:
 def glob_patterns(target: str) -> tuple[str, ...] | NotFollowed | None:
     """The patterns a glob target expands to; None for a plain path (no glob character)."""
     text = target.replace("\\", "/")
-    if len(text) > MAX_LENGTH and ("{" in text or _has_magic(text)):
+    if len(text) > MAX_LENGTH and any(char in text for char in "{[*?"):
         return NotFollowed(f"is longer than {MAX_LENGTH} characters; not followed")
+    if _brace_depth(text) > MAX_DEPTH:
+        return NotFollowed(f"nests its braces more than {MAX_DEPTH} deep; not followed")
     expanded = _expand(text)
     if expanded is None:
         return NotFollowed(f"expands to more than {MAX_PATTERNS} patterns; not followed")
@@ -142,7 +145,13 @@ def _tokens(segment: str) -> list[_Token]:
 
 
 def _character_set(segment: str, start: int) -> tuple[_Token, int] | None:
-    """The set that opens at ``start`` and the index after it; None when it does not close."""
+    """The set that opens at ``start`` and the index after it; None when it does not close.
+
+    A ``]`` must follow beyond the set's first character: without one, the ``[`` is a
+    literal at once (scanning on from each of a run of unclosed ``[`` was quadratic).
+    """
+    if segment.rfind("]") <= start + 1:
+        return None
     i = start + 1
     negate = segment[i : i + 1] in ("!", "^")
     i += negate
@@ -175,6 +184,18 @@ def _character_set(segment: str, start: int) -> tuple[_Token, int] | None:
 
 
 # --- braces ---------------------------------------------------------------------------
+
+
+def _brace_depth(text: str) -> int:
+    """How many braces are open at once at most, closed or not."""
+    depth = deepest = 0
+    for char in text:
+        if char == "{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == "}" and depth:
+            depth -= 1
+    return deepest
 
 
 def _expand(text: str) -> list[str] | None:
