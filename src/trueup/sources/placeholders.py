@@ -62,6 +62,23 @@ class ReferenceReader(Protocol):
         ...
 
 
+class ReadOnce:
+    """The memo a :class:`ReferenceReader` keeps: each file (and cap) is read once per read
+    of the scope, however many descriptors name it; a subclass does the reading."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, int], Referenced] = {}
+
+    def read(self, path: str, max_bytes: int) -> Referenced:
+        key = (path, max_bytes)
+        if key not in self._seen:
+            self._seen[key] = self._load(path, max_bytes)
+        return self._seen[key]
+
+    def _load(self, path: str, max_bytes: int) -> Referenced:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """A target that is not read: a URL elsewhere, a path outside the root."""

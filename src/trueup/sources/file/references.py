@@ -16,27 +16,21 @@ from pathlib import Path
 from trueup.path_policy import Refusal as PathRefusal
 from trueup.path_policy import Rule, read_under
 from trueup.sources.containment import resolve_inside
-from trueup.sources.placeholders import Referenced, Refusal
+from trueup.sources.placeholders import ReadOnce, Referenced, Refusal
 
 
-class FolderReferences:
+class FolderReferences(ReadOnce):
     """Placeholder targets inside the folder, read once per read of the scope."""
 
     def __init__(self, root: Path) -> None:
+        super().__init__()
         self.root = root
-        self._seen: dict[tuple[str, int], Referenced] = {}
 
     def resolve(self, base_file: str, target: str) -> str | Refusal:
         if "://" in target:
             return Refusal("is a URL; a file source reads placeholders from its own folder only")
         path = resolve_inside(base_file, target, root=self.root)
         return path if path is not None else Refusal(f"leads out of the folder {self.root}")
-
-    def read(self, path: str, max_bytes: int) -> Referenced:
-        key = (path, max_bytes)
-        if key not in self._seen:
-            self._seen[key] = self._load(path, max_bytes)
-        return self._seen[key]
 
     def _load(self, path: str, max_bytes: int) -> Referenced:
         """Through :mod:`trueup.path_policy`: a regular file under the folder, capped."""

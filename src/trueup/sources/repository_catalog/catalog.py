@@ -47,7 +47,7 @@ from trueup.sources.descriptors import (
     parse_descriptor_file,
     previous_by_path,
 )
-from trueup.sources.placeholders import Referenced, Refusal
+from trueup.sources.placeholders import ReadOnce, Referenced, Refusal
 from trueup.sources.repository_catalog.weblinks import WebLinks
 
 
@@ -424,7 +424,7 @@ def _too_large(request: CatalogRequest, path: str, size: int) -> ParsedDescripto
     return ParsedDescriptor(request.source, request.scope, path, (), (problem,), ok=False)
 
 
-class CommitReferences:
+class CommitReferences(ReadOnce):
     """Placeholder targets in the commit being read: relative paths, or URLs into it.
 
     A URL into this repository and branch is read from the same commit; any other
@@ -432,8 +432,8 @@ class CommitReferences:
     """
 
     def __init__(self, tree: Tree, blobs: BlobReader, local: Callable[[str], str | None]) -> None:
+        super().__init__()
         self.tree, self.blobs, self.local = tree, blobs, local
-        self._seen: dict[tuple[str, int], Referenced] = {}
 
     def resolve(self, base_file: str, target: str) -> str | Refusal:
         if "://" in target:
@@ -446,12 +446,6 @@ class CommitReferences:
             return inside
         path = resolve_inside(base_file, target)
         return path if path is not None else Refusal("leads out of the repository")
-
-    def read(self, path: str, max_bytes: int) -> Referenced:
-        key = (path, max_bytes)
-        if key not in self._seen:
-            self._seen[key] = self._load(path, max_bytes)
-        return self._seen[key]
 
     def _load(self, path: str, max_bytes: int) -> Referenced:
         blob = self.tree.lookup([path]).get(path)
