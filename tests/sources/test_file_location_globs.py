@@ -25,7 +25,7 @@ from trueup.pipeline import SyncOutcome, sync
 from trueup.sources.base import ReadContext
 from trueup.sources.file import FileSource
 from trueup.sources.file.config import FileSourceConfig
-from trueup.sources.file.glob_pattern import NotFollowed, compile_segment, glob_patterns
+from trueup.sources.glob_pattern import NotFollowed, compile_segment, glob_patterns
 from trueup.store import Store
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

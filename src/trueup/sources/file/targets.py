@@ -5,7 +5,7 @@ Used by :mod:`trueup.sources.file.source` for each ``file`` target, one
 is relative to the folder of the file that names it (an absolute one stands as it
 is); after ``..`` are resolved it must lie inside the source's folder.
 
-A target with glob characters (:mod:`trueup.sources.file.glob_pattern`) is followed
+A target with glob characters (:mod:`trueup.sources.glob_pattern`) is followed
 to every match, as Backstage's file reader follows it; one that matches nothing is
 reported (Backstage: ``file … does not exist``). The path policy applies to every
 match as to a plain target (:func:`~trueup.path_policy.check_under`): a link that
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from trueup.model.observation import show_path, unstorable_rule
 from trueup.path_policy import Rule, check_under
-from trueup.sources.file.glob_pattern import (
+from trueup.sources.glob_pattern import (
     GLOBSTAR,
     NotFollowed,
     Segment,

@@ -16,6 +16,9 @@ A read fetches the branch into a bare clone under the source's data folder
   diff of two trees);
 - no usable previous state: every file of the commit is listed.
 
+A Location target with glob characters is matched against the commit's files,
+listed at most once per read (the listing above when there was one).
+
 A fetch or read that fails yields a :class:`ScopeFailure` (unreachable,
 forbidden…) and moves nothing: the previous clone state, cache and snapshot stay.
 """
@@ -53,6 +56,7 @@ from trueup.sources.repository_catalog.catalog import (
     reader_of,
     unversioned,
 )
+from trueup.sources.repository_catalog.tree_glob import TreeGlobs
 from trueup.sources.repository_catalog.weblinks import web_base, web_links
 
 
@@ -140,7 +144,7 @@ class GitSource:
             # cache and clone disagree (killed between the two writes, a restored
             # backup): list the commit again; parse results stay valid (keyed by blob)
             state = ScopeState(parsed=state.parsed)
-        included = self._included(repo, state, head)
+        included, listing = self._included(repo, state, head)
         configured = self.config.web.base if self.config.web is not None else None
         web = configured.rstrip("/") if configured else web_base(self.config.url)
         request = CatalogRequest(
@@ -159,7 +163,8 @@ class GitSource:
             policy=policy,
         )
         blobs = _GitBlobs(repo, policy.max_file_bytes)
-        result = read_catalog(request, _GitTree(repo, head), blobs, state.parsed)
+        tree = _GitTree(repo, head, listing)
+        result = read_catalog(request, tree, blobs, state.parsed)
         self.files_parsed = result.parsed_now
         if state.commit != head or result.parsed_now or result.files != state.files:
             remembered = ScopeState(head, dict(included), result.files, result.parsed)
@@ -174,13 +179,17 @@ class GitSource:
             unversioned=unversioned(request.repo),
         )
 
-    def _included(self, repo: GitRepository, state: ScopeState, head: str) -> dict[str, str]:
-        """The files the globs match at ``head``, from the last read plus a diff when possible."""
+    def _included(
+        self, repo: GitRepository, state: ScopeState, head: str
+    ) -> tuple[dict[str, str], dict[str, str] | None]:
+        """The files the globs match at ``head``, from the last read plus a diff when possible,
+        and every file of ``head`` when they had to be listed (else None)."""
         old = state.commit
         if old == head:
-            return dict(state.included)
+            return dict(state.included), None
         if old is None or repo.resolve(old) is None:
-            return {p: b for p, b in repo.list_files(head).items() if self._globs.matches(p)}
+            listing = repo.list_files(head)
+            return {p: b for p, b in listing.items() if self._globs.matches(p)}, listing
         if not repo.is_ancestor(old, head):
             self.last_events.append(
                 f"force-push on {self.config.branch}: {old[:12]} -> {head[:12]} "
@@ -194,7 +203,7 @@ class GitSource:
                 included.pop(change.path, None)
             else:
                 included[change.path] = change.blob
-        return included
+        return included, None
 
     def _snapshot(self, result: CatalogRead, head: str, now: datetime) -> Snapshot:
         return Snapshot(
@@ -211,12 +220,25 @@ class GitSource:
 
 
 class _GitTree:
-    def __init__(self, repo: GitRepository, commit: str) -> None:
+    """One commit's tree: paths looked up as asked; listed whole once, when a glob asks."""
+
+    def __init__(
+        self, repo: GitRepository, commit: str, listing: Mapping[str, str] | None = None
+    ) -> None:
         self.repo = repo
         self.commit = commit
+        self._globs = TreeGlobs(listing) if listing is not None else None
 
     def lookup(self, paths: Collection[str]) -> Mapping[str, str]:
+        if self._globs is not None:  # listed already: no git process
+            files = self._globs.files
+            return {p: files[p] for p in paths if p in files}
         return self.repo.lookup(self.commit, paths)
+
+    def glob(self, patterns: Collection[str]) -> Mapping[str, Mapping[str, str]]:
+        if self._globs is None:
+            self._globs = TreeGlobs(self.repo.list_files(self.commit))
+        return self._globs.match(patterns)
 
 
 class _GitBlobs:

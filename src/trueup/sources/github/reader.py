@@ -6,12 +6,14 @@ repository scope. What it asks GitHub, and why that is the cheapest way:
 1. ``GET /repos/{o}/{r}/commits/{branch}`` with ``Accept: application/vnd.github.sha``
    and ``If-None-Match``: an unchanged head is a ``304`` (free), and then
    nothing else is requested: the snapshot comes from the remembered parse
-   results. Per-file ``contents`` requests would cost one (free) request per
+   results (glob Location targets from the matches remembered for that
+   commit). Per-file ``contents`` requests would cost one (free) request per
    catalog file and could not give one consistent commit.
 2. On a new head: ``GET /repos/{o}/{r}/git/trees/{sha}?recursive=1`` (one
-   request, every path and blob sha). A ``truncated`` tree is walked again
-   non-recursively, one subtree per request; a subtree that is itself truncated
-   fails the scope: deletions are never inferred from an incomplete tree.
+   request, every path and blob sha; it answers every glob Location target
+   too). A ``truncated`` tree is walked again non-recursively, one subtree per
+   request; a subtree that is itself truncated fails the scope: deletions are
+   never inferred from an incomplete tree.
 3. ``GET /repos/{o}/{r}/git/blobs/{sha}`` for the blobs not parsed before only
    (a blob is immutable: its sha is its cache key); blobs over the parser's cap
    are not downloaded.
@@ -50,6 +52,7 @@ from trueup.sources.repository_catalog.catalog import (
     read_catalog,
     unversioned,
 )
+from trueup.sources.repository_catalog.tree_glob import TreeGlobs
 from trueup.sources.repository_catalog.weblinks import WebLinks
 
 
@@ -136,7 +139,9 @@ def read_repository(
                 files.setdefault(path, blob)
             else:
                 missing.add(path)
-        tree = _LazyApiTree(client, owner_repo, head, files, frozenset(missing))
+        tree = _LazyApiTree(
+            client, owner_repo, head, files, frozenset(missing), globbed=_remembered_globs(state)
+        )
         blobs = _ApiBlobs(client, owner_repo, {}, cap)
     elif settings.use_git:
         repo = GitRepository(
@@ -192,6 +197,7 @@ def read_repository(
                 "include": patterns,
                 "policy": settings.policy.fingerprint,
                 "dependencies": dict(result.dependencies),
+                "globs": {p: dict(files) for p, files in result.globbed.items()},
             },
         ),
     )
@@ -246,9 +252,13 @@ def _blobs_of(entries: list[Any], prefix: str) -> dict[str, tuple[str, int]]:
 class _MapTree:
     def __init__(self, files: Mapping[str, str]) -> None:
         self.files = files
+        self._globs = TreeGlobs(files)
 
     def lookup(self, paths: Collection[str]) -> Mapping[str, str]:
         return {p: self.files[p] for p in paths if p in self.files}
+
+    def glob(self, patterns: Collection[str]) -> Mapping[str, Mapping[str, str]]:
+        return self._globs.match(patterns)
 
 
 class _LazyApiTree:
@@ -261,18 +271,40 @@ class _LazyApiTree:
         commit: str,
         known: Mapping[str, str],
         absent: frozenset[str],
+        *,
+        globbed: Mapping[str, Mapping[str, str]],
     ) -> None:
         self.client, self.repo, self.commit = client, repo, commit
-        self.known, self.absent = known, absent
-        self._files: dict[str, str] | None = None
+        self.known, self.absent, self.globbed = known, absent, globbed
+        self._tree: _MapTree | None = None
 
     def lookup(self, paths: Collection[str]) -> Mapping[str, str]:
         if all(p in self.known or p in self.absent for p in paths):
             return {p: self.known[p] for p in paths if p in self.known}
-        if self._files is None:
+        return self._fetched().lookup(paths)
+
+    def glob(self, patterns: Collection[str]) -> Mapping[str, Mapping[str, str]]:
+        if all(p in self.globbed for p in patterns):  # the same commit: the same matches
+            return {p: self.globbed[p] for p in patterns}
+        return self._fetched().glob(patterns)
+
+    def _fetched(self) -> _MapTree:
+        if self._tree is None:
             entries = _full_tree(self.client, self.repo, self.commit)
-            self._files = {p: b for p, (b, _) in entries.items()}
-        return {p: self._files[p] for p in paths if p in self._files}
+            self._tree = _MapTree({p: b for p, (b, _) in entries.items()})
+        return self._tree
+
+
+def _remembered_globs(state: ScopeState) -> dict[str, dict[str, str]]:
+    """The glob matches the last read of the commit remembered (pattern → path → blob)."""
+    remembered = state.extra.get("globs")
+    if not isinstance(remembered, dict):
+        return {}
+    return {
+        str(pattern): {str(p): str(b) for p, b in files.items()}
+        for pattern, files in remembered.items()
+        if isinstance(files, dict)
+    }
 
 
 class _ApiBlobs:

@@ -8,11 +8,15 @@ read or parsed again.
 
 Location entities are followed as Backstage follows them: ``spec.target`` and
 ``spec.targets``, relative to the file and within the repository; a ``url``
-target into the same repository and branch is followed too. Loops, missing
-targets and targets outside the repository become ``invalid-file`` findings
-(rule ``location-target``). Per-file isolation is :mod:`~trueup.sources.file`'s:
-a file that does not parse keeps its previous observations, a document that
-does not validate keeps its entity's previous observation.
+target into the same repository and branch is followed too. A target with glob
+characters leads to every file of the commit it matches
+(:mod:`~trueup.sources.repository_catalog.tree_glob`; the tree is listed once per
+read, whatever the number of globs). Loops, missing targets, globs that match
+nothing and targets outside the repository become ``invalid-file`` findings
+(rule ``location-target``); a glob that matches the file naming it is no loop.
+Per-file isolation is :mod:`~trueup.sources.file`'s: a file that does not parse
+keeps its previous observations, a document that does not validate keeps its
+entity's previous observation.
 """
 
 from __future__ import annotations
@@ -48,6 +52,12 @@ from trueup.sources.descriptors import (
     previous_by_path,
 )
 from trueup.sources.placeholders import ReadOnce, Referenced, Refusal
+from trueup.sources.repository_catalog.tree_glob import (
+    NO_MATCH,
+    OUTSIDE,
+    GlobTarget,
+    glob_target,
+)
 from trueup.sources.repository_catalog.weblinks import WebLinks
 
 
@@ -56,6 +66,14 @@ class Tree(Protocol):
 
     def lookup(self, paths: Collection[str]) -> Mapping[str, str]:
         """The blob of each path that is a file; absent paths are left out."""
+        ...
+
+    def glob(self, patterns: Collection[str]) -> Mapping[str, Mapping[str, str]]:
+        """The files (path → blob) each pattern matches (:class:`.tree_glob.TreeGlobs`).
+
+        Patterns are relative to the root and normalised; a tree lists its files at
+        most once, however often it is asked.
+        """
         ...
 
 
@@ -155,6 +173,8 @@ class CatalogRead:
     ignored: dict[str, int] = field(default_factory=dict)  # path -> non-entity documents
     # Files placeholders read (path -> blob; None: absent), to know them at an unchanged head.
     dependencies: dict[str, str | None] = field(default_factory=dict)
+    # Glob patterns matched against the tree: pattern -> the files (path -> blob) it matched.
+    globbed: dict[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 _FOLLOWED = (None, "file", "url")
@@ -219,6 +239,7 @@ def read_catalog(
             for parsed in walk.by_path.values()
             for path, version in parsed.dependencies
         },
+        globbed=walk.globbed,
     )
 
 
@@ -258,10 +279,12 @@ class _Walk:
         self.previous = previous_by_path(request.previous)
         self.files: dict[str, str] = dict(request.included)
         self.by_path: dict[str, ParsedDescriptor] = {}
-        self.edges: dict[str, list[tuple[LocationTarget, str]]] = {}
+        # (target, file it leads to, whether through a glob: one may match its own file)
+        self.edges: dict[str, list[tuple[LocationTarget, str, bool]]] = {}
         self.problems: list[Finding] = []
         self.parsed_now = 0
         self.absent: set[str] = set()
+        self.globbed: dict[str, Mapping[str, str]] = {}
         self.references = CommitReferences(tree, blobs, request.urls.local)
 
     def run(self) -> None:
@@ -269,28 +292,59 @@ class _Walk:
         while pending:
             self._parse(pending)
             wanted: dict[str, list[tuple[str, LocationTarget]]] = {}
+            globs: list[tuple[str, LocationTarget, GlobTarget]] = []
             for path in pending:
                 self.edges[path] = []
                 for target in self._targets(path):
                     resolved = self._resolve(path, target)
                     if resolved is None:
                         continue
-                    if resolved in self.files:
-                        self.edges[path].append((target, resolved))
+                    if isinstance(resolved, GlobTarget):
+                        globs.append((path, target, resolved))
+                    elif resolved in self.files:
+                        self.edges[path].append((target, resolved, False))
                     else:
                         wanted.setdefault(resolved, []).append((path, target))
-            found = self.tree.lookup(wanted) if wanted else {}
+            found = dict(self.tree.lookup(wanted)) if wanted else {}
             for resolved, sources in sorted(wanted.items()):
                 for path, target in sources:
                     if resolved in found:
-                        self.edges[path].append((target, resolved))
+                        self.edges[path].append((target, resolved, False))
                     else:
                         self.absent.add(resolved)
                         if not target.optional:  # ``spec.presence: optional``: no problem
                             self._problem(path, target, "does not exist")
+            found.update(self._follow_globs(globs))
+            found = {p: blob for p, blob in found.items() if p not in self.files}
             self.files.update(found)
             pending = sorted(found)
         self._report_loops()
+
+    def _follow_globs(self, globs: list[tuple[str, LocationTarget, GlobTarget]]) -> dict[str, str]:
+        """Edges to every file the globs match (one tree question for all); the files found."""
+        asked = {p for _, _, glob in globs for p in glob.patterns}
+        if asked:
+            self.globbed.update(self.tree.glob(sorted(asked)))
+        found: dict[str, str] = {}
+        for path, target, glob in globs:
+            matched: dict[str, str] = {}
+            for pattern in glob.patterns:
+                matched.update(self.globbed[pattern])
+            problems = list(glob.problems)
+            for resolved in sorted(matched):
+                if unstorable_rule(resolved) is not None:
+                    why = "whose name is not UTF-8 text, which cannot be stored; not read"
+                    problems.append(f"matches {show_path(resolved)}, {why}")
+                    continue
+                self.edges[path].append((target, resolved, True))
+                found[resolved] = matched[resolved]
+            if not matched and not problems:
+                problems.append(NO_MATCH)
+                if target.optional:  # ``spec.presence: optional``: not there yet is no problem
+                    continue
+            for reason in dict.fromkeys(problems):
+                self._problem(path, target, reason)
+        return found
 
     def _parse(self, paths: list[str]) -> None:
         request = self.request
@@ -343,7 +397,8 @@ class _Walk:
             return observation_targets(kept)
         return followed_targets(parsed, kept or ())
 
-    def _resolve(self, path: str, target: LocationTarget) -> str | None:
+    def _resolve(self, path: str, target: LocationTarget) -> str | GlobTarget | None:
+        """The path a target names (relative to the root), its glob, or None (reported)."""
         if target.type not in _FOLLOWED:
             self._problem(
                 path,
@@ -356,7 +411,7 @@ class _Walk:
         if "://" in text:
             local = self.request.urls.local(text)
             if local is not None:
-                return local
+                return glob_target("", local) or local
             reader = self.request.urls.elsewhere(text)
             if reader is not None:
                 self._problem(path, target, f"is read by {reader}", severity=Severity.INFO)
@@ -368,9 +423,12 @@ class _Walk:
                     severity=Severity.WARNING,
                 )
             return None
+        globbed = glob_target(posixpath.dirname(path), text)
+        if globbed is not None:
+            return globbed
         joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), text))
         if text.startswith("/") or joined == ".." or joined.startswith("../"):
-            self._problem(path, target, "is outside the repository")
+            self._problem(path, target, OUTSIDE)
             return None
         return joined
 
@@ -380,7 +438,7 @@ class _Walk:
         for start in sorted(self.request.included):
             if start in done:
                 continue
-            stack: list[tuple[str, Iterator[tuple[LocationTarget, str]]]] = [
+            stack: list[tuple[str, Iterator[tuple[LocationTarget, str, bool]]]] = [
                 (start, iter(self.edges.get(start, ())))
             ]
             on_stack = {start}
@@ -392,9 +450,10 @@ class _Walk:
                     stack.pop()
                     on_stack.discard(path)
                     continue
-                target, resolved = edge
+                target, resolved, globbed = edge
                 if resolved in on_stack:
-                    self._problem(path, target, f"forms a loop back to {resolved}")
+                    if not globbed:  # a glob may match its own file: Backstage reads on
+                        self._problem(path, target, f"forms a loop back to {resolved}")
                 elif resolved not in done:
                     done.add(resolved)
                     on_stack.add(resolved)

@@ -1,11 +1,14 @@
-"""Glob patterns as Backstage's file reader reads a Location target (pure).
+"""Glob patterns as Backstage's readers read a Location target (pure).
 
 Backstage's ``FileReaderProcessor`` hands every ``file`` Location target to the
 ``glob`` package (14, on minimatch 11, default options and ``windowsPathsNoEscape``)
-and reads every match. :func:`glob_patterns` tells such a glob from a plain path and
-expands its braces; :func:`compile_segment` turns one segment of a pattern into a
-name matcher for :mod:`trueup.sources.file.targets`, which walks the folder. What
-they follow, as minimatch does:
+and reads every match; its URL readers for git hosts match a glob target against the
+repository's tree (``search``, minimatch too). :func:`glob_patterns` tells such a glob
+from a plain path and expands its braces; :func:`compile_segment` turns one segment of
+a pattern into a name matcher. Shared by the sources that follow globs, each walking
+its own tree: :mod:`trueup.sources.file.targets` a folder,
+:mod:`trueup.sources.repository_catalog.tree_glob` a commit (git and github sources).
+What they follow, as minimatch does:
 
 - ``\\`` is a path separator, never an escape;
 - ``{a,b}`` (nested too), ``{1..3}``, ``{01..10..2}`` and ``{a..e}`` expand first;
