@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import cast
@@ -121,7 +121,7 @@ class Closure:
     """A job that cannot be pickled (it holds a lambda): it is forked with its workers."""
 
     def __init__(self) -> None:
-        self.double = lambda n: 2 * n
+        self.double: Callable[[int], int] = lambda n: 2 * n
         self.in_worker = False
 
     def __call__(self, item: int) -> tuple[int, bool]:
