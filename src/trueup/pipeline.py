@@ -40,6 +40,7 @@ from trueup.store import CommitSummary, Store
 from trueup.store.carried import Carried, carried
 from trueup.store.encoded import expires_at
 from trueup.store.incremental import CommitRequest
+from trueup.store.parallel import early_workers
 from trueup.store.snapshots import materialised, superseded
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,9 @@ def sync(
     run_id = store.start_run(trigger=trigger, sources=[s.id for s in sources], now=now())
     outcome = SyncOutcome(run_id=run_id)
     try:
-        with reads_held():  # the reads live until the commit ends: no full collections
+        # The reads live until the commit ends: no full collections. Assembly workers
+        # are forked first, while this process is small (store/parallel.py).
+        with reads_held(), early_workers(config.assembly_workers):
             _run(
                 config,
                 store,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import cast
 
 import pytest
 
-from trueup.store.parallel import can_fork, ordered_map
+from trueup.store.parallel import can_fork, early_workers, ordered_map
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="needs os.fork")
 
@@ -98,3 +100,63 @@ def test_maps_do_not_nest_but_follow_one_another() -> None:
         next(ordered_map(Square(), range(3), workers=2))
     outer.close()
     assert [r[0] for r in ordered_map(Square(), range(3), workers=2)] == [0, 1, 4]
+
+
+def test_early_workers_run_every_map_inside_them_and_are_forked_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where a map's job is sent
+    with early_workers(2):
+        first = list(ordered_map(Square(), range(12), workers=2))
+        second = list(ordered_map(Square(), range(12, 20), workers=2))
+    assert list(tmp_path.iterdir()) == []  # each map's file is gone with it
+    assert [r[0] for r in first + second] == [n * n for n in range(20)]
+    assert all(in_worker for _, _, in_worker in first + second)  # forked() ran there
+    pids = {pid for _, pid, _ in first}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert {pid for _, pid, _ in second} == pids  # the same two processes, not new ones
+
+
+class Closure:
+    """A job that cannot be pickled (it holds a lambda): it is forked with its workers."""
+
+    def __init__(self) -> None:
+        self.double: Callable[[int], int] = lambda n: 2 * n
+        self.in_worker = False
+
+    def __call__(self, item: int) -> tuple[int, bool]:
+        return self.double(item), self.in_worker
+
+    def forked(self) -> None:
+        self.in_worker = True
+
+
+def test_a_job_that_cannot_be_pickled_still_runs_in_workers_of_its_own() -> None:
+    with early_workers(2):
+        results = list(ordered_map(Closure(), range(6), workers=2))
+    assert results == [(2 * n, True) for n in range(6)]
+
+
+class Offset(Square):
+    def __call__(self, item: int) -> tuple[int, int, bool]:
+        return item + 100, os.getpid(), self.in_worker
+
+
+def test_the_job_of_an_early_map_does_not_reach_the_next_one() -> None:
+    with early_workers(2):
+        assert [r[0] for r in ordered_map(Offset(), range(4), workers=2)] == [100, 101, 102, 103]
+        assert [r[0] for r in ordered_map(Square(), range(4), workers=2)] == [0, 1, 4, 9]
+
+
+def test_after_an_early_worker_dies_the_next_map_forks_its_own() -> None:
+    with early_workers(2):
+        with pytest.raises(BrokenProcessPool):
+            list(ordered_map(Dies(), range(10), workers=2))
+        assert [r[0] for r in ordered_map(Square(), range(5), workers=2)] == [0, 1, 4, 9, 16]
+
+
+def test_a_map_with_more_workers_than_were_forked_early_forks_its_own() -> None:
+    with early_workers(2):
+        results = list(ordered_map(Square(), range(9), workers=3))
+    assert [r[0] for r in results] == [n * n for n in range(9)]
+    assert len({pid for _, pid, _ in results}) == 3

@@ -16,7 +16,7 @@ the rows written are the same as with one process.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +43,9 @@ from trueup.store.records import Change
 from trueup.store.schema import entities, observation_terms, observations
 
 BATCH = 2000
+# A worker's batch: smaller, so that what is in flight (a batch queued for each worker, the
+# results the commit has not written yet) stays small beside the reads the commit holds.
+WORKER_BATCH = 500
 
 Inputs = list[tuple[EntityRef, list[Handle], list[Handle]]]  # a batch: each ref's observations
 Assembled = tuple[list[Encoded], list[EntityRef]]  # a batch's entities, and its absent refs
@@ -89,20 +92,30 @@ class BatchAssembler:
         self._presence(ordered)
         batches = list(rows.chunks(ordered, BATCH))
         workers = min(self.workers, len(batches))  # one batch runs here
+        job = self.job
         if workers > 1:
+            batches = list(rows.chunks(ordered, min(BATCH, WORKER_BATCH)))
             current = _current_refs(self.conn)
-            self.job.stored = current.__contains__  # a worker cannot ask the database
+            job.stored = current.__contains__  # a worker cannot ask the database
+            job = replace(job, known={})  # nor see this process's observations (_inputs)
         moved: list[tuple[EntityRef, Change]] = []
-        for done, absent in ordered_map(self.job, self._inputs(batches), workers):
+        inputs = self._inputs(batches, None if workers > 1 else self.known)
+        for done, absent in ordered_map(job, inputs, workers):
             self.assembled += len(done)
             moved.extend(self.writer.write(done, absent))
         return moved
 
-    def _inputs(self, batches: Sequence[Sequence[EntityRef]]) -> Iterator[Inputs]:
+    def _inputs(
+        self, batches: Sequence[Sequence[EntityRef]], known: Mapping[int, Observation] | None
+    ) -> Iterator[Inputs]:
+        """Each batch's refs with their observations: those in ``known`` by row id, the
+        others read. For workers (``known`` None) every payload is read as its JSON
+        text: a worker that read this process's observations would copy the memory
+        pages holding them (each read writes a reference count), most of the world."""
         for batch in batches:
             names = [str(ref) for ref in batch]
-            intent = rows.intent_of(self.conn, names, self.known)
-            actual = rows.actual_of(self.conn, names, self.known)
+            intent = rows.intent_of(self.conn, names, known)
+            actual = rows.actual_of(self.conn, names, known)
             yield [
                 (ref, intent.get(name, []), actual.get(name, []))
                 for ref, name in zip(batch, names, strict=True)

@@ -37,7 +37,7 @@ from trueup.model.finding import Finding
 from trueup.model.observation import Nature, Observation, Snapshot, held_parts
 from trueup.model.ref import EntityRef
 from trueup.store.bulk import insert_rows
-from trueup.store.engine import JSONText, json_text
+from trueup.store.engine import JSONText, json_text, load_json
 from trueup.store.schema import (
     bytewise,
     observation_terms,
@@ -458,18 +458,20 @@ def decode(payload: Any) -> Observation:
     return Observation.from_json(payload)
 
 
-Handle = int | tuple[int, Mapping[str, Any]]
+Handle = int | tuple[int, Mapping[str, Any] | str]
 """An observation to assemble: its row id among those in memory (``known``), or its row id
-and payload read from the database."""
+and payload read from the database (decoded, or its JSON text)."""
 
 
 def intent_of(
-    conn: Connection, refs: Collection[str], known: Mapping[int, Observation]
+    conn: Connection, refs: Collection[str], known: Mapping[int, Observation] | None
 ) -> dict[str, list[Handle]]:
     """The intent observations of each ref (Location entities aside), by ref.
 
     ``known`` holds observations already in memory by row id (those this commit
     wrote): they are not read back. :func:`resolve` makes handles observations.
+    With ``known`` None every payload is read, as its JSON text (to be sent to a
+    worker process and decoded there).
     """
     query = sa.select(observations.c.ref, observations.c.id).where(
         observations.c.nature == Nature.INTENT.value
@@ -484,7 +486,7 @@ def intent_of(
 
 
 def actual_of(
-    conn: Connection, refs: Collection[str], known: Mapping[int, Observation]
+    conn: Connection, refs: Collection[str], known: Mapping[int, Observation] | None
 ) -> dict[str, list[Handle]]:
     """The actual observations that enrich each ref (its ``t:`` terms, repeated as linked)."""
     query = sa.select(observation_terms.c.term, observation_terms.c.observation_id)
@@ -507,22 +509,24 @@ def resolve(
             continue
         obs_id, payload = handle
         if obs_id not in decoded:
-            decoded[obs_id] = decode(payload)
+            decoded[obs_id] = decode(load_json(payload) if isinstance(payload, str) else payload)
         found.append(decoded[obs_id])
     return found
 
 
 def _by_key(
-    conn: Connection, pairs: Sequence[tuple[str, int]], known: Mapping[int, Observation]
+    conn: Connection, pairs: Sequence[tuple[str, int]], known: Mapping[int, Observation] | None
 ) -> dict[str, list[Handle]]:
-    """Handles grouped by key, ordered by row id; only the unknown payloads are read."""
+    """Handles grouped by key, ordered by row id; only the unknown payloads are read
+    (all of them, as JSON text, with ``known`` None)."""
+    payload: sa.ColumnElement[Any] = observations.c.payload
+    if known is None:
+        known, payload = {}, sa.cast(observations.c.payload, sa.Text)
     missing = sorted({obs_id for _, obs_id in pairs if obs_id not in known})
-    loaded: dict[int, Mapping[str, Any]] = {}
+    loaded: dict[int, Mapping[str, Any] | str] = {}
     for chunk in chunks(missing):
-        query = sa.select(observations.c.id, observations.c.payload).where(
-            observations.c.id.in_(chunk)
-        )
-        loaded.update((obs_id, payload) for obs_id, payload in conn.execute(query))
+        query = sa.select(observations.c.id, payload).where(observations.c.id.in_(chunk))
+        loaded.update((obs_id, data) for obs_id, data in conn.execute(query))
     found: dict[str, list[Handle]] = defaultdict(list)
     for key, obs_id in sorted(pairs, key=lambda pair: pair[1]):
         found[key].append(obs_id if obs_id in known else (obs_id, loaded[obs_id]))
