@@ -252,16 +252,16 @@ def _all_clean(rows: Sequence[Any]) -> bool:
     only if it holds a newline itself (then the rows are checked one by one). So
     this is True only when redacting each string on its own would change none.
     """
-    texts: list[str] = []
-    json_possible = "psycopg.types.json" in sys.modules  # see _driver_json
-    for row in rows:
-        values = row.values() if isinstance(row, dict) else row
-        if not isinstance(row, dict | tuple | list):
-            return False  # a shape _redacted_row passes on as it is
-        if json_possible:
-            texts.extend(text for v in values if (text := _text(v)) is not None)
-        else:  # SQLite: only strings are stored as text
-            texts.extend(v for v in values if isinstance(v, str))
+    if all(isinstance(row, tuple | list) for row in rows):  # a bulk insert's (bulk.py)
+        values = [v for row in rows for v in row]
+    elif all(isinstance(row, dict | tuple | list) for row in rows):
+        values = [v for row in rows for v in (row.values() if isinstance(row, dict) else row)]
+    else:
+        return False  # a shape _redacted_row passes on as it is
+    if "psycopg.types.json" in sys.modules:  # see _driver_json
+        texts = [text for v in values if (text := _text(v)) is not None]
+    else:  # SQLite: only strings are stored as text
+        texts = [v for v in values if isinstance(v, str)]
     joined = "\n".join(texts)
     return redact_stored(joined) is joined and storable(joined)
 
