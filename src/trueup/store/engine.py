@@ -71,11 +71,23 @@ def json_default(value: Any) -> Any:
 
 # Built once: json.dumps() with options constructs a new encoder on every call.
 # allow_nan=False: a non-finite float raises, and _encode writes it as below.
+# check_circular=False: a fifth faster. A value that holds itself, which no parsed
+# document can, raises RecursionError instead of ValueError, as _has_non_finite
+# already made it do.
 _COMPACT = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=json_default
+    ensure_ascii=False,
+    separators=(",", ":"),
+    allow_nan=False,
+    check_circular=False,
+    default=json_default,
 )
 _CANONICAL = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False, default=json_default
+    ensure_ascii=False,
+    separators=(",", ":"),
+    sort_keys=True,
+    allow_nan=False,
+    check_circular=False,
+    default=json_default,
 )
 
 # JSON has no NaN or infinities, yet a catalog file may hold them (YAML's .nan, .inf):
