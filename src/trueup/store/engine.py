@@ -89,6 +89,11 @@ _CANONICAL = json.JSONEncoder(
     check_circular=False,
     default=json_default,
 )
+# What plain json.dumps(ensure_ascii=False) writes compactly, where it writes anything:
+# no fallback, and a non-finite float raises (see json_text_with_member).
+_PLAIN = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+)
 
 # JSON has no NaN or infinities, yet a catalog file may hold them (YAML's .nan, .inf):
 # Python's NaN/Infinity tokens are refused by PostgreSQL's json type and SQLite's JSON
@@ -106,6 +111,34 @@ def json_text(value: Any, *, canonical: bool = False) -> JSONText:
     Raises TypeError (or ValueError) for values JSON cannot represent.
     """
     return JSONText(_encode(_CANONICAL if canonical else _COMPACT, value))
+
+
+def json_text_with_member(value: Mapping[str, Any], key: str) -> tuple[JSONText, str | None]:
+    """``json_text(value)``, and the text of its member ``key`` as plain JSON writes it.
+
+    Plain JSON is ``json.dumps(member, ensure_ascii=False, separators=(",", ":"))``;
+    so a member is encoded once for both (the feed's text of an entity is the
+    ``entity`` of its stored document). The member's text is None, and ``value``
+    encoded whole, when it would be written otherwise there: it holds a
+    non-finite float or a mapping that is no dict, or ``value`` holds another
+    non-finite float. The value's text is always ``json_text(value)``'s: the C
+    encoder writes an object's members one after the other, each as it would
+    alone, and the same text is made storable as a whole.
+    """
+    if type(value) is dict and key in value:  # a plain dict: encoded as its items are
+        try:
+            member = _PLAIN.encode(value[key])
+            keys = list(value)
+            at = keys.index(key)
+            before = _COMPACT.encode({k: value[k] for k in keys[:at]})
+            after = _COMPACT.encode({k: value[k] for k in keys[at + 1 :]})
+        except (TypeError, ValueError):
+            pass  # encoded whole below: it raises, or writes its non-finite floats
+        else:
+            parts = (before[1:-1], f"{_COMPACT.encode(key)}:{member}", after[1:-1])
+            text = "{" + ",".join(part for part in parts if part) + "}"
+            return JSONText(_storable_json(text)), member
+    return json_text(value), None
 
 
 def dump_json(value: Any) -> str:
