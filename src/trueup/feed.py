@@ -43,13 +43,17 @@ def feed_row(entity: AssembledEntity) -> FeedRow | None:
     return FeedRow(ref=entity.ref, content_hash=entity.content_hash(), yaml=texts[0], json=texts[1])
 
 
-def feed_texts(entity: AssembledEntity) -> tuple[str, str] | None:
-    """:func:`feed_row`'s YAML and JSON texts alone (the store has the content hash)."""
+def feed_texts(entity: AssembledEntity, json: str | None = None) -> tuple[str, str] | None:
+    """:func:`feed_row`'s YAML and JSON texts alone (the store has the content hash).
+
+    ``json``: the entity's JSON text, when the caller wrote it already as this
+    module writes it (the store, with the rest of the stored document).
+    """
     if not entity.emitted:
         return None
     return (
         dump_document(entity.entity),
-        _COMPACT.encode(entity.entity),
+        _COMPACT.encode(entity.entity) if json is None else json,
     )
 
 

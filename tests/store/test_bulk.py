@@ -174,3 +174,36 @@ def test_a_copy_that_breaks_a_constraint_fails_as_an_insert_does(db_url: str) ->
             insert_rows(conn, MIXED, rows)
     finally:
         engine.dispose()
+
+
+def test_a_time_many_rows_share_is_converted_once_and_stored_for_each(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit's rows mostly share its "now": one conversion serves every row holding it."""
+    converted: list[datetime | None] = []
+    convert = UTCDateTime.process_bind_param
+
+    def counted(self: UTCDateTime, value: datetime | None, dialect: sa.Dialect) -> object:
+        converted.append(value)
+        return convert(self, value, dialect)
+
+    monkeypatch.setattr(UTCDateTime, "process_bind_param", counted)
+    tokyo = timezone(timedelta(hours=9))
+    later = T0 + timedelta(hours=1)
+    times = [T0, T0.astimezone(tokyo), later, T0, None, later]
+    engine = create_engine(parse_url(db_url))
+    try:
+        with engine.begin() as conn:
+            metadata.create_all(conn, tables=[scopes])
+            rows = [
+                {"id": n, "source": "a", "scope": f"s{n}", "last_success_at": at}
+                for n, at in enumerate(times, start=1)
+            ]
+            insert_rows(conn, scopes, rows)
+            stored = conn.execute(
+                sa.select(scopes.c.last_success_at).order_by(scopes.c.id)
+            ).scalars()
+            assert list(stored) == [T0, T0, later, T0, None, later]
+    finally:
+        engine.dispose()
+    assert converted == [T0, later, None]  # each distinct instant once, in row order

@@ -20,16 +20,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.types import TypeDecorator
 
 from trueup.store.engine import redacted_rows
 
-_Processor = Callable[[Any], Any] | None
+# Converts one column of an insert's values (as its bind processor converts each value).
+_Converter = Callable[[Sequence[Any]], list[Any]] | None
 # By table (the object: two tables may share a name), driver and keys.
 _compiled: dict[tuple[sa.Table, type, str, tuple[str, ...]], tuple[str, tuple[str, ...], bool]] = {}
 
@@ -46,18 +49,11 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, A
     dialect = conn.dialect
     for keys, group in groups.items():
         statement, order, positional = _statement(dialect, table, keys)
-        processors = [(key, _processor(dialect, table.c[key])) for key in order]
+        processors = [_processor(dialect, table.c[key]) for key in order]
         copied = dialect.name == "postgresql" and len(group) >= COPY_FROM
-        if copied or positional:
-            params: list[Any] = [
-                tuple(row[key] if proc is None else proc(row[key]) for key, proc in processors)
-                for row in group
-            ]
-        else:
-            params = [
-                {key: row[key] if proc is None else proc(row[key]) for key, proc in processors}
-                for row in group
-            ]
+        params: list[Any] = _converted(group, order, processors)
+        if not (copied or positional):
+            params = [dict(zip(order, values, strict=True)) for values in params]
         if copied:
             _copy(conn, table, order, params)
         else:
@@ -150,26 +146,49 @@ def _statement(
     return found
 
 
-def _processor(dialect: Dialect, column: sa.Column[Any]) -> _Processor:
+def _converted(
+    group: Sequence[Mapping[str, Any]], order: Sequence[str], converters: Sequence[_Converter]
+) -> list[tuple[Any, ...]]:
+    """Each row's values in ``order``, converted as the columns' bind processors convert them.
+
+    Column by column: the rows are read with ``itemgetter`` and turned into columns
+    and back with ``zip`` (loops in C), and only the columns with a processor are
+    converted; a row-by-row loop in Python cost as much as SQLite's own work.
+    """
+    read = itemgetter(*order)
+    rows = list(map(read, group)) if len(order) > 1 else [(value,) for value in map(read, group)]
+    if all(convert is None for convert in converters):
+        return rows
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    for index, convert in enumerate(converters):
+        if convert is not None:
+            columns[index] = convert(columns[index])
+    return list(zip(*columns, strict=True))
+
+
+def _processor(dialect: Dialect, column: sa.Column[Any]) -> _Converter:
+    """What converts a column of values as SQLAlchemy would bind each; None: nothing to do."""
     process = column.type.dialect_impl(dialect).bind_processor(dialect)
-    if process is None or not _is_time(column):
-        return process
-    # The rows of one write mostly share a time (the commit's "now"): convert it once.
+    if process is None:
+        return None
+    if not _is_time(column):
+        return lambda values: list(map(process, values))
+
+    # The rows of one write mostly share a time (the commit's "now"): each distinct one is
+    # converted once, in the order of the rows (so a naive one is refused as it was met).
     # Equal aware times are the same instant, so they convert to the same value.
-    seen: dict[Any, Any] = {}
+    def once_each(values: Sequence[Any]) -> list[Any]:
+        seen = {value: process(value) for value in dict.fromkeys(values)}
+        return list(map(seen.__getitem__, values))
 
-    def remembered(value: Any) -> Any:
-        try:
-            return seen[value]
-        except KeyError:
-            converted = seen[value] = process(value)
-            return converted
-
-    return remembered
+    return once_each
 
 
 def _is_time(column: sa.Column[Any]) -> bool:
+    kind = column.type
+    if isinstance(kind, TypeDecorator):  # UTCDateTime: its own python_type is object
+        kind = kind.impl_instance
     try:
-        return column.type.python_type is datetime
+        return kind.python_type is datetime
     except NotImplementedError:
         return False

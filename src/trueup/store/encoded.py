@@ -25,7 +25,7 @@ from trueup.model.cause import revision_cause
 from trueup.model.finding import Finding
 from trueup.model.ref import EntityRef
 from trueup.model.repository import repository_key
-from trueup.store.engine import JSONText, json_text, load_json
+from trueup.store.engine import JSONText, json_text, json_text_with_member, load_json
 
 RELATION = "r:"
 HEAD = "h:"
@@ -55,6 +55,9 @@ class Encoded:
     entity: AssembledEntity | None  # None once sealed
     written: Written | None = None
     first_seen_in: str | None = None  # the cause of a first revision, once computed
+    # The feed's JSON text, the ``entity`` of the document as encoded with it; None when
+    # it is written otherwise there (see json_text_with_member), or once written.
+    entity_json: str | None = None
 
     def sealed(self) -> Encoded:
         """Everything a write may need computed now, and the entity dropped."""
@@ -69,10 +72,11 @@ class Encoded:
             entity = self.assembled()
             self.written = Written(
                 content_hash=entity.content_hash(),
-                feed=_feed(entity),
+                feed=_feed(entity, self.entity_json),
                 terms=terms_of(entity),
                 findings=[finding_row(f) for f in entity.findings],
             )
+            self.entity_json = None
         return self.written
 
     def first_seen(self) -> str:
@@ -96,7 +100,10 @@ def encode_entity(
     ``now`` is the time it was assembled at (see :func:`expires_at`).
     """
     data = entity.to_stored()
-    document = _dump(entity, data)
+    try:
+        document, entity_json = json_text_with_member(data, "entity")
+    except (TypeError, ValueError) as error:
+        raise StoreError(f"entity {entity.ref} cannot be stored: {error}") from error
     return Encoded(
         ref=entity.ref,
         document=document,
@@ -104,6 +111,7 @@ def encode_entity(
         findings_hash=_sha256(_dump(entity, data["findings"])),
         expires_at=expires_at(entity, max_age, now) if max_age is not None else None,
         entity=entity,
+        entity_json=entity_json,
     )
 
 
@@ -163,9 +171,9 @@ def _dump(assembled: AssembledEntity, data: Any) -> JSONText:
         raise StoreError(f"entity {assembled.ref} cannot be stored: {error}") from error
 
 
-def _feed(assembled: AssembledEntity) -> dict[str, Any]:
+def _feed(assembled: AssembledEntity, entity_json: str | None) -> dict[str, Any]:
     """The columns read without decoding the document: feed text, owner and score."""
-    texts = feed_texts(assembled)
+    texts = feed_texts(assembled, entity_json)
     return {
         "feed_yaml": texts[0] if texts else None,
         "feed_json": texts[1] if texts else None,

@@ -71,11 +71,28 @@ def json_default(value: Any) -> Any:
 
 # Built once: json.dumps() with options constructs a new encoder on every call.
 # allow_nan=False: a non-finite float raises, and _encode writes it as below.
+# check_circular=False: a fifth faster. A value that holds itself, which no parsed
+# document can, raises RecursionError instead of ValueError, as _has_non_finite
+# already made it do.
 _COMPACT = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=json_default
+    ensure_ascii=False,
+    separators=(",", ":"),
+    allow_nan=False,
+    check_circular=False,
+    default=json_default,
 )
 _CANONICAL = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False, default=json_default
+    ensure_ascii=False,
+    separators=(",", ":"),
+    sort_keys=True,
+    allow_nan=False,
+    check_circular=False,
+    default=json_default,
+)
+# What plain json.dumps(ensure_ascii=False) writes compactly, where it writes anything:
+# no fallback, and a non-finite float raises (see json_text_with_member).
+_PLAIN = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
 )
 
 # JSON has no NaN or infinities, yet a catalog file may hold them (YAML's .nan, .inf):
@@ -94,6 +111,34 @@ def json_text(value: Any, *, canonical: bool = False) -> JSONText:
     Raises TypeError (or ValueError) for values JSON cannot represent.
     """
     return JSONText(_encode(_CANONICAL if canonical else _COMPACT, value))
+
+
+def json_text_with_member(value: Mapping[str, Any], key: str) -> tuple[JSONText, str | None]:
+    """``json_text(value)``, and the text of its member ``key`` as plain JSON writes it.
+
+    Plain JSON is ``json.dumps(member, ensure_ascii=False, separators=(",", ":"))``;
+    so a member is encoded once for both (the feed's text of an entity is the
+    ``entity`` of its stored document). The member's text is None, and ``value``
+    encoded whole, when it would be written otherwise there: it holds a
+    non-finite float or a mapping that is no dict, or ``value`` holds another
+    non-finite float. The value's text is always ``json_text(value)``'s: the C
+    encoder writes an object's members one after the other, each as it would
+    alone, and the same text is made storable as a whole.
+    """
+    if type(value) is dict and key in value:  # a plain dict: encoded as its items are
+        try:
+            member = _PLAIN.encode(value[key])
+            keys = list(value)
+            at = keys.index(key)
+            before = _COMPACT.encode({k: value[k] for k in keys[:at]})
+            after = _COMPACT.encode({k: value[k] for k in keys[at + 1 :]})
+        except (TypeError, ValueError):
+            pass  # encoded whole below: it raises, or writes its non-finite floats
+        else:
+            parts = (before[1:-1], f"{_COMPACT.encode(key)}:{member}", after[1:-1])
+            text = "{" + ",".join(part for part in parts if part) + "}"
+            return JSONText(_storable_json(text)), member
+    return json_text(value), None
 
 
 def dump_json(value: Any) -> str:
@@ -252,16 +297,16 @@ def _all_clean(rows: Sequence[Any]) -> bool:
     only if it holds a newline itself (then the rows are checked one by one). So
     this is True only when redacting each string on its own would change none.
     """
-    texts: list[str] = []
-    json_possible = "psycopg.types.json" in sys.modules  # see _driver_json
-    for row in rows:
-        values = row.values() if isinstance(row, dict) else row
-        if not isinstance(row, dict | tuple | list):
-            return False  # a shape _redacted_row passes on as it is
-        if json_possible:
-            texts.extend(text for v in values if (text := _text(v)) is not None)
-        else:  # SQLite: only strings are stored as text
-            texts.extend(v for v in values if isinstance(v, str))
+    if all(isinstance(row, tuple | list) for row in rows):  # a bulk insert's (bulk.py)
+        values = [v for row in rows for v in row]
+    elif all(isinstance(row, dict | tuple | list) for row in rows):
+        values = [v for row in rows for v in (row.values() if isinstance(row, dict) else row)]
+    else:
+        return False  # a shape _redacted_row passes on as it is
+    if "psycopg.types.json" in sys.modules:  # see _driver_json
+        texts = [text for v in values if (text := _text(v)) is not None]
+    else:  # SQLite: only strings are stored as text
+        texts = [v for v in values if isinstance(v, str)]
     joined = "\n".join(texts)
     return redact_stored(joined) is joined and storable(joined)
 

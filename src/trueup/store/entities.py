@@ -69,7 +69,8 @@ class _Plan:
         self.revisions: list[dict[str, Any]] = []
         self.findings: list[dict[str, Any]] = []
         self.clear_findings: list[int] = []  # entity ids whose findings are replaced
-        self.terms: list[tuple[int | None, list[str]]] = []  # (entity id, terms); None: new
+        self.terms: list[tuple[int, list[str]]] = []  # (entity id, terms) replacing its own
+        self.new_terms: list[tuple[int, list[str]]] = []  # of entities this plan creates
         self.expiring: list[dict[str, Any]] = []  # rows whose expiry alone moved
         self.revised_refs: list[EntityRef] = []  # entities that got a revision
         self.counts = {f.name: 0 for f in fields(CommitSummary)}
@@ -148,7 +149,7 @@ class _Plan:
                 )
                 revision["cause"] += "; " + encoded.first_seen()
                 self.findings.extend({"entity_id": row["id"], **f} for f in written.findings)
-                self.terms.append((row["id"], written.terms))
+                self.new_terms.append((row["id"], written.terms))
         by_id = entities.c.id == sa.bindparam("eid")
         # executemany needs one set of keys per statement: removals have fewer.
         for rows in _group_by_keys(self.revised):
@@ -166,7 +167,7 @@ class _Plan:
         rows = self.findings + _finding_rows(None, loose_findings or ())
         if rows:
             insert_rows(conn, findings, rows)
-        _write_terms(conn, self.terms)
+        _write_terms(conn, self.terms, self.new_terms)
 
     def summary(self) -> CommitSummary:
         return CommitSummary(**{**self.counts, "revisions_written": len(self.revisions)})
@@ -309,14 +310,21 @@ def _counts(plan: _Plan) -> Iterator[tuple[str, int]]:
         yield f.name, getattr(summary, f.name)
 
 
-def _write_terms(conn: Connection, terms: Sequence[tuple[int | None, list[str]]]) -> None:
-    ids = [entity_id for entity_id, _ in terms if entity_id is not None]
-    for chunk in _chunks(ids):
+def _write_terms(
+    conn: Connection,
+    terms: Sequence[tuple[int, list[str]]],
+    new: Sequence[tuple[int, list[str]]],
+) -> None:
+    """Replace the ``terms`` of existing entities; add those of ``new`` ones.
+
+    A new entity has no terms to delete: its id was free (entities are never
+    deleted, and a term's foreign key needs its entity).
+    """
+    for chunk in _chunks([entity_id for entity_id, _ in terms]):
         conn.execute(sa.delete(entity_terms).where(entity_terms.c.entity_id.in_(chunk)))
     rows = [
         {"entity_id": entity_id, "term": term}
-        for entity_id, items in terms
-        if entity_id is not None
+        for entity_id, items in (*terms, *new)
         for term in items
     ]
     if rows:
