@@ -87,14 +87,12 @@ def _is_valid_api_version(value: str) -> bool:
     return _prefix_and_suffix(value, lambda s: 1 <= len(s) <= 63 and _API_SUFFIX(s) is not None)
 
 
+# The same few dozen keys on every entity. A key is hashable (a mapping's), and every
+# value that is not a string is invalid, so 1 and True may share their answer.
+@functools.lru_cache(maxsize=8192)
 def is_valid_label_key(value: object) -> bool:
     """``[<DNS subdomain>/]<name>``; annotation keys follow the same rule."""
-    return isinstance(value, str) and _is_valid_key(value)
-
-
-@functools.lru_cache(maxsize=8192)  # the same few dozen keys on every entity
-def _is_valid_key(value: str) -> bool:
-    return _prefix_and_suffix(value, is_valid_name)
+    return isinstance(value, str) and _prefix_and_suffix(value, is_valid_name)
 
 
 is_valid_annotation_key = is_valid_label_key
@@ -237,8 +235,21 @@ def _check_metadata(report: _Report, meta: Mapping[str, Any]) -> None:
             ok = (lambda _: True) if key == "description" else bool
             report.string(f"metadata.{key}", meta[key], ok, "metadata-field")
     # The field paths of labels, annotations and tags are written only for a violation:
-    # an entity has a dozen of them, and most entities break no rule.
-    for key, value in report.items("metadata.labels", meta.get("labels", {}), "a mapping"):
+    # an entity has a dozen of them, and most entities break no rule. An absent list or
+    # mapping has nothing to check.
+    if "labels" in meta:
+        _check_labels(report, meta["labels"])
+    if "annotations" in meta:
+        _check_annotations(report, meta["annotations"])
+    if "tags" in meta:
+        _check_tags(report, meta["tags"])
+    if "links" in meta:
+        for i, link in enumerate(report.items("metadata.links", meta["links"])):
+            _check_link(report, f"metadata.links[{i}]", link)
+
+
+def _check_labels(report: _Report, labels: object) -> None:
+    for key, value in report.items("metadata.labels", labels, "a mapping"):
         if not is_valid_label_key(key):
             message = f"label key {show_value(key)} is not valid"
             report.add(f"metadata.labels[{key}]", "label-key-format", message)
@@ -246,16 +257,20 @@ def _check_metadata(report: _Report, meta: Mapping[str, Any]) -> None:
             shown = show_value(value) if isinstance(value, str) else _kind_of(value)
             message = f"label value {shown} is not valid ({_EXPECT['label-value-format']})"
             report.add(f"metadata.labels[{key}]", "label-value-format", message)
-    for key, value in report.items(
-        "metadata.annotations", meta.get("annotations", {}), "a mapping"
-    ):
+
+
+def _check_annotations(report: _Report, annotations: object) -> None:
+    for key, value in report.items("metadata.annotations", annotations, "a mapping"):
         if not is_valid_annotation_key(key):
             message = f"annotation key {show_value(key)} is not valid"
             report.add(f"metadata.annotations[{key}]", "annotation-key-format", message)
         if not isinstance(value, str):
             message = f"annotation value must be a string, got {_kind_of(value)}"
             report.add(f"metadata.annotations[{key}]", "annotation-value-type", message)
-    for i, tag in enumerate(report.items("metadata.tags", meta.get("tags", []))):
+
+
+def _check_tags(report: _Report, tags: object) -> None:
+    for i, tag in enumerate(report.items("metadata.tags", tags)):
         if is_valid_tag(tag):
             continue
         field = f"metadata.tags[{i}]"
@@ -263,8 +278,6 @@ def _check_metadata(report: _Report, meta: Mapping[str, Any]) -> None:
             report.add(field, "tag-length", f"tag is {len(tag)} characters; 1-63 allowed")
         else:
             report.string(field, tag, is_valid_tag, "tag-format")
-    for i, link in enumerate(report.items("metadata.links", meta.get("links", []))):
-        _check_link(report, f"metadata.links[{i}]", link)
 
 
 def _check_link(report: _Report, field: str, link: object) -> None:
@@ -369,17 +382,15 @@ def _check_spec(report: _Report, entity: Mapping[str, Any], namespace: str) -> N
     elif not isinstance(spec, _MAPPING):
         report.wrong_type("spec", "a mapping", spec)
     else:
-        for spec_field in fields:
-            _check_spec_field(report, spec, spec_field, namespace)
+        for spec_field in fields:  # most kinds' fields are optional, and most are absent
+            if spec_field.name in spec:
+                _check_spec_field(report, spec[spec_field.name], spec_field, namespace)
+            elif spec_field.required:
+                report.add(spec_field.path, "required", f"{spec_field.path} is required")
 
 
-def _check_spec_field(report: _Report, spec: Mapping[str, Any], f: _SpecField, ns: str) -> None:
+def _check_spec_field(report: _Report, value: object, f: _SpecField, ns: str) -> None:
     field = f.path
-    if f.name not in spec:
-        if f.required:
-            report.add(field, "required", f"{field} is required")
-        return
-    value = spec[f.name]
     refs: list[tuple[str, Any]] = []
     if f.shape == _PRESENCE:
         if value not in ("required", "optional"):
