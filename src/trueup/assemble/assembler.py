@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from trueup.assemble.guard import PIPELINE_ORIGIN
@@ -260,10 +261,14 @@ def assemble_entity(  # noqa: PLR0917 - all inputs of one entity
     fields: dict[str, Any] = {}
     origins: dict[str, FieldOrigin] = {}
     disputed: list[str] = []
+    losers: tuple[Candidate, ...]
     for path in sorted(candidates):
-        ranked = policy.precedence.rank(path, candidates[path])
-        winner = ranked[0]
-        losers = tuple(c for c in ranked[1:] if c.value != winner.value)
+        options = candidates[path]
+        if len(options) == 1:  # most fields: one source declares them
+            winner, losers = options[0], ()
+        else:
+            winner, *others = policy.precedence.rank(path, options)
+            losers = tuple(c for c in others if c.value != winner.value)
         fields[path] = winner.value
         origins[path] = FieldOrigin(winner, losers)
         if losers and not _is_generated(path) and _is_conflict(winner, losers):
@@ -537,13 +542,16 @@ def _has_non_finite(value: Any) -> bool:
         item = stack.pop()
         if isinstance(item, str):
             continue
-        if isinstance(item, float):
-            if not math.isfinite(item):
-                return True
-        elif isinstance(item, dict | Mapping):
+        # Cheapest tests first: the Mapping ABC's (for another mapping) is slow.
+        if isinstance(item, dict):
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return True
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
     return False
 
 
@@ -558,7 +566,13 @@ def _non_finite(value: Any, path: str = "") -> list[Violation]:
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _utc_text(moment.astimezone(UTC))
+
+
+# The observations of one read share their time: a sync formats a few of them, many times.
+@lru_cache(maxsize=1024)
+def _utc_text(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _dedupe(findings: Iterable[Finding]) -> list[Finding]:

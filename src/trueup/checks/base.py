@@ -69,8 +69,12 @@ def apply_severity(findings: Iterable[Finding], overrides: Mapping[str, Severity
     return [replace(f, severity=overrides[f.code]) if f.code in overrides else f for f in findings]
 
 
+_PENALTIES = {Severity.ERROR: 25, Severity.WARNING: 10, Severity.INFO: 2}
+_SEVERITIES = tuple(Severity)  # as declared: error, warning, info
+
+
 def penalty(severity: Severity) -> int:
-    return {Severity.ERROR: 25, Severity.WARNING: 10, Severity.INFO: 2}[severity]
+    return _PENALTIES[severity]
 
 
 def quality_score(findings: Iterable[Finding]) -> int:
@@ -80,7 +84,7 @@ def quality_score(findings: Iterable[Finding]) -> int:
 
 def count_summary(findings: Iterable[Finding]) -> str:
     """``error=1,warning=2`` (only non-zero counts), or ``none``."""
-    counts = {s: 0 for s in Severity}
+    counts = dict.fromkeys(_SEVERITIES, 0)
     for f in findings:
         counts[f.severity] += 1
     parts = [f"{s.value}={n}" for s, n in counts.items() if n]

@@ -6,7 +6,8 @@ The ``completeness`` check plugin; its settings are :class:`CompletenessConfig`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from trueup.checks.base import CheckContext, CheckPlugin, Draft
@@ -25,9 +26,9 @@ class CompletenessConfig(CheckConfig):
     }
 
 
-def _lookup(entity: Any, path: str) -> Any:
+def _lookup(entity: Any, parts: Sequence[str]) -> Any:
     node = entity
-    for part in path.split("."):
+    for part in parts:
         if not isinstance(node, dict):
             return None
         node = node.get(part)
@@ -37,19 +38,18 @@ def _lookup(entity: Any, path: str) -> Any:
 class CompletenessCheck:
     def __init__(self, config: CompletenessConfig | None = None) -> None:
         self.config = config or CompletenessConfig()
+        # Each path split once, by kind in any case (the rules of every spelling, in order).
+        self._required: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
+        for kind_name, paths in self.config.required_fields.items():
+            self._required[kind_name.lower()].extend((p, p.split(".")) for p in paths)
 
     def check(self, draft: Draft, context: CheckContext) -> Iterator[Finding]:
         if not draft.declared:
             return  # a discovered entity declares nothing; `undeclared` says so
         kind = str(draft.entity.get("kind", ""))
-        for kind_name, paths in self.config.required_fields.items():
-            if kind_name.lower() != kind.lower():
-                continue
-            for path in paths:
-                if _lookup(draft.entity, path) in (None, "", [], {}):
-                    yield finding(
-                        Code.MISSING_FIELD, str(draft.ref), f"{path} is missing", field=path
-                    )
+        for path, parts in self._required.get(kind.lower(), ()):
+            if _lookup(draft.entity, parts) in (None, "", [], {}):
+                yield finding(Code.MISSING_FIELD, str(draft.ref), f"{path} is missing", field=path)
 
 
 PLUGIN = CheckPlugin(

@@ -48,8 +48,9 @@ def relation_targets(ref: EntityRef, spec: object) -> Iterator[tuple[str, str, E
         return
     for name, default_kind in RELATION_FIELDS.items():
         value = spec.get(name)
-        values = value if isinstance(value, list) else [value] if value is not None else []
-        for raw in values:
+        if value is None:  # most of the fields, on most entities
+            continue
+        for raw in value if isinstance(value, list) else (value,):
             try:
                 target = parse_ref(raw, default_kind=default_kind, default_namespace=ref.namespace)
             except RefError:

@@ -190,10 +190,10 @@ class AssembledEntity:
         or ``[value, provenance, references]``.
         """
         table: list[JSONValue] = []
-        index: dict[tuple[Provenance, str], int] = {}
-        seen: dict[tuple[int, str], int] = {}  # by id first: hashing a Provenance costs more
+        index: dict[tuple[Provenance, Nature], int] = {}
+        seen: dict[tuple[int, Nature], int] = {}  # by id first: hashing a Provenance costs more
 
-        def at(provenance: Provenance, nature: str) -> int:
+        def at(provenance: Provenance, nature: Nature) -> int:
             found = seen.get((id(provenance), nature))
             if found is None:
                 # By value: equal provenances share an entry, so an entity read back from
@@ -201,16 +201,17 @@ class AssembledEntity:
                 found = index.get((provenance, nature))
                 if found is None:
                     found = index[(provenance, nature)] = len(table)
-                    table.append({"nature": nature, **provenance.to_json()})
+                    table.append({"nature": nature.value, **provenance.to_json()})
                 seen[(id(provenance), nature)] = found
             return found
 
         def candidate(c: Candidate) -> list[JSONValue]:
-            item: list[JSONValue] = [c.value, at(c.provenance, c.nature.value)]
+            item: list[JSONValue] = [c.value, at(c.provenance, c.nature)]
             if c.references:
                 item.append(list(c.references))
             return item
 
+        actual = Nature.ACTUAL  # (an Enum member is looked up slowly; places are many)
         return {
             "ref": str(self.ref),
             "entity": self.entity,
@@ -225,7 +226,7 @@ class AssembledEntity:
                     "value": p.value,
                     "last_known": p.last_known,
                     "stale": p.stale,
-                    "provenance": at(p.provenance, Nature.ACTUAL.value),
+                    "provenance": at(p.provenance, actual),
                 }
                 for p in self.places
             ],

@@ -71,12 +71,10 @@ def _field_locators(locator: str, candidate: Candidate) -> list[str]:
 
 
 def _all_locators(entity: AssembledEntity) -> list[str]:
-    found: dict[str, None] = {}
-    for origin in entity.origins.values():
-        for locator in _field_locators(origin.winner.provenance.locator, origin.winner):
-            found.setdefault(locator)
-    for place in entity.places:
-        found.setdefault(place.provenance.locator)
+    winners = [origin.winner for origin in entity.origins.values()]
+    found = {winner.provenance.locator for winner in winners}
+    found.update(locator for winner in winners for locator in winner.references)
+    found.update(place.provenance.locator for place in entity.places)
     return sorted(found)
 
 

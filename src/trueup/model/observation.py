@@ -272,7 +272,7 @@ def _texts(observation: Observation) -> list[str]:
     for value in observation.fields.values():
         if type(value) is str:
             texts.append(value)
-        elif isinstance(value, dict | list):
+        elif isinstance(value, (dict, list)):  # a tuple: `dict | list` is built on every call
             stack.append(value)
     while stack:
         node = stack.pop()

@@ -28,6 +28,9 @@ from trueup.model.ref import DEFAULT_NAMESPACE, parse_ref
 
 BUILTIN_API_VERSIONS = frozenset({"backstage.io/v1alpha1", "backstage.io/v1beta1"})
 _ROOT_FIELDS = ("apiVersion", "kind", "metadata", "spec")
+# What isinstance() takes for "a mapping": dict first, answered at once; the Mapping ABC's
+# own check (any other mapping) is a Python call, and every entity holds a few mappings.
+_MAPPING = (dict, Mapping)
 
 _NAME = re.compile(r"(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]").fullmatch
 _DNS_LABEL = re.compile(r"[a-z0-9]+(?:-+[a-z0-9]+)*").fullmatch
@@ -76,17 +79,20 @@ def is_valid_kind(value: object) -> bool:
 
 def is_valid_api_version(value: object) -> bool:
     """``[<DNS subdomain>/]<suffix>`` with an alphanumeric suffix of 1-63."""
+    return isinstance(value, str) and _is_valid_api_version(value)
+
+
+@functools.lru_cache(maxsize=256)  # a catalog uses a handful of apiVersions
+def _is_valid_api_version(value: str) -> bool:
     return _prefix_and_suffix(value, lambda s: 1 <= len(s) <= 63 and _API_SUFFIX(s) is not None)
 
 
+# The same few dozen keys on every entity. A key is hashable (a mapping's), and every
+# value that is not a string is invalid, so 1 and True may share their answer.
+@functools.lru_cache(maxsize=8192)
 def is_valid_label_key(value: object) -> bool:
     """``[<DNS subdomain>/]<name>``; annotation keys follow the same rule."""
-    return isinstance(value, str) and _is_valid_key(value)
-
-
-@functools.lru_cache(maxsize=8192)  # the same few dozen keys on every entity
-def _is_valid_key(value: str) -> bool:
-    return _prefix_and_suffix(value, is_valid_name)
+    return isinstance(value, str) and _prefix_and_suffix(value, is_valid_name)
 
 
 is_valid_annotation_key = is_valid_label_key
@@ -136,7 +142,7 @@ def rejects_whole_file(violation: Violation) -> bool:
 def validate_entity(entity: Any) -> list[Violation]:
     """Every rule the entity breaks; empty when Backstage would accept it."""
     report = _Report()
-    if not isinstance(entity, Mapping):
+    if not isinstance(entity, _MAPPING):
         report.wrong_type("<root>", "a mapping", entity)
         return report.violations
     for key in entity:
@@ -149,7 +155,7 @@ def validate_entity(entity: Any) -> list[Violation]:
     namespace = DEFAULT_NAMESPACE
     if metadata is None:
         report.add("metadata", "required", "metadata is required")
-    elif not isinstance(metadata, Mapping):
+    elif not isinstance(metadata, _MAPPING):
         report.wrong_type("metadata", "a mapping", metadata)
     else:
         _check_metadata(report, metadata)
@@ -203,9 +209,11 @@ class _Report:
 
     def items(self, field: str, value: object, expected: str = "a list") -> list[Any]:
         """The items of a list field (or the values of a mapping); [] after a type error."""
-        kind = Mapping if expected == "a mapping" else list
-        if isinstance(value, kind):
-            return list(value.items()) if isinstance(value, Mapping) else list(value)
+        if expected == "a mapping":
+            if isinstance(value, _MAPPING):
+                return list(value.items())
+        elif isinstance(value, list):
+            return list(value)
         self.wrong_type(field, expected, value)
         return []
 
@@ -226,37 +234,54 @@ def _check_metadata(report: _Report, meta: Mapping[str, Any]) -> None:
         if key in meta:
             ok = (lambda _: True) if key == "description" else bool
             report.string(f"metadata.{key}", meta[key], ok, "metadata-field")
-    for key, value in report.items("metadata.labels", meta.get("labels", {}), "a mapping"):
-        field = f"metadata.labels[{key}]"
+    # The field paths of labels, annotations and tags are written only for a violation:
+    # an entity has a dozen of them, and most entities break no rule. An absent list or
+    # mapping has nothing to check.
+    if "labels" in meta:
+        _check_labels(report, meta["labels"])
+    if "annotations" in meta:
+        _check_annotations(report, meta["annotations"])
+    if "tags" in meta:
+        _check_tags(report, meta["tags"])
+    if "links" in meta:
+        for i, link in enumerate(report.items("metadata.links", meta["links"])):
+            _check_link(report, f"metadata.links[{i}]", link)
+
+
+def _check_labels(report: _Report, labels: object) -> None:
+    for key, value in report.items("metadata.labels", labels, "a mapping"):
         if not is_valid_label_key(key):
-            report.add(field, "label-key-format", f"label key {show_value(key)} is not valid")
+            message = f"label key {show_value(key)} is not valid"
+            report.add(f"metadata.labels[{key}]", "label-key-format", message)
         if not is_valid_label_value(value):
             shown = show_value(value) if isinstance(value, str) else _kind_of(value)
             message = f"label value {shown} is not valid ({_EXPECT['label-value-format']})"
-            report.add(field, "label-value-format", message)
-    for key, value in report.items(
-        "metadata.annotations", meta.get("annotations", {}), "a mapping"
-    ):
-        field = f"metadata.annotations[{key}]"
+            report.add(f"metadata.labels[{key}]", "label-value-format", message)
+
+
+def _check_annotations(report: _Report, annotations: object) -> None:
+    for key, value in report.items("metadata.annotations", annotations, "a mapping"):
         if not is_valid_annotation_key(key):
-            report.add(
-                field, "annotation-key-format", f"annotation key {show_value(key)} is not valid"
-            )
+            message = f"annotation key {show_value(key)} is not valid"
+            report.add(f"metadata.annotations[{key}]", "annotation-key-format", message)
         if not isinstance(value, str):
             message = f"annotation value must be a string, got {_kind_of(value)}"
-            report.add(field, "annotation-value-type", message)
-    for i, tag in enumerate(report.items("metadata.tags", meta.get("tags", []))):
+            report.add(f"metadata.annotations[{key}]", "annotation-value-type", message)
+
+
+def _check_tags(report: _Report, tags: object) -> None:
+    for i, tag in enumerate(report.items("metadata.tags", tags)):
+        if is_valid_tag(tag):
+            continue
         field = f"metadata.tags[{i}]"
         if isinstance(tag, str) and not 1 <= len(tag) <= 63:
             report.add(field, "tag-length", f"tag is {len(tag)} characters; 1-63 allowed")
         else:
             report.string(field, tag, is_valid_tag, "tag-format")
-    for i, link in enumerate(report.items("metadata.links", meta.get("links", []))):
-        _check_link(report, f"metadata.links[{i}]", link)
 
 
 def _check_link(report: _Report, field: str, link: object) -> None:
-    if not isinstance(link, Mapping):
+    if not isinstance(link, _MAPPING):
         report.wrong_type(field, "a mapping", link)
         return
     url = link.get("url")
@@ -283,13 +308,14 @@ _NO_REF = "-"  # the field is not an entity reference
 @dataclass(frozen=True, slots=True)
 class _SpecField:
     name: str
+    path: str  # spec.<name>
     shape: str  # _STRING, _LIST (of non-empty strings), _REFS (string or list), _PROFILE, _PRESENCE
     required: bool = False
     ref_kind: str | None = _NO_REF  # default kind when parsed as a ref; None = kind required
 
 
 def _f(name: str, shape: str, required: bool = False, ref: str | None = _NO_REF) -> _SpecField:
-    return _SpecField(name, shape, required, ref)
+    return _SpecField(name, f"spec.{name}", shape, required, ref)
 
 
 # From catalog-model 1.10.3 kinds/*.v1alpha1.schema.json and the kinds' relationFields.
@@ -332,6 +358,7 @@ _KIND_SPECS: dict[str, tuple[_SpecField, ...]] = {
     ),
 }
 # fmt: on
+_KIND_SPELLING = {kind.lower(): kind for kind in _KIND_SPECS}
 
 
 def _check_spec(report: _Report, entity: Mapping[str, Any], namespace: str) -> None:
@@ -344,28 +371,26 @@ def _check_spec(report: _Report, entity: Mapping[str, Any], namespace: str) -> N
         and isinstance(kind, str)
     ):
         fields = _KIND_SPECS.get(kind)
-        exact = next((k for k in _KIND_SPECS if k.lower() == kind.lower()), kind)
+        exact = _KIND_SPELLING.get(kind.lower(), kind)
         if exact != kind:  # no built-in validator claims "component": Backstage rejects it
             report.add("kind", "kind-case", f"kind {kind!r} must be spelled {exact!r}")
     if fields is None:  # a kind Backstage has no schema for: only the envelope applies
-        if "spec" in entity and not isinstance(spec, Mapping):
+        if "spec" in entity and not isinstance(spec, _MAPPING):
             report.wrong_type("spec", "a mapping", spec)
     elif "spec" not in entity:
         report.add("spec", "required", f"spec is required for kind {kind}")
-    elif not isinstance(spec, Mapping):
+    elif not isinstance(spec, _MAPPING):
         report.wrong_type("spec", "a mapping", spec)
     else:
-        for spec_field in fields:
-            _check_spec_field(report, spec, spec_field, namespace)
+        for spec_field in fields:  # most kinds' fields are optional, and most are absent
+            if spec_field.name in spec:
+                _check_spec_field(report, spec[spec_field.name], spec_field, namespace)
+            elif spec_field.required:
+                report.add(spec_field.path, "required", f"{spec_field.path} is required")
 
 
-def _check_spec_field(report: _Report, spec: Mapping[str, Any], f: _SpecField, ns: str) -> None:
-    field = f"spec.{f.name}"
-    if f.name not in spec:
-        if f.required:
-            report.add(field, "required", f"{field} is required")
-        return
-    value = spec[f.name]
+def _check_spec_field(report: _Report, value: object, f: _SpecField, ns: str) -> None:
+    field = f.path
     refs: list[tuple[str, Any]] = []
     if f.shape == _PRESENCE:
         if value not in ("required", "optional"):
