@@ -44,6 +44,8 @@ from trueup.sources.placeholders import (
     Referenced,
     ReferenceReader,
     Refusal,
+    Resolution,
+    may_hold_placeholders,
     resolve_placeholders,
 )
 
@@ -269,6 +271,7 @@ def parse_descriptor_file(
     dependencies: dict[str, str | None] = {}
     ignored = 0
     ok = True
+    placeholders = may_hold_placeholders(data)
     for item in iter_documents(data, max_file_bytes=policy.max_file_bytes):
         if isinstance(item, DocumentError):
             if item.rule == "not-a-mapping":
@@ -285,8 +288,10 @@ def parse_descriptor_file(
         if isinstance(kind, str) and kind.lower() != LOCATION and not policy.allows(kind):
             findings.append(unsupported_finding(subject, path, item, kind))
             continue
-        resolution = resolve_placeholders(
-            value, path, reader, max_bytes=policy.max_placeholder_bytes
+        resolution = (
+            resolve_placeholders(value, path, reader, max_bytes=policy.max_placeholder_bytes)
+            if placeholders
+            else Resolution()
         )
         dependencies.update(resolution.dependencies)
         if resolution.problems:
