@@ -39,7 +39,7 @@ import contextlib
 import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 import yaml
 from yaml.events import (
@@ -325,8 +325,9 @@ class _Builder:
     def _take(self, next_event: Callable[[], Any]) -> bool:
         """:meth:`build`, raising at the first rule the document breaks.
 
-        This loop runs once per event: the common case, a plain scalar, is handled
-        here with the open collections in a local; all else goes to a method.
+        This loop runs once per event, with the open collections in a local: an
+        event that completes a value (a scalar, the end of a collection, an alias)
+        falls through to where the value is added; the rest goes to a method.
         """
         stack = self.stack
         anchors = self.anchors
@@ -343,36 +344,41 @@ class _Builder:
                     value = self._special_scalar(event)
                 if event.anchor is not None:
                     anchors[event.anchor] = (value, 1)
-                if not stack:
-                    self.root = value
-                    continue
-                frame = stack[-1]
-                if not frame.is_map:
-                    frame.container.append(value)
-                elif frame.key is _NOT_FOUND:
-                    key = value if type(value) is str else key_text(value)
-                    if key in frame.container:
-                        _duplicate_key(key, event)
-                    frame.key = key
-                else:
-                    frame.container[frame.key] = value
-                    frame.key = _NOT_FOUND
             elif cls is MappingEndEvent or cls is SequenceEndEvent:
                 frame = stack.pop()
+                value = frame.container
                 if frame.anchor is not None:
-                    anchors[frame.anchor] = (frame.container, self.nodes - frame.start_nodes + 1)
-                self._add(frame.container, event)
+                    anchors[frame.anchor] = (value, self.nodes - frame.start_nodes + 1)
             elif cls is MappingStartEvent or cls is SequenceStartEvent:
                 self._open(event, cls is MappingStartEvent)
+                continue
             elif cls is AliasEvent:
-                self._alias(event)
+                value = self._alias(event)
             elif cls is DocumentStartEvent:
                 self._start_document(event.start_mark.line + 1 + self.line_offset)
                 self.in_document = True
                 stack, anchors = self.stack, self.anchors
+                continue
             elif cls is DocumentEndEvent:
                 self._finish_document()
                 return True
+            else:
+                continue  # the stream's start and end
+            if not stack:
+                self.root = value
+                continue
+            frame = stack[-1]
+            if not frame.is_map:
+                frame.container.append(value)
+            elif frame.key is _NOT_FOUND:
+                key = value if type(value) is str else key_text(value)
+                if key in frame.container:
+                    shown = _clipped(repr(key))
+                    raise _DocumentRuleError("duplicate-key", f"duplicate key {shown}", event)
+                frame.key = key
+            else:
+                frame.container[frame.key] = value
+                frame.key = _NOT_FOUND
         return False
 
     def fail_stream(self, rule: str, message: str, line: int | None) -> None:
@@ -436,7 +442,8 @@ class _Builder:
             message = f"{_clipped(repr(event.value))} is not a valid !!{kind}"
             raise _DocumentRuleError("tag-mismatch", message, event) from None
 
-    def _alias(self, event: Any) -> None:
+    def _alias(self, event: Any) -> Any:
+        """The value an alias stands for, a copy of its anchor's."""
         self.aliases += 1
         if self.aliases > self.max_aliases:
             message = f"more than {self.max_aliases} aliases in one document"
@@ -453,7 +460,7 @@ class _Builder:
             if self.stack and self.stack[-1].is_map and self.stack[-1].key is _NOT_FOUND:
                 raise _DocumentRuleError("complex-key", "mapping keys must be scalars", event)
             value = copy.deepcopy(value)  # bounded by the node limit; no shared mutable trees
-        self._add(value, event)
+        return value
 
     def _nul(self, event: Any) -> None:
         """Refuse the document for a NUL in the scalar ``event`` (a key or a value)."""
@@ -472,27 +479,6 @@ class _Builder:
     def _node_limit(self, event: Event) -> None:
         message = f"more than {self.max_nodes} nodes in one document (aliases expanded)"
         raise _DocumentRuleError("node-limit", message, event)
-
-    def _add(self, value: Any, event: Event) -> None:
-        stack = self.stack
-        if not stack:
-            self.root = value
-            return
-        frame = stack[-1]
-        if not frame.is_map:
-            frame.container.append(value)
-        elif frame.key is _NOT_FOUND:
-            key = value if type(value) is str else key_text(value)
-            if key in frame.container:
-                _duplicate_key(key, event)
-            frame.key = key
-        else:
-            frame.container[frame.key] = value
-            frame.key = _NOT_FOUND
-
-
-def _duplicate_key(key: str, event: Event) -> NoReturn:
-    raise _DocumentRuleError("duplicate-key", f"duplicate key {_clipped(repr(key))}", event)
 
 
 def _field_part(key: str) -> str:
