@@ -178,13 +178,15 @@ class ParsedDescriptor:
         source_location: str | None,
         annotations: Mapping[str, str] | None = None,
         reference_locator: Callable[[str, str], str] | None = None,
+        part: str | None = None,
     ) -> tuple[Observation, ...]:
         """One intent observation per valid document, stamped with provenance.
 
         ``source_location`` and ``annotations`` (e.g. ``backstage.io/view-url``)
         are added unless the document sets them itself. ``reference_locator``
         names a file a placeholder read (path, version); by default it is in the
-        same version as the descriptor (``repo@commit:path``).
+        same version as the descriptor (``repo@commit:path``). ``part``: the
+        observations' :attr:`~trueup.model.observation.Observation.part`.
         """
         locate = reference_locator or (lambda path, version: f"{locator_prefix}:{path}")
         observations = []
@@ -210,6 +212,7 @@ class ParsedDescriptor:
                         (field_path, locate(path, version))
                         for field_path, path, version in document.references
                     ),
+                    part=part,
                 )
             )
         return tuple(observations)

@@ -205,13 +205,14 @@ class FileSource:
                     observed_at=now,
                     source_location=f"file:{folder}/",
                     reference_locator=lambda where, version: f"{self.id}@{version[:12]}:{where}",
+                    part=path,
                 )
-                mine = [
-                    *fresh,
-                    *kept_for_invalid(read.findings, previous.get(path, ()), fresh),
-                ]
-                observations.extend(replace(o, part=path) for o in mine)
-                parts[path] = part_fingerprint(read.digest, read.dependencies, mine, parsed_with)
+                held = kept_for_invalid(read.findings, previous.get(path, ()), fresh)
+                observations.extend(fresh)
+                observations.extend(replace(o, part=path) for o in held)
+                parts[path] = part_fingerprint(
+                    read.digest, read.dependencies, [*fresh, *held], parsed_with
+                )
             else:
                 parts[path] = part_fingerprint(read.digest, read.dependencies, (), parsed_with)
             state[path] = {
