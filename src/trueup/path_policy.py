@@ -16,6 +16,7 @@ API, for every caller::
     read_under(root, "teams/a.yaml", max_bytes=1 << 20)  # -> bytes | Refusal
     check_under(root, "teams/a.yaml")                    # -> Refusal | None (listings)
     read_file(path, max_bytes=1 << 16)                   # -> bytes | Refusal (a named file)
+    Folder(root).read("teams/a.yaml", max_bytes=...)     # many files: the root resolved once
 
 How, and against whom: the path is resolved (``realpath``), checked to lie
 under the resolved root, ``stat``-ed (a regular file, not over the cap), then
@@ -65,18 +66,13 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEX
 
 def check_under(root: Path, relative: str) -> Refusal | None:
     """Why ``relative`` under ``root`` would be refused, or None if it may be read."""
-    found = _checked(root, relative)
-    return found if isinstance(found, Refusal) else None
+    return Folder(root).check(relative)
 
 
 def read_under(root: Path, relative: str, *, max_bytes: int) -> bytes | Refusal:
     """The bytes of ``root/relative``, or a refusal: outside the root, not a regular
     file, missing, unreadable, or larger than ``max_bytes``."""
-    found = _checked(root, relative)
-    if isinstance(found, Refusal):
-        return found
-    real, checked = found
-    return _read(real, checked, relative, max_bytes)
+    return Folder(root).read(relative, max_bytes=max_bytes)
 
 
 def read_file(path: Path, *, max_bytes: int) -> bytes | Refusal:
@@ -92,27 +88,56 @@ def read_file(path: Path, *, max_bytes: int) -> bytes | Refusal:
     return refused if refused is not None else _read(real, checked, shown, max_bytes)
 
 
-def _checked(root: Path, relative: str) -> tuple[str, os.stat_result] | Refusal:
-    real_root = os.path.realpath(root)
-    lexical = os.path.normpath(os.path.join(root, relative))
-    if os.path.isabs(relative) or not _inside(lexical, os.path.normpath(os.path.abspath(root))):
-        return Refusal(relative, Rule.OUTSIDE_ROOT, f"is outside the folder {root}")
-    try:
-        is_link = os.path.islink(lexical)
-        real = os.path.realpath(lexical)
-    except (OSError, ValueError) as exc:
-        return _os_refusal(relative, exc)
-    if not _inside(real, real_root):
-        what = "is a symbolic link that leads" if is_link else "leads, through a symbolic link,"
-        return Refusal(relative, Rule.OUTSIDE_ROOT, f"{what} outside the folder {root}; not read")
-    try:
-        checked = os.stat(real)
-    except OSError as exc:
-        if is_link and exc.errno == errno.ENOENT:
-            return Refusal(relative, Rule.MISSING, "is a symbolic link to nothing")
-        return _os_refusal(relative, exc)
-    refused = _kind_refusal(relative, checked, None)
-    return refused if refused is not None else (real, checked)
+class Folder:
+    """A root resolved once, for the many files one read takes from under it.
+
+    :func:`read_under` and :func:`check_under` resolve their root on each call;
+    the ``file`` source, which reads thousands of files under one root, holds one
+    of these for its read. The rules are the same; where the root itself leads
+    (through its links) is taken once, when the read begins.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._real_root = os.path.realpath(root)
+        self._lexical_root = os.path.normpath(os.path.abspath(root))
+
+    def read(self, relative: str, *, max_bytes: int) -> bytes | Refusal:
+        """:func:`read_under` in this folder."""
+        found = self._checked(relative)
+        if isinstance(found, Refusal):
+            return found
+        real, checked = found
+        return _read(real, checked, relative, max_bytes)
+
+    def check(self, relative: str) -> Refusal | None:
+        """:func:`check_under` in this folder."""
+        found = self._checked(relative)
+        return found if isinstance(found, Refusal) else None
+
+    def _checked(self, relative: str) -> tuple[str, os.stat_result] | Refusal:
+        root = self.root
+        lexical = os.path.normpath(os.path.join(root, relative))
+        if os.path.isabs(relative) or not _inside(lexical, self._lexical_root):
+            return Refusal(relative, Rule.OUTSIDE_ROOT, f"is outside the folder {root}")
+        try:
+            is_link = os.path.islink(lexical)
+            real = os.path.realpath(lexical)
+        except (OSError, ValueError) as exc:
+            return _os_refusal(relative, exc)
+        if not _inside(real, self._real_root):
+            what = "is a symbolic link that leads" if is_link else "leads, through a symbolic link,"
+            return Refusal(
+                relative, Rule.OUTSIDE_ROOT, f"{what} outside the folder {root}; not read"
+            )
+        try:
+            checked = os.stat(real)
+        except OSError as exc:
+            if is_link and exc.errno == errno.ENOENT:
+                return Refusal(relative, Rule.MISSING, "is a symbolic link to nothing")
+            return _os_refusal(relative, exc)
+        refused = _kind_refusal(relative, checked, None)
+        return refused if refused is not None else (real, checked)
 
 
 def _inside(path: str, root: str) -> bool:

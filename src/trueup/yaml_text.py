@@ -108,15 +108,26 @@ def _literal(text: str) -> str | None:
     return indicator + "\n" + body
 
 
+# The writer's time goes mostly to Python calls: a key, or a value that is a one-line
+# string, is written without one when the memo already holds its text (most keys and
+# many values), and without the dispatch of ``_entry``.
+
+
 def _mapping(value: Mapping[str, object], pad: str, lines: list[str]) -> None:
     for key, item in value.items():
-        head = f"{pad}{scalar(key)}:"
-        _entry(head, item, pad, lines)
+        head = f"{pad}{_SEEN.get(key) or scalar(key)}:"
+        if type(item) is str and "\n" not in item:
+            lines.append(f"{head} {_SEEN.get(item) or scalar(item)}")
+        else:
+            _entry(head, item, pad, lines)
 
 
 def _sequence(value: Sequence[object], pad: str, lines: list[str]) -> None:
     for item in value:
-        _entry(f"{pad}-", item, pad, lines)
+        if type(item) is str and "\n" not in item:
+            lines.append(f"{pad}- {_SEEN.get(item) or scalar(item)}")
+        else:
+            _entry(f"{pad}-", item, pad, lines)
 
 
 def _entry(head: str, item: object, pad: str, lines: list[str]) -> None:
@@ -129,7 +140,7 @@ def _entry(head: str, item: object, pad: str, lines: list[str]) -> None:
             lines.extend(inner + line if line else "" for line in body.split("\n"))
         else:
             lines.append(f"{head} {scalar(item)}")
-    elif isinstance(item, Mapping):
+    elif isinstance(item, (dict, Mapping)):  # dict first: the ABC's check is slow
         _block(head, item, _mapping, pad, lines)
     elif isinstance(item, list | tuple):
         _block(head, item, _sequence, pad, lines)

@@ -148,6 +148,19 @@ def test_what_is_no_placeholder_is_left_alone(tmp_path: Path, value: str, kept: 
     assert by_name(snap)["x"].fields["spec.schema"] == kept
 
 
+@pytest.mark.parametrize("key", ['"\\x24text"', '"\\u0024text"', '"\\U00000024text"'])
+def test_a_placeholder_key_written_as_an_escape_is_a_placeholder(tmp_path: Path, key: str) -> None:
+    # No "$" in the file: the escape in a double-quoted key writes it, as Backstage reads it.
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    (folder / "a.txt").write_text("text")
+    descriptor = api("x", "a.txt", key=key)
+    assert "$" not in descriptor
+    (folder / "a.yaml").write_text(descriptor)
+    snap = read_folder(folder)
+    assert by_name(snap)["x"].fields["spec.definition"] == "text"
+
+
 def test_yaml_and_json_that_do_not_parse_are_findings(tmp_path: Path) -> None:
     folder = tmp_path / "catalog"
     folder.mkdir()

@@ -15,7 +15,7 @@ How it reads, and why:
 - Scalars follow the YAML 1.2 core schema, as Backstage's npm ``yaml`` does:
   ``no``/``on``/``2024-01-01``/``1:20`` stay strings, ``0777`` is 777, ``1e3``
   is 1000.0. Mapping keys are strings, as in the JSON Backstage makes
-  (``8080:`` becomes ``"8080"``, a null key ``""``).
+  (``8080:`` becomes ``"8080"``, a null key ``""``): :mod:`trueup.parse.core_schema`.
 - Only the core tags ``!!str !!int !!float !!bool !!null !!map !!seq`` are
   allowed; any other tag is refused by name.
 - A NUL character (U+0000, only a double-quoted ``\\0``, ``\\x00`` or
@@ -37,9 +37,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import copy
-import math
-import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +55,7 @@ from yaml.events import (
 )
 
 from trueup.model.observation import NUL_CHARACTER, show_unstorable
+from trueup.parse.core_schema import SCALAR_KINDS, key_text, resolve_plain_scalar, resolve_tagged
 from trueup.parse.stream_bytes import (
     FORBIDDEN_TEXT,
     PAIR_START,
@@ -75,23 +74,7 @@ MAX_DEPTH = 64  # nested mappings and sequences
 _CORE = "tag:yaml.org,2002:"
 _MAP_TAGS = frozenset({None, "!", _CORE + "map"})
 _SEQ_TAGS = frozenset({None, "!", _CORE + "seq"})
-_SCALAR_KINDS = frozenset({"str", "int", "float", "bool", "null"})
-_CORE_KINDS = _SCALAR_KINDS | {"map", "seq"}
-
-_NULL = frozenset({"", "~", "null", "Null", "NULL"})
-_PLAIN_CONSTANTS: dict[str, Any] = {
-    **dict.fromkeys(_NULL),
-    **dict.fromkeys(("true", "True", "TRUE"), True),
-    **dict.fromkeys(("false", "False", "FALSE"), False),
-    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), math.inf),
-    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
-    **dict.fromkeys((".nan", ".NaN", ".NAN"), math.nan),
-}
-_NUMBER_START = frozenset("0123456789+-.")
-_INT = re.compile(r"[-+]?[0-9]+").fullmatch
-_OCT = re.compile(r"0o[0-7]+").fullmatch
-_HEX = re.compile(r"0x[0-9a-fA-F]+").fullmatch
-_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?").fullmatch
+_CORE_KINDS = SCALAR_KINDS | {"map", "seq"}
 _NOT_FOUND = object()
 
 
@@ -202,12 +185,9 @@ def iter_documents(
             # What yaml.parse() does, without its generator and check_event() per event.
             parser = yaml.CSafeLoader(stream)
             try:
-                feed, next_event = builder.feed, parser.get_event
-                while (event := next_event()) is not None:
-                    feed(event)
-                    if results:
-                        yield from results
-                        results.clear()
+                while builder.build(parser.get_event):
+                    yield from results
+                    results.clear()
             finally:
                 parser.dispose()
         except yaml.MarkedYAMLError as exc:
@@ -277,75 +257,6 @@ def _not_utf8(data: bytes) -> DocumentError | None:
     return None
 
 
-def resolve_plain_scalar(text: str) -> Any:
-    """A plain (unquoted, untagged) scalar under the YAML 1.2 core schema."""
-    value = _PLAIN_CONSTANTS.get(text, _NOT_FOUND)
-    if value is not _NOT_FOUND:
-        return value
-    if text[0] not in _NUMBER_START:
-        return text
-    if _INT(text):
-        return _in_double_range(text, 10) if len(text) > 300 else int(text)
-    if _OCT(text):
-        return _in_double_range(text[2:], 8)
-    if _HEX(text):
-        return _in_double_range(text[2:], 16)
-    if _FLOAT(text):
-        return float(text)
-    return text
-
-
-def _in_double_range(digits: str, base: int) -> int | float:
-    """An integer, or +-inf past a double's range as JavaScript's Number would give.
-
-    Unbounded ints are also a hazard here: ``str()`` and ``json.dumps`` refuse
-    past 4,300 digits.
-    """
-    sign = -1 if digits.startswith("-") else 1
-    significant = digits.lstrip("+-").lstrip("0") or "0"
-    # 400 digits hold over 1,024 bits in base 8, 10 and 16 alike.
-    if len(significant) > 400 or (number := int(significant, base)).bit_length() > 1024:
-        return sign * math.inf
-    return sign * number
-
-
-def _resolve_tagged(tag: str, text: str) -> Any:
-    """A scalar with an explicit core tag; raises ValueError when it does not fit."""
-    kind = tag[len(_CORE) :]
-    if kind == "str":
-        return text
-    resolved = resolve_plain_scalar(text) if text else None
-    if kind == "null" and resolved is None:
-        return None
-    if isinstance(resolved, bool):
-        if kind == "bool":
-            return resolved
-    elif isinstance(resolved, int) and kind in ("int", "float"):
-        return resolved if kind == "int" else float(resolved)
-    elif isinstance(resolved, float) and kind == "float":
-        return resolved
-    raise ValueError(f"{_clipped(repr(text))} is not a valid !!{kind}")
-
-
-def _key_text(value: Any) -> str:
-    """A scalar key as the string JavaScript's ``String()`` makes of it."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        if value.is_integer() and abs(value) < 1e21:
-            return str(int(value))
-        return repr(value)
-    return str(value)
-
-
 class _DocumentRuleError(Exception):
     """Internal: the current document broke a rule; carries the error."""
 
@@ -371,8 +282,8 @@ class _Frame:
 class _Builder:
     """Turns a libyaml event stream into documents and errors, without recursion.
 
-    ``feed`` runs once per event, so the common case (an untagged scalar) is
-    kept to a few attribute reads; everything unusual goes to a slower path.
+    :meth:`build` takes the events of one document at a time; state that outlives a
+    part of the file (the document index, the line offset) stays here between parts.
     """
 
     def __init__(
@@ -397,42 +308,78 @@ class _Builder:
         self.aliases = 0
         self.error: DocumentError | None = None
 
-    def feed(self, event: Any) -> None:
-        if self.error is not None:  # skip the rest of a failed document
+    def build(self, next_event: Callable[[], Any]) -> bool:
+        """Take libyaml's events until a document is complete (True: its document or
+        error is in ``results``) or the part ends (False)."""
+        try:
+            return self._take(next_event)
+        except _DocumentRuleError as failed:
+            line = failed.line + self.line_offset
+            self.error = DocumentError(self.index, failed.rule, failed.message, line, failed.field)
+        while (event := next_event()) is not None:  # skip the rest of the failed document
             if type(event) is DocumentEndEvent:
                 self._finish_document()
-            return
-        try:
+                return True
+        return False
+
+    def _take(self, next_event: Callable[[], Any]) -> bool:
+        """:meth:`build`, raising at the first rule the document breaks.
+
+        This loop runs once per event, with the open collections in a local: an
+        event that completes a value (a scalar, the end of a collection, an alias)
+        falls through to where the value is added; the rest goes to a method.
+        """
+        stack = self.stack
+        anchors = self.anchors
+        max_nodes = self.max_nodes
+        while (event := next_event()) is not None:
             cls = type(event)
             if cls is ScalarEvent:
                 self.nodes += 1
-                if self.nodes > self.max_nodes:
+                if self.nodes > max_nodes:
                     self._node_limit(event)
                 if event.tag is None and event.implicit[0]:
                     value = resolve_plain_scalar(event.value)
                 else:
                     value = self._special_scalar(event)
                 if event.anchor is not None:
-                    self.anchors[event.anchor] = (value, 1)
-                self._add(value, event)
+                    anchors[event.anchor] = (value, 1)
             elif cls is MappingEndEvent or cls is SequenceEndEvent:
-                frame = self.stack.pop()
+                frame = stack.pop()
+                value = frame.container
                 if frame.anchor is not None:
-                    size = self.nodes - frame.start_nodes + 1
-                    self.anchors[frame.anchor] = (frame.container, size)
-                self._add(frame.container, event)
+                    anchors[frame.anchor] = (value, self.nodes - frame.start_nodes + 1)
             elif cls is MappingStartEvent or cls is SequenceStartEvent:
                 self._open(event, cls is MappingStartEvent)
+                continue
             elif cls is AliasEvent:
-                self._alias(event)
+                value = self._alias(event)
             elif cls is DocumentStartEvent:
                 self._start_document(event.start_mark.line + 1 + self.line_offset)
                 self.in_document = True
+                stack, anchors = self.stack, self.anchors
+                continue
             elif cls is DocumentEndEvent:
                 self._finish_document()
-        except _DocumentRuleError as failed:
-            line = failed.line + self.line_offset
-            self.error = DocumentError(self.index, failed.rule, failed.message, line, failed.field)
+                return True
+            else:
+                continue  # the stream's start and end
+            if not stack:
+                self.root = value
+                continue
+            frame = stack[-1]
+            if not frame.is_map:
+                frame.container.append(value)
+            elif frame.key is _NOT_FOUND:
+                key = value if type(value) is str else key_text(value)
+                if key in frame.container:
+                    shown = _clipped(repr(key))
+                    raise _DocumentRuleError("duplicate-key", f"duplicate key {shown}", event)
+                frame.key = key
+            else:
+                frame.container[frame.key] = value
+                frame.key = _NOT_FOUND
+        return False
 
     def fail_stream(self, rule: str, message: str, line: int | None) -> None:
         """A syntax error ended the stream; the open document (if any) is lost.
@@ -486,14 +433,17 @@ class _Builder:
         tag: str | None = event.tag
         if tag is None or tag == "!":
             return event.value
-        if not tag.startswith(_CORE) or tag[len(_CORE) :] not in _SCALAR_KINDS:
+        kind = tag[len(_CORE) :]
+        if not tag.startswith(_CORE) or kind not in SCALAR_KINDS:
             _refuse_tag(tag, "a scalar", event)
         try:
-            return _resolve_tagged(tag, event.value)
-        except ValueError as exc:
-            raise _DocumentRuleError("tag-mismatch", str(exc), event) from None
+            return resolve_tagged(kind, event.value)
+        except ValueError:
+            message = f"{_clipped(repr(event.value))} is not a valid !!{kind}"
+            raise _DocumentRuleError("tag-mismatch", message, event) from None
 
-    def _alias(self, event: Any) -> None:
+    def _alias(self, event: Any) -> Any:
+        """The value an alias stands for, a copy of its anchor's."""
         self.aliases += 1
         if self.aliases > self.max_aliases:
             message = f"more than {self.max_aliases} aliases in one document"
@@ -510,7 +460,7 @@ class _Builder:
             if self.stack and self.stack[-1].is_map and self.stack[-1].key is _NOT_FOUND:
                 raise _DocumentRuleError("complex-key", "mapping keys must be scalars", event)
             value = copy.deepcopy(value)  # bounded by the node limit; no shared mutable trees
-        self._add(value, event)
+        return value
 
     def _nul(self, event: Any) -> None:
         """Refuse the document for a NUL in the scalar ``event`` (a key or a value)."""
@@ -529,24 +479,6 @@ class _Builder:
     def _node_limit(self, event: Event) -> None:
         message = f"more than {self.max_nodes} nodes in one document (aliases expanded)"
         raise _DocumentRuleError("node-limit", message, event)
-
-    def _add(self, value: Any, event: Event) -> None:
-        stack = self.stack
-        if not stack:
-            self.root = value
-            return
-        frame = stack[-1]
-        if not frame.is_map:
-            frame.container.append(value)
-        elif frame.key is _NOT_FOUND:
-            key = value if type(value) is str else _key_text(value)
-            if key in frame.container:
-                shown = _clipped(repr(key))
-                raise _DocumentRuleError("duplicate-key", f"duplicate key {shown}", event)
-            frame.key = key
-        else:
-            frame.container[frame.key] = value
-            frame.key = _NOT_FOUND
 
 
 def _field_part(key: str) -> str:

@@ -44,6 +44,8 @@ from trueup.sources.placeholders import (
     Referenced,
     ReferenceReader,
     Refusal,
+    Resolution,
+    may_hold_placeholders,
     resolve_placeholders,
 )
 
@@ -176,13 +178,15 @@ class ParsedDescriptor:
         source_location: str | None,
         annotations: Mapping[str, str] | None = None,
         reference_locator: Callable[[str, str], str] | None = None,
+        part: str | None = None,
     ) -> tuple[Observation, ...]:
         """One intent observation per valid document, stamped with provenance.
 
         ``source_location`` and ``annotations`` (e.g. ``backstage.io/view-url``)
         are added unless the document sets them itself. ``reference_locator``
         names a file a placeholder read (path, version); by default it is in the
-        same version as the descriptor (``repo@commit:path``).
+        same version as the descriptor (``repo@commit:path``). ``part``: the
+        observations' :attr:`~trueup.model.observation.Observation.part`.
         """
         locate = reference_locator or (lambda path, version: f"{locator_prefix}:{path}")
         observations = []
@@ -208,6 +212,7 @@ class ParsedDescriptor:
                         (field_path, locate(path, version))
                         for field_path, path, version in document.references
                     ),
+                    part=part,
                 )
             )
         return tuple(observations)
@@ -269,6 +274,7 @@ def parse_descriptor_file(
     dependencies: dict[str, str | None] = {}
     ignored = 0
     ok = True
+    placeholders = may_hold_placeholders(data)
     for item in iter_documents(data, max_file_bytes=policy.max_file_bytes):
         if isinstance(item, DocumentError):
             if item.rule == "not-a-mapping":
@@ -285,8 +291,10 @@ def parse_descriptor_file(
         if isinstance(kind, str) and kind.lower() != LOCATION and not policy.allows(kind):
             findings.append(unsupported_finding(subject, path, item, kind))
             continue
-        resolution = resolve_placeholders(
-            value, path, reader, max_bytes=policy.max_placeholder_bytes
+        resolution = (
+            resolve_placeholders(value, path, reader, max_bytes=policy.max_placeholder_bytes)
+            if placeholders
+            else Resolution()
         )
         dependencies.update(resolution.dependencies)
         if resolution.problems:

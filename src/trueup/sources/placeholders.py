@@ -105,6 +105,16 @@ class Resolution:
     problems: list[tuple[str, str]] = field(default_factory=list)  # (field path, message)
 
 
+def may_hold_placeholders(data: bytes) -> bool:
+    """Whether the documents of a file's bytes can hold a placeholder at all.
+
+    A placeholder's key starts with ``$``, which only a ``$`` in the file writes,
+    or an escape (``"\\x24"``) in a double-quoted scalar: a file with neither has
+    no placeholder, and its documents need not be walked for one.
+    """
+    return b"$" in data or b"\\" in data
+
+
 def resolve_placeholders(
     document: dict[str, Any], base_file: str, reader: ReferenceReader, *, max_bytes: int
 ) -> Resolution:

@@ -69,8 +69,8 @@ from trueup.model.observation import (
     show_path,
     unstorable_rule,
 )
+from trueup.path_policy import Folder
 from trueup.path_policy import Refusal as PathRefusal
-from trueup.path_policy import read_under
 from trueup.sources.base import ReadContext
 from trueup.sources.descriptors import (
     LOCATION_TARGET,
@@ -205,13 +205,14 @@ class FileSource:
                     observed_at=now,
                     source_location=f"file:{folder}/",
                     reference_locator=lambda where, version: f"{self.id}@{version[:12]}:{where}",
+                    part=path,
                 )
-                mine = [
-                    *fresh,
-                    *kept_for_invalid(read.findings, previous.get(path, ()), fresh),
-                ]
-                observations.extend(replace(o, part=path) for o in mine)
-                parts[path] = part_fingerprint(read.digest, read.dependencies, mine, parsed_with)
+                held = kept_for_invalid(read.findings, previous.get(path, ()), fresh)
+                observations.extend(fresh)
+                observations.extend(replace(o, part=path) for o in held)
+                parts[path] = part_fingerprint(
+                    read.digest, read.dependencies, [*fresh, *held], parsed_with
+                )
             else:
                 parts[path] = part_fingerprint(read.digest, read.dependencies, (), parsed_with)
             state[path] = {
@@ -289,6 +290,7 @@ class _Walk:
         self.references = FolderReferences(root)
         self.targets = FolderTargets(root)
         self.root = root
+        self.folder = Folder(root)  # its links resolved once for the read, not once per file
         self.previous = previous
         self.previous_findings = previous_findings
         self.reads: dict[str, _FileRead] = {}
@@ -339,7 +341,7 @@ class _Walk:
         if entry is not None and known is not None and self._unchanged(path, entry, known):
             return self._keep(path, entry, known)
         source = self.source
-        data = read_under(self.root, path, max_bytes=self.policy.max_file_bytes)
+        data = self.folder.read(path, max_bytes=self.policy.max_file_bytes)
         if isinstance(data, PathRefusal):  # outside the folder, a FIFO, too large: never read
             self.reads[path] = _FileRead(
                 digest=f"refused:{data.rule}",

@@ -65,7 +65,13 @@ from trueup.model.observation import (
 )
 from trueup.path_policy import Refusal, Rule, check_under, read_file, read_under
 from trueup.sources.base import ReadContext
-from trueup.sources.kubernetes.collectors import collect, collect_items, defines_roles, roles_of
+from trueup.sources.kubernetes.collectors import (
+    COLLECTED_KINDS,
+    collect,
+    collect_items,
+    defines_roles,
+    roles_of,
+)
 from trueup.sources.kubernetes.config import KubernetesSourceConfig
 from trueup.sources.kubernetes.export_stream import ListHead, NotAStreamableList, list_items
 from trueup.sources.kubernetes.mappings import CompiledMapping, compile_mappings
@@ -310,35 +316,112 @@ def streamed_export(
     groups: Iterable[str],
     mappings: Sequence[CompiledMapping],
 ) -> tuple[tuple[Observation, ...], str] | None:
-    """A large List export collected item by item in two passes: (observations, version).
+    """A large List export collected item by item: (observations, version).
 
-    The first pass keeps only what decides Crossplane roles (objects of kinds
-    the built-in collectors do not take), the second collects. None when the
-    file is not a well-formed List: the caller reads it whole, for the error.
+    Read once (:func:`_collected_once`), and a second time only when a definition
+    in it claims a kind the built-in collectors take. None when the file is not a
+    well-formed List: the caller reads it whole, for the error.
     """
     try:
         modified_at = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
         head = ListHead()
-        definitions = [obj for obj in map(as_map, list_items(path, head)) if defines_roles(obj)]
-        kind = head.values.get("kind")
-        if not isinstance(kind, str) or not kind.endswith("List"):
-            return None
-        collected = collect_items(
-            map(as_map, list_items(path, ListHead())),
-            roles_of(definitions, groups),
+        observations, definitions = _collected_once(
+            map(as_map, list_items(path, head)),
             source=source,
             scope=scope,
             observed_at=modified_at,
             groups=groups,
             mappings=mappings,
         )
+        kind = head.values.get("kind")
+        if not isinstance(kind, str) or not kind.endswith("List"):
+            return None
+        if observations is None:  # collected again, with the roles known from the start
+            observations = collect_items(
+                map(as_map, list_items(path, ListHead())),
+                roles_of(definitions, groups),
+                source=source,
+                scope=scope,
+                observed_at=modified_at,
+                groups=groups,
+                mappings=mappings,
+            ).observations
     except (NotAStreamableList, OSError):
         return None
     metadata = head.values.get("metadata")
     version = ""
     if isinstance(metadata, Mapping) and isinstance(metadata.get("resourceVersion"), str):
         version = show_unstorable(metadata["resourceVersion"])  # stored: no NUL, no surrogate
-    return collected.observations, version
+    return tuple(observations), version
+
+
+def _collected_once(
+    objects: Iterator[Mapping[str, object]],
+    *,
+    source: str,
+    scope: str,
+    observed_at: datetime,
+    groups: Iterable[str],
+    mappings: Sequence[CompiledMapping],
+) -> tuple[Sequence[Observation] | None, list[Mapping[str, object]]]:
+    """The observations of ``objects`` in their order, and the objects that define roles.
+
+    An object of a kind the built-in collectors take is collected as it comes;
+    any other waits, in its place, for the roles that all of those define
+    (Crossplane's XRDs and CRDs may come anywhere in the file). The observations
+    are None when a definition claims a built-in kind: those collected as they came
+    may then have had the wrong role.
+    """
+    observations: list[Observation] = []
+    waiting: list[tuple[int, Mapping[str, object]]] = []  # (where its observations go, object)
+    while True:
+        stopped: list[Mapping[str, object]] = []
+        early = collect_items(
+            _up_to_definition(objects, stopped),
+            COLLECTED_KINDS,
+            source=source,
+            scope=scope,
+            observed_at=observed_at,
+            groups=groups,
+            mappings=mappings,
+        )
+        observations.extend(early.observations)
+        if not stopped:
+            break
+        waiting.append((len(observations), stopped[0]))
+    definitions = [obj for _, obj in waiting]
+    roles = roles_of(definitions, groups)
+    if any(roles[key] is not role for key, role in COLLECTED_KINDS.items()):
+        return None, definitions
+    if not waiting:
+        return observations, definitions
+    merged: list[Observation] = []
+    done = 0
+    for at, obj in waiting:
+        merged += observations[done:at]
+        merged += collect_items(
+            (obj,),
+            roles,
+            source=source,
+            scope=scope,
+            observed_at=observed_at,
+            groups=groups,
+            mappings=mappings,
+        ).observations
+        done = at
+    merged += observations[done:]
+    return merged, definitions
+
+
+def _up_to_definition(
+    objects: Iterator[Mapping[str, object]], stopped: list[Mapping[str, object]]
+) -> Iterator[Mapping[str, object]]:
+    """The objects of built-in kinds before the next that defines roles (put in ``stopped``)."""
+    for obj in objects:
+        if defines_roles(obj):
+            stopped.append(obj)
+            return
+        yield obj
 
 
 def find_exports(pattern: str) -> dict[str, list[Path]]:
