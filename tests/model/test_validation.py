@@ -264,7 +264,7 @@ def test_violation_is_frozen() -> None:
         (is_valid_namespace, ["default", "a--b", "n" * 63], ["", "Team_A", "-a", "a-", "a.b", "n" * 64]),
         (is_valid_kind, ["Component", "API", "K" * 63], ["", "1Component", "My-Kind", "K" * 64]),
         (is_valid_api_version, ["v1", "backstage.io/v1alpha1"], ["", "a/b/c", "Acme.io/v1", "/v1", "x.io/"]),
-        (is_valid_label_key, ["a", "app.kubernetes.io/name"], ["", "/a", "a/", "A.io/x", "a/b/c"]),
+        (is_valid_label_key, ["a", "1", "app.kubernetes.io/name"], ["", "/a", "a/", "A.io/x", "a/b/c", 1, True, None, 1.0]),
         (is_valid_label_value, ["", "x", "v" * 63], ["v" * 64, "a b", "-a", 1, None]),
         (is_valid_tag, ["java", "c++", "c#", "a:b", "a-b"], ["", "Java", "a--b", "-a", "a_b", "t" * 64]),
         (is_valid_url, ["https://x.io", "http://[::1]:80/", "mailto:a@b"], ["", "x", "/p", "http://", "http://a b", "http://1.2.3.999", "http://a:99999", 1]),

@@ -64,17 +64,13 @@ def place_statuses(
     observation: Observation, max_age: timedelta | None, now: datetime
 ) -> list[PlaceStatus]:
     """The status values one actual observation contributes, freshness applied."""
-    stale = is_stale(observation.provenance.observed_at, max_age, now)
-    place = observation.place or observation.provenance.scope
+    provenance = observation.provenance
+    stale = is_stale(provenance.observed_at, max_age, now)
+    place = observation.place or provenance.scope
+    # key, place, value, last_known, stale, provenance: by position, for a large sync
+    # builds hundreds of thousands of them (keyword arguments cost a fifth more).
     return [
-        PlaceStatus(
-            key=key,
-            place=place,
-            value=UNKNOWN if stale else normalize(key, raw),
-            last_known=raw,
-            stale=stale,
-            provenance=observation.provenance,
-        )
+        PlaceStatus(key, place, UNKNOWN if stale else normalize(key, raw), raw, stale, provenance)
         for key, raw in sorted(observation.status.items())
     ]
 

@@ -216,7 +216,7 @@ class AssembledEntity:
             "ref": str(self.ref),
             "entity": self.entity,
             "fields": {
-                path: [candidate(o.winner), *(candidate(c) for c in o.losers)]
+                path: [candidate(o.winner), *map(candidate, o.losers)]
                 for path, o in self.origins.items()
             },
             "places": [
