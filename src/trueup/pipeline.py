@@ -152,9 +152,7 @@ def sync(
     run_id = store.start_run(trigger=trigger, sources=[s.id for s in sources], now=now())
     outcome = SyncOutcome(run_id=run_id)
     try:
-        # The reads live until the commit ends: no full collections. Assembly workers
-        # are forked first, while this process is small (store/parallel.py).
-        with reads_held(), early_workers(config.assembly_workers):
+        with reads_held(), early_workers(config.assembly_workers):  # gc_policy, store/parallel
             _run(
                 config,
                 store,
