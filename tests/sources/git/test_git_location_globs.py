@@ -18,10 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.sources.test_file_location_globs import GLOB_MATCHES, PLUGINS
+from tests.sources.test_file_location_globs import (
+    GLOB_MATCHES,
+    PLUGINS,
+    names,
+    problems,
+    reasons,
+)
 from trueup.config import Config, parse_config
 from trueup.git.repository import GitRepository
-from trueup.model.finding import Finding
 from trueup.model.observation import Snapshot
 from trueup.model.ref import EntityRef
 from trueup.pipeline import SyncOutcome, sync
@@ -30,18 +35,6 @@ from trueup.store import Store
 from .conftest import NOW, WorkRepo, component, location, make_source, read
 
 ROOT_ONLY = ["catalog-info.yaml"]  # as a source that names only the root file
-
-
-def names(snap: Snapshot) -> set[str]:
-    return {o.ref.name for o in snap.observations if o.ref.kind == "component"}
-
-
-def problems(snap: Snapshot) -> list[Finding]:
-    return [f for f in snap.findings if f.evidence.get("rule") == "location-target"]
-
-
-def reasons(snap: Snapshot) -> list[tuple[str, str]]:
-    return sorted((str(f.evidence["target"]), str(f.evidence["reason"])) for f in problems(snap))
 
 
 def plugins(repo: WorkRepo, *targets: str) -> None:
