@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trueup.errors import RefError
+from trueup.model import observation
 from trueup.model.ref import parse_ref
 from trueup.model.template_kind import TEMPLATE_API_VERSIONS, TEMPLATE_SCHEMA
 from trueup.model.validation import BUILTIN_API_VERSIONS, Violation, show_value, validate_entity
@@ -92,8 +93,10 @@ class EmissionPolicy:
 
     @property
     def fingerprint(self) -> str:
-        """Changes whenever the policy would parse a descriptor differently (cache keys)."""
+        """Changes whenever the policy would parse a descriptor differently (cache keys),
+        and with trueup's own parsing (:data:`~trueup.model.observation.READ_RULES`)."""
         data = {
+            "read_rules": observation.READ_RULES,
             "kinds": sorted(self._allowed),
             "custom": [
                 [c.kind, sorted(c.api_versions), c.schema]
