@@ -15,14 +15,19 @@ from typing import Any
 
 from trueup.errors import RefError
 from trueup.model.finding import Finding, JSONValue
+from trueup.model.json_encoder import encode_with
 from trueup.model.observation import Nature, Provenance
 from trueup.model.ref import EntityRef, parse_ref
 
 VOLATILE_ANNOTATION = "trueup.io/observed-at"
 # A status value that is missing, unrecognised or older than its source's max_age.
 UNKNOWN = "Unknown"
-# content_hash()'s serialiser, built once (json.dumps with options builds one per call).
-_HASHED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+# content_hash()'s serialiser, built once (json.dumps with options builds one per call,
+# JSONEncoder.encode a C encoder per call). A value that holds itself, which no parsed
+# document can, raises RecursionError (not checked for: ValueError).
+_HASHED = encode_with(
+    json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str, check_circular=False)
+)
 # The JSON of the provenances an entity's to_json() has written, by id(): fields read
 # from one observation share its Provenance, rendered once.
 _Provenances = dict[int, dict[str, JSONValue]]
@@ -156,7 +161,7 @@ class AssembledEntity:
             ),
             "emitted": self.emitted,
         }
-        text = _HASHED.encode(payload)
+        text = _HASHED(payload)
         return hashlib.sha256(text.encode()).hexdigest()
 
     def _judged(self) -> dict[str, JSONValue]:
