@@ -19,10 +19,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from trueup.model.assembled import AssembledEntity
+from trueup.model.json_encoder import encode_with
 from trueup.model.ref import EntityRef
 from trueup.yaml_text import dump_document
 
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once
+# Built once (see encode_with). A value that holds itself, which no parsed document can,
+# raises RecursionError (not checked for: ValueError).
+_COMPACT = encode_with(
+    json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,7 @@ def feed_texts(entity: AssembledEntity, json: str | None = None) -> tuple[str, s
         return None
     return (
         dump_document(entity.entity),
-        _COMPACT.encode(entity.entity) if json is None else json,
+        _COMPACT(entity.entity) if json is None else json,
     )
 
 

@@ -7,6 +7,7 @@ each apart gives, whatever the value holds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from types import MappingProxyType
@@ -19,7 +20,7 @@ from trueup.feed import feed_texts
 from trueup.store.encoded import encode_entity
 from trueup.store.engine import json_text, json_text_with_member
 
-from .builders import assembled
+from .builders import assembled, finding
 
 
 def _plain(value: Any) -> str:
@@ -77,3 +78,10 @@ def test_an_encoded_entity_feeds_the_texts_the_feed_writes() -> None:
     assert (feed["feed_yaml"], feed["feed_json"]) == feed_texts(entity)
     assert encoded.entity_json is None  # not kept once written
     assert json.loads(encoded.document)["entity"] == entity.entity
+
+
+def test_the_findings_hash_is_that_of_the_stored_findings_text() -> None:
+    for entity in (assembled("a"), assembled("b", findings=(finding("b"), finding("b", "x")))):
+        encoded = encode_entity(entity, None)
+        text = json_text(json.loads(encoded.document)["findings"])
+        assert encoded.findings_hash == hashlib.sha256(text.encode()).hexdigest()

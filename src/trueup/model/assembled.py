@@ -15,14 +15,19 @@ from typing import Any
 
 from trueup.errors import RefError
 from trueup.model.finding import Finding, JSONValue
+from trueup.model.json_encoder import encode_with
 from trueup.model.observation import Nature, Provenance
 from trueup.model.ref import EntityRef, parse_ref
 
 VOLATILE_ANNOTATION = "trueup.io/observed-at"
 # A status value that is missing, unrecognised or older than its source's max_age.
 UNKNOWN = "Unknown"
-# content_hash()'s serialiser, built once (json.dumps with options builds one per call).
-_HASHED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+# content_hash()'s serialiser, built once (json.dumps with options builds one per call,
+# JSONEncoder.encode a C encoder per call). A value that holds itself, which no parsed
+# document can, raises RecursionError (not checked for: ValueError).
+_HASHED = encode_with(
+    json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str, check_circular=False)
+)
 # The JSON of the provenances an entity's to_json() has written, by id(): fields read
 # from one observation share its Provenance, rendered once.
 _Provenances = dict[int, dict[str, JSONValue]]
@@ -156,7 +161,7 @@ class AssembledEntity:
             ),
             "emitted": self.emitted,
         }
-        text = _HASHED.encode(payload)
+        text = _HASHED(payload)
         return hashlib.sha256(text.encode()).hexdigest()
 
     def _judged(self) -> dict[str, JSONValue]:
@@ -194,42 +199,55 @@ class AssembledEntity:
         seen: dict[tuple[int, Nature], int] = {}  # by id first: hashing a Provenance costs more
 
         def at(provenance: Provenance, nature: Nature) -> int:
-            found = seen.get((id(provenance), nature))
+            """A provenance not seen yet (by id): its entry in the table."""
+            # By value: equal provenances share an entry, so an entity read back from
+            # its stored form is written as the same text again.
+            found = index.get((provenance, nature))
             if found is None:
-                # By value: equal provenances share an entry, so an entity read back from
-                # its stored form is written as the same text again.
-                found = index.get((provenance, nature))
-                if found is None:
-                    found = index[(provenance, nature)] = len(table)
-                    table.append({"nature": nature.value, **provenance.to_json()})
-                seen[(id(provenance), nature)] = found
+                found = index[(provenance, nature)] = len(table)
+                table.append({"nature": nature.value, **provenance.to_json()})
+            seen[(id(provenance), nature)] = found
             return found
 
+        # (The calls below are many: each looks up by id before it calls at.)
         def candidate(c: Candidate) -> list[JSONValue]:
-            item: list[JSONValue] = [c.value, at(c.provenance, c.nature)]
+            provenance, nature = c.provenance, c.nature
+            found = seen.get((id(provenance), nature))
+            if found is None:
+                found = at(provenance, nature)
             if c.references:
-                item.append(list(c.references))
-            return item
+                return [c.value, found, list(c.references)]
+            return [c.value, found]
 
+        fields: dict[str, JSONValue] = {}
+        for path, origin in self.origins.items():
+            fields[path] = (
+                [candidate(origin.winner), *map(candidate, origin.losers)]
+                if origin.losers
+                else [candidate(origin.winner)]
+            )
         actual = Nature.ACTUAL  # (an Enum member is looked up slowly; places are many)
-        return {
-            "ref": str(self.ref),
-            "entity": self.entity,
-            "fields": {
-                path: [candidate(o.winner), *map(candidate, o.losers)]
-                for path, o in self.origins.items()
-            },
-            "places": [
+        places: list[JSONValue] = []
+        for p in self.places:
+            provenance = p.provenance
+            found = seen.get((id(provenance), actual))
+            if found is None:
+                found = at(provenance, actual)
+            places.append(
                 {
                     "key": p.key,
                     "place": p.place,
                     "value": p.value,
                     "last_known": p.last_known,
                     "stale": p.stale,
-                    "provenance": at(p.provenance, actual),
+                    "provenance": found,
                 }
-                for p in self.places
-            ],
+            )
+        return {
+            "ref": str(self.ref),
+            "entity": self.entity,
+            "fields": fields,
+            "places": places,
             "provenances": table,
             **self._judged(),
         }

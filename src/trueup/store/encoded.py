@@ -108,7 +108,7 @@ def encode_entity(
         ref=entity.ref,
         document=document,
         document_hash=_sha256(document),
-        findings_hash=_sha256(_dump(entity, data["findings"])),
+        findings_hash=_findings_hash(entity, data["findings"]),
         expires_at=expires_at(entity, max_age, now) if max_age is not None else None,
         entity=entity,
         entity_json=entity_json,
@@ -184,3 +184,13 @@ def _feed(assembled: AssembledEntity, entity_json: str | None) -> dict[str, Any]
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+_NO_FINDINGS_HASH = _sha256(json_text([]))  # most entities': made once
+
+
+def _findings_hash(assembled: AssembledEntity, findings: Any) -> str:
+    """The hash of the findings' stored text (``findings`` as :meth:`to_stored` wrote them)."""
+    if not findings and isinstance(findings, list):
+        return _NO_FINDINGS_HASH
+    return _sha256(_dump(assembled, findings))

@@ -39,6 +39,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine
 
 from trueup.errors import StoreError, StoreLockedError
+from trueup.model.json_encoder import encode_with
 from trueup.model.observation import show_unstorable, storable
 from trueup.redaction import redact_stored
 
@@ -74,25 +75,32 @@ def json_default(value: Any) -> Any:
 # check_circular=False: a fifth faster. A value that holds itself, which no parsed
 # document can, raises RecursionError instead of ValueError, as _has_non_finite
 # already made it do.
-_COMPACT = json.JSONEncoder(
-    ensure_ascii=False,
-    separators=(",", ":"),
-    allow_nan=False,
-    check_circular=False,
-    default=json_default,
+# Each is called through encode_with: the same text without the setup of every call.
+_COMPACT = encode_with(
+    json.JSONEncoder(
+        ensure_ascii=False,
+        separators=(",", ":"),
+        allow_nan=False,
+        check_circular=False,
+        default=json_default,
+    )
 )
-_CANONICAL = json.JSONEncoder(
-    ensure_ascii=False,
-    separators=(",", ":"),
-    sort_keys=True,
-    allow_nan=False,
-    check_circular=False,
-    default=json_default,
+_CANONICAL = encode_with(
+    json.JSONEncoder(
+        ensure_ascii=False,
+        separators=(",", ":"),
+        sort_keys=True,
+        allow_nan=False,
+        check_circular=False,
+        default=json_default,
+    )
 )
 # What plain json.dumps(ensure_ascii=False) writes compactly, where it writes anything:
 # no fallback, and a non-finite float raises (see json_text_with_member).
-_PLAIN = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+_PLAIN = encode_with(
+    json.JSONEncoder(
+        ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+    )
 )
 
 # JSON has no NaN or infinities, yet a catalog file may hold them (YAML's .nan, .inf):
@@ -127,15 +135,15 @@ def json_text_with_member(value: Mapping[str, Any], key: str) -> tuple[JSONText,
     """
     if type(value) is dict and key in value:  # a plain dict: encoded as its items are
         try:
-            member = _PLAIN.encode(value[key])
+            member = _PLAIN(value[key])
             keys = list(value)
             at = keys.index(key)
-            before = _COMPACT.encode({k: value[k] for k in keys[:at]})
-            after = _COMPACT.encode({k: value[k] for k in keys[at + 1 :]})
+            before = _COMPACT({k: value[k] for k in keys[:at]})
+            after = _COMPACT({k: value[k] for k in keys[at + 1 :]})
         except (TypeError, ValueError):
             pass  # encoded whole below: it raises, or writes its non-finite floats
         else:
-            parts = (before[1:-1], f"{_COMPACT.encode(key)}:{member}", after[1:-1])
+            parts = (before[1:-1], f"{_COMPACT(key)}:{member}", after[1:-1])
             text = "{" + ",".join(part for part in parts if part) + "}"
             return JSONText(_storable_json(text)), member
     return json_text(value), None
@@ -158,15 +166,15 @@ def _read_float(text: str) -> float:
     return float(text) if found is None else found
 
 
-def _encode(encoder: json.JSONEncoder, value: Any) -> str:
+def _encode(encode: Callable[[Any], str], value: Any) -> str:
     try:
-        return _storable_json(encoder.encode(value))
+        return _storable_json(encode(value))
     except ValueError:
         if not _has_non_finite(value):
             raise
-    text = encoder.encode(_stand_ins(value))
+    text = encode(_stand_ins(value))
     for name, stand_in in _STAND_IN.items():
-        text = text.replace(encoder.encode(stand_in), _NON_FINITE_TEXT[name])
+        text = text.replace(encode(stand_in), _NON_FINITE_TEXT[name])
     return _storable_json(text)
 
 
