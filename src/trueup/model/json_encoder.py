@@ -33,17 +33,20 @@ def encode_with(encoder: json.JSONEncoder) -> Callable[[Any], str]:
         if encoder.ensure_ascii
         else json.encoder.encode_basestring
     )
-    chunks = _make_encoder(
-        None,  # no table of the containers being encoded: check_circular is off
-        encoder.default,
-        strings,
-        None,
-        encoder.key_separator,
-        encoder.item_separator,
-        encoder.sort_keys,
-        encoder.skipkeys,
-        encoder.allow_nan,
-    )
+    try:
+        chunks = _make_encoder(
+            None,  # no table of the containers being encoded: check_circular is off
+            encoder.default,
+            strings,
+            None,
+            encoder.key_separator,
+            encoder.item_separator,
+            encoder.sort_keys,
+            encoder.skipkeys,
+            encoder.allow_nan,
+        )
+    except TypeError:  # a Python whose C encoder takes other arguments: the plain way
+        return encoder.encode
 
     def encode(value: Any) -> str:
         return "".join(chunks(value, 0))
