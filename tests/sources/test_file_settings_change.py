@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.sources.conftest import synced
 from trueup.config import Config, load_config
+from trueup.model import observation
 from trueup.model.ref import EntityRef
 from trueup.store import Store
 
@@ -84,4 +87,25 @@ def test_a_folder_moved_and_configured_there_is_parsed_again(tmp_path: Path, sto
     assert not read.kept
     # read at its new place now: the next sync keeps it
     (again,) = synced(configured(tmp_path, moved, "['*.yaml']"), store, 2).snapshots
+    assert again.kept == {"a.yaml"}
+
+
+def test_new_read_rules_parse_unchanged_files_again(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an upgrade whose parser reads the same bytes differently (``READ_RULES``
+    raised), an unchanged file is parsed again, not kept as the old parser read it."""
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(component("a"))
+    synced(configured(tmp_path, folder, "['*.yaml']"), store, 0)
+    (kept,) = synced(configured(tmp_path, folder, "['*.yaml']"), store, 1).snapshots
+    assert kept.kept == {"a.yaml"}
+
+    monkeypatch.setattr(observation, "READ_RULES", observation.READ_RULES + 1)
+    (read,) = synced(configured(tmp_path, folder, "['*.yaml']"), store, 2).snapshots
+
+    assert not read.kept
+    assert set(source_locations(store)) == {"a"}
+    (again,) = synced(configured(tmp_path, folder, "['*.yaml']"), store, 3).snapshots
     assert again.kept == {"a.yaml"}

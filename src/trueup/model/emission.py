@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trueup.errors import RefError
+from trueup.model import observation
 from trueup.model.ref import parse_ref
 from trueup.model.template_kind import TEMPLATE_API_VERSIONS, TEMPLATE_SCHEMA
 from trueup.model.validation import (
@@ -99,7 +100,8 @@ class EmissionPolicy:
 
     @property
     def fingerprint(self) -> str:
-        """Changes whenever the policy would parse a descriptor differently (cache keys).
+        """Changes whenever the policy would parse a descriptor differently (cache keys),
+        and with trueup's own parsing (:data:`~trueup.model.observation.READ_RULES`).
 
         Also what an observation records of the policy its document was validated
         under (:attr:`~trueup.model.observation.Observation.checked`).
@@ -112,6 +114,7 @@ class EmissionPolicy:
 
     def _digest(self) -> str:
         data = {
+            "read_rules": observation.READ_RULES,
             "kinds": sorted(self._allowed),
             "custom": [
                 [c.kind, sorted(c.api_versions), c.schema]

@@ -179,6 +179,13 @@ class Snapshot:
         return frozenset(o.ref for o in self.observations)
 
 
+# How trueup turns unchanged input into observations: raised with any change to a parser,
+# a collector or a mapping that reads the same bytes differently. Every fingerprint that
+# lets a source keep a stored parse names it (the emission policy's, an export's
+# settings), so the first sync after such an upgrade parses everything again instead of
+# keeping what the old code made of it. (Read as ``observation.READ_RULES``.)
+READ_RULES = 1
+
 HELD_PART = "(held)"  # the fingerprint of a part whose observations a held removal carries
 
 # The rule that refuses input holding a NUL character (U+0000): PostgreSQL keeps no NUL

@@ -7,6 +7,7 @@ dashboard's findings view renders the scorecard.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -14,10 +15,22 @@ from trueup.checks.scorecard import scorecard
 from trueup.model.assembled import EntityScore
 from trueup.model.finding import Finding, Severity
 
+_DIGITS = re.compile(r"(\d+)")
+
 
 def ordered(findings: Iterable[Finding]) -> list[Finding]:
-    """Worst first, then by subject, code and message: the order every view shows."""
-    return sorted(findings, key=lambda f: (-f.severity.rank, f.subject, f.code, f.message))
+    """Worst first, then by subject, code and message: the order every view shows
+    (numbers in subject and message as numbers, :func:`natural_key`)."""
+    return sorted(
+        findings,
+        key=lambda f: (-f.severity.rank, natural_key(f.subject), f.code, natural_key(f.message)),
+    )
+
+
+def natural_key(text: str) -> tuple[str | int, ...]:
+    """``text`` as runs of non-digits and numbers, so "document 2" sorts before
+    "document 10" (the runs alternate, so tuples compare str with str, int with int)."""
+    return tuple(int(run) if i % 2 else run for i, run in enumerate(_DIGITS.split(text)))
 
 
 def counts(findings: Iterable[Finding]) -> dict[str, int]:

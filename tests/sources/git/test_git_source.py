@@ -7,6 +7,9 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
+from trueup.model import observation
 from trueup.model.finding import Finding
 from trueup.model.observation import FailureKind, ScopeFailure, Snapshot
 from trueup.sources.base import ReadContext
@@ -63,6 +66,23 @@ def test_unchanged_head_parses_nothing_and_gives_the_same_snapshot(tmp_path: Pat
     # nothing to write, nothing to assemble again.
     assert second.observations == first.observations
     assert {o.provenance.observed_at for o in second.observations} == {NOW}
+
+
+def test_new_read_rules_parse_an_unchanged_head_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an upgrade whose parser reads the same blobs differently (``READ_RULES``
+    raised), the remembered parses are not used: every file is parsed again."""
+    repo = WorkRepo(tmp_path / "catalog")
+    for i in range(3):
+        repo.write(f"s{i}/catalog-info.yaml", component(f"svc-{i}"))
+    repo.commit()
+    first = read(make_source(str(repo.path)), tmp_path / "data")
+    monkeypatch.setattr(observation, "READ_RULES", observation.READ_RULES + 1)
+    source = make_source(str(repo.path))
+    second = read(source, tmp_path / "data", previous=first)
+    assert source.files_parsed == 3
+    assert names(second) == names(first) == {"svc-0", "svc-1", "svc-2"}
 
 
 def test_new_head_reparses_only_changed_files_and_handles_add_delete_rename(

@@ -16,6 +16,8 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.sources.conftest import NOW, synced
 from tests.sources.kubernetes.builders import (
     NETWORK_XRD,
@@ -28,6 +30,7 @@ from tests.sources.kubernetes.builders import (
 )
 from tests.sources.kubernetes.harness import PAYMENTS, shown
 from trueup.config import Config, load_config
+from trueup.model import observation
 from trueup.model.ref import EntityRef
 from trueup.pipeline import SyncOutcome
 from trueup.store import Store
@@ -148,3 +151,20 @@ def test_changing_a_mapping_shows_its_new_values(tmp_path: Path, store: Store) -
 
     synced(configured(tmp_path, "collect: [workloads]"), store, 3)  # the mapping removed
     assert set(shown(store)) == {"replicas", "images"}
+
+
+def test_new_read_rules_parse_an_unchanged_export_again(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an upgrade whose collectors read the same objects differently
+    (``READ_RULES`` raised), an unchanged export is parsed again."""
+    write_export(tmp_path / "exports", deployment("api", "payments"))
+    synced(configured(tmp_path, "collect: [workloads]"), store, 0)
+    assert kept(synced(configured(tmp_path, "collect: [workloads]"), store, 1))
+
+    monkeypatch.setattr(observation, "READ_RULES", observation.READ_RULES + 1)
+    upgraded = synced(configured(tmp_path, "collect: [workloads]"), store, 2)
+
+    assert not kept(upgraded)
+    assert shown(store) == {"replicas": "2/2", "images": "ghcr.io/acme/app:1"}
+    assert kept(synced(configured(tmp_path, "collect: [workloads]"), store, 3))

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from trueup.errors import ConfigError
+from trueup.model import observation
 from trueup.model.finding import Finding
 from trueup.model.observation import (
     FailureKind,
@@ -257,9 +258,11 @@ def settings_digest(config: KubernetesSourceConfig) -> str:
     """A short hash of the settings that shape what an export yields: ``collect``, ``mappings``.
 
     Part of an export's fingerprint, so that after either changed in the configuration an
-    export found as it was is parsed again, not kept as the old settings collected it.
+    export found as it was is parsed again, not kept as the old settings collected it;
+    likewise after an upgrade that changed how trueup collects (``READ_RULES``).
     """
     shaping = {
+        "read_rules": observation.READ_RULES,  # trueup's collectors changed: read again
         "collect": sorted(set(config.collect)),
         "mappings": [m.model_dump(mode="json") for m in config.mappings],
     }
