@@ -23,6 +23,7 @@ from trueup.model.validation import (
     is_valid_tag,
     is_valid_url,
     rejects_whole_file,
+    validate_annotations_and_links,
     validate_entity,
 )
 
@@ -245,6 +246,29 @@ def test_invalid_entity(case: Any, expected: set[tuple[str, str]]) -> None:
     assert {(v.field, v.rule) for v in violations} == expected
     assert len(violations) == len(expected)
     assert all(v.message for v in violations)
+
+
+ONLY_ANNOTATIONS_OR_LINKS = [
+    (name, case)
+    for name, case, expected in INVALID
+    if all(field.startswith(("metadata.annotations", "metadata.links")) for field, _ in expected)
+]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for _, c in ONLY_ANNOTATIONS_OR_LINKS]
+    + [
+        meta(
+            annotations={"a/b/c": 1, "ok": "x", "n": None},
+            links=[{"url": "/x", "title": " "}, {"url": "https://x.io"}, "y"],
+        ),
+        *(c for _, c in VALID if isinstance(c.get("metadata"), dict)),
+    ],
+)
+def test_annotations_and_links_alone_give_what_the_whole_entity_gives(case: Any) -> None:
+    """When nothing else in the entity breaks a rule (the assembler's revalidation)."""
+    assert validate_annotations_and_links(case["metadata"]) == validate_entity(case)
 
 
 def test_the_table_is_large_enough() -> None:

@@ -12,7 +12,6 @@ validate the final document (an invalid entity is kept but never emitted).
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from trueup.assemble import refusal
 from trueup.assemble.guard import PIPELINE_ORIGIN
 from trueup.assemble.linking import build_index
 from trueup.assemble.precedence import Precedence, declared_at
@@ -27,14 +27,14 @@ from trueup.assemble.status import AGGREGATED, place_statuses, worst
 from trueup.checks import BUILTIN_CHECKS, Check, CheckContext, Draft, apply_severity
 from trueup.checks.base import count_summary, quality_score
 from trueup.checks.drift import drift_summary
+from trueup.checks.relations import Relation, draft_relations
 from trueup.model.assembled import AssembledEntity, AssemblyResult, Candidate, FieldOrigin
-from trueup.model.emission import DEFAULT_POLICY, UNSUPPORTED_KIND, EmissionPolicy
+from trueup.model.emission import DEFAULT_POLICY, EmissionPolicy
 from trueup.model.fields import unflatten
-from trueup.model.finding import Code, Finding, JSONValue, Severity, finding
+from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import Nature, Observation, Provenance, Snapshot
 from trueup.model.ref import DEFAULT_NAMESPACE, EntityRef, parse_ref
 from trueup.model.repository import Head
-from trueup.model.validation import Violation
 
 ANNOTATION = "metadata.annotations."
 KIND_NAMES = {
@@ -244,6 +244,20 @@ def assemble_entity(  # noqa: PLR0917 - all inputs of one entity
     ``assemble`` calls it for every ref; the store's incremental commit calls it
     for the refs whose inputs changed, with the same inputs, so both agree.
     """
+    return assemble_with_relations(ref, intent, actual, extra, policy, context, now)[0]
+
+
+def assemble_with_relations(  # noqa: PLR0917 - all inputs of one entity
+    ref: EntityRef,
+    intent: Sequence[Observation],
+    actual: Sequence[Observation],
+    extra: Sequence[Finding],
+    policy: AssemblyPolicy,
+    context: CheckContext,
+    now: datetime,
+) -> tuple[AssembledEntity, tuple[Relation, ...]]:
+    """:func:`assemble_entity`, with the relation targets the relations check read in its
+    spec: the store makes its dependency terms of them (``store.encoded.encode_entity``)."""
     declared = bool(intent)
     candidates: dict[str, list[Candidate]] = defaultdict(list)
     for obs in (*intent, *actual):
@@ -295,12 +309,13 @@ def assemble_entity(  # noqa: PLR0917 - all inputs of one entity
     sources = tuple(sorted({o.provenance.source for o in (*intent, *actual)}))
     findings = sorted(apply_severity(_dedupe(findings), policy.severity), key=Finding.key)
     document = _annotate(document, ref, draft, context, findings, sources, observed_at, policy)
-    violations = policy.emission.violations(document) + _unrepresentable(document)
+    checked = _checked_whole(intent, actual, origins, policy.emission)
+    violations = refusal.violations(document, policy.emission, revalidate=checked)
     if violations:
-        findings.append(_refused(ref, violations))
+        findings.append(refusal.refused(ref, violations))
         findings = sorted(apply_severity(findings, policy.severity), key=Finding.key)
         document = _annotate(document, ref, draft, context, findings, sources, observed_at, policy)
-    return AssembledEntity(
+    entity = AssembledEntity(
         ref=ref,
         entity=document,
         origins=origins,
@@ -312,27 +327,32 @@ def assemble_entity(  # noqa: PLR0917 - all inputs of one entity
         observed_at=observed_at,
         sources=sources,
     )
+    return entity, draft_relations(draft)  # the annotated document shares the draft's spec
 
 
-def _refused(ref: EntityRef, violations: Sequence[Violation]) -> Finding:
-    """Why an assembled entity is not served: a kind outside the policy, or a broken rule."""
-    evidence: dict[str, JSONValue] = {
-        "violations": [{"field": v.field, "rule": v.rule, "message": v.message} for v in violations]
-    }
-    if violations[0].rule == UNSUPPORTED_KIND:
-        return finding(
-            Code.UNSUPPORTED_KIND,
-            str(ref),
-            f"not served: {violations[0].message}",
-            **evidence,
-        )
-    return finding(
-        Code.INVALID_ENTITY,
-        str(ref),
-        "the assembled entity breaks Backstage's rules and is not served: "
-        + "; ".join(f"{v.field}: {v.message}" for v in violations),
-        **evidence,
-    )
+def _checked_whole(
+    intent: Sequence[Observation],
+    actual: Sequence[Observation],
+    origins: Mapping[str, FieldOrigin],
+    emission: EmissionPolicy,
+) -> bool:
+    """Whether every field but the annotations is one document ``emission`` found valid.
+
+    So when one declaration, validated whole by its reader under this policy
+    (:attr:`Observation.checked`), gives each of them: all of its fields are
+    candidates (only annotations are ever dropped), and no actual observation
+    gives one beside the annotations (most give only annotations).
+    """
+    if len(intent) != 1 or intent[0].checked != emission.fingerprint:
+        return False
+    for obs in actual:
+        for path in obs.fields:
+            if path.startswith(ANNOTATION):
+                continue
+            origin = origins.get(path)
+            if origin is None or origin.winner.nature is not Nature.INTENT:
+                return False
+    return True
 
 
 def _references(obs: Observation) -> dict[str, tuple[str, ...]]:
@@ -527,42 +547,6 @@ def _annotate(  # noqa: PLR0917 - one call site
         links = [x for x in meta.get("links") or [] if x != link]
         meta["links"] = [*links, link]
     return doc
-
-
-def _unrepresentable(value: Any, path: str = "") -> list[Violation]:
-    """NaN and infinities: YAML can write them, JSON cannot, and a feed reader would fail."""
-    if not _has_non_finite(value):  # the common case, without building a path per node
-        return []
-    return _non_finite(value, path)
-
-
-def _has_non_finite(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            continue
-        # Cheapest tests first: the Mapping ABC's (for another mapping) is slow.
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                return True
-        elif isinstance(item, Mapping):
-            stack.extend(item.values())
-    return False
-
-
-def _non_finite(value: Any, path: str = "") -> list[Violation]:
-    if isinstance(value, float) and not math.isfinite(value):
-        return [Violation(path or "<root>", "non-finite-number", f"{value} is not a JSON number")]
-    if isinstance(value, Mapping):
-        return [v for k, item in value.items() for v in _non_finite(item, f"{path}.{k}".strip("."))]
-    if isinstance(value, list):
-        return [v for i, item in enumerate(value) for v in _non_finite(item, f"{path}[{i}]")]
-    return []
 
 
 def rfc3339(moment: datetime) -> str:

@@ -19,6 +19,9 @@ from trueup.model.finding import Finding, Severity
 from trueup.model.ref import EntityRef
 from trueup.model.repository import Head
 
+ContextT = TypeVar("ContextT")
+DerivedT = TypeVar("DerivedT")
+
 
 @dataclass(frozen=True, slots=True)
 class Draft:
@@ -29,6 +32,26 @@ class Draft:
     places: tuple[PlaceStatus, ...]
     declared: bool  # some intent source declares it
     observed: bool  # some actual source observes it
+    # What is derived from the draft more than once, by the function that derives it: see derived.
+    _derived: dict[Callable[..., Any], tuple[Any, Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def derived(self, derive: Callable[[Draft, ContextT], DerivedT], context: ContextT) -> DerivedT:
+        """``derive(self, context)``, computed once for this draft and ``context``.
+
+        The assembler's annotations and the drift check read the same drift, the
+        relations check and the store's terms the same relation targets: each is
+        computed on first use and kept with the draft, which lives as long as one
+        entity's assembly. ``derive`` returns an immutable value (it is shared).
+        """
+        known = self._derived.get(derive)
+        if known is not None and known[0] is context:
+            value: DerivedT = known[1]
+            return value
+        value = derive(self, context)
+        self._derived[derive] = (context, value)
+        return value
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,14 @@ def revisions_behind(draft: Draft, context: CheckContext) -> list[Behind]:
 
     Only single-source apps whose repository a git source reads, tracking that
     source's branch (as ``main`` or ``refs/heads/main``, or ``HEAD``); a stale or unknown
-    revision is not compared.
+    revision is not compared. Computed once per draft (:meth:`Draft.derived`).
     """
+    return list(draft.derived(_revisions_behind, context))
+
+
+def _revisions_behind(draft: Draft, context: CheckContext) -> tuple[Behind, ...]:
     if not context.heads:
-        return []
+        return ()
     by_object: dict[str, dict[str, PlaceStatus]] = defaultdict(dict)
     for place in draft.places:
         by_object[place.provenance.locator][place.key] = place
@@ -66,11 +70,19 @@ def revisions_behind(draft: Draft, context: CheckContext) -> list[Behind]:
             head.commit
         ):
             found.append(Behind(revision.place, revision.value, head))
-    return found
+    return tuple(found)
 
 
 def drift_summary(draft: Draft, context: CheckContext) -> list[str]:
-    """Short drift phrases, e.g. ``argocd-sync=OutOfSync@prod-eu/shop``."""
+    """Short drift phrases, e.g. ``argocd-sync=OutOfSync@prod-eu/shop``.
+
+    Computed once per draft (:meth:`Draft.derived`): the drift check and the
+    assembler's ``trueup.io/drift`` annotation both read them.
+    """
+    return list(draft.derived(_drift_summary, context))
+
+
+def _drift_summary(draft: Draft, context: CheckContext) -> tuple[str, ...]:
     phrases: list[str] = []
     deployable = draft.ref.kind in _DEPLOYABLE
     if deployable and draft.declared and not draft.observed and context.actual_sources:
@@ -81,7 +93,7 @@ def drift_summary(draft: Draft, context: CheckContext) -> list[str]:
             phrases.append(f"{place.key}={place.value}@{place.place}")
     for behind in revisions_behind(draft, context):
         phrases.append(f"revision-behind-{behind.head.branch}@{behind.place}")
-    return phrases
+    return tuple(phrases)
 
 
 class DriftCheck:

@@ -32,7 +32,13 @@ from trueup.errors import RefError
 from trueup.model import observation
 from trueup.model.ref import parse_ref
 from trueup.model.template_kind import TEMPLATE_API_VERSIONS, TEMPLATE_SCHEMA
-from trueup.model.validation import BUILTIN_API_VERSIONS, Violation, show_value, validate_entity
+from trueup.model.validation import (
+    BUILTIN_API_VERSIONS,
+    Violation,
+    show_value,
+    validate_annotations_and_links,
+    validate_entity,
+)
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -85,6 +91,7 @@ class EmissionPolicy:
     _custom: Mapping[str, CustomKind] = field(init=False, repr=False, compare=False)
     # Built on first use: most catalogs never need JSON Schema (nor its import).
     _validators: dict[str, Validator] = field(init=False, repr=False, compare=False)
+    _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_allowed", frozenset(k.lower() for k in self.kinds))
@@ -94,7 +101,18 @@ class EmissionPolicy:
     @property
     def fingerprint(self) -> str:
         """Changes whenever the policy would parse a descriptor differently (cache keys),
-        and with trueup's own parsing (:data:`~trueup.model.observation.READ_RULES`)."""
+        and with trueup's own parsing (:data:`~trueup.model.observation.READ_RULES`).
+
+        Also what an observation records of the policy its document was validated
+        under (:attr:`~trueup.model.observation.Observation.checked`).
+        """
+        fingerprint = self._fingerprint
+        if fingerprint is None:  # computed once: every observation of a parsed file records it
+            fingerprint = self._digest()
+            object.__setattr__(self, "_fingerprint", fingerprint)
+        return fingerprint
+
+    def _digest(self) -> str:
         data = {
             "read_rules": observation.READ_RULES,
             "kinds": sorted(self._allowed),
@@ -152,6 +170,23 @@ class EmissionPolicy:
         if not found and isinstance(kind, str) and self._has_schema(kind.lower()):
             found = self._schema(kind.lower(), entity)
         return found
+
+    def revalidated(self, entity: Mapping[str, Any]) -> list[Violation]:
+        """:meth:`violations` of an entity only whose annotations and links may be new.
+
+        For the assembler: every other field of ``entity`` is that of one document
+        this policy (its :attr:`fingerprint`) found no violation in. Backstage's
+        rules check each part of an entity apart, so only those two parts can
+        break one now; the kind's JSON Schema (a Template's, a custom kind's) may
+        constrain any part, so such an entity is validated whole.
+        """
+        kind = entity.get("kind")
+        metadata = entity.get("metadata")
+        if (isinstance(kind, str) and self._has_schema(kind.lower())) or not isinstance(
+            metadata, Mapping
+        ):
+            return self.violations(entity)
+        return validate_annotations_and_links(metadata)
 
     def recognised(self, entity: Mapping[str, Any]) -> list[Violation]:
         """Why no Backstage processor would claim this kind and apiVersion (exact case), if so."""

@@ -83,6 +83,10 @@ class Observation:
     # Files a field's value was read from ($text/$json/$yaml): (field path, locator).
     references: tuple[tuple[str, str], ...] = ()
     part: str | None = None
+    # The fingerprint of the emission policy that found no violation in the document these
+    # fields are (but for annotations its reader added), when the catalog reader validated
+    # it: the assembler need not validate it again. Not stored, not compared.
+    checked: str | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, JSONValue]:
         data: dict[str, JSONValue] = {

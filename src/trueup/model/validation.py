@@ -244,8 +244,22 @@ def _check_metadata(report: _Report, meta: Mapping[str, Any]) -> None:
     if "tags" in meta:
         _check_tags(report, meta["tags"])
     if "links" in meta:
-        for i, link in enumerate(report.items("metadata.links", meta["links"])):
-            _check_link(report, f"metadata.links[{i}]", link)
+        _check_links(report, meta["links"])
+
+
+def validate_annotations_and_links(meta: Mapping[str, Any]) -> list[Violation]:
+    """What :func:`validate_entity` finds in an entity's annotations and links (its metadata's).
+
+    All it finds when every other part of the entity is known to break no rule:
+    the assembler's entity whose other fields are a document already validated
+    (:meth:`~trueup.model.emission.EmissionPolicy.revalidated`).
+    """
+    report = _Report()
+    if "annotations" in meta:
+        _check_annotations(report, meta["annotations"])
+    if "links" in meta:
+        _check_links(report, meta["links"])
+    return report.violations
 
 
 def _check_labels(report: _Report, labels: object) -> None:
@@ -278,6 +292,11 @@ def _check_tags(report: _Report, tags: object) -> None:
             report.add(field, "tag-length", f"tag is {len(tag)} characters; 1-63 allowed")
         else:
             report.string(field, tag, is_valid_tag, "tag-format")
+
+
+def _check_links(report: _Report, links: object) -> None:
+    for i, link in enumerate(report.items("metadata.links", links)):
+        _check_link(report, f"metadata.links[{i}]", link)
 
 
 def _check_link(report: _Report, field: str, link: object) -> None:

@@ -169,6 +169,7 @@ class ParsedDescriptor:
     ok: bool
     ignored: int = 0
     dependencies: tuple[tuple[str, str | None], ...] = ()
+    checked: str | None = None  # the fingerprint of the policy that validated the documents
 
     def observe(
         self,
@@ -213,6 +214,7 @@ class ParsedDescriptor:
                         for field_path, path, version in document.references
                     ),
                     part=part,
+                    checked=self.checked,
                 )
             )
         return tuple(observations)
@@ -318,6 +320,7 @@ def parse_descriptor_file(
         ok,
         ignored=ignored,
         dependencies=tuple(sorted(dependencies.items())),
+        checked=policy.fingerprint,
     )
 
 

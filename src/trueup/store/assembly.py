@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from trueup.assemble.assembler import (
     AssemblyPolicy,
-    assemble_entity,
+    assemble_with_relations,
     failed_finding,
     is_structural,
 )
@@ -176,7 +176,7 @@ class _Job:
             if not mine and not theirs:
                 absent.append(ref)
                 continue
-            entity = assemble_entity(
+            entity, relations = assemble_with_relations(
                 ref,
                 _ordered(mine),
                 _ordered(theirs),
@@ -185,7 +185,7 @@ class _Job:
                 context,
                 self.now,
             )
-            encoded = encode_entity(entity, self.policy.max_age, self.now)
+            encoded = encode_entity(entity, self.policy.max_age, self.now, relations)
             done.append(encoded.sealed() if self.seal else encoded)
         return done, absent
 
