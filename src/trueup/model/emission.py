@@ -91,7 +91,9 @@ class EmissionPolicy:
     _custom: Mapping[str, CustomKind] = field(init=False, repr=False, compare=False)
     # Built on first use: most catalogs never need JSON Schema (nor its import).
     _validators: dict[str, Validator] = field(init=False, repr=False, compare=False)
-    _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
+    _fingerprint: tuple[int, str] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_allowed", frozenset(k.lower() for k in self.kinds))
@@ -106,11 +108,12 @@ class EmissionPolicy:
         Also what an observation records of the policy its document was validated
         under (:attr:`~trueup.model.observation.Observation.checked`).
         """
-        fingerprint = self._fingerprint
-        if fingerprint is None:  # computed once: every observation of a parsed file records it
-            fingerprint = self._digest()
-            object.__setattr__(self, "_fingerprint", fingerprint)
-        return fingerprint
+        known = self._fingerprint
+        # computed once (every observation of a parsed file records it), for these rules
+        if known is None or known[0] != observation.READ_RULES:
+            known = (observation.READ_RULES, self._digest())
+            object.__setattr__(self, "_fingerprint", known)
+        return known[1]
 
     def _digest(self) -> str:
         data = {
