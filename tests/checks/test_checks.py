@@ -19,11 +19,11 @@ from tests.assemble.builders import (
     snapshot,
     system,
 )
-from trueup.assemble.assembler import AssemblyPolicy, ScopeState, assemble, assemble_with_relations
+from trueup.assemble.assembler import AssemblyPolicy, ScopeState, assemble
 from trueup.checks import CheckContext, Draft
 from trueup.checks.base import apply_severity, count_summary, quality_score
 from trueup.checks.completeness import CompletenessCheck, CompletenessConfig
-from trueup.checks.relations import RelationsCheck, relation_targets
+from trueup.checks.relations import RelationsCheck
 from trueup.checks.scorecard import NO_OWNER, scorecard
 from trueup.model.assembled import EntityScore
 from trueup.model.finding import Code, Severity, finding
@@ -290,8 +290,8 @@ def test_revisions_are_only_compared_when_the_branch_and_repository_are_known() 
 
 
 def test_what_a_draft_derives_is_computed_once_per_context() -> None:
-    """The drift annotation and the drift check, the relations check and the store's
-    terms read one computation of each (``Draft.derived``)."""
+    """The drift annotation and the drift check read one computation of the drift
+    (``Draft.derived``)."""
     calls: list[object] = []
 
     def derive(d: Draft, context: object) -> tuple[str, ...]:
@@ -307,19 +307,3 @@ def test_what_a_draft_derives_is_computed_once_per_context() -> None:
     assert calls == [first, second]
     assert draft(component("payments")).derived(derive, second) == ("payments",)
     assert calls == [first, second, second]  # another draft too
-
-
-def test_the_relations_of_an_assembly_are_its_entitys_relation_targets() -> None:
-    doc = component("payments", dependsOn=["resource:db", "db"], providesApis=["pay"])
-    ref = EntityRef.of("component", None, "payments")
-    entity, relations = assemble_with_relations(
-        ref, [intent(doc)], [], [], policy(), CheckContext(refs=refs()), NOW
-    )
-    assert relations == tuple(relation_targets(ref, entity.entity["spec"]))
-    assert [target for _, _, target in relations] == [
-        parse_ref("group:team-a"),
-        parse_ref("system:shop"),
-        parse_ref("api:pay"),
-        parse_ref("resource:db"),
-        None,
-    ]

@@ -27,7 +27,6 @@ from trueup.assemble.status import AGGREGATED, place_statuses, worst
 from trueup.checks import BUILTIN_CHECKS, Check, CheckContext, Draft, apply_severity
 from trueup.checks.base import count_summary, quality_score
 from trueup.checks.drift import drift_summary
-from trueup.checks.relations import Relation, draft_relations
 from trueup.model.assembled import AssembledEntity, AssemblyResult, Candidate, FieldOrigin
 from trueup.model.emission import DEFAULT_POLICY, EmissionPolicy
 from trueup.model.fields import unflatten
@@ -244,20 +243,6 @@ def assemble_entity(  # noqa: PLR0917 - all inputs of one entity
     ``assemble`` calls it for every ref; the store's incremental commit calls it
     for the refs whose inputs changed, with the same inputs, so both agree.
     """
-    return assemble_with_relations(ref, intent, actual, extra, policy, context, now)[0]
-
-
-def assemble_with_relations(  # noqa: PLR0917 - all inputs of one entity
-    ref: EntityRef,
-    intent: Sequence[Observation],
-    actual: Sequence[Observation],
-    extra: Sequence[Finding],
-    policy: AssemblyPolicy,
-    context: CheckContext,
-    now: datetime,
-) -> tuple[AssembledEntity, tuple[Relation, ...]]:
-    """:func:`assemble_entity`, with the relation targets the relations check read in its
-    spec: the store makes its dependency terms of them (``store.encoded.encode_entity``)."""
     declared = bool(intent)
     candidates: dict[str, list[Candidate]] = defaultdict(list)
     for obs in (*intent, *actual):
@@ -315,7 +300,7 @@ def assemble_with_relations(  # noqa: PLR0917 - all inputs of one entity
         findings.append(refusal.refused(ref, violations))
         findings = sorted(apply_severity(findings, policy.severity), key=Finding.key)
         document = _annotate(document, ref, draft, context, findings, sources, observed_at, policy)
-    entity = AssembledEntity(
+    return AssembledEntity(
         ref=ref,
         entity=document,
         origins=origins,
@@ -327,7 +312,6 @@ def assemble_with_relations(  # noqa: PLR0917 - all inputs of one entity
         observed_at=observed_at,
         sources=sources,
     )
-    return entity, draft_relations(draft)  # the annotated document shares the draft's spec
 
 
 def _checked_whole(

@@ -40,10 +40,10 @@ class Draft:
     def derived(self, derive: Callable[[Draft, ContextT], DerivedT], context: ContextT) -> DerivedT:
         """``derive(self, context)``, computed once for this draft and ``context``.
 
-        The assembler's annotations and the drift check read the same drift, the
-        relations check and the store's terms the same relation targets: each is
-        computed on first use and kept with the draft, which lives as long as one
-        entity's assembly. ``derive`` returns an immutable value (it is shared).
+        The assembler's annotations and the drift check read the same drift (and
+        ``revisions_behind`` in it): computed on first use and kept with the draft,
+        which lives as long as one entity's assembly. ``derive`` returns an
+        immutable value (it is shared).
         """
         known = self._derived.get(derive)
         if known is not None and known[0] is context:

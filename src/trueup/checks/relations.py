@@ -42,10 +42,7 @@ RELATION_FIELDS: dict[str, str | None] = {
 OWNED_KINDS = frozenset({"component", "api", "resource", "system", "domain"})
 
 
-Relation = tuple[str, str, EntityRef | None]  # field, raw value, parsed ref (None: unparseable)
-
-
-def relation_targets(ref: EntityRef, spec: object) -> Iterator[Relation]:
+def relation_targets(ref: EntityRef, spec: object) -> Iterator[tuple[str, str, EntityRef | None]]:
     """(field, raw value, parsed ref or None when unparseable) for every relation."""
     if not isinstance(spec, dict):
         return
@@ -62,19 +59,6 @@ def relation_targets(ref: EntityRef, spec: object) -> Iterator[Relation]:
                 yield name, str(raw), target
 
 
-def draft_relations(draft: Draft) -> tuple[Relation, ...]:
-    """The draft's :func:`relation_targets`, computed once (:meth:`Draft.derived`).
-
-    The relations check reads them, and the store's dependency terms of the
-    assembled entity, whose spec is the draft's (:func:`trueup.store.encoded.terms_of`).
-    """
-    return draft.derived(_draft_relations, None)
-
-
-def _draft_relations(draft: Draft, _: None) -> tuple[Relation, ...]:
-    return tuple(relation_targets(draft.ref, draft.entity.get("spec")))
-
-
 class RelationsCheck:
     def check(self, draft: Draft, context: CheckContext) -> Iterator[Finding]:
         subject = str(draft.ref)
@@ -82,7 +66,7 @@ class RelationsCheck:
         owner = spec.get("owner") if isinstance(spec, dict) else None
         if draft.declared and draft.ref.kind in OWNED_KINDS and not owner:
             yield finding(Code.MISSING_OWNER, subject, "no spec.owner", field="spec.owner")
-        for name, raw, target in draft_relations(draft):
+        for name, raw, target in relation_targets(draft.ref, spec):
             unserved: dict[str, JSONValue] = {}  # evidence of a target the feed does not serve
             if target is None:
                 reason = "is not a valid reference"

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from trueup.assemble.assembler import (
     AssemblyPolicy,
-    assemble_with_relations,
+    assemble_entity,
     failed_finding,
     is_structural,
 )
@@ -176,7 +176,7 @@ class _Job:
             if not mine and not theirs:
                 absent.append(ref)
                 continue
-            entity, relations = assemble_with_relations(
+            entity = assemble_entity(
                 ref,
                 _ordered(mine),
                 _ordered(theirs),
@@ -185,7 +185,7 @@ class _Job:
                 context,
                 self.now,
             )
-            encoded = encode_entity(entity, self.policy.max_age, self.now, relations)
+            encoded = encode_entity(entity, self.policy.max_age, self.now)
             done.append(encoded.sealed() if self.seal else encoded)
         return done, absent
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from trueup.checks.relations import Relation, relation_targets
+from trueup.checks.relations import relation_targets
 from trueup.errors import StoreError
 from trueup.feed import feed_texts
 from trueup.model.assembled import AssembledEntity
@@ -58,9 +58,6 @@ class Encoded:
     # The feed's JSON text, the ``entity`` of the document as encoded with it; None when
     # it is written otherwise there (see json_text_with_member), or once written.
     entity_json: str | None = None
-    # The relation targets of the entity's spec when its assembly gave them (see terms_of);
-    # None when not given, or once written.
-    relations: tuple[Relation, ...] | None = None
 
     def sealed(self) -> Encoded:
         """Everything a write may need computed now, and the entity dropped."""
@@ -76,11 +73,10 @@ class Encoded:
             self.written = Written(
                 content_hash=entity.content_hash(),
                 feed=_feed(entity, self.entity_json),
-                terms=terms_of(entity, self.relations),
+                terms=terms_of(entity),
                 findings=[finding_row(f) for f in entity.findings],
             )
             self.entity_json = None
-            self.relations = None
         return self.written
 
     def first_seen(self) -> str:
@@ -97,15 +93,11 @@ class Encoded:
 
 
 def encode_entity(
-    entity: AssembledEntity,
-    max_age: MaxAge | None,
-    now: datetime | None = None,
-    relations: tuple[Relation, ...] | None = None,
+    entity: AssembledEntity, max_age: MaxAge | None, now: datetime | None = None
 ) -> Encoded:
     """``entity`` encoded; ``max_age`` (by source) sets its expiry, None records none.
 
-    ``now`` is the time it was assembled at (see :func:`expires_at`); ``relations``
-    the relation targets of its spec, when its assembly gave them (see :func:`terms_of`).
+    ``now`` is the time it was assembled at (see :func:`expires_at`).
     """
     data = entity.to_stored()
     try:
@@ -120,7 +112,6 @@ def encode_entity(
         expires_at=expires_at(entity, max_age, now) if max_age is not None else None,
         entity=entity,
         entity_json=entity_json,
-        relations=relations,
     )
 
 
@@ -146,17 +137,13 @@ def expires_at(
     return min(moments) if moments else None
 
 
-def terms_of(
-    assembled: AssembledEntity, relations: tuple[Relation, ...] | None = None
-) -> list[str]:
-    """What the entity's checks depend on beyond its own observations.
-
-    ``relations``: the :func:`~trueup.checks.relations.relation_targets` of its spec,
-    when its assembly gave them (the relations check computed them); else computed here.
-    """
-    if relations is None:
-        relations = tuple(relation_targets(assembled.ref, assembled.entity.get("spec")))
-    terms = {RELATION + str(target) for _, _, target in relations if target is not None}
+def terms_of(assembled: AssembledEntity) -> list[str]:
+    """What the entity's checks depend on beyond its own observations."""
+    terms = {
+        RELATION + str(target)
+        for _, _, target in relation_targets(assembled.ref, assembled.entity.get("spec"))
+        if target is not None
+    }
     terms.update(
         HEAD + repository_key(place.value)
         for place in assembled.places
