@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from trueup.gc_policy import HELD_THRESHOLD, HOLD_LIMIT_SECONDS, _Hold
+from trueup.gc_policy import HELD_THRESHOLD, HOLD_LIMIT_SECONDS, YOUNG_THRESHOLD, _Hold
 
 
 def _full_collections() -> int:
@@ -18,7 +18,7 @@ def test_overlapping_syncs_still_get_a_full_collection_once_the_hold_is_overdue(
     try:
         hold.enter()  # one sync
         hold.enter()  # another, overlapping it
-        assert gc.get_threshold()[2] == HELD_THRESHOLD
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, before[1], HELD_THRESHOLD)
         hold.leave()  # the second ends early: nothing is due
         hold.enter()
         full = _full_collections()

@@ -20,7 +20,7 @@ import pytest
 
 from trueup.config import Config, parse_config
 from trueup.errors import ConfigError
-from trueup.gc_policy import HELD_THRESHOLD, reads_held
+from trueup.gc_policy import HELD_THRESHOLD, YOUNG_THRESHOLD, reads_held
 from trueup.model.finding import Code, Severity, finding
 from trueup.model.observation import Nature, Observation, Provenance, ScopeRead, Snapshot
 from trueup.model.ref import EntityRef
@@ -501,11 +501,11 @@ def test_full_collections_wait_while_a_sync_holds_its_reads_and_resume_after(
     catalog = registry().create_source(world.config().sources[0])
     reading = _RecordsTheCollector(catalog)
     sync(world.config(), store, sources=[reading])
-    assert reading.seen == [(before[0], before[1], HELD_THRESHOLD)]
+    assert reading.seen == [(YOUNG_THRESHOLD, before[1], HELD_THRESHOLD)]
     assert gc.get_threshold() == before
     with reads_held():  # a sync inside another (a server's two threads): restored by the last
         sync(world.config(), store, sources=[reading])
-        assert gc.get_threshold()[2] == HELD_THRESHOLD
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, before[1], HELD_THRESHOLD)
     assert gc.get_threshold() == before
     broken = _RecordsTheCollector(catalog, fail=True)
     with pytest.raises(_Stopped):
