@@ -596,3 +596,13 @@ def test_a_json_writers_surrogate_pair_escape_is_the_character_it_stands_for() -
     # Not an escape outside a double-quoted scalar, nor after an escaped backslash.
     assert value_of("k: plain \\ud83d\\ude80\n") == {"k": "plain \\ud83d\\ude80"}
     assert value_of('k: "a \\\\ud83d\\\\ude80"\n') == {"k": "a \\ud83d\\ude80"}
+
+
+@pytest.mark.parametrize(
+    "char", [chr(c) for c in (*range(0x100), 0xFEFF, 0xFFFD, 0xFFFE, 0xFFFF, 0x10FFFF)]
+)
+def test_bytes_and_text_find_the_same_forbidden_characters(char: str) -> None:
+    # Bytes skip the search for a forbidden character when they hold no byte one starts
+    # with; text is searched as it is. Both must agree on every character.
+    text = f"a: 1\n---\nb: x{char}y\n---\nc: 1\n"
+    assert load_documents(text.encode("utf-8")) == load_documents(text)

@@ -166,7 +166,7 @@ def iter_documents(
     # libyaml checks characters a buffer ahead of its parser: one it forbids would fail
     # the document being parsed, maybe far before it, losing those in between. So a part
     # ends before the document holding one, which then fails alone.
-    forbidden = FORBIDDEN_TEXT.search(data) if isinstance(data, str) else forbidden_at(data, 0)
+    forbidden = FORBIDDEN_TEXT.search(data) if isinstance(data, str) else _forbidden_bytes(data)
     if forbidden is not None:
         try:
             raw = _utf8(data)
@@ -236,6 +236,19 @@ def _utf8(data: bytes | str) -> bytes:
     return data if isinstance(data, bytes) else data.encode("utf-8")
 
 
+# The bytes :func:`~trueup.parse.stream_bytes.forbidden_at` looks closer at: every
+# forbidden character starts with one. Most files hold none, and deleting them all
+# tells so in a tenth of the time a regex search for them takes.
+_SUSPECT_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0xC2, 0xEF])
+
+
+def _forbidden_bytes(data: bytes) -> tuple[int, int] | None:
+    """:func:`~trueup.parse.stream_bytes.forbidden_at` from the start of ``data``."""
+    if len(data.translate(None, _SUSPECT_BYTES)) == len(data):
+        return None
+    return forbidden_at(data, 0)
+
+
 _CHUNK = 1 << 20
 
 
@@ -244,6 +257,8 @@ def _not_utf8(data: bytes) -> DocumentError | None:
 
     libyaml would read UTF-16 too; Backstage reads catalog files as UTF-8 only.
     """
+    if data.isascii():  # as most files are: valid UTF-8, found without decoding
+        return None
     decoder = codecs.getincrementaldecoder("utf-8")()
     view = memoryview(data)
     start = 3 if data.startswith(codecs.BOM_UTF8) else 0
