@@ -596,3 +596,36 @@ def test_a_json_writers_surrogate_pair_escape_is_the_character_it_stands_for() -
     # Not an escape outside a double-quoted scalar, nor after an escaped backslash.
     assert value_of("k: plain \\ud83d\\ude80\n") == {"k": "plain \\ud83d\\ude80"}
     assert value_of('k: "a \\\\ud83d\\\\ude80"\n') == {"k": "a \\ud83d\\ude80"}
+
+
+@pytest.mark.parametrize(
+    "char", [chr(c) for c in (*range(0x100), 0xFEFF, 0xFFFD, 0xFFFE, 0xFFFF, 0x10FFFF)]
+)
+def test_bytes_and_text_find_the_same_forbidden_characters(char: str) -> None:
+    # Bytes skip the search for a forbidden character when they hold no byte one starts
+    # with; text is searched as it is. Both must agree on every character.
+    text = f"a: 1\n---\nb: x{char}y\n---\nc: 1\n"
+    assert load_documents(text.encode("utf-8")) == load_documents(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('a:\n  b: [1, {c: 2}]\n  "d\\0": 1\n', ("nul-character", 3, "a.d\\0")),
+        ('a:\n  - x\n  - {y: "z\\0"}\n', ("nul-character", 3, "a[1].y")),
+        ('a: {b: {c: 1}}\ne: ["\\0"]\n', ("nul-character", 2, "e[0]")),
+        ("x: &m {a: 1}\ny:\n  z: 1\n  *m : 2\n", ("complex-key", 4, None)),
+        ("x: &s [1, 2]\ny: [*s, *s, {k: *s}]\n", ("node-limit", 2, None)),
+    ],
+)
+def test_a_rule_broken_after_closed_collections_names_the_right_place(
+    text: str, expected: tuple[str, int, str | None]
+) -> None:
+    # The builder keeps the innermost open collection apart from its frames: the field
+    # path, the key an alias stands in for, and the node count must still be right.
+    error = error_of(text, max_nodes=12)
+    assert (error.rule, error.line, error.field) == expected
+
+
+def test_an_alias_to_a_scalar_is_a_key_as_its_text() -> None:
+    assert value_of("a: &v 1\n*v : 2\n") == {"a": 1, "1": 2}

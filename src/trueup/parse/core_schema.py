@@ -14,8 +14,11 @@ from typing import Any
 
 SCALAR_KINDS = frozenset({"str", "int", "float", "bool", "null"})
 
+# The plain scalars that are no string, and the first characters of a number: a plain
+# scalar that is neither is itself, as a caller can tell without calling
+# resolve_plain_scalar.
 _NULL = frozenset({"", "~", "null", "Null", "NULL"})
-_PLAIN_CONSTANTS: dict[str, Any] = {
+PLAIN_CONSTANTS: dict[str, Any] = {
     **dict.fromkeys(_NULL),
     **dict.fromkeys(("true", "True", "TRUE"), True),
     **dict.fromkeys(("false", "False", "FALSE"), False),
@@ -23,7 +26,7 @@ _PLAIN_CONSTANTS: dict[str, Any] = {
     **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
     **dict.fromkeys((".nan", ".NaN", ".NAN"), math.nan),
 }
-_NUMBER_START = frozenset("0123456789+-.")
+NUMBER_START = frozenset("0123456789+-.")
 _INT = re.compile(r"[-+]?[0-9]+").fullmatch
 _OCT = re.compile(r"0o[0-7]+").fullmatch
 _HEX = re.compile(r"0x[0-9a-fA-F]+").fullmatch
@@ -33,10 +36,10 @@ _NOT_FOUND = object()
 
 def resolve_plain_scalar(text: str) -> Any:
     """A plain (unquoted, untagged) scalar under the YAML 1.2 core schema."""
-    value = _PLAIN_CONSTANTS.get(text, _NOT_FOUND)
+    value = PLAIN_CONSTANTS.get(text, _NOT_FOUND)
     if value is not _NOT_FOUND:
         return value
-    if text[0] not in _NUMBER_START:
+    if text[0] not in NUMBER_START:
         return text
     if _INT(text):
         return _in_double_range(text, 10) if len(text) > 300 else int(text)
