@@ -65,13 +65,26 @@ def split(path: str) -> tuple[str, ...]:
 def unflatten(fields: Mapping[str, JSONValue]) -> dict[str, Any]:
     """Rebuild an entity document, in the order Backstage writes it."""
     entity: dict[str, Any] = {}
-    for path in sorted(fields, key=_order):
+    for path, parents, leaf in _plan(tuple(fields)):
         node = entity
-        *parents, leaf = split(path)
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = fields[path]
     return entity
+
+
+Plan = tuple[tuple[str, tuple[str, ...], str], ...]
+
+
+# Entities of one kind mostly have the same paths: each such set is ordered and split once.
+@lru_cache(maxsize=2048)
+def _plan(paths: tuple[str, ...]) -> Plan:
+    """Each path in document order, with the keys of the mappings that hold its value."""
+    plan = []
+    for path in sorted(paths, key=_order):
+        *parents, leaf = split(path)
+        plan.append((path, tuple(parents), leaf))
+    return tuple(plan)
 
 
 _ROOT_ORDER = {"apiVersion": 0, "kind": 1, "metadata": 2, "spec": 3}
