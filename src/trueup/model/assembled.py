@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from trueup.model.finding import Finding, JSONValue
 from trueup.model.json_encoder import encode_with
 from trueup.model.observation import Nature, Provenance
 from trueup.model.ref import EntityRef, parse_ref
+from trueup.model.slot_init import slot_init
 
 VOLATILE_ANNOTATION = "trueup.io/observed-at"
 # A status value that is missing, unrecognised or older than its source's max_age.
@@ -34,10 +35,9 @@ _Provenances = dict[int, dict[str, JSONValue]]
 
 
 # Candidate, FieldOrigin and PlaceStatus are made by the hundred thousand (a few dozen an
-# entity): their __init__ sets each slot through its descriptor, which costs about two
-# thirds of what a frozen dataclass's generated __init__ does (object.__setattr__ per
-# field). Each is still a frozen dataclass: equality, hashing, repr and replace() as ever.
-@dataclass(frozen=True, slots=True, init=False)
+# entity): slot_init gives each a cheaper __init__.
+@slot_init
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """One source's value for one field."""
 
@@ -45,18 +45,6 @@ class Candidate:
     nature: Nature
     provenance: Provenance
     references: tuple[str, ...] = ()  # locators of the files a placeholder read it from
-
-    def __init__(
-        self,
-        value: JSONValue,
-        nature: Nature,
-        provenance: Provenance,
-        references: tuple[str, ...] = (),
-    ) -> None:
-        _CANDIDATE_VALUE(self, value)
-        _CANDIDATE_NATURE(self, nature)
-        _CANDIDATE_PROVENANCE(self, provenance)
-        _CANDIDATE_REFERENCES(self, references)
 
     def to_json(self, provenances: _Provenances | None = None) -> dict[str, JSONValue]:
         """``provenances``: the JSON of provenances already written, by id (shared, not
@@ -83,16 +71,13 @@ class Candidate:
         )
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@slot_init
+@dataclass(frozen=True, slots=True)
 class FieldOrigin:
     """Who won one field, and who lost (only candidates with another value)."""
 
     winner: Candidate
     losers: tuple[Candidate, ...] = ()
-
-    def __init__(self, winner: Candidate, losers: tuple[Candidate, ...] = ()) -> None:
-        _ORIGIN_WINNER(self, winner)
-        _ORIGIN_LOSERS(self, losers)
 
     def to_json(self, provenances: _Provenances | None = None) -> dict[str, JSONValue]:
         return {
@@ -108,7 +93,8 @@ class FieldOrigin:
         )
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@slot_init
+@dataclass(frozen=True, slots=True)
 class PlaceStatus:
     """One status value at one place. ``value`` is what is shown (``Unknown`` once stale)."""
 
@@ -118,22 +104,6 @@ class PlaceStatus:
     last_known: str
     stale: bool
     provenance: Provenance
-
-    def __init__(  # noqa: PLR0917 - one value a field, as a dataclass's
-        self,
-        key: str,
-        place: str,
-        value: str,
-        last_known: str,
-        stale: bool,
-        provenance: Provenance,
-    ) -> None:
-        _PLACE_KEY(self, key)
-        _PLACE_PLACE(self, place)
-        _PLACE_VALUE(self, value)
-        _PLACE_LAST_KNOWN(self, last_known)
-        _PLACE_STALE(self, stale)
-        _PLACE_PROVENANCE(self, provenance)
 
     def to_json(self) -> dict[str, JSONValue]:
         return {
@@ -155,26 +125,6 @@ class PlaceStatus:
             stale=bool(data["stale"]),
             provenance=Provenance.from_json(data["provenance"]),
         )
-
-
-def _setter(cls: type, name: str) -> Callable[[Any, Any], None]:
-    """What sets one slot of a frozen dataclass (its member descriptor's ``__set__``)."""
-    setter: Callable[[Any, Any], None] = cls.__dict__[name].__set__
-    return setter
-
-
-_CANDIDATE_VALUE = _setter(Candidate, "value")
-_CANDIDATE_NATURE = _setter(Candidate, "nature")
-_CANDIDATE_PROVENANCE = _setter(Candidate, "provenance")
-_CANDIDATE_REFERENCES = _setter(Candidate, "references")
-_ORIGIN_WINNER = _setter(FieldOrigin, "winner")
-_ORIGIN_LOSERS = _setter(FieldOrigin, "losers")
-_PLACE_KEY = _setter(PlaceStatus, "key")
-_PLACE_PLACE = _setter(PlaceStatus, "place")
-_PLACE_VALUE = _setter(PlaceStatus, "value")
-_PLACE_LAST_KNOWN = _setter(PlaceStatus, "last_known")
-_PLACE_STALE = _setter(PlaceStatus, "stale")
-_PLACE_PROVENANCE = _setter(PlaceStatus, "provenance")
 
 
 @dataclass(frozen=True, slots=True)

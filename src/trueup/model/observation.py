@@ -22,6 +22,7 @@ from typing import Protocol
 from trueup.errors import FailureKind
 from trueup.model.finding import Code, Finding, JSONValue, finding
 from trueup.model.ref import EntityRef
+from trueup.model.slot_init import slot_init
 
 
 class Nature(StrEnum):
@@ -29,6 +30,7 @@ class Nature(StrEnum):
     ACTUAL = "actual"  # observed state: clusters, Terraform
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Provenance:
     """Where a value came from: source id, scope, locator and when it was seen."""
@@ -56,6 +58,7 @@ class Provenance:
         )
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Observation:
     """One source's partial view of one entity.

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from trueup.errors import RefError
+from trueup.model.slot_init import slot_init
 
 DEFAULT_NAMESPACE = "default"
 
 
+@slot_init
 @dataclass(frozen=True, order=True, slots=True)
 class EntityRef:
     """The identity of one entity: lowercased kind, namespace and name."""
