@@ -36,8 +36,7 @@ def dump_document(value: Mapping[str, object]) -> str:
     """One YAML document (a mapping) as block text ending with a newline."""
     lines: list[str] = []
     _mapping(value, "", lines)
-    lines.append("")  # the final newline, without copying the text again
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def dump_documents(values: Iterable[Mapping[str, object]]) -> str:
