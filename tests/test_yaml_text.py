@@ -126,3 +126,10 @@ def test_multi_document_output() -> None:
     text = dump_documents(docs)
     assert list(yaml.safe_load_all(text)) == docs
     assert [d.value for d in load_documents(text) if isinstance(d, Document)] == docs
+
+
+def test_an_empty_document_and_empty_blocks_keep_their_text() -> None:
+    assert dump_document({}) == "\n"
+    assert dump_document({"a": [{}, {"b": {}}, [], {"c": "d"}], "e": {"f": {"g": []}}}) == (
+        "a:\n  - {}\n  - b: {}\n  - []\n  - c: d\ne:\n  f:\n    g: []\n"
+    )

@@ -24,10 +24,12 @@ from typing import Any
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9 ._/@+,()'%:-]*")
 # Words that YAML 1.1 or 1.2 would read as a bool or null rather than a string.
 _RESERVED = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+_RESERVED_LONGEST = max(map(len, _RESERVED))
 # Characters YAML forbids unescaped, or reads as line breaks (NEL, LS, PS).
 _UNSAFE = re.compile("[\x7f-\x84\x86-\x9f\x85\u2028\u2029\ufeff\ufffe\uffff]")
 _SEEN: dict[str, str] = {}
 _SEEN_MAX = 4096
+_json_string = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def dump_document(value: Mapping[str, object]) -> str:
@@ -46,11 +48,7 @@ def scalar(value: object) -> str:
     """A scalar as YAML text that reads back as the same value."""
     if isinstance(value, str):
         text = _SEEN.get(value)
-        if text is None:
-            text = value if _PLAIN.fullmatch(value) and _plain_ok(value) else _quoted(value)
-            if len(_SEEN) < _SEEN_MAX:  # keys and common values; names are unique
-                _SEEN[value] = text
-        return text
+        return _string(value) if text is None else text
     if value is None:
         return "null"
     if value is True:
@@ -73,17 +71,25 @@ def scalar(value: object) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as a YAML scalar")
 
 
-def _plain_ok(text: str) -> bool:
-    return (
-        ": " not in text
-        and not text.endswith((":", " "))
-        and "  " not in text
-        and text.lower() not in _RESERVED
-    )
+def _string(value: str) -> str:
+    """A string's text (not in the memo), remembered while the memo has room."""
+    if (
+        _PLAIN.fullmatch(value)  # so not empty
+        and ": " not in value
+        and value[-1] not in ": "
+        and "  " not in value
+        and (len(value) > _RESERVED_LONGEST or value.lower() not in _RESERVED)
+    ):
+        text = value
+    else:
+        text = _quoted(value)
+    if len(_SEEN) < _SEEN_MAX:  # keys and common values; names are unique
+        _SEEN[value] = text
+    return text
 
 
 def _quoted(text: str) -> str:
-    quoted = json.dumps(text, ensure_ascii=False)
+    quoted = _json_string(text)  # as json.dumps(text, ensure_ascii=False) writes it
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
 
 
@@ -110,22 +116,33 @@ def _literal(text: str) -> str | None:
 
 # The writer's time goes mostly to Python calls: a key, or a value that is a one-line
 # string, is written without one when the memo already holds its text (most keys and
-# many values), and without the dispatch of ``_entry``.
+# many values), and a nested mapping (the commonest block) without the dispatch of
+# ``_entry`` and ``_block``.
 
 
 def _mapping(value: Mapping[str, object], pad: str, lines: list[str]) -> None:
+    seen, append = _SEEN.get, lines.append
     for key, item in value.items():
-        head = f"{pad}{_SEEN.get(key) or scalar(key)}:"
+        name = seen(key) or scalar(key)
         if type(item) is str and "\n" not in item:
-            lines.append(f"{head} {_SEEN.get(item) or scalar(item)}")
+            append(f"{pad}{name}: {seen(item) or _string(item)}")
+        elif type(item) is dict and item:
+            append(f"{pad}{name}:")
+            _mapping(item, pad + "  ", lines)
         else:
-            _entry(head, item, pad, lines)
+            _entry(f"{pad}{name}:", item, pad, lines)
 
 
 def _sequence(value: Sequence[object], pad: str, lines: list[str]) -> None:
+    seen, append = _SEEN.get, lines.append
     for item in value:
         if type(item) is str and "\n" not in item:
-            lines.append(f"{pad}- {_SEEN.get(item) or scalar(item)}")
+            append(f"{pad}- {seen(item) or _string(item)}")
+        elif type(item) is dict and item:  # its first line joins the dash
+            inner = pad + "  "
+            start = len(lines)
+            _mapping(item, inner, lines)
+            lines[start] = f"{pad}- {lines[start][len(inner) :]}"
         else:
             _entry(f"{pad}-", item, pad, lines)
 
