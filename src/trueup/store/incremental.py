@@ -183,10 +183,10 @@ def apply_reads(
         else:
             applied.held.pop(key, None)
         applied.dirty.removed_rows(change.removed, change.removed_terms)
-        for obs_id, observation in change.added:
+        for (obs_id, observation), terms in zip(change.added, change.added_terms, strict=True):
             applied.written[obs_id] = observation
             if observation.nature is Nature.INTENT:
-                applied.dirty.intent(observation)
+                applied.dirty.intent(observation, terms)
             else:
                 applied.relink.append((obs_id, observation))
         if [f.to_json() for f in read.findings] != before:

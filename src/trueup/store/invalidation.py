@@ -45,11 +45,13 @@ class Dirty:
         self.pairs: set[str] = set()  # "key=value" of intent annotations added or removed
         self.selector_keys: set[str] = set()
 
-    def intent(self, observation: Observation) -> None:
+    def intent(self, observation: Observation, terms: Sequence[str] | None = None) -> None:
+        """An intent observation added or removed; ``terms`` its :func:`rows.terms_of`,
+        when known."""
         if is_structural(observation.ref):
             return
         self.refs.add(observation.ref)
-        for term in rows.terms_of(observation):
+        for term in rows.terms_of(observation) if terms is None else terms:
             self._annotation(term)
 
     def removed_rows(

@@ -19,7 +19,6 @@ actual observation enriches (its link targets, written by the engine).
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,13 +30,13 @@ from sqlalchemy.engine import Connection
 from trueup.assemble.assembler import is_structural
 from trueup.assemble.guard import decide_removals, is_counted
 from trueup.assemble.linking import annotation_pairs
-from trueup.errors import KeptPartChangedError, StoreError
+from trueup.errors import KeptPartChangedError
 from trueup.model.emission import LOCATION
 from trueup.model.finding import Finding
 from trueup.model.observation import Nature, Observation, Snapshot, held_parts
 from trueup.model.ref import EntityRef
 from trueup.store.bulk import insert_rows
-from trueup.store.engine import JSONText, json_text, load_json
+from trueup.store.engine import load_json
 from trueup.store.schema import (
     bytewise,
     observation_terms,
@@ -45,6 +44,7 @@ from trueup.store.schema import (
     snapshot_parts,
     snapshots,
 )
+from trueup.store.stored_form import Encoded, ReadEncoder
 
 ANNOTATION = "a:"
 LINK = "l:"
@@ -52,16 +52,6 @@ SELECTOR = "s:"
 TARGET = "t:"
 CHUNK = 500  # values per IN (...) list: well under SQLite's variable limit
 INSERT_BATCH = 2000  # observation rows per insert
-
-
-@dataclass(frozen=True, slots=True)
-class Encoded:
-    """One observation as stored."""
-
-    observation: Observation
-    part: str
-    digest: str
-    text: JSONText
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,31 +72,13 @@ class ScopeChange:
     removed: list[StoredRow] = field(default_factory=list)  # rows deleted
     removed_terms: dict[int, list[str]] = field(default_factory=dict)
     added: list[tuple[int, Observation]] = field(default_factory=list)  # (row id, observation)
+    added_terms: list[list[str]] = field(default_factory=list)  # terms_of each added one
     held: frozenset[EntityRef] = frozenset()
     finding: Finding | None = None
 
     @property
     def rewritten(self) -> bool:
         return bool(self.removed or self.added)
-
-
-def encode(snapshot: Snapshot, observation: Observation) -> Encoded:
-    """The stored form of one observation; refuses naive times and values JSON cannot hold."""
-    observed_at = observation.provenance.observed_at
-    if observed_at.tzinfo is None or observed_at.utcoffset() is None:
-        raise StoreError(
-            f"observation of {observation.ref} in {snapshot.source}/{snapshot.scope} has a "
-            "naive observed_at; times must be aware (UTC)"
-        )
-    try:
-        text = json_text(observation.to_json(), canonical=True)
-    except (TypeError, ValueError) as error:
-        raise StoreError(
-            f"observation of {observation.ref} in {snapshot.source}/{snapshot.scope} "
-            f"cannot be stored: {error}"
-        ) from error
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    return Encoded(observation, observation.part or "", digest, text)
 
 
 def terms_of(observation: Observation) -> list[str]:
@@ -181,18 +153,19 @@ def apply_read(
         by_digest[row.digest].append(row)
     pending: list[Encoded] = []
     added_refs: set[str] = set()
+    encode = ReadEncoder(read)
     for observation in read.observations:
-        item = encode(read, observation)
+        item = encode(observation)
         same = by_digest.get(item.digest)
         if same:
             same.pop()
             continue
         pending.append(item)
-        added_refs.add(str(observation.ref))
+        added_refs.add(item.ref)
         if len(pending) >= INSERT_BATCH:
-            change.added.extend(_insert(conn, scope_id, pending))
+            _insert(conn, scope_id, pending, change)
             pending = []
-    change.added.extend(_insert(conn, scope_id, pending))
+    _insert(conn, scope_id, pending, change)
     removed = [row for rows in by_digest.values() for row in rows]
 
     held_prints: dict[str, str] = {}
@@ -403,11 +376,10 @@ def _delete(conn: Connection, ids: Sequence[int]) -> None:
         conn.execute(sa.delete(observations).where(observations.c.id.in_(chunk)))
 
 
-def _insert(
-    conn: Connection, scope_id: int, items: Sequence[Encoded]
-) -> list[tuple[int, Observation]]:
+def _insert(conn: Connection, scope_id: int, items: Sequence[Encoded], change: ScopeChange) -> None:
+    """Write ``items`` and their terms; each is added to ``change`` with its row id and terms."""
     if not items:
-        return []
+        return
     ids = allocate_ids(conn, observations, len(items))
     insert_rows(
         conn,
@@ -417,22 +389,29 @@ def _insert(
                 "id": obs_id,
                 "scope_id": scope_id,
                 "part": item.part,
-                "ref": str(item.observation.ref),
-                "nature": Nature(item.observation.nature).value,
+                "ref": item.ref,
+                "nature": _nature(item.observation.nature),
                 "digest": item.digest,
                 "payload": item.text,
             }
             for obs_id, item in zip(ids, items, strict=True)
         ],
     )
+    terms = [terms_of(item.observation) for item in items]
     term_rows = [
         {"observation_id": obs_id, "term": term}
-        for obs_id, item in zip(ids, items, strict=True)
-        for term in terms_of(item.observation)
+        for obs_id, found in zip(ids, terms, strict=True)
+        for term in found
     ]
     if term_rows:
         insert_rows(conn, observation_terms, term_rows)
-    return [(obs_id, item.observation) for obs_id, item in zip(ids, items, strict=True)]
+    change.added.extend(zip(ids, (item.observation for item in items), strict=True))
+    change.added_terms.extend(terms)
+
+
+def _nature(nature: Nature | str) -> str:
+    """``Nature(nature).value``, without the enum's call (and property) for a member."""
+    return nature._value_ if type(nature) is Nature else Nature(nature).value
 
 
 def allocate_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
