@@ -14,7 +14,7 @@ from trueup.errors import StoreError
 from trueup.model.observation import Nature, Observation, Provenance, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.store.engine import json_text
-from trueup.store.stored_form import DOCUMENT_FIELDS, ReadEncoder
+from trueup.store.stored_form import ReadEncoder
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 READ = Snapshot("catalog", "main", Nature.INTENT, T0, ())
@@ -62,12 +62,6 @@ def test_the_text_and_digest_are_those_of_to_json() -> None:
         assert item.digest == hashlib.sha256(text.encode()).hexdigest()
         assert item.ref == str(observation.ref)
         assert item.part == (observation.part or "")
-
-
-def test_every_stored_field_of_an_observation_is_written() -> None:
-    """A new Observation field must be written as to_json writes it: add it to the store's."""
-    stored = {f.name for f in dataclasses.fields(Observation)} - {"checked"}
-    assert stored == DOCUMENT_FIELDS
 
 
 def test_a_naive_time_is_refused_even_after_an_aware_one() -> None:

@@ -40,12 +40,13 @@ class Provenance:
     locator: str
     observed_at: datetime
 
-    def to_json(self) -> dict[str, JSONValue]:
+    def to_json(self, observed_at: str | None = None) -> dict[str, JSONValue]:
+        """``observed_at``: the time's ISO text, when the caller has it already."""
         return {
             "source": self.source,
             "scope": self.scope,
             "locator": self.locator,
-            "observed_at": self.observed_at.isoformat(),
+            "observed_at": self.observed_at.isoformat() if observed_at is None else observed_at,
         }
 
     @classmethod
@@ -91,11 +92,15 @@ class Observation:
     # it: the assembler need not validate it again. Not stored, not compared.
     checked: str | None = field(default=None, repr=False, compare=False)
 
-    def to_json(self) -> dict[str, JSONValue]:
+    def to_json(
+        self, ref: str | None = None, observed_at: str | None = None
+    ) -> dict[str, JSONValue]:
+        """``ref`` and ``observed_at``: the ref's and time's text, when the caller has them
+        already (the store, encoding the observations of a read that share one time)."""
         data: dict[str, JSONValue] = {
-            "ref": str(self.ref),
+            "ref": str(self.ref) if ref is None else ref,
             "nature": self.nature.value,
-            "provenance": self.provenance.to_json(),
+            "provenance": self.provenance.to_json(observed_at),
             "fields": dict(self.fields),
             "place": self.place,
             "status": dict(self.status),

@@ -4,10 +4,9 @@
 :func:`trueup.store.observations.apply_read`. The text is
 ``json_text(observation.to_json(), canonical=True)`` and the digest its sha256,
 as they always were (a stored row is compared with a new read by digest, so
-they never change); the document is built here as ``Observation.to_json``
-builds it, but the text of ``observed_at``, which every observation of a read
-mostly shares, is made once for all of them, and the ref's text is made once
-for the payload and the row.
+they never change); but the text of ``observed_at``, which every observation of
+a read mostly shares, is made once for all of them and handed to ``to_json``,
+and the ref's text is made once for the payload and the row.
 """
 
 from __future__ import annotations
@@ -18,26 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from trueup.errors import StoreError
-from trueup.model.observation import Nature, Observation, Snapshot
+from trueup.model.observation import Observation, Snapshot
 from trueup.store.engine import JSONText, json_text
-
-# The Observation fields the document holds (``checked`` is not stored): a new one
-# must be written by to_document as Observation.to_json writes it (see its test).
-DOCUMENT_FIELDS = frozenset(
-    {
-        "ref",
-        "nature",
-        "provenance",
-        "fields",
-        "place",
-        "status",
-        "links",
-        "labels",
-        "selectors",
-        "references",
-        "part",
-    }
-)
 
 
 @dataclass(slots=True)
@@ -82,26 +63,4 @@ class ReadEncoder:
                     f"{self.snapshot.scope} has a naive observed_at; times must be aware (UTC)"
                 )
             self._time, self._time_text = observed_at, observed_at.isoformat()
-        nature = observation.nature
-        links = observation.links
-        data: dict[str, Any] = {
-            "ref": ref,
-            "nature": nature._value_ if type(nature) is Nature else nature.value,
-            "provenance": {
-                "source": provenance.source,
-                "scope": provenance.scope,
-                "locator": provenance.locator,
-                "observed_at": self._time_text,
-            },
-            "fields": dict(observation.fields),
-            "place": observation.place,
-            "status": dict(observation.status),
-            "links": [list(pair) for pair in links] if links else [],
-            "labels": dict(observation.labels),
-            "selectors": list(observation.selectors),
-        }
-        if observation.references:
-            data["references"] = [list(pair) for pair in observation.references]
-        if observation.part is not None:
-            data["part"] = observation.part
-        return data
+        return observation.to_json(ref, self._time_text)
