@@ -87,9 +87,18 @@ class BatchAssembler:
             stored=lambda ref: _stored(conn, ref),
         )
 
-    def run(self, refs: Collection[EntityRef]) -> list[tuple[EntityRef, Change]]:
+    def run(
+        self, refs: Collection[EntityRef], observed: Collection[EntityRef] | None = None
+    ) -> list[tuple[EntityRef, Change]]:
+        """Assemble and write ``refs``; ``observed``: those of them observations make an
+        entity now, when the caller knows (else they are looked up)."""
         ordered = sorted(refs)
-        self._presence(ordered)
+        if observed is None:
+            self._presence(ordered)
+        else:
+            present = self.job.present
+            for ref in ordered:
+                present[ref] = ref in observed and not is_structural(ref)
         batches = list(rows.chunks(ordered, BATCH))
         workers = min(self.workers, len(batches))  # one batch runs here
         job = self.job

@@ -249,7 +249,7 @@ def commit_reads(
     for ref, f in held_findings(held):
         extra[ref].append(f)
 
-    refs = all_refs(conn) if everything else dirty.refs
+    refs, observed = all_refs(conn) if everything else (dirty.refs, None)
     assembler = BatchAssembler(
         conn,
         request.policy,
@@ -262,7 +262,7 @@ def commit_reads(
         known=applied.written,
         workers=request.workers,
     )
-    moved = assembler.run(refs)
+    moved = assembler.run(refs, observed)
     # Every entity is among ``refs`` when everything is assembled: none is left to name them.
     naming = set() if everything else dependents(conn, [ref for ref, _ in moved]) - refs
     if naming:

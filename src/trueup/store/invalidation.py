@@ -283,8 +283,9 @@ def _refs_of_scope(conn: Connection, scope_id: int) -> set[EntityRef]:
     return found
 
 
-def all_refs(conn: Connection) -> set[EntityRef]:
-    """Every ref that is or was an entity, and every ref observations now make one."""
+def all_refs(conn: Connection) -> tuple[set[EntityRef], set[EntityRef]]:
+    """Every ref that is or was an entity, and every ref observations now make one; and
+    the latter alone (those with an intent observation or an actual one linked to them)."""
     found = {
         EntityRef(*row)
         for row in conn.execute(
@@ -294,14 +295,15 @@ def all_refs(conn: Connection) -> set[EntityRef]:
         )
     }
     intent = sa.select(observations.c.ref).where(observations.c.nature == Nature.INTENT.value)
-    found.update(
+    observed = {
         ref
         for ref in map(stored_ref, conn.execute(intent.distinct()).scalars())
         if not is_structural(ref)
-    )
+    }
     targets = sa.select(observation_terms.c.term).where(observation_terms.c.term.like(TARGET + "%"))
-    found.update(stored_ref(t[len(TARGET) :]) for t in conn.execute(targets.distinct()).scalars())
-    return found
+    linked = conn.execute(targets.distinct()).scalars()
+    observed.update(stored_ref(term[len(TARGET) :]) for term in linked)
+    return found | observed, observed
 
 
 def _scope_id(conn: Connection, key: ScopeKey) -> int | None:
