@@ -76,25 +76,21 @@ def json_default(value: Any) -> Any:
 # document can, raises RecursionError instead of ValueError, as _has_non_finite
 # already made it do.
 # Each is called through encode_with: the same text without the setup of every call.
-_COMPACT = encode_with(
-    json.JSONEncoder(
-        ensure_ascii=False,
-        separators=(",", ":"),
-        allow_nan=False,
-        check_circular=False,
-        default=json_default,
+def _stored_encoder(*, sort_keys: bool) -> Callable[[Any], str]:
+    return encode_with(
+        json.JSONEncoder(
+            ensure_ascii=False,
+            separators=(",", ":"),
+            sort_keys=sort_keys,
+            allow_nan=False,
+            check_circular=False,
+            default=json_default,
+        )
     )
-)
-_CANONICAL = encode_with(
-    json.JSONEncoder(
-        ensure_ascii=False,
-        separators=(",", ":"),
-        sort_keys=True,
-        allow_nan=False,
-        check_circular=False,
-        default=json_default,
-    )
-)
+
+
+_COMPACT = _stored_encoder(sort_keys=False)
+_CANONICAL = _stored_encoder(sort_keys=True)
 # What plain json.dumps(ensure_ascii=False) writes compactly, where it writes anything:
 # no fallback, and a non-finite float raises (see json_text_with_member).
 _PLAIN = encode_with(
