@@ -566,7 +566,7 @@ def test_incremental_equals_from_scratch_on_sqlite(
 def test_incremental_in_worker_processes_equals_from_scratch(
     tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[tuple[Any, ...], dict[str, Any]]]
 ) -> None:
-    """The same, with batches of two refs assembled in two forked workers (store/parallel.py)."""
+    """The same, with batches of two refs assembled in two forked workers (parallel.py)."""
     folder = tmp_path_factory.mktemp("oracle")
     with pytest.MonkeyPatch.context() as patch, sqlite_pair(folder) as stores:
         patch.setattr(assembly, "BATCH", 2)  # a world this small still makes many batches

@@ -170,8 +170,9 @@ class Config(ConfigModel):
     database_lock_timeout: Duration = timedelta(minutes=10)
     public_url: str | None = None
     data_dir: str = ".trueup"  # clones, caches and ETags; relative to the config file
-    # Processes forked to assemble entities when a sync assembles many (a cold sync).
-    # Faster on several CPUs, but each worker copies most of what the sync holds.
+    # Processes forked at a sync's start to parse a file source's many files and to
+    # assemble entities when a sync assembles many (a cold sync). Faster on several
+    # CPUs, but each worker copies most of what the sync holds.
     assembly_workers: int = Field(1, ge=1, le=64)
     sources: list[AnySource] = []
     merge: MergeConfig = MergeConfig()

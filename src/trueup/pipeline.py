@@ -33,6 +33,7 @@ from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import FailureKind, ScopeFailure, ScopeRead, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.model.repository import Head
+from trueup.parallel import early_workers
 from trueup.plugins import registry
 from trueup.sinks.base import Publication, ScopeVersion, Sink, SinkReport, SinkSetup
 from trueup.sources.base import ReadContext, ReportsStatus, Source
@@ -40,7 +41,6 @@ from trueup.store import CommitSummary, Store
 from trueup.store.carried import Carried, carried
 from trueup.store.encoded import expires_at
 from trueup.store.incremental import CommitRequest
-from trueup.store.parallel import early_workers
 from trueup.store.snapshots import materialised, superseded
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ def sync(
     run_id = store.start_run(trigger=trigger, sources=[s.id for s in sources], now=now())
     outcome = SyncOutcome(run_id=run_id)
     try:
-        with reads_held(), early_workers(config.assembly_workers):  # gc_policy, store/parallel
+        with reads_held(), early_workers(config.assembly_workers):  # gc_policy, parallel
             _run(
                 config,
                 store,

@@ -8,7 +8,7 @@ function ``assemble()`` uses — encodes it (:mod:`trueup.store.encoded`), and
 writes the batch through :class:`~trueup.store.entities.EntityWriter`.
 
 With ``workers`` above 1, a run of more than one batch is assembled and
-encoded in forked processes (:mod:`trueup.store.parallel`): this process
+encoded in forked processes (:mod:`trueup.parallel`): this process
 reads each batch's inputs and writes each result, in the batches' order, so
 the rows written are the same as with one process.
 """
@@ -34,11 +34,11 @@ from trueup.model.finding import Finding
 from trueup.model.observation import Nature, Observation
 from trueup.model.ref import EntityRef
 from trueup.model.repository import Head
+from trueup.parallel import ordered_map
 from trueup.store import observations as rows
 from trueup.store.encoded import Encoded, encode_entity
 from trueup.store.entities import EntityWriter
 from trueup.store.observations import TARGET, Handle
-from trueup.store.parallel import ordered_map
 from trueup.store.records import Change
 from trueup.store.schema import entities, observation_terms, observations
 
@@ -70,7 +70,7 @@ class BatchAssembler:
     ) -> None:
         """``extra``: findings about each ref from snapshots and holds; ``known``: the
         observations this commit wrote, by row id (not read back). ``workers``: how many
-        processes assemble a run of more than one batch (:mod:`trueup.store.parallel`)."""
+        processes assemble a run of more than one batch (:mod:`trueup.parallel`)."""
         self.conn = conn
         self.known = known
         self.writer = writer

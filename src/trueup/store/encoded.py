@@ -6,7 +6,7 @@ rewrite. The rest (content hash, feed texts, dependency terms, finding rows; the
 cause of a first revision) is computed only when a write needs it, from the assembled
 entity, unless :meth:`Encoded.sealed` computed it already: then the entity
 itself is dropped and the encoding can cross to another process as strings
-(:mod:`trueup.store.parallel`).
+(:mod:`trueup.parallel`).
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ class CommitRequest:
     # its kept parts need no checking while it is still the stored one.
     bases: Mapping[ScopeKey, str] = field(default_factory=dict)
     tracked: Mapping[str, TrackedBranch] = field(default_factory=dict)  # source id -> its branch
-    workers: int = 1  # processes that assemble a large set of entities (store/parallel.py)
+    workers: int = 1  # processes that assemble a large set of entities (parallel.py)
 
 
 @dataclass

@@ -52,14 +52,13 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from trueup.model.finding import Code, Finding, Severity, finding
 from trueup.model.observation import (
-    FailureKind,
     Nature,
     Observation,
     ScopeFailure,
@@ -67,7 +66,6 @@ from trueup.model.observation import (
     Snapshot,
     misnamed_file,
     show_path,
-    unstorable_rule,
 )
 from trueup.path_policy import Folder
 from trueup.path_policy import Refusal as PathRefusal
@@ -86,6 +84,8 @@ from trueup.sources.descriptors import (
     previous_by_path,
 )
 from trueup.sources.file.config import FileSourceConfig
+from trueup.sources.file.listing import Unlisted, list_files
+from trueup.sources.file.prefetch import Parsed, Prefetch
 from trueup.sources.file.previous import (
     InMemoryPrevious,
     Previous,
@@ -98,14 +98,6 @@ from trueup.sources.file.targets import FolderTargets, Followed
 from trueup.sources.lstat_memo import load_memo, save_memo, stat_key, trusted_stat
 
 _FOLLOWED_TYPES = (None, "file")
-
-
-@dataclass(frozen=True, slots=True)
-class _Unlisted:
-    """Why the folder could not be listed completely."""
-
-    kind: FailureKind
-    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +137,8 @@ class FileSource:
         root = Path(self.config.path).absolute()
         folder_links: list[str] = []
         misnamed: list[str] = []
-        included = _list_files(root, self._globs, folder_links, misnamed)
-        if isinstance(included, _Unlisted):
+        included = list_files(root, self._globs, folder_links, misnamed)
+        if isinstance(included, Unlisted):
             return ScopeFailure(self.id, self.scope, included.kind, included.message, now)
 
         last = context.previous.get(self.scope)
@@ -172,8 +164,12 @@ class FileSource:
             listed=included,
             settings=parsed_with,
         )
-        for path in included:
-            walk.visit(path)
+        walk.prefetch = Prefetch(root, self.id, self.scope, policy, walk.to_parse(included))
+        try:
+            for path in included:
+                walk.visit(path)
+        finally:
+            walk.prefetch.close()
 
         version = _version(walk.reads)
         observations: list[Observation] = []
@@ -302,6 +298,12 @@ class _Walk:
         # Files kept unloaded from the store: how many observations files.json says they have.
         self.documents: dict[str, int] = {}
         self.location_findings: list[Finding] = []
+        self.prefetch: Prefetch | None = None  # files parsed ahead in worker processes
+
+    def to_parse(self, paths: Iterable[str]) -> list[str]:
+        """The listed files the walk will read and parse: not remembered as unchanged."""
+        remembered = self.remembered
+        return [p for p in paths if self._known_digest(p, remembered.get(p)) is None]
 
     def visit(self, start: str) -> None:
         if start in self.reads:
@@ -341,7 +343,13 @@ class _Walk:
         if entry is not None and known is not None and self._unchanged(path, entry, known):
             return self._keep(path, entry, known)
         source = self.source
-        data = self.folder.read(path, max_bytes=self.policy.max_file_bytes)
+        fetched = self.prefetch.take(path) if self.prefetch is not None else None
+        if isinstance(fetched, Parsed):
+            return self._parsed(path, entry, known, fetched.digest, fetched.parsed)
+        if fetched is None:
+            data = self.folder.read(path, max_bytes=self.policy.max_file_bytes)
+        else:
+            data = fetched  # refused
         if isinstance(data, PathRefusal):  # outside the folder, a FIFO, too large: never read
             self.reads[path] = _FileRead(
                 digest=f"refused:{data.rule}",
@@ -373,7 +381,21 @@ class _Walk:
             references=self.references,
         )
         del data  # only the parsed documents are kept while the rest is read
-        prefix = _prefix(source.id, digest)
+        return self._parsed(path, None, None, digest, parsed)
+
+    def _parsed(
+        self,
+        path: str,
+        entry: Mapping[str, Any] | None,
+        known: str | None,
+        digest: str,
+        parsed: ParsedDescriptor,
+    ) -> list[LocationTarget]:
+        """Take what the file's bytes parsed to (``entry`` and ``known``: when the
+        bytes were parsed before their digest was compared with the remembered one)."""
+        if entry is not None and digest != known and self._unchanged(path, entry, digest):
+            return self._keep(path, entry, digest)
+        prefix = _prefix(self.source.id, digest)
         self.reads[path] = _FileRead(
             digest,
             parsed,
@@ -474,57 +496,6 @@ class _Walk:
         self.location_findings.append(
             location_problem(source.id, source.scope, path, target, reason, severity=severity)
         )
-
-
-def _list_files(
-    root: Path, globs: IncludeGlobs, folder_links: list[str], misnamed: list[str]
-) -> dict[str, os.stat_result] | _Unlisted:
-    """Every file under root that the globs match (relative POSIX paths, sorted), with
-    its ``lstat``. Folders are walked as ``os.walk`` does: links to folders are not
-    entered (each is added to ``folder_links``); links, FIFOs and sockets are listed
-    like files (read_under refuses what is not a regular file). One whose path is not
-    UTF-8 (its other bytes as surrogates), which no store takes, goes to ``misnamed``."""
-    if not root.is_dir():
-        what = "does not exist" if not root.exists() else "is not a folder"
-        return _Unlisted(FailureKind.UNREACHABLE, f"the folder {root} {what}")
-    errors: list[OSError] = []
-    matched: dict[str, os.stat_result] = {}
-    folders = [(str(root), "")]
-    while folders:
-        folder, base = folders.pop()
-        try:
-            with os.scandir(folder) as entries:
-                listing = list(entries)
-        except OSError as failure:
-            errors.append(failure)
-            continue
-        below: list[tuple[str, str]] = []
-        for entry in listing:
-            relative = f"{base}{entry.name}"
-            try:
-                is_dir = entry.is_dir()
-                status = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue  # gone since it was listed
-            if is_dir:
-                if not entry.is_symlink():
-                    below.append((entry.path, f"{relative}/"))
-                else:
-                    folder_links.append(relative)
-            elif unstorable_rule(relative) is not None and globs.matches(relative):
-                misnamed.append(relative)
-            elif globs.matches(relative):
-                matched[relative] = status
-        folders.extend(sorted(below, reverse=True))
-    if errors:
-        error = errors[0]
-        if Path(str(error.filename)) == root:
-            return _Unlisted(
-                FailureKind.UNREACHABLE, f"the folder {root} cannot be read: {error.strerror}"
-            )
-        kind = FailureKind.FORBIDDEN if isinstance(error, PermissionError) else FailureKind.ERROR
-        return _Unlisted(kind, f"the folder {error.filename} cannot be listed: {error.strerror}")
-    return dict(sorted(matched.items()))
 
 
 def _trusted_stat(status: os.stat_result | None, digest: str, started_ns: int) -> list[int] | None:

@@ -1,7 +1,7 @@
 """Running a batch function over many batches in forked worker processes, in order.
 
-A cold sync assembles every entity of the world, and assembling and encoding
-is pure Python work that one process runs on one core. :func:`ordered_map`
+A cold sync parses every file and assembles every entity of the world, pure
+Python work that one process runs on one core. :func:`ordered_map`
 hands the batches to worker processes and yields their results in the order of
 the batches, so what is written does not depend on which worker was faster.
 The caller keeps the database to itself: it prepares each batch and writes
@@ -10,7 +10,9 @@ touch the database (a connection is not to be used across a fork).
 
 Where the workers come from. A sync forks them at its start, inside
 :func:`early_workers`, while the process is small (its configuration and
-code, not yet the world it reads); a map run inside sends them its job once,
+code, not yet the world it reads); a map run inside (the file source parsing a
+folder's files, :mod:`trueup.sources.file.prefetch`; the commit assembling its
+batches, :mod:`trueup.store.assembly`) sends them its job once,
 pickled into a file they each read, and each batch as it goes. A worker forked
 in the middle of a commit would share the pages of everything the sync holds
 (the reads, the observations of the world) and copy most of them as it ran:
@@ -100,6 +102,16 @@ def early_workers(workers: int) -> Iterator[None]:
     finally:
         _EARLY.reset(token)
         early.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def early_worker_count() -> int:
+    """How many workers :func:`early_workers` forked for the running sync, or 1 when none
+    are at hand (none forked, or broken): a caller that would not fork workers of its
+    own asks this before spreading its work over them."""
+    early = _EARLY.get()
+    if early is None or not early.usable(early.workers):
+        return 1
+    return early.workers
 
 
 def ordered_map(job: Job[In, Out], items: Iterable[In], workers: int) -> Iterator[Out]:

@@ -1,4 +1,4 @@
-"""``store.parallel.ordered_map``: batches in forked workers, results in order."""
+"""``parallel.ordered_map``: batches in forked workers, results in order."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import cast
 
 import pytest
 
-from trueup.store.parallel import can_fork, early_workers, ordered_map
+from trueup.parallel import can_fork, early_workers, ordered_map
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="needs os.fork")
 
