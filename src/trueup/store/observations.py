@@ -452,15 +452,15 @@ def intent_of(
     With ``known`` None every payload is read, as its JSON text (to be sent to a
     worker process and decoded there).
     """
-    query = sa.select(observations.c.ref, observations.c.id).where(
-        observations.c.nature == Nature.INTENT.value
-    )
+    intent = observations.c.nature == Nature.INTENT.value
+    if known is None:  # each payload with its ref, in one query
+        texts = sa.select(observations.c.ref, observations.c.id, _PAYLOAD_TEXT).where(intent)
+        return _with_texts(conn, texts, observations.c.ref, sorted(refs), "")
+    query = sa.select(observations.c.ref, observations.c.id).where(intent)
     pairs: list[tuple[str, int]] = []
+    where = observations.c.ref.in_
     for chunk in chunks(sorted(refs)):
-        pairs.extend(
-            (ref, obs_id)
-            for ref, obs_id in conn.execute(query.where(observations.c.ref.in_(chunk)))
-        )
+        pairs.extend((ref, obs_id) for ref, obs_id in conn.execute(query.where(where(chunk))))
     return _by_key(conn, pairs, known)
 
 
@@ -468,13 +468,36 @@ def actual_of(
     conn: Connection, refs: Collection[str], known: Mapping[int, Observation] | None
 ) -> dict[str, list[Handle]]:
     """The actual observations that enrich each ref (its ``t:`` terms, repeated as linked)."""
+    terms = [TARGET + ref for ref in sorted(refs)]
+    if known is None:  # each payload with its term, in one query
+        texts = sa.select(
+            observation_terms.c.term, observation_terms.c.observation_id, _PAYLOAD_TEXT
+        ).join(observations, observations.c.id == observation_terms.c.observation_id)
+        return _with_texts(conn, texts, observation_terms.c.term, terms, TARGET)
     query = sa.select(observation_terms.c.term, observation_terms.c.observation_id)
     pairs: list[tuple[str, int]] = []
-    for chunk in chunks(sorted(refs)):
-        terms = [TARGET + ref for ref in chunk]
-        for term, obs_id in conn.execute(query.where(observation_terms.c.term.in_(terms))):
+    for chunk in chunks(terms):
+        for term, obs_id in conn.execute(query.where(observation_terms.c.term.in_(chunk))):
             pairs.append((term[len(TARGET) :], obs_id))
     return _by_key(conn, pairs, known)
+
+
+_PAYLOAD_TEXT = sa.cast(observations.c.payload, sa.Text)
+
+
+def _with_texts(
+    conn: Connection, query: sa.Select[Any], key: sa.ColumnElement[str], keys: list[str], cut: str
+) -> dict[str, list[Handle]]:
+    """Handles grouped by key less its prefix ``cut``, ordered by row id, from a query of
+    (key, row id, payload text)."""
+    rows: list[Any] = []  # (key, row id, payload text)
+    for chunk in chunks(keys):
+        rows.extend(conn.execute(query.where(key.in_(chunk))))
+    rows.sort(key=lambda row: row[1])
+    found: dict[str, list[Handle]] = defaultdict(list)
+    for name, obs_id, text in rows:
+        found[name[len(cut) :]].append((obs_id, text))
+    return found
 
 
 def resolve(
@@ -494,13 +517,10 @@ def resolve(
 
 
 def _by_key(
-    conn: Connection, pairs: Sequence[tuple[str, int]], known: Mapping[int, Observation] | None
+    conn: Connection, pairs: Sequence[tuple[str, int]], known: Mapping[int, Observation]
 ) -> dict[str, list[Handle]]:
-    """Handles grouped by key, ordered by row id; only the unknown payloads are read
-    (all of them, as JSON text, with ``known`` None)."""
-    payload: sa.ColumnElement[Any] = observations.c.payload
-    if known is None:
-        known, payload = {}, sa.cast(observations.c.payload, sa.Text)
+    """Handles grouped by key, ordered by row id; only the unknown payloads are read."""
+    payload = observations.c.payload
     missing = sorted({obs_id for _, obs_id in pairs if obs_id not in known})
     loaded: dict[int, Mapping[str, Any] | str] = {}
     for chunk in chunks(missing):
