@@ -7,11 +7,13 @@ findings, parts and version, for every kind of file the walk meets.
 from __future__ import annotations
 
 import os
+import pickle
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from trueup.backstage_config import BackstageConfig, emission_policy
 from trueup.model.emission import DEFAULT_POLICY
 from trueup.model.observation import Snapshot
 from trueup.parallel import can_fork, early_worker_count, early_workers
@@ -19,7 +21,7 @@ from trueup.path_policy import Refusal
 from trueup.sources.base import ReadContext
 from trueup.sources.file import FileSource
 from trueup.sources.file.config import FileSourceConfig
-from trueup.sources.file.prefetch import MIN_FILES, Parsed, Prefetch
+from trueup.sources.file.prefetch import MIN_FILES, Parsed, Prefetch, _ParseJob
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -131,3 +133,12 @@ def test_prefetch_hands_files_to_the_workers_only_when_there_are_some(tmp_path: 
     assert isinstance(first, Parsed) and first.parsed.path == paths[0]
     assert isinstance(last, Parsed) and last.parsed.path == paths[-1]
     assert isinstance(escape, Refusal)
+
+
+def test_the_parse_job_crosses_to_the_early_workers(tmp_path: Path) -> None:
+    """A job that cannot be pickled would make the map fork late workers, in the middle
+    of the read: the job carries its settings only, under a configured policy too."""
+    policy = emission_policy(BackstageConfig(kinds=[*BackstageConfig().kinds, "Template"]))
+    job = _ParseJob(tmp_path, "catalog", "catalog", policy)
+    copy = pickle.loads(pickle.dumps(job))
+    assert (copy.root, copy.policy.fingerprint) == (tmp_path, policy.fingerprint)
