@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Generator
 from concurrent.futures.process import BrokenProcessPool
@@ -100,6 +101,27 @@ def test_maps_do_not_nest_but_follow_one_another() -> None:
         next(ordered_map(Square(), range(3), workers=2))
     outer.close()
     assert [r[0] for r in ordered_map(Square(), range(3), workers=2)] == [0, 1, 4]
+
+
+def test_maps_on_early_workers_run_at_once_in_two_threads() -> None:
+    """A server runs syncs side by side in threads, each with its own early workers;
+    a map in one (a file source's parsing) must not refuse a map in the other."""
+    results: dict[int, list[int]] = {}
+    inside = threading.Barrier(2)
+
+    def sync(offset: int) -> None:
+        with early_workers(2):
+            mapped = ordered_map(Square(), range(offset, offset + 8), workers=2)
+            first = next(mapped)[0]
+            inside.wait(timeout=30)  # both maps are running now
+            results[offset] = [first, *(r[0] for r in mapped)]
+
+    threads = [threading.Thread(target=sync, args=(offset,)) for offset in (0, 100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert results == {o: [n * n for n in range(o, o + 8)] for o in (0, 100)}
 
 
 def test_early_workers_run_every_map_inside_them_and_are_forked_once(

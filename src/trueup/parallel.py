@@ -122,16 +122,19 @@ def ordered_map(job: Job[In, Out], items: Iterable[In], workers: int) -> Iterato
     running and the job can be pickled, else processes forked now. One item more
     than there are workers is queued, so each has the next at hand while the
     caller takes a result. ``items`` is consumed in the caller's thread, as the
-    results are taken.
+    results are taken. Maps on early workers may run at once (a server's syncs
+    run side by side in threads, each with its own workers); a map that forks its
+    own workers does not nest in another of those.
     """
     if workers <= 1 or not can_fork():
         yield from map(job, items)
         return
-    if _JOB:
-        raise RuntimeError("ordered_map does not nest")
-    _JOB.append(job)  # forked with late workers, at the first submit
     early = _EARLY.get()
     sent = _send(job) if early is not None and early.usable(workers) else None
+    if sent is None:  # late workers, forked with the job at the first submit
+        if _JOB:
+            raise RuntimeError("ordered_map does not nest")
+        _JOB.append(job)
     pending: deque[Future[Out]] = deque()
     pool = None
     try:
@@ -155,7 +158,8 @@ def ordered_map(job: Job[In, Out], items: Iterable[In], workers: int) -> Iterato
             pool.shutdown(wait=True, cancel_futures=True)
         if sent is not None:
             os.unlink(sent[0])
-        _JOB.clear()
+        else:
+            _JOB.clear()
 
 
 def _early_submit(pool: ProcessPoolExecutor, sent: tuple[str, str]) -> Callable[[Any], Future[Any]]:
