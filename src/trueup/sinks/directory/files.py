@@ -7,7 +7,11 @@ GIL. :func:`write_files` lets the two overlap: the thread that reads the rows
 hands batches of (relative path, text) to the sync's worker processes when it
 has forked them (:func:`~trueup.parallel.early_worker_count`, results in
 order), else to one writer thread. A bounded number of batches waits at a
-time, so memory does not grow with the world.
+time, so memory does not grow with the world. Measured with
+``bench/directory_sink.py`` on a 100,000-entity store (a shared 2-core machine,
+medians of alternated passes): about 11 s in one thread, 9.5 s with the writer
+thread (the GIL still serialises the Python around each write), 9 s with two
+workers, where the syncing process itself spends about 4 s of CPU instead of 9.5.
 
 What the caller relies on stays as with one thread writing in order: every
 file is replaced atomically (:func:`replace_file`); when :func:`write_files`
