@@ -12,7 +12,8 @@ Where the workers come from. A sync forks them at its start, inside
 :func:`early_workers`, while the process is small (its configuration and
 code, not yet the world it reads); a map run inside (the file source parsing a
 folder's files, :mod:`trueup.sources.file.prefetch`; the commit assembling its
-batches, :mod:`trueup.store.assembly`) sends them its job once,
+batches, :mod:`trueup.store.assembly`; the directory sink writing its files,
+:mod:`trueup.sinks.directory.files`) sends them its job once,
 pickled into a file they each read, and each batch as it goes. A worker forked
 in the middle of a commit would share the pages of everything the sync holds
 (the reads, the observations of the world) and copy most of them as it ran:

@@ -1,8 +1,9 @@
 """The ``directory`` sink: one YAML file per entity in a local folder.
 
 ``sink`` writes the folder (:class:`DirectorySink`, :func:`write_directory`),
-``config`` is its configuration model, ``plugin`` registers both (entry point
-``directory`` in the ``trueup.sinks`` group).
+``files`` writes a full pass's files while the rows are read, ``config`` is its
+configuration model, ``plugin`` registers both (entry point ``directory`` in
+the ``trueup.sinks`` group).
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ so an unchanged entity is not rewritten (the volatile ``trueup.io/observed-at``
 annotation alone is not a change, as for revisions). Each file is replaced
 atomically (written beside it, then renamed); files of entities that left are
 deleted; a missing file is rewritten by a full pass (:func:`write_directory`).
+A full pass has the sync's worker processes, when it forked some, write its
+files while it still reads the rows (:mod:`~trueup.sinks.directory.files`);
+the manifest and the markers below are written after every file landed.
 
 When the publication knows which entities the commit revised
 (``Publication.revised``, an incremental commit), only their files are
@@ -59,6 +62,7 @@ from trueup.model.ref import EntityRef
 from trueup.redaction import KNOWN_SECRETS
 from trueup.sinks.base import Publication, SinkReport
 from trueup.sinks.directory.config import DirectorySinkConfig
+from trueup.sinks.directory.files import replace_file, write_files
 
 MANIFEST = ".trueup-manifest.json"
 JOURNAL = ".trueup-manifest.journal"
@@ -99,22 +103,20 @@ def write_directory(
     (path / PENDING).touch()
     before = read_manifest(path) or {}
     after: dict[str, str] = {}
-    written = unchanged = 0
-    folders: set[str] = set()  # made (or found) this pass: one mkdir per folder, not per file
-    for row in rows:
-        relative = relative_path(row)
-        digest = row.content_hash
-        after[relative] = digest
-        target = path / relative
-        if before.get(relative) == digest and target.exists():
-            unchanged += 1
-            continue
-        folder = relative.rpartition("/")[0]
-        if folder not in folders:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            folders.add(folder)
-        _replace(target, row.yaml)
-        written += 1
+    unchanged = 0
+
+    def changed() -> Iterator[tuple[str, str]]:
+        nonlocal unchanged
+        for row in rows:
+            relative = relative_path(row)
+            digest = row.content_hash
+            after[relative] = digest
+            if before.get(relative) == digest and (path / relative).exists():
+                unchanged += 1
+                continue
+            yield relative, row.yaml
+
+    written = write_files(path, changed())  # every file landed, or it raised
     deleted = 0
     for relative in before.keys() - after.keys():
         try:
@@ -126,7 +128,7 @@ def write_directory(
     if masked is None:
         (path / MASKED).unlink(missing_ok=True)
     else:
-        _replace(path / MASKED, masked)
+        replace_file(path / MASKED, masked)
     _finish(path, commit)
     return DirectoryReport(written, unchanged, deleted)
 
@@ -168,7 +170,7 @@ def _finish(path: Path, commit: int | None) -> None:
     if commit is None:
         (path / COMMIT).unlink(missing_ok=True)
     else:
-        _replace(path / COMMIT, str(commit))
+        replace_file(path / COMMIT, str(commit))
     (path / PENDING).unlink()
 
 
@@ -203,7 +205,7 @@ def read_manifest(path: Path) -> dict[str, str] | None:
 
 def _write_manifest(path: Path, manifest: dict[str, str]) -> None:
     """Replace the manifest with ``manifest``; the journal is folded into it."""
-    _replace(path / MANIFEST, json.dumps(manifest, sort_keys=True, separators=(",", ":")))
+    replace_file(path / MANIFEST, json.dumps(manifest, sort_keys=True, separators=(",", ":")))
     (path / JOURNAL).unlink(missing_ok=True)
 
 
@@ -250,7 +252,7 @@ def update_directory(
         kept.add(relative)
         target = path / relative  # revised: its content changed, no need to compare
         target.parent.mkdir(parents=True, exist_ok=True)
-        _replace(target, row.yaml)
+        replace_file(target, row.yaml)
         entries.append((relative, row.content_hash))
     gone = [
         relative
@@ -272,24 +274,6 @@ def update_directory(
     written = sum(1 for _, digest in entries if digest is not None)
     deleted = len(entries) - written
     return DirectoryReport(written, len(changed) - written - deleted, deleted)
-
-
-def _replace(target: Path, text: str) -> None:
-    """Write ``text`` beside ``target``, then rename it over ``target`` (atomic).
-
-    With ``os`` calls rather than a text file object: a full pass writes a file
-    per entity, and the file object's set-up cost more than the write itself.
-    """
-    folder, name = os.path.split(target)
-    tmp = os.path.join(folder, f".{name}.tmp")
-    data = memoryview(text.encode())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-    try:
-        while data:
-            data = data[os.write(fd, data) :]
-    finally:
-        os.close(fd)
-    os.replace(tmp, target)
 
 
 @contextmanager
