@@ -170,9 +170,9 @@ class Config(ConfigModel):
     database_lock_timeout: Duration = timedelta(minutes=10)
     public_url: str | None = None
     data_dir: str = ".trueup"  # clones, caches and ETags; relative to the config file
-    # Processes forked at a sync's start to parse a file source's many files and to
-    # assemble entities when a sync assembles many (a cold sync). Faster on several
-    # CPUs, but each worker copies most of what the sync holds.
+    # Processes forked at a sync's start to share its large parts (a cold sync's): a
+    # file source's many files, the assembly of many entities, a directory sink's full
+    # pass. Faster with a free CPU, at the cost of more CPU and memory in all.
     assembly_workers: int = Field(1, ge=1, le=64)
     sources: list[AnySource] = []
     merge: MergeConfig = MergeConfig()

@@ -27,9 +27,9 @@ batches of 500 refs. The sync alone peaks at about 810 MiB.
 A job that cannot be pickled (a check plugin's own objects, say) still runs:
 its workers are forked at its first batch and inherit it.
 
-Only what crosses between processes is pickled: a batch's inputs (row ids and
-rows read from the database, payloads as their JSON text) and its results
-(encoded rows, mostly strings). A worker that dies makes the map raise
+Only what crosses between processes is pickled: a batch's inputs (file paths;
+rows read from the database, payloads as their JSON text; a sink's file texts)
+and its results (parsed files, encoded rows: mostly strings). A worker that dies makes the map raise
 :class:`~concurrent.futures.process.BrokenProcessPool`; nothing waits forever.
 
 Why not ``spawn``: a spawned worker imports everything again (about a second),
