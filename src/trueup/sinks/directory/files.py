@@ -55,9 +55,11 @@ def replace_file(target: Path, text: str) -> None:
     os.replace(tmp, target)
 
 
-def write_batch(root: Path, batch: Batch) -> None:
-    """Write each file of ``batch`` under ``root`` in order, its folder made first."""
+def write_batch(root: Path, batch: Iterable[tuple[str, str]]) -> int:
+    """Write each file of ``batch`` under ``root`` in order, its folder made first;
+    how many were written."""
     folders: set[str] = set()  # one mkdir per folder and batch, not per file
+    count = 0
     for relative, text in batch:
         target = root / relative
         folder = relative.rpartition("/")[0]
@@ -65,6 +67,8 @@ def write_batch(root: Path, batch: Batch) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             folders.add(folder)
         replace_file(target, text)
+        count += 1
+    return count
 
 
 def write_files(root: Path, files: Iterable[tuple[str, str]]) -> int:
@@ -84,10 +88,9 @@ def write_files(root: Path, files: Iterable[tuple[str, str]]) -> int:
             yield batch
 
     workers = early_worker_count()
-    if workers > 1:
-        _in_workers(root, counted(), workers)
-    else:
-        _in_order(root, counted())
+    if workers <= 1:  # each file written as it is read, as the rows come
+        return write_batch(root, files)
+    _in_workers(root, counted(), workers)
     return count
 
 
@@ -119,11 +122,6 @@ def _in_workers(root: Path, batches: Iterator[Batch], workers: int) -> None:
         if result is not None and not failed:
             failed.append(result)
     _raise_first(failed, given.stopped)
-
-
-def _in_order(root: Path, batches: Iterator[Batch]) -> None:
-    for batch in batches:
-        write_batch(root, batch)
 
 
 class _Until:
