@@ -78,20 +78,16 @@ def write_files(root: Path, files: Iterable[tuple[str, str]]) -> int:
     there are (see the module docstring). Raises the first failure, once no write
     runs any more.
     """
-    count = 0
-
-    def counted() -> Iterator[Batch]:
-        nonlocal count
-        iterator = iter(files)
-        while batch := list(islice(iterator, BATCH)):
-            count += len(batch)
-            yield batch
-
     workers = early_worker_count()
     if workers <= 1:  # each file written as it is read, as the rows come
         return write_batch(root, files)
-    _in_workers(root, counted(), workers)
-    return count
+    return _in_workers(root, _batches(files), workers)
+
+
+def _batches(files: Iterable[tuple[str, str]]) -> Iterator[Batch]:
+    iterator = iter(files)
+    while batch := list(islice(iterator, BATCH)):
+        yield batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,21 +103,26 @@ class _WriteJob:
     def forked(self) -> None:
         pass
 
-    def __call__(self, batch: Batch) -> Exception | None:
+    def __call__(self, batch: Batch) -> int | Exception:
+        """How many files were written, or the failure."""
         try:
-            write_batch(self.root, batch)
+            return write_batch(self.root, batch)
         except Exception as exc:  # returned, raised by the caller in the files' order
             return exc
-        return None
 
 
-def _in_workers(root: Path, batches: Iterator[Batch], workers: int) -> None:
+def _in_workers(root: Path, batches: Iterator[Batch], workers: int) -> int:
     failed: list[BaseException] = []
     given = _Until(batches, failed)
+    count = 0
     for result in ordered_map(_WriteJob(root), given, workers):
-        if result is not None and not failed:
-            failed.append(result)
+        if isinstance(result, Exception):
+            if not failed:
+                failed.append(result)
+        else:
+            count += result
     _raise_first(failed, given.stopped)
+    return count
 
 
 class _Until:
