@@ -16,6 +16,11 @@ How it reads, and why:
   ``no``/``on``/``2024-01-01``/``1:20`` stay strings, ``0777`` is 777, ``1e3``
   is 1000.0. Mapping keys are strings, as in the JSON Backstage makes
   (``8080:`` becomes ``"8080"``, a null key ``""``): :mod:`trueup.parse.core_schema`.
+- A document under a ``%YAML 1.1`` directive, which Backstage reads under the
+  YAML 1.1 schema, is refused (rule ``yaml-1.1``, naming the field) when one of
+  its plain scalars reads otherwise there (``no``, ``0777``, ``1:20``):
+  :mod:`trueup.parse.yaml11`. As in npm ``yaml``, the directive holds for the
+  file's later documents too, until another ``%YAML`` directive.
 - Only the core tags ``!!str !!int !!float !!bool !!null !!map !!seq`` are
   allowed; any other tag is refused by name.
 - A NUL character (U+0000, only a double-quoted ``\\0``, ``\\x00`` or
@@ -72,6 +77,7 @@ from trueup.parse.stream_bytes import (
     joined_pairs,
     marker_after,
 )
+from trueup.parse.yaml11 import YAML_1_1, read_as, read_otherwise
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # the default of ``backstage.max_file_bytes``
 MAX_ALIASES = 100  # per document, as npm yaml's maxAliasCount
@@ -318,6 +324,7 @@ class _Builder:
         self.in_document = False
         self.line_offset = 0  # lines of the file before the part being parsed
         self.failed_from = 0  # the line where the document a syntax error broke began
+        self.yaml11 = False  # the document opened with %YAML 1.1 (trueup.parse.yaml11)
         self._start_document(0)
 
     def _start_document(self, line: int) -> None:
@@ -362,6 +369,7 @@ class _Builder:
         container: Any = top.container if top is not None else None  # None: the root is next
         is_map = top is not None and top.is_map
         key = top.key if top is not None else _NOT_FOUND  # in a mapping: waiting for its value
+        yaml11 = self.yaml11
         try:
             for event in iter(next_event, None):
                 cls = type(event)
@@ -375,6 +383,10 @@ class _Builder:
                         value = constant(text, text)
                         if value is text and text[0] in NUMBER_START:
                             value = resolve_plain_scalar(text)
+                        if yaml11 and (other := read_otherwise(text, value)) is not None:
+                            if stack:
+                                stack[-1].key = key
+                            self._read_otherwise(event, other)
                     else:
                         if stack:
                             stack[-1].key = key
@@ -420,6 +432,8 @@ class _Builder:
                 elif cls is DocumentStartEvent:
                     self._start_document(event.start_mark.line + 1 + self.line_offset)
                     self.in_document = True
+                    if event.version is not None:  # npm yaml keeps it for the documents after
+                        yaml11 = self.yaml11 = event.version == (1, 1)
                     stack, anchors, nodes = self.stack, self.anchors, 0
                     container, is_map, key = None, False, _NOT_FOUND
                     continue
@@ -521,6 +535,19 @@ class _Builder:
 
     def _nul(self, event: Any) -> None:
         """Refuse the document for a NUL in the scalar ``event`` (a key or a value)."""
+        field = self._field(event)
+        message = f"{field} holds a NUL character (U+0000), which cannot be stored"
+        raise _DocumentRuleError(NUL_CHARACTER, message, event, field)
+
+    def _read_otherwise(self, event: Any, other: str) -> None:
+        """Refuse the document for a plain scalar its ``%YAML 1.1`` directive makes
+        Backstage read as ``other`` (:mod:`trueup.parse.yaml11`)."""
+        field = self._field(event)
+        message = f"{field}: {_clipped(repr(event.value))} {read_as(other)}"
+        raise _DocumentRuleError(YAML_1_1, message, event, field)
+
+    def _field(self, event: Any) -> str:
+        """Where the scalar ``event`` is, a key or a value (``spec.owner``, ``tags[0]``)."""
         parts: list[str] = []
         for frame in self.stack:
             if not frame.is_map:
@@ -529,9 +556,7 @@ class _Builder:
             key = frame.key if frame.key is not _NOT_FOUND else event.value  # it is the key
             shown = _field_part(key)
             parts.append(f".{shown}" if parts else shown)
-        field = "".join(parts) or "<root>"
-        message = f"{field} holds a NUL character (U+0000), which cannot be stored"
-        raise _DocumentRuleError(NUL_CHARACTER, message, event, field)
+        return "".join(parts) or "<root>"
 
     def _node_limit(self, event: Event) -> None:
         message = f"more than {self.max_nodes} nodes in one document (aliases expanded)"

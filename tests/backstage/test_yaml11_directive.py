@@ -1,0 +1,148 @@
+"""A ``%YAML 1.1`` directive: trueup refuses exactly the scalars Backstage reads otherwise.
+
+Backstage's npm ``yaml`` reads a document under a ``%YAML 1.1`` directive (and the
+file's later documents) with its YAML 1.1 schema; trueup reads YAML 1.2 and refuses
+such a document when one of its plain scalars reads otherwise (:mod:`trueup.parse.yaml11`).
+The oracle here is the harness's own ``yaml`` package, the one the catalog parses with:
+each scalar is read by it with and without the directive, and trueup must refuse it
+exactly when the two readings differ.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+
+from tests.backstage.harness import HARNESS_DIR, require_harness
+from trueup.parse.catalog_yaml import Document, DocumentError, load_documents
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+SCALARS = [
+    # booleans of YAML 1.1 only, and those both know
+    *_words("y Y yes Yes YES n N no No NO on On ON off Off OFF true True false FALSE"),
+    # nulls and infinities, alike
+    *_words("~ null Null NULL .inf -.Inf +.INF .nan .NaN"),
+    # integers: octal, binary, underscores, signs, hex
+    *_words("0 00 07 08 0777 -0777 +0777 0o17 0b101 -0b11 1_000 0x1F 0x1f_ff -0x1F +12 -12"),
+    # floats: exponents, dots, underscores
+    *_words("1e3 1E3 1.5e-3 -2.5 +2.5 .5 5. 1_0.5 e5 .e5 . 1.e5 6.8523015e+5"),
+    # sexagesimal and dates; the merge key, which the catalog does not merge (merge: false)
+    *_words("1:20 190:20:30 -1:30 1:20.5 12:60 2001-12-14 2001-12-14t21:59:43.10-05:00 <<"),
+    # strings under both
+    *_words("yess onion nothing production team-a v1.2.3 1.2.3 1-2 0x 0b 0xG --1"),
+]
+
+_READ_BOTH = """
+const yaml = require('yaml');
+const out = [];
+for (const text of JSON.parse(process.argv[1])) {
+  const read = (source) => {
+    const docs = yaml.parseAllDocuments(source, { merge: false }); // as the catalog parses
+    const value = docs[0].toJSON();
+    return docs[0].errors.length ? null : JSON.stringify(value);
+  };
+  out.push([read('x: ' + text + '\\n'), read('%YAML 1.1\\n---\\nx: ' + text + '\\n')]);
+}
+console.log(JSON.stringify(out));
+"""
+
+
+def _npm_readings() -> list[tuple[str | None, str | None]]:
+    node = require_harness()
+    done = subprocess.run(
+        [node, "-e", _READ_BOTH, json.dumps(SCALARS)],
+        cwd=HARNESS_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return [tuple(pair) for pair in json.loads(done.stdout)]
+
+
+def test_a_scalar_is_refused_exactly_when_backstage_reads_it_otherwise_under_1_1() -> None:
+    readings = _npm_readings()
+    disagreements = []
+    for text, (as_12, as_11) in zip(SCALARS, readings, strict=True):
+        assert as_12 is not None, text  # every scalar is valid YAML 1.2
+        differs = as_11 != as_12
+        (result,) = load_documents(f"%YAML 1.1\n---\nx: {text}\n")
+        refused = isinstance(result, DocumentError)
+        if refused != differs:
+            disagreements.append((text, as_12, as_11, result))
+        if refused:
+            assert isinstance(result, DocumentError)
+            assert (result.rule, result.field, result.line) == ("yaml-1.1", "x", 3)
+            assert result.message.startswith(f"x: {text!r} is read as ")
+        else:
+            assert isinstance(result, Document)
+            assert _same(result.value["x"], json.loads(as_12)["x"]), text
+    assert disagreements == []
+
+
+def _same(value: object, javascript: object) -> bool:
+    """Whether trueup's reading is the value ``JSON.stringify`` wrote (an infinity or NaN
+    is written null; a number is a number, whether int or float)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return javascript is None
+    if isinstance(value, bool) or isinstance(javascript, bool):
+        return value is javascript
+    return type(value) is type(javascript) or (
+        (isinstance(value, int | float) and isinstance(javascript, int | float))
+        and value == javascript
+    )
+
+
+def test_without_the_directive_nothing_is_refused() -> None:
+    for text in SCALARS:
+        (result,) = load_documents(f"x: {text}\n")
+        assert isinstance(result, Document), text
+
+
+_READ_FILES = """
+const yaml = require('yaml');
+const out = [];
+for (const source of JSON.parse(process.argv[1])) {
+  out.push(yaml.parseAllDocuments(source, { merge: false }).map((d) => JSON.stringify(d.toJSON())));
+}
+console.log(JSON.stringify(out));
+"""
+
+FILES = [
+    # the directive holds for the later documents, even past an explicit end "..."
+    "%YAML 1.1\n---\na: 1\n---\nb: yes\n...\n---\nc: no\n",
+    # a later %YAML 1.2 directive ends it
+    "%YAML 1.1\n---\na: on\n...\n%YAML 1.2\n---\nb: on\n",
+    # keys, nested fields and sequences; quoted scalars are strings under both
+    "%YAML 1.1\n---\nmetadata:\n  name: a\n  tags: [web, off]\n",
+    "%YAML 1.1\n---\nspec:\n  yes: 1\n",
+    "%YAML 1.1\n---\nspec:\n  owner: 'no'\n  port: \"0777\"\n  list: [a, 'on']\n",
+]
+
+
+def test_which_documents_of_a_file_the_directive_changes_is_backstages() -> None:
+    node = require_harness()
+    done = subprocess.run(
+        [node, "-e", _READ_FILES, json.dumps(FILES)],
+        cwd=HARNESS_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    read_by_backstage = json.loads(done.stdout)
+    refused = []
+    for source, documents in zip(FILES, read_by_backstage, strict=True):
+        results = load_documents(source)
+        assert len(results) == len(documents), source
+        for result, as_backstage in zip(results, documents, strict=True):
+            if isinstance(result, DocumentError):
+                refused.append((result.index, result.field))
+            else:
+                assert result.value == json.loads(as_backstage), source
+    assert refused == [(1, "b"), (2, "c"), (0, "a"), (0, "metadata.tags[1]"), (0, "spec.yes")]
