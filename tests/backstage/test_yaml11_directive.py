@@ -15,7 +15,8 @@ import math
 import subprocess
 
 from tests.backstage.harness import HARNESS_DIR, require_harness
-from trueup.parse.catalog_yaml import Document, DocumentError, load_documents
+from trueup.parse.catalog_yaml import Document, load_documents
+from trueup.sources.descriptors import parse_descriptor_file
 
 
 def _words(text: str) -> list[str]:
@@ -72,16 +73,14 @@ def test_a_scalar_is_refused_exactly_when_backstage_reads_it_otherwise_under_1_1
         assert as_12 is not None, text  # every scalar is valid YAML 1.2
         differs = as_11 != as_12
         (result,) = load_documents(f"%YAML 1.1\n---\nx: {text}\n")
-        refused = isinstance(result, DocumentError)
-        if refused != differs:
+        assert isinstance(result, Document)
+        assert _same(result.value["x"], json.loads(as_12)["x"]), text  # read as YAML 1.2
+        refused = result.otherwise
+        if (refused is not None) != differs:
             disagreements.append((text, as_12, as_11, result))
-        if refused:
-            assert isinstance(result, DocumentError)
-            assert (result.rule, result.field, result.line) == ("yaml-1.1", "x", 3)
-            assert result.message.startswith(f"x: {text!r} is read as ")
-        else:
-            assert isinstance(result, Document)
-            assert _same(result.value["x"], json.loads(as_12)["x"]), text
+        if refused is not None:
+            assert (refused.rule, refused.field, refused.line) == ("yaml-1.1", "x", 3)
+            assert refused.message.startswith(f"x: {text!r} is read as ")
     assert disagreements == []
 
 
@@ -102,6 +101,7 @@ def test_without_the_directive_nothing_is_refused() -> None:
     for text in SCALARS:
         (result,) = load_documents(f"x: {text}\n")
         assert isinstance(result, Document), text
+        assert result.otherwise is None, text
 
 
 _READ_FILES = """
@@ -141,8 +141,48 @@ def test_which_documents_of_a_file_the_directive_changes_is_backstages() -> None
         results = load_documents(source)
         assert len(results) == len(documents), source
         for result, as_backstage in zip(results, documents, strict=True):
-            if isinstance(result, DocumentError):
-                refused.append((result.index, result.field))
+            assert isinstance(result, Document)
+            if result.otherwise is not None:
+                refused.append((result.index, result.otherwise.field))
             else:
                 assert result.value == json.loads(as_backstage), source
     assert refused == [(1, "b"), (2, "c"), (0, "a"), (0, "metadata.tags[1]"), (0, "spec.yes")]
+
+
+SURICATA = """%YAML 1.1
+---
+default-log-dir: /var/log/suricata
+af-packet:
+  - interface: eth0
+    use-mmap: yes
+"""
+
+ENTITIES = """%YAML 1.1
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: quoted
+spec: {type: service, lifecycle: production, owner: 'no'}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: plain
+spec: {type: service, lifecycle: production, owner: no}
+"""
+
+
+def test_a_file_source_refuses_the_entity_backstage_reads_otherwise_and_ignores_the_rest() -> None:
+    other = parse_descriptor_file(SURICATA.encode(), source="s", scope="s", path="suricata.yaml")
+    assert (other.ignored, list(other.findings), other.ok) == (1, [], True)  # no entity: no finding
+
+    parsed = parse_descriptor_file(ENTITIES.encode(), source="s", scope="s", path="c.yaml")
+    assert [d.ref.name for d in parsed.documents] == ["quoted"]
+    assert parsed.documents[0].fields["spec.owner"] == "no"
+    (refused,) = parsed.findings
+    assert refused.code == "invalid-file"
+    assert (refused.evidence["rule"], refused.evidence["field"]) == ("yaml-1.1", "spec.owner")
+    assert (refused.evidence["document"], refused.evidence["line"]) == (1, 13)
+    assert "'no' is read as false under the file's %YAML 1.1 directive" in refused.message
+    assert parsed.ok  # Backstage reads the file: only this entity differs

@@ -278,3 +278,29 @@ def test_git_placeholder_urls_are_decoded_before_they_are_kept_inside_the_reposi
     said = problems(snap)
     assert any("climbs" in m or "%2E%2E" in m for m in said), said
     assert any("a%00b" in m for m in said), said
+
+
+def test_yaml_data_that_a_yaml_1_1_directive_makes_read_otherwise_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Backstage's ``$yaml`` resolver honours ``%YAML 1.1`` (``on`` is true there)."""
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    (folder / "spec.yaml").write_text("openapi: 3.0.0\n")
+    (folder / "alike.yaml").write_text("%YAML 1.1\n---\nmode: 'on'\nport: 8080\n")
+    (folder / "otherwise.yaml").write_text("%YAML 1.1\n---\nmode: on\n")
+    (folder / "a.yaml").write_text(
+        api("alike", "./spec.yaml")
+        + "  contact: {$yaml: ./alike.yaml}\n---\n"
+        + api("otherwise", "./spec.yaml")
+        + "  contact: {$yaml: ./otherwise.yaml}\n"
+    )
+    snap = read_folder(folder)
+    assert by_name(snap)["alike"].fields["spec.contact"] == {"mode": "on", "port": 8080}
+    assert "otherwise" not in by_name(snap)
+    (problem,) = problems(snap)
+    assert (
+        "$yaml './otherwise.yaml': is read otherwise by Backstage: mode: 'on' is read " in problem
+    )
+    assert "as true under the file's %YAML 1.1 directive" in problem
+    assert problem.endswith("[yaml-1.1] [placeholder]")

@@ -17,8 +17,9 @@ How it reads, and why:
   is 1000.0. Mapping keys are strings, as in the JSON Backstage makes
   (``8080:`` becomes ``"8080"``, a null key ``""``): :mod:`trueup.parse.core_schema`.
 - A document under a ``%YAML 1.1`` directive, which Backstage reads under the
-  YAML 1.1 schema, is refused (rule ``yaml-1.1``, naming the field) when one of
-  its plain scalars reads otherwise there (``no``, ``0777``, ``1:20``):
+  YAML 1.1 schema, carries the first of its plain scalars that reads otherwise
+  there (``no``, ``0777``, ``1:20``) as :attr:`Document.otherwise` (rule
+  ``yaml-1.1``, naming the field), for the caller to refuse it by:
   :mod:`trueup.parse.yaml11`. As in npm ``yaml``, the directive holds for the
   file's later documents too, until another ``%YAML`` directive.
 - Only the core tags ``!!str !!int !!float !!bool !!null !!map !!seq`` are
@@ -98,6 +99,10 @@ class Document:
     index: int
     value: Any
     line: int  # 1-based line where the document starts
+    # Under a %YAML 1.1 directive: its first plain scalar that YAML 1.1 reads otherwise
+    # (rule yaml-1.1), for a caller to refuse the document by when Backstage would read
+    # it (an entity, a placeholder's data), not when the document is no entity at all.
+    otherwise: DocumentError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +341,7 @@ class _Builder:
         self.nodes = 0
         self.aliases = 0
         self.error: DocumentError | None = None
+        self.otherwise: DocumentError | None = None
 
     def build(self, next_event: Callable[[], Any]) -> bool:
         """Take libyaml's events until a document is complete (True: its document or
@@ -383,7 +389,11 @@ class _Builder:
                         value = constant(text, text)
                         if value is text and text[0] in NUMBER_START:
                             value = resolve_plain_scalar(text)
-                        if yaml11 and (other := read_otherwise(text, value)) is not None:
+                        if (
+                            yaml11
+                            and self.otherwise is None
+                            and (other := read_otherwise(text, value)) is not None
+                        ):
                             if stack:
                                 stack[-1].key = key
                             self._read_otherwise(event, other)
@@ -492,7 +502,7 @@ class _Builder:
             self.results.append(self.error)
             self.error = None
         elif isinstance(self.root, dict) or (self.root is not None and not self.mappings_only):
-            self.results.append(Document(self.index, self.root, self.line))
+            self.results.append(Document(self.index, self.root, self.line, self.otherwise))
         elif self.root is not None:
             message = f"Expected object at root, got {_json_type(self.root)}"
             self.results.append(DocumentError(self.index, "not-a-mapping", message, self.line))
@@ -540,11 +550,12 @@ class _Builder:
         raise _DocumentRuleError(NUL_CHARACTER, message, event, field)
 
     def _read_otherwise(self, event: Any, other: str) -> None:
-        """Refuse the document for a plain scalar its ``%YAML 1.1`` directive makes
+        """Keep the first plain scalar that the document's ``%YAML 1.1`` directive makes
         Backstage read as ``other`` (:mod:`trueup.parse.yaml11`)."""
         field = self._field(event)
         message = f"{field}: {_clipped(repr(event.value))} {read_as(other)}"
-        raise _DocumentRuleError(YAML_1_1, message, event, field)
+        line = event.start_mark.line + 1 + self.line_offset
+        self.otherwise = DocumentError(self.index, YAML_1_1, message, line, field)
 
     def _field(self, event: Any) -> str:
         """Where the scalar ``event`` is, a key or a value (``spec.owner``, ``tags[0]``)."""

@@ -113,9 +113,9 @@ def read_as(other: str) -> str:
 
 def _alike(other: Any, value: Any) -> bool:
     if isinstance(other, str):
-        return other == value
+        return bool(other == value)
     if isinstance(other, bool) or isinstance(value, bool):
-        return type(other) is type(value) and other == value
+        return type(other) is type(value) and bool(other == value)
     if not isinstance(value, int | float):
         return False
     if isinstance(other, float) and math.isnan(other):

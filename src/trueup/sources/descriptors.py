@@ -289,6 +289,9 @@ def parse_descriptor_file(
         if not policy.is_entity(value):
             ignored += 1
             continue
+        if item.otherwise is not None:  # Backstage reads this entity otherwise (not the file)
+            findings.append(_parse_finding(subject, path, item.otherwise))
+            continue
         kind = value.get("kind")
         if isinstance(kind, str) and kind.lower() != LOCATION and not policy.allows(kind):
             findings.append(unsupported_finding(subject, path, item, kind))

@@ -33,6 +33,7 @@ from trueup.model.observation import (
     holds_unstorable,
 )
 from trueup.parse.catalog_yaml import Document, DocumentError, load_documents
+from trueup.parse.yaml11 import YAML_1_1
 
 KEYS = ("$text", "$json", "$yaml")
 
@@ -200,9 +201,13 @@ def _content(key: str, data: bytes) -> Any:
             return _refused(NUL_CHARACTER if holds_nul(value) else LONE_SURROGATE)
         return value
     documents: list[Document | DocumentError] = load_documents(data, mappings_only=False)
-    errors = [d for d in documents if isinstance(d, DocumentError)]
+    # a document that Backstage reads otherwise (%YAML 1.1) is refused as an error is
+    errors = [e for d in documents if (e := d if isinstance(d, DocumentError) else d.otherwise)]
     if errors:
-        return _Failed(f"is not valid YAML: {errors[0].message} [{errors[0].rule}]")
+        why = (
+            "is read otherwise by Backstage" if errors[0].rule == YAML_1_1 else "is not valid YAML"
+        )
+        return _Failed(f"{why}: {errors[0].message} [{errors[0].rule}]")
     if len(documents) != 1:
         return _Failed(f"holds {len(documents)} YAML documents; exactly one is expected")
     value = documents[0]
