@@ -192,7 +192,8 @@ class Snapshot:
 # lets a source keep a stored parse names it (the emission policy's, an export's
 # settings), so the first sync after such an upgrade parses everything again instead of
 # keeping what the old code made of it. (Read as ``observation.READ_RULES``.)
-READ_RULES = 1
+# 2: an entity under a %YAML 1.1 directive that Backstage reads otherwise is refused.
+READ_RULES = 2
 
 HELD_PART = "(held)"  # the fingerprint of a part whose observations a held removal carries
 
