@@ -450,6 +450,12 @@ def previous_by_path(snapshot: Snapshot | None) -> dict[str, tuple[Observation, 
     return {path: tuple(observations) for path, observations in grouped.items()}
 
 
+def holds_invalid(findings: Sequence[Finding]) -> bool:
+    """Whether a parse refused a document as invalid: only then do its file's previous
+    observations matter to :func:`kept_for_invalid` and :func:`followed_targets`."""
+    return any(f.code == Code.INVALID_ENTITY for f in findings)
+
+
 def kept_for_invalid(
     findings: Sequence[Finding], previous: Sequence[Observation], fresh: Sequence[Observation]
 ) -> list[Observation]:
@@ -475,7 +481,7 @@ def followed_targets(
     the entities of the files it targeted are not dropped because of it.
     """
     targets = [t for d in parsed.documents for t in location_targets(d.index, d.fields)]
-    if previous and any(f.code == Code.INVALID_ENTITY for f in parsed.findings):
+    if previous and holds_invalid(parsed.findings):
         present = {d.ref for d in parsed.documents}
         targets.extend(observation_targets(_kept(parsed.findings, previous, present)))
     return targets

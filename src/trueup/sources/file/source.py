@@ -77,6 +77,7 @@ from trueup.sources.descriptors import (
     ParsedDescriptor,
     file_subject,
     followed_targets,
+    holds_invalid,
     kept_for_invalid,
     location_problem,
     observation_targets,
@@ -203,7 +204,8 @@ class FileSource:
                     reference_locator=lambda where, version: f"{self.id}@{version[:12]}:{where}",
                     part=path,
                 )
-                held = kept_for_invalid(read.findings, previous.get(path, ()), fresh)
+                kept_for = previous.get(path, ()) if holds_invalid(read.findings) else ()
+                held = kept_for_invalid(read.findings, kept_for, fresh)
                 observations.extend(fresh)
                 observations.extend(replace(o, part=path) for o in held)
                 parts[path] = part_fingerprint(
@@ -407,7 +409,10 @@ class _Walk:
             self.kept[path] = self.previous.get(path)
             self.unusable.add(path)
             return observation_targets(self.kept[path])
-        return followed_targets(parsed, self.previous.get(path, ()))
+        # the previous observations matter only to an invalid document's (loaded then only:
+        # after a policy change every file is parsed again, and most are valid)
+        kept = self.previous.get(path, ()) if holds_invalid(parsed.findings) else ()
+        return followed_targets(parsed, kept)
 
     def _known_digest(self, path: str, entry: Mapping[str, Any] | None) -> str | None:
         """The remembered digest when the listing found the file exactly as remembered.
