@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -32,7 +33,7 @@ from trueup.model.finding import Finding, Severity
 from trueup.model.observation import Nature, Observation, Provenance, Snapshot
 from trueup.model.ref import EntityRef
 from trueup.model.repository import Head, TrackedBranch
-from trueup.store import Store
+from trueup.store import Store, invalidation
 from trueup.store.incremental import CommitRequest, CommitResult
 from trueup.store.invalidation import (
     Dirty,
@@ -280,6 +281,36 @@ def test_after_a_migration_asks_for_a_rebuild_every_actual_observation_is_linked
     assert places(store, "pay-pods") is None
     assert rebuilt.assembled == 2
     assert commit(store).assembled == 0  # and the index is whole again
+
+
+@pytest.mark.parametrize("batch", [2, 3, 2000])
+def test_relinking_batch_by_batch_links_as_all_at_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    """``relink`` decodes and links the observations a batch at a time: with batches of
+    2 or 3 (new rows and stored ones in several batches), the links are those of one."""
+    monkeypatch.setattr(invalidation, "RELINK_BATCH", batch)
+    names = [f"svc-{i}" for i in range(7)]
+    pods = [running(f"{name}-pods", links=((KUBERNETES_ID, name),)) for name in names]
+    first = commit(
+        store,
+        catalog(*(declared(n, {KUBERNETES_ID: n}) for n in names[:4]), declared("cart")),
+        cluster(*pods),
+    )
+    assert [places(store, n) for n in names] == [{"eu/shop"}] * 4 + [None] * 3
+    assert first.assembled == 5 + 3  # the last three pods are discovered entities
+    # Every declared id moves one along: each stored pod is linked anew, in batches.
+    moved = commit(
+        store,
+        catalog(
+            *(declared(n, {KUBERNETES_ID: names[i + 1]}) for i, n in enumerate(names[:6])),
+            declared("cart", {KUBERNETES_ID: names[0]}),
+        ),
+    )
+    assert places(store, "cart") == {"eu/shop"}
+    assert [places(store, n) for n in names] == [{"eu/shop"}] * 6 + [None]
+    assert [places(store, f"{n}-pods") for n in names] == [None] * 7  # all claimed
+    assert set(moved.revised) >= {ref("cart"), *(ref(f"{n}-pods") for n in names[4:])}
 
 
 # --- the lookup relink links with ---------------------------------------------------------
