@@ -21,6 +21,7 @@ from trueup.scheduler import targets
 from trueup.store import Store
 from trueup.web.serve import build_server
 from trueup.web.signatures import sign_github
+from trueup.web.webhooks import _names
 
 SECRET = "webhook-secret-for-tests"
 
@@ -86,3 +87,33 @@ def test_the_event_loop_keeps_answering_while_a_push_s_scopes_are_found(
     assert probe.waited == [True]
     assert response.status_code == 202
     assert [job["target"] for job in response.json()["jobs"]] == ["catalog/acme/catalog"]
+
+
+GITHUB_URLS = ("clone_url", "html_url", "ssh_url")
+
+
+def test_a_push_names_its_repository_by_url_host_included(tmp_path: Path) -> None:
+    """``owner/name`` alone would match the source reading github.com/acme/catalog for a
+    push to gitlab.example.com/acme/catalog: the payload's URLs are asked, the bare path
+    only when it has none."""
+    config = configured(f"sqlite:///{tmp_path / 'trueup.db'}", tmp_path / "data")
+    elsewhere = {
+        "full_name": "acme/catalog",
+        "clone_url": "https://gitlab.example.com/acme/catalog",
+    }
+    label, names = _names(elsewhere, "full_name", GITHUB_URLS)
+    assert (label, names) == ("acme/catalog", ["https://gitlab.example.com/acme/catalog"])
+    assert targets.repository_targets(config, names, "main", None) == []
+
+    here = {
+        "full_name": "acme/catalog",
+        "clone_url": "https://github.com/acme/catalog.git",
+        "ssh_url": "git@github.com:acme/catalog.git",
+    }
+    found = targets.repository_targets(
+        config, _names(here, "full_name", GITHUB_URLS)[1], "main", None
+    )
+    assert [source for source, _ in found] == ["catalog"]
+    bare = _names({"full_name": "acme/catalog"}, "full_name", GITHUB_URLS)
+    assert bare == ("acme/catalog", ["acme/catalog"])
+    assert targets.repository_targets(config, bare[1], "main", None) == found

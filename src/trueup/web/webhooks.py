@@ -79,11 +79,10 @@ async def github(request: Request) -> JSONResponse:
     if delivery.event == "push":
         payload = await asyncio.to_thread(_json, state, "github", body)
         repo = _object(payload.get("repository"))
-        names = [str(repo.get(k) or "") for k in ("full_name", "clone_url", "html_url", "ssh_url")]
         await _push(
             state,
             delivery,
-            names,
+            _names(repo, "full_name", ("clone_url", "html_url", "ssh_url")),
             ref=payload.get("ref"),
             repository=repo,
             unnamed="that repository",
@@ -116,14 +115,10 @@ async def gitlab(request: Request) -> JSONResponse:
     if event in ("Push Hook", "System Hook"):
         payload = await asyncio.to_thread(_json, state, "gitlab", body)
         project = _object(payload.get("project"))
-        names = [
-            str(project.get(k) or "")
-            for k in ("path_with_namespace", "git_http_url", "web_url", "git_ssh_url")
-        ]
         await _push(
             state,
             delivery,
-            names,
+            _names(project, "path_with_namespace", ("git_http_url", "web_url", "git_ssh_url")),
             ref=payload.get("ref"),
             repository=project,
             unnamed="that project",
@@ -177,20 +172,30 @@ def _configured(request: Request, kind: WebhookKind) -> tuple[ServerState, Webho
     return state, hook
 
 
+def _names(repository: dict[str, Any], path: str, urls: tuple[str, ...]) -> tuple[str, list[str]]:
+    """A push's label for its repository (its path, ``owner/name``) and the names the
+    sources are asked about: its URLs when it gives any, else the path. Not the path
+    beside URLs: ``owner/name`` alone matches a source reading it on another host."""
+    bare = str(repository.get(path) or "")
+    found = [text for key in urls if (text := str(repository.get(key) or ""))]
+    return bare or (found[0] if found else ""), found or [bare]
+
+
 async def _push(
     state: ServerState,
     delivery: Delivery,
-    names: list[str],
+    named: tuple[str, list[str]],
     *,
     ref: object,
     repository: dict[str, Any],
     unnamed: str,
 ) -> None:
-    """A push to the repository known by ``names``: the scopes it names, or why none.
+    """A push to the repository ``named`` (its label and names, :func:`_names`): the
+    scopes it names, or why none.
 
     Found on a worker thread: a source may read its data folder to tell.
     """
-    delivery.label = names[0]
+    delivery.label, names = named
     delivery.targets = await asyncio.to_thread(
         repository_targets,
         state.config,
@@ -199,7 +204,7 @@ async def _push(
         _text(repository.get("default_branch")),
     )
     if not delivery.targets:
-        delivery.ignored = f"no source reads {names[0] or unnamed} at that ref"
+        delivery.ignored = f"no source reads {delivery.label or unnamed} at that ref"
 
 
 async def _verified(

@@ -376,8 +376,12 @@ def test_targeted_refresh_reads_one_repository_without_the_listing(
     paths = [r.path for r in acme.log[before:]]
     assert not any(p.startswith("/orgs/") for p in paths)
     assert all("/acme/payments" in p for p in paths)
-    assert h.source.scope_for("https://github.com/acme/payments.git") == "acme/payments"
+    assert h.source.scope_for(f"{acme.base_url}/acme/payments.git") == "acme/payments"
+    assert h.source.scope_for("acme/payments") == "acme/payments"
     assert h.source.scope_for("acme/unknown") is None
+    # the same owner/name on another GitHub (github.com, not the one read): not this source's
+    assert h.source.scope_for("https://github.com/acme/payments.git") is None
+    assert h.source.scope_for("git@github.com:acme/payments.git") is None
 
 
 def test_the_token_never_leaks(

@@ -116,6 +116,9 @@ class GithubSource:
         wanted = _full_name(repository)
         if wanted is None:
             return None
+        host = _host(repository)  # a URL's host must be this source's (not another GitHub's)
+        if host is not None and host != urlsplit(_web_origin(self.config.api_url)).hostname:
+            return None
         for scope, known in self._load(self._root(data_dir)).items():
             if not known.gone and wanted in (scope.lower(), known.full_name.lower()):
                 return scope
@@ -420,6 +423,17 @@ def _full_name(repository: str) -> str | None:
         return found.split("/", 1)[1] if found else None
     parts = text.strip("/").removesuffix(".git").split("/")
     return "/".join(parts).lower() if len(parts) == 2 else None
+
+
+def _host(repository: str) -> str | None:
+    """The host (lowercase) of a web or clone URL or ``git@host:o/n``; None for ``o/n``."""
+    text = repository.strip()
+    if text.startswith("git@") and ":" in text:
+        return text[4:].partition(":")[0].lower()
+    if "://" not in text:
+        return None
+    host = urlsplit(text).hostname
+    return host.lower() if host else None
 
 
 def _web_origin(api_url: str) -> str:
