@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+from typing import Any
 
 from tests.backstage.harness import HARNESS_DIR, require_harness
 from trueup.parse.catalog_yaml import Document, load_documents
@@ -53,17 +54,21 @@ console.log(JSON.stringify(out));
 """
 
 
-def _npm_readings() -> list[tuple[str | None, str | None]]:
-    node = require_harness()
+def _run_node(script: str, texts: list[str]) -> Any:
+    """What ``script`` prints, run by the harness's node with ``texts`` as its argument."""
     done = subprocess.run(
-        [node, "-e", _READ_BOTH, json.dumps(SCALARS)],
+        [require_harness(), "-e", script, json.dumps(texts)],
         cwd=HARNESS_DIR,
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
     )
-    return [tuple(pair) for pair in json.loads(done.stdout)]
+    return json.loads(done.stdout)
+
+
+def _npm_readings() -> list[tuple[str | None, str | None]]:
+    return [tuple(pair) for pair in _run_node(_READ_BOTH, SCALARS)]
 
 
 def test_a_scalar_is_refused_exactly_when_backstage_reads_it_otherwise_under_1_1() -> None:
@@ -126,16 +131,7 @@ FILES = [
 
 
 def test_which_documents_of_a_file_the_directive_changes_is_backstages() -> None:
-    node = require_harness()
-    done = subprocess.run(
-        [node, "-e", _READ_FILES, json.dumps(FILES)],
-        cwd=HARNESS_DIR,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    read_by_backstage = json.loads(done.stdout)
+    read_by_backstage = _run_node(_READ_FILES, FILES)
     refused = []
     for source, documents in zip(FILES, read_by_backstage, strict=True):
         results = load_documents(source)
