@@ -177,7 +177,8 @@ def test_a_file_source_refuses_the_entity_backstage_reads_otherwise_and_ignores_
     assert [d.ref.name for d in parsed.documents] == ["quoted"]
     assert parsed.documents[0].fields["spec.owner"] == "no"
     (refused,) = parsed.findings
-    assert refused.code == "invalid-file"
+    assert refused.code == "invalid-entity"  # as a broken rule: it keeps its last good state
+    assert refused.evidence["entity"] == "Component:default/plain"
     assert (refused.evidence["rule"], refused.evidence["field"]) == ("yaml-1.1", "spec.owner")
     assert (refused.evidence["document"], refused.evidence["line"]) == (1, 13)
     assert "'no' is read as false under the file's %YAML 1.1 directive" in refused.message

@@ -422,6 +422,40 @@ def test_a_document_that_no_longer_names_its_entity_keeps_the_last_good_one(
         assert [f.code for f in second.findings] == ["invalid-entity"]
 
 
+def test_an_entity_a_yaml_1_1_directive_makes_read_otherwise_keeps_the_last_good_one(
+    tmp_path: Path,
+) -> None:
+    """Backstage reads ``owner: no`` under ``%YAML 1.1`` as false: the entity is refused
+    as one that breaks a rule (``invalid-entity``, rule ``yaml-1.1``) and keeps its last
+    good observation, as Backstage keeps its last good entity."""
+    from datetime import UTC, datetime, timedelta
+
+    from trueup.model.observation import Snapshot
+    from trueup.sources.base import ReadContext
+    from trueup.sources.file import FileSource
+    from trueup.sources.file.config import FileSourceConfig
+
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    good = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: web}\n"
+    good += "spec: {type: service, lifecycle: production, owner: 'no'}\n"
+    (folder / "a.yaml").write_text("%YAML 1.1\n---\n" + good)  # quoted: alike in both
+    source = FileSource(FileSourceConfig(id="catalog", type="file", path=str(folder)))
+    t0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    first = next(source.observe(ReadContext(now=lambda: t0)))
+    assert isinstance(first, Snapshot)
+    assert [o.fields["spec.owner"] for o in first.observations] == ["no"]
+    assert first.findings == ()
+    (folder / "a.yaml").write_text("%YAML 1.1\n---\n" + good.replace("'no'", "no"))
+    later = t0 + timedelta(hours=1)
+    second = next(source.observe(ReadContext(now=lambda: later, previous={"catalog": first})))
+    assert isinstance(second, Snapshot)
+    assert second.observations == first.observations  # the last good one, as it was
+    (refused,) = second.findings
+    assert (refused.code, refused.evidence["rule"]) == ("invalid-entity", "yaml-1.1")
+    assert (refused.evidence["field"], refused.evidence["line"]) == ("spec.owner", 6)
+
+
 def test_a_file_with_the_lstat_of_its_last_read_is_neither_opened_nor_parsed(
     tmp_path: Path,
 ) -> None:

@@ -329,7 +329,8 @@ class _Builder:
         self.in_document = False
         self.line_offset = 0  # lines of the file before the part being parsed
         self.failed_from = 0  # the line where the document a syntax error broke began
-        self.yaml11 = False  # the document opened with %YAML 1.1 (trueup.parse.yaml11)
+        # the file's last %YAML directive said 1.1: it holds for the documents after it
+        self.yaml11 = False  # (trueup.parse.yaml11)
         self._start_document(0)
 
     def _start_document(self, line: int) -> None:

@@ -38,6 +38,7 @@ from trueup.sources.documents import (
     check_document,
     last_copies,
     placeholder_finding,
+    read_otherwise_finding,
     unsupported_finding,
 )
 from trueup.sources.placeholders import (
@@ -290,7 +291,7 @@ def parse_descriptor_file(
             ignored += 1
             continue
         if item.otherwise is not None:  # Backstage reads this entity otherwise (not the file)
-            findings.append(_parse_finding(subject, path, item.otherwise))
+            findings.append(read_otherwise_finding(subject, path, item, item.otherwise))
             continue
         kind = value.get("kind")
         if isinstance(kind, str) and kind.lower() != LOCATION and not policy.allows(kind):

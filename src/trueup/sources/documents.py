@@ -16,7 +16,7 @@ from trueup.model.emission import UNSUPPORTED_KIND, EmissionPolicy
 from trueup.model.fields import flatten
 from trueup.model.finding import Code, Finding, JSONValue, Severity, finding
 from trueup.model.ref import EntityRef, parse_ref
-from trueup.parse.catalog_yaml import Document
+from trueup.parse.catalog_yaml import Document, DocumentError
 
 
 def unsupported_finding(subject: str, path: str, document: Document, kind: str) -> Finding:
@@ -61,6 +61,31 @@ def placeholder_finding(
         Code.INVALID_ENTITY,
         subject,
         f"{path} document {document.index}: {message} [placeholder]{more}",
+        **evidence,
+    )
+
+
+def read_otherwise_finding(
+    subject: str, path: str, document: Document, otherwise: DocumentError
+) -> Finding:
+    """The ``invalid-entity`` finding of an entity that Backstage reads otherwise, under
+    its file's ``%YAML 1.1`` directive (``otherwise``, the document's
+    :attr:`~trueup.parse.catalog_yaml.Document.otherwise`): refused as an entity that
+    breaks a rule is, so it keeps its last good observation."""
+    evidence: dict[str, JSONValue] = {
+        "path": path,
+        "document": document.index,
+        "line": otherwise.line,
+        "field": otherwise.field,
+        "rule": otherwise.rule,
+    }
+    entity = entity_name(document.value)
+    if entity is not None:
+        evidence["entity"] = entity
+    return finding(
+        Code.INVALID_ENTITY,
+        subject,
+        f"{path} document {document.index}: {otherwise.message} [{otherwise.rule}]",
         **evidence,
     )
 
