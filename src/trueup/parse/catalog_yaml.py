@@ -99,9 +99,8 @@ class Document:
     index: int
     value: Any
     line: int  # 1-based line where the document starts
-    # Under a %YAML 1.1 directive: its first plain scalar that YAML 1.1 reads otherwise
-    # (rule yaml-1.1), for a caller to refuse the document by when Backstage would read
-    # it (an entity, a placeholder's data), not when the document is no entity at all.
+    # Under %YAML 1.1: its first plain scalar YAML 1.1 reads otherwise (rule yaml-1.1), for a
+    # caller to refuse it by where Backstage reads it (an entity, a placeholder's data).
     otherwise: DocumentError | None = None
 
 
@@ -329,8 +328,7 @@ class _Builder:
         self.in_document = False
         self.line_offset = 0  # lines of the file before the part being parsed
         self.failed_from = 0  # the line where the document a syntax error broke began
-        # the file's last %YAML directive said 1.1: it holds for the documents after it
-        self.yaml11 = False  # (trueup.parse.yaml11)
+        self.yaml11 = False  # the file's last %YAML directive said 1.1 (it holds on)
         self._start_document(0)
 
     def _start_document(self, line: int) -> None:

@@ -46,22 +46,14 @@ def placeholder_finding(
 ) -> Finding:
     field_path, message = problems[0]
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    evidence: dict[str, JSONValue] = {
-        "path": path,
-        "document": document.index,
-        "line": document.line,
-        "field": field_path,
-        "rule": "placeholder",
-        "violations": [{"field": f, "rule": "placeholder", "message": m} for f, m in problems],
-    }
-    entity = entity_name(document.value)
-    if entity is not None:
-        evidence["entity"] = entity
-    return finding(
-        Code.INVALID_ENTITY,
+    return _invalid_entity(
         subject,
-        f"{path} document {document.index}: {message} [placeholder]{more}",
-        **evidence,
+        path,
+        document,
+        f"{message} [placeholder]{more}",
+        field=field_path,
+        rule="placeholder",
+        violations=[{"field": f, "rule": "placeholder", "message": m} for f, m in problems],
     )
 
 
@@ -72,21 +64,14 @@ def read_otherwise_finding(
     its file's ``%YAML 1.1`` directive (``otherwise``, the document's
     :attr:`~trueup.parse.catalog_yaml.Document.otherwise`): refused as an entity that
     breaks a rule is, so it keeps its last good observation."""
-    evidence: dict[str, JSONValue] = {
-        "path": path,
-        "document": document.index,
-        "line": otherwise.line,
-        "field": otherwise.field,
-        "rule": otherwise.rule,
-    }
-    entity = entity_name(document.value)
-    if entity is not None:
-        evidence["entity"] = entity
-    return finding(
-        Code.INVALID_ENTITY,
+    return _invalid_entity(
         subject,
-        f"{path} document {document.index}: {otherwise.message} [{otherwise.rule}]",
-        **evidence,
+        path,
+        document,
+        f"{otherwise.message} [{otherwise.rule}]",
+        field=otherwise.field,
+        rule=otherwise.rule,
+        line=otherwise.line,
     )
 
 
@@ -98,30 +83,52 @@ def check_document(
     if violations:
         first = violations[0]
         more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
-        evidence: dict[str, JSONValue] = {
-            "path": path,
-            "document": document.index,
-            "line": document.line,
-            "field": first.field,
-            "rule": first.rule,
-            "violations": [
+        said = first.message if first.field in first.message else f"{first.field}: {first.message}"
+        return _invalid_entity(
+            subject,
+            path,
+            document,
+            f"{said} [{first.rule}]{more}",
+            field=first.field,
+            rule=first.rule,
+            violations=[
                 {"field": v.field, "rule": v.rule, "message": v.message} for v in violations
             ],
-        }
-        entity = entity_name(document.value)
-        if entity is not None:
-            evidence["entity"] = entity
-        said = first.message if first.field in first.message else f"{first.field}: {first.message}"
-        return finding(
-            Code.INVALID_ENTITY,
-            subject,
-            f"{path} document {document.index}: {said} [{first.rule}]{more}",
-            **evidence,
         )
     value = document.value
     metadata = value["metadata"]
     ref = EntityRef.of(value["kind"], metadata.get("namespace"), metadata["name"])
     return ref, flatten(value)
+
+
+def _invalid_entity(
+    subject: str,
+    path: str,
+    document: Document,
+    message: str,
+    *,
+    field: str | None,
+    rule: str,
+    line: int | None = None,
+    violations: list[JSONValue] | None = None,
+) -> Finding:
+    """An ``invalid-entity`` finding about one document of ``path`` (``line``: where in
+    it, when not its start)."""
+    evidence: dict[str, JSONValue] = {
+        "path": path,
+        "document": document.index,
+        "line": document.line if line is None else line,
+        "field": field,
+        "rule": rule,
+    }
+    if violations is not None:
+        evidence["violations"] = violations
+    entity = entity_name(document.value)
+    if entity is not None:
+        evidence["entity"] = entity
+    return finding(
+        Code.INVALID_ENTITY, subject, f"{path} document {document.index}: {message}", **evidence
+    )
 
 
 def last_copies(
