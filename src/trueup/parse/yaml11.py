@@ -1,15 +1,16 @@
 """Plain scalars that a ``%YAML 1.1`` directive makes Backstage read otherwise.
 
 trueup reads every catalog file under the YAML 1.2 core schema
-(:mod:`trueup.parse.core_schema`). Backstage's npm ``yaml`` does too, except in a
-document that opens with a ``%YAML 1.1`` directive: that document is read under
+(:mod:`trueup.parse.core_schema`). Backstage's npm ``yaml`` does too, except after
+a ``%YAML 1.1`` directive: that document and the file's later ones are read under
 its ``yaml-1.1`` schema, where ``no`` is false, ``0777`` is 511, ``1:20`` is 80,
 and ``2024-01-01`` is a date (the catalog parses with ``merge: false``, so
-``<<`` stays a key under both). Reading such a scalar
-either way would be silently wrong for someone, so :func:`read_otherwise` tells
-the parser which scalars the two schemas disagree on, and the parser refuses
-the document naming the field (rule :data:`YAML_1_1`). A 1.1 document whose
-scalars read alike, the usual case, is read as any other.
+``<<`` stays a key under both). Reading such a scalar either way would be
+silently wrong for someone, so :func:`read_otherwise` tells the parser which
+scalars the two schemas disagree on; the parser records the first on its
+document (rule :data:`YAML_1_1`, naming the field), and the descriptor reader
+refuses such an entity as ``invalid-entity`` (its last good observation kept).
+A 1.1 document whose scalars read alike, the usual case, is read as any other.
 
 The patterns and their order are those of npm ``yaml`` 2.x's ``yaml-1.1`` schema
 (``dist/schema/yaml-1.1``): the first that matches a plain scalar decides it.
@@ -24,7 +25,7 @@ from typing import Any
 
 from trueup.parse.core_schema import PLAIN_CONSTANTS
 
-YAML_1_1 = "yaml-1.1"  # the rule a refused document names
+YAML_1_1 = "yaml-1.1"  # the rule a refused entity's finding names
 
 _TRUE = frozenset(["Y", "y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"])
 _FALSE = frozenset(["N", "n", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"])
