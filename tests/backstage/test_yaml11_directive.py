@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import subprocess
 from typing import Any
 
@@ -183,3 +184,35 @@ def test_a_file_source_refuses_the_entity_backstage_reads_otherwise_and_ignores_
     assert (refused.evidence["document"], refused.evidence["line"]) == (1, 13)
     assert "'no' is read as false under the file's %YAML 1.1 directive" in refused.message
     assert parsed.ok  # Backstage reads the file: only this entity differs
+
+
+_TOKENS = [
+    *_words("0 1 7 9 12 60 2001 - + _ . : e E 0x 0b 0o f Y n on Off yes No T t Z"),
+    *_words("-05:00 2001-12-14 21:59:43 .10 inf nan .inf .NaN ~ null <<"),
+    " ",  # between a timestamp's date and time
+]
+
+
+def test_random_scalars_are_refused_exactly_when_backstage_reads_them_otherwise() -> None:
+    """The same oracle on 1,931 scalars made of number, date and boolean parts (seeded)."""
+    chance = random.Random(20261207)
+    texts = sorted(
+        {"".join(chance.choice(_TOKENS) for _ in range(chance.randint(1, 5))) for _ in range(2500)}
+    )
+    plain = []  # those that are one plain scalar in a mapping's value under YAML 1.2
+    for text in texts:
+        first, *others = load_documents(f"x: {text}\n")
+        if not others and isinstance(first, Document) and set(first.value) == {"x"}:
+            plain.append(text)
+    assert len(plain) == 1931
+    disagreements = []
+    for text, (as_12, as_11) in zip(plain, _run_node(_READ_BOTH, plain), strict=True):
+        if as_12 is None or as_11 is None:
+            continue  # npm refuses it: no reading to compare
+        (result,) = load_documents(f"%YAML 1.1\n---\nx: {text}\n")
+        assert isinstance(result, Document)
+        if (result.otherwise is not None) != (as_11 != as_12) or not _same(
+            result.value["x"], json.loads(as_12)["x"]
+        ):
+            disagreements.append((text, as_12, as_11))
+    assert disagreements == []
