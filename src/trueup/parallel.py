@@ -29,8 +29,9 @@ its workers are forked at its first batch and inherit it.
 
 Only what crosses between processes is pickled: a batch's inputs (file paths;
 rows read from the database, payloads as their JSON text; a sink's file texts)
-and its results (parsed files, encoded rows: mostly strings). A worker that dies makes the map raise
-:class:`~concurrent.futures.process.BrokenProcessPool`; nothing waits forever.
+and its results (parsed files, encoded rows: mostly strings). A worker that dies
+makes the map raise :class:`~concurrent.futures.process.BrokenProcessPool`;
+nothing waits forever.
 
 Why not ``spawn``: a spawned worker imports everything again (about a second),
 and a map then pays that in every sync; forked at the sync's start, a worker
