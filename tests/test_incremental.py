@@ -180,6 +180,26 @@ def deployment(name: str, ready: int) -> dict[str, Any]:
     }
 
 
+# A custom resource mapped to ``resource:sessions``: its ``spec.type`` is read from
+# ``status.tier``, so a number there makes an entity Backstage's rules refuse after the
+# merge, named by a Component's dependsOn (the ``cache`` and ``needs`` changes).
+CACHE_MAPPING = {
+    "apiVersion": "cache.acme.io/v1",
+    "kind": "RedisCluster",
+    "entity_kind": "resource",
+    "ref": "metadata.name",
+    "fields": {"spec.type": "status.tier", "spec.owner": "'team-a'"},
+}
+TIERS = {1: "cache", 2: 5}  # served; refused (a number)
+
+
+def needs_cache() -> str:
+    document = json.loads(component("cart", 0, 0, 9, True))
+    document["metadata"]["name"] = "needs-cache"
+    document["spec"]["dependsOn"] = ["resource:sessions"]
+    return json.dumps(document)
+
+
 class World:
     """Catalog files and cluster exports on disk, and the clock both stores sync at."""
 
@@ -203,6 +223,7 @@ class World:
                             "type": "kubernetes",
                             "snapshot": str(self.exports / "*.json"),
                             "max_age": "15m",
+                            "mappings": [CACHE_MAPPING],
                         },
                     ],
                     "checks": {"required_fields": {"Component": ["metadata.description"]}},
@@ -254,6 +275,27 @@ class World:
             documents.append(component("search", 0, 0, 9, True))
         path.write_text("\n---\n".join(documents))
 
+    def _cache(self, mode: int, needed: bool) -> None:
+        """The export holding the cache resource: gone (0), served (1) or refused (2); and
+        the Component naming it, declared or not (both change in one sync, or one alone)."""
+        needs = self.catalog / "needs.yaml"
+        if needed:
+            needs.write_text(needs_cache())
+        else:
+            needs.unlink(missing_ok=True)
+        path = self.exports / "cache.json"
+        if not mode:
+            path.unlink(missing_ok=True)
+            return
+        item = {
+            "apiVersion": "cache.acme.io/v1",
+            "kind": "RedisCluster",
+            "metadata": {"name": "sessions", "namespace": "shop", "resourceVersion": "1"},
+            "status": {"tier": TIERS[mode]},
+        }
+        text = json.dumps({"apiVersion": "v1", "kind": "List", "items": [item]})
+        self._export_file("cache.json", text)
+
     def _remove(self, name: str) -> None:
         (self.catalog / f"{name}.yaml").unlink(missing_ok=True)
 
@@ -287,7 +329,10 @@ class World:
         self.now += timedelta(minutes=minutes)
 
     def _export(self, index: int, text: str) -> None:
-        path = self.exports / f"{CLUSTERS[index]}.json"
+        self._export_file(f"{CLUSTERS[index]}.json", text)
+
+    def _export_file(self, name: str, text: str) -> None:
+        path = self.exports / name
         path.write_text(text)
         stamp = self.now.timestamp()
         os.utime(path, (stamp, stamp))
@@ -321,6 +366,7 @@ CHANGES = st.one_of(
     st.tuples(st.just("api"), st.integers(0, 3)),
     st.tuples(st.just("spec"), st.integers(0, 3)),
     st.tuples(st.just("outside"), st.integers(0, 3), st.booleans()),
+    st.tuples(st.just("cache"), st.integers(0, 2), st.booleans()),
 )
 HOW = st.sampled_from(
     [
@@ -539,7 +585,24 @@ EMPTIED_TWICE: Steps = [
     (("cluster", 0, ()), {}),
     (("declare", "pay", 0, 0, 0, False), {}),
 ]
-FOUND = (REMOVED_WHILE_ADDING, HOLD_KEPT, BROKEN_AND_RESTORED, EMPTIED_TWICE)
+# A target Backstage's rules refuse after the merge: found refused in the sync that
+# also assembles the entity naming it for the first time; then served, then refused
+# again with only the cluster read (the naming entity is assembled again for it); then
+# both gone, and both back at once.
+REFUSED_TARGET: Steps = [
+    (("cache", 2, True), {}),
+    (("cache", 1, True), {}),
+    (("cache", 2, True), {"only": ["clusters"]}),
+    (("cache", 0, False), {"accept_removals": ["clusters"]}),
+    (("cache", 2, True), {}),
+]
+FOUND = (
+    REMOVED_WHILE_ADDING,
+    HOLD_KEPT,
+    BROKEN_AND_RESTORED,
+    EMPTIED_TWICE,
+    REFUSED_TARGET,
+)
 
 
 def found_examples(test: Callable[..., None]) -> Callable[..., None]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -27,6 +27,7 @@ from trueup.assemble.status import AGGREGATED, place_statuses, worst
 from trueup.checks import BUILTIN_CHECKS, Check, CheckContext, Draft, apply_severity
 from trueup.checks.base import count_summary, quality_score
 from trueup.checks.drift import drift_summary
+from trueup.checks.relations import names_any
 from trueup.model.assembled import AssembledEntity, AssemblyResult, Candidate, FieldOrigin
 from trueup.model.emission import DEFAULT_POLICY, EmissionPolicy
 from trueup.model.fields import unflatten
@@ -80,7 +81,7 @@ GENERATED_PREFIX = ANNOTATION + "trueup.io/"
 # The version of the assembly rules themselves (linking, status, checks, findings): raise
 # it with any change to them that alters what a stored entity would be assembled into.
 # The store assembles every entity again on the first sync after it changes.
-RULES = 3
+RULES = 4
 
 
 @dataclass(frozen=True)
@@ -166,12 +167,27 @@ def assemble(
         heads=scopes.heads,
         emission=policy.emission,
     )
-    entities = {
-        ref: assemble_entity(
+
+    def one(ref: EntityRef, context: CheckContext) -> AssembledEntity:
+        return assemble_entity(
             ref, intent.get(ref, []), actual.get(ref, []), extra.get(ref, []), policy, context, now
         )
-        for ref in sorted(refs)
-    }
+
+    entities = {ref: one(ref, context) for ref in sorted(refs)}
+    # Which entities Backstage's rules refuse is known once each is assembled; those that
+    # name one in a relation are assembled again, knowing (their own refusal never
+    # depends on their relations, so this settles at once: the loop is a bound).
+    known: frozenset[EntityRef] = frozenset()
+    for _ in range(3):
+        found = refusal.refused_refs(entities.values(), policy.emission)
+        if found == known:
+            break
+        context = replace(context, refused=found)
+        flipped = found ^ known
+        for ref, entity in list(entities.items()):
+            if names_any(ref, entity.entity.get("spec"), flipped):
+                entities[ref] = one(ref, context)
+        known = found
     # A finding about an entity is that entity's (listed once, on it); about a ref that
     # is no entity (a new one whose declaration is broken), it belongs to no entity.
     loose.extend(f for target, f in named if target not in refs)

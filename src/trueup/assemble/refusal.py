@@ -8,9 +8,10 @@ Backstage's validation, the kind's schema) and numbers JSON cannot write.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from trueup.model.assembled import AssembledEntity
 from trueup.model.emission import UNSUPPORTED_KIND, EmissionPolicy
 from trueup.model.finding import Code, Finding, JSONValue, finding
 from trueup.model.ref import EntityRef
@@ -48,6 +49,17 @@ def refused(ref: EntityRef, violations: Sequence[Violation]) -> Finding:
         + "; ".join(f"{v.field}: {v.message}" for v in violations),
         **evidence,
     )
+
+
+def refused_refs(
+    entities: Iterable[AssembledEntity], emission: EmissionPolicy
+) -> frozenset[EntityRef]:
+    """The entities of a kind ``emission`` serves that are refused for breaking its rules.
+
+    A relation to one of them dangles (``CheckContext.refused``); one of a kind the
+    policy does not serve dangles for its kind already.
+    """
+    return frozenset(e.ref for e in entities if not e.emitted and emission.allows(e.ref.kind))
 
 
 def unrepresentable(value: Any, path: str = "") -> list[Violation]:

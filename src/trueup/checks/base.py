@@ -8,7 +8,7 @@ plugin owns) and run by the assembler on every drafted entity. The registry
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -60,13 +60,16 @@ class CheckContext:
 
     ``refs`` are the entities assembled now; of those, the Backstage reading the
     feed gets only the kinds ``emission`` serves (an entity of another kind is kept,
-    never emitted).
+    never emitted), and not those in ``refused``: entities of a served kind whose
+    assembled document breaks Backstage's rules (``invalid-entity``, kept, never
+    emitted).
     """
 
     refs: frozenset[EntityRef]
     actual_sources: bool = False  # at least one actual source is configured
     heads: Mapping[str, Head] = field(default_factory=dict)  # repository key -> branch head
     emission: EmissionPolicy = DEFAULT_POLICY  # what the feed serves (``backstage.kinds``)
+    refused: Container[EntityRef] = frozenset()
 
 
 class Check(Protocol):

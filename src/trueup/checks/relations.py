@@ -9,12 +9,14 @@ entity's own namespace. An entity with no ``spec.owner`` at all is
 organisations load their Groups from an org provider, not from catalog files).
 A relation resolves when Backstage will have its target: an assembled entity of
 a kind the feed serves (one outside ``backstage.kinds`` is kept, never emitted,
-so a relation to it dangles in Backstage and here).
+so a relation to it dangles in Backstage and here) whose document Backstage's
+rules accept (one refused as ``invalid-entity`` is not served either:
+``CheckContext.refused``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 
 from trueup.checks.base import CheckContext, CheckPlugin, Draft
 from trueup.config_model import CheckConfig
@@ -40,6 +42,11 @@ RELATION_FIELDS: dict[str, str | None] = {
     "partOf": "system",
 }
 OWNED_KINDS = frozenset({"component", "api", "resource", "system", "domain"})
+
+
+def names_any(ref: EntityRef, spec: object, targets: Container[EntityRef]) -> bool:
+    """Whether the entity ``ref`` with ``spec`` names one of ``targets`` in a relation."""
+    return any(t is not None and t in targets for _, _, t in relation_targets(ref, spec))
 
 
 def relation_targets(ref: EntityRef, spec: object) -> Iterator[tuple[str, str, EntityRef | None]]:
@@ -78,6 +85,9 @@ class RelationsCheck:
                     f"kind {target.kind!r} is not in backstage.kinds"
                 )
                 unserved = {"unserved_kind": target.kind}
+            elif target in context.refused:
+                reason = "resolves to an entity that is not served: it breaks Backstage's rules"
+                unserved = {"unserved_code": "invalid-entity"}
             else:
                 continue
             if name == "owner" and not (draft.declared and owner):

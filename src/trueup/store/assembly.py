@@ -11,6 +11,14 @@ With ``workers`` above 1, a run of more than one batch is assembled and
 encoded in forked processes (:mod:`trueup.parallel`): this process
 reads each batch's inputs and writes each result, in the batches' order, so
 the rows written are the same as with one process.
+
+A relation check asks whether its target is refused by Backstage's rules
+(``CheckContext.refused``), which is known for a ref of the run only once it is
+assembled. A run predicts it from the stored rows (``ix_entities_unserved``) or
+from what an earlier attempt of the commit found (``learned``), and records
+where the outcome differs from the prediction (:attr:`BatchAssembler.surprises`)
+and from the ref's stored row (:attr:`BatchAssembler.flipped`); the commit
+(:mod:`trueup.store.incremental`) assembles again whatever that concerns.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from trueup.assemble.assembler import (
     is_structural,
 )
 from trueup.checks import CheckContext
+from trueup.model.emission import EmissionPolicy
 from trueup.model.finding import Finding
 from trueup.model.observation import Nature, Observation
 from trueup.model.ref import EntityRef
@@ -40,7 +49,7 @@ from trueup.store.encoded import Encoded, encode_entity
 from trueup.store.entities import EntityWriter
 from trueup.store.observations import TARGET, Handle
 from trueup.store.records import Change
-from trueup.store.schema import entities, observation_terms, observations
+from trueup.store.schema import UNSERVED, entities, observation_terms, observations
 
 BATCH = 2000
 # A worker's batch: smaller, so that what is in flight (a batch queued for each worker, the
@@ -67,15 +76,24 @@ class BatchAssembler:
         writer: EntityWriter,
         known: Mapping[int, Observation],
         workers: int = 1,
+        learned: Mapping[EntityRef, bool] | None = None,
     ) -> None:
         """``extra``: findings about each ref from snapshots and holds; ``known``: the
         observations this commit wrote, by row id (not read back). ``workers``: how many
-        processes assemble a run of more than one batch (:mod:`trueup.parallel`)."""
+        processes assemble a run of more than one batch (:mod:`trueup.parallel`).
+        ``learned``: whether refs are refused, as an earlier attempt of this commit
+        assembled them (else the stored rows tell)."""
         self.conn = conn
         self.known = known
         self.writer = writer
         self.workers = workers
+        self.emission = policy.emission
+        self.learned = dict(learned or {})
         self.assembled = 0
+        # Refs whose refusal the runs predicted wrongly, and refs whose refusal differs
+        # from their stored row's: ref -> refused now.
+        self.surprises: dict[EntityRef, bool] = {}
+        self.flipped: dict[EntityRef, bool] = {}
         self.job = _Job(
             policy,
             now=now,
@@ -99,6 +117,9 @@ class BatchAssembler:
             present = self.job.present
             for ref in ordered:
                 present[ref] = ref in observed and not is_structural(ref)
+        stored = unserved(self.conn, self.emission)
+        self.job.unserved = stored
+        self.job.learned = self.learned
         batches = list(rows.chunks(ordered, BATCH))
         workers = min(self.workers, len(batches))  # one batch runs here
         job = self.job
@@ -111,8 +132,22 @@ class BatchAssembler:
         inputs = self._inputs(batches, None if workers > 1 else self.known)
         for done, absent in ordered_map(job, inputs, workers):
             self.assembled += len(done)
+            self._refusals(done, absent, stored)
             moved.extend(self.writer.write(done, absent))
         return moved
+
+    def _refusals(
+        self, done: Sequence[Encoded], absent: Sequence[EntityRef], stored: frozenset[EntityRef]
+    ) -> None:
+        """Record where the batch's refusals differ from the prediction and the store."""
+        allows = self.emission.allows
+        outcomes = [(e.ref, not e.served and allows(e.ref.kind)) for e in done]
+        outcomes.extend((ref, False) for ref in absent)
+        for ref, refused in outcomes:
+            if refused != self.learned.get(ref, ref in stored):
+                self.surprises[ref] = refused
+            if refused != (ref in stored):
+                self.flipped[ref] = refused
 
     def _inputs(
         self, batches: Sequence[Sequence[EntityRef]], known: Mapping[int, Observation] | None
@@ -167,6 +202,8 @@ class _Job:
     stored: Callable[[EntityRef], bool]  # whether a ref's stored entity is current
     present: dict[EntityRef, bool] = field(default_factory=dict)
     seal: bool = False  # in a worker: what it encodes is sent back whole
+    unserved: frozenset[EntityRef] = frozenset()  # stored refusals, as the run began
+    learned: Mapping[EntityRef, bool] = field(default_factory=dict)  # found by an attempt
 
     def __call__(self, inputs: Inputs) -> Assembled:
         context = CheckContext(
@@ -174,6 +211,7 @@ class _Job:
             actual_sources=self.actual_sources,
             heads=self.heads,
             emission=self.policy.emission,
+            refused=_Refused(self.unserved, self.learned),
         )
         done: list[Encoded] = []
         absent: list[EntityRef] = []
@@ -229,6 +267,27 @@ def _stored(conn: Connection, ref: EntityRef) -> bool:
         entities.c.removed.is_(False),
     )
     return conn.execute(query).first() is not None
+
+
+def unserved(conn: Connection, emission: EmissionPolicy) -> frozenset[EntityRef]:
+    """The current entities of a kind ``emission`` serves that are refused for its rules."""
+    query = sa.select(entities.c.kind, entities.c.namespace, entities.c.name).where(UNSERVED)
+    found = (EntityRef(*row) for row in conn.execute(query))
+    return frozenset(ref for ref in found if emission.allows(ref.kind))
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """``context.refused`` of an incremental commit: what an attempt learned, else the store."""
+
+    stored: frozenset[EntityRef]
+    learned: Mapping[EntityRef, bool]
+
+    def __contains__(self, item: object) -> bool:
+        if not isinstance(item, EntityRef):
+            return False
+        found = self.learned.get(item)
+        return item in self.stored if found is None else found
 
 
 def _current_refs(conn: Connection) -> frozenset[EntityRef]:

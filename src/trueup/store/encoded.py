@@ -58,6 +58,7 @@ class Encoded:
     # The feed's JSON text, the ``entity`` of the document as encoded with it; None when
     # it is written otherwise there (see json_text_with_member), or once written.
     entity_json: str | None = None
+    served: bool = True  # the feed serves it (it is emitted)
 
     def sealed(self) -> Encoded:
         """Everything a write may need computed now, and the entity dropped."""
@@ -112,6 +113,7 @@ def encode_entity(
         expires_at=expires_at(entity, max_age, now) if max_age is not None else None,
         entity=entity,
         entity_json=entity_json,
+        served=entity.emitted,
     )
 
 

@@ -19,8 +19,12 @@ since the reads were based on. In order:
 3. the dirty refs are assembled in batches with
    :func:`~trueup.assemble.assembler.assemble_entity` — the same function the
    from-scratch ``assemble()`` uses, on the same inputs — and written;
-4. entities that appeared or went away make the entities that name them in a
-   relation (``r:`` terms) dirty too, and those are assembled in a second round;
+4. entities that appeared or went away, or turned refused by Backstage's rules or
+   served again, make the entities that name them in a relation (``r:`` terms) dirty
+   too, and those are assembled in a second round. Whether a target of the same
+   run is refused is predicted from its stored row (:mod:`trueup.store.assembly`);
+   when an entity of the commit named one predicted wrongly, steps 3 and 4 run
+   again from a savepoint, told what the first attempt found;
 5. the findings that belong to no entity are rewritten, and the state the next
    commit compares against (policy fingerprint, heads, failures, holds) saved.
 
@@ -203,6 +207,11 @@ def forget_assembly(conn: Connection) -> None:
     _save_state(conn, state)
 
 
+# Attempts of a commit's assembly: the second knows every refusal the first found (a
+# refusal never depends on relations), so a third never runs but as a bound.
+ATTEMPTS = 3
+
+
 def commit_reads(
     conn: Connection,
     run_id: int,
@@ -250,23 +259,31 @@ def commit_reads(
         extra[ref].append(f)
 
     refs, observed = all_refs(conn) if everything else (dirty.refs, None)
-    assembler = BatchAssembler(
-        conn,
-        request.policy,
-        now=request.now,
-        failed=request.failed,
-        extra=extra,
-        actual_sources=actual_sources,
-        heads=heads,
-        writer=EntityWriter(conn, run_id=run_id, now=request.now, cause=cause),
-        known=applied.written,
-        workers=request.workers,
-    )
-    moved = assembler.run(refs, observed)
-    # Every entity is among ``refs`` when everything is assembled: none is left to name them.
-    naming = set() if everything else dependents(conn, [ref for ref, _ in moved]) - refs
-    if naming:
-        assembler.run(naming)
+    learned: dict[EntityRef, bool] = {}
+    for attempt in range(ATTEMPTS):
+        savepoint = conn.begin_nested()
+        assembler = BatchAssembler(
+            conn,
+            request.policy,
+            now=request.now,
+            failed=request.failed,
+            extra=extra,
+            actual_sources=actual_sources,
+            heads=heads,
+            writer=EntityWriter(conn, run_id=run_id, now=request.now, cause=cause),
+            known=applied.written,
+            workers=request.workers,
+            learned=learned,
+        )
+        assembled = _assemble(conn, assembler, refs, observed, everything=everything)
+        wrong = assembler.surprises and dependents(conn, assembler.surprises) & assembled
+        if not wrong or attempt == ATTEMPTS - 1:
+            savepoint.commit()
+            break
+        # An entity of the commit named a ref whose refusal it was told wrongly: all is
+        # assembled again, told what this attempt found (which does not depend on relations).
+        savepoint.rollback()
+        learned.update(assembler.surprises)
 
     # As assemble(): a source's finding about an entity is that entity's alone; about a
     # ref that is no entity now, it belongs to no entity.
@@ -304,6 +321,30 @@ def commit_reads(
         assembled=assembler.assembled,
         revised=tuple(assembler.writer.revised),
     )
+
+
+def _assemble(
+    conn: Connection,
+    assembler: BatchAssembler,
+    refs: set[EntityRef],
+    observed: set[EntityRef] | None,
+    *,
+    everything: bool,
+) -> set[EntityRef]:
+    """Assemble ``refs``, then the entities that name one that came, went, or turned
+    refused or served (their relation checks change); returns every ref assembled.
+
+    With ``everything``, every entity is among ``refs``: none is left to name them.
+    """
+    done = set(refs)
+    moved = [ref for ref, _ in assembler.run(refs, observed)]
+    while not everything:
+        naming = dependents(conn, [*moved, *assembler.flipped]) - done
+        if not naming:
+            return done
+        done |= naming
+        moved = [ref for ref, _ in assembler.run(naming)]
+    return done
 
 
 def policy_fingerprint(policy: AssemblyPolicy) -> str:

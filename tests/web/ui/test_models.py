@@ -160,6 +160,23 @@ def test_a_reference_to_a_kind_the_feed_does_not_serve_points_at_backstage_kinds
     )
 
 
+def test_a_reference_to_an_entity_refused_for_its_rules_points_at_that_entity() -> None:
+    refused = finding(
+        Code.DANGLING_REF,
+        "component:default/web",
+        "spec.dependsOn 'resource:sessions' resolves to an entity that is not served: "
+        "it breaks Backstage's rules",
+        field="spec.dependsOn",
+        value="resource:sessions",
+        target="resource:default/sessions",
+        unserved_code="invalid-entity",
+    )
+    assert fix_hint(refused) == (
+        "Fix resource:default/sessions: its invalid-entity finding says which of Backstage's "
+        "rules it breaks; until then spec.dependsOn points to an entity the feed leaves out."
+    )
+
+
 # --- catalog ---------------------------------------------------------------------------
 
 

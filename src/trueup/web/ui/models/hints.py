@@ -2,9 +2,10 @@
 
 The dashboard's entity page shows :func:`fix_hint` under each finding. Hints use
 the finding's own evidence (the field, the file, the place) so they say what to
-change where, not only what is wrong; a dangling-ref's ``unserved_kind`` tells a
-target whose kind the feed does not serve from one that does not exist. Pure; every
-value stays data (the templates escape it).
+change where, not only what is wrong; a dangling-ref's ``unserved_kind`` and
+``unserved_code`` tell a target whose kind the feed does not serve, or that breaks
+Backstage's rules, from one that does not exist. Pure; every value stays data (the
+templates escape it).
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ def _dangling_ref(f: Finding) -> str:
         return (
             f"Add {kind} to backstage.kinds in trueup.yaml so {target} is served, "
             f"or change {field} to an entity the feed serves."
+        )
+    if e.get("unserved_code") == Code.INVALID_ENTITY.value:
+        return (
+            f"Fix {target}: its invalid-entity finding says which of Backstage's rules it "
+            f"breaks; until then {field} points to an entity the feed leaves out."
         )
     return f"Declare {target}, or change {field} to an entity that exists."
 
