@@ -193,9 +193,10 @@ CACHE_MAPPING = {
 TIERS = {1: "cache", 2: 5}  # served; refused (a number)
 
 
-def needs_cache() -> str:
+def needs_cache(version: int) -> str:
     document = json.loads(component("cart", 0, 0, 9, True))
     document["metadata"]["name"] = "needs-cache"
+    document["metadata"]["description"] = f"Needs the cache, version {version}"
     document["spec"]["dependsOn"] = ["resource:sessions"]
     return json.dumps(document)
 
@@ -275,12 +276,13 @@ class World:
             documents.append(component("search", 0, 0, 9, True))
         path.write_text("\n---\n".join(documents))
 
-    def _cache(self, mode: int, needed: bool) -> None:
+    def _cache(self, mode: int, needed: int) -> None:
         """The export holding the cache resource: gone (0), served (1) or refused (2); and
-        the Component naming it, declared or not (both change in one sync, or one alone)."""
+        the Component naming it: not declared (0), or one of two versions of it (both
+        change in one sync, or one alone)."""
         needs = self.catalog / "needs.yaml"
         if needed:
-            needs.write_text(needs_cache())
+            needs.write_text(needs_cache(needed))
         else:
             needs.unlink(missing_ok=True)
         path = self.exports / "cache.json"
@@ -366,7 +368,7 @@ CHANGES = st.one_of(
     st.tuples(st.just("api"), st.integers(0, 3)),
     st.tuples(st.just("spec"), st.integers(0, 3)),
     st.tuples(st.just("outside"), st.integers(0, 3), st.booleans()),
-    st.tuples(st.just("cache"), st.integers(0, 2), st.booleans()),
+    st.tuples(st.just("cache"), st.integers(0, 2), st.integers(0, 2)),
 )
 HOW = st.sampled_from(
     [
@@ -585,16 +587,18 @@ EMPTIED_TWICE: Steps = [
     (("cluster", 0, ()), {}),
     (("declare", "pay", 0, 0, 0, False), {}),
 ]
-# A target Backstage's rules refuse after the merge: found refused in the sync that
-# also assembles the entity naming it for the first time; then served, then refused
-# again with only the cluster read (the naming entity is assembled again for it); then
-# both gone, and both back at once.
+# A target Backstage's rules refuse after the merge. Found refused in the sync that
+# creates the entity naming it (rewritten as its creation); served; refused again while
+# the entity naming it changes too (the commit assembles again); served, with only the
+# cluster read (the naming entity is assembled again for it); both gone; both back at
+# once (the naming entity restored, not created: the commit assembles again).
 REFUSED_TARGET: Steps = [
-    (("cache", 2, True), {}),
-    (("cache", 1, True), {}),
-    (("cache", 2, True), {"only": ["clusters"]}),
-    (("cache", 0, False), {"accept_removals": ["clusters"]}),
-    (("cache", 2, True), {}),
+    (("cache", 2, 1), {}),
+    (("cache", 1, 1), {}),
+    (("cache", 2, 2), {}),
+    (("cache", 1, 2), {"only": ["clusters"]}),
+    (("cache", 0, 0), {"accept_removals": ["catalog", "clusters"]}),
+    (("cache", 2, 1), {}),
 ]
 FOUND = (
     REMOVED_WHILE_ADDING,

@@ -106,10 +106,16 @@ class BatchAssembler:
         )
 
     def run(
-        self, refs: Collection[EntityRef], observed: Collection[EntityRef] | None = None
+        self,
+        refs: Collection[EntityRef],
+        observed: Collection[EntityRef] | None = None,
+        *,
+        amend: bool = False,
     ) -> list[tuple[EntityRef, Change]]:
         """Assemble and write ``refs``; ``observed``: those of them observations make an
-        entity now, when the caller knows (else they are looked up)."""
+        entity now, when the caller knows (else they are looked up). With ``amend``, the
+        refs are entities this commit created, rewritten as their creation
+        (:meth:`~trueup.store.entities.EntityWriter.amend`)."""
         ordered = sorted(refs)
         if observed is None:
             self._presence(ordered)
@@ -133,7 +139,10 @@ class BatchAssembler:
         for done, absent in ordered_map(job, inputs, workers):
             self.assembled += len(done)
             self._refusals(done, absent, stored)
-            moved.extend(self.writer.write(done, absent))
+            if amend and not absent:
+                self.writer.amend(done)
+            else:
+                moved.extend(self.writer.write(done, absent))
         return moved
 
     def _refusals(

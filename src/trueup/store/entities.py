@@ -300,8 +300,62 @@ class EntityWriter:
             self.totals[name] += count
         return moved
 
+    def amend(self, assembled: Sequence[Encoded]) -> None:
+        """Rewrite entities this commit created (:func:`created_in`) as assembled again in
+        it: their rows, the content hash of their one revision, their findings and terms.
+        Nothing is counted again and no revision added: the creation stays their one."""
+        if not assembled:
+            return
+        current = _load_current(self.conn, [_key(e.ref) for e in assembled])
+        rows: list[dict[str, Any]] = []
+        found_rows: list[dict[str, Any]] = []
+        terms: list[tuple[int, list[str]]] = []
+        for encoded in assembled:
+            entity_id = current[_key(encoded.ref)].id
+            written = encoded.for_write()
+            rows.append(
+                {
+                    "eid": entity_id,
+                    "content_hash": written.content_hash,
+                    "document_hash": encoded.document_hash,
+                    "findings_hash": encoded.findings_hash,
+                    "document": encoded.document,
+                    **written.feed,
+                    "expires_at": encoded.expires_at,
+                }
+            )
+            found_rows.extend({"entity_id": entity_id, **f} for f in written.findings)
+            terms.append((entity_id, written.terms))
+        conn = self.conn
+        conn.execute(sa.update(entities).where(entities.c.id == sa.bindparam("eid")), rows)
+        first = sa.update(revisions).where(
+            revisions.c.entity_id == sa.bindparam("eid"), revisions.c.number == 1
+        )
+        conn.execute(
+            first.values(content_hash=sa.bindparam("hash")),
+            [{"eid": row["eid"], "hash": row["content_hash"]} for row in rows],
+        )
+        for chunk in _chunks([entity_id for entity_id, _ in terms]):
+            conn.execute(sa.delete(findings).where(findings.c.entity_id.in_(chunk)))
+        if found_rows:
+            insert_rows(conn, findings, found_rows)
+        _write_terms(conn, terms, [])
+
     def summary(self) -> CommitSummary:
         return CommitSummary(**self.totals)
+
+
+def created_in(conn: Connection, run_id: int, refs: Collection[EntityRef]) -> set[EntityRef]:
+    """Those of ``refs`` whose one revision, their creation, run ``run_id`` wrote."""
+    found: set[EntityRef] = set()
+    query = (
+        sa.select(entities.c.kind, entities.c.namespace, entities.c.name)
+        .join(revisions, revisions.c.entity_id == entities.c.id)
+        .where(entities.c.revision == 1, revisions.c.number == 1, revisions.c.run_id == run_id)
+    )
+    for condition in by_ref_keys(_key(ref) for ref in refs):
+        found.update(EntityRef(*row) for row in conn.execute(query.where(condition)))
+    return found
 
 
 def _counts(plan: _Plan) -> Iterator[tuple[str, int]]:

@@ -23,7 +23,8 @@ since the reads were based on. In order:
    served again, make the entities that name them in a relation (``r:`` terms) dirty
    too, and those are assembled in a second round. Whether a target of the same
    run is refused is predicted from its stored row (:mod:`trueup.store.assembly`);
-   when an entity of the commit named one predicted wrongly, steps 3 and 4 run
+   an entity of the commit that named one predicted wrongly is rewritten as its
+   creation when the commit created it (a cold sync), else steps 3 and 4 run
    again from a savepoint, told what the first attempt found;
 5. the findings that belong to no entity are rewritten, and the state the next
    commit compares against (policy fingerprint, heads, failures, holds) saved.
@@ -65,7 +66,7 @@ from trueup.model.repository import Head, TrackedBranch
 from trueup.store import observations as rows
 from trueup.store.assembly import BatchAssembler
 from trueup.store.engine import json_text
-from trueup.store.entities import EntityWriter
+from trueup.store.entities import EntityWriter, created_in
 from trueup.store.invalidation import (
     Dirty,
     all_refs,
@@ -276,7 +277,16 @@ def commit_reads(
             learned=learned,
         )
         assembled = _assemble(conn, assembler, refs, observed, everything=everything)
-        wrong = assembler.surprises and dependents(conn, assembler.surprises) & assembled
+        wrong = _told_wrongly(conn, assembler, assembled)
+        if wrong and created_in(conn, run_id, wrong) == wrong:
+            # All of them created by this commit (a cold sync): each is rewritten as its
+            # creation, told what this attempt found; nothing else changes with them.
+            found = dict(assembler.surprises)
+            assembler.surprises.clear()
+            assembler.learned.update(found)
+            assembler.run(wrong, amend=True)
+            learned.update(found)
+            wrong = _told_wrongly(conn, assembler, assembled)
         if not wrong or attempt == ATTEMPTS - 1:
             savepoint.commit()
             break
@@ -321,6 +331,15 @@ def commit_reads(
         assembled=assembler.assembled,
         revised=tuple(assembler.writer.revised),
     )
+
+
+def _told_wrongly(
+    conn: Connection, assembler: BatchAssembler, assembled: set[EntityRef]
+) -> set[EntityRef]:
+    """The entities assembled that name a ref whose refusal the runs predicted wrongly."""
+    if not assembler.surprises:
+        return set()
+    return dependents(conn, assembler.surprises) & assembled
 
 
 def _assemble(
