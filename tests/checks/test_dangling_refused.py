@@ -12,7 +12,8 @@ target changed). The incremental path and the reference path agree.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ REFUSED = (
     "it breaks Backstage's rules"
 )
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+KINDS = ("Component", "Group", "Resource")
+REWRITTEN = "rewritten"  # the log of a commit that rewrote new entities it told wrongly
+AGAIN = "assembling the commit's"  # the log of a commit that assembled everything again
 GROUP = """\
 apiVersion: backstage.io/v1alpha1
 kind: Group
@@ -70,7 +74,7 @@ class World:
         """Web's description changed alone: web is assembled again, the resource is not."""
         (self.root / "catalog" / "web.yaml").write_text(WEB_YAML.replace("The web shop", text))
 
-    def sync(self, store: Store, **kwargs: Any) -> SyncOutcome:
+    def sync(self, store: Store, kinds: Sequence[str] = KINDS, **kwargs: Any) -> SyncOutcome:
         mapping = {
             "apiVersion": "cache.acme.io/v1",
             "kind": "RedisCluster",
@@ -91,7 +95,7 @@ class World:
                         "mappings": [mapping],
                     },
                 ],
-                "backstage": {"kinds": ["Component", "Group", "Resource"]},
+                "backstage": {"kinds": list(kinds)},
             }
         )
         clock: Callable[[], datetime] = lambda: T0  # noqa: E731
@@ -112,11 +116,16 @@ def _refused(store: Store) -> bool:
 
 @pytest.mark.parametrize("from_scratch", [False, True], ids=["incremental", "reference"])
 def test_a_target_refused_in_the_same_sync_dangles(
-    tmp_path: Path, db_url: str, store: Store, from_scratch: bool
+    tmp_path: Path,
+    db_url: str,
+    store: Store,
+    from_scratch: bool,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     world = World(tmp_path, db_url)
     world.export(5)
-    world.sync(store, from_scratch=from_scratch)
+    with caplog.at_level(logging.INFO, "trueup.store.incremental"):
+        world.sync(store, from_scratch=from_scratch)
     assert _refused(store)
     assert _dangling(store) == [REFUSED]
     [found] = [
@@ -125,13 +134,19 @@ def test_a_target_refused_in_the_same_sync_dangles(
         if f.code == "dangling-ref"
     ]
     assert found.evidence["unserved_code"] == "invalid-entity"
-    # One revision: the sync that found the target refused wrote web once, as it ends up.
+    # One revision: the sync that found the target refused wrote web once, as it ends up
+    # (the incremental commit rewrote web as its creation, not everything again).
     assert [r.number for r in store.revisions(WEB)] == [1]
+    assert (REWRITTEN in caplog.text, AGAIN in caplog.text) == (not from_scratch, False)
 
 
 @pytest.mark.parametrize("from_scratch", [False, True], ids=["incremental", "reference"])
 def test_a_target_that_turns_refused_or_served_later_moves_the_finding(
-    tmp_path: Path, db_url: str, store: Store, from_scratch: bool
+    tmp_path: Path,
+    db_url: str,
+    store: Store,
+    from_scratch: bool,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     world = World(tmp_path, db_url)
     world.export("cache")
@@ -146,4 +161,27 @@ def test_a_target_that_turns_refused_or_served_later_moves_the_finding(
     world.export("cache")
     world.sync(store, from_scratch=from_scratch)
     assert not _refused(store) and _dangling(store) == []
-    assert [r.number for r in store.revisions(WEB)] == [1, 2, 3, 4]
+    assert AGAIN not in caplog.text
+    # Both at once: web changed and its target turned refused in the same sync.
+    world.describe("The web shop, once more")
+    world.export(5)
+    with caplog.at_level(logging.INFO, "trueup.store.incremental"):
+        world.sync(store, from_scratch=from_scratch)
+    assert _refused(store) and _dangling(store) == [REFUSED]
+    assert (AGAIN in caplog.text) == (not from_scratch)
+    assert [r.number for r in store.revisions(WEB)] == [1, 2, 3, 4, 5]
+
+
+def test_a_kind_added_to_the_policy_is_foreseen_served(
+    tmp_path: Path, db_url: str, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An entity refused for its kind is not taken as refused for its rules once the policy
+    serves its kind: the commit that assembles everything for the new policy does so once."""
+    world = World(tmp_path, db_url)
+    world.export("cache")
+    world.sync(store, kinds=["Component", "Group"])
+    assert _refused(store) and _dangling(store) != []
+    with caplog.at_level(logging.INFO, "trueup.store.incremental"):
+        world.sync(store)
+    assert not _refused(store) and _dangling(store) == []
+    assert AGAIN not in caplog.text and REWRITTEN not in caplog.text

@@ -39,7 +39,7 @@ from trueup.assemble.assembler import (
 )
 from trueup.checks import CheckContext
 from trueup.model.emission import EmissionPolicy
-from trueup.model.finding import Finding
+from trueup.model.finding import Code, Finding
 from trueup.model.observation import Nature, Observation
 from trueup.model.ref import EntityRef
 from trueup.model.repository import Head
@@ -49,7 +49,7 @@ from trueup.store.encoded import Encoded, encode_entity
 from trueup.store.entities import EntityWriter
 from trueup.store.observations import TARGET, Handle
 from trueup.store.records import Change
-from trueup.store.schema import UNSERVED, entities, observation_terms, observations
+from trueup.store.schema import UNSERVED, entities, findings, observation_terms, observations
 
 BATCH = 2000
 # A worker's batch: smaller, so that what is in flight (a batch queued for each worker, the
@@ -279,8 +279,19 @@ def _stored(conn: Connection, ref: EntityRef) -> bool:
 
 
 def unserved(conn: Connection, emission: EmissionPolicy) -> frozenset[EntityRef]:
-    """The current entities of a kind ``emission`` serves that are refused for its rules."""
-    query = sa.select(entities.c.kind, entities.c.namespace, entities.c.name).where(UNSERVED)
+    """The current entities of a kind ``emission`` serves that are refused for its rules.
+
+    As stored: those not served, less those refused for their kind (``unsupported-kind``).
+    Such an entity of a kind the policy now serves is taken as served, which it is
+    unless its document breaks a rule too: a policy that adds a kind to
+    ``backstage.kinds`` does not make every relation to that kind a wrong prediction.
+    """
+    for_kind = sa.exists().where(
+        findings.c.entity_id == entities.c.id, findings.c.code == Code.UNSUPPORTED_KIND.value
+    )
+    query = sa.select(entities.c.kind, entities.c.namespace, entities.c.name).where(
+        UNSERVED, ~for_kind
+    )
     found = (EntityRef(*row) for row in conn.execute(query))
     return frozenset(ref for ref in found if emission.allows(ref.kind))
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -87,6 +88,8 @@ from trueup.store.schema import (
     scopes,
     snapshots,
 )
+
+log = logging.getLogger(__name__)
 
 ScopeKey = tuple[str, str]
 
@@ -286,6 +289,10 @@ def commit_reads(
             assembler.learned.update(found)
             assembler.run(wrong, amend=True)
             learned.update(found)
+            log.info(
+                "%d new entities named a target that turned out refused or served; rewritten",
+                len(wrong),
+            )
             wrong = _told_wrongly(conn, assembler, assembled)
         if not wrong or attempt == ATTEMPTS - 1:
             savepoint.commit()
@@ -294,6 +301,12 @@ def commit_reads(
         # assembled again, told what this attempt found (which does not depend on relations).
         savepoint.rollback()
         learned.update(assembler.surprises)
+        log.info(
+            "%d entities named a target that turned out refused or served; assembling the"
+            " commit's %d refs again",
+            len(wrong),
+            len(refs),
+        )
 
     # As assemble(): a source's finding about an entity is that entity's alone; about a
     # ref that is no entity now, it belongs to no entity.
