@@ -14,7 +14,7 @@ the rows written are the same as with one process.
 
 A relation check asks whether its target is refused by Backstage's rules
 (``CheckContext.refused``), which is known for a ref of the run only once it is
-assembled. A run predicts it from the stored rows (``ix_entities_unserved``) or
+assembled. A run predicts it from the stored rows (:func:`unserved`) or
 from what an earlier attempt of the commit found (``learned``), and records
 where the outcome differs from the prediction (:attr:`BatchAssembler.surprises`)
 and from the ref's stored row (:attr:`BatchAssembler.flipped`); the commit
@@ -49,7 +49,7 @@ from trueup.store.encoded import Encoded, encode_entity
 from trueup.store.entities import EntityWriter
 from trueup.store.observations import TARGET, Handle
 from trueup.store.records import Change
-from trueup.store.schema import UNSERVED, entities, findings, observation_terms, observations
+from trueup.store.schema import entities, findings, observation_terms, observations
 
 BATCH = 2000
 # A worker's batch: smaller, so that what is in flight (a batch queued for each worker, the
@@ -281,16 +281,22 @@ def _stored(conn: Connection, ref: EntityRef) -> bool:
 def unserved(conn: Connection, emission: EmissionPolicy) -> frozenset[EntityRef]:
     """The current entities of a kind ``emission`` serves that are refused for its rules.
 
-    As stored: those not served, less those refused for their kind (``unsupported-kind``).
-    Such an entity of a kind the policy now serves is taken as served, which it is
-    unless its document breaks a rule too: a policy that adds a kind to
-    ``backstage.kinds`` does not make every relation to that kind a wrong prediction.
+    As stored: not served, with the ``invalid-entity`` finding that refusal gave them
+    (found through the index of the findings' codes: a handful, where every entity is
+    millions). One refused for its kind has ``unsupported-kind`` instead: of a kind the
+    policy now serves, it is taken as served, which it is unless its document breaks a
+    rule too, so a policy that adds a kind to ``backstage.kinds`` does not make every
+    relation to that kind a wrong prediction.
     """
-    for_kind = sa.exists().where(
-        findings.c.entity_id == entities.c.id, findings.c.code == Code.UNSUPPORTED_KIND.value
-    )
-    query = sa.select(entities.c.kind, entities.c.namespace, entities.c.name).where(
-        UNSERVED, ~for_kind
+    query = (
+        sa.select(entities.c.kind, entities.c.namespace, entities.c.name)
+        .join(findings, findings.c.entity_id == entities.c.id)
+        .where(
+            findings.c.code == Code.INVALID_ENTITY.value,
+            entities.c.feed_json.is_(None),
+            entities.c.removed.is_(False),
+        )
+        .distinct()
     )
     found = (EntityRef(*row) for row in conn.execute(query))
     return frozenset(ref for ref in found if emission.allows(ref.kind))

@@ -175,8 +175,6 @@ assembly_state = sa.Table(
     sa.Column("value", _json(), nullable=True),
 )
 
-UNSERVED = sa.text("feed_json IS NULL AND NOT removed")  # the same text in queries and index
-
 entities = sa.Table(
     "entities",
     metadata,
@@ -207,16 +205,6 @@ entities = sa.Table(
     sa.UniqueConstraint("kind", "namespace", "name"),
     sa.Index(None, "expires_at"),
     sa.Index(None, "owner", "kind", "namespace", "name"),  # one owner's entities, by ref
-    # The current entities the feed leaves out (migration 0010), read by each incremental
-    # commit: a relation to one of them dangles. A handful, where every entity is millions.
-    sa.Index(
-        "ix_entities_unserved",
-        "kind",
-        "namespace",
-        "name",
-        sqlite_where=UNSERVED,
-        postgresql_where=UNSERVED,
-    ),
 )
 
 entity_terms = sa.Table(
