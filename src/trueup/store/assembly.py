@@ -282,11 +282,11 @@ def unserved(conn: Connection, emission: EmissionPolicy) -> frozenset[EntityRef]
     """The current entities of a kind ``emission`` serves that are refused for its rules.
 
     As stored: not served, with the ``invalid-entity`` finding that refusal gave them
-    (found through the index of the findings' codes: a handful, where every entity is
-    millions). One refused for its kind has ``unsupported-kind`` instead: of a kind the
-    policy now serves, it is taken as served, which it is unless its document breaks a
-    rule too, so a policy that adds a kind to ``backstage.kinds`` does not make every
-    relation to that kind a wrong prediction.
+    (found through the index of the findings' codes, so a commit reads a handful of
+    rows, not every entity). One refused for its kind has ``unsupported-kind``
+    instead: of a kind the policy now serves, it is taken as served, which it is
+    unless its document breaks a rule too, so a policy that adds a kind to
+    ``backstage.kinds`` does not make every relation to that kind a wrong prediction.
     """
     query = (
         sa.select(entities.c.kind, entities.c.namespace, entities.c.name)

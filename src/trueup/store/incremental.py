@@ -295,6 +295,13 @@ def commit_reads(
             )
             wrong = _told_wrongly(conn, assembler, assembled)
         if not wrong or attempt == ATTEMPTS - 1:
+            if wrong:  # a refusal that depends on relations: not one of trueup's rules
+                log.warning(
+                    "%d entities may name a target refused or served otherwise than their"
+                    " dangling-ref findings say, after %d attempts",
+                    len(wrong),
+                    ATTEMPTS,
+                )
             savepoint.commit()
             break
         # An entity of the commit named a ref whose refusal it was told wrongly: all is
