@@ -5,8 +5,11 @@ kept as ``invalid-entity`` and never emitted, so Backstage has no such entity: a
 relation to it dangles there, and here. The refusal is known only once the target
 is assembled, after the merge (here a cluster's mapped resource whose ``spec.type``
 a mapping reads as a number), so the entities naming it are checked again: in the
-same sync (both assembled at once: a cold sync) and in a later one (only the
-target changed). The incremental path and the reference path agree.
+same sync (both assembled at once: a cold sync, where the incremental commit
+rewrites the new entity naming it), in a later one (only the target changed), and
+in one that changes both (the incremental commit assembles again from a savepoint).
+A kind added to ``backstage.kinds`` is foreseen served, so that commit runs once.
+The incremental path and the reference path agree.
 """
 
 from __future__ import annotations
