@@ -182,7 +182,7 @@ def deployment(name: str, ready: int) -> dict[str, Any]:
 
 # A custom resource mapped to ``resource:sessions``: its ``spec.type`` is read from
 # ``status.tier``, so a number there makes an entity Backstage's rules refuse after the
-# merge, named by a Component's dependsOn (the ``cache`` and ``needs`` changes).
+# merge, named by a Component's dependsOn (the ``cache`` change).
 CACHE_MAPPING = {
     "apiVersion": "cache.acme.io/v1",
     "kind": "RedisCluster",
@@ -610,7 +610,8 @@ FOUND = (
 
 
 def found_examples(test: Callable[..., None]) -> Callable[..., None]:
-    """Every case the oracle found, replayed first on each run."""
+    """Every case the oracle found, and the seeded refused-target case, replayed first
+    on each run."""
     for steps in reversed(FOUND):
         test = example(steps=steps)(test)
     return test
