@@ -81,14 +81,14 @@ class BatchAssembler:
         """``extra``: findings about each ref from snapshots and holds; ``known``: the
         observations this commit wrote, by row id (not read back). ``workers``: how many
         processes assemble a run of more than one batch (:mod:`trueup.parallel`).
-        ``learned``: whether refs are refused, as an earlier attempt of this commit
-        assembled them (else the stored rows tell)."""
+        ``learned``: whether refs are refused, as this commit found them so far (else the
+        stored rows tell); the caller adds to it, and runs after that are told."""
         self.conn = conn
         self.known = known
         self.writer = writer
         self.workers = workers
         self.emission = policy.emission
-        self.learned = dict(learned or {})
+        self.learned: Mapping[EntityRef, bool] = {} if learned is None else learned
         self.assembled = 0
         # Refs whose refusal the runs predicted wrongly, and refs whose refusal differs
         # from their stored row's: ref -> refused now.

@@ -284,11 +284,9 @@ def commit_reads(
         if wrong and created_in(conn, run_id, wrong) == wrong:
             # All of them created by this commit (a cold sync): each is rewritten as its
             # creation, told what this attempt found; nothing else changes with them.
-            found = dict(assembler.surprises)
+            learned.update(assembler.surprises)
             assembler.surprises.clear()
-            assembler.learned.update(found)
             assembler.run(wrong, amend=True)
-            learned.update(found)
             log.info(
                 "%d new entities named a target that turned out refused or served; rewritten",
                 len(wrong),
