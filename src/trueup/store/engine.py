@@ -365,6 +365,39 @@ def _masked(value: Any) -> Any:
     return value
 
 
+# SQLite's page size for a database it creates (its default is 4,096 bytes): an entity
+# row (its document and feed texts, about 6 KB) fits in one page instead of a chain of
+# overflow pages. With the cache below, a cold sync's rows of 100,000 entities are
+# written in about 8.7 s instead of 11.9 s (bench/store_writes.py). An existing
+# database keeps its own.
+PAGE_SIZE = 16384
+
+# A commit that writes many rows (a cold sync, a source read for the first time) has
+# a page cache of WRITER_CACHE_KIB instead of SQLite's 2,000 KiB: the indexes it adds
+# to in no order (terms, refs) stay in memory instead of spilling to the log and
+# being read back. A commit of a few rows keeps the small cache, so a sync that
+# changed little holds no more memory than it touches.
+BULK_ROWS = 10_000
+WRITER_CACHE_KIB = 65_536
+
+
+@contextmanager
+def bulk_cache(conn: Connection) -> Iterator[None]:
+    """Around a write transaction of many rows on ``conn``: SQLite's page cache is
+    ``WRITER_CACHE_KIB``, then the pooled connection's own again."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    (own,) = raw.execute("PRAGMA cache_size").fetchone()
+    raw.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA cache_size = {int(own)}")
+
+
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -372,6 +405,8 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+            # Only a new, empty database takes it (before its first write): see PAGE_SIZE.
+            cursor.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")

@@ -40,8 +40,10 @@ from trueup.model.ref import EntityRef
 from trueup.store import snapshots as snapshot_rows
 from trueup.store.checkpoint import Checkpoints
 from trueup.store.engine import (
+    BULK_ROWS,
     BUSY_TIMEOUT,
     WRITE,
+    bulk_cache,
     create_engine,
     parse_url,
     retry_while_locked,
@@ -230,7 +232,7 @@ class Store:
         """
 
         def attempt() -> CommitSummary:
-            with self._write(large=True) as conn:
+            with self._write(large=True, rows=_observed(reads)) as conn:
                 begin_commit(conn, run_id, now, based_on)
                 keys = {(r.source, r.scope) for r in reads} | set(held)
                 ids = snapshot_rows.scope_ids(conn, keys)
@@ -274,7 +276,7 @@ class Store:
         """
 
         def attempt() -> CommitResult:
-            with self._write(large=True) as conn:
+            with self._write(large=True, rows=_observed(reads)) as conn:
                 begin_commit(conn, run_id, request.now, based_on)
                 keys = {(r.source, r.scope) for r in reads} | set(request.carried_held)
                 ids = snapshot_rows.scope_ids(conn, keys)
@@ -545,15 +547,21 @@ class Store:
             conn.close()
 
     @contextmanager
-    def _write(self, *, large: bool = False) -> Iterator[Connection]:
+    def _write(self, *, large: bool = False, rows: int = 0) -> Iterator[Connection]:
         """A connection in a write transaction, committed when the block succeeds.
 
         ``large`` (a sync's commit): SQLite copies its log into the database file on a
-        thread of its own afterwards (:mod:`trueup.store.checkpoint`).
+        thread of its own afterwards (:mod:`trueup.store.checkpoint`). ``rows``: about
+        how many rows it writes; from ``BULK_ROWS`` SQLite has a larger page cache
+        meanwhile (:func:`~trueup.store.engine.bulk_cache`).
         """
         with self._engine.connect() as conn:
             conn.execution_options(**{WRITE: True})
-            with self._checkpoints.deferred(conn) if large else nullcontext(), conn.begin():
+            with (
+                self._checkpoints.deferred(conn) if large else nullcontext(),
+                bulk_cache(conn) if rows >= BULK_ROWS else nullcontext(),
+                conn.begin(),
+            ):
                 yield conn
 
     @contextmanager
@@ -565,6 +573,11 @@ class Store:
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
+
+
+def _observed(reads: Sequence[Snapshot | ScopeFailure]) -> int:
+    """The observations a commit of ``reads`` writes at most (those of kept parts aside)."""
+    return sum(len(read.observations) for read in reads if isinstance(read, Snapshot))
 
 
 def _sync_run(row: sa.Row[Any]) -> SyncRun:
