@@ -8,10 +8,10 @@ under each variant of SQLite's settings given, and the log is copied into the
 database file (the checkpoint) afterwards:
 
     python bench/store_writes.py trueup.db                       # SQLite's defaults
-    python bench/store_writes.py trueup.db --page-size 16384 --cache-kib 65536
+    python bench/store_writes.py trueup.db --page-size 16384 --cache-kib 16384  # the store's
     python bench/store_writes.py trueup.db --defer-indexes       # indexes built after
 
-A whole cold sync of 100,000 entities moves by a tenth from run to run on a shared
+A whole cold sync of 100,000 entities moves by up to a third from run to run on a shared
 machine, more than any change to its writes; this isolates them (the rows, their
 order and the schema are the store's), so a change of settings is seen at its size.
 Each variant runs ``--rounds`` times (3), alternating with the others, and the median
@@ -122,8 +122,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("database", type=Path, help="a SQLite store written by a sync")
     parser.add_argument("--page-size", type=int, action="append", help="a variant's page size")
-    parser.add_argument("--cache-kib", type=int, default=2000, help="the variants' page cache")
-    parser.add_argument("--defer-indexes", action="store_true", help="also each variant so")
+    parser.add_argument(
+        "--cache-kib",
+        type=int,
+        default=2000,
+        help="the page cache of the variants after the first (SQLite's defaults)",
+    )
+    parser.add_argument(
+        "--defer-indexes", action="store_true", help="also each variant with its indexes built last"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()))
     args = parser.parse_args()
