@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from trueup.store.checkpoint import AUTOCHECKPOINT, Checkpoints
-from trueup.store.engine import PAGE_SIZE, create_engine, parse_url
+from trueup.store.engine import create_engine, parse_url
 
-PAYLOAD = "x" * (PAGE_SIZE // 2 + 1)  # a page of its own: 1,500 rows make a log over 1,000 pages
+PAYLOAD = "x" * 4000  # a page of its own: 1,500 rows make a log over 1,000 pages
 
 
 def _autocheckpoint(conn: Connection) -> int:

@@ -365,19 +365,12 @@ def _masked(value: Any) -> Any:
     return value
 
 
-# SQLite's page size for a database it creates (its default is 4,096 bytes): an entity
-# row (its document and feed texts, about 6 KB) fits in one page instead of a chain of
-# overflow pages. With the cache below, a cold sync's rows of 100,000 entities are
-# written in 7.8 s instead of 13.2 s (bench/store_writes.py, medians of 3). An
-# existing database keeps its own.
-PAGE_SIZE = 16384
-
 # A commit that writes many rows (a cold sync, a source read for the first time) has
-# a page cache of WRITER_CACHE_KIB instead of SQLite's 2,000 KiB (125 pages of 16 KiB):
-# the indexes it adds to in no order (terms, refs) stay in memory instead of spilling
-# to the log and being read back. A larger cache wrote no faster (32 and 64 MiB). A
-# commit of a few rows keeps the small cache, so a sync that changed little holds no
-# more memory than it touches.
+# a page cache of WRITER_CACHE_KIB instead of SQLite's 2,000 KiB: the indexes it adds
+# to in no order (terms, refs) stay in memory instead of spilling to the log and being
+# read back. A cold sync's rows of 100,000 entities are written in 11.5 s instead of
+# 13.7 s (bench/store_writes.py); 64 MiB wrote no faster. A commit of a few rows keeps
+# the small cache, so a sync that changed little holds no more memory than it touches.
 BULK_ROWS = 10_000
 WRITER_CACHE_KIB = 16_384
 
@@ -406,8 +399,6 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-            # Only a new, empty database takes it (before its first write): see PAGE_SIZE.
-            cursor.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")

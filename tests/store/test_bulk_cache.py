@@ -1,4 +1,4 @@
-"""SQLite: large pages for a new store, and a larger page cache for a commit of many rows.
+"""SQLite: a larger page cache for a commit of many rows, and only for it.
 
 A commit that writes at least ``BULK_ROWS`` observations (a cold sync) has a page
 cache of ``WRITER_CACHE_KIB`` while it writes; a commit of a few rows keeps SQLite's
@@ -8,9 +8,7 @@ commit fails.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,7 @@ from trueup.assemble.assembler import AssemblyPolicy
 from trueup.assemble.precedence import Precedence
 from trueup.model.observation import Snapshot
 from trueup.store import Store
-from trueup.store.engine import PAGE_SIZE, WRITER_CACHE_KIB, bulk_cache
+from trueup.store.engine import WRITER_CACHE_KIB, bulk_cache
 from trueup.store.incremental import CommitRequest
 
 from .builders import T0, result, snapshot
@@ -64,20 +62,6 @@ def _commit_reads(store: Store, read: Snapshot) -> None:
     policy = AssemblyPolicy(Precedence({}, ["catalog"]), {}, "http://t/feed")
     run = store.start_run(trigger="test", sources=["catalog"], now=T0)
     store.commit_reads(run, [read], CommitRequest(policy=policy, now=T0), cause="test")
-
-
-def test_a_new_store_has_large_pages_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
-    with migrated(f"sqlite:///{tmp_path / 'new.db'}") as store, store._engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == PAGE_SIZE != 4096
-    older = tmp_path / "older.db"
-    with closing(sqlite3.connect(older)) as raw:
-        raw.execute("PRAGMA page_size = 4096")
-        raw.execute("CREATE TABLE made_before (n INTEGER)")  # its first write fixes the size
-    with migrated(f"sqlite:///{older}") as store:
-        with store._engine.connect() as conn:
-            assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 4096
-        _commit_reads(store, snapshot(["a", "b"]))
-        assert [e.ref.name for e in store.entities()] == ["a", "b"]
 
 
 def test_a_commit_of_many_observations_writes_them_with_the_large_cache(
