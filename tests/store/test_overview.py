@@ -3,6 +3,8 @@ catalog filters (owner through its index, drift, name search)."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from trueup.model.assembled import AssemblyResult
 from trueup.store import Change, Store
 from trueup.store.pages import EntityFilter
@@ -88,13 +90,7 @@ def test_owner_drift_and_search_filters_run_in_the_database(store: Store) -> Non
 def test_the_owner_filter_reads_the_owner_index(store: Store) -> None:
     commit(store, result(*(assembled(f"svc-{i:02}", owner=f"team-{i % 3}") for i in range(12))), 0)
     with store._engine.connect() as conn:
-        # From the catalogs: SQLAlchemy warns it cannot reflect the expression index on SQLite.
-        listed = (
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entities'"
-            if conn.dialect.name == "sqlite"
-            else "SELECT indexname FROM pg_indexes WHERE tablename = 'entities'"
-        )
-        indexes = set(conn.exec_driver_sql(listed).scalars())
+        indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("entities")}
     assert "ix_entities_owner_kind_namespace_name" in indexes
     page = store.pages().entities(EntityFilter(owner="group:default/team-1"), after=None, limit=2)
     assert [e.ref.name for e in page] == ["svc-01", "svc-04"]

@@ -206,12 +206,6 @@ entities = sa.Table(
     sa.Index(None, "expires_at"),
     sa.Index(None, "owner", "kind", "namespace", "name"),  # one owner's entities, by ref
 )
-# The current entities, and which of them are served: each commit and each run's tally
-# counts them from this index alone. The rows hold the documents (a scan of them at
-# 100,000 entities reads about 600 MB); ``removed`` comes after them. SQLAlchemy does
-# not reflect an index on an expression from SQLite: a batch migration that copies
-# ``entities`` there must create it again (tests/store/test_migrations.py checks it).
-sa.Index("ix_entities_removed_served", entities.c.removed, entities.c.feed_yaml.is_not(None))
 
 entity_terms = sa.Table(
     "entity_terms",
