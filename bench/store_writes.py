@@ -8,7 +8,7 @@ under each variant of SQLite's settings given, and the log is copied into the
 database file (the checkpoint) afterwards:
 
     python bench/store_writes.py trueup.db                       # SQLite's defaults
-    python bench/store_writes.py trueup.db --page-size 16384 --cache-kib 16384  # the store's
+    python bench/store_writes.py trueup.db --cache-kib 16384     # a bulk commit's cache
     python bench/store_writes.py trueup.db --defer-indexes       # indexes built after
 
 A whole cold sync of 100,000 entities moves by up to a third from run to run on a shared
