@@ -324,13 +324,14 @@ def _guard(
     names = sorted(set(losing) - added)
     left: dict[str, int] = {}
     for chunk in chunks(names):
-        left.update(
-            conn.execute(
-                sa.select(observations.c.ref, sa.func.count())
-                .where(observations.c.scope_id == scope_id, observations.c.ref.in_(chunk))
-                .group_by(observations.c.ref)
-            ).all()
+        # Counted in every scope and picked here: with the scope in the query, SQLite (which
+        # has no statistics) may walk the whole scope's index instead of these refs'.
+        counted = conn.execute(
+            sa.select(observations.c.ref, observations.c.scope_id, sa.func.count())
+            .where(observations.c.ref.in_(chunk))
+            .group_by(observations.c.ref, observations.c.scope_id)
         )
+        left.update((name, count) for name, scope, count in counted if scope == scope_id)
     gone = {stored_ref(name) for name in names if left.get(name, 0) - losing[name] <= 0}
     if not gone:
         return None

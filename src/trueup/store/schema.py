@@ -156,7 +156,9 @@ observations = sa.Table(
     sa.Column("digest", sa.String(64), nullable=False),
     sa.Column("payload", _json(), nullable=False),  # Observation.to_json()
     sa.Index(None, "scope_id", "part"),
-    sa.Index(None, "ref"),
+    # With the nature, an intent lookup by ref (and the list of refs with intent) reads
+    # the index alone, not a row of the table per observation (migration 0010).
+    sa.Index(None, "ref", "nature"),
 )
 
 observation_terms = sa.Table(
@@ -203,7 +205,9 @@ entities = sa.Table(
     # freshness schedule, so expiry needs no scan of every entity.
     sa.Column("expires_at", UTCDateTime, nullable=True),
     sa.UniqueConstraint("kind", "namespace", "name"),
-    sa.Index(None, "expires_at"),
+    # With ``removed``, counting the current entities (each commit does) and the
+    # freshness schedule read this index alone, not the wide rows (migration 0010).
+    sa.Index(None, "expires_at", "removed"),
     sa.Index(None, "owner", "kind", "namespace", "name"),  # one owner's entities, by ref
 )
 
