@@ -1,10 +1,11 @@
-"""SQLite: the queries a commit runs over the whole store read an index alone.
+"""The queries a commit and its tally run over the whole store read an index alone.
 
-Counting the current entities (every commit does) and looking up intent
-observations by ref (a cold sync does for every ref) each read a covering index
-(migration 0010), not a row of the table per entity or per observation: an
-entity row holds its documents, about 6 KB at 100,000 entities. Each test
-records the statements a commit runs and asks SQLite for their plans.
+Counting the current entities (every commit does), counting those served (the
+sync's tally) and looking up intent observations by ref (a cold sync does for
+every ref) each read an index (migration 0010), not a row of the table per entity
+or per observation: an entity row holds its documents, about 6 KB at 100,000
+entities. The SQLite tests record the statements run and ask SQLite for their
+plans; the tally's figures are checked on both databases.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from sqlalchemy import event
 from tests.conftest import migrated
 from trueup.assemble.assembler import AssemblyPolicy
 from trueup.assemble.precedence import Precedence
-from trueup.model.observation import Snapshot
+from trueup.model.observation import Nature, Observation, Snapshot
 from trueup.store import Store
 from trueup.store.incremental import CommitRequest
 
-from .builders import T0, at, snapshot
+from .builders import T0, at, observation, snapshot
 
 Statement = tuple[str, Any]
 
@@ -95,3 +96,51 @@ def test_intent_lookups_by_ref_read_an_index_alone(store: Store) -> None:
     assert any("DISTINCT" in text for text in plans)  # so is the list of every ref
     for plan in plans.values():
         assert "USING COVERING INDEX ix_observations_ref_nature" in plan, plan
+
+
+def _document(name: str) -> Observation:
+    """A whole Component: served to Backstage unless its name breaks Backstage's rules."""
+    fields = {
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Component",
+        "metadata.name": name,
+        "spec.owner": "team-a",
+        "spec.type": "service",
+        "spec.lifecycle": "production",
+    }
+    return observation(name, fields=fields)
+
+
+def _documents(*names: str, minutes: float = 0) -> Snapshot:
+    return Snapshot(
+        source="catalog",
+        scope="main",
+        nature=Nature.INTENT,
+        read_at=at(minutes),
+        observations=tuple(_document(name) for name in names),
+        version=f"v{minutes}",
+    )
+
+
+TOO_LONG = "x" * 70  # Backstage refuses a name over 63 characters: never served
+
+
+def test_the_tally_counts_the_entities_served_and_not(db_url: str) -> None:
+    with migrated(db_url) as store:
+        _commit(store, _documents("a", "b", TOO_LONG), 0)
+        assert store.tally()[:2] == (3, 2)
+        assert [row.ref.name for row in store.feed_rows()] == ["a", "b"]
+        _commit(store, _documents("a", TOO_LONG, minutes=1), 1)  # b removed
+        assert store.tally()[:2] == (2, 1)
+
+
+def test_the_tally_counts_the_unserved_from_their_index(store: Store) -> None:
+    _commit(store, _documents("a", TOO_LONG), 0)
+    statements = _recorded(store)
+    assert store.tally()[:2] == (2, 1)
+    plans = _plans(store, statements, "count(*)", "FROM entities")
+    assert len(plans) == 2, plans
+    unserved = [plan for text, plan in plans.items() if "feed_yaml IS NULL" in text]
+    assert unserved == ["SEARCH entities USING INDEX ix_entities_unserved (removed=?)"], plans
+    (total,) = [plan for plan in plans.values() if plan not in unserved]
+    assert total.startswith("SCAN entities USING COVERING INDEX"), plans
