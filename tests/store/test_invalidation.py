@@ -11,7 +11,8 @@ tracking is pinned on its own, on a real store filled by real commits:
   annotation or selector that may link it appears, changes or goes away — its
   old and new targets are assembled, the others are not — and every one after a
   migration asked for a rebuild;
-- the lookup ``relink`` links with answers as ``assemble()``'s in-memory index does;
+- the lookup ``relink`` links with answers as ``assemble()``'s in-memory index does,
+  and takes the refs of the rows its own commit wrote from memory;
 - ``mark_*``: git heads that moved, appeared or went away, scopes whose failure
   state changed, held removals that changed, and the freshness schedule.
 """
@@ -21,9 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from trueup.assemble.assembler import AssemblyPolicy
@@ -345,6 +348,30 @@ def test_the_stored_link_lookup_answers_as_the_in_memory_index_does(store: Store
         ]
     assert index.declared_with((KUBERNETES_ID, "pay")) == (ref("pay"), ref("payments"))
     assert len(index.selectors_for(APP_SELECTOR)) == 2  # sorted by ref, not by selector
+
+
+def test_a_commit_links_to_the_rows_it_wrote_without_reading_their_refs_back(
+    store: Store,
+) -> None:
+    statements: list[str] = []
+
+    @event.listens_for(store._engine, "before_cursor_execute")
+    def _record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    def read_refs() -> list[str]:
+        return [s for s in statements if s.startswith("SELECT observations.id, observations.ref")]
+
+    pods = running("pay-pods", links=((KUBERNETES_ID, "pay"),))
+    commit(store, catalog(declared("pay", {KUBERNETES_ID: "pay"})), cluster(pods))
+    assert (places(store, "pay"), places(store, "pay-pods")) == ({"eu/shop"}, None)
+    assert read_refs() == []  # the declared row was written by the same commit
+    assert not [s for s in statements if "JOIN observations" in s]
+
+    more = running("pay-us", scope="us", links=((KUBERNETES_ID, "pay"),))
+    commit(store, cluster(more, scope="us"))  # links to a row of an earlier commit
+    assert places(store, "pay") == {"eu/shop", "us/shop"}
+    assert len(read_refs()) == 1
 
 
 # --- git heads ------------------------------------------------------------------------

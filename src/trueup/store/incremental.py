@@ -200,7 +200,7 @@ def apply_reads(
         if [f.to_json() for f in read.findings] != before:
             applied.dirty.findings(Finding.from_json(f) for f in before)
             applied.dirty.findings(read.findings)
-    relink(conn, applied.relink, applied.dirty, applied.everything)
+    relink(conn, applied.relink, applied.dirty, applied.everything, known=applied.written)
     return applied
 
 

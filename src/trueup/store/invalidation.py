@@ -85,8 +85,12 @@ def relink(
     added: Sequence[tuple[int, Observation]],
     dirty: Dirty,
     everything: bool,
+    known: Mapping[int, Observation] | None = None,
 ) -> None:
     """Link new actual observations, and re-link those whose link keys changed.
+
+    ``known``: the rows this commit wrote, by id (the declared entities' refs are
+    taken from them rather than read back: a first sync wrote them all).
 
     Batch by batch (:data:`RELINK_BATCH` observations): when every intent changed (a
     policy change reads every file again) every stored actual observation is re-linked,
@@ -112,7 +116,7 @@ def relink(
     inserts: list[dict[str, Any]] = []
     for batch in _relinked(conn, added, sorted(wanted - fresh)):
         old = _target_terms(conn, [obs_id for obs_id, _ in batch if obs_id not in fresh])
-        lookup = _LinkLookup(conn, selectors)
+        lookup = _LinkLookup(conn, selectors, known)
         lookup.prefetch(observation for _, observation in batch)
         for obs_id, observation in batch:
             new = [TARGET + str(ref) for ref in link_targets(observation, lookup)]
@@ -173,10 +177,12 @@ class _LinkLookup:
         self,
         conn: Connection,
         selectors: dict[str, tuple[tuple[EntityRef, Selector], ...]] | None = None,
+        known: Mapping[int, Observation] | None = None,
     ) -> None:
         self.conn = conn
         self.pairs: dict[tuple[str, str], tuple[EntityRef, ...]] = {}
         self.selectors = {} if selectors is None else selectors  # by key; few, kept
+        self.known = {} if known is None else known  # rows of this commit, by id
 
     def prefetch(self, items: Iterable[Observation]) -> None:
         pairs = {pair for o in items for pair in o.links} - set(self.pairs)
@@ -217,12 +223,22 @@ class _LinkLookup:
         return tuple(sorted(entries, key=lambda item: item[0]))
 
     def _refs_with(self, condition: sa.ColumnElement[bool]) -> Iterator[tuple[str, str]]:
-        query = (
-            sa.select(observation_terms.c.term, observations.c.ref)
-            .join(observations, observations.c.id == observation_terms.c.observation_id)
-            .where(condition)
-        )
-        yield from ((term, ref) for term, ref in self.conn.execute(query))
+        """Each term that meets ``condition``, with the ref of its observation.
+
+        The terms come from their index alone; the refs of the rows this commit wrote
+        from memory, the others' from their rows (a read of the table per row: about
+        120,000 page reads in a cold sync of 100,000 entities, had it read them all).
+        """
+        query = sa.select(observation_terms.c.term, observation_terms.c.observation_id)
+        found = self.conn.execute(query.where(condition)).all()
+        refs = {i: str(self.known[i].ref) for _, i in found if i in self.known}
+        stored = sorted({i for _, i in found} - refs.keys())
+        for chunk in rows.chunks(stored):
+            by_id = sa.select(observations.c.id, observations.c.ref).where(
+                observations.c.id.in_(chunk)
+            )
+            refs.update((i, ref) for i, ref in self.conn.execute(by_id))
+        yield from ((term, refs[i]) for term, i in found)
 
 
 def _escape(text: str) -> str:
