@@ -4,8 +4,9 @@ Counting the current entities (every commit does), counting those served (the
 sync's tally) and looking up intent observations by ref (a cold sync does for
 every ref) each read an index (migration 0010), not a row of the table per entity
 or per observation: an entity row holds its documents, about 6 KB at 100,000
-entities. The SQLite tests record the statements run and ask SQLite for their
-plans; the tally's figures are checked on both databases.
+entities. The removal guard's count by ref keeps the ref index. The SQLite tests
+record the statements run and ask SQLite for their plans; the tally's figures are
+checked on both databases.
 """
 
 from __future__ import annotations
@@ -96,6 +97,17 @@ def test_intent_lookups_by_ref_read_an_index_alone(store: Store) -> None:
     assert any("DISTINCT" in text for text in plans)  # so is the list of every ref
     for plan in plans.values():
         assert "USING COVERING INDEX ix_observations_ref_nature" in plan, plan
+
+
+def test_the_removal_guard_counts_a_scopes_rows_by_ref_not_by_scope(store: Store) -> None:
+    """Its count per ref is asked by ref alone: asked with the scope too, SQLite (no
+    statistics) chose the scope's index and walked every row of the scope."""
+    _commit(store, snapshot(["a", "b", "c"], when=T0), 0)
+    statements = _recorded(store)
+    _commit(store, snapshot(["a", "b"], when=at(1), version="def"), 1)  # c goes
+    plans = _plans(store, statements, "count(*)", "FROM observations", "GROUP BY observations.ref")
+    for plan in plans.values():
+        assert plan.startswith("SEARCH observations USING INDEX ix_observations_ref_nature"), plan
 
 
 def _document(name: str) -> Observation:
