@@ -2,12 +2,14 @@
 
 Runs ``trueup sync`` in this process on a copy of a world (``--world DIR``, written by
 ``bench/world_gen.py``) or a generated one (``--entities N``, default 100,000), with a
-hook on every statement the store executes. The hook reads the calling thread's
-system call counts (``syscr`` and ``syscw`` of ``/proc/thread-self/io``, Linux
-only): the calls made from one statement to the next are counted with the first,
-so a SELECT's are those of fetching its rows too, and a commit's those of writing
-its pages. The calls before the first statement (start-up) and those of other
-threads (the checkpoint's) are left out; the process's totals are printed too.
+hook on every statement the store executes and every commit. The hook reads the
+calling thread's system call counts (``syscr`` and ``syscw`` of
+``/proc/thread-self/io``, Linux only): the calls made from one mark to the next are
+counted with the first. So a SELECT's include fetching its rows, and a commit's
+include writing its pages and whatever the sync does before its next statement
+(after the run's first, small commit: reading the sources). The calls before the
+first statement (start-up) and those of other threads (the checkpoint's) are left
+out; the process's totals are printed too.
 
 It counts system calls, not time: on a shared machine whose wall times vary by a
 third between identical runs, these counts stay the same, so they show what a
