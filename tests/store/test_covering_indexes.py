@@ -76,7 +76,6 @@ def test_each_commit_counts_the_current_entities_from_an_index(store: Store) -> 
     _commit(store, snapshot(["a", "b", "c"], when=T0), 0)
     _commit(store, snapshot(["a", "b"], when=at(1), version="def"), 1)
     counts = _plans(store, statements, "count(*)", "FROM entities", "entities.removed")
-    assert counts
     for plan in counts.values():
         assert "USING COVERING INDEX ix_entities_expires_at_removed" in plan, plan
 
