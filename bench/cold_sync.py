@@ -5,8 +5,10 @@ temporary folder, or copies one given with ``--world DIR`` (written by
 ``bench/world_gen.py``) so generation stays out of repeated runs, then runs
 ``trueup sync`` on it as its own process and prints its wall time and peak RSS
 (max RSS from ``wait4``) and CPU time, with the sync's own start-to-commit time from its run
-record. With assembly workers (``assembly_workers`` in ``trueup.yaml``) the peak RSS is
-the largest of the processes', and each counts the pages it shares with the others; so the
+record, and where that time went, as the record says (``trueup.timings``: each
+source's read, the commit's applying and assembling, each sink). With assembly
+workers (``assembly_workers`` in ``trueup.yaml``) the peak RSS is the largest of the
+processes', and each counts the pages it shares with the others; so the
 sum of their proportional set sizes (PSS: a shared page counted once in all) is sampled
 too, every 0.2 s, and its peak printed. ``--profile FILE`` runs the sync under cProfile and
 writes the stats there (the wall time then includes the profiler's overhead).
@@ -38,7 +40,14 @@ from trueup.world import write_scaled_world
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/run.py, beside it
 
-from bench.run import Databases, compiled, filesystem_note, last_run_seconds, world_database
+from bench.run import (
+    Databases,
+    compiled,
+    filesystem_note,
+    last_run_seconds,
+    last_run_steps,
+    world_database,
+)
 
 
 def main() -> int:
@@ -102,6 +111,8 @@ def main() -> int:
         f" peak RSS {usage.ru_maxrss / 1024:.1f} MiB, peak PSS of its processes"
         f" {pss.peak / 1024:.1f} MiB, exit {code}{done} (load before {load})"
     )
+    if (steps := last_run_steps(world_database(config))) is not None:
+        print(f"steps: {steps}")
     if args.instructions:
         found = re.search(r"Collected : (\d+)", report)
         counted = f"{int(found.group(1)):,}" if found else "not reported (see valgrind's output)"

@@ -18,13 +18,16 @@ nothing-changed sync and the export added up. The steady-state steps (nothing
 changed, one file changed, export) run ``--rounds`` times (5) and the median is
 shown, with the largest peak memory: single runs on a shared machine vary by a
 third. A sync also shows, from its run record, when it was done (its commit
-landed and its sinks written), start-up aside. The machine's load average is printed before and
-after (other work on a shared machine slows every figure).
+landed and its sinks written), start-up aside; the cold one also shows where that
+time went, from the record's ``seconds`` (``trueup.timings``). The machine's load
+average is printed before and after (other work on a shared machine slows every
+figure).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sqlite3
@@ -36,7 +39,9 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from trueup.timings import describe
 from trueup.world import ScaledWorld, touch_one_file, write_demo_world, write_scaled_world
 
 TRUEUP = [sys.executable, "-m", "trueup"]
@@ -52,17 +57,19 @@ class Measure:
     # record says: the process's start-up and exit aside.
     committed: float | None = None
     rounds: int = 1  # a median of this many runs
+    steps: str | None = None  # a sync's steps from its run record (trueup.timings.describe)
 
     def line(self) -> str:
         commit = f"  done after {self.committed:.2f} s" if self.committed is not None else ""
         median = f"  (median of {self.rounds})" if self.rounds > 1 else ""
+        steps = f"\n{'':<6}steps: {self.steps}" if self.steps and self.rounds == 1 else ""
         return (
             f"{self.step:<46} {self.seconds:8.2f} s {self.peak_mib:9.1f} MiB  "
-            f"exit {self.exit_code}{commit}{median}"
+            f"exit {self.exit_code}{commit}{median}{steps}"
         )
 
 
-_LAST_RUN = "SELECT started_at, finished_at FROM sync_runs ORDER BY id DESC LIMIT 1"
+_LAST_RUN = "SELECT started_at, finished_at, summary FROM sync_runs ORDER BY id DESC LIMIT 1"
 
 
 def last_run_seconds(database: Path | str) -> float | None:
@@ -70,6 +77,26 @@ def last_run_seconds(database: Path | str) -> float | None:
 
     ``database`` is a SQLite file or a SQLAlchemy URL (a PostgreSQL world).
     """
+    row = _last_run(database)
+    if row is None or row[1] is None:
+        return None
+    started, finished = (
+        value if isinstance(value, datetime) else datetime.fromisoformat(value) for value in row[:2]
+    )
+    return (finished - started).total_seconds()
+
+
+def last_run_steps(database: Path | str) -> str | None:
+    """Where the last sync run's time went, as its record says (``trueup.timings``)."""
+    row = _last_run(database)
+    summary = row[2] if row is not None else None
+    if isinstance(summary, str):
+        summary = json.loads(summary)
+    seconds = summary.get("seconds") if isinstance(summary, dict) else None
+    return describe(seconds) if seconds else None
+
+
+def _last_run(database: Path | str) -> Any:
     if isinstance(database, Path):
         with closing(sqlite3.connect(database)) as conn:
             row = conn.execute(_LAST_RUN).fetchone()
@@ -82,12 +109,7 @@ def last_run_seconds(database: Path | str) -> float | None:
                 row = conn.exec_driver_sql(_LAST_RUN).fetchone()
         finally:
             engine.dispose()
-    if row is None or row[1] is None:
-        return None
-    started, finished = (
-        value if isinstance(value, datetime) else datetime.fromisoformat(value) for value in row
-    )
-    return (finished - started).total_seconds()
+    return row
 
 
 def world_database(config: Path) -> Path | str:
@@ -103,6 +125,7 @@ def with_commit_time(m: Measure, config: Path) -> Measure:
     seconds = last_run_seconds(world_database(config))
     if seconds is not None:
         m.committed = seconds
+    m.steps = last_run_steps(world_database(config))
     return m
 
 

@@ -29,8 +29,9 @@ from pathlib import Path
 from trueup.config import Config
 from trueup.config_model import SinkConfig
 from trueup.errors import ConfigError, SinkError
-from trueup.pipeline import Clock, SyncOutcome, publication, sync, utc_now
+from trueup.pipeline import Clock, SyncOutcome, sync, utc_now
 from trueup.plugins import registry
+from trueup.publishing import publication
 from trueup.sinks.base import PreviewsChanges, Publication, Sink, SinkReport, SinkSetup
 from trueup.store import Store
 

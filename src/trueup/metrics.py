@@ -9,8 +9,9 @@ shared truth.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -31,6 +32,15 @@ class Metrics:
             "trueup_sync_duration_seconds",
             "Time one sync job took, by source and what triggered it.",
             ["source", "trigger"],
+            buckets=_SYNC_BUCKETS,
+            registry=self.registry,
+        )
+        self.sync_step_seconds = Histogram(
+            "trueup_sync_step_duration_seconds",
+            "Time one sync job spent in each step, by source: read, apply (the reads to the"
+            " stored rows), assemble (and write what changed), commit (both, and the"
+            " transaction), sinks.",
+            ["source", "step"],
             buckets=_SYNC_BUCKETS,
             registry=self.registry,
         )
@@ -66,6 +76,17 @@ class Metrics:
             buckets=_HTTP_BUCKETS,
             registry=self.registry,
         )
+
+    def observe_steps(self, source: str, seconds: Mapping[str, Any]) -> None:
+        """Record a sync job's steps from its run record's ``seconds`` (trueup.timings)."""
+        steps = {
+            "read": sum((seconds.get("read") or {}).values()),
+            **(seconds.get("commit_parts") or {}),
+            "commit": seconds.get("commit", 0.0),
+            "sinks": sum((seconds.get("sinks") or {}).values()),
+        }
+        for step, value in steps.items():
+            self.sync_step_seconds.labels(source, step).observe(value)
 
     def watch_scopes(self, read: Callable[[], list[ScopeHealth]]) -> None:
         """Report items per scope and source age from ``read()`` at every scrape."""

@@ -26,7 +26,7 @@ from trueup.assemble.guard import PIPELINE_ORIGIN, guard_removals, is_accepted, 
 from trueup.assemble.precedence import Precedence
 from trueup.backstage_config import emission_policy
 from trueup.config import Config
-from trueup.errors import ConcurrentCommitError, ConfigError, SinkError, StoreError
+from trueup.errors import ConcurrentCommitError, ConfigError, StoreError
 from trueup.gc_policy import reads_held
 from trueup.model.assembled import AssemblyResult
 from trueup.model.finding import Code, Finding, Severity, finding
@@ -35,13 +35,15 @@ from trueup.model.ref import EntityRef
 from trueup.model.repository import Head
 from trueup.parallel import early_workers
 from trueup.plugins import registry
-from trueup.sinks.base import Publication, ScopeVersion, Sink, SinkReport, SinkSetup
+from trueup.publishing import publication, write_sinks
+from trueup.sinks.base import Sink, SinkReport, SinkSetup
 from trueup.sources.base import ReadContext, ReportsStatus, Source
 from trueup.store import CommitSummary, Store
 from trueup.store.carried import Carried, carried
 from trueup.store.encoded import expires_at
 from trueup.store.incremental import CommitRequest
 from trueup.store.snapshots import materialised, superseded
+from trueup.timings import Timings
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ class SyncOutcome:
     revised: list[EntityRef] | None = None
     # Entities, those served, findings by severity: filled by the CLI for its summary.
     tally: tuple[int, int, dict[str, int]] | None = None
+    timings: Timings = field(default_factory=Timings)  # where its time went, from its start
 
     @property
     def exit_code(self) -> int:
@@ -204,7 +207,9 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             scopes=scopes,
             emission=emission,
         )
-        for read in _observe(source, context, now):
+        with outcome.timings.reading(source.id):
+            source_reads = _observe(source, context, now)
+        for read in source_reads:
             reads.append(read)
             if progress is not None:
                 progress(source.id, read)
@@ -229,7 +234,8 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
     commit = _commit_from_scratch if from_scratch else _commit_incremental
     for tried in range(COMMIT_ATTEMPTS):
         try:
-            fresh_until = commit(attempt, reads, generation)
+            with outcome.timings.committing():
+                fresh_until = commit(attempt, reads, generation)
             break
         except ConcurrentCommitError:
             if tried == COMMIT_ATTEMPTS - 1:
@@ -252,6 +258,7 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             publication(config, store, outcome, now(), data_dir=data_dir),
             outcome,
         )
+    outcome.timings.stop()
     store.finish_run(
         outcome.run_id,
         status="partial" if outcome.exit_code else "ok",
@@ -270,6 +277,7 @@ def _run(  # noqa: PLR0917 - the body of sync(), split for readability
             "ignored_documents": sum(outcome.ignored.values()),
             "ignored_files": dict(list(outcome.ignored.items())[:_IGNORED_LISTED]),
             "fresh_until": fresh_until.isoformat() if fresh_until is not None else None,
+            "seconds": outcome.timings.to_json(),
         },
     )
 
@@ -336,6 +344,7 @@ def _commit_incremental(
     outcome.summary = committed.summary
     outcome.entities, outcome.assembled = committed.entities, committed.assembled
     outcome.revised = list(committed.revised)
+    outcome.timings.commit_reported(committed.seconds)
     for key in committed.superseded:
         log.warning("%s/%s changed while it was read; its read is not applied", *key)
     return committed.fresh_until
@@ -489,67 +498,6 @@ def _heads(config: Config, current: Mapping[tuple[str, str], Snapshot]) -> dict[
             if source_id == source.id and snapshot.version:
                 heads[tracked.key] = Head(tracked.branch, snapshot.version)
     return heads
-
-
-# --- sinks -------------------------------------------------------------------------
-
-
-def publication(
-    config: Config,
-    store: Store,
-    outcome: SyncOutcome,
-    read_at: datetime,
-    *,
-    accept_removals: bool = False,
-    data_dir: Path | None = None,
-) -> Publication:
-    """What the sinks may publish after ``outcome``'s commit."""
-    health = store.scopes()
-    read = [h for h in health if h.read_at is not None]
-    readable = {(h.source, h.scope) for h in read}
-    # This run's commit number: the generation, unless a later commit landed (then unknown).
-    landed, last = store.generation(), store.last_commit()
-    return Publication(
-        store.feed_rows,
-        emission=emission_policy(config.backstage),
-        read_at=read_at,
-        run_id=outcome.run_id,
-        commit_number=landed if last is not None and last.id == outcome.run_id else None,
-        versions=[
-            ScopeVersion(h.source, h.scope, h.version or "", t) for h in read if (t := h.read_at)
-        ],
-        contributors=lambda ref: _contributors(store, ref),
-        incomplete=[
-            f"{f.source}/{f.scope}" for f in outcome.failures if (f.source, f.scope) not in readable
-        ],
-        revised=None if outcome.revised is None else frozenset(outcome.revised),
-        rows_of=lambda refs: store.feed_rows(refs=refs),
-        accept_removals=accept_removals,
-        order=lambda v, other: config.order_versions(v.source, v.scope, v.version, other, data_dir),
-    )
-
-
-def write_sinks(sinks: Sequence[Sink], publication: Publication, outcome: SyncOutcome) -> None:
-    """Write every sink; one that fails is reported in ``outcome``, the commit stands."""
-    for sink in sinks:
-        try:
-            outcome.sinks.append(sink.write(publication))
-        except SinkError as exc:
-            outcome.sink_errors.append(f"{sink.name}: {exc}")
-        except OSError as exc:
-            outcome.sink_errors.append(f"{sink.name}: {exc.strerror or exc}")
-    outcome.held_back = publication.held_back
-
-
-def _contributors(store: Store, ref: EntityRef) -> tuple[str, ...]:
-    """The ``source/scope`` of everything an entity's stored state came from."""
-    stored = store.entity(ref)
-    if stored is None:
-        return ()
-    entity = stored.assembled
-    provenances = [origin.winner.provenance for origin in entity.origins.values()]
-    provenances += [place.provenance for place in entity.places]
-    return tuple(sorted({f"{p.source}/{p.scope}" for p in provenances}))
 
 
 def _observe(source: Source, context: ReadContext, now: Clock) -> list[ScopeRead]:

@@ -14,6 +14,7 @@ from trueup.config import Config
 from trueup.errors import ConfigError
 from trueup.model.observation import ScopeFailure, ScopeRead
 from trueup.pipeline import SyncOutcome, sync
+from trueup.timings import describe
 
 
 def run_sync(config: Config, *, only: Sequence[str], accept_removals: Sequence[str]) -> SyncOutcome:
@@ -88,6 +89,7 @@ def print_summary(outcome: SyncOutcome) -> None:
         table.add_row(cell(source_id), cell(note))
     for (source, scope), count in sorted(outcome.held.items()):
         table.add_row(cell("held", "yellow"), cell(f"{count} removals in {source}/{scope}"))
+    table.add_row("took", cell(describe(outcome.timings.to_json())))
     console.print(table)
     for partial in outcome.partial:
         say(("partial", "yellow"), " ", partial.message)

@@ -100,6 +100,7 @@ class JobRunner:
             )
             failed = bool(outcome.failures)
             outcome_label = "partial" if outcome.exit_code else "ok"
+            self.metrics.observe_steps(job.source, outcome.timings.to_json())
             self._note_budget(sources)
             return _report(outcome, outcome_label)
         finally:
