@@ -81,7 +81,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration shipped (``alembic heads``): a database already there is not
 # upgraded, and Alembic is not even imported (a tenth of a second of every command).
 # tests/store/test_migrations.py checks that this is the one head of MIGRATIONS.
-SCHEMA_HEAD = "0010_covering_indexes"
+SCHEMA_HEAD = "0011_lz4_documents"
 
 LOCK_TIMEOUT = 600.0  # seconds a write waits for another writer before it fails
 T = TypeVar("T")
