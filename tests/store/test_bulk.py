@@ -109,6 +109,32 @@ def test_a_table_grown_in_one_transaction_is_analysed_so_its_index_is_used(db_ur
     assert "Index" in text and "Seq Scan" not in text, text
 
 
+WIDE = sa.Table(
+    "wide",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("ref", sa.Text, nullable=False, index=True),
+    sa.Column("document", sa.Text, nullable=False),
+)
+
+
+@postgres_only
+def test_the_analysis_samples_only_the_columns_an_index_or_key_names(db_url: str) -> None:
+    """The documents are what the planner never filters on, and the dearest to sample."""
+    engine = create_engine(parse_url(db_url))
+    rows = [{"id": n, "ref": f"c:{n}", "document": "x" * 3000} for n in range(2 * ANALYZE_AFTER)]
+    try:
+        with engine.begin() as conn:
+            WIDE.create(conn)
+            for start in range(0, len(rows), 1_000):
+                insert_rows(conn, WIDE, rows[start : start + 1_000])
+            query = "SELECT attname FROM pg_stats WHERE tablename = 'wide'"
+            sampled = set(conn.exec_driver_sql(query).scalars())
+    finally:
+        engine.dispose()
+    assert sampled == {"id", "ref"}
+
+
 def test_sqlite_tables_are_not_analysed_by_inserts(tmp_path: Path) -> None:
     engine = create_engine(parse_url(f"sqlite:///{tmp_path / 'probe.db'}"))
     try:

@@ -27,6 +27,7 @@ from weakref import WeakKeyDictionary
 import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql.schema import ColumnCollectionConstraint
 from sqlalchemy.types import TypeDecorator
 
 from trueup.store.engine import redacted_rows
@@ -108,7 +109,11 @@ def _keep_statistics(conn: Connection, table: sa.Table, count: int) -> None:
     scan whole tables, each slower than the last (a 100,000-entity cold sync
     took 257 s, 135 s with this). ``ANALYZE`` in the transaction counts the
     rows it inserted; its column statistics are rolled back with it, the row
-    count it writes to ``pg_class`` is not (an estimate either way).
+    count it writes to ``pg_class`` is not (an estimate either way). It reads
+    only the columns an index or key names (:func:`_planned_columns`): the
+    planner's choices turn on those, and the others hold the documents, which
+    it would decompress to sample (0.42-0.69 s for ``entities`` at 100,000
+    entities, against 0.21-0.22 s for its keyed columns).
     """
     transaction = conn.get_transaction()
     if conn.dialect.name != "postgresql" or count == 0 or transaction is None:
@@ -117,9 +122,23 @@ def _keep_statistics(conn: Connection, table: sa.Table, count: int) -> None:
     since, size = tables.get(table.name) or (0, _estimated_rows(conn, table))
     since += count
     if since >= max(ANALYZE_AFTER, size):
-        conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.format_table(table)}")
+        preparer = conn.dialect.identifier_preparer
+        columns = ", ".join(preparer.quote(name) for name in _planned_columns(table))
+        conn.exec_driver_sql(f"ANALYZE {preparer.format_table(table)} ({columns})")
         size, since = size + since, 0
     tables[table.name] = (since, size)
+
+
+def _planned_columns(table: sa.Table) -> list[str]:
+    """The columns of ``table`` that its primary key, an index or a constraint names,
+    in the table's order."""
+    named = {column.name for column in table.primary_key.columns}
+    for index in table.indexes:
+        named.update(column.name for column in index.columns)
+    for constraint in table.constraints:
+        if isinstance(constraint, ColumnCollectionConstraint):
+            named.update(column.name for column in constraint.columns)
+    return [column.name for column in table.c if column.name in named]
 
 
 def _estimated_rows(conn: Connection, table: sa.Table) -> int:
