@@ -16,10 +16,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-# The commit's parts (CommitResult.seconds): applying the reads to the stored rows,
-# assembling and writing the entities they changed.
-COMMIT_PARTS = ("apply", "assemble")
-
 
 class Timings:
     """Wall seconds by step: ``read`` and ``sinks`` by source and sink, ``commit``
@@ -30,7 +26,9 @@ class Timings:
         self._started = clock()
         self.read: dict[str, float] = {}  # by source id
         self.commit = 0.0
-        self.commit_parts: dict[str, float] = {}  # COMMIT_PARTS, when the store reports them
+        # The store's own measure of its parts (CommitResult.seconds): "apply" (the reads
+        # to the stored rows), "assemble" (assembling and writing what they changed).
+        self.commit_parts: dict[str, float] = {}
         self.sinks: dict[str, float] = {}  # by sink name
         self._stopped: float | None = None
 

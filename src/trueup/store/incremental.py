@@ -125,8 +125,8 @@ class CommitResult:
     fresh_until: datetime | None
     assembled: int  # how many entities were assembled
     revised: tuple[EntityRef, ...] = ()  # entities that got a revision (created … removed)
-    # Wall seconds of its parts (trueup.timings.COMMIT_PARTS): applying the reads,
-    # then assembling and writing what they changed.
+    # Wall seconds of its parts (trueup.timings): "apply", applying the reads, then
+    # "assemble", assembling and writing what they changed.
     seconds: Mapping[str, float] = field(default_factory=dict)
 
 
