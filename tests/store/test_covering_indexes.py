@@ -4,7 +4,8 @@ Counting the current entities (every commit does), counting those served (the
 sync's tally) and looking up intent observations by ref (a cold sync does for
 every ref) each read an index (migration 0010), not a row of the table per entity
 or per observation: an entity row holds its documents, about 6 KB at 100,000
-entities. The removal guard's count by ref keeps the ref index. The SQLite tests
+entities. The removal guard's count by ref keeps the ref index; a selector key's lookup
+and the list of every linked ref read a range of the term index. The SQLite tests
 record the statements run and ask SQLite for their plans; the tally's figures are
 checked on both databases.
 """
@@ -26,6 +27,8 @@ from trueup.store import Store
 from trueup.store.incremental import CommitRequest
 
 from .builders import T0, at, observation, snapshot
+from .test_invalidation import APP_SELECTOR, catalog, cluster, declared, running
+from .test_invalidation import commit as commit_reads
 
 Statement = tuple[str, Any]
 
@@ -155,3 +158,19 @@ def test_the_tally_counts_the_unserved_from_their_index(store: Store) -> None:
     assert unserved == ["SEARCH entities USING INDEX ix_entities_unserved (removed=?)"], plans
     (total,) = [plan for plan in plans.values() if plan not in unserved]
     assert total.startswith("SCAN entities USING COVERING INDEX"), plans
+
+
+def test_a_selector_keys_lookup_reads_a_range_of_the_term_index(store: Store) -> None:
+    statements = _recorded(store)
+    commit_reads(
+        store,
+        catalog(declared("pay", {APP_SELECTOR: "app=pay"})),
+        cluster(running("pay-api", labels={"app": "pay"}, selectors=(APP_SELECTOR,))),
+    )
+    plans = _plans(store, statements, "observation_terms.term >= ?")
+    assert len(plans) == 2  # the selector key's terms; every ref linked (a first commit)
+    for plan in plans.values():
+        assert (
+            "USING COVERING INDEX ix_observation_terms_term_observation_id (term>? AND term<?)"
+            in plan
+        ), plan

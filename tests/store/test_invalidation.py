@@ -326,6 +326,8 @@ def test_the_stored_link_lookup_answers_as_the_in_memory_index_does(store: Store
         declared("cart", {KUBERNETES_ID: "cart", LABEL_SELECTOR: "app in (cart)"}),  # invalid
         declared("search", {"ArgoCD/App-Selector": "app=search", LABEL_SELECTOR: "app=search"}),
         declared("orders", {"argocd/app-name": "orders-app", WORKFLOW_SELECTOR: "team=shop"}),
+        # LIKE's wildcards in a key are the characters themselves.
+        declared("jobs", {"example.com/batch_run%selector": "team=jobs"}),
     ]
     commit(store, catalog(*entities, declared("root", {"argocd/app-name": "x"}, kind="location")))
     index = build_index({o.ref: [o.fields] for o in entities})
@@ -337,6 +339,7 @@ def test_the_stored_link_lookup_answers_as_the_in_memory_index_does(store: Store
         (APP_SELECTOR, "app=pay"),
     ]
     keys = [APP_SELECTOR, LABEL_SELECTOR, WORKFLOW_SELECTOR, "ArgoCD/App-Selector"]
+    keys += ["example.com/batch_run%selector", "example.com/batchXrun%selector", "example.com/b"]
     with connected(store) as conn:
         asked = _LinkLookup(conn)
         assert [asked.declared_with(p) for p in pairs] == [index.declared_with(p) for p in pairs]
@@ -348,6 +351,7 @@ def test_the_stored_link_lookup_answers_as_the_in_memory_index_does(store: Store
         ]
     assert index.declared_with((KUBERNETES_ID, "pay")) == (ref("pay"), ref("payments"))
     assert len(index.selectors_for(APP_SELECTOR)) == 2  # sorted by ref, not by selector
+    assert len(index.selectors_for("example.com/batch_run%selector")) == 1
 
 
 def test_a_commit_links_to_the_rows_it_wrote_without_reading_their_refs_back(
