@@ -214,9 +214,7 @@ class _LinkLookup:
         prefix = f"{ANNOTATION}{key}="
         entries: list[tuple[EntityRef, Selector]] = []
         condition = _starting_with(self.conn, observation_terms.c.term, prefix)
-        for term, ref in self._refs_with(condition):
-            if not term.startswith(prefix):
-                continue
+        for term, ref in self._refs_with(condition):  # exactly the prefix's terms
             selector = parse_selector(term[len(prefix) :])
             if selector is not None:
                 entries.append((stored_ref(ref), selector))
