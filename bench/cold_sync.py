@@ -44,8 +44,7 @@ from bench.run import (
     Databases,
     compiled,
     filesystem_note,
-    last_run_seconds,
-    last_run_steps,
+    last_run,
     world_database,
 )
 
@@ -104,15 +103,16 @@ def main() -> int:
     elapsed = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime  # less sensitive to other work on the machine
-    committed = last_run_seconds(world_database(config))
+    run = last_run(world_database(config))
+    committed = run.seconds if run is not None else None
     done = f", done after {committed:.2f} s" if committed is not None else ""
     print(
         f"cold sync ({label}): {elapsed:.2f} s wall, {cpu:.2f} s CPU,"
         f" peak RSS {usage.ru_maxrss / 1024:.1f} MiB, peak PSS of its processes"
         f" {pss.peak / 1024:.1f} MiB, exit {code}{done} (load before {load})"
     )
-    if (steps := last_run_steps(world_database(config))) is not None:
-        print(f"steps: {steps}")
+    if run is not None and run.steps is not None:
+        print(f"steps: {run.steps}")
     if args.instructions:
         found = re.search(r"Collected : (\d+)", report)
         counted = f"{int(found.group(1)):,}" if found else "not reported (see valgrind's output)"

@@ -18,8 +18,9 @@ nothing-changed sync and the export added up. The steady-state steps (nothing
 changed, one file changed, export) run ``--rounds`` times (5) and the median is
 shown, with the largest peak memory: single runs on a shared machine vary by a
 third. A sync also shows, from its run record, when it was done (its commit
-landed and its sinks written), start-up aside; the cold one also shows where that
-time went, from the record's ``seconds`` (``trueup.timings``). The machine's load
+landed and its sinks written), start-up aside; a sync run once (the cold one, or
+every sync with ``--rounds 1``) also shows where that time went, from the record's
+``seconds`` (``trueup.timings``). The machine's load
 average is printed before and after (other work on a shared machine slows every
 figure).
 """
@@ -39,7 +40,6 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from trueup.timings import describe
 from trueup.world import ScaledWorld, touch_one_file, write_demo_world, write_scaled_world
@@ -72,31 +72,19 @@ class Measure:
 _LAST_RUN = "SELECT started_at, finished_at, summary FROM sync_runs ORDER BY id DESC LIMIT 1"
 
 
-def last_run_seconds(database: Path | str) -> float | None:
-    """The last sync run's start-to-finish time, from its record in the world's database.
+@dataclass(frozen=True)
+class LastRun:
+    """The last sync run, as its record in the world's database says."""
+
+    seconds: float | None  # from its start to its end; None while it runs
+    steps: str | None  # where that time went (trueup.timings.describe); None if not kept
+
+
+def last_run(database: Path | str) -> LastRun | None:
+    """The last sync run's record, read once; None when there is none.
 
     ``database`` is a SQLite file or a SQLAlchemy URL (a PostgreSQL world).
     """
-    row = _last_run(database)
-    if row is None or row[1] is None:
-        return None
-    started, finished = (
-        value if isinstance(value, datetime) else datetime.fromisoformat(value) for value in row[:2]
-    )
-    return (finished - started).total_seconds()
-
-
-def last_run_steps(database: Path | str) -> str | None:
-    """Where the last sync run's time went, as its record says (``trueup.timings``)."""
-    row = _last_run(database)
-    summary = row[2] if row is not None else None
-    if isinstance(summary, str):
-        summary = json.loads(summary)
-    seconds = summary.get("seconds") if isinstance(summary, dict) else None
-    return describe(seconds) if seconds else None
-
-
-def _last_run(database: Path | str) -> Any:
     if isinstance(database, Path):
         with closing(sqlite3.connect(database)) as conn:
             row = conn.execute(_LAST_RUN).fetchone()
@@ -109,7 +97,20 @@ def _last_run(database: Path | str) -> Any:
                 row = conn.exec_driver_sql(_LAST_RUN).fetchone()
         finally:
             engine.dispose()
-    return row
+    if row is None:
+        return None
+    started, finished, summary = row
+    seconds = None
+    if finished is not None:
+        started, finished = (
+            value if isinstance(value, datetime) else datetime.fromisoformat(value)
+            for value in (started, finished)
+        )
+        seconds = (finished - started).total_seconds()
+    if isinstance(summary, str):
+        summary = json.loads(summary)
+    kept = summary.get("seconds") if isinstance(summary, dict) else None
+    return LastRun(seconds, describe(kept) if kept else None)
 
 
 def world_database(config: Path) -> Path | str:
@@ -122,10 +123,8 @@ def world_database(config: Path) -> Path | str:
 
 def with_commit_time(m: Measure, config: Path) -> Measure:
     """The measure with the last sync run's start-to-finish time, from the world's database."""
-    seconds = last_run_seconds(world_database(config))
-    if seconds is not None:
-        m.committed = seconds
-    m.steps = last_run_steps(world_database(config))
+    if (run := last_run(world_database(config))) is not None:
+        m.committed, m.steps = run.seconds, run.steps
     return m
 
 
